@@ -1,0 +1,229 @@
+// Package autograd is a define-by-run reverse-mode automatic differentiation
+// engine over float32 tensors.
+//
+// Each differentiable operation is an Op: a small value with Forward,
+// Backward and Operands. Apply runs an Op and, when any operand requires a
+// gradient, records it in the output Var; Backward walks the recorded graph
+// in reverse topological order. Gradients of leaves accumulate across
+// Backward calls until ZeroGrad.
+package autograd
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"argus/tensor"
+)
+
+// Op is a differentiable operation on Vars.
+type Op interface {
+	// Operands returns the inputs of the operation.
+	Operands() []*Var
+	// Forward computes the output value from the operands' values.
+	Forward() *tensor.Tensor
+	// Backward returns the gradient of the loss with respect to each operand,
+	// given the gradient with respect to the output. An entry may be nil when
+	// that operand does not require a gradient.
+	Backward(gradOut *tensor.Tensor) []*tensor.Tensor
+}
+
+// Var is a node of the computation graph: a value, its accumulated gradient,
+// and the Op that produced it (nil for leaves).
+type Var struct {
+	value        *tensor.Tensor
+	grad         *tensor.Tensor
+	op           Op
+	requiresGrad bool
+}
+
+// noGradDepth counts the NoGrad scopes in effect. It is process-wide, as in
+// other frameworks' inference modes; do not mix training and NoGrad inference
+// concurrently in one process.
+var noGradDepth atomic.Int32
+
+// NoGrad runs fn without recording operations.
+func NoGrad(fn func()) {
+	noGradDepth.Add(1)
+	defer noGradDepth.Add(-1)
+	fn()
+}
+
+// GradEnabled reports whether operations are being recorded.
+func GradEnabled() bool { return noGradDepth.Load() == 0 }
+
+// Param returns a leaf that requires a gradient (a trainable parameter).
+func Param(t *tensor.Tensor) *Var { return &Var{value: t, requiresGrad: true} }
+
+// Const returns a leaf that does not require a gradient.
+func Const(t *tensor.Tensor) *Var { return &Var{value: t} }
+
+// Apply runs op and returns its output. The op is recorded for Backward when
+// recording is enabled and some operand requires a gradient.
+func Apply(op Op) *Var {
+	out := &Var{value: op.Forward()}
+	if !GradEnabled() {
+		return out
+	}
+	for _, in := range op.Operands() {
+		if in != nil && in.requiresGrad {
+			out.op = op
+			out.requiresGrad = true
+			break
+		}
+	}
+	return out
+}
+
+// Value returns the Var's value.
+func (v *Var) Value() *tensor.Tensor { return v.value }
+
+// SetValue replaces the value of a leaf, for optimisers and checkpoint
+// loading. The new value must have the same shape.
+func (v *Var) SetValue(t *tensor.Tensor) {
+	if !tensor.EqualShapes(v.value.Shape(), t.Shape()) {
+		panic(fmt.Sprintf("autograd: SetValue %v on a Var of shape %v", t.Shape(), v.value.Shape()))
+	}
+	v.value = t
+}
+
+// Shape returns the shape of the Var's value.
+func (v *Var) Shape() []int { return v.value.Shape() }
+
+// Grad returns the accumulated gradient, or nil if none has been computed.
+func (v *Var) Grad() *tensor.Tensor { return v.grad }
+
+// SetGrad replaces the accumulated gradient (nil clears it).
+func (v *Var) SetGrad(g *tensor.Tensor) { v.grad = g }
+
+// ZeroGrad clears the accumulated gradient.
+func (v *Var) ZeroGrad() { v.grad = nil }
+
+// RequiresGrad reports whether gradients flow to this Var.
+func (v *Var) RequiresGrad() bool { return v.requiresGrad }
+
+// SetRequiresGrad turns gradient tracking of a leaf on or off.
+func (v *Var) SetRequiresGrad(b bool) {
+	if v.op != nil {
+		panic("autograd: SetRequiresGrad on a non-leaf Var")
+	}
+	v.requiresGrad = b
+}
+
+// IsLeaf reports whether the Var was not produced by a recorded Op.
+func (v *Var) IsLeaf() bool { return v.op == nil }
+
+// Detach returns a leaf sharing v's value that does not require a gradient.
+func (v *Var) Detach() *Var { return &Var{value: v.value} }
+
+// BackwardOption configures Backward.
+type BackwardOption func(*backwardConfig)
+
+type backwardConfig struct {
+	retainGraph bool
+	grad        *tensor.Tensor
+}
+
+// RetainGraph keeps the recorded graph so Backward can run through it again.
+func RetainGraph() BackwardOption { return func(c *backwardConfig) { c.retainGraph = true } }
+
+// WithGrad seeds Backward with the gradient g of the loss with respect to v,
+// instead of ones.
+func WithGrad(g *tensor.Tensor) BackwardOption { return func(c *backwardConfig) { c.grad = g } }
+
+// Backward computes the gradient of v with respect to every Var in its graph
+// that requires one, accumulating into the leaves' gradients. Intermediate
+// Vars also hold their gradient afterwards. Unless RetainGraph is given, the
+// graph is released, and v and its ancestors become leaves.
+func (v *Var) Backward(opts ...BackwardOption) {
+	var cfg backwardConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if !v.requiresGrad {
+		panic("autograd: Backward on a Var that does not require a gradient")
+	}
+	seed := cfg.grad
+	if seed == nil {
+		seed = tensor.Ones(v.value.Shape()...)
+	} else if !tensor.EqualShapes(seed.Shape(), v.value.Shape()) {
+		panic(fmt.Sprintf("autograd: Backward seed %v for a Var of shape %v", seed.Shape(), v.value.Shape()))
+	}
+	order := topoOrder(v)
+	// Intermediate gradients are rebuilt on every call; leaves accumulate.
+	pending := make(map[*Var]*tensor.Tensor, len(order))
+	pending[v] = seed
+	for i := len(order) - 1; i >= 0; i-- {
+		n := order[i]
+		g := pending[n]
+		delete(pending, n)
+		if g == nil {
+			continue
+		}
+		if n.op == nil {
+			n.grad = accumulate(n.grad, g)
+			continue
+		}
+		n.grad = g
+		ins := n.op.Operands()
+		grads := n.op.Backward(g)
+		if len(grads) != len(ins) {
+			panic(fmt.Sprintf("autograd: %T returned %d gradients for %d operands", n.op, len(grads), len(ins)))
+		}
+		for j, in := range ins {
+			if in == nil || !in.requiresGrad || grads[j] == nil {
+				continue
+			}
+			if !tensor.EqualShapes(grads[j].Shape(), in.value.Shape()) {
+				panic(fmt.Sprintf("autograd: %T gradient %v for operand %d of shape %v", n.op, grads[j].Shape(), j, in.value.Shape()))
+			}
+			pending[in] = accumulate(pending[in], grads[j])
+		}
+		if !cfg.retainGraph {
+			n.op = nil
+		}
+	}
+}
+
+// accumulate returns acc + g, reusing acc's storage when there is one.
+func accumulate(acc, g *tensor.Tensor) *tensor.Tensor {
+	if acc == nil {
+		return g.Clone()
+	}
+	a, b := acc.Data(), g.Data()
+	for i := range a {
+		a[i] += b[i]
+	}
+	return acc
+}
+
+// topoOrder returns the Vars reachable from root that require a gradient, in
+// topological order (operands before results).
+func topoOrder(root *Var) []*Var {
+	var order []*Var
+	visited := map[*Var]bool{}
+	type frame struct {
+		v    *Var
+		next int
+	}
+	stack := []frame{{v: root}}
+	visited[root] = true
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		var ins []*Var
+		if f.v.op != nil {
+			ins = f.v.op.Operands()
+		}
+		if f.next < len(ins) {
+			in := ins[f.next]
+			f.next++
+			if in != nil && in.requiresGrad && !visited[in] {
+				visited[in] = true
+				stack = append(stack, frame{v: in})
+			}
+			continue
+		}
+		order = append(order, f.v)
+		stack = stack[:len(stack)-1]
+	}
+	return order
+}

@@ -1,0 +1,65 @@
+package autograd
+
+import (
+	"testing"
+
+	"argus/tensor"
+)
+
+func TestAddBroadcastBackward(t *testing.T) {
+	a := Param(tensor.FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3))
+	b := Param(tensor.FromSlice([]float32{10, 20, 30}, 3))
+	y := Add(a, b)
+	want := []float32{11, 22, 33, 14, 25, 36}
+	for i, v := range y.Value().Data() {
+		if v != want[i] {
+			t.Fatalf("Add = %v, want %v", y.Value().Data(), want)
+		}
+	}
+	y.Backward()
+	for _, v := range a.Grad().Data() {
+		if v != 1 {
+			t.Fatalf("grad a = %v, want ones", a.Grad().Data())
+		}
+	}
+	for _, v := range b.Grad().Data() {
+		if v != 2 {
+			t.Fatalf("grad b = %v, want twos", b.Grad().Data())
+		}
+	}
+}
+
+func TestGradientAccumulatesAcrossBackward(t *testing.T) {
+	a := Param(tensor.FromSlice([]float32{1, 2}, 2))
+	for range 3 {
+		Add(a, a).Backward()
+	}
+	for _, v := range a.Grad().Data() {
+		if v != 6 {
+			t.Fatalf("grad after 3 backward calls = %v, want 6s", a.Grad().Data())
+		}
+	}
+}
+
+func TestNoGradRecordsNothing(t *testing.T) {
+	a := Param(tensor.Ones(2))
+	var y *Var
+	NoGrad(func() { y = Add(a, a) })
+	if y.RequiresGrad() || !y.IsLeaf() {
+		t.Fatal("operation under NoGrad was recorded")
+	}
+}
+
+func TestBackwardFreesGraph(t *testing.T) {
+	a := Param(tensor.Ones(2, 2))
+	y := MatMul(a, a)
+	y.Backward()
+	if !y.IsLeaf() {
+		t.Fatal("graph kept after Backward without RetainGraph")
+	}
+	z := MatMul(a, a)
+	z.Backward(RetainGraph())
+	if z.IsLeaf() {
+		t.Fatal("graph released despite RetainGraph")
+	}
+}
