@@ -7,12 +7,18 @@
 // supports is chosen once at start-up, and the purego build tag forces pure Go.
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"runtime"
+)
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices, where
 // op(X) is X or its transpose. op(A) is m×k, op(B) is k×n and C is m×n; lda,
 // ldb and ldc are the row strides of A, B and C as stored. When beta is zero,
 // C is overwritten without being read, so it may hold NaNs.
+//
+// Element (i, j) of a row-major matrix X with stride ldx lives at
+// x[i*ldx+j]; op(A)(i, p) is a[i*lda+p], or a[p*lda+i] when transA is set.
 //
 // The plain loop it computes:
 //
@@ -25,20 +31,105 @@ import "fmt"
 //			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
 //		}
 //	}
+//
+// Large products are packed into cache-sized panels and split over
+// GOMAXPROCS goroutines of a persistent worker pool; Sgemm is safe for
+// concurrent use as long as the callers' C matrices do not overlap.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("kernels: Sgemm with negative size m=%d n=%d k=%d", m, n, k))
-	}
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
 	}
-	scaleC(m, n, beta, c, ldc)
 	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	sgemmGeneric(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+	g := gemm{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	g.do(best)
 }
 
+// do computes the product with the kernel mk, choosing the unpacked path
+// for small operands and splitting large ones over the worker pool.
+func (g *gemm) do(mk *microKernel) {
+	if useSmall(g.m, g.n, g.k) {
+		g.small(mk)
+		return
+	}
+	nw := workersFor(mk, g.m, g.n, g.k)
+	if nw <= 1 {
+		g.run(mk, 0, g.m, 0, g.n)
+		return
+	}
+	g.parallel(mk, nw)
+}
+
+// SgemmStrided computes batch independent products
+// C_t = alpha*op(A_t)*op(B_t) + beta*C_t, where matrix t of X starts at
+// x[t*strideX:] and is laid out as for Sgemm. A stride of zero shares one
+// matrix across the batch (for example one weight matrix); C's stride must
+// keep the outputs apart. Batches of small products run in parallel over the
+// batch, large ones one after another with each product parallel inside.
+func SgemmStrided(transA, transB bool, batch, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
+	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
+		panic(fmt.Sprintf("kernels: SgemmStrided with negative batch %d or strides %d %d %d", batch, strideA, strideB, strideC))
+	}
+	if batch == 0 || m == 0 || n == 0 {
+		return
+	}
+	if batch > 1 && strideC < (m-1)*ldc+n {
+		panic(fmt.Sprintf("kernels: SgemmStrided output stride %d overlaps %dx%d matrices with ldc %d", strideC, m, n, ldc))
+	}
+	last := batch - 1
+	checkGemm(transA, transB, m, n, k, a[last*strideA:], lda, b[last*strideB:], ldb, c[last*strideC:], ldc)
+	item := func(t int) {
+		Sgemm(transA, transB, m, n, k, alpha, a[t*strideA:], lda, b[t*strideB:], ldb, beta, c[t*strideC:], ldc)
+	}
+	nw := min(runtime.GOMAXPROCS(0), batch)
+	if nw <= 1 || workersFor(best, m, n, k) > 1 {
+		for t := range batch {
+			item(t)
+		}
+		return
+	}
+	// Each goroutine takes a contiguous run of the batch: the products are
+	// small, so the inner Sgemm calls stay single-threaded.
+	parallelFor(nw, func(w int) {
+		lo, hi := w*batch/nw, (w+1)*batch/nw
+		for t := lo; t < hi; t++ {
+			item(t)
+		}
+	})
+}
+
+// checkGemm panics when the sizes and strides do not fit the slices; these
+// are programmer errors inside the engine.
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels: Sgemm with negative size m=%d n=%d k=%d", m, n, k))
+	}
+	ra, ca := m, k
+	if transA {
+		ra, ca = k, m
+	}
+	rb, cb := k, n
+	if transB {
+		rb, cb = n, k
+	}
+	check := func(name string, x []float32, rows, cols, ld int) {
+		if ld < max(cols, 1) {
+			panic(fmt.Sprintf("kernels: Sgemm %s stride %d < %d columns", name, ld, cols))
+		}
+		if rows > 0 && cols > 0 && len(x) < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("kernels: Sgemm %s has %d elements, %dx%d with stride %d needs %d", name, len(x), rows, cols, ld, (rows-1)*ld+cols))
+		}
+	}
+	check("A", a, ra, ca, lda)
+	check("B", b, rb, cb, ldb)
+	check("C", c, m, n, ldc)
+}
+
+// scaleC sets C = beta*C, writing zeros without reading when beta is zero.
 func scaleC(m, n int, beta float32, c []float32, ldc int) {
 	if beta == 1 {
 		return
@@ -55,44 +146,49 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
-// sgemmGeneric accumulates alpha*op(A)*op(B) into C with loops ordered so
-// that the innermost one walks contiguous memory.
-func sgemmGeneric(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	for i := 0; i < m; i++ {
-		crow := c[i*ldc : i*ldc+n]
-		if !transB {
-			for p := 0; p < k; p++ {
-				var av float32
-				if transA {
-					av = a[p*lda+i]
-				} else {
-					av = a[i*lda+p]
-				}
-				av *= alpha
-				if av == 0 {
-					continue
-				}
-				brow := b[p*ldb : p*ldb+n]
-				for j, bv := range brow {
-					crow[j] += av * bv
-				}
-			}
-			continue
-		}
-		for j := 0; j < n; j++ {
-			brow := b[j*ldb : j*ldb+k]
-			var s float32
-			if transA {
-				for p, bv := range brow {
-					s += a[p*lda+i] * bv
-				}
-			} else {
-				arow := a[i*lda : i*lda+k]
-				for p, bv := range brow {
-					s += arow[p] * bv
-				}
-			}
-			crow[j] += alpha * s
-		}
+// Flops below which a product runs on the calling goroutine alone: handing
+// work to another core costs a few microseconds.
+const parallelFlops = 2 * 96 * 96 * 96
+
+// workersFor returns how many goroutines the product m×n×k should use.
+func workersFor(mk *microKernel, m, n, k int) int {
+	nw := runtime.GOMAXPROCS(0)
+	if nw <= 1 || 2*m*n*k < parallelFlops {
+		return 1
 	}
+	// Each goroutine needs at least a full register tile of work.
+	tiles := ((m + mk.mr - 1) / mk.mr) * ((n + mk.nr - 1) / mk.nr)
+	return max(1, min(nw, tiles))
+}
+
+// gemm holds the operands of one product.
+type gemm struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+}
+
+// parallel splits C into nw blocks along its longer side, in whole register
+// tiles, and computes them on the worker pool. Each block packs its own
+// panels, so the goroutines share nothing but the read-only inputs.
+func (g *gemm) parallel(mk *microKernel, nw int) {
+	if g.n/mk.nr >= nw && (g.n >= g.m || g.m/mk.mr < nw) {
+		tiles := (g.n + mk.nr - 1) / mk.nr
+		parallelFor(nw, func(w int) {
+			lo, hi := min(g.n, w*tiles/nw*mk.nr), min(g.n, (w+1)*tiles/nw*mk.nr)
+			if lo < hi {
+				g.run(mk, 0, g.m, lo, hi)
+			}
+		})
+		return
+	}
+	tiles := (g.m + mk.mr - 1) / mk.mr
+	parallelFor(nw, func(w int) {
+		lo, hi := min(g.m, w*tiles/nw*mk.mr), min(g.m, (w+1)*tiles/nw*mk.mr)
+		if lo < hi {
+			g.run(mk, lo, hi, 0, g.n)
+		}
+	})
 }

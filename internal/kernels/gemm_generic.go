@@ -1,0 +1,7 @@
+package kernels
+
+// best is the kernel Sgemm uses: without assembly, the portable one.
+var best = goKernel
+
+// kernelsAvailable lists every kernel this build can run on this CPU.
+func kernelsAvailable() []*microKernel { return []*microKernel{goKernel} }

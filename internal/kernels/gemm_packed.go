@@ -1,0 +1,148 @@
+package kernels
+
+import "sync"
+
+// packBuf holds one goroutine's packed panels and its edge tile.
+type packBuf struct {
+	a, b, tile []float32
+}
+
+var packBufs = sync.Pool{New: func() any { return new(packBuf) }}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// split returns the block size that cuts n into the fewest blocks of at
+// most size, rounded up to a multiple of unit, so that the last block is
+// not a sliver.
+func split(n, size, unit int) int {
+	blocks := (n + size - 1) / size
+	bs := (n + blocks - 1) / blocks
+	return (bs + unit - 1) / unit * unit
+}
+
+// run computes the block C[i0:i1, j0:j1] with the kernel mk in the
+// GotoBLAS loop order: columns of B in nc blocks, the shared dimension in
+// kc blocks (B block packed, L3), rows of A in mc blocks (A block packed,
+// L2), then register tiles with the B micro-panel kept in L1.
+func (g *gemm) run(mk *microKernel, i0, i1, j0, j1 int) {
+	pb := packBufs.Get().(*packBuf)
+	defer packBufs.Put(pb)
+	mr, nr := mk.mr, mk.nr
+	kc := split(g.k, mk.kc, 1)
+	mc := split(i1-i0, mk.mc, mr)
+	nc := split(j1-j0, mk.nc, nr)
+	pb.a = grow(pb.a, mc*kc)
+	pb.b = grow(pb.b, nc*kc)
+	pb.tile = grow(pb.tile, mr*nr)
+	for jc := j0; jc < j1; jc += nc {
+		nb := min(nc, j1-jc)
+		for pc := 0; pc < g.k; pc += kc {
+			kb := min(kc, g.k-pc)
+			beta := g.beta
+			if pc > 0 {
+				beta = 1
+			}
+			g.packB(pb.b, nr, pc, kb, jc, nb)
+			for ic := i0; ic < i1; ic += mc {
+				mb := min(mc, i1-ic)
+				g.packA(pb.a, mr, ic, mb, pc, kb)
+				for jr := 0; jr < nb; jr += nr {
+					bp := pb.b[jr*kb:]
+					for ir := 0; ir < mb; ir += mr {
+						ap := pb.a[ir*kb:]
+						g.tile(mk, pb.tile, kb, ap, 1, mr, bp, nr, ic+ir, jc+jr, min(mr, mb-ir), min(nr, nb-jr), beta)
+					}
+				}
+			}
+		}
+	}
+}
+
+// tile runs the kernel for the rows×cols tile of C at (i, j). A partial
+// tile at the bottom or right edge is computed into tmp and merged, so the
+// kernel always works on whole tiles.
+func (g *gemm) tile(mk *microKernel, tmp []float32, k int, a []float32, rsA, csA int, b []float32, ldb int, i, j, rows, cols int, beta float32) {
+	if rows == mk.mr && cols == mk.nr {
+		mk.fn(k, a, rsA, csA, b, ldb, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
+		return
+	}
+	mk.fn(k, a, rsA, csA, b, ldb, tmp, mk.nr, g.alpha, 0)
+	for r := range rows {
+		src := tmp[r*mk.nr : r*mk.nr+cols]
+		dst := g.c[(i+r)*g.ldc+j : (i+r)*g.ldc+j+cols]
+		if beta == 0 {
+			copy(dst, src)
+			continue
+		}
+		for x, v := range src {
+			dst[x] = v + beta*dst[x]
+		}
+	}
+}
+
+// packA copies op(A)[i0:i0+rows, p0:p0+k] into panels of mr rows: element
+// (i, p) of panel q lands at dst[q*mr*k + p*mr + i]. Rows past the edge
+// are zero so that the kernel may compute whole tiles.
+func (g *gemm) packA(dst []float32, mr, i0, rows, p0, k int) {
+	for q := 0; q < rows; q += mr {
+		panel := dst[q*k : q*k+mr*k]
+		h := min(mr, rows-q)
+		if g.transA {
+			// op(A)(i, p) = a[p*lda+i]: each p is a contiguous run of rows.
+			for p := range k {
+				src := g.a[(p0+p)*g.lda+i0+q:]
+				d := panel[p*mr : p*mr+mr]
+				copy(d, src[:h])
+				clear(d[h:])
+			}
+			continue
+		}
+		for i := range h {
+			src := g.a[(i0+q+i)*g.lda+p0 : (i0+q+i)*g.lda+p0+k]
+			for p, v := range src {
+				panel[p*mr+i] = v
+			}
+		}
+		for i := h; i < mr; i++ {
+			for p := range k {
+				panel[p*mr+i] = 0
+			}
+		}
+	}
+}
+
+// packB copies op(B)[p0:p0+k, j0:j0+cols] into panels of nr columns:
+// element (p, j) of panel q lands at dst[q*nr*k + p*nr + j]. Columns past
+// the edge are zero.
+func (g *gemm) packB(dst []float32, nr, p0, k, j0, cols int) {
+	for q := 0; q < cols; q += nr {
+		panel := dst[q*k : q*k+nr*k]
+		w := min(nr, cols-q)
+		if !g.transB {
+			for p := range k {
+				src := g.b[(p0+p)*g.ldb+j0+q:]
+				d := panel[p*nr : p*nr+nr]
+				copy(d, src[:w])
+				clear(d[w:])
+			}
+			continue
+		}
+		// op(B)(p, j) = b[j*ldb+p]: each column is a contiguous run of p.
+		for j := range w {
+			src := g.b[(j0+q+j)*g.ldb+p0 : (j0+q+j)*g.ldb+p0+k]
+			for p, v := range src {
+				panel[p*nr+j] = v
+			}
+		}
+		for j := w; j < nr; j++ {
+			for p := range k {
+				panel[p*nr+j] = 0
+			}
+		}
+	}
+}

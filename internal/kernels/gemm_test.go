@@ -1,0 +1,300 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// operands is one test product with padded strides; the padding holds NaN so
+// that a kernel reading outside the matrices shows up in the result.
+type operands struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+}
+
+func newOperands(rng *rand.Rand, transA, transB bool, m, n, k, pad int, alpha, beta float32) *operands {
+	o := &operands{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta}
+	ra, ca := m, k
+	if transA {
+		ra, ca = k, m
+	}
+	rb, cb := k, n
+	if transB {
+		rb, cb = n, k
+	}
+	o.lda, o.ldb, o.ldc = ca+pad, cb+pad, n+pad
+	fill := func(rows, cols, ld int, nanAll bool) []float32 {
+		x := make([]float32, max(0, rows*ld))
+		for i := range rows {
+			for j := range ld {
+				if j < cols && !nanAll {
+					x[i*ld+j] = float32(rng.Float64()*2 - 1)
+				} else {
+					x[i*ld+j] = float32(math.NaN())
+				}
+			}
+		}
+		return x
+	}
+	o.a = fill(ra, ca, o.lda, false)
+	o.b = fill(rb, cb, o.ldb, false)
+	o.c = fill(m, n, o.ldc, beta == 0)
+	return o
+}
+
+func (o *operands) gemm() *gemm {
+	c := append([]float32(nil), o.c...)
+	return &gemm{transA: o.transA, transB: o.transB, m: o.m, n: o.n, k: o.k, alpha: o.alpha,
+		a: o.a, lda: o.lda, b: o.b, ldb: o.ldb, beta: o.beta, c: c, ldc: o.ldc}
+}
+
+// check compares got with a float64 evaluation of the plain loop and checks
+// that the padding of C was left alone.
+func (o *operands) check(t *testing.T, got []float32) {
+	t.Helper()
+	opA := func(i, p int) float64 {
+		if o.transA {
+			return float64(o.a[p*o.lda+i])
+		}
+		return float64(o.a[i*o.lda+p])
+	}
+	opB := func(p, j int) float64 {
+		if o.transB {
+			return float64(o.b[j*o.ldb+p])
+		}
+		return float64(o.b[p*o.ldb+j])
+	}
+	bad := 0
+	for i := range o.m {
+		for j := range o.ldc {
+			at := i*o.ldc + j
+			if j >= o.n {
+				if !math.IsNaN(float64(got[at])) {
+					t.Fatalf("C padding (%d,%d) written: %v", i, j, got[at])
+				}
+				continue
+			}
+			var s, abs float64
+			for p := range o.k {
+				s += opA(i, p) * opB(p, j)
+				abs += math.Abs(opA(i, p) * opB(p, j))
+			}
+			want := float64(o.alpha) * s
+			scale := math.Abs(float64(o.alpha)) * abs
+			if o.beta != 0 {
+				want += float64(o.beta) * float64(o.c[at])
+				scale += math.Abs(float64(o.beta) * float64(o.c[at]))
+			}
+			if d := math.Abs(float64(got[at]) - want); !(d <= 4e-7*float64(o.k+2)*scale+1e-30) {
+				if bad++; bad <= 3 {
+					t.Errorf("C(%d,%d) = %v, want %v", i, j, got[at], want)
+				}
+			}
+		}
+	}
+	if bad > 3 {
+		t.Errorf("%d elements wrong", bad)
+	}
+}
+
+// shrunk returns a copy of mk with tiny cache blocks, so that small tests
+// walk every blocking loop and its remainders.
+func shrunk(mk *microKernel) *microKernel {
+	s := *mk
+	s.name += "-shrunk"
+	s.mc, s.kc, s.nc = 2*mk.mr, 7, 2*mk.nr
+	return &s
+}
+
+var transCases = []struct{ a, b bool }{{false, false}, {true, false}, {false, true}, {true, true}}
+
+var scalars = []struct{ alpha, beta float32 }{{1, 0}, {1, 1}, {-0.5, 2}, {2, -1}}
+
+// TestKernelPaths runs every kernel through the unpacked, packed and
+// parallel paths for all transposes, scalars and odd sizes.
+func TestKernelPaths(t *testing.T) {
+	sizes := [][3]int{{1, 1, 1}, {1, 70, 3}, {70, 1, 5}, {3, 5, 70}, {13, 17, 19}, {12, 32, 8},
+		{14, 33, 29}, {25, 65, 31}, {37, 48, 64}, {49, 67, 41}, {63, 64, 65}, {70, 70, 70}}
+	if !testing.Short() {
+		sizes = append(sizes, [3]int{131, 257, 300}, [3]int{300, 97, 513})
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	paths := []struct {
+		name string
+		run  func(g *gemm, mk *microKernel)
+	}{
+		{"small", func(g *gemm, mk *microKernel) { g.small(mk) }},
+		{"packed", func(g *gemm, mk *microKernel) { g.run(mk, 0, g.m, 0, g.n) }},
+		{"packed-shrunk", func(g *gemm, mk *microKernel) { g.run(shrunk(mk), 0, g.m, 0, g.n) }},
+		{"parallel2", func(g *gemm, mk *microKernel) { g.parallel(mk, 2) }},
+		{"parallel3-shrunk", func(g *gemm, mk *microKernel) { g.parallel(shrunk(mk), 3) }},
+	}
+	for _, mk := range kernelsAvailable() {
+		for _, path := range paths {
+			for _, tc := range transCases {
+				for si, s := range scalars {
+					name := fmt.Sprintf("%s/%s/tA=%v,tB=%v/%d", mk.name, path.name, tc.a, tc.b, si)
+					t.Run(name, func(t *testing.T) {
+						for _, sz := range sizes {
+							pad := (sz[0] + sz[1]) % 3 * 5
+							o := newOperands(rng, tc.a, tc.b, sz[0], sz[1], sz[2], pad, s.alpha, s.beta)
+							g := o.gemm()
+							path.run(g, mk)
+							o.check(t, g.c)
+							if t.Failed() {
+								t.Fatalf("size %v pad %d", sz, pad)
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestSgemm exercises the public entry point across the size thresholds.
+func TestSgemm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	sizes := [][3]int{{0, 5, 5}, {5, 0, 5}, {5, 5, 0}, {1, 1, 1}, {2, 3, 4}, {64, 64, 64}, {95, 97, 99},
+		{128, 130, 129}, {200, 33, 300}, {7, 500, 260}, {300, 40, 45}}
+	for _, tc := range transCases {
+		for _, s := range append(scalars, struct{ alpha, beta float32 }{0, 0.5}) {
+			for _, sz := range sizes {
+				o := newOperands(rng, tc.a, tc.b, sz[0], sz[1], sz[2], 3, s.alpha, s.beta)
+				c := append([]float32(nil), o.c...)
+				Sgemm(o.transA, o.transB, o.m, o.n, o.k, o.alpha, o.a, o.lda, o.b, o.ldb, o.beta, c, o.ldc)
+				o.check(t, c)
+				if t.Failed() {
+					t.Fatalf("tA=%v tB=%v alpha=%v beta=%v size %v", tc.a, tc.b, s.alpha, s.beta, sz)
+				}
+			}
+		}
+	}
+}
+
+// TestKernelsAgree checks that the assembly kernels and the Go kernel give
+// the same tiles to float32 rounding, on inputs with exact products.
+func TestKernelsAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, mk := range kernelsAvailable() {
+		k := 37
+		a := make([]float32, mk.mr*k)
+		b := make([]float32, k*mk.nr)
+		for i := range a {
+			a[i] = float32(rng.IntN(9) - 4)
+		}
+		for i := range b {
+			b[i] = float32(rng.IntN(9) - 4)
+		}
+		got := make([]float32, mk.mr*mk.nr)
+		mk.fn(k, a, 1, mk.mr, b, mk.nr, got, mk.nr, 1, 0)
+		for i := range mk.mr {
+			for j := range mk.nr {
+				var s float32
+				for p := range k {
+					s += a[p*mk.mr+i] * b[p*mk.nr+j]
+				}
+				if got[i*mk.nr+j] != s {
+					t.Fatalf("%s: C(%d,%d) = %v, want %v", mk.name, i, j, got[i*mk.nr+j], s)
+				}
+			}
+		}
+	}
+}
+
+func TestSgemmConcurrent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var ops []*operands
+	for i := range 8 {
+		ops = append(ops, newOperands(rng, i%2 == 0, i%3 == 0, 100+i, 150-i, 120, 1, 1, 0))
+	}
+	outs := make([][]float32, len(ops))
+	var wg sync.WaitGroup
+	for i, o := range ops {
+		wg.Go(func() {
+			c := append([]float32(nil), o.c...)
+			Sgemm(o.transA, o.transB, o.m, o.n, o.k, o.alpha, o.a, o.lda, o.b, o.ldb, o.beta, c, o.ldc)
+			outs[i] = c
+		})
+	}
+	wg.Wait()
+	for i, o := range ops {
+		o.check(t, outs[i])
+	}
+}
+
+func TestSgemmStrided(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, tc := range []struct {
+		batch, m, n, k int
+		shareA         bool
+	}{{1, 3, 4, 5, false}, {5, 13, 40, 17, true}, {4, 49, 64, 64, false}, {3, 20, 30, 10, false}, {2, 150, 140, 130, false}} {
+		for _, tr := range transCases {
+			ops := make([]*operands, tc.batch)
+			var a, b, c []float32
+			for t := range ops {
+				ops[t] = newOperands(rng, tr.a, tr.b, tc.m, tc.n, tc.k, 2, 1.5, 0.5)
+				if t > 0 && tc.shareA {
+					ops[t].a = ops[0].a
+				}
+				a = append(a, ops[t].a...)
+				b = append(b, ops[t].b...)
+				c = append(c, ops[t].c...)
+			}
+			o := ops[0]
+			sa, sb, sc := len(o.a), len(o.b), len(o.c)
+			SgemmStrided(tr.a, tr.b, tc.batch, tc.m, tc.n, tc.k, 1.5, a, o.lda, sa, b, o.ldb, sb, 0.5, c, o.ldc, sc)
+			for t2, o := range ops {
+				o.check(t, c[t2*sc:(t2+1)*sc])
+			}
+		}
+	}
+	// A zero stride shares one A across the batch.
+	o := newOperands(rng, false, false, 10, 20, 30, 0, 1, 0)
+	b := append(append([]float32(nil), o.b...), o.b...)
+	c := make([]float32, 2*len(o.c))
+	SgemmStrided(false, false, 2, 10, 20, 30, 1, o.a, o.lda, 0, b, o.ldb, len(o.b), 0, c, o.ldc, len(o.c))
+	o.check(t, c[:len(o.c)])
+	o.check(t, c[len(o.c):])
+}
+
+func TestSgemmPanics(t *testing.T) {
+	x := make([]float32, 16)
+	for name, fn := range map[string]func(){
+		"negative": func() { Sgemm(false, false, -1, 2, 2, 1, x, 2, x, 2, 0, x, 2) },
+		"short A":  func() { Sgemm(false, false, 5, 2, 4, 1, x, 4, x, 2, 0, x, 2) },
+		"short C":  func() { Sgemm(false, false, 2, 9, 1, 1, x, 1, x, 9, 0, x, 9) },
+		"stride":   func() { Sgemm(false, false, 2, 2, 4, 1, x, 3, x, 2, 0, x, 2) },
+		"overlap":  func() { SgemmStrided(false, false, 2, 2, 2, 2, 1, x, 2, 4, x, 2, 4, 0, x, 2, 1) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			fn()
+		}()
+	}
+}
+
+func TestParallelForNested(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[[2]int]bool{}
+	parallelFor(4, func(i int) {
+		parallelFor(3, func(j int) {
+			mu.Lock()
+			seen[[2]int{i, j}] = true
+			mu.Unlock()
+		})
+	})
+	if len(seen) != 12 {
+		t.Fatalf("ran %d of 12 shares", len(seen))
+	}
+}
