@@ -417,4 +417,3 @@ func SplitDecay(params []nn.Parameter, lr, wd float64) []*Group {
 	}
 	return []*Group{decay, none}
 }
-
