@@ -179,11 +179,11 @@ type Kind uint8
 
 // Field kinds.
 const (
-	Int      Kind = iota // an integer in [Min, Max]
-	Enum                 // one of Names, encoded as its index
-	AnyBank              // any bank id
-	FMBank               // a feature-map bank
-	WBank                // a weight bank
+	Int     Kind = iota // an integer in [Min, Max]
+	Enum                // one of Names, encoded as its index
+	AnyBank             // any bank id
+	FMBank              // a feature-map bank
+	WBank               // a weight bank
 )
 
 // Field describes one field of an instruction: bits [Hi:Lo] of word Word hold
@@ -293,9 +293,9 @@ type Instr struct {
 	// Tile sizes: the LOAD/SAVE tile, or the input tile of a compute instruction.
 	H, W, C int
 	// CONVINIT, DWINIT, POOLINIT, ELEWINIT.
-	KernelH, KernelW, StrideH, StrideW int
+	KernelH, KernelW, StrideH, StrideW      int
 	Act, Round, ShiftCut, ShiftBias, ActFix int
-	Pool, AvgMult, ElewOp, ShiftA, ShiftB int
+	Pool, AvgMult, ElewOp, ShiftA, ShiftB   int
 	// CONV, DPTWISE, POOL, ELEW.
 	InBank, InAddr, In2Bank, In2Addr, OutBank, OutAddr int
 	WBank, WAddr, BiasAddr, OC                         int
