@@ -160,7 +160,7 @@ func (v *Var) Backward(opts ...BackwardOption) {
 			continue
 		}
 		if n.op == nil {
-			n.grad = accumulate(n.grad, g)
+			n.grad = accumulateLeaf(n.grad, g)
 			continue
 		}
 		n.grad = g
@@ -176,7 +176,7 @@ func (v *Var) Backward(opts ...BackwardOption) {
 			if !tensor.EqualShapes(grads[j].Shape(), in.value.Shape()) {
 				panic(fmt.Sprintf("autograd: %T gradient %v for operand %d of shape %v", n.op, grads[j].Shape(), j, in.value.Shape()))
 			}
-			pending[in] = accumulate(pending[in], grads[j])
+			pending[in] = addGrads(pending[in], grads[j])
 		}
 		if !cfg.retainGraph {
 			n.op = nil
@@ -184,8 +184,11 @@ func (v *Var) Backward(opts ...BackwardOption) {
 	}
 }
 
-// accumulate returns acc + g, reusing acc's storage when there is one.
-func accumulate(acc, g *tensor.Tensor) *tensor.Tensor {
+// accumulateLeaf returns acc + g, reusing acc's storage when there is one.
+// A leaf's gradient is copied on first use because g may be shared with other
+// Vars (an op may return one tensor for several operands, or a view of its
+// output gradient), and the leaf's gradient is later updated in place.
+func accumulateLeaf(acc, g *tensor.Tensor) *tensor.Tensor {
 	if acc == nil {
 		return g.Clone()
 	}
@@ -194,6 +197,21 @@ func accumulate(acc, g *tensor.Tensor) *tensor.Tensor {
 		a[i] += b[i]
 	}
 	return acc
+}
+
+// addGrads returns acc + g for pending gradients of intermediate Vars. Neither
+// input is modified, since both may be shared; in the common case of a single
+// contribution no copy is made.
+func addGrads(acc, g *tensor.Tensor) *tensor.Tensor {
+	if acc == nil {
+		return g
+	}
+	out := tensor.Zeros(acc.Shape()...)
+	o, a, b := out.Data(), acc.Data(), g.Data()
+	for i := range o {
+		o[i] = a[i] + b[i]
+	}
+	return out
 }
 
 // topoOrder returns the Vars reachable from root that require a gradient, in

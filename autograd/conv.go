@@ -1,0 +1,364 @@
+package autograd
+
+import (
+	"fmt"
+
+	"argus/internal/kernels"
+	"argus/tensor"
+)
+
+// Conv2dOptions configures Conv2d. Zero values take PyTorch's defaults:
+// stride 1, no padding, dilation 1, one group.
+type Conv2dOptions struct {
+	Stride   [2]int // vertical and horizontal step
+	Padding  [2]int // zeros added on each side, top/bottom and left/right
+	Dilation [2]int // spacing between kernel taps
+	Groups   int    // input and output channels are split into this many groups; Groups = C gives a depthwise convolution
+}
+
+func (o Conv2dOptions) norm() Conv2dOptions {
+	for i := range 2 {
+		if o.Stride[i] == 0 {
+			o.Stride[i] = 1
+		}
+		if o.Dilation[i] == 0 {
+			o.Dilation[i] = 1
+		}
+	}
+	if o.Groups == 0 {
+		o.Groups = 1
+	}
+	return o
+}
+
+// Conv2d returns the 2-D cross-correlation of x (N×Cin×H×W) with the weights
+// w (Cout×Cin/Groups×KH×KW, PyTorch's layout) plus the bias b (Cout, or nil
+// for none). The output is N×Cout×OH×OW with
+// OH = (H + 2·PadH − DilH·(KH−1) − 1)/StrideH + 1, and likewise OW.
+//
+// Each image and group is lowered to a column matrix (im2col) and multiplied
+// with the weights by kernels.Sgemm; a 1×1 kernel with stride 1 and no padding
+// multiplies the input directly.
+func Conv2d(x, w, b *Var, opt Conv2dOptions) *Var {
+	opt = opt.norm()
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 || len(ws) != 4 {
+		panic(fmt.Sprintf("autograd: Conv2d of input %v with weights %v: want 4-D NCHW input and OIHW weights", xs, ws))
+	}
+	g := opt.Groups
+	if g < 1 || xs[1]%g != 0 || ws[0]%g != 0 || ws[1] != xs[1]/g {
+		panic(fmt.Sprintf("autograd: Conv2d of input %v with weights %v in %d groups", xs, ws, g))
+	}
+	if b != nil && (len(b.Shape()) != 1 || b.Shape()[0] != ws[0]) {
+		panic(fmt.Sprintf("autograd: Conv2d bias %v for %d output channels", b.Shape(), ws[0]))
+	}
+	op := &convOp{x: x, w: w, b: b, groups: g}
+	op.geom = kernels.ConvGeom{
+		C: xs[1] / g, H: xs[2], W: xs[3], KH: ws[2], KW: ws[3],
+		StrideH: opt.Stride[0], StrideW: opt.Stride[1],
+		PadH: opt.Padding[0], PadW: opt.Padding[1],
+		DilH: opt.Dilation[0], DilW: opt.Dilation[1],
+	}
+	if op.geom.OutH() <= 0 || op.geom.OutW() <= 0 || opt.Stride[0] < 0 || opt.Stride[1] < 0 || opt.Padding[0] < 0 || opt.Padding[1] < 0 {
+		panic(fmt.Sprintf("autograd: Conv2d of input %v with weights %v and %+v gives no output", xs, ws, opt))
+	}
+	return Apply(op)
+}
+
+type convOp struct {
+	x, w, b *Var
+	groups  int
+	geom    kernels.ConvGeom
+}
+
+func (o *convOp) Operands() []*Var { return []*Var{o.x, o.w, o.b} }
+
+// direct reports whether the input itself is the column matrix.
+func (o *convOp) direct() bool {
+	g := o.geom
+	return g.KH == 1 && g.KW == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0
+}
+
+func (o *convOp) Forward() *tensor.Tensor {
+	xs, ws := o.x.Shape(), o.w.Shape()
+	n, cin, cout := xs[0], xs[1], ws[0]
+	g := o.geom
+	oh, ow := g.OutH(), g.OutW()
+	l, k := oh*ow, g.ColRows()
+	cinG, coutG := cin/o.groups, cout/o.groups
+	inSize := cinG * g.H * g.W
+	out := tensor.Zeros(n, cout, oh, ow)
+	xd, wd, od := o.x.value.Data(), o.w.value.Data(), out.Data()
+	var bd []float32
+	if o.b != nil {
+		bd = o.b.value.Data()
+	}
+	direct := o.direct()
+	parallel(n, func(_, lo, hi int) {
+		var col []float32
+		if !direct {
+			col = make([]float32, k*l)
+		}
+		for i := lo; i < hi; i++ {
+			for grp := 0; grp < o.groups; grp++ {
+				src := xd[(i*cin+grp*cinG)*g.H*g.W:][:inSize]
+				c := src
+				if !direct {
+					kernels.Im2col(g, src, col)
+					c = col
+				}
+				dst := od[(i*cout+grp*coutG)*l:][:coutG*l]
+				kernels.Sgemm(false, false, coutG, l, k, 1, wd[grp*coutG*k:], k, c, l, 0, dst, l)
+				if bd != nil {
+					for oc := 0; oc < coutG; oc++ {
+						addConst(dst[oc*l:(oc+1)*l], bd[grp*coutG+oc])
+					}
+				}
+			}
+		}
+	})
+	return out
+}
+
+func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
+	xs, ws := o.x.Shape(), o.w.Shape()
+	n, cin, cout := xs[0], xs[1], ws[0]
+	g := o.geom
+	l, k := g.OutH()*g.OutW(), g.ColRows()
+	cinG, coutG := cin/o.groups, cout/o.groups
+	inSize := cinG * g.H * g.W
+	xd, wd, gd := o.x.value.Data(), o.w.value.Data(), gout.Data()
+	needX, needW := o.x.requiresGrad, o.w.requiresGrad
+	var gx, gw *tensor.Tensor
+	if needX {
+		gx = tensor.Zeros(xs...)
+	}
+	workers := parallelWorkers(n)
+	var gws [][]float32
+	if needW {
+		gw = tensor.Zeros(ws...)
+		gws = make([][]float32, workers)
+		gws[0] = gw.Data()
+		for i := 1; i < workers; i++ {
+			gws[i] = make([]float32, gw.Len())
+		}
+	}
+	direct := o.direct()
+	parallel(n, func(worker, lo, hi int) {
+		var col, gcol []float32
+		if !direct {
+			col = make([]float32, k*l)
+			if needX {
+				gcol = make([]float32, k*l)
+			}
+		}
+		for i := lo; i < hi; i++ {
+			for grp := 0; grp < o.groups; grp++ {
+				gslice := gd[(i*cout+grp*coutG)*l:][:coutG*l]
+				wslice := wd[grp*coutG*k:]
+				if needW {
+					src := xd[(i*cin+grp*cinG)*g.H*g.W:][:inSize]
+					c := src
+					if !direct {
+						kernels.Im2col(g, src, col)
+						c = col
+					}
+					kernels.Sgemm(false, true, coutG, k, l, 1, gslice, l, c, l, 1, gws[worker][grp*coutG*k:], k)
+				}
+				if needX {
+					dst := gx.Data()[(i*cin+grp*cinG)*g.H*g.W:][:inSize]
+					if direct {
+						kernels.Sgemm(true, false, k, l, coutG, 1, wslice, k, gslice, l, 0, dst, l)
+						continue
+					}
+					kernels.Sgemm(true, false, k, l, coutG, 1, wslice, k, gslice, l, 0, gcol, l)
+					kernels.Col2im(g, gcol, dst)
+				}
+			}
+		}
+	})
+	for i := 1; i < len(gws); i++ {
+		addTo(gws[0], gws[i])
+	}
+	var gb *tensor.Tensor
+	if o.b != nil && o.b.requiresGrad {
+		gb = channelSums(gout)
+	}
+	return []*tensor.Tensor{gx, gw, gb}
+}
+
+// ConvTranspose2dOptions configures ConvTranspose2d. Zero values take
+// PyTorch's defaults: stride 1, no padding or output padding, dilation 1,
+// one group.
+type ConvTranspose2dOptions struct {
+	Stride        [2]int
+	Padding       [2]int // removed from each side of the full output
+	OutputPadding [2]int // added to the bottom and right; must be below the stride
+	Dilation      [2]int
+	Groups        int
+}
+
+// ConvTranspose2d returns the transposed convolution (the gradient of Conv2d
+// with respect to its input) of x (N×Cin×H×W) with weights w
+// (Cin×Cout/Groups×KH×KW, PyTorch's layout) plus the bias b (Cout, or nil).
+// The output is N×Cout×OH×OW with
+// OH = (H−1)·StrideH − 2·PadH + DilH·(KH−1) + OutputPadH + 1, and likewise OW.
+func ConvTranspose2d(x, w, b *Var, opt ConvTranspose2dOptions) *Var {
+	c := Conv2dOptions{Stride: opt.Stride, Padding: opt.Padding, Dilation: opt.Dilation, Groups: opt.Groups}.norm()
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 || len(ws) != 4 {
+		panic(fmt.Sprintf("autograd: ConvTranspose2d of input %v with weights %v: want 4-D NCHW input and IOHW weights", xs, ws))
+	}
+	g := c.Groups
+	if g < 1 || xs[1]%g != 0 || ws[0] != xs[1] {
+		panic(fmt.Sprintf("autograd: ConvTranspose2d of input %v with weights %v in %d groups", xs, ws, g))
+	}
+	cout := ws[1] * g
+	if b != nil && (len(b.Shape()) != 1 || b.Shape()[0] != cout) {
+		panic(fmt.Sprintf("autograd: ConvTranspose2d bias %v for %d output channels", b.Shape(), cout))
+	}
+	for i := range 2 {
+		if opt.OutputPadding[i] < 0 || opt.OutputPadding[i] >= c.Stride[i] {
+			panic(fmt.Sprintf("autograd: ConvTranspose2d output padding %v must be below the stride %v", opt.OutputPadding, c.Stride))
+		}
+	}
+	oh := (xs[2]-1)*c.Stride[0] - 2*c.Padding[0] + c.Dilation[0]*(ws[2]-1) + opt.OutputPadding[0] + 1
+	ow := (xs[3]-1)*c.Stride[1] - 2*c.Padding[1] + c.Dilation[1]*(ws[3]-1) + opt.OutputPadding[1] + 1
+	if oh <= 0 || ow <= 0 {
+		panic(fmt.Sprintf("autograd: ConvTranspose2d of input %v with weights %v and %+v gives no output", xs, ws, opt))
+	}
+	op := &convTOp{x: x, w: w, b: b, groups: g, cout: cout}
+	// The geometry of the forward convolution whose input gradient this is.
+	op.geom = kernels.ConvGeom{
+		C: ws[1], H: oh, W: ow, KH: ws[2], KW: ws[3],
+		StrideH: c.Stride[0], StrideW: c.Stride[1],
+		PadH: c.Padding[0], PadW: c.Padding[1],
+		DilH: c.Dilation[0], DilW: c.Dilation[1],
+	}
+	return Apply(op)
+}
+
+type convTOp struct {
+	x, w, b *Var
+	groups  int
+	cout    int
+	geom    kernels.ConvGeom
+}
+
+func (o *convTOp) Operands() []*Var { return []*Var{o.x, o.w, o.b} }
+
+func (o *convTOp) Forward() *tensor.Tensor {
+	xs := o.x.Shape()
+	n, cin, hw := xs[0], xs[1], xs[2]*xs[3]
+	g := o.geom
+	cinG, coutG := cin/o.groups, o.cout/o.groups
+	k := g.ColRows() // coutG*KH*KW
+	outSize := coutG * g.H * g.W
+	out := tensor.Zeros(n, o.cout, g.H, g.W)
+	xd, wd, od := o.x.value.Data(), o.w.value.Data(), out.Data()
+	var bd []float32
+	if o.b != nil {
+		bd = o.b.value.Data()
+	}
+	parallel(n, func(_, lo, hi int) {
+		col := make([]float32, k*hw)
+		for i := lo; i < hi; i++ {
+			for grp := 0; grp < o.groups; grp++ {
+				xg := xd[(i*cin+grp*cinG)*hw:][:cinG*hw]
+				kernels.Sgemm(true, false, k, hw, cinG, 1, wd[grp*cinG*k:], k, xg, hw, 0, col, hw)
+				dst := od[(i*o.cout+grp*coutG)*g.H*g.W:][:outSize]
+				kernels.Col2im(g, col, dst)
+				if bd != nil {
+					for oc := 0; oc < coutG; oc++ {
+						addConst(dst[oc*g.H*g.W:(oc+1)*g.H*g.W], bd[grp*coutG+oc])
+					}
+				}
+			}
+		}
+	})
+	return out
+}
+
+func (o *convTOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
+	xs, ws := o.x.Shape(), o.w.Shape()
+	n, cin, hw := xs[0], xs[1], xs[2]*xs[3]
+	g := o.geom
+	cinG, coutG := cin/o.groups, o.cout/o.groups
+	k := g.ColRows()
+	outSize := coutG * g.H * g.W
+	xd, wd, gd := o.x.value.Data(), o.w.value.Data(), gout.Data()
+	needX, needW := o.x.requiresGrad, o.w.requiresGrad
+	var gx, gw *tensor.Tensor
+	if needX {
+		gx = tensor.Zeros(xs...)
+	}
+	workers := parallelWorkers(n)
+	var gws [][]float32
+	if needW {
+		gw = tensor.Zeros(ws...)
+		gws = make([][]float32, workers)
+		gws[0] = gw.Data()
+		for i := 1; i < workers; i++ {
+			gws[i] = make([]float32, gw.Len())
+		}
+	}
+	parallel(n, func(worker, lo, hi int) {
+		col := make([]float32, k*hw)
+		for i := lo; i < hi; i++ {
+			for grp := 0; grp < o.groups; grp++ {
+				kernels.Im2col(g, gd[(i*o.cout+grp*coutG)*g.H*g.W:][:outSize], col)
+				wg := wd[grp*cinG*k:]
+				if needX {
+					dst := gx.Data()[(i*cin+grp*cinG)*hw:][:cinG*hw]
+					kernels.Sgemm(false, false, cinG, hw, k, 1, wg, k, col, hw, 0, dst, hw)
+				}
+				if needW {
+					xg := xd[(i*cin+grp*cinG)*hw:][:cinG*hw]
+					kernels.Sgemm(false, true, cinG, k, hw, 1, xg, hw, col, hw, 1, gws[worker][grp*cinG*k:], k)
+				}
+			}
+		}
+	})
+	for i := 1; i < len(gws); i++ {
+		addTo(gws[0], gws[i])
+	}
+	var gb *tensor.Tensor
+	if o.b != nil && o.b.requiresGrad {
+		gb = channelSums(gout)
+	}
+	return []*tensor.Tensor{gx, gw, gb}
+}
+
+// channelSums returns the sums of an N×C×... tensor over every axis but 1.
+func channelSums(t *tensor.Tensor) *tensor.Tensor {
+	s := t.Shape()
+	n, c := s[0], s[1]
+	inner := t.Len() / max(1, n*c)
+	out := tensor.Zeros(c)
+	od, td := out.Data(), t.Data()
+	for i := 0; i < n; i++ {
+		for ch := 0; ch < c; ch++ {
+			var acc float32
+			for _, v := range td[(i*c+ch)*inner:][:inner] {
+				acc += v
+			}
+			od[ch] += acc
+		}
+	}
+	return out
+}
+
+// addConst adds v to every element of dst.
+func addConst(dst []float32, v float32) {
+	for i := range dst {
+		dst[i] += v
+	}
+}
+
+// addTo adds src element-wise into dst.
+func addTo(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}

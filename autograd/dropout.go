@@ -1,0 +1,57 @@
+package autograd
+
+import (
+	"fmt"
+
+	"argus/tensor"
+)
+
+// Dropout zeroes each element of x with probability p during training and
+// scales the survivors by 1/(1−p), so the expected value is unchanged. When
+// training is false, or p is 0, it returns x itself. The mask is drawn from
+// rng, so the same seed drops the same elements.
+func Dropout(x *Var, p float32, training bool, rng *tensor.RNG) *Var {
+	if p < 0 || p > 1 {
+		panic(fmt.Sprintf("autograd: Dropout probability %v outside [0, 1]", p))
+	}
+	if !training || p == 0 {
+		return x
+	}
+	mask := make([]float32, x.value.Len())
+	if p < 1 {
+		scale := 1 / (1 - p)
+		r := rng.Rand()
+		for i := range mask {
+			if r.Float32() >= p {
+				mask[i] = scale
+			}
+		}
+	}
+	return Apply(&maskOp{x: x, mask: mask})
+}
+
+// maskOp multiplies x element-wise by a constant mask.
+type maskOp struct {
+	x    *Var
+	mask []float32
+}
+
+func (o *maskOp) Operands() []*Var { return []*Var{o.x} }
+
+func (o *maskOp) Forward() *tensor.Tensor {
+	out := tensor.Zeros(o.x.Shape()...)
+	od := out.Data()
+	for i, v := range o.x.value.Data() {
+		od[i] = v * o.mask[i]
+	}
+	return out
+}
+
+func (o *maskOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
+	gx := tensor.Zeros(o.x.Shape()...)
+	gxd := gx.Data()
+	for i, v := range g.Data() {
+		gxd[i] = v * o.mask[i]
+	}
+	return []*tensor.Tensor{gx}
+}

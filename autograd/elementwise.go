@@ -1,0 +1,449 @@
+package autograd
+
+import (
+	"math"
+
+	"argus/tensor"
+)
+
+// binKind names a broadcasting binary arithmetic operation.
+type binKind int
+
+const (
+	binAdd binKind = iota
+	binSub
+	binMul
+	binDiv
+)
+
+// binary computes a op b with NumPy broadcasting. Equal shapes and scalar
+// operands take loops without a per-element call.
+func binary(a, b *tensor.Tensor, k binKind) *tensor.Tensor {
+	ad, bd := a.Data(), b.Data()
+	if tensor.EqualShapes(a.Shape(), b.Shape()) {
+		out := tensor.Zeros(a.Shape()...)
+		od := out.Data()
+		bd = bd[:len(ad)]
+		od = od[:len(ad)]
+		switch k {
+		case binAdd:
+			for i, x := range ad {
+				od[i] = x + bd[i]
+			}
+		case binSub:
+			for i, x := range ad {
+				od[i] = x - bd[i]
+			}
+		case binMul:
+			for i, x := range ad {
+				od[i] = x * bd[i]
+			}
+		case binDiv:
+			for i, x := range ad {
+				od[i] = x / bd[i]
+			}
+		}
+		return out
+	}
+	if len(bd) == 1 && len(b.Shape()) <= len(a.Shape()) {
+		y := bd[0]
+		out := tensor.Zeros(a.Shape()...)
+		od := out.Data()
+		switch k {
+		case binAdd:
+			for i, x := range ad {
+				od[i] = x + y
+			}
+		case binSub:
+			for i, x := range ad {
+				od[i] = x - y
+			}
+		case binMul:
+			for i, x := range ad {
+				od[i] = x * y
+			}
+		case binDiv:
+			for i, x := range ad {
+				od[i] = x / y
+			}
+		}
+		return out
+	}
+	var f func(x, y float32) float32
+	switch k {
+	case binAdd:
+		f = func(x, y float32) float32 { return x + y }
+	case binSub:
+		f = func(x, y float32) float32 { return x - y }
+	case binMul:
+		f = func(x, y float32) float32 { return x * y }
+	case binDiv:
+		f = func(x, y float32) float32 { return x / y }
+	}
+	return tensor.Binary(a, b, f)
+}
+
+// Add returns a + b with NumPy broadcasting.
+func Add(a, b *Var) *Var { return Apply(&binaryOp{a: a, b: b, kind: binAdd}) }
+
+// Sub returns a - b with NumPy broadcasting.
+func Sub(a, b *Var) *Var { return Apply(&binaryOp{a: a, b: b, kind: binSub}) }
+
+// Mul returns the element-wise product a * b with NumPy broadcasting.
+func Mul(a, b *Var) *Var { return Apply(&binaryOp{a: a, b: b, kind: binMul}) }
+
+// Div returns the element-wise quotient a / b with NumPy broadcasting.
+func Div(a, b *Var) *Var { return Apply(&binaryOp{a: a, b: b, kind: binDiv}) }
+
+type binaryOp struct {
+	a, b *Var
+	kind binKind
+	out  *tensor.Tensor
+}
+
+func (o *binaryOp) Operands() []*Var { return []*Var{o.a, o.b} }
+
+func (o *binaryOp) Forward() *tensor.Tensor {
+	o.out = binary(o.a.value, o.b.value, o.kind)
+	return o.out
+}
+
+func (o *binaryOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
+	var ga, gb *tensor.Tensor
+	aShape, bShape := o.a.Shape(), o.b.Shape()
+	switch o.kind {
+	case binAdd:
+		if o.a.requiresGrad {
+			ga = tensor.SumTo(g, aShape)
+		}
+		if o.b.requiresGrad {
+			gb = tensor.SumTo(g, bShape)
+		}
+	case binSub:
+		if o.a.requiresGrad {
+			ga = tensor.SumTo(g, aShape)
+		}
+		if o.b.requiresGrad {
+			gb = negate(tensor.SumTo(g, bShape))
+		}
+	case binMul:
+		if o.a.requiresGrad {
+			ga = tensor.SumTo(binary(g, o.b.value, binMul), aShape)
+		}
+		if o.b.requiresGrad {
+			gb = tensor.SumTo(binary(g, o.a.value, binMul), bShape)
+		}
+	case binDiv:
+		q := binary(g, o.b.value, binDiv)
+		if o.a.requiresGrad {
+			ga = tensor.SumTo(q, aShape)
+		}
+		if o.b.requiresGrad {
+			// d(a/b)/db = -(a/b)/b, so gb = -sum(g/b * out).
+			t := binary(q, o.out, binMul)
+			gb = negate(tensor.SumTo(t, bShape))
+		}
+	}
+	return []*tensor.Tensor{ga, gb}
+}
+
+// negate returns -t as a new tensor.
+func negate(t *tensor.Tensor) *tensor.Tensor {
+	out := tensor.Zeros(t.Shape()...)
+	od := out.Data()
+	for i, v := range t.Data() {
+		od[i] = -v
+	}
+	return out
+}
+
+// unaryOp is an element-wise function of one operand. fwd writes f(x) into
+// y; bwd writes the input gradient gx given x, y = f(x) and the output
+// gradient g. The functions work on whole slices so that the per-element
+// work has no indirect calls.
+type unaryOp struct {
+	x   *Var
+	y   *tensor.Tensor
+	fwd func(x, y []float32)
+	bwd func(x, y, g, gx []float32)
+}
+
+func (o *unaryOp) Operands() []*Var { return []*Var{o.x} }
+
+func (o *unaryOp) Forward() *tensor.Tensor {
+	o.y = tensor.Zeros(o.x.Shape()...)
+	o.fwd(o.x.value.Data(), o.y.Data())
+	return o.y
+}
+
+func (o *unaryOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
+	gx := tensor.Zeros(o.x.Shape()...)
+	o.bwd(o.x.value.Data(), o.y.Data(), g.Data(), gx.Data())
+	return []*tensor.Tensor{gx}
+}
+
+func unary(x *Var, fwd func(x, y []float32), bwd func(x, y, g, gx []float32)) *Var {
+	return Apply(&unaryOp{x: x, fwd: fwd, bwd: bwd})
+}
+
+// Neg returns -x.
+func Neg(x *Var) *Var { return Scale(x, -1) }
+
+// Scale returns s * x for a constant s.
+func Scale(x *Var, s float32) *Var {
+	return unary(x,
+		func(x, y []float32) {
+			for i, v := range x {
+				y[i] = s * v
+			}
+		},
+		func(_, _, g, gx []float32) {
+			for i, v := range g {
+				gx[i] = s * v
+			}
+		})
+}
+
+// AddScalar returns x + s for a constant s.
+func AddScalar(x *Var, s float32) *Var {
+	return unary(x,
+		func(x, y []float32) {
+			for i, v := range x {
+				y[i] = v + s
+			}
+		},
+		func(_, _, g, gx []float32) { copy(gx, g) })
+}
+
+// ReLU returns max(x, 0). Its gradient at 0 is 0, as in PyTorch.
+func ReLU(x *Var) *Var {
+	return unary(x,
+		func(x, y []float32) {
+			for i, v := range x {
+				y[i] = max(v, 0)
+			}
+		},
+		func(_, y, g, gx []float32) {
+			for i, v := range y {
+				if v > 0 {
+					gx[i] = g[i]
+				}
+			}
+		})
+}
+
+// LeakyReLU returns x for x > 0 and slope*x otherwise.
+func LeakyReLU(x *Var, slope float32) *Var {
+	return unary(x,
+		func(x, y []float32) {
+			for i, v := range x {
+				if v > 0 {
+					y[i] = v
+				} else {
+					y[i] = slope * v
+				}
+			}
+		},
+		func(x, _, g, gx []float32) {
+			for i, v := range x {
+				if v > 0 {
+					gx[i] = g[i]
+				} else {
+					gx[i] = slope * g[i]
+				}
+			}
+		})
+}
+
+// Exp returns e^x.
+func Exp(x *Var) *Var {
+	return unary(x,
+		func(x, y []float32) {
+			for i, v := range x {
+				y[i] = float32(math.Exp(float64(v)))
+			}
+		},
+		func(_, y, g, gx []float32) {
+			for i, v := range y {
+				gx[i] = g[i] * v
+			}
+		})
+}
+
+// Log returns the natural logarithm of x.
+func Log(x *Var) *Var {
+	return unary(x,
+		func(x, y []float32) {
+			for i, v := range x {
+				y[i] = float32(math.Log(float64(v)))
+			}
+		},
+		func(x, _, g, gx []float32) {
+			for i, v := range x {
+				gx[i] = g[i] / v
+			}
+		})
+}
+
+// Sqrt returns the square root of x.
+func Sqrt(x *Var) *Var {
+	return unary(x,
+		func(x, y []float32) {
+			for i, v := range x {
+				y[i] = float32(math.Sqrt(float64(v)))
+			}
+		},
+		func(_, y, g, gx []float32) {
+			for i, v := range y {
+				gx[i] = g[i] / (2 * v)
+			}
+		})
+}
+
+// Pow returns x raised to the constant power p.
+func Pow(x *Var, p float32) *Var {
+	pp := float64(p)
+	return unary(x,
+		func(x, y []float32) {
+			if p == 2 {
+				for i, v := range x {
+					y[i] = v * v
+				}
+				return
+			}
+			for i, v := range x {
+				y[i] = float32(math.Pow(float64(v), pp))
+			}
+		},
+		func(x, _, g, gx []float32) {
+			if p == 2 {
+				for i, v := range x {
+					gx[i] = 2 * v * g[i]
+				}
+				return
+			}
+			for i, v := range x {
+				gx[i] = g[i] * float32(pp*math.Pow(float64(v), pp-1))
+			}
+		})
+}
+
+// Abs returns |x|. Its gradient at 0 is 0, as in PyTorch.
+func Abs(x *Var) *Var {
+	return unary(x,
+		func(x, y []float32) {
+			for i, v := range x {
+				y[i] = float32(math.Abs(float64(v)))
+			}
+		},
+		func(x, _, g, gx []float32) {
+			for i, v := range x {
+				switch {
+				case v > 0:
+					gx[i] = g[i]
+				case v < 0:
+					gx[i] = -g[i]
+				}
+			}
+		})
+}
+
+// Clamp limits x to [lo, hi]. Use ±Inf for a one-sided clamp. The gradient
+// passes where lo <= x <= hi, as in PyTorch.
+func Clamp(x *Var, lo, hi float32) *Var {
+	return unary(x,
+		func(x, y []float32) {
+			for i, v := range x {
+				y[i] = min(max(v, lo), hi)
+			}
+		},
+		func(x, _, g, gx []float32) {
+			for i, v := range x {
+				if v >= lo && v <= hi {
+					gx[i] = g[i]
+				}
+			}
+		})
+}
+
+// Sigmoid returns 1 / (1 + e^-x).
+func Sigmoid(x *Var) *Var {
+	return unary(x,
+		func(x, y []float32) {
+			for i, v := range x {
+				y[i] = sigmoid(v)
+			}
+		},
+		func(_, y, g, gx []float32) {
+			for i, v := range y {
+				gx[i] = g[i] * v * (1 - v)
+			}
+		})
+}
+
+func sigmoid(v float32) float32 {
+	if v >= 0 {
+		return float32(1 / (1 + math.Exp(-float64(v))))
+	}
+	e := math.Exp(float64(v))
+	return float32(e / (1 + e))
+}
+
+// Tanh returns the hyperbolic tangent of x.
+func Tanh(x *Var) *Var {
+	return unary(x,
+		func(x, y []float32) {
+			for i, v := range x {
+				y[i] = float32(math.Tanh(float64(v)))
+			}
+		},
+		func(_, y, g, gx []float32) {
+			for i, v := range y {
+				gx[i] = g[i] * (1 - v*v)
+			}
+		})
+}
+
+// Softplus returns log(1 + e^x), and x itself where x > 20, as PyTorch's
+// default threshold does.
+func Softplus(x *Var) *Var {
+	return unary(x,
+		func(x, y []float32) {
+			for i, v := range x {
+				if v > 20 {
+					y[i] = v
+				} else {
+					y[i] = float32(math.Log1p(math.Exp(float64(v))))
+				}
+			}
+		},
+		func(x, _, g, gx []float32) {
+			for i, v := range x {
+				if v > 20 {
+					gx[i] = g[i]
+				} else {
+					gx[i] = g[i] * sigmoid(v)
+				}
+			}
+		})
+}
+
+// GELU returns x·Φ(x) with Φ the standard normal distribution function, in
+// its exact erf form: 0.5·x·(1 + erf(x/√2)).
+func GELU(x *Var) *Var {
+	return unary(x,
+		func(x, y []float32) {
+			for i, v := range x {
+				y[i] = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2)))
+			}
+		},
+		func(x, _, g, gx []float32) {
+			const invSqrt2Pi = 0.3989422804014327
+			for i, v := range x {
+				xv := float64(v)
+				cdf := 0.5 * (1 + math.Erf(xv/math.Sqrt2))
+				pdf := invSqrt2Pi * math.Exp(-0.5*xv*xv)
+				gx[i] = g[i] * float32(cdf+xv*pdf)
+			}
+		})
+}

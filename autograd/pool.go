@@ -1,0 +1,253 @@
+package autograd
+
+import (
+	"fmt"
+	"math"
+
+	"argus/tensor"
+)
+
+// MaxPool2dOptions configures MaxPool2d. A zero Stride means the kernel
+// size, and a zero Dilation means 1, as in PyTorch.
+type MaxPool2dOptions struct {
+	Kernel   [2]int
+	Stride   [2]int
+	Padding  [2]int // implicit -Inf on each side; at most half the kernel
+	Dilation [2]int
+	CeilMode bool // round the output size up instead of down
+}
+
+// poolGeom is the window geometry of one pooling axis.
+type poolGeom struct{ in, out, k, stride, pad, dil int }
+
+// poolOut returns the pooled size of one axis as PyTorch computes it.
+func poolOut(in, k, stride, pad, dil int, ceil bool) int {
+	num := in + 2*pad - dil*(k-1) - 1
+	if ceil {
+		num += stride - 1
+	}
+	out := num/stride + 1
+	if num < 0 {
+		out = 0
+	}
+	// The last window must start inside the image or the left padding.
+	if ceil && out > 0 && (out-1)*stride >= in+pad {
+		out--
+	}
+	return out
+}
+
+func poolAxes(name string, s []int, kernel, stride, pad, dil [2]int, ceil bool) [2]poolGeom {
+	if len(s) != 4 {
+		panic(fmt.Sprintf("autograd: %s of %v: want N×C×H×W", name, s))
+	}
+	var g [2]poolGeom
+	for i := range 2 {
+		st, d := stride[i], dil[i]
+		if st == 0 {
+			st = kernel[i]
+		}
+		if d == 0 {
+			d = 1
+		}
+		if kernel[i] <= 0 || st <= 0 || pad[i] < 0 || pad[i]*2 > kernel[i] {
+			panic(fmt.Sprintf("autograd: %s with kernel %v, stride %v, padding %v", name, kernel, stride, pad))
+		}
+		out := poolOut(s[2+i], kernel[i], st, pad[i], d, ceil)
+		if out <= 0 {
+			panic(fmt.Sprintf("autograd: %s of %v with kernel %v gives no output", name, s, kernel))
+		}
+		g[i] = poolGeom{in: s[2+i], out: out, k: kernel[i], stride: st, pad: pad[i], dil: d}
+	}
+	return g
+}
+
+// MaxPool2d returns the maximum of x (N×C×H×W) over each pooling window.
+// The gradient flows to the first maximal element of each window.
+func MaxPool2d(x *Var, opt MaxPool2dOptions) *Var {
+	g := poolAxes("MaxPool2d", x.Shape(), opt.Kernel, opt.Stride, opt.Padding, opt.Dilation, opt.CeilMode)
+	return Apply(&maxPoolOp{x: x, g: g})
+}
+
+type maxPoolOp struct {
+	x   *Var
+	g   [2]poolGeom
+	arg []int32 // index within the input plane of each output's maximum
+}
+
+func (o *maxPoolOp) Operands() []*Var { return []*Var{o.x} }
+
+func (o *maxPoolOp) Forward() *tensor.Tensor {
+	s := o.x.Shape()
+	gh, gw := o.g[0], o.g[1]
+	planes := s[0] * s[1]
+	out := tensor.Zeros(s[0], s[1], gh.out, gw.out)
+	o.arg = make([]int32, out.Len())
+	xd, od := o.x.value.Data(), out.Data()
+	inPlane, outPlane := gh.in*gw.in, gh.out*gw.out
+	parallel(planes, func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src := xd[p*inPlane : (p+1)*inPlane]
+			dst := od[p*outPlane : (p+1)*outPlane]
+			arg := o.arg[p*outPlane : (p+1)*outPlane]
+			for oy := 0; oy < gh.out; oy++ {
+				y0 := oy*gh.stride - gh.pad
+				for ox := 0; ox < gw.out; ox++ {
+					x0 := ox*gw.stride - gw.pad
+					best, bi := float32(math.Inf(-1)), int32(-1)
+					for ky := 0; ky < gh.k; ky++ {
+						y := y0 + ky*gh.dil
+						if y < 0 || y >= gh.in {
+							continue
+						}
+						row := src[y*gw.in : (y+1)*gw.in]
+						for kx := 0; kx < gw.k; kx++ {
+							x := x0 + kx*gw.dil
+							if x < 0 || x >= gw.in {
+								continue
+							}
+							if v := row[x]; v > best || bi < 0 || v != v {
+								best, bi = v, int32(y*gw.in+x)
+								if v != v {
+									break
+								}
+							}
+						}
+					}
+					dst[oy*gw.out+ox] = best
+					arg[oy*gw.out+ox] = bi
+				}
+			}
+		}
+	})
+	return out
+}
+
+func (o *maxPoolOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
+	s := o.x.Shape()
+	gx := tensor.Zeros(s...)
+	inPlane, outPlane := o.g[0].in*o.g[1].in, o.g[0].out*o.g[1].out
+	gd, gxd := g.Data(), gx.Data()
+	for p := 0; p < s[0]*s[1]; p++ {
+		dst := gxd[p*inPlane : (p+1)*inPlane]
+		arg := o.arg[p*outPlane : (p+1)*outPlane]
+		for i, v := range gd[p*outPlane : (p+1)*outPlane] {
+			if a := arg[i]; a >= 0 {
+				dst[a] += v
+			}
+		}
+	}
+	return []*tensor.Tensor{gx}
+}
+
+// AvgPool2dOptions configures AvgPool2d. A zero Stride means the kernel
+// size. The zero value of ExcludePad counts padding zeros in the divisor,
+// PyTorch's default count_include_pad=True.
+type AvgPool2dOptions struct {
+	Kernel     [2]int
+	Stride     [2]int
+	Padding    [2]int // implicit zeros on each side; at most half the kernel
+	CeilMode   bool   // round the output size up instead of down
+	ExcludePad bool   // divide by the number of input elements in the window only
+}
+
+// AvgPool2d returns the mean of x (N×C×H×W) over each pooling window.
+func AvgPool2d(x *Var, opt AvgPool2dOptions) *Var {
+	g := poolAxes("AvgPool2d", x.Shape(), opt.Kernel, opt.Stride, opt.Padding, [2]int{1, 1}, opt.CeilMode)
+	op := &avgPoolOp{x: x, out: [2]int{g[0].out, g[1].out}}
+	for i := range 2 {
+		op.win[i] = avgWindows(g[i], opt.ExcludePad)
+	}
+	return Apply(op)
+}
+
+// AdaptiveAvgPool2d returns the mean of x (N×C×H×W) over outH×outW windows
+// that tile the input as PyTorch's adaptive_avg_pool2d does: output row i
+// covers input rows floor(i·H/outH) to ceil((i+1)·H/outH).
+func AdaptiveAvgPool2d(x *Var, outH, outW int) *Var {
+	s := x.Shape()
+	if len(s) != 4 || outH <= 0 || outW <= 0 || s[2] == 0 || s[3] == 0 {
+		panic(fmt.Sprintf("autograd: AdaptiveAvgPool2d of %v to %d×%d", s, outH, outW))
+	}
+	op := &avgPoolOp{x: x, out: [2]int{outH, outW}}
+	for i, n := range op.out {
+		in := s[2+i]
+		w := make([]window, n)
+		for j := range w {
+			lo, hi := j*in/n, ((j+1)*in+n-1)/n
+			w[j] = window{lo: lo, hi: hi, div: hi - lo}
+		}
+		op.win[i] = w
+	}
+	return Apply(op)
+}
+
+// window is the input range [lo, hi) an average covers along one axis, and
+// that axis's share of the divisor.
+type window struct{ lo, hi, div int }
+
+func avgWindows(g poolGeom, excludePad bool) []window {
+	w := make([]window, g.out)
+	for i := range w {
+		start := i*g.stride - g.pad
+		end := min(start+g.k, g.in+g.pad)
+		div := end - start
+		start, end = max(start, 0), min(end, g.in)
+		if excludePad {
+			div = end - start
+		}
+		w[i] = window{lo: start, hi: end, div: div}
+	}
+	return w
+}
+
+type avgPoolOp struct {
+	x   *Var
+	out [2]int
+	win [2][]window
+}
+
+func (o *avgPoolOp) Operands() []*Var { return []*Var{o.x} }
+
+func (o *avgPoolOp) Forward() *tensor.Tensor {
+	s := o.x.Shape()
+	h, w := s[2], s[3]
+	out := tensor.Zeros(s[0], s[1], o.out[0], o.out[1])
+	xd, od := o.x.value.Data(), out.Data()
+	for p := 0; p < s[0]*s[1]; p++ {
+		src := xd[p*h*w : (p+1)*h*w]
+		dst := od[p*o.out[0]*o.out[1] : (p+1)*o.out[0]*o.out[1]]
+		for oy, wy := range o.win[0] {
+			for ox, wx := range o.win[1] {
+				var acc float32
+				for y := wy.lo; y < wy.hi; y++ {
+					for _, v := range src[y*w+wx.lo : y*w+wx.hi] {
+						acc += v
+					}
+				}
+				dst[oy*o.out[1]+ox] = acc / float32(wy.div*wx.div)
+			}
+		}
+	}
+	return out
+}
+
+func (o *avgPoolOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
+	s := o.x.Shape()
+	h, w := s[2], s[3]
+	gx := tensor.Zeros(s...)
+	gd, gxd := g.Data(), gx.Data()
+	for p := 0; p < s[0]*s[1]; p++ {
+		dst := gxd[p*h*w : (p+1)*h*w]
+		src := gd[p*o.out[0]*o.out[1] : (p+1)*o.out[0]*o.out[1]]
+		for oy, wy := range o.win[0] {
+			for ox, wx := range o.win[1] {
+				v := src[oy*o.out[1]+ox] / float32(wy.div*wx.div)
+				for y := wy.lo; y < wy.hi; y++ {
+					addConst(dst[y*w+wx.lo:y*w+wx.hi], v)
+				}
+			}
+		}
+	}
+	return []*tensor.Tensor{gx}
+}

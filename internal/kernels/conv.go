@@ -1,0 +1,130 @@
+package kernels
+
+// ConvGeom describes a 2-D convolution window sliding over one C×H×W image
+// stored row-major: element (c, y, x) lies at c*H*W + y*W + x. Output
+// position (oy, ox) with kernel offset (ky, kx) reads input row
+// oy*StrideH - PadH + ky*DilH and column ox*StrideW - PadW + kx*DilW;
+// positions outside the image read zero.
+type ConvGeom struct {
+	C, H, W          int // input channels, height and width
+	KH, KW           int // kernel height and width
+	StrideH, StrideW int
+	PadH, PadW       int
+	DilH, DilW       int
+}
+
+// OutH returns the output height.
+func (g ConvGeom) OutH() int { return (g.H+2*g.PadH-g.DilH*(g.KH-1)-1)/g.StrideH + 1 }
+
+// OutW returns the output width.
+func (g ConvGeom) OutW() int { return (g.W+2*g.PadW-g.DilW*(g.KW-1)-1)/g.StrideW + 1 }
+
+// ColRows returns the number of rows of the column matrix, C*KH*KW.
+func (g ConvGeom) ColRows() int { return g.C * g.KH * g.KW }
+
+// Im2col writes the column matrix of src into dst: a (C*KH*KW) × (OutH*OutW)
+// row-major matrix whose row (c*KH+ky)*KW+kx holds, for every output
+// position, the input value under kernel tap (ky, kx) of channel c. A
+// convolution is then a matrix product of the weights with dst.
+//
+// The plain loop it computes:
+//
+//	for c, ky, kx, oy, ox:
+//		y, x := oy*StrideH-PadH+ky*DilH, ox*StrideW-PadW+kx*DilW
+//		dst[((c*KH+ky)*KW+kx)*OutH*OutW + oy*OutW+ox] = src[c*H*W+y*W+x] or 0 outside
+func Im2col(g ConvGeom, src, dst []float32) {
+	oh, ow := g.OutH(), g.OutW()
+	l := oh * ow
+	hw := g.H * g.W
+	for c := 0; c < g.C; c++ {
+		plane := src[c*hw : (c+1)*hw]
+		for ky := 0; ky < g.KH; ky++ {
+			for kx := 0; kx < g.KW; kx++ {
+				row := dst[((c*g.KH+ky)*g.KW+kx)*l:][:l]
+				x0 := kx*g.DilW - g.PadW
+				// Output columns [lo, hi) read inside the image.
+				lo, hi := convValidRange(x0, g.StrideW, g.W, ow)
+				for oy := 0; oy < oh; oy++ {
+					out := row[oy*ow : (oy+1)*ow]
+					y := oy*g.StrideH - g.PadH + ky*g.DilH
+					if y < 0 || y >= g.H || lo >= hi {
+						clear(out)
+						continue
+					}
+					in := plane[y*g.W : (y+1)*g.W]
+					clear(out[:lo])
+					clear(out[hi:])
+					if g.StrideW == 1 {
+						copy(out[lo:hi], in[x0+lo:x0+hi])
+						continue
+					}
+					x := x0 + lo*g.StrideW
+					for ox := lo; ox < hi; ox++ {
+						out[ox] = in[x]
+						x += g.StrideW
+					}
+				}
+			}
+		}
+	}
+}
+
+// Col2im is the adjoint of Im2col: it adds every entry of the column matrix
+// col back onto the input position it was read from, accumulating into dst
+// (C×H×W). Entries that were read from padding are dropped.
+func Col2im(g ConvGeom, col, dst []float32) {
+	oh, ow := g.OutH(), g.OutW()
+	l := oh * ow
+	hw := g.H * g.W
+	for c := 0; c < g.C; c++ {
+		plane := dst[c*hw : (c+1)*hw]
+		for ky := 0; ky < g.KH; ky++ {
+			for kx := 0; kx < g.KW; kx++ {
+				row := col[((c*g.KH+ky)*g.KW+kx)*l:][:l]
+				x0 := kx*g.DilW - g.PadW
+				lo, hi := convValidRange(x0, g.StrideW, g.W, ow)
+				if lo >= hi {
+					continue
+				}
+				for oy := 0; oy < oh; oy++ {
+					y := oy*g.StrideH - g.PadH + ky*g.DilH
+					if y < 0 || y >= g.H {
+						continue
+					}
+					src := row[oy*ow : (oy+1)*ow]
+					out := plane[y*g.W : (y+1)*g.W]
+					if g.StrideW == 1 {
+						o := out[x0+lo : x0+hi]
+						s := src[lo:hi]
+						for i := range o {
+							o[i] += s[i]
+						}
+						continue
+					}
+					x := x0 + lo*g.StrideW
+					for ox := lo; ox < hi; ox++ {
+						out[x] += src[ox]
+						x += g.StrideW
+					}
+				}
+			}
+		}
+	}
+}
+
+// convValidRange returns the output columns [lo, hi) whose input column
+// x0 + ox*stride lies in [0, w), clipped to [0, n).
+func convValidRange(x0, stride, w, n int) (lo, hi int) {
+	if x0 < 0 {
+		lo = (-x0 + stride - 1) / stride
+	}
+	if x0 >= w {
+		return 0, 0
+	}
+	hi = (w - x0 + stride - 1) / stride
+	hi = min(hi, n)
+	if lo > hi {
+		lo = hi
+	}
+	return lo, hi
+}

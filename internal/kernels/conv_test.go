@@ -1,0 +1,74 @@
+package kernels
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveIm2col is the plain loop Im2col documents.
+func naiveIm2col(g ConvGeom, src []float32) []float32 {
+	oh, ow := g.OutH(), g.OutW()
+	dst := make([]float32, g.ColRows()*oh*ow)
+	for c := 0; c < g.C; c++ {
+		for ky := 0; ky < g.KH; ky++ {
+			for kx := 0; kx < g.KW; kx++ {
+				for oy := 0; oy < oh; oy++ {
+					for ox := 0; ox < ow; ox++ {
+						y := oy*g.StrideH - g.PadH + ky*g.DilH
+						x := ox*g.StrideW - g.PadW + kx*g.DilW
+						var v float32
+						if y >= 0 && y < g.H && x >= 0 && x < g.W {
+							v = src[c*g.H*g.W+y*g.W+x]
+						}
+						dst[((c*g.KH+ky)*g.KW+kx)*oh*ow+oy*ow+ox] = v
+					}
+				}
+			}
+		}
+	}
+	return dst
+}
+
+func TestIm2colCol2im(t *testing.T) {
+	geoms := []ConvGeom{
+		{C: 2, H: 5, W: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1},
+		{C: 3, H: 7, W: 5, KH: 3, KW: 2, StrideH: 2, StrideW: 3, PadH: 0, PadW: 2, DilH: 1, DilW: 2},
+		{C: 1, H: 4, W: 4, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
+		{C: 2, H: 3, W: 3, KH: 3, KW: 3, StrideH: 1, StrideW: 2, PadH: 4, PadW: 4, DilH: 2, DilW: 3},
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i, g := range geoms {
+		src := make([]float32, g.C*g.H*g.W)
+		for j := range src {
+			src[j] = r.Float32()
+		}
+		want := naiveIm2col(g, src)
+		got := make([]float32, len(want))
+		for j := range got {
+			got[j] = 99
+		}
+		Im2col(g, src, got)
+		for j := range want {
+			if got[j] != want[j] {
+				t.Fatalf("geom %d: Im2col[%d] = %v, want %v", i, j, got[j], want[j])
+			}
+		}
+		// Col2im is the adjoint: <Im2col(x), c> == <x, Col2im(c)>.
+		col := make([]float32, len(want))
+		for j := range col {
+			col[j] = r.Float32()
+		}
+		back := make([]float32, len(src))
+		Col2im(g, col, back)
+		var lhs, rhs float64
+		for j := range want {
+			lhs += float64(want[j]) * float64(col[j])
+		}
+		for j := range src {
+			rhs += float64(src[j]) * float64(back[j])
+		}
+		if d := lhs - rhs; d > 1e-3 || d < -1e-3 {
+			t.Fatalf("geom %d: Col2im is not the adjoint of Im2col: %v vs %v", i, lhs, rhs)
+		}
+	}
+}
