@@ -1,0 +1,124 @@
+package rerank
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+type goldenCase struct {
+	K1        int         `json:"k1"`
+	K2        int         `json:"k2"`
+	Lambda    float64     `json:"lambda"`
+	NumQuery  int         `json:"num_query"`
+	Features  [][]float32 `json:"features"`
+	Jaccard   [][]float64 `json:"jaccard"`
+	Jaccard16 [][]float64 `json:"jaccard_float16"`
+	ReRank    [][]float64 `json:"rerank"`
+}
+
+func readGolden(t *testing.T, path string) (goldenCase, []float32, int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g goldenCase
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	d := len(g.Features[0])
+	var x []float32
+	for _, r := range g.Features {
+		x = append(x, r...)
+	}
+	return g, x, d
+}
+
+// compare reports entries that differ by more than tol, allowing a few
+// entries within loose of the reference: the two sides compute the same
+// float32 distances with differently ordered sums, which can move a value
+// across a float16 rounding boundary.
+func compare(t *testing.T, what string, got []float32, want [][]float64, tol, loose float64, allowed int) {
+	t.Helper()
+	cols := len(want[0])
+	off, worst := 0, 0.0
+	for i, row := range want {
+		for j, w := range row {
+			d := math.Abs(float64(got[i*cols+j]) - w)
+			worst = max(worst, d)
+			if d > tol {
+				off++
+				if d > loose {
+					t.Fatalf("%s (%d,%d) = %v, want %v", what, i, j, got[i*cols+j], w)
+				}
+			}
+		}
+	}
+	t.Logf("%s: %d entries off by more than %g, worst %g", what, off, tol, worst)
+	if off > allowed {
+		t.Errorf("%s: %d entries off by more than %g (worst %g)", what, off, tol, worst)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.json")
+	if len(files) == 0 {
+		t.Fatal("no golden files")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			g, x, d := readGolden(t, f)
+			n := len(g.Features)
+			opt := Options{K1: g.K1, K2: g.K2, Lambda: g.Lambda}
+			s, err := Jaccard(x, n, d, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compare(t, "jaccard", s.Dense(), g.Jaccard, 1e-6, 1e-4, n/10)
+
+			opt.Half = true
+			s, err = Jaccard(x, n, d, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compare(t, "jaccard float16", s.Dense(), g.Jaccard16, 0, 1e-3, n/10)
+
+			q := g.NumQuery
+			rr, err := ReRank(x[:q*d], q, x[q*d:], n-q, d, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compare(t, "rerank", rr, g.ReRank, 1e-6, 1e-3, n/10)
+		})
+	}
+}
+
+func TestOptionsErrors(t *testing.T) {
+	x := make([]float32, 10*4)
+	for _, opt := range []Options{
+		{K1: 0, K2: 1},
+		{K1: 3, K2: 4},
+		{K1: 20, K2: 6},
+		{K1: 3, K2: 2, Lambda: 2},
+	} {
+		if _, err := Jaccard(x, 10, 4, opt); err == nil {
+			t.Errorf("%+v: no error", opt)
+		}
+	}
+	if _, err := Jaccard(x, 11, 4, DefaultOptions()); err == nil {
+		t.Error("short data: no error")
+	}
+}
+
+func TestSparse(t *testing.T) {
+	s := &Sparse{Rows: 2, Cols: 3, Fill: 1, Row: [][]Entry{{{Col: 1, Dist: 0.5}}, {{Col: 0, Dist: 0}, {Col: 2, Dist: 0.25}}}}
+	want := []float32{1, 0.5, 1, 0, 1, 0.25}
+	for i, v := range s.Dense() {
+		if v != want[i] || s.At(i/3, i%3) != v {
+			t.Errorf("entry %d: %v / %v, want %v", i, v, s.At(i/3, i%3), want[i])
+		}
+	}
+}
