@@ -180,6 +180,7 @@ func TestGradients(t *testing.T) {
 	cases = append(cases, binaryCases()...)
 	cases = append(cases, unaryCases()...)
 	cases = append(cases, layerCases()...)
+	cases = append(cases, moreCases()...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { checkGrad(t, c) })
 	}

@@ -149,3 +149,106 @@ func sumAxis(t *tensor.Tensor, axis int) *tensor.Tensor {
 	}
 	return out
 }
+
+// Max returns the maxima of x along axis (negative values count from the
+// end) and, for each, the index along axis of the first maximal element, in
+// the result's row-major order. With keepDim the axis remains with size 1.
+// The gradient flows to the selected elements. It panics on an empty axis.
+func Max(x *Var, axis int, keepDim bool) (*Var, []int) {
+	s := x.Shape()
+	axis = tensor.NormAxis(axis, len(s))
+	idx := Argmax(x.value, axis)
+	shape := slices.Clone(s)
+	shape[axis] = 1
+	v := Apply(&takeOp{x: x, shape: shape, src: alongOffsets(s, axis, 1, idx)})
+	if !keepDim {
+		v = Reshape(v, slices.Delete(slices.Clone(s), axis, axis+1)...)
+	}
+	return v, idx
+}
+
+// Argmax returns, for every position of t outside axis, the index along axis
+// of the first maximal element (NaN counts as maximal, as in PyTorch), in
+// row-major order of the remaining dimensions. It panics on an empty axis.
+func Argmax(t *tensor.Tensor, axis int) []int {
+	s := t.Shape()
+	axis = tensor.NormAxis(axis, len(s))
+	outer, n, inner := tensor.Split3(s, axis)
+	if n == 0 {
+		panic(fmt.Sprintf("autograd: Argmax of %v over empty axis %d", s, axis))
+	}
+	d := t.Data()
+	out := make([]int, outer*inner)
+	for i := 0; i < outer; i++ {
+		for j := 0; j < inner; j++ {
+			base := i*n*inner + j
+			best, bi := d[base], 0
+			for k := 1; k < n && best == best; k++ {
+				if v := d[base+k*inner]; v > best || v != v {
+					best, bi = v, k
+				}
+			}
+			out[i*inner+j] = bi
+		}
+	}
+	return out
+}
+
+// TopK returns the k largest (or, with largest false, smallest) elements of
+// x along axis in sorted order, and their indices along axis; the axis has
+// size k in the result and the indices follow the result's row-major order.
+// Ties keep the lower index first.
+func TopK(x *Var, k, axis int, largest bool) (*Var, []int) {
+	s := x.Shape()
+	axis = tensor.NormAxis(axis, len(s))
+	outer, n, inner := tensor.Split3(s, axis)
+	if k < 0 || k > n {
+		panic(fmt.Sprintf("autograd: TopK %d of axis %d of %v", k, axis, s))
+	}
+	d := x.value.Data()
+	idx := make([]int, outer*k*inner)
+	order := make([]int, n)
+	for i := 0; i < outer; i++ {
+		for j := 0; j < inner; j++ {
+			base := i*n*inner + j
+			for c := range order {
+				order[c] = c
+			}
+			slices.SortStableFunc(order, func(p, q int) int {
+				a, b := d[base+p*inner], d[base+q*inner]
+				if !largest {
+					a, b = b, a
+				}
+				switch {
+				case a > b:
+					return -1
+				case a < b:
+					return 1
+				}
+				return 0
+			})
+			for c := 0; c < k; c++ {
+				idx[(i*k+c)*inner+j] = order[c]
+			}
+		}
+	}
+	shape := slices.Clone(s)
+	shape[axis] = k
+	return Apply(&takeOp{x: x, shape: shape, src: alongOffsets(s, axis, k, idx)}), idx
+}
+
+// alongOffsets turns indices along axis (laid out as a tensor of shape s with
+// axis of size m) into flat offsets into a tensor of shape s.
+func alongOffsets(s []int, axis, m int, idx []int) []int {
+	outer, n, inner := tensor.Split3(s, axis)
+	src := make([]int, len(idx))
+	for i := 0; i < outer; i++ {
+		for c := 0; c < m; c++ {
+			for j := 0; j < inner; j++ {
+				p := (i*m+c)*inner + j
+				src[p] = (i*n+idx[p])*inner + j
+			}
+		}
+	}
+	return src
+}
