@@ -95,11 +95,10 @@ func readDataset(r io.Reader, limit int64) (*Dataset, error) {
 	}
 	seen := map[string]bool{}
 	for !empty {
-		k, err := l.key()
+		name, err := l.key()
 		if err != nil {
 			return nil, err
 		}
-		name := string(k)
 		if seen[name] {
 			return nil, fmt.Errorf("duplicate key %q", name)
 		}
@@ -170,11 +169,10 @@ func fields(l *lexer, field func(key string) error) error {
 	}
 	var seen []string
 	for !empty {
-		k, err := l.key()
+		key, err := l.key()
 		if err != nil {
 			return fmt.Errorf(": %w", err)
 		}
-		key := string(k)
 		for _, s := range seen {
 			if s == key {
 				return fmt.Errorf(": duplicate field %q", key)
@@ -310,7 +308,7 @@ func readAnnotation(l *lexer, d *Dataset, i int) error {
 		switch key {
 		case "id":
 			a.ID, err = l.integer()
-			hasID = true
+			hasID = err == nil
 		case "image_id":
 			a.ImageID, err = l.integer()
 			hasImage = true

@@ -277,8 +277,9 @@ type worker struct {
 	matched [][]uint64
 	ignored [][]uint64
 	npig    []int
-	tp, fp  []float64
-	pr, rc  []float64
+	selM    []uint64
+	selI    []uint64
+	pr, tps []float64
 }
 
 // category evaluates and accumulates one category. gts and dts are its
@@ -444,45 +445,63 @@ func (w *worker) accumulate(e *Eval, k, a, m, maxDet, T int) {
 	_, R, K, A, M := e.dims()
 	npig := float64(w.npig[a])
 	matched, ignored := w.matched[a], w.ignored[a]
+	w.selM, w.selI = w.selM[:0], w.selI[:0]
+	for _, en := range w.entries {
+		if int(en.rank) < maxDet {
+			w.selM = append(w.selM, matched[en.idx])
+			w.selI = append(w.selI, ignored[en.idx])
+		}
+	}
+	nd := len(w.selM)
+	w.pr, w.tps = resize(w.pr, nd), resize(w.tps, nd)
+	pr, tps := w.pr, w.tps
 	for t := range T {
 		bit := uint64(1) << t
-		w.pr, w.rc = w.pr[:0], w.rc[:0]
 		var tp, fp float64
-		for _, en := range w.entries {
-			if int(en.rank) >= maxDet {
-				continue
-			}
-			if ignored[en.idx]&bit == 0 {
-				if matched[en.idx]&bit != 0 {
+		last := -1.0
+		for i, mb := range w.selM {
+			if w.selI[i]&bit == 0 {
+				if mb&bit != 0 {
 					tp++
 				} else {
 					fp++
 				}
+				last = tp / (fp + tp + eps)
+			} else if last < 0 {
+				last = tp / (fp + tp + eps)
 			}
-			w.rc = append(w.rc, tp/npig)
-			w.pr = append(w.pr, tp/(fp+tp+eps))
+			tps[i] = tp
+			pr[i] = last
 		}
-		nd := len(w.pr)
 		rec := 0.0
 		if nd > 0 {
-			rec = w.rc[nd-1]
+			rec = tp / npig
 		}
 		e.Recall[((t*K+k)*A+a)*M+m] = rec
 		for i := nd - 1; i > 0; i-- {
-			if w.pr[i] > w.pr[i-1] {
-				w.pr[i-1] = w.pr[i]
+			if pr[i] > pr[i-1] {
+				pr[i-1] = pr[i]
 			}
 		}
-		// numpy.searchsorted(rc, recThrs, side='left'): the first recall at
-		// or above each threshold; thresholds past the last recall get 0.
+		// numpy.searchsorted(rc, recThrs, side='left') with rc = tp/npig: the
+		// first recall at or above each threshold; thresholds past the last
+		// recall get 0. Recall changes only with tp, so it is divided out
+		// once per value.
 		i := 0
+		rcTP, rc := -1.0, 0.0
 		for r, thr := range p.RecallThresholds {
-			for i < nd && w.rc[i] < thr {
+			for i < nd {
+				if tps[i] != rcTP {
+					rcTP, rc = tps[i], tps[i]/npig
+				}
+				if rc >= thr {
+					break
+				}
 				i++
 			}
 			q := 0.0
 			if i < nd {
-				q = w.pr[i]
+				q = pr[i]
 			}
 			e.Precision[(((t*R+r)*K+k)*A+a)*M+m] = q
 		}

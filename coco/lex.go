@@ -38,10 +38,12 @@ type lexer struct {
 
 	rec      []byte // bytes of the value being captured
 	recStart int    // start of the capture inside buf, or -1
+
+	keys map[string]string // interned object keys
 }
 
 func newLexer(r io.Reader, limit int64) *lexer {
-	return &lexer{r: r, buf: make([]byte, 256<<10), limit: limit, recStart: -1}
+	return &lexer{r: r, buf: make([]byte, 64<<10), limit: limit, recStart: -1}
 }
 
 // offset returns the input offset of the next unread byte.
@@ -180,11 +182,12 @@ func (l *lexer) str() (string, error) {
 	for {
 		if i >= l.end {
 			shift := l.pos
-			if !l.fill() {
-				return "", l.errorf("unterminated string")
-			}
+			ok := l.fill()
 			i -= shift - l.pos
 			start = l.pos
+			if !ok {
+				return "", l.errorf("unterminated string")
+			}
 			continue
 		}
 		c := l.buf[i]
@@ -217,20 +220,21 @@ func (l *lexer) str() (string, error) {
 	return s, nil
 }
 
-// key reads an object key and the colon after it. The returned slice is only
-// valid until the next read, which is all the callers need to switch on it.
-func (l *lexer) key() ([]byte, error) {
+// key reads an object key and the colon after it. Keys are interned: a file
+// repeats the same few keys millions of times.
+func (l *lexer) key() (string, error) {
 	if l.peek() != '"' {
-		return nil, l.unexpected("a key")
+		return "", l.unexpected("a key")
 	}
 	i := l.pos + 1
 	for {
 		if i >= l.end {
 			shift := l.pos
-			if !l.fill() {
-				return nil, l.errorf("unterminated key")
-			}
+			ok := l.fill()
 			i -= shift - l.pos
+			if !ok {
+				return "", l.errorf("unterminated key")
+			}
 			continue
 		}
 		c := l.buf[i]
@@ -243,19 +247,32 @@ func (l *lexer) key() ([]byte, error) {
 		// Rare: an escaped key. Decode it properly.
 		s, err := l.str()
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		if err := l.expect(':'); err != nil {
-			return nil, err
+			return "", err
 		}
-		return []byte(s), nil
+		return s, nil
 	}
 	k := l.buf[l.pos+1 : i]
 	l.pos = i + 1
-	if err := l.expect(':'); err != nil {
-		return nil, err
+	s, ok := l.keys[string(k)]
+	if !ok {
+		if !utf8.Valid(k) {
+			return "", l.errorf("invalid UTF-8 in key")
+		}
+		s = string(k)
+		if l.keys == nil {
+			l.keys = map[string]string{}
+		}
+		if len(l.keys) < 64 {
+			l.keys[s] = s
+		}
 	}
-	return k, nil
+	if err := l.expect(':'); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 func isNumByte(c byte) bool {
@@ -272,10 +289,11 @@ func (l *lexer) number() (float64, error) {
 	for {
 		if i >= l.end {
 			shift := l.pos
-			if !l.fill() {
+			ok := l.fill()
+			i -= shift - l.pos
+			if !ok {
 				break
 			}
-			i -= shift - l.pos
 			continue
 		}
 		if !isNumByte(l.buf[i]) {
