@@ -523,3 +523,38 @@ func (e *encoder) jaccard(v []sparseVec, r0, r1, t0, t1 int) *Sparse {
 	})
 	return s
 }
+
+// Neighbors returns, for each row, the columns at distance at most eps, as
+// DBSCAN's radius neighbourhoods. eps must be below Fill, since the
+// unlisted entries are not enumerated.
+func (s *Sparse) Neighbors(eps float64) ([][]int32, error) {
+	if !(eps >= 0 && eps < float64(s.Fill)) {
+		return nil, fmt.Errorf("rerank: eps %v outside [0, %v) of a sparse distance", eps, s.Fill)
+	}
+	out := make([][]int32, s.Rows)
+	for i, row := range s.Row {
+		var nb []int32
+		for _, e := range row {
+			if float64(e.Dist) <= eps {
+				nb = append(nb, e.Col)
+			}
+		}
+		out[i] = nb
+	}
+	return out, nil
+}
+
+// Upper returns the listed distances of the strict upper triangle and the
+// number of its entries left at Fill, the input of cluster.AdaptiveEps.
+func (s *Sparse) Upper() (values []float32, implicit int) {
+	total := 0
+	for i, row := range s.Row {
+		total += max(0, s.Cols-i-1)
+		for _, e := range row {
+			if int(e.Col) > i {
+				values = append(values, e.Dist)
+			}
+		}
+	}
+	return values, total - len(values)
+}

@@ -5,7 +5,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	"argus/cluster"
 )
 
 type goldenCase struct {
@@ -17,6 +20,8 @@ type goldenCase struct {
 	Jaccard   [][]float64 `json:"jaccard"`
 	Jaccard16 [][]float64 `json:"jaccard_float16"`
 	ReRank    [][]float64 `json:"rerank"`
+	Labels    []int       `json:"dbscan_labels"`
+	MMTEps    float64     `json:"mmt_eps"`
 }
 
 func readGolden(t *testing.T, path string) (goldenCase, []float32, int) {
@@ -78,6 +83,13 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			compare(t, "jaccard", s.Dense(), g.Jaccard, 1e-6, 1e-4, n/10)
+			nb, err := s.Neighbors(0.6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cluster.DBSCAN(nb, 4); !slices.Equal(got, g.Labels) {
+				t.Errorf("DBSCAN labels\n%v\nwant\n%v", got, g.Labels)
+			}
 
 			opt.Half = true
 			s, err = Jaccard(x, n, d, opt)
@@ -120,5 +132,12 @@ func TestSparse(t *testing.T) {
 		if v != want[i] || s.At(i/3, i%3) != v {
 			t.Errorf("entry %d: %v / %v, want %v", i, v, s.At(i/3, i%3), want[i])
 		}
+	}
+	vals, implicit := s.Upper()
+	if !slices.Equal(vals, []float32{0.5, 0.25}) || implicit != 1 {
+		t.Errorf("Upper: %v, %d; want [0.5 0.25], 1", vals, implicit)
+	}
+	if _, err := s.Neighbors(1); err == nil {
+		t.Error("Neighbors(Fill): no error")
 	}
 }

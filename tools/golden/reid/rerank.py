@@ -14,6 +14,7 @@ import os
 import sys
 
 import numpy as np
+from sklearn.cluster import DBSCAN
 
 
 def re_ranking(probFea, galFea, k1, k2, lambda_value):
@@ -158,12 +159,16 @@ def main(out):
         jac = compute_jaccard_distance(x, k1=k1, k2=k2)
         jac16 = compute_jaccard_distance(x, k1=k1, k2=k2, use_float16=True)
         rr = re_ranking(x[:nq], x[nq:], k1, k2, lam)
+        # The clustering step of the UDA pipeline: DBSCAN on the Jaccard
+        # distance with eps 0.6 and min_samples 4.
+        labels = DBSCAN(eps=0.6, min_samples=4, metric="precomputed").fit_predict(jac)
         json.dump({
             "k1": k1, "k2": k2, "lambda": lam, "num_query": nq,
             "features": x.tolist(),
             "jaccard": jac.astype(float).tolist(),
             "jaccard_float16": jac16.astype(float).tolist(),
             "rerank": rr.astype(float).tolist(),
+            "dbscan_labels": labels.tolist(),
         }, open(os.path.join(out, name + ".json"), "w"))
 
 
