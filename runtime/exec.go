@@ -1,0 +1,289 @@
+// Package runtime is the reference executor: it runs an XGraph in float32
+// (integer and boolean tensors flow through shape computations beside the
+// float activations) with any batch size, on the engine's kernels
+// (kernels.Sgemm for convolution, matrix products and Gemm).
+//
+// Operators follow the ONNX specification for the graph's operator set,
+// including the older attribute forms of sets 1 to 12. An operator,
+// attribute or attribute value the executor does not implement gives an
+// *xgraph.UnsupportedError naming the node, operator and attribute.
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"argus/compiler/xgraph"
+)
+
+// opFunc computes a node's outputs from its inputs (nil for an absent
+// optional input). It returns one tensor per node output; trailing outputs
+// the node does not request may be omitted.
+type opFunc func(c *call) ([]*xgraph.Tensor, error)
+
+// opDef describes an operator the executor implements: its function and the
+// attributes it understands.
+type opDef struct {
+	fn    opFunc
+	attrs []string
+}
+
+// registry maps an operator name to its definition. It is filled by init
+// functions and only read afterwards.
+var registry = map[string]opDef{}
+
+func register(name string, fn opFunc, attrs ...string) {
+	registry[name] = opDef{fn: fn, attrs: attrs}
+}
+
+// Ops returns the names of the operators the executor implements, sorted.
+func Ops() []string {
+	names := make([]string, 0, len(registry))
+	for k := range registry {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// call is one node evaluation.
+type call struct {
+	n     *xgraph.Node
+	opset int
+	in    []*xgraph.Tensor
+}
+
+// input returns input i or nil when absent.
+func (c *call) input(i int) *xgraph.Tensor {
+	if i < len(c.in) {
+		return c.in[i]
+	}
+	return nil
+}
+
+// need returns input i, or an error when it is absent.
+func (c *call) need(i int) (*xgraph.Tensor, error) {
+	if t := c.input(i); t != nil {
+		return t, nil
+	}
+	return nil, fmt.Errorf("node %s: input %d is missing", c.n.Label(), i)
+}
+
+// float returns input i, which must be of a float type.
+func (c *call) float(i int) (*xgraph.Tensor, error) {
+	t, err := c.need(i)
+	if err != nil {
+		return nil, err
+	}
+	if !t.DType.IsFloat() {
+		return nil, xgraph.Unsupported(c.n, "", "input %d has element type %s; the operator needs a float type", i, t.DType)
+	}
+	return t, nil
+}
+
+// errorf returns an error about the node.
+func (c *call) errorf(format string, args ...any) error {
+	return fmt.Errorf("node %s: %s", c.n.Label(), fmt.Sprintf(format, args...))
+}
+
+// unsupported returns an UnsupportedError about attr of the node.
+func (c *call) unsupported(attr, format string, args ...any) error {
+	return xgraph.Unsupported(c.n, attr, format, args...)
+}
+
+// Check reports whether the executor can run every node of g: operators in
+// the default domain that it implements, with attributes it understands.
+func Check(g *xgraph.Graph) error {
+	for _, n := range g.Nodes {
+		if err := checkNode(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkNode(n *xgraph.Node) error {
+	if n.Domain != "" {
+		return &xgraph.UnsupportedError{Node: n.Label(), Op: n.Op, Reason: fmt.Sprintf("operator domain %q", n.Domain)}
+	}
+	def, ok := registry[n.Op]
+	if !ok {
+		return &xgraph.UnsupportedError{Node: n.Label(), Op: n.Op, Reason: "operator not implemented"}
+	}
+	for _, name := range n.AttrNames() {
+		known := false
+		for _, a := range def.attrs {
+			if a == name {
+				known = true
+				break
+			}
+		}
+		if !known {
+			return xgraph.Unsupported(n, name, "attribute not implemented")
+		}
+	}
+	return nil
+}
+
+// Eval computes one node's outputs from its input tensors, for a graph of
+// operator set opset. Constant folding uses it.
+func Eval(opset int, n *xgraph.Node, in []*xgraph.Tensor) ([]*xgraph.Tensor, error) {
+	if err := checkNode(n); err != nil {
+		return nil, err
+	}
+	for i, t := range in {
+		if t != nil && !t.DType.Supported() {
+			return nil, xgraph.Unsupported(n, "", "input %d has element type %s", i, t.DType)
+		}
+	}
+	out, err := evalNode(opset, n, in)
+	if err != nil {
+		var ue *xgraph.UnsupportedError
+		if errors.As(err, &ue) {
+			return nil, err
+		}
+		if n.Name == "" {
+			return nil, fmt.Errorf("%s: %w", n.Label(), err)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// Executor runs a graph. It is safe for concurrent use.
+type Executor struct {
+	g     *xgraph.Graph
+	order []*xgraph.Node
+	// last[v] is the index in order of the last node reading v, so that
+	// intermediate tensors can be dropped early.
+	last map[*xgraph.Value]int
+}
+
+// New returns an executor for g after checking that every node is
+// supported. g must not be changed while the executor is in use.
+func New(g *xgraph.Graph) (*Executor, error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	if err := Check(g); err != nil {
+		return nil, err
+	}
+	e := &Executor{g: g, order: g.Nodes, last: map[*xgraph.Value]int{}}
+	for i, n := range g.Nodes {
+		for _, v := range n.Inputs {
+			if v != nil {
+				e.last[v] = i
+			}
+		}
+	}
+	for _, v := range g.Outputs {
+		e.last[v] = len(g.Nodes)
+	}
+	return e, nil
+}
+
+// Graph returns the executor's graph.
+func (e *Executor) Graph() *xgraph.Graph { return e.g }
+
+// Run computes the graph's outputs, in the order of g.Outputs, from the
+// named inputs. Every graph input must be given; its rank and known
+// dimensions must match, while dimensions the graph leaves open (such as the
+// batch) may take any size.
+func (e *Executor) Run(inputs map[string]*xgraph.Tensor) ([]*xgraph.Tensor, error) {
+	env := make(map[*xgraph.Value]*xgraph.Tensor)
+	for _, v := range e.g.Inputs {
+		t, ok := inputs[v.Name]
+		if !ok || t == nil {
+			return nil, fmt.Errorf("input %q is missing", v.Name)
+		}
+		if err := checkInput(v, t); err != nil {
+			return nil, err
+		}
+		env[v] = t
+	}
+	for i, n := range e.order {
+		in := make([]*xgraph.Tensor, len(n.Inputs))
+		for j, v := range n.Inputs {
+			if v == nil {
+				continue
+			}
+			if v.Const != nil {
+				in[j] = v.Const
+				continue
+			}
+			t, ok := env[v]
+			if !ok {
+				return nil, fmt.Errorf("node %s: input %q has no value", n.Label(), v.Name)
+			}
+			in[j] = t
+		}
+		out, err := Eval(e.g.Opset, n, in)
+		if err != nil {
+			return nil, err
+		}
+		for j, v := range n.Outputs {
+			if v == nil {
+				continue
+			}
+			if j >= len(out) || out[j] == nil {
+				return nil, fmt.Errorf("node %s: output %d (%q) is not computed", n.Label(), j, v.Name)
+			}
+			env[v] = out[j]
+		}
+		for _, v := range n.Inputs {
+			if v != nil && e.last[v] == i {
+				delete(env, v)
+			}
+		}
+	}
+	res := make([]*xgraph.Tensor, len(e.g.Outputs))
+	for i, v := range e.g.Outputs {
+		if v.Const != nil {
+			res[i] = v.Const
+			continue
+		}
+		t, ok := env[v]
+		if !ok {
+			if in, given := inputs[v.Name]; given {
+				t = in
+			} else {
+				return nil, fmt.Errorf("output %q has no value", v.Name)
+			}
+		}
+		res[i] = t
+	}
+	return res, nil
+}
+
+func checkInput(v *xgraph.Value, t *xgraph.Tensor) error {
+	if !t.DType.Supported() {
+		return fmt.Errorf("input %q: element type %s is not supported", v.Name, t.DType)
+	}
+	if v.DType != xgraph.Undefined && v.DType.IsFloat() != t.DType.IsFloat() {
+		return fmt.Errorf("input %q: got %s, model expects %s", v.Name, t.DType, v.DType)
+	}
+	if !v.Ranked {
+		return nil
+	}
+	if len(v.Shape) != len(t.Shape) {
+		return fmt.Errorf("input %q: got shape %v, model expects rank %d %v", v.Name, t.Shape, len(v.Shape), v.Shape)
+	}
+	for i, d := range v.Shape {
+		if d >= 0 && d != t.Shape[i] {
+			return fmt.Errorf("input %q: got shape %v, model expects %v", v.Name, t.Shape, v.Shape)
+		}
+	}
+	return nil
+}
+
+// evalNode runs the operator, turning a panic (an index out of range on
+// inconsistent inputs of a malformed model) into an error naming the node.
+func evalNode(opset int, n *xgraph.Node, in []*xgraph.Tensor) (out []*xgraph.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("node %s: inconsistent inputs: %v", n.Label(), r)
+		}
+	}()
+	return registry[n.Op].fn(&call{n: n, opset: opset, in: in})
+}

@@ -1,0 +1,191 @@
+package runtime
+
+import (
+	"math"
+
+	"argus/compiler/xgraph"
+)
+
+func init() {
+	register("MaxPool", maxPool, "auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides")
+	register("AveragePool", avgPool, "auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides")
+	register("GlobalAveragePool", func(c *call) ([]*xgraph.Tensor, error) { return globalPool(c, false) })
+	register("GlobalMaxPool", func(c *call) ([]*xgraph.Tensor, error) { return globalPool(c, true) })
+}
+
+// poolWindow reads the pooling geometry of the node for input x.
+func poolWindow(c *call, x *xgraph.Tensor) (*window, error) {
+	if len(x.Shape) < 3 {
+		return nil, c.errorf("input %v must be N×C×spatial", x.Shape)
+	}
+	ks := c.n.Ints("kernel_shape")
+	if len(ks) != len(x.Shape)-2 {
+		return nil, c.errorf("kernel_shape %v does not fit input %v", ks, x.Shape)
+	}
+	return geometry(c, x.Shape[2:], ints(ks), c.n.Int("ceil_mode", 0) != 0)
+}
+
+func maxPool(c *call) ([]*xgraph.Tensor, error) {
+	x, err := c.need(0)
+	if err != nil {
+		return nil, err
+	}
+	if !x.DType.IsFloat() {
+		// Integer inputs (uint8 images) pool exactly through float64.
+		f := make([]float32, x.Len())
+		for i, v := range x.I {
+			f[i] = float32(v)
+		}
+		out, err := maxPoolFloat(c, xgraph.NewFloat(f, x.Shape...))
+		if err != nil {
+			return nil, err
+		}
+		y := xgraph.Zero(x.DType, out[0].Shape...)
+		for i, v := range out[0].F {
+			y.I[i] = int64(v)
+		}
+		return []*xgraph.Tensor{y, out[1]}, nil
+	}
+	return maxPoolFloat(c, x)
+}
+
+func maxPoolFloat(c *call, x *xgraph.Tensor) ([]*xgraph.Tensor, error) {
+	w, err := poolWindow(c, x)
+	if err != nil {
+		return nil, err
+	}
+	// Indices count within the batch item and channel in row-major
+	// order, or with storage_order=1 in column-major order of the
+	// spatial dimensions.
+	colMajor := c.n.Int("storage_order", 0) != 0
+	cst := make([]int, len(w.in))
+	for j, s := 0, 1; j < len(w.in); j++ {
+		cst[j] = s
+		s *= w.in[j]
+	}
+	N, C := x.Shape[0], x.Shape[1]
+	inSize, outSize := numel(w.in), numel(w.out)
+	shape := append([]int{N, C}, w.out...)
+	y := xgraph.Zero(x.DType, shape...)
+	idx := xgraph.Zero(xgraph.Int64, shape...)
+	best := make([]float32, outSize)
+	arg := make([]int, outSize)
+	inStr := strides(w.in)
+	for nc := 0; nc < N*C; nc++ {
+		src := x.F[nc*inSize : (nc+1)*inSize]
+		for i := range best {
+			best[i] = float32(math.Inf(-1))
+			arg[i] = -1
+		}
+		w.forTaps(func(_ int, rows [][]int) {
+			spread(rows, inStr, w.out, func(o, off int) {
+				if off >= 0 && (src[off] > best[o] || arg[o] < 0) {
+					best[o], arg[o] = src[off], off
+				}
+			})
+		})
+		copy(y.F[nc*outSize:], best)
+		for o, a := range arg {
+			if colMajor && a >= 0 {
+				off := 0
+				for j := range w.in {
+					off += (a / inStr[j] % w.in[j]) * cst[j]
+				}
+				a = off
+			}
+			idx.I[nc*outSize+o] = int64(nc*inSize + a)
+		}
+	}
+	return []*xgraph.Tensor{y, idx}, nil
+}
+
+func avgPool(c *call) ([]*xgraph.Tensor, error) {
+	x, err := c.float(0)
+	if err != nil {
+		return nil, err
+	}
+	w, err := poolWindow(c, x)
+	if err != nil {
+		return nil, err
+	}
+	includePad := c.n.Int("count_include_pad", 0) != 0
+	N, C := x.Shape[0], x.Shape[1]
+	inSize, outSize := numel(w.in), numel(w.out)
+	// The divisor of each output position: the taps inside the input, or
+	// with count_include_pad the taps inside the padded input.
+	count := make([]float32, outSize)
+	if includePad {
+		padded := &window{in: make([]int, len(w.in)), k: w.k, out: w.out, stride: w.stride, dil: w.dil, padB: make([]int, len(w.in)), padE: w.padE}
+		for j := range w.in {
+			padded.in[j] = w.in[j] + w.padB[j] + w.padE[j]
+		}
+		padded.forTaps(func(_ int, rows [][]int) {
+			spread(rows, strides(padded.in), w.out, func(o, off int) {
+				if off >= 0 {
+					count[o]++
+				}
+			})
+		})
+	} else {
+		w.forTaps(func(_ int, rows [][]int) {
+			spread(rows, strides(w.in), w.out, func(o, off int) {
+				if off >= 0 {
+					count[o]++
+				}
+			})
+		})
+	}
+	y := xgraph.Zero(x.DType, append([]int{N, C}, w.out...)...)
+	inStr := strides(w.in)
+	for nc := 0; nc < N*C; nc++ {
+		src := x.F[nc*inSize : (nc+1)*inSize]
+		dst := y.F[nc*outSize : (nc+1)*outSize]
+		w.forTaps(func(_ int, rows [][]int) {
+			spread(rows, inStr, w.out, func(o, off int) {
+				if off >= 0 {
+					dst[o] += src[off]
+				}
+			})
+		})
+		for o := range dst {
+			if count[o] > 0 {
+				dst[o] /= count[o]
+			}
+		}
+	}
+	return one(y), nil
+}
+
+func globalPool(c *call, isMax bool) ([]*xgraph.Tensor, error) {
+	x, err := c.float(0)
+	if err != nil {
+		return nil, err
+	}
+	if len(x.Shape) < 2 {
+		return nil, c.errorf("input %v must be N×C×spatial", x.Shape)
+	}
+	N, C := x.Shape[0], x.Shape[1]
+	shape := []int{N, C}
+	for range x.Shape[2:] {
+		shape = append(shape, 1)
+	}
+	size := numel(x.Shape[2:])
+	y := xgraph.Zero(x.DType, shape...)
+	for nc := 0; nc < N*C; nc++ {
+		src := x.F[nc*size : (nc+1)*size]
+		if isMax {
+			m := float32(math.Inf(-1))
+			for _, v := range src {
+				m = max(m, v)
+			}
+			y.F[nc] = m
+			continue
+		}
+		var s float64
+		for _, v := range src {
+			s += float64(v)
+		}
+		y.F[nc] = float32(s / float64(size))
+	}
+	return one(y), nil
+}
