@@ -232,12 +232,9 @@ func (o *crossEntropyOp) Forward() *tensor.Tensor {
 			}
 		}
 	}
-	// PyTorch normalises the smoothing term by the weight sum with class
-	// weights, and by the count of all positions (ignored included) without.
-	o.smDen = float64(n * inner)
-	if o.opt.Weight != nil {
-		o.smDen = o.nllDen
-	}
+	// PyTorch normalises the smoothing term like the NLL term: by the sum of
+	// the targets' weights, which is their count without class weights.
+	o.smDen = o.nllDen
 	loss := (1-eps)*nll/o.nllDen + eps/float64(c)*smooth/o.smDen
 	return tensor.Scalar(float32(loss))
 }

@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Generate PyTorch reference values for the autograd engine's ops.
+
+For every case the script draws fixed inputs, runs the op forward, and
+back-propagates a fixed random weighting of the output (the gradient of
+sum(w * out)), then writes inputs, output, weights and input gradients to
+autograd/testdata/golden/<op>.json. The Go test autograd/golden_test.go
+replays each case and compares forward and backward values.
+
+Run from the repository root with Debian's python3-torch (1.13) and
+python3-torchvision:
+
+    python3 tools/golden/engine/gen.py
+"""
+
+import json
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+OUT = os.path.join("autograd", "testdata", "golden")
+
+cases = {}  # op -> list of case dicts
+seed = [1000]
+
+
+def next_gen():
+    seed[0] += 1
+    g = torch.Generator()
+    g.manual_seed(seed[0])
+    return g
+
+
+def randn(*shape):
+    return torch.randn(tuple(shape), generator=next_gen(), dtype=torch.float32)
+
+
+def uniform(lo, hi, *shape):
+    return lo + (hi - lo) * torch.rand(tuple(shape), generator=next_gen(), dtype=torch.float32)
+
+
+def enc(t):
+    t = t.detach().to(torch.float32).contiguous()
+    return {"shape": list(t.shape), "data": [float(v) for v in t.reshape(-1).tolist()]}
+
+
+def add(op, name, fn, inputs, params=None, consts=None, extra=None):
+    """Record one case: fn(*inputs) is the output; extra(*inputs) may return
+    additional named tensors to compare (indices, updated statistics)."""
+    params = params or {}
+    consts = consts or {}
+    xs = [x.clone().requires_grad_(True) for x in inputs]
+    snapshot = {k: v.clone() for k, v in consts.items()}
+    out = fn(*xs)
+    w = uniform(-1, 1, *out.shape)
+    (out * w).sum().backward()
+    case = {
+        "name": name,
+        "op": op,
+        "params": params,
+        "consts": {k: enc(v) for k, v in snapshot.items()},
+        "inputs": [enc(x) for x in inputs],
+        "output": enc(out),
+        "weight": enc(w),
+        "grads": [enc(x.grad) if x.grad is not None else None for x in xs],
+    }
+    if extra is not None:
+        case["extra"] = {k: enc(v) for k, v in extra().items()}
+    cases.setdefault(op, []).append(case)
+
+
+def binary():
+    shapes = [((2, 3), (2, 3)), ((2, 3, 4), (3, 1)), ((2, 1, 3), (1, 4, 1)), ((1,), (2, 3)), ((2, 3), ()), ((1, 1), (1, 1))]
+    for op, fn in [("add", torch.add), ("sub", torch.sub), ("mul", torch.mul), ("div", torch.div)]:
+        for sa, sb in shapes:
+            a = randn(*sa)
+            b = uniform(0.5, 2, *sb) if op == "div" else randn(*sb)
+            add(op, f"{op}{list(sa)}{list(sb)}", fn, [a, b])
+
+
+def unary():
+    u = [
+        ("neg", lambda x: -x, randn(3, 4), {}),
+        ("scale", lambda x: 2.5 * x, randn(5), {"s": 2.5}),
+        ("add_scalar", lambda x: x - 1.5, randn(2, 1, 3), {"s": -1.5}),
+        ("exp", torch.exp, randn(3, 3), {}),
+        ("log", torch.log, uniform(0.2, 3, 3, 3), {}),
+        ("sqrt", torch.sqrt, uniform(0.2, 3, 3, 3), {}),
+        ("pow", lambda x: torch.pow(x, 2.0), randn(6), {"p": 2.0}),
+        ("pow", lambda x: torch.pow(x, 1.5), uniform(0.2, 2, 6), {"p": 1.5}),
+        ("pow", lambda x: torch.pow(x, -0.5), uniform(0.2, 2, 2, 3), {"p": -0.5}),
+        ("abs", torch.abs, randn(2, 5), {}),
+        ("clamp", lambda x: torch.clamp(x, -0.5, 0.7), randn(4, 4), {"lo": -0.5, "hi": 0.7}),
+        ("relu", F.relu, randn(4, 5), {}),
+        ("leaky_relu", lambda x: F.leaky_relu(x, 0.1), randn(4, 5), {"slope": 0.1}),
+        ("gelu", F.gelu, 3 * randn(3, 4), {}),
+        ("sigmoid", torch.sigmoid, 3 * randn(3, 4), {}),
+        ("tanh", torch.tanh, randn(3, 4), {}),
+        ("softplus", F.softplus, 10 * randn(3, 4), {}),
+    ]
+    for op, fn, x, p in u:
+        add(op, f"{op}{list(x.shape)}{p}", fn, [x], p)
+
+
+def linear():
+    add("linear", "linear", F.linear, [randn(4, 3), randn(5, 3), randn(5)])
+    add("linear", "linear3d-nobias", lambda x, w: F.linear(x, w), [randn(2, 2, 3), randn(1, 3)])
+    add("matmul", "matmul", torch.matmul, [randn(3, 4), randn(4, 2)])
+    add("batch_matmul", "bmm", torch.matmul, [randn(2, 3, 4), randn(2, 4, 2)])
+    add("batch_matmul", "bmm-shared", torch.matmul, [randn(2, 2, 3, 4), randn(4, 2)])
+
+
+def conv():
+    specs = [
+        ("conv", (2, 3, 5, 6), (4, 3, 3, 3), True, dict(stride=[1, 1], padding=[1, 1], dilation=[1, 1], groups=1)),
+        ("stride-dil", (1, 2, 7, 6), (3, 2, 3, 2), True, dict(stride=[2, 1], padding=[2, 1], dilation=[2, 2], groups=1)),
+        ("groups", (2, 4, 4, 4), (6, 2, 3, 3), False, dict(stride=[1, 1], padding=[1, 1], dilation=[1, 1], groups=2)),
+        ("depthwise", (1, 3, 4, 5), (3, 1, 3, 3), True, dict(stride=[2, 2], padding=[1, 1], dilation=[1, 1], groups=3)),
+        ("1x1", (2, 3, 3, 2), (2, 3, 1, 1), True, dict(stride=[1, 1], padding=[0, 0], dilation=[1, 1], groups=1)),
+    ]
+    for name, xs, ws, bias, p in specs:
+        ins = [randn(*xs), randn(*ws)] + ([randn(ws[0])] if bias else [])
+        add("conv2d", name, lambda x, w, b=None: F.conv2d(x, w, b, **p), ins, p)
+    tspecs = [
+        ("convT", (2, 3, 3, 4), (3, 2, 3, 3), True, dict(stride=[2, 2], padding=[1, 1], output_padding=[1, 0], dilation=[1, 1], groups=1)),
+        ("convT-groups", (1, 4, 3, 3), (4, 1, 2, 3), True, dict(stride=[1, 2], padding=[0, 0], output_padding=[0, 1], dilation=[2, 1], groups=2)),
+    ]
+    for name, xs, ws, bias, p in tspecs:
+        ins = [randn(*xs), randn(*ws)] + ([randn(ws[1] * p["groups"])] if bias else [])
+        add("conv_transpose2d", name, lambda x, w, b=None: F.conv_transpose2d(x, w, b, **p), ins, p)
+
+
+def pool():
+    mp = [
+        ("max", (2, 2, 5, 6), dict(kernel=[2, 3], stride=[2, 2], padding=[1, 1], dilation=[1, 1], ceil=False)),
+        ("max-ceil-dil", (1, 2, 7, 7), dict(kernel=[3, 3], stride=[2, 2], padding=[0, 0], dilation=[2, 1], ceil=True)),
+        ("max-default-stride", (1, 1, 6, 6), dict(kernel=[2, 2], stride=[2, 2], padding=[0, 0], dilation=[1, 1], ceil=False)),
+    ]
+    for name, xs, p in mp:
+        add("max_pool2d", name, lambda x: F.max_pool2d(x, p["kernel"], p["stride"], p["padding"], p["dilation"], ceil_mode=p["ceil"]), [randn(*xs)], p)
+    ap = [
+        ("avg-ceil", (2, 2, 5, 6), dict(kernel=[3, 2], stride=[2, 2], padding=[1, 1], ceil=True, exclude_pad=False)),
+        ("avg-exclude", (1, 2, 5, 5), dict(kernel=[3, 3], stride=[1, 1], padding=[1, 1], ceil=False, exclude_pad=True)),
+    ]
+    for name, xs, p in ap:
+        add("avg_pool2d", name, lambda x: F.avg_pool2d(x, p["kernel"], p["stride"], p["padding"], ceil_mode=p["ceil"], count_include_pad=not p["exclude_pad"]), [randn(*xs)], p)
+    for xs, o in [((2, 2, 5, 7), [3, 4]), ((1, 3, 4, 4), [1, 1]), ((1, 1, 3, 5), [5, 2])]:
+        add("adaptive_avg_pool2d", f"adaptive{list(xs)}{o}", lambda x: F.adaptive_avg_pool2d(x, o), [randn(*xs)], {"out": o})
+
+
+def norms():
+    for name, xs, train in [("train", (3, 2, 2, 3), True), ("eval", (2, 2, 2, 2), False), ("train-1d", (5, 3), True)]:
+        c = xs[1]
+        rm, rv = randn(c) * 0.1, uniform(0.5, 2, c)
+        rm2, rv2 = rm.clone(), rv.clone()
+        state = {}
+
+        def fn(x, w, b, rm2=rm2, rv2=rv2):
+            return F.batch_norm(x, rm2, rv2, w, b, training=train, momentum=0.1, eps=1e-5)
+
+        add("batch_norm", name, fn, [randn(*xs), randn(c), randn(c)], {"training": train, "momentum": 0.1},
+            consts={"running_mean": rm, "running_var": rv},
+            extra=lambda rm2=rm2, rv2=rv2: {"running_mean": rm2, "running_var": rv2})
+    add("layer_norm", "ln", lambda x, w, b: F.layer_norm(x, [3, 4], w, b), [randn(2, 3, 4), randn(3, 4), randn(3, 4)], {"shape": [3, 4]})
+    add("layer_norm", "ln-last", lambda x, w, b: F.layer_norm(x, [5], w, b, eps=1e-6), [randn(4, 5), randn(5), randn(5)], {"shape": [5], "eps": 1e-6})
+    add("group_norm", "gn", lambda x, w, b: F.group_norm(x, 2, w, b), [randn(2, 4, 2, 3), randn(4), randn(4)], {"groups": 2})
+    add("group_norm", "gn-inst", lambda x, w, b: F.group_norm(x, 3, w, b), [randn(1, 3, 5), randn(3), randn(3)], {"groups": 3})
+
+
+def softmax():
+    add("softmax", "softmax-1", lambda x: F.softmax(x, 1), [randn(2, 3, 4)], {"axis": 1})
+    add("softmax", "softmax-last", lambda x: F.softmax(x, -1), [3 * randn(3, 5)], {"axis": -1})
+    add("log_softmax", "logsoftmax-last", lambda x: F.log_softmax(x, -1), [3 * randn(3, 5)], {"axis": -1})
+    add("log_softmax", "logsoftmax-0", lambda x: F.log_softmax(x, 0), [randn(4, 2, 2)], {"axis": 0})
+
+
+def losses():
+    t = [2, 0, 4, 1, -100, 3]
+    tt = torch.tensor(t)
+    w = torch.tensor([0.5, 1, 2, 1.5, 0.7])
+    add("cross_entropy", "ce", lambda x: F.cross_entropy(x, tt), [randn(6, 5)], {"targets": t})
+    add("cross_entropy", "ce-smooth", lambda x: F.cross_entropy(x, tt, label_smoothing=0.2), [randn(6, 5)], {"targets": t, "smoothing": 0.2})
+    add("cross_entropy", "ce-weight", lambda x: F.cross_entropy(x, tt, weight=w), [randn(6, 5)], {"targets": t}, consts={"weight": w})
+    t2 = [2, 0, 4, 1, 255, 3]
+    add("cross_entropy", "ce-all", lambda x: F.cross_entropy(x, torch.tensor(t2), weight=w, label_smoothing=0.2, ignore_index=255),
+        [randn(6, 5)], {"targets": t2, "smoothing": 0.2, "ignore": 255}, consts={"weight": w})
+    t3 = [0, 1, 2, 1, -100, 2, 0, 0]
+    add("cross_entropy", "ce-spatial", lambda x: F.cross_entropy(x, torch.tensor(t3).reshape(2, 2, 2), label_smoothing=0.1),
+        [randn(2, 3, 2, 2)], {"targets": t3, "smoothing": 0.1})
+    y = torch.tensor([[1, 0, 0, 1], [0.3, 1, 0, 0], [1, 0, 1, 0]])
+    bw, pw = uniform(0.5, 1.5, 4), torch.tensor([1.0, 2, 0.5, 3])
+    add("bce_with_logits", "bce", lambda x: F.binary_cross_entropy_with_logits(x, y), [3 * randn(3, 4)], {"reduction": "mean"}, consts={"target": y})
+    add("bce_with_logits", "bce-weights", lambda x: F.binary_cross_entropy_with_logits(x, y, weight=bw, pos_weight=pw, reduction="sum"),
+        [3 * randn(3, 4)], {"reduction": "sum"}, consts={"target": y, "weight": bw, "pos_weight": pw})
+    yb = (uniform(0, 1, 3, 4) > 0.5).float()
+    add("sigmoid_focal_loss", "focal", lambda x: torchvision.ops.sigmoid_focal_loss(x, yb), [2 * randn(3, 4)],
+        {"alpha": 0.25, "gamma": 2.0, "reduction": "none"}, consts={"target": yb})
+    add("sigmoid_focal_loss", "focal-sum", lambda x: torchvision.ops.sigmoid_focal_loss(x, yb, alpha=-1, gamma=1.5, reduction="sum"), [2 * randn(3, 4)],
+        {"alpha": -1.0, "gamma": 1.5, "reduction": "sum"}, consts={"target": yb})
+    add("l1_loss", "l1", F.l1_loss, [randn(3, 4), randn(3, 4)], {"reduction": "mean"})
+    add("mse_loss", "mse", lambda a, b: F.mse_loss(a, b, reduction="sum"), [randn(3, 4), randn(3, 4)], {"reduction": "sum"})
+    add("smooth_l1_loss", "smoothl1", lambda a, b: F.smooth_l1_loss(a, b, reduction="none", beta=0.5), [randn(3, 4), randn(3, 4)],
+        {"reduction": "none", "beta": 0.5})
+    add("smooth_l1_loss", "smoothl1-mean", lambda a, b: F.smooth_l1_loss(a, b, beta=1.0), [2 * randn(5), 2 * randn(5)],
+        {"reduction": "mean", "beta": 1.0})
+
+
+def shapes():
+    add("reshape", "reshape", lambda x: torch.tanh(x.reshape(4, -1)), [randn(2, 3, 4)], {"shape": [4, -1]})
+    add("flatten", "flatten", lambda x: torch.flatten(x, 1), [randn(2, 3, 2, 2)], {"start": 1, "end": -1})
+    add("permute", "permute", lambda x: x.permute(2, 0, 1), [randn(2, 3, 4)], {"perm": [2, 0, 1]})
+    add("transpose", "transpose", lambda x: x.transpose(0, 2), [randn(2, 3, 4)], {"a": 0, "b": 2})
+    add("slice", "slice", lambda x: x[:, 1:4], [randn(3, 5, 2)], {"axis": 1, "start": 1, "end": 4})
+    add("split", "split", lambda x: torch.cat([p * (i + 1) for i, p in enumerate(torch.split(x, [2, 3], 1))], 1), [randn(4, 5)], {"axis": 1, "sizes": [2, 3]})
+    add("concat", "concat", lambda a, b: torch.cat([a, b, a], 1), [randn(2, 3, 2), randn(2, 1, 2)], {"axis": 1})
+    add("stack", "stack", lambda a, b: torch.stack([a, b], 1), [randn(2, 3), randn(2, 3)], {"axis": 1})
+    add("index_select", "index_select", lambda x: torch.index_select(x, 1, torch.tensor([3, 0, 3])), [randn(3, 4)], {"axis": 1, "index": [3, 0, 3]})
+    idx = torch.tensor([[[0, 3, 1], [2, 2, 0]], [[1, 1, 3], [0, 2, 3]]])
+    add("gather", "gather", lambda x: torch.gather(x, 1, idx), [randn(2, 4, 3)],
+        {"axis": 1, "index": idx.reshape(-1).tolist(), "index_shape": list(idx.shape)})
+    mask = uniform(0, 1, 3, 4) > 0.5
+    add("where", "where", lambda a, b: torch.where(mask, a, b), [randn(3, 4), randn(4)], {"mask": mask.reshape(-1).tolist()})
+    add("masked_fill", "masked_fill", lambda x: x.masked_fill(mask, -3.0), [randn(3, 4)], {"mask": mask.reshape(-1).tolist(), "value": -3.0})
+    ei = [4, 1, 1, 0]
+    add("embedding", "embedding", lambda w: F.embedding(torch.tensor(ei).reshape(2, 2), w), [randn(5, 3)], {"index": ei, "shape": [2, 2]})
+
+
+def reductions():
+    add("sum", "sum-all", lambda x: x.sum(), [randn(3, 4)], {})
+    add("mean", "mean-all", lambda x: x.mean(), [randn(3, 4)], {})
+    add("sum_axes", "sum-0-2", lambda x: x.sum((0, 2)), [randn(2, 3, 4)], {"axes": [0, 2], "keep": False})
+    add("sum_axes", "sum-1-keep", lambda x: x.sum(1, keepdim=True), [randn(2, 3, 4)], {"axes": [1], "keep": True})
+    add("mean_axes", "mean-keep", lambda x: x.mean((-1, 1), keepdim=True), [randn(2, 1, 4)], {"axes": [-1, 1], "keep": True})
+    add("mean_axes", "mean-0", lambda x: x.mean(0), [randn(3, 2)], {"axes": [0], "keep": False})
+    x = randn(2, 5, 3)
+    add("max", "max-1", lambda x: x.max(1).values, [x], {"axis": 1, "keep": False}, extra=lambda: {"indices": x.max(1).indices.float()})
+    x2 = randn(3, 4)
+    add("max", "max-last-keep", lambda x: x.max(-1, keepdim=True).values, [x2], {"axis": -1, "keep": True},
+        extra=lambda: {"indices": x2.max(-1, keepdim=True).indices.float()})
+    x3 = randn(2, 6)
+    add("topk", "topk", lambda x: x.topk(3, 1).values, [x3], {"k": 3, "axis": 1, "largest": True}, extra=lambda: {"indices": x3.topk(3, 1).indices.float()})
+    x4 = randn(5, 2)
+    add("topk", "topk-smallest", lambda x: x.topk(2, 0, largest=False).values, [x4], {"k": 2, "axis": 0, "largest": False},
+        extra=lambda: {"indices": x4.topk(2, 0, largest=False).indices.float()})
+
+
+def resize():
+    for xs, o, ac in [((1, 2, 3, 4), [5, 7], False), ((1, 1, 6, 5), [4, 2], False), ((2, 1, 3, 3), [5, 4], True), ((1, 1, 4, 4), [1, 3], True)]:
+        add("resize_bilinear", f"bilinear{list(xs)}{o}-{ac}", lambda x: F.interpolate(x, size=o, mode="bilinear", align_corners=ac), [randn(*xs)],
+            {"out": o, "align_corners": ac})
+
+
+def main():
+    torch.set_num_threads(1)
+    for f in [binary, unary, linear, conv, pool, norms, softmax, losses, shapes, reductions, resize]:
+        f()
+    os.makedirs(OUT, exist_ok=True)
+    for op, cs in sorted(cases.items()):
+        with open(os.path.join(OUT, op + ".json"), "w") as fh:
+            json.dump({"torch": torch.__version__, "cases": cs}, fh, separators=(",", ":"))
+    print(f"wrote {sum(len(c) for c in cases.values())} cases for {len(cases)} ops to {OUT}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
