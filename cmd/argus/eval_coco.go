@@ -1,0 +1,177 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+
+	"argus/coco"
+)
+
+// cocoCategory is one row of the per-category table.
+type cocoCategory struct {
+	ID   int64   `json:"id"`
+	Name string  `json:"name"`
+	AP   float64 `json:"AP"`
+}
+
+// cocoReport is the JSON printed by `argus eval coco --json`.
+type cocoReport struct {
+	coco.Summary
+	PerCategory []cocoCategory `json:"per_category"`
+}
+
+func init() {
+	var gtPath, dtPath, plotPath string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "coco --gt GT.json --dt DT.json",
+		Short: "COCO box AP of a results file, as pycocotools computes it",
+		Long: `Evaluates a COCO results file against a COCO instances file exactly as
+pycocotools' COCOeval (iouType "bbox") does, and prints the 12 summary numbers
+and the AP of each category. With --plot it also draws the precision-recall
+curves (mean over categories, one per IoU threshold).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer resetCOCOFlags(cmd)
+			if gtPath == "" || dtPath == "" {
+				return fmt.Errorf("eval coco: --gt and --dt are required")
+			}
+			start := time.Now()
+			gt, err := coco.ReadDatasetFile(gtPath)
+			if err != nil {
+				return err
+			}
+			dt, err := coco.ReadResultsFile(dtPath)
+			if err != nil {
+				return err
+			}
+			e, err := coco.Evaluate(gt, dt)
+			if err != nil {
+				return fmt.Errorf("evaluate %s: %w", dtPath, err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "evaluated %d detections on %d images, %d categories in %.2fs\n",
+				len(dt), len(gt.Images), len(e.CategoryIDs), time.Since(start).Seconds())
+			if plotPath != "" {
+				if err := plotPR(e, plotPath); err != nil {
+					return err
+				}
+			}
+			rep := cocoReport{Summary: e.Summary()}
+			names := make(map[int64]string, len(gt.Categories))
+			for _, c := range gt.Categories {
+				names[c.ID] = c.Name
+			}
+			for k, id := range e.CategoryIDs {
+				rep.PerCategory = append(rep.PerCategory, cocoCategory{ID: id, Name: names[id], AP: e.CategoryAP(k)})
+			}
+			if asJSON {
+				return printJSON(cmd, rep)
+			}
+			return writeCOCOText(cmd.OutOrStdout(), e, rep)
+		},
+	}
+	cmd.Flags().StringVar(&gtPath, "gt", "", "ground truth: COCO instances JSON")
+	cmd.Flags().StringVar(&dtPath, "dt", "", "detections: COCO results JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().StringVar(&plotPath, "plot", "", "write precision-recall curves to this PNG file")
+	evalCmd.AddCommand(cmd)
+}
+
+// resetCOCOFlags restores the command's flags to their defaults, so that run
+// can execute several command lines in one process.
+func resetCOCOFlags(cmd *cobra.Command) {
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		f.Value.Set(f.DefValue)
+		f.Changed = false
+	})
+}
+
+// writeCOCOText prints pycocotools' 12-line summary and a per-category table.
+func writeCOCOText(w io.Writer, e *coco.Eval, rep cocoReport) error {
+	if err := e.WriteSummary(w); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "id\tcategory\tAP\t")
+	for _, c := range rep.PerCategory {
+		ap := "-"
+		if c.AP > -1 {
+			ap = fmt.Sprintf("%.3f", c.AP)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t\n", c.ID, c.Name, ap)
+	}
+	return tw.Flush()
+}
+
+// plotPR draws the mean precision-recall curve at each IoU threshold and
+// writes it as a PNG, through a temporary file renamed into place.
+func plotPR(e *coco.Eval, name string) (err error) {
+	if !strings.EqualFold(filepath.Ext(name), ".png") {
+		return fmt.Errorf("plot %s: the file name must end in .png", name)
+	}
+	p := plot.New()
+	p.Title.Text = "Precision-recall (area all, maxDets 100)"
+	p.X.Label.Text = "recall"
+	p.Y.Label.Text = "precision"
+	p.X.Min, p.X.Max = 0, 1
+	p.Y.Min, p.Y.Max = 0, 1.01
+	p.Add(plotter.NewGrid())
+	// Precision is high at low recall: the top right is free for the legend.
+	p.Legend.Top = true
+	rec := e.Params.RecallThresholds
+	for t, thr := range e.Params.IoUThresholds {
+		pr := e.PRCurve(t, -1)
+		pts := make(plotter.XYs, 0, len(rec))
+		for r, x := range rec {
+			if pr[r] >= 0 {
+				pts = append(pts, plotter.XY{X: x, Y: pr[r]})
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", name, err)
+		}
+		l.Color = plotutil.Color(t)
+		l.Dashes = plotutil.Dashes(t / 7)
+		l.Width = vg.Points(1.2)
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("IoU=%.2f", thr), l)
+	}
+	wt, err := p.WriterTo(6*vg.Inch, 4.5*vg.Inch, "png")
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", name, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(name), ".pr-*.png")
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", name, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := wt.WriteTo(f); err != nil {
+		return fmt.Errorf("plot %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("plot %s: %w", name, err)
+	}
+	return os.Rename(f.Name(), name)
+}
