@@ -1,0 +1,38 @@
+package models
+
+import (
+	"testing"
+
+	"argus/autograd"
+	"argus/nn"
+	"argus/tensor"
+)
+
+func TestMNISTNetNames(t *testing.T) {
+	m := NewMNISTNet(tensor.NewRNG(1))
+	want := []string{"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+	ps := nn.Parameters(m)
+	if len(ps) != len(want) {
+		t.Fatalf("%d parameters", len(ps))
+	}
+	for i, p := range ps {
+		if p.Name != want[i] {
+			t.Errorf("parameter %d named %s, want %s", i, p.Name, want[i])
+		}
+	}
+	if n := nn.NumParams(m); n != 1199882 {
+		t.Errorf("%d parameters, want 1199882 as in PyTorch", n)
+	}
+}
+
+func BenchmarkMNISTNetTrainStep(b *testing.B) {
+	rng := tensor.NewRNG(1)
+	m := NewMNISTNet(rng)
+	x := autograd.Const(rng.Normal(0, 1, 64, 1, 28, 28))
+	y := make([]int, 64)
+	for b.Loop() {
+		loss := autograd.CrossEntropy(m.Forward(x), y, autograd.CrossEntropyOptions{})
+		loss.Backward()
+	}
+	b.ReportMetric(float64(64*b.N)/b.Elapsed().Seconds(), "img/s")
+}
