@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"argus/reid"
+	"argus/reid/rerank"
+)
+
+// reidReport is the JSON printed by `argus eval reid --json`.
+type reidReport struct {
+	MAP        float64   `json:"mAP"`
+	MINP       float64   `json:"mINP"`
+	Rank1      float32   `json:"rank1"`
+	Rank5      float32   `json:"rank5"`
+	Rank10     float32   `json:"rank10"`
+	CMC        []float32 `json:"cmc"`
+	NumQuery   int       `json:"num_query"`
+	NumGallery int       `json:"num_gallery"`
+	NumValid   int       `json:"num_valid_query"`
+	Distance   string    `json:"distance"`
+	Rerank     bool      `json:"rerank"`
+	Seconds    float64   `json:"seconds"`
+}
+
+func init() {
+	var path string
+	var asJSON, doRerank bool
+	var maxRank int
+	opt := rerank.DefaultOptions()
+	cmd := &cobra.Command{
+		Use:   "reid --features F",
+		Short: "Re-ID CMC, mAP and mINP with torchreid's Market-1501 protocol",
+		Long: `Evaluates query and gallery features with the Market-1501 protocol of
+torchreid's eval_market1501: gallery items with the query's pid and camera are
+removed, queries without a true match are skipped, CMC runs to --max-rank and
+AP averages the precision at each true match. mINP is the mean inverse
+negative penalty.
+
+F is a JSON file with query_features, query_pids, query_camids,
+gallery_features, gallery_pids, gallery_camids and an optional distance
+(squared_euclidean, euclidean or cosine; default squared_euclidean), or a
+.safetensors file with tensors of those names and the distance in its
+metadata. With --rerank, the k-reciprocal re-ranking of Zhong et al. (k1, k2,
+lambda) replaces the distance.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer resetReidFlags(cmd)
+			if path == "" {
+				return fmt.Errorf("eval reid: --features is required")
+			}
+			start := time.Now()
+			fs, err := reid.ReadFeatureFile(path)
+			if err != nil {
+				return err
+			}
+			var dist []float32
+			if doRerank {
+				dist, err = rerank.ReRank(fs.Query, fs.NumQuery(), fs.Gallery, fs.NumGallery(), fs.Dim, opt)
+			} else {
+				dist, err = fs.Distances()
+			}
+			if err != nil {
+				return fmt.Errorf("eval reid: %w", err)
+			}
+			res, err := reid.Evaluate(dist, fs.QueryPids, fs.GalleryPids, fs.QueryCams, fs.GalleryCams, maxRank)
+			if err != nil {
+				return fmt.Errorf("eval reid %s: %w", path, err)
+			}
+			rep := reidReport{
+				MAP: res.MAP, MINP: res.MINP, CMC: res.CMC,
+				Rank1: rankAt(res.CMC, 1), Rank5: rankAt(res.CMC, 5), Rank10: rankAt(res.CMC, 10),
+				NumQuery: fs.NumQuery(), NumGallery: fs.NumGallery(), NumValid: res.Valid,
+				Distance: string(fs.Distance), Rerank: doRerank,
+				Seconds: time.Since(start).Seconds(),
+			}
+			if asJSON {
+				return printJSON(cmd, rep)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "queries %d (valid %d), gallery %d, distance %s, re-ranking %v\n",
+				rep.NumQuery, rep.NumValid, rep.NumGallery, rep.Distance, rep.Rerank)
+			fmt.Fprintf(out, "mAP    %.4f\nmINP   %.4f\n", rep.MAP, rep.MINP)
+			for _, r := range []int{1, 5, 10, 20} {
+				if r <= len(res.CMC) {
+					fmt.Fprintf(out, "rank%-3d%.4f\n", r, res.CMC[r-1])
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&path, "features", "", "query and gallery features (JSON or .safetensors)")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.BoolVar(&doRerank, "rerank", false, "apply k-reciprocal re-ranking first")
+	f.IntVar(&opt.K1, "k1", opt.K1, "re-ranking: k-reciprocal neighbourhood size")
+	f.IntVar(&opt.K2, "k2", opt.K2, "re-ranking: query expansion size")
+	f.Float64Var(&opt.Lambda, "lambda", opt.Lambda, "re-ranking: weight of the original distance")
+	f.BoolVar(&opt.Half, "half", true, "re-ranking: float16 encodings, as the reference re_ranking")
+	f.IntVar(&maxRank, "max-rank", reid.DefaultMaxRank, "length of the CMC curve")
+	evalCmd.AddCommand(cmd)
+}
+
+// rankAt returns CMC at rank r (1-based), or the last value for short
+// curves, which the reference cuts to the gallery size.
+func rankAt(cmc []float32, r int) float32 {
+	if len(cmc) == 0 {
+		return 0
+	}
+	return cmc[min(r, len(cmc))-1]
+}
+
+// resetReidFlags restores a command's flags to their defaults, so that run
+// can execute several command lines in one process.
+func resetReidFlags(cmd *cobra.Command) {
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		f.Value.Set(f.DefValue)
+		f.Changed = false
+	})
+}
