@@ -1,3 +1,5 @@
+//go:build purego || !amd64
+
 package kernels
 
 // best is the kernel Sgemm uses: without assembly, the portable one.

@@ -102,17 +102,7 @@ func (g *gemm) packA(dst []float32, mr, i0, rows, p0, k int) {
 			}
 			continue
 		}
-		for i := range h {
-			src := g.a[(i0+q+i)*g.lda+p0 : (i0+q+i)*g.lda+p0+k]
-			for p, v := range src {
-				panel[p*mr+i] = v
-			}
-		}
-		for i := h; i < mr; i++ {
-			for p := range k {
-				panel[p*mr+i] = 0
-			}
-		}
+		interleave(panel, mr, g.a[(i0+q)*g.lda+p0:], g.lda, h, k)
 	}
 }
 
@@ -133,16 +123,51 @@ func (g *gemm) packB(dst []float32, nr, p0, k, j0, cols int) {
 			continue
 		}
 		// op(B)(p, j) = b[j*ldb+p]: each column is a contiguous run of p.
-		for j := range w {
-			src := g.b[(j0+q+j)*g.ldb+p0 : (j0+q+j)*g.ldb+p0+k]
-			for p, v := range src {
-				panel[p*nr+j] = v
-			}
+		interleave(panel, nr, g.b[(j0+q)*g.ldb+p0:], g.ldb, w, k)
+	}
+}
+
+// interleave transposes h rows of length k, row r starting at src[r*lds],
+// into dst[p*w+r] for a panel of width w, zeroing rows h..w-1. It works
+// in strips of eight and four rows so that each pass writes neighbouring
+// floats.
+func interleave(dst []float32, w int, src []float32, lds, h, k int) {
+	dst = dst[:w*k]
+	r := 0
+	for ; r+8 <= h; r += 8 {
+		s0 := src[r*lds : r*lds+k]
+		s1 := src[(r+1)*lds : (r+1)*lds+k]
+		s2 := src[(r+2)*lds : (r+2)*lds+k]
+		s3 := src[(r+3)*lds : (r+3)*lds+k]
+		s4 := src[(r+4)*lds : (r+4)*lds+k]
+		s5 := src[(r+5)*lds : (r+5)*lds+k]
+		s6 := src[(r+6)*lds : (r+6)*lds+k]
+		s7 := src[(r+7)*lds : (r+7)*lds+k]
+		for p := range s0 {
+			d := dst[p*w+r : p*w+r+8 : p*w+r+8]
+			d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
+			d[4], d[5], d[6], d[7] = s4[p], s5[p], s6[p], s7[p]
 		}
-		for j := w; j < nr; j++ {
-			for p := range k {
-				panel[p*nr+j] = 0
-			}
+	}
+	for ; r+4 <= h; r += 4 {
+		s0 := src[r*lds : r*lds+k]
+		s1 := src[(r+1)*lds : (r+1)*lds+k]
+		s2 := src[(r+2)*lds : (r+2)*lds+k]
+		s3 := src[(r+3)*lds : (r+3)*lds+k]
+		for p := range s0 {
+			d := dst[p*w+r : p*w+r+4 : p*w+r+4]
+			d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
+		}
+	}
+	for ; r < h; r++ {
+		s0 := src[r*lds : r*lds+k]
+		for p, v := range s0 {
+			dst[p*w+r] = v
+		}
+	}
+	if h < w {
+		for p := range k {
+			clear(dst[p*w+h : p*w+w])
 		}
 	}
 }

@@ -1,0 +1,181 @@
+// Command asmgen writes the kernels package's amd64 assembly with avo:
+//
+//	cd internal/kernels/asmgen && go run . -out ../gemm_amd64.s -stubs ../gemm_stub_amd64.go -pkg kernels
+//
+// It lives in its own module so that the engine does not depend on avo.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	ConstraintExpr("!purego")
+	gemmKernel("sgemmKernel12x32AVX512", 12, 2, 16, zmm)
+	gemmKernel("sgemmKernel14x32AVX512", 14, 2, 16, zmm)
+	gemmKernel("sgemmKernel6x16AVX2", 6, 2, 8, ymm)
+	Generate()
+}
+
+func zmm(i int) VecPhysical {
+	return []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}[i]
+}
+func ymm(i int) VecPhysical {
+	return []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}[i]
+}
+
+// gemmKernel emits a register-blocked kernel for an mr×(nv*lanes) tile:
+// mr*nv accumulators, nv registers for a row of B and broadcasts of A.
+func gemmKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
+	nr := nv * lanes
+	width := lanes * 4
+	TEXT(name, NOSPLIT, "func(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)")
+	Doc(
+		fmt.Sprintf("%s computes one %dx%d tile of C from k rank-1 updates, with", name, mr, nr),
+		"A read through its row and column strides and B through its row stride:",
+		"",
+		fmt.Sprintf("\tfor i := 0; i < %d; i++ {", mr),
+		fmt.Sprintf("\t\tfor j := 0; j < %d; j++ {", nr),
+		"\t\t\tvar s float32",
+		"\t\t\tfor p := 0; p < k; p++ {",
+		"\t\t\t\ts += a[i*rsA+p*csA] * b[p*ldb+j]",
+		"\t\t\t}",
+		"\t\t\tif beta == 0 {",
+		"\t\t\t\tc[i*ldc+j] = alpha * s",
+		"\t\t\t} else {",
+		"\t\t\t\tc[i*ldc+j] = alpha*s + beta*c[i*ldc+j]",
+		"\t\t\t}",
+		"\t\t}",
+		"\t}",
+		"",
+		"k must be at least 1; the caller checks that every element is in range.",
+	)
+	acc := func(i, v int) VecPhysical { return vec(i*nv + v) }
+	bv := func(v int) VecPhysical { return vec(mr*nv + v) }
+	nt := 2
+	if mr*nv+nv+4 <= 32 && width == 64 {
+		nt = 4
+	}
+	tmp := func(i int) VecPhysical { return vec(mr*nv + nv + i%nt) }
+	if mr*nv+nv+nt > 32 || (width == 32 && mr*nv+nv+nt > 16) {
+		panic("too many registers")
+	}
+
+	// Rows 4q..4q+3 of A are addressed from base q with the row stride in
+	// R9 (1x, 2x) and R10 (3x).
+	bases := []GPPhysical{R8, R11, R12, R13}[:(mr+3)/4]
+	k, rs, rs3, cs, bp, ldb := RCX, R9, R10, RSI, RDI, RDX
+	Load(Param("k"), k)
+	Load(Param("a"), bases[0])
+	Load(Param("rsA"), rs)
+	SHLQ(U8(2), rs)
+	Load(Param("csA"), cs)
+	SHLQ(U8(2), cs)
+	Load(Param("b"), bp)
+	Load(Param("ldb"), ldb)
+	SHLQ(U8(2), ldb)
+	LEAQ(Mem{Base: rs, Index: rs, Scale: 2}, rs3)
+	for q := 1; q < len(bases); q++ {
+		LEAQ(Mem{Base: bases[q-1], Index: rs, Scale: 4}, bases[q])
+	}
+	rowA := func(i int) Mem {
+		m := Mem{Base: bases[i/4]}
+		switch i % 4 {
+		case 1:
+			m.Index, m.Scale = rs, 1
+		case 2:
+			m.Index, m.Scale = rs, 2
+		case 3:
+			m.Index, m.Scale = rs3, 1
+		}
+		return m
+	}
+
+	// Warm the C tile while the products run.
+	cp, ldc := RAX, RBX
+	Load(Param("c"), cp)
+	Load(Param("ldc"), ldc)
+	SHLQ(U8(2), ldc)
+	for range mr {
+		PREFETCHT0(Mem{Base: cp})
+		if nr*4 > 64 {
+			PREFETCHT0(Mem{Base: cp, Disp: nr*4 - 4})
+		}
+		ADDQ(ldc, cp)
+	}
+
+	for i := range mr {
+		for v := range nv {
+			if width == 64 {
+				VPXORD(acc(i, v), acc(i, v), acc(i, v))
+			} else {
+				VXORPS(acc(i, v), acc(i, v), acc(i, v))
+			}
+		}
+	}
+
+	step := func() {
+		for v := range nv {
+			VMOVUPS(Mem{Base: bp, Disp: v * width}, bv(v))
+		}
+		for i := range mr {
+			VBROADCASTSS(rowA(i), tmp(i))
+			for v := range nv {
+				VFMADD231PS(bv(v), tmp(i), acc(i, v))
+			}
+		}
+		for _, r := range bases {
+			ADDQ(cs, r)
+		}
+		ADDQ(ldb, bp)
+	}
+	const unroll = 4
+	Label(name + "_loop4")
+	CMPQ(k, U8(unroll))
+	JL(LabelRef(name + "_tail"))
+	for range unroll {
+		step()
+	}
+	SUBQ(U8(unroll), k)
+	JMP(LabelRef(name + "_loop4"))
+	Label(name + "_tail")
+	TESTQ(k, k)
+	JE(LabelRef(name + "_store"))
+	step()
+	DECQ(k)
+	JMP(LabelRef(name + "_tail"))
+
+	Label(name + "_store")
+	alpha, beta := tmp(0), tmp(1)
+	Load(Param("c"), cp)
+	VBROADCASTSS(NewParamAddr("alpha", 64), alpha)
+	MOVL(NewParamAddr("beta", 68), EDX)
+	ANDL(U32(0x7fffffff), EDX)
+	JE(LabelRef(name + "_beta0"))
+	VBROADCASTSS(NewParamAddr("beta", 68), beta)
+	for i := range mr {
+		for v := range nv {
+			at := Mem{Base: cp, Disp: v * width}
+			VMULPS(alpha, acc(i, v), acc(i, v))
+			VFMADD231PS(at, beta, acc(i, v))
+			VMOVUPS(acc(i, v), at)
+		}
+		ADDQ(ldc, cp)
+	}
+	VZEROUPPER()
+	RET()
+	Label(name + "_beta0")
+	for i := range mr {
+		for v := range nv {
+			VMULPS(alpha, acc(i, v), acc(i, v))
+			VMOVUPS(acc(i, v), Mem{Base: cp, Disp: v * width})
+		}
+		ADDQ(ldc, cp)
+	}
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,47 @@
+//go:build !purego
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+// The assembly kernels, with BLIS-style cache blocks: the B micro-panel
+// (kc×nr) stays in L1, the A block (mc×kc) in L2 and the B block (kc×nc)
+// in L3.
+var (
+	avx512Kernel12 = &microKernel{
+		name: "avx512-12x32", mr: 12, nr: 32, mc: 192, kc: 256, nc: 4096,
+		fn: func(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+			checkTile(12, 32, k, a, rsA, csA, b, ldb, c, ldc)
+			sgemmKernel12x32AVX512(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta)
+		},
+	}
+	avx512Kernel14 = &microKernel{
+		name: "avx512-14x32", mr: 14, nr: 32, mc: 196, kc: 256, nc: 4096,
+		fn: func(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+			checkTile(14, 32, k, a, rsA, csA, b, ldb, c, ldc)
+			sgemmKernel14x32AVX512(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta)
+		},
+	}
+	avx2Kernel = &microKernel{
+		name: "avx2-6x16", mr: 6, nr: 16, mc: 144, kc: 256, nc: 4080,
+		fn: func(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+			checkTile(6, 16, k, a, rsA, csA, b, ldb, c, ldc)
+			sgemmKernel6x16AVX2(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta)
+		},
+	}
+)
+
+// best is the fastest kernel this CPU runs, chosen once at start-up.
+var best = kernelsAvailable()[0]
+
+// kernelsAvailable lists every kernel this CPU runs, fastest first.
+func kernelsAvailable() []*microKernel {
+	var ks []*microKernel
+	if cpu.X86.HasAVX512F {
+		ks = append(ks, avx512Kernel14, avx512Kernel12)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, avx2Kernel)
+	}
+	return append(ks, goKernel)
+}
