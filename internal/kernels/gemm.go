@@ -64,6 +64,10 @@ func (g *gemm) do(mk *microKernel) {
 	g.parallel(mk, nw)
 }
 
+// GemmKernel names the micro-kernel Sgemm uses on this machine, such as
+// "avx512-14x32", "avx2-6x16" or "go4x4".
+func GemmKernel() string { return best.name }
+
 // SgemmStrided computes batch independent products
 // C_t = alpha*op(A_t)*op(B_t) + beta*C_t, where matrix t of X starts at
 // x[t*strideX:] and is laid out as for Sgemm. A stride of zero shares one
