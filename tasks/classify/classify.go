@@ -187,6 +187,10 @@ type Hooks struct {
 	Progress Progress
 	// Epoch is called after each epoch's evaluation and checkpoint.
 	Epoch func(r *Run, rec Record)
+	// Until, when positive, stops training once this many epochs are
+	// complete, as an interruption would; the schedule still spans
+	// Config.Epochs.
+	Until int
 }
 
 // TrainEpoch trains one epoch over train in a shuffled order drawn from the
@@ -288,7 +292,11 @@ func (r *Run) Train(train, test Dataset, outDir string, h Hooks) (Record, error)
 	if r.Epoch >= r.Config.Epochs {
 		return last, fmt.Errorf("run already has %d of %d epochs: nothing to do (raise --epochs)", r.Epoch, r.Config.Epochs)
 	}
-	for r.Epoch < r.Config.Epochs {
+	end := r.Config.Epochs
+	if h.Until > 0 {
+		end = min(end, h.Until)
+	}
+	for r.Epoch < end {
 		t0 := time.Now()
 		trainLoss := r.TrainEpoch(train, h.Progress)
 		r.Seconds += time.Since(t0).Seconds()
