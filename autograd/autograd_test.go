@@ -63,3 +63,30 @@ func TestBackwardFreesGraph(t *testing.T) {
 		t.Fatal("graph released despite RetainGraph")
 	}
 }
+
+func TestLeafGradientsDoNotAlias(t *testing.T) {
+	a, b := Param(tensor.Ones(3)), Param(tensor.Ones(3))
+	for range 2 {
+		// Add hands the same output gradient to both operands.
+		Add(a, Reshape(b, 3)).Backward()
+	}
+	a.Grad().Data()[0] = 100
+	for i, v := range b.Grad().Data() {
+		if v != 2 {
+			t.Fatalf("b.Grad()[%d] = %v after changing a's gradient, want 2", i, v)
+		}
+	}
+}
+
+func TestFanInSumsGradients(t *testing.T) {
+	x := Param(tensor.FromSlice([]float32{1, 2}))
+	h := Scale(x, 3)
+	// h feeds two consumers; its pending gradient is the sum of both.
+	Add(Mul(h, h), h).Backward()
+	want := []float32{3 * (2*3*1 + 1), 3 * (2*3*2 + 1)}
+	for i, v := range x.Grad().Data() {
+		if v != want[i] {
+			t.Fatalf("grad = %v, want %v", x.Grad().Data(), want)
+		}
+	}
+}

@@ -170,15 +170,30 @@ type unaryOp struct {
 
 func (o *unaryOp) Operands() []*Var { return []*Var{o.x} }
 
+// chunk is the number of elements below which element-wise work stays on
+// one goroutine.
+const chunk = 1 << 15
+
+// chunks runs fn over [0, n) in parallel pieces when n is large.
+func chunks(n int, fn func(lo, hi int)) {
+	if n < 2*chunk {
+		fn(0, n)
+		return
+	}
+	parallel((n+chunk-1)/chunk, func(_, lo, hi int) { fn(lo*chunk, min(hi*chunk, n)) })
+}
+
 func (o *unaryOp) Forward() *tensor.Tensor {
 	o.y = tensor.Zeros(o.x.Shape()...)
-	o.fwd(o.x.value.Data(), o.y.Data())
+	x, y := o.x.value.Data(), o.y.Data()
+	chunks(len(x), func(lo, hi int) { o.fwd(x[lo:hi], y[lo:hi]) })
 	return o.y
 }
 
 func (o *unaryOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 	gx := tensor.Zeros(o.x.Shape()...)
-	o.bwd(o.x.value.Data(), o.y.Data(), g.Data(), gx.Data())
+	x, y, gd, gxd := o.x.value.Data(), o.y.Data(), g.Data(), gx.Data()
+	chunks(len(x), func(lo, hi int) { o.bwd(x[lo:hi], y[lo:hi], gd[lo:hi], gxd[lo:hi]) })
 	return []*tensor.Tensor{gx}
 }
 

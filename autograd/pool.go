@@ -159,15 +159,17 @@ func (o *maxPoolOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 	gx := tensor.Zeros(s...)
 	inPlane, outPlane := o.g[0].in*o.g[1].in, o.g[0].out*o.g[1].out
 	gd, gxd := g.Data(), gx.Data()
-	for p := 0; p < s[0]*s[1]; p++ {
-		dst := gxd[p*inPlane : (p+1)*inPlane]
-		arg := o.arg[p*outPlane : (p+1)*outPlane]
-		for i, v := range gd[p*outPlane : (p+1)*outPlane] {
-			if a := arg[i]; a >= 0 {
-				dst[a] += v
+	parallel(s[0]*s[1], func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			dst := gxd[p*inPlane : (p+1)*inPlane]
+			arg := o.arg[p*outPlane : (p+1)*outPlane]
+			for i, v := range gd[p*outPlane : (p+1)*outPlane] {
+				if a := arg[i]; a >= 0 {
+					dst[a] += v
+				}
 			}
 		}
-	}
+	})
 	return []*tensor.Tensor{gx}
 }
 

@@ -1,0 +1,66 @@
+package autograd
+
+import (
+	"fmt"
+	"testing"
+
+	"argus/tensor"
+)
+
+// TestGradientsRandomShapes checks broadcasting and reducing ops on seeded
+// random shapes of rank 0 to 4 with many size-1 dimensions.
+func TestGradientsRandomShapes(t *testing.T) {
+	rng := tensor.NewRNG(2024).Rand()
+	shape := func(rank int) []int {
+		s := make([]int, rank)
+		for i := range s {
+			s[i] = 1 + rng.IntN(3)
+		}
+		return s
+	}
+	// partner returns a shape that broadcasts with s: a suffix of s with
+	// some dimensions set to 1.
+	partner := func(s []int) []int {
+		p := append([]int{}, s[rng.IntN(len(s)+1):]...)
+		for i := range p {
+			if rng.IntN(2) == 0 {
+				p[i] = 1
+			}
+		}
+		return p
+	}
+	bin := []struct {
+		name string
+		f    func(a, b *Var) *Var
+	}{{"Add", Add}, {"Sub", Sub}, {"Mul", Mul}, {"Div", Div}}
+	for i := range 40 {
+		s := shape(rng.IntN(5))
+		p := partner(s)
+		if rng.IntN(2) == 0 {
+			s, p = p, s
+		}
+		op := bin[i%len(bin)]
+		b := uniform(uint64(i), 0.5, 1.5, p...)
+		checkGrad(t, gradCase{
+			name:   fmt.Sprintf("%s%v%v", op.name, s, p),
+			inputs: []*tensor.Tensor{randn(uint64(100+i), s...), b},
+			f:      func(x []*Var) *Var { return op.f(x[0], x[1]) },
+		})
+	}
+	for i := range 30 {
+		s := shape(1 + rng.IntN(4))
+		axes := rng.Perm(len(s))[:1+rng.IntN(len(s))]
+		keep := rng.IntN(2) == 0
+		axis := rng.IntN(len(s)) - len(s)*rng.IntN(2)
+		perm := rng.Perm(len(s))
+		in := []*tensor.Tensor{randn(uint64(200+i), s...)}
+		checkGrad(t, gradCase{name: fmt.Sprintf("SumAxes%v%v", s, axes), inputs: in,
+			f: func(x []*Var) *Var { return SumAxes(x[0], keep, axes...) }})
+		checkGrad(t, gradCase{name: fmt.Sprintf("MeanAxes%v%v", s, axes), inputs: in,
+			f: func(x []*Var) *Var { return MeanAxes(x[0], keep, axes...) }})
+		checkGrad(t, gradCase{name: fmt.Sprintf("LogSoftmax%v/%d", s, axis), inputs: in,
+			f: func(x []*Var) *Var { return LogSoftmax(x[0], axis) }})
+		checkGrad(t, gradCase{name: fmt.Sprintf("Permute%v%v", s, perm), inputs: in,
+			f: func(x []*Var) *Var { return Mul(Permute(x[0], perm...), Permute(x[0], perm...)) }})
+	}
+}
