@@ -51,9 +51,9 @@ func ParseMarketName(name string) (pid, cam int, err error) {
 
 // layout describes a Market-style folder dataset.
 type layout struct {
-	name                 string
+	name                  string
 	train, query, gallery string
-	maxPID, maxCam       int
+	maxPID, maxCam        int
 }
 
 var (
