@@ -56,7 +56,8 @@ type Event struct {
 // Report is the outcome of a run.
 type Report struct {
 	Target           string        `json:"target"`
-	Cores            int           `json:"cores"`
+	Cores            int           `json:"cores"`        // cores the program used
+	TargetCores      int           `json:"target_cores"` // cores of the target; the peak counts them all
 	Instructions     int           `json:"instructions"`
 	Cycles           int64         `json:"cycles"`
 	Seconds          float64       `json:"seconds"`
@@ -165,7 +166,7 @@ func Run(prog []isa.Instr, t *target.Target, ddr []byte, opts Options) (*Report,
 		}
 		runs[ci] = r
 	}
-	rep := &Report{Target: t.Name, Cores: len(parts), PeakOpsPerCycle: t.TotalPeakOpsPerCycle(), DDRPeakPerCycle: t.DDRBytesPerCycle()}
+	rep := &Report{Target: t.Name, Cores: len(parts), TargetCores: t.Cores, PeakOpsPerCycle: t.TotalPeakOpsPerCycle(), DDRPeakPerCycle: t.DDRBytesPerCycle()}
 	for {
 		bc, be, bstart := -1, isa.Engine(0), int64(math.MaxInt64)
 		bidx := 0

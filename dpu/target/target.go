@@ -172,7 +172,13 @@ func load() {
 		}
 		all = append(all, t)
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	sort.Slice(all, func(i, j int) bool {
+		pi, pj := all[i].TotalPeakOpsPerCycle(), all[j].TotalPeakOpsPerCycle()
+		if pi != pj {
+			return pi < pj
+		}
+		return all[i].Name < all[j].Name
+	})
 }
 
 // Parse reads and validates one target file.
@@ -189,7 +195,7 @@ func Parse(b []byte) (*Target, error) {
 	return &t, nil
 }
 
-// All returns every built-in target, sorted by name.
+// All returns every built-in target, smallest peak first.
 func All() ([]*Target, error) {
 	loadOnce.Do(load)
 	return all, loadErr

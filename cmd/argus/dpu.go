@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"argus/dpu/asm"
+	"argus/dpu/isa"
+	"argus/dpu/sim"
+	"argus/dpu/target"
+)
+
+// dpuCmd groups the DPU tools: assembler, disassembler, simulator, targets.
+var dpuCmd = &cobra.Command{
+	Use:   "dpu",
+	Short: "Assemble, disassemble and simulate DPU programs",
+}
+
+var dpuAsmCmd = &cobra.Command{
+	Use:   "asm F.s -o F.bin",
+	Short: "Assemble a DPU program from text to its binary stream",
+	Args:  cobra.ExactArgs(1),
+	RunE:  runDPUAsm,
+}
+
+var dpuDisasmCmd = &cobra.Command{
+	Use:   "disasm F.bin",
+	Short: "Print a DPU binary stream as text",
+	Args:  cobra.ExactArgs(1),
+	RunE:  runDPUDisasm,
+}
+
+var dpuSimCmd = &cobra.Command{
+	Use:   "sim F.s|F.bin --target T",
+	Short: "Run a DPU program on the functional simulator and cycle model",
+	Long: `Run a DPU program (text, or a .bin stream) on a target. The DDR image is
+--ddr (raw bytes), or zeros just large enough for the program's transfers.
+Prints cycles, seconds, ops, ops/s, utilisation of the peak, DDR bytes and
+engine busy fractions; --trace writes a Chrome trace-event timeline.`,
+	Args: cobra.ExactArgs(1),
+	RunE: runDPUSim,
+}
+
+var dpuTargetsCmd = &cobra.Command{
+	Use:   "targets [NAME]",
+	Short: "List the DPU targets, or show one with its assumptions",
+	Args:  cobra.MaximumNArgs(1),
+	RunE:  runDPUTargets,
+}
+
+func init() {
+	dpuAsmCmd.Flags().StringP("output", "o", "", "output file (default: input with .bin)")
+	dpuDisasmCmd.Flags().StringP("output", "o", "", "write the text here instead of stdout")
+	f := dpuSimCmd.Flags()
+	f.String("target", "", "target name (see argus dpu targets)")
+	f.String("ddr", "", "DDR image to run over (raw bytes)")
+	f.String("ddr-out", "", "write the DDR image after the run here")
+	f.String("trace", "", "write the timeline here in Chrome trace-event JSON")
+	f.Bool("json", false, "print one JSON object")
+	dpuTargetsCmd.Flags().Bool("json", false, "print one JSON object")
+	dpuCmd.AddCommand(dpuAsmCmd, dpuDisasmCmd, dpuSimCmd, dpuTargetsCmd)
+	rootCmd.AddCommand(dpuCmd)
+}
+
+// dpuResetFlags restores a command's flags to their defaults, since run may
+// execute the same command tree more than once in a process.
+func dpuResetFlags(cmd *cobra.Command) {
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		_ = f.Value.Set(f.DefValue)
+		f.Changed = false
+	})
+}
+
+// dpuWriteFile writes data to a temporary file beside name and renames
+// it, so a failed run never leaves a half-written file.
+func dpuWriteFile(name string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// dpuReadProgram reads a program: a .bin file is a binary stream, anything
+// else is text.
+func dpuReadProgram(name string) ([]isa.Instr, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	if strings.EqualFold(filepath.Ext(name), ".bin") {
+		words, err := isa.Words(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		prog, err := isa.DecodeProgram(words)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return prog, nil
+	}
+	prog, err := asm.Parse(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return prog, nil
+}
+
+func runDPUAsm(cmd *cobra.Command, args []string) error {
+	defer dpuResetFlags(cmd)
+	out, _ := cmd.Flags().GetString("output")
+	if out == "" {
+		out = strings.TrimSuffix(args[0], filepath.Ext(args[0])) + ".bin"
+	}
+	src, err := os.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	words, err := asm.Assemble(string(src))
+	if err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	if err := dpuWriteFile(out, isa.Bytes(words)); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d words\n", out, len(words))
+	return nil
+}
+
+func runDPUDisasm(cmd *cobra.Command, args []string) error {
+	defer dpuResetFlags(cmd)
+	out, _ := cmd.Flags().GetString("output")
+	b, err := os.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	words, err := isa.Words(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	text, err := asm.Disassemble(words)
+	if err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	if out != "" {
+		return dpuWriteFile(out, []byte(text))
+	}
+	_, err = fmt.Fprint(cmd.OutOrStdout(), text)
+	return err
+}
+
+// maxDDR bounds the zeroed DDR image the simulator makes when no --ddr is
+// given.
+const maxDDR = 1 << 30
+
+func runDPUSim(cmd *cobra.Command, args []string) error {
+	defer dpuResetFlags(cmd)
+	fl := cmd.Flags()
+	tname, _ := fl.GetString("target")
+	ddrIn, _ := fl.GetString("ddr")
+	ddrOut, _ := fl.GetString("ddr-out")
+	tracePath, _ := fl.GetString("trace")
+	asJSON, _ := fl.GetBool("json")
+	if tname == "" {
+		return fmt.Errorf("--target is required (see argus dpu targets)")
+	}
+	tg, err := target.Lookup(tname)
+	if err != nil {
+		return err
+	}
+	prog, err := dpuReadProgram(args[0])
+	if err != nil {
+		return err
+	}
+	var ddr []byte
+	if ddrIn != "" {
+		if ddr, err = os.ReadFile(ddrIn); err != nil {
+			return err
+		}
+	} else {
+		n := sim.DDRExtent(prog)
+		if n > maxDDR {
+			return fmt.Errorf("program reaches %d DDR bytes; give an image with --ddr", n)
+		}
+		ddr = make([]byte, n)
+	}
+	rep, err := sim.Run(prog, tg, ddr, sim.Options{Trace: tracePath != ""})
+	if err != nil {
+		return err
+	}
+	if tracePath != "" {
+		var buf bytes.Buffer
+		if err := sim.WriteTrace(&buf, rep, tg.ClockMHz); err != nil {
+			return err
+		}
+		if err := dpuWriteFile(tracePath, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	if ddrOut != "" {
+		if err := dpuWriteFile(ddrOut, ddr); err != nil {
+			return err
+		}
+	}
+	if asJSON {
+		return printJSON(cmd, rep)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "target        %s (%s x %d, %.0f MHz)\n", tg.Name, tg.Arch, tg.Cores, tg.ClockMHz)
+	fmt.Fprintf(w, "instructions  %d on %d core(s)\n", rep.Instructions, rep.Cores)
+	fmt.Fprintf(w, "cycles        %d\n", rep.Cycles)
+	fmt.Fprintf(w, "seconds       %.6g\n", rep.Seconds)
+	fmt.Fprintf(w, "ops           %d (%.4g ops/s)\n", rep.Ops, rep.OpsPerSecond)
+	fmt.Fprintf(w, "utilization   %.2f%% of %d ops/cycle\n", 100*rep.Utilization, rep.PeakOpsPerCycle)
+	fmt.Fprintf(w, "ddr bytes     %d (read %d, written %d; %.1f of %.1f bytes/cycle)\n",
+		rep.DDRBytes, rep.DDRReadBytes, rep.DDRWriteBytes, rep.DDRBytesPerCycle, rep.DDRPeakPerCycle)
+	for _, e := range rep.Engines {
+		fmt.Fprintf(w, "core %d %-8s %3d instructions, busy %6.2f%%\n", e.Core, e.Engine, e.Instructions, 100*e.Busy)
+	}
+	return nil
+}
+
+// targetSummary is one row of argus dpu targets --json.
+type targetSummary struct {
+	*target.Target
+	PeakOpsPerCycle  int     `json:"peak_ops_per_cycle"`
+	PeakTOPS         float64 `json:"peak_tops"`
+	DDRBytesPerCycle float64 `json:"ddr_bytes_per_cycle"`
+}
+
+func runDPUTargets(cmd *cobra.Command, args []string) error {
+	defer dpuResetFlags(cmd)
+	asJSON, _ := cmd.Flags().GetBool("json")
+	ts, err := target.All()
+	if err != nil {
+		return err
+	}
+	if len(args) == 1 {
+		t, err := target.Lookup(args[0])
+		if err != nil {
+			return err
+		}
+		ts = []*target.Target{t}
+	}
+	var rows []targetSummary
+	for _, t := range ts {
+		rows = append(rows, targetSummary{t, t.TotalPeakOpsPerCycle(), t.PeakOpsPerSecond() / 1e12, t.DDRBytesPerCycle()})
+	}
+	if asJSON {
+		return printJSON(cmd, map[string]any{"targets": rows})
+	}
+	w := cmd.OutOrStdout()
+	if len(args) == 1 {
+		t := rows[0]
+		fmt.Fprintf(w, "%s: %s\npeak %d ops/cycle, %.3f TOPS; DDR %.1f bytes/cycle\n\n", t.Name, t.Description,
+			t.PeakOpsPerCycle, t.PeakTOPS, t.DDRBytesPerCycle)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, k := range slices.Sorted(maps.Keys(t.Assumptions)) {
+			fmt.Fprintf(tw, "%s\t%s\n", k, t.Assumptions[k])
+		}
+		return tw.Flush()
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tARCH\tCORES\tMHZ\tOPS/CYCLE\tPEAK TOPS\tDDR GB/S\tDESCRIPTION")
+	for _, t := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%g\t%d\t%.3f\t%g\t%s\n", t.Name, t.Arch, t.Cores, t.ClockMHz,
+			t.PeakOpsPerCycle, t.PeakTOPS, t.DDRGBPerSecond, t.Description)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runArgus(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestDPUAsmDisasmSim(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("..", "..", "examples", "dpu", "conv_relu_pool.s")
+	bin := filepath.Join(dir, "p.bin")
+	if _, e, code := runArgus(t, "dpu", "asm", src, "-o", bin); code != 0 {
+		t.Fatalf("asm: %s", e)
+	}
+	text, e, code := runArgus(t, "dpu", "disasm", bin)
+	if code != 0 {
+		t.Fatalf("disasm: %s", e)
+	}
+	s2 := filepath.Join(dir, "p2.s")
+	if err := os.WriteFile(s2, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin2 := filepath.Join(dir, "p2.bin")
+	if _, e, code := runArgus(t, "dpu", "asm", s2, "-o", bin2); code != 0 {
+		t.Fatalf("asm of disassembly: %s", e)
+	}
+	b1, _ := os.ReadFile(bin)
+	b2, _ := os.ReadFile(bin2)
+	if !bytes.Equal(b1, b2) {
+		t.Fatal("asm -> disasm -> asm changed the binary")
+	}
+
+	var reps []map[string]any
+	for _, prog := range []string{src, bin} {
+		out, e, code := runArgus(t, "dpu", "sim", prog, "--target", "zcu104", "--json", "--trace", filepath.Join(dir, "trace.json"))
+		if code != 0 {
+			t.Fatalf("sim %s: %s", prog, e)
+		}
+		var rep map[string]any
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("sim output is not one JSON object: %v\n%s", err, out)
+		}
+		for _, k := range []string{"cycles", "seconds", "ops", "ops_per_second", "utilization", "ddr_bytes"} {
+			if _, ok := rep[k]; !ok {
+				t.Errorf("sim JSON lacks %q", k)
+			}
+		}
+		reps = append(reps, rep)
+	}
+	if reps[0]["cycles"] != reps[1]["cycles"] || reps[0]["cycles"].(float64) <= 0 {
+		t.Fatalf("text and binary runs differ: %v vs %v", reps[0]["cycles"], reps[1]["cycles"])
+	}
+	tr, err := os.ReadFile(filepath.Join(dir, "trace.json"))
+	if err != nil || !bytes.Contains(tr, []byte(`"traceEvents"`)) {
+		t.Fatalf("trace: %v", err)
+	}
+	// Without --json the same command prints a readable summary.
+	out, _, code := runArgus(t, "dpu", "sim", src, "--target", "zu2")
+	if code != 0 || !strings.Contains(out, "utilization") || strings.HasPrefix(out, "{") {
+		t.Fatalf("plain sim output:\n%s", out)
+	}
+}
+
+func TestDPUSimDDRImage(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "copy.s")
+	prog := "LOAD signal=save bank=fm0 ddr=0 h=1 w=4 c=2 row_stride=8 pixel_stride=2\nSAVE wait=load bank=fm0 ddr=8 h=1 w=4 c=2 row_stride=8 pixel_stride=2\nEND\n"
+	if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "in.bin")
+	if err := os.WriteFile(img, []byte{1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outImg := filepath.Join(dir, "out.bin")
+	if _, e, code := runArgus(t, "dpu", "sim", src, "--target", "b512", "--ddr", img, "--ddr-out", outImg, "--json"); code != 0 {
+		t.Fatal(e)
+	}
+	got, _ := os.ReadFile(outImg)
+	if want := []byte{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8}; !bytes.Equal(got, want) {
+		t.Fatalf("DDR after copy: %v", got)
+	}
+}
+
+func TestDPUBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.s")
+	if err := os.WriteFile(bad, []byte("; bad kernel\nCONVINIT kernel_h=17 kernel_w=3\nEND\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(dir, "dead.s")
+	if err := os.WriteFile(dead, []byte("LOAD wait=save bank=fm0 h=1 w=1 c=1\nEND\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	odd := filepath.Join(dir, "odd.bin")
+	if err := os.WriteFile(odd, []byte{1, 2, 3}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "bad.bin")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"field", []string{"dpu", "asm", bad, "-o", out}, "line 2: CONVINIT: field kernel_h: 17 out of range [1, 16]"},
+		{"deadlock", []string{"dpu", "sim", dead, "--target", "b4096"}, "deadlock: core 0 load engine at line 1 LOAD waits for save"},
+		{"odd binary", []string{"dpu", "disasm", odd}, "not a multiple of 4"},
+		{"no target", []string{"dpu", "sim", dead}, "--target is required"},
+		{"unknown target", []string{"dpu", "sim", dead, "--target", "zu19"}, `unknown target "zu19"`},
+		{"missing file", []string{"dpu", "sim", filepath.Join(dir, "none.s"), "--target", "zu9"}, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, e, code := runArgus(t, tt.args...)
+			if code == 0 || !strings.Contains(e, tt.want) || strings.Count(strings.TrimSpace(e), "\n") != 0 || o != "" {
+				t.Fatalf("code %d, stdout %q, stderr %q; want one line containing %q", code, o, e, tt.want)
+			}
+		})
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatal("failed asm left an output file")
+	}
+}
+
+func TestDPUTargets(t *testing.T) {
+	out, e, code := runArgus(t, "dpu", "targets", "--json")
+	if code != 0 {
+		t.Fatal(e)
+	}
+	var v struct {
+		Targets []struct {
+			Name            string            `json:"name"`
+			PeakOpsPerCycle int               `json:"peak_ops_per_cycle"`
+			Assumptions     map[string]string `json:"assumptions"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	peaks := map[string]int{}
+	for _, tg := range v.Targets {
+		peaks[tg.Name] = tg.PeakOpsPerCycle
+		if len(tg.Assumptions) == 0 {
+			t.Errorf("%s: no assumptions", tg.Name)
+		}
+	}
+	if peaks["zcu104"] != 8192 || peaks["zu9"] < 8545 || peaks["b512"] != 512 {
+		t.Fatalf("peaks %v", peaks)
+	}
+	out, _, code = runArgus(t, "dpu", "targets", "zu9")
+	if code != 0 || !strings.Contains(out, "8,545") {
+		t.Fatalf("zu9 details:\n%s", out)
+	}
+}
