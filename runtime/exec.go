@@ -287,3 +287,9 @@ func evalNode(opset int, n *xgraph.Node, in []*xgraph.Tensor) (out []*xgraph.Ten
 	}()
 	return registry[n.Op].fn(&call{n: n, opset: opset, in: in})
 }
+
+// Optimize runs XGraph's standard passes on g with the executor as the
+// constant folder and returns how often each pass changed the graph.
+func Optimize(g *xgraph.Graph) (map[string]int, error) {
+	return xgraph.Optimize(g, xgraph.Standard(Eval)...)
+}

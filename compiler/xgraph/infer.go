@@ -1,5 +1,539 @@
 package xgraph
 
-// InferShapes fills in element types and shapes that follow statically
-// from the graph inputs, the constants and the operators' rules.
-func InferShapes(g *Graph) {}
+// InferShapes fills in the element types and shapes of node outputs that
+// follow statically from the graph inputs, the constants and the operators'
+// rules, in topological order. Dimensions that depend on run-time values
+// (a dynamic batch, say) stay -1; outputs of operators without a rule keep
+// what the model declared. g must be sorted.
+func InferShapes(g *Graph) {
+	g.link()
+	for _, n := range g.Nodes {
+		if r, ok := shapeRules[n.Op]; ok && n.Domain == "" {
+			r(g.Opset, n)
+		}
+	}
+}
+
+// shapeRule infers the outputs of one node.
+type shapeRule func(opset int, n *Node)
+
+var shapeRules = map[string]shapeRule{}
+
+func init() {
+	same := func(_ int, n *Node) { copyType(n, 0, 0) }
+	for _, op := range []string{
+		"Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish",
+		"Gelu", "Erf", "Softmax", "LogSoftmax", "Hardmax", "Sqrt", "Exp", "Log", "Neg", "Abs",
+		"Identity", "Elu", "Selu", "Celu", "Softplus", "Softsign", "Reciprocal", "Floor", "Ceil",
+		"Round", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh",
+		"Atanh", "Sign", "Shrink", "ThresholdedRelu", "InstanceNormalization",
+		"BatchNormalization", "LayerNormalization",
+	} {
+		shapeRules[op] = same
+	}
+	shapeRules["Dropout"] = func(_ int, n *Node) {
+		copyType(n, 0, 0)
+		if len(n.Outputs) > 1 && n.Outputs[1] != nil && n.Input(0) != nil {
+			setOut(n, 1, Bool, n.Input(0).Shape, n.Input(0).Ranked)
+		}
+	}
+	for _, op := range []string{"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Mod"} {
+		shapeRules[op] = func(_ int, n *Node) { broadcastRule(n, n.Inputs, dtypeOf(n.Input(0))) }
+	}
+	for _, op := range []string{"Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor"} {
+		shapeRules[op] = func(_ int, n *Node) { broadcastRule(n, n.Inputs, Bool) }
+	}
+	shapeRules["Not"] = func(_ int, n *Node) {
+		if x := n.Input(0); x != nil {
+			setOut(n, 0, Bool, x.Shape, x.Ranked)
+		}
+	}
+	shapeRules["Where"] = func(_ int, n *Node) { broadcastRule(n, n.Inputs, dtypeOf(n.Input(1))) }
+	shapeRules["Cast"] = func(_ int, n *Node) {
+		if x := n.Input(0); x != nil {
+			setOut(n, 0, DType(n.Int("to", 0)), x.Shape, x.Ranked)
+		}
+	}
+	shapeRules["Conv"] = convRule
+	shapeRules["MaxPool"] = poolRule
+	shapeRules["AveragePool"] = poolRule
+	shapeRules["GlobalAveragePool"] = globalPoolRule
+	shapeRules["GlobalMaxPool"] = globalPoolRule
+	shapeRules["Gemm"] = gemmRule
+	shapeRules["MatMul"] = matmulRule
+	shapeRules["Flatten"] = flattenRule
+	shapeRules["Reshape"] = reshapeRule
+	shapeRules["Transpose"] = transposeRule
+	shapeRules["Squeeze"] = squeezeRule
+	shapeRules["Unsqueeze"] = unsqueezeRule
+	shapeRules["Concat"] = concatRule
+	shapeRules["Shape"] = shapeOfRule
+	shapeRules["Constant"] = constantRule
+	shapeRules["Gather"] = gatherRule
+	for _, op := range []string{"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"} {
+		shapeRules[op] = reduceRule
+	}
+}
+
+func dtypeOf(v *Value) DType {
+	if v == nil {
+		return Undefined
+	}
+	return v.DType
+}
+
+// setOut records an inferred type and shape on output i.
+func setOut(n *Node, i int, dt DType, shape []int, ranked bool) {
+	if i >= len(n.Outputs) || n.Outputs[i] == nil {
+		return
+	}
+	v := n.Outputs[i]
+	if dt != Undefined {
+		v.DType = dt
+	}
+	if ranked {
+		v.Shape = append([]int{}, shape...)
+		v.Ranked = true
+	}
+}
+
+func copyType(n *Node, out, in int) {
+	if x := n.Input(in); x != nil {
+		setOut(n, out, x.DType, x.Shape, x.Ranked)
+	}
+}
+
+// constInts returns the value of a constant input as ints.
+func constInts(v *Value) ([]int64, bool) {
+	if v == nil {
+		return nil, false
+	}
+	if v.Const != nil {
+		return v.Const.Ints(), true
+	}
+	if p := v.Producer; p != nil && p.Op == "Constant" {
+		if a, ok := p.Attrs["value"]; ok && a.Kind == AttrTensor && a.T != nil {
+			return a.T.Ints(), true
+		}
+	}
+	return nil, false
+}
+
+func broadcastRule(n *Node, ins []*Value, dt DType) {
+	var out []int
+	for i, v := range ins {
+		if v == nil || !v.Ranked {
+			setOut(n, 0, dt, nil, false)
+			return
+		}
+		if i == 0 {
+			out = append([]int{}, v.Shape...)
+			continue
+		}
+		out = broadcastDims(out, v.Shape)
+	}
+	setOut(n, 0, dt, out, true)
+}
+
+// broadcastDims broadcasts two shapes whose dimensions may be unknown (-1).
+func broadcastDims(a, b []int) []int {
+	if len(a) < len(b) {
+		a, b = b, a
+	}
+	out := append([]int{}, a...)
+	off := len(a) - len(b)
+	for i, d := range b {
+		x := out[off+i]
+		switch {
+		case x == 1:
+			out[off+i] = d
+		case d == 1 || d == x:
+		case x == -1 || d == -1:
+			out[off+i] = max(x, d)
+			if x == -1 && d == -1 {
+				out[off+i] = -1
+			}
+		}
+	}
+	return out
+}
+
+// windowDims computes pooled or convolved spatial sizes; unknown inputs
+// give unknown outputs.
+func windowDims(n *Node, in, kernel []int, ceil bool) []int {
+	r := len(in)
+	out := make([]int, r)
+	get := func(name string, i, def int) int {
+		if v := n.Ints(name); i < len(v) {
+			return int(v[i])
+		}
+		return def
+	}
+	pads := n.Ints("pads")
+	ap := n.String("auto_pad", "NOTSET")
+	for i := 0; i < r; i++ {
+		s, d := get("strides", i, 1), get("dilations", i, 1)
+		if in[i] < 0 || s <= 0 {
+			out[i] = -1
+			continue
+		}
+		if ap == "SAME_UPPER" || ap == "SAME_LOWER" {
+			out[i] = (in[i] + s - 1) / s
+			continue
+		}
+		pb, pe := 0, 0
+		if len(pads) == 2*r && ap != "VALID" {
+			pb, pe = int(pads[i]), int(pads[r+i])
+		}
+		span := in[i] + pb + pe - ((kernel[i]-1)*d + 1)
+		if ceil {
+			out[i] = (span+s-1)/s + 1
+			if (out[i]-1)*s >= in[i]+pb {
+				out[i]--
+			}
+		} else {
+			out[i] = span/s + 1
+		}
+	}
+	return out
+}
+
+func convRule(_ int, n *Node) {
+	x, w := n.Input(0), n.Input(1)
+	if x == nil || w == nil || !x.Ranked || !w.Ranked || len(x.Shape) < 3 || len(w.Shape) != len(x.Shape) {
+		return
+	}
+	shape := append([]int{x.Shape[0], w.Shape[0]}, windowDims(n, x.Shape[2:], w.Shape[2:], false)...)
+	setOut(n, 0, x.DType, shape, true)
+}
+
+func poolRule(_ int, n *Node) {
+	x := n.Input(0)
+	ks := n.Ints("kernel_shape")
+	if x == nil || !x.Ranked || len(x.Shape) != len(ks)+2 {
+		return
+	}
+	shape := append([]int{x.Shape[0], x.Shape[1]}, windowDims(n, x.Shape[2:], toInts(ks), n.Int("ceil_mode", 0) != 0)...)
+	setOut(n, 0, x.DType, shape, true)
+	setOut(n, 1, Int64, shape, true)
+}
+
+func globalPoolRule(_ int, n *Node) {
+	x := n.Input(0)
+	if x == nil || !x.Ranked || len(x.Shape) < 2 {
+		return
+	}
+	shape := append([]int{}, x.Shape[:2]...)
+	for range x.Shape[2:] {
+		shape = append(shape, 1)
+	}
+	setOut(n, 0, x.DType, shape, true)
+}
+
+func gemmRule(_ int, n *Node) {
+	a, b := n.Input(0), n.Input(1)
+	if a == nil || b == nil || !a.Ranked || !b.Ranked || len(a.Shape) != 2 || len(b.Shape) != 2 {
+		return
+	}
+	m, nn := a.Shape[0], b.Shape[1]
+	if n.Int("transA", 0) != 0 {
+		m = a.Shape[1]
+	}
+	if n.Int("transB", 0) != 0 {
+		nn = b.Shape[0]
+	}
+	setOut(n, 0, a.DType, []int{m, nn}, true)
+}
+
+func matmulRule(_ int, n *Node) {
+	a, b := n.Input(0), n.Input(1)
+	if a == nil || b == nil || !a.Ranked || !b.Ranked || len(a.Shape) == 0 || len(b.Shape) == 0 {
+		return
+	}
+	as, bs := a.Shape, b.Shape
+	if len(as) == 1 {
+		as = []int{1, as[0]}
+	}
+	if len(bs) == 1 {
+		bs = []int{bs[0], 1}
+	}
+	out := broadcastDims(as[:len(as)-2], bs[:len(bs)-2])
+	if len(a.Shape) > 1 {
+		out = append(out, as[len(as)-2])
+	}
+	if len(b.Shape) > 1 {
+		out = append(out, bs[len(bs)-1])
+	}
+	setOut(n, 0, a.DType, out, true)
+}
+
+func product(dims []int) int {
+	p := 1
+	for _, d := range dims {
+		if d < 0 {
+			return -1
+		}
+		p *= d
+	}
+	return p
+}
+
+func flattenRule(_ int, n *Node) {
+	x := n.Input(0)
+	if x == nil || !x.Ranked {
+		return
+	}
+	ax := int(n.Int("axis", 1))
+	if ax < 0 {
+		ax += len(x.Shape)
+	}
+	if ax < 0 || ax > len(x.Shape) {
+		return
+	}
+	setOut(n, 0, x.DType, []int{product(x.Shape[:ax]), product(x.Shape[ax:])}, true)
+}
+
+func reshapeRule(_ int, n *Node) {
+	x := n.Input(0)
+	spec, ok := constInts(n.Input(1))
+	if !ok {
+		spec = n.Ints("shape")
+		ok = spec != nil
+	}
+	if x == nil || !ok {
+		return
+	}
+	out := make([]int, len(spec))
+	infer := -1
+	for i, d := range spec {
+		switch {
+		case d == 0 && n.Int("allowzero", 0) == 0:
+			if !x.Ranked || i >= len(x.Shape) {
+				out[i] = -1
+			} else {
+				out[i] = x.Shape[i]
+			}
+		case d == -1:
+			infer = i
+			out[i] = -1
+		default:
+			out[i] = int(d)
+		}
+	}
+	if infer >= 0 && x.Ranked {
+		total, known := product(x.Shape), 1
+		for i, d := range out {
+			if i != infer {
+				known *= d
+			}
+		}
+		if total >= 0 && known > 0 {
+			out[infer] = total / known
+		}
+	}
+	setOut(n, 0, x.DType, out, true)
+}
+
+func transposeRule(_ int, n *Node) {
+	x := n.Input(0)
+	if x == nil || !x.Ranked {
+		return
+	}
+	r := len(x.Shape)
+	perm := n.Ints("perm")
+	out := make([]int, r)
+	for i := range out {
+		p := r - 1 - i
+		if perm != nil {
+			if len(perm) != r || perm[i] < 0 || int(perm[i]) >= r {
+				return
+			}
+			p = int(perm[i])
+		}
+		out[i] = x.Shape[p]
+	}
+	setOut(n, 0, x.DType, out, true)
+}
+
+func axesOf(n *Node) ([]int64, bool) {
+	if v, ok := constInts(n.Input(1)); ok {
+		return v, true
+	}
+	if n.Has("axes") {
+		return n.Ints("axes"), true
+	}
+	return nil, n.Input(1) == nil
+}
+
+func squeezeRule(_ int, n *Node) {
+	x := n.Input(0)
+	axes, ok := axesOf(n)
+	if x == nil || !x.Ranked || !ok {
+		return
+	}
+	r := len(x.Shape)
+	drop := make([]bool, r)
+	for _, a := range axes {
+		if a < 0 {
+			a += int64(r)
+		}
+		if a >= 0 && int(a) < r {
+			drop[a] = true
+		}
+	}
+	var out []int
+	for i, d := range x.Shape {
+		if len(axes) == 0 && d == -1 {
+			return // cannot tell whether it squeezes
+		}
+		if len(axes) > 0 && !drop[i] || len(axes) == 0 && d != 1 {
+			out = append(out, d)
+		}
+	}
+	setOut(n, 0, x.DType, out, true)
+}
+
+func unsqueezeRule(_ int, n *Node) {
+	x := n.Input(0)
+	axes, ok := axesOf(n)
+	if x == nil || !x.Ranked || !ok {
+		return
+	}
+	r := len(x.Shape) + len(axes)
+	ins := make([]bool, r)
+	for _, a := range axes {
+		if a < 0 {
+			a += int64(r)
+		}
+		if a < 0 || int(a) >= r {
+			return
+		}
+		ins[a] = true
+	}
+	out := make([]int, 0, r)
+	j := 0
+	for i := 0; i < r; i++ {
+		if ins[i] {
+			out = append(out, 1)
+		} else if j < len(x.Shape) {
+			out = append(out, x.Shape[j])
+			j++
+		}
+	}
+	setOut(n, 0, x.DType, out, true)
+}
+
+func concatRule(_ int, n *Node) {
+	var out []int
+	for i, v := range n.Inputs {
+		if v == nil || !v.Ranked {
+			return
+		}
+		ax := int(n.Int("axis", 1))
+		if ax < 0 {
+			ax += len(v.Shape)
+		}
+		if ax < 0 || ax >= len(v.Shape) {
+			return
+		}
+		if i == 0 {
+			out = append([]int{}, v.Shape...)
+			continue
+		}
+		if out[ax] < 0 || v.Shape[ax] < 0 {
+			out[ax] = -1
+		} else {
+			out[ax] += v.Shape[ax]
+		}
+	}
+	if out != nil {
+		setOut(n, 0, n.Inputs[0].DType, out, true)
+	}
+}
+
+func shapeOfRule(_ int, n *Node) {
+	x := n.Input(0)
+	if x == nil || !x.Ranked {
+		setOut(n, 0, Int64, nil, false)
+		return
+	}
+	r := int64(len(x.Shape))
+	start, end := n.Int("start", 0), n.Int("end", r)
+	if start < 0 {
+		start += r
+	}
+	if end < 0 {
+		end += r
+	}
+	start = min(max(start, 0), r)
+	end = min(max(end, start), r)
+	setOut(n, 0, Int64, []int{int(end - start)}, true)
+}
+
+func constantRule(_ int, n *Node) {
+	if a, ok := n.Attrs["value"]; ok && a.Kind == AttrTensor && a.T != nil {
+		setOut(n, 0, a.T.DType, a.T.Shape, true)
+	}
+}
+
+func gatherRule(_ int, n *Node) {
+	x, ind := n.Input(0), n.Input(1)
+	if x == nil || ind == nil || !x.Ranked || !ind.Ranked {
+		return
+	}
+	ax := int(n.Int("axis", 0))
+	if ax < 0 {
+		ax += len(x.Shape)
+	}
+	if ax < 0 || ax >= len(x.Shape) {
+		return
+	}
+	out := append(append(append([]int{}, x.Shape[:ax]...), ind.Shape...), x.Shape[ax+1:]...)
+	setOut(n, 0, x.DType, out, true)
+}
+
+func reduceRule(_ int, n *Node) {
+	x := n.Input(0)
+	axes, ok := axesOf(n)
+	if x == nil || !x.Ranked || !ok {
+		return
+	}
+	r := len(x.Shape)
+	red := make([]bool, r)
+	for _, a := range axes {
+		if a < 0 {
+			a += int64(r)
+		}
+		if a >= 0 && int(a) < r {
+			red[a] = true
+		}
+	}
+	if len(axes) == 0 {
+		if n.Int("noop_with_empty_axes", 0) != 0 {
+			copyType(n, 0, 0)
+			return
+		}
+		for i := range red {
+			red[i] = true
+		}
+	}
+	keep := n.Int("keepdims", 1) != 0
+	out := []int{}
+	for i, d := range x.Shape {
+		switch {
+		case !red[i]:
+			out = append(out, d)
+		case keep:
+			out = append(out, 1)
+		}
+	}
+	setOut(n, 0, x.DType, out, true)
+}
+
+func toInts(v []int64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x)
+	}
+	return out
+}

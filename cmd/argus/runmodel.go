@@ -1,0 +1,229 @@
+package main
+
+import (
+	"fmt"
+	"image"
+	_ "image/jpeg" // image decoders for --input
+	_ "image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"argus/compiler/xgraph"
+	"argus/onnx"
+	"argus/runtime"
+)
+
+func init() {
+	var inputs []string
+	var asJSON, noOpt bool
+	var top int
+	var mean, std []float32
+	cmd := &cobra.Command{
+		Use:   "run MODEL --input x.pb|image.png",
+		Short: "Run an ONNX model on the reference executor and print its outputs (top-5 for a classifier)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			g, err := onnx.Load(args[0])
+			if err != nil {
+				return err
+			}
+			if !noOpt {
+				if _, err := runtime.Optimize(g); err != nil {
+					return err
+				}
+			}
+			exec, err := runtime.New(g)
+			if err != nil {
+				return err
+			}
+			if len(inputs) != len(g.Inputs) {
+				return fmt.Errorf("run: the model has %d inputs, %d given with --input", len(g.Inputs), len(inputs))
+			}
+			feed := make(map[string]*xgraph.Tensor)
+			for i, spec := range inputs {
+				v := g.Inputs[i]
+				path := spec
+				if name, p, ok := strings.Cut(spec, "="); ok {
+					path = p
+					v = nil
+					for _, in := range g.Inputs {
+						if in.Name == name {
+							v = in
+						}
+					}
+					if v == nil {
+						return fmt.Errorf("run: the model has no input %q", name)
+					}
+				}
+				t, err := readInput(path, v, mean, std)
+				if err != nil {
+					return err
+				}
+				feed[v.Name] = t
+			}
+			start := time.Now()
+			outs, err := exec.Run(feed)
+			if err != nil {
+				return err
+			}
+			elapsed := time.Since(start)
+			res := runResult{Model: filepath.Base(args[0]), LatencyMS: float64(elapsed.Microseconds()) / 1000}
+			for i, t := range outs {
+				res.Outputs = append(res.Outputs, describeOutput(g.Outputs[i].Name, t, top))
+			}
+			if asJSON {
+				return printJSON(cmd, res)
+			}
+			w := cmd.OutOrStdout()
+			for _, o := range res.Outputs {
+				fmt.Fprintf(w, "%s: %s%v\n", o.Name, o.DType, o.Shape)
+				for _, c := range o.Top {
+					fmt.Fprintf(w, "  class %4d  logit %9.4f  p %.4f\n", c.Class, c.Score, c.Prob)
+				}
+				if o.Top == nil && o.Values != nil {
+					fmt.Fprintf(w, "  %v\n", o.Values)
+				}
+			}
+			fmt.Fprintf(w, "latency %.2f ms\n", res.LatencyMS)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&inputs, "input", nil, "input tensor (.pb TensorProto) or image (.png, .jpg), in the model's input order or as NAME=PATH; repeat for several inputs")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.BoolVar(&noOpt, "no-optimize", false, "run the graph as imported, without the standard passes")
+	f.IntVar(&top, "top", 5, "classes to list for a classifier output (N×K scores)")
+	f.Float32SliceVar(&mean, "mean", []float32{0.485, 0.456, 0.406}, "per-channel mean subtracted from images scaled to [0,1]")
+	f.Float32SliceVar(&std, "std", []float32{0.229, 0.224, 0.225}, "per-channel standard deviation images are divided by")
+	rootCmd.AddCommand(cmd)
+}
+
+type runResult struct {
+	Model     string      `json:"model"`
+	Outputs   []runOutput `json:"outputs"`
+	LatencyMS float64     `json:"latency_ms"`
+}
+
+type runOutput struct {
+	Name   string     `json:"name"`
+	DType  string     `json:"dtype"`
+	Shape  []int      `json:"shape"`
+	Top    []classHit `json:"top,omitempty"`
+	Values []float64  `json:"values,omitempty"`
+}
+
+type classHit struct {
+	Class int     `json:"class"`
+	Score float64 `json:"score"`
+	Prob  float64 `json:"prob"`
+}
+
+// maxPrinted bounds the values listed for an output that is not a
+// classifier's scores.
+const maxPrinted = 64
+
+func describeOutput(name string, t *xgraph.Tensor, top int) runOutput {
+	o := runOutput{Name: name, DType: t.DType.String(), Shape: t.Shape}
+	if o.Shape == nil {
+		o.Shape = []int{}
+	}
+	k := 0
+	if len(t.Shape) == 2 && t.Shape[0] == 1 {
+		k = t.Shape[1]
+	} else if len(t.Shape) == 1 {
+		k = t.Shape[0]
+	}
+	if t.DType.IsFloat() && k > 1 && top > 0 {
+		// Scores of the first (only) batch item: rank them and give
+		// softmax probabilities beside the raw scores.
+		idx := make([]int, k)
+		m := math.Inf(-1)
+		for i := range idx {
+			idx[i] = i
+			m = math.Max(m, float64(t.F[i]))
+		}
+		var sum float64
+		for _, v := range t.F[:k] {
+			sum += math.Exp(float64(v) - m)
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return t.F[idx[a]] > t.F[idx[b]] })
+		for _, i := range idx[:min(top, k)] {
+			v := float64(t.F[i])
+			o.Top = append(o.Top, classHit{Class: i, Score: v, Prob: math.Exp(v-m) / sum})
+		}
+		return o
+	}
+	for i := 0; i < min(t.Len(), maxPrinted); i++ {
+		o.Values = append(o.Values, t.Float(i))
+	}
+	return o
+}
+
+// readInput reads a TensorProto file or decodes an image into a 1×3×H×W
+// tensor, resized to the input's static height and width when the model
+// fixes them and normalised with mean and std.
+func readInput(path string, v *xgraph.Value, mean, std []float32) (*xgraph.Tensor, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".pb":
+		t, _, err := onnx.ReadTensor(path)
+		return t, err
+	case ".png", ".jpg", ".jpeg":
+	default:
+		return nil, fmt.Errorf("input %s: want a .pb tensor or a .png/.jpg image", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("input %w", err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("input %s: %w", path, err)
+	}
+	if len(mean) != 3 || len(std) != 3 {
+		return nil, fmt.Errorf("--mean and --std need 3 values each")
+	}
+	b := img.Bounds()
+	h, w := b.Dy(), b.Dx()
+	if v.Ranked && len(v.Shape) == 4 {
+		if v.Shape[1] >= 0 && v.Shape[1] != 3 {
+			return nil, fmt.Errorf("input %s: model input %q takes %d channels, images give 3", path, v.Name, v.Shape[1])
+		}
+		if v.Shape[2] > 0 && v.Shape[3] > 0 {
+			h, w = v.Shape[2], v.Shape[3]
+		}
+	}
+	t := xgraph.Zero(xgraph.Float32, 1, 3, h, w)
+	// Bilinear sampling with half-pixel centres.
+	sy, sx := float64(b.Dy())/float64(h), float64(b.Dx())/float64(w)
+	px := func(x, y int) [3]float64 {
+		r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+		return [3]float64{float64(r) / 65535, float64(g) / 65535, float64(bl) / 65535}
+	}
+	for y := 0; y < h; y++ {
+		fy := math.Max((float64(y)+0.5)*sy-0.5, 0)
+		y0 := min(int(fy), b.Dy()-1)
+		y1 := min(y0+1, b.Dy()-1)
+		ty := fy - float64(y0)
+		for x := 0; x < w; x++ {
+			fx := math.Max((float64(x)+0.5)*sx-0.5, 0)
+			x0 := min(int(fx), b.Dx()-1)
+			x1 := min(x0+1, b.Dx()-1)
+			tx := fx - float64(x0)
+			p00, p01, p10, p11 := px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1)
+			for c := 0; c < 3; c++ {
+				top := p00[c]*(1-tx) + p01[c]*tx
+				bot := p10[c]*(1-tx) + p11[c]*tx
+				val := top*(1-ty) + bot*ty
+				t.F[(c*h+y)*w+x] = float32((val - float64(mean[c])) / float64(std[c]))
+			}
+		}
+	}
+	return t, nil
+}
