@@ -1,0 +1,219 @@
+package assign
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+type golden struct {
+	Hungarian []struct {
+		Rows, Cols     int
+		Cost           []float64
+		RowInd, ColInd []int `json:"-"`
+		Row            []int `json:"row_ind"`
+		Col            []int `json:"col_ind"`
+		Total          float64
+	}
+	Sinkhorn []struct {
+		G, N       int
+		Eps, Tol   float64
+		Iters      int
+		Cost, Ious []float64
+		K          []int
+		Supply     []float64
+		Plan       []float64
+		Niter      int
+		Assigned   []int
+	}
+	Simota []struct {
+		G, N       int
+		Cost, Ious []float64
+		Ks         []int
+		Assigned   []int
+	}
+}
+
+func load(t *testing.T) golden {
+	b, err := os.ReadFile("testdata/golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g golden
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func total(cost []float64, cols int, r, c []int) float64 {
+	var s float64
+	for k := range r {
+		s += cost[r[k]*cols+c[k]]
+	}
+	return s
+}
+
+// TestHungarianGolden checks the total cost against scipy on every case and,
+// since the algorithm is scipy's, the assignment itself.
+func TestHungarianGolden(t *testing.T) {
+	for _, c := range load(t).Hungarian {
+		r, col, err := Hungarian(c.Cost, c.Rows, c.Cols)
+		if err != nil {
+			t.Fatalf("%dx%d: %v", c.Rows, c.Cols, err)
+		}
+		got := total(c.Cost, c.Cols, r, col)
+		if math.Abs(got-c.Total) > 1e-9*math.Max(1, math.Abs(c.Total)) {
+			t.Errorf("%dx%d: total %.12g, scipy %.12g", c.Rows, c.Cols, got, c.Total)
+		}
+		if !slices.Equal(r, c.Row) || !slices.Equal(col, c.Col) {
+			t.Errorf("%dx%d: assignment differs from scipy's", c.Rows, c.Cols)
+		}
+	}
+}
+
+// TestHungarianBrute compares with exhaustive search on small matrices.
+func TestHungarianBrute(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for trial := range 200 {
+		rows, cols := 1+r.IntN(5), 1+r.IntN(5)
+		cost := make([]float64, rows*cols)
+		for i := range cost {
+			cost[i] = float64(r.IntN(10)) - 3
+		}
+		ri, ci, err := Hungarian(cost, rows, cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ri) != min(rows, cols) {
+			t.Fatalf("trial %d: %d pairs", trial, len(ri))
+		}
+		if got, want := total(cost, cols, ri, ci), brute(cost, rows, cols); got != want {
+			t.Fatalf("trial %d (%dx%d): total %v, optimum %v", trial, rows, cols, got, want)
+		}
+	}
+}
+
+// brute returns the least total cost over all assignments.
+func brute(cost []float64, rows, cols int) float64 {
+	best := math.Inf(1)
+	used := make([]bool, max(rows, cols))
+	var rec func(i int, s float64, left int)
+	if rows <= cols {
+		rec = func(i int, s float64, _ int) {
+			if i == rows {
+				best = min(best, s)
+				return
+			}
+			for j := range cols {
+				if !used[j] {
+					used[j] = true
+					rec(i+1, s+cost[i*cols+j], 0)
+					used[j] = false
+				}
+			}
+		}
+	} else {
+		rec = func(j int, s float64, _ int) {
+			if j == cols {
+				best = min(best, s)
+				return
+			}
+			for i := range rows {
+				if !used[i] {
+					used[i] = true
+					rec(j+1, s+cost[i*cols+j], 0)
+					used[i] = false
+				}
+			}
+		}
+	}
+	rec(0, 0, 0)
+	return best
+}
+
+func TestNonFinite(t *testing.T) {
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		cost := []float64{1, 2, 3, v}
+		_, _, err := Hungarian(cost, 2, 2)
+		if err == nil || !strings.Contains(err.Error(), "cost[1][1]") {
+			t.Errorf("Hungarian with %v: %v", v, err)
+		}
+		if _, _, err := (Sinkhorn{Epsilon: 0.1, MaxIter: 10}).Plan(cost, 2, 2, []float64{1, 1}, []float64{1, 1}); err == nil {
+			t.Errorf("Sinkhorn with %v accepted", v)
+		}
+		if _, _, err := SimOTA(cost, []float64{.5, .5, .5, .5}, 2, 2, 10); err == nil {
+			t.Errorf("SimOTA with %v accepted", v)
+		}
+	}
+	if _, _, err := Hungarian([]float64{}, 0, 3); err != nil {
+		t.Errorf("empty: %v", err)
+	}
+}
+
+func TestSinkhornGolden(t *testing.T) {
+	for _, c := range load(t).Sinkhorn {
+		s := Sinkhorn{Epsilon: c.Eps, MaxIter: c.Iters, Tol: c.Tol}
+		demand := make([]float64, c.N)
+		for j := range demand {
+			demand[j] = 1
+		}
+		plan, iters, err := s.Plan(c.Cost, c.G+1, c.N, c.Supply, demand)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if iters != c.Niter {
+			t.Errorf("g %d n %d: %d iterations, POT %d", c.G, c.N, iters, c.Niter)
+		}
+		for i := range plan {
+			if d := math.Abs(plan[i] - c.Plan[i]); d > 1e-9*math.Max(1, c.Plan[i]) {
+				t.Fatalf("g %d n %d eps %g: plan[%d] = %.15g, POT %.15g", c.G, c.N, c.Eps, i, plan[i], c.Plan[i])
+			}
+		}
+		k := make([]float64, c.G)
+		copy(k, c.Supply)
+		got, _, err := Transport(c.Cost, c.G, c.N, k, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, c.Assigned) {
+			t.Errorf("g %d n %d: assignment differs from POT's plan", c.G, c.N)
+		}
+	}
+}
+
+func TestSimOTAGolden(t *testing.T) {
+	for _, c := range load(t).Simota {
+		got, ks, err := SimOTA(c.Cost, c.Ious, c.G, c.N, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ks, c.Ks) {
+			t.Errorf("g %d: ks %v, want %v", c.G, ks, c.Ks)
+		}
+		if !slices.Equal(got, c.Assigned) {
+			t.Errorf("g %d: assigned %v, want %v", c.G, got, c.Assigned)
+		}
+	}
+}
+
+func TestStageK(t *testing.T) {
+	var got []float64
+	for s := 1; s <= 6; s++ {
+		got = append(got, StageK(s, 6, 3, 0.5))
+	}
+	if !slices.Equal(got, []float64{0.5, 1, 1.5, 2, 2.5, 3}) {
+		t.Errorf("StageK = %v", got)
+	}
+}
+
+func TestTransportTooManyPositives(t *testing.T) {
+	_, _, err := Transport(make([]float64, 2*3), 1, 3, []float64{3}, Sinkhorn{Epsilon: 0.1, MaxIter: 5})
+	if err == nil {
+		t.Fatal("k = n accepted")
+	}
+}

@@ -1,0 +1,143 @@
+package assign
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// DynamicK returns OTA's number of positives for each of the g ground truths
+// from their IoUs with n predictions (a g x n matrix): max(1, floor(sum of the
+// q largest IoUs)). OTA uses q = 20 and SimOTA q = 10; q is capped at n.
+func DynamicK(ious []float64, g, n, q int) []int {
+	if len(ious) != g*n {
+		panic(fmt.Sprintf("assign: %d IoUs for a %dx%d matrix", len(ious), g, n))
+	}
+	q = min(q, n)
+	ks := make([]int, g)
+	row := make([]float64, n)
+	for i := range g {
+		copy(row, ious[i*n:i*n+n])
+		slices.SortFunc(row, func(a, b float64) int { return cmp.Compare(b, a) })
+		var s float64
+		for _, v := range row[:q] {
+			s += v
+		}
+		ks[i] = max(1, int(s))
+	}
+	return ks
+}
+
+// StageK is Dynamic Sparse R-CNN's per-stage number of positives per ground
+// truth: maxK - step*(stages - stage) for stage 1..stages, growing over the
+// stages as the proposals improve (K = 3, step = 0.5, 6 stages give 0.5, 1,
+// ..., 3).
+func StageK(stage, stages int, maxK, step float64) float64 {
+	return maxK - step*float64(stages-stage)
+}
+
+// Transport assigns n predictions by optimal transport. cost is a (g+1) x n
+// matrix: rows 0..g-1 are the ground truths, row g the background. Ground
+// truth i supplies k[i] units, the background the remaining n - sum(k), and
+// every prediction demands one. The plan is rescaled so each row's maximum
+// is 1 and each prediction goes to the row with the largest entry in its
+// column (the first on ties): assigned[j] is a ground-truth index, or -1 for
+// background. It also returns the plan.
+func Transport(cost []float64, g, n int, k []float64, s Sinkhorn) (assigned []int, plan []float64, err error) {
+	if len(k) != g {
+		return nil, nil, fmt.Errorf("assign: %d supplies for %d ground truths", len(k), g)
+	}
+	supply := make([]float64, g+1)
+	var total float64
+	for i, v := range k {
+		supply[i] = v
+		total += v
+	}
+	supply[g] = float64(n) - total
+	if !(supply[g] > 0) {
+		return nil, nil, fmt.Errorf("assign: ground truths supply %v units but there are only %d predictions; lower k", total, n)
+	}
+	demand := make([]float64, n)
+	for j := range demand {
+		demand[j] = 1
+	}
+	plan, _, err = s.Plan(cost, g+1, n, supply, demand)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ArgmaxRescaled(plan, g+1, n), plan, nil
+}
+
+// ArgmaxRescaled divides each row of the rows x n plan by its maximum and
+// returns, for each column, the row of the largest value (first on ties),
+// with the last row (background) reported as -1.
+func ArgmaxRescaled(plan []float64, rows, n int) []int {
+	scale := make([]float64, rows)
+	for i := range rows {
+		m := math.Inf(-1)
+		for _, v := range plan[i*n : i*n+n] {
+			m = max(m, v)
+		}
+		scale[i] = m
+	}
+	out := make([]int, n)
+	for j := range n {
+		best, arg := math.Inf(-1), 0
+		for i := range rows {
+			if v := plan[i*n+j] / scale[i]; v > best {
+				best, arg = v, i
+			}
+		}
+		if arg == rows-1 {
+			arg = -1
+		}
+		out[j] = arg
+	}
+	return out
+}
+
+// SimOTA assigns n predictions to g ground truths as YOLOX's SimOTA: each
+// ground truth takes its k cheapest predictions (k from DynamicK with q top
+// IoUs; ties by index), and a prediction taken by several goes to the ground
+// truth of least cost for it. cost and ious are g x n. assigned[j] is a
+// ground-truth index or -1; ks are the dynamic k. NaN or infinite costs are
+// refused.
+func SimOTA(cost, ious []float64, g, n, q int) (assigned, ks []int, err error) {
+	if err := CheckFinite(cost, g, n); err != nil {
+		return nil, nil, err
+	}
+	if len(ious) != g*n {
+		return nil, nil, fmt.Errorf("assign: %d IoUs for a %dx%d matrix", len(ious), g, n)
+	}
+	ks = DynamicK(ious, g, n, q)
+	count := make([]int, n)
+	owner := make([]int, n)
+	for j := range owner {
+		owner[j] = -1
+	}
+	idx := make([]int, n)
+	for i := range g {
+		row := cost[i*n : i*n+n]
+		for j := range idx {
+			idx[j] = j
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(row[a], row[b]) })
+		for _, j := range idx[:min(ks[i], n)] {
+			count[j]++
+			owner[j] = i
+		}
+	}
+	for j := range n {
+		if count[j] > 1 {
+			best := 0
+			for i := 1; i < g; i++ {
+				if cost[i*n+j] < cost[best*n+j] {
+					best = i
+				}
+			}
+			owner[j] = best
+		}
+	}
+	return owner, ks, nil
+}

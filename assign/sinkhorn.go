@@ -1,0 +1,191 @@
+package assign
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+)
+
+// Sinkhorn solves entropic optimal transport in the log domain, as POT's
+// ot.bregman.sinkhorn_log: alternating log-sum-exp updates of the dual
+// potentials, stable for any Epsilon.
+type Sinkhorn struct {
+	// Epsilon is the entropic regularisation (POT's reg): 0.1 in OTA, 1e-3
+	// in Dynamic Sparse R-CNN's DLA.
+	Epsilon float64
+	// MaxIter caps the iterations.
+	MaxIter int
+	// Tol stops the iterations once the 2-norm of the difference between
+	// the plan's column sums and the demands falls below it; as in POT it
+	// is checked on the first and every tenth iteration. Zero runs MaxIter.
+	Tol float64
+}
+
+// skipBelow is where exp(x - max) no longer changes a sum of at least one
+// in double precision, so the exponential is not computed.
+const skipBelow = -40
+
+// Plan returns the rows x cols transport plan between the supplies (one per
+// row) and the demands (one per column) under cost, and the iterations run.
+// Supplies and demands must be positive with equal totals; costs finite.
+func (s Sinkhorn) Plan(cost []float64, rows, cols int, supply, demand []float64) (plan []float64, iters int, err error) {
+	if err := CheckFinite(cost, rows, cols); err != nil {
+		return nil, 0, err
+	}
+	if len(supply) != rows || len(demand) != cols {
+		return nil, 0, fmt.Errorf("assign: %d supplies and %d demands for a %dx%d cost", len(supply), len(demand), rows, cols)
+	}
+	if !(s.Epsilon > 0) || s.MaxIter < 1 {
+		return nil, 0, errors.New("assign: Sinkhorn needs Epsilon > 0 and MaxIter >= 1")
+	}
+	var sa, sb float64
+	loga, logb := make([]float64, rows), make([]float64, cols)
+	for i, a := range supply {
+		if !(a > 0) || math.IsInf(a, 0) {
+			return nil, 0, fmt.Errorf("assign: supply[%d] = %v, want a positive finite value", i, a)
+		}
+		sa += a
+		loga[i] = math.Log(a)
+	}
+	for j, b := range demand {
+		if !(b > 0) || math.IsInf(b, 0) {
+			return nil, 0, fmt.Errorf("assign: demand[%d] = %v, want a positive finite value", j, b)
+		}
+		sb += b
+		logb[j] = math.Log(b)
+	}
+	if math.Abs(sa-sb) > 1e-9*max(sa, sb) {
+		return nil, 0, fmt.Errorf("assign: supplies total %v but demands total %v", sa, sb)
+	}
+	if rows == 0 || cols == 0 {
+		return []float64{}, 0, nil
+	}
+	mr := make([]float64, len(cost))
+	for i, c := range cost {
+		mr[i] = -c / s.Epsilon
+	}
+	w := &sinkhornWork{mr: mr, rows: rows, cols: cols, u: make([]float64, rows), v: make([]float64, cols),
+		loga: loga, logb: logb, colMax: make([]float64, cols), colSum: make([]float64, cols)}
+	w.parts = 1
+	if rows*cols >= 1<<14 {
+		w.parts = min(runtime.GOMAXPROCS(0), 4)
+	}
+	for it := range s.MaxIter {
+		iters = it + 1
+		w.parallel(cols, w.updateV)
+		w.parallel(rows, w.updateU)
+		if it%10 == 0 && s.Tol > 0 {
+			if w.marginalError(demand) < s.Tol {
+				break
+			}
+		}
+	}
+	plan = make([]float64, rows*cols)
+	for i := range rows {
+		ui := w.u[i]
+		for j, m := range mr[i*cols : i*cols+cols] {
+			plan[i*cols+j] = math.Exp(m + ui + w.v[j])
+		}
+	}
+	return plan, iters, nil
+}
+
+// sinkhornWork is the state of one Sinkhorn solve.
+type sinkhornWork struct {
+	mr             []float64 // -cost/epsilon
+	rows, cols     int
+	u, v           []float64 // log potentials
+	loga, logb     []float64
+	colMax, colSum []float64
+	parts          int
+}
+
+// parallel runs f over [0, n) split into w.parts ranges.
+func (w *sinkhornWork) parallel(n int, f func(lo, hi int)) {
+	if w.parts <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	step := (n + w.parts - 1) / w.parts
+	for lo := 0; lo < n; lo += step {
+		hi := min(lo+step, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// updateV sets v[j] = log b[j] - logsumexp_i(mr[i][j] + u[i]) for columns
+// [lo, hi).
+func (w *sinkhornWork) updateV(lo, hi int) {
+	cm, cs := w.colMax[lo:hi], w.colSum[lo:hi]
+	for j := range cm {
+		cm[j] = math.Inf(-1)
+		cs[j] = 0
+	}
+	for i := range w.rows {
+		ui := w.u[i]
+		row := w.mr[i*w.cols+lo : i*w.cols+hi]
+		for j, m := range row {
+			cm[j] = max(cm[j], m+ui)
+		}
+	}
+	for i := range w.rows {
+		ui := w.u[i]
+		row := w.mr[i*w.cols+lo : i*w.cols+hi]
+		for j, m := range row {
+			if x := m + ui - cm[j]; x > skipBelow {
+				cs[j] += math.Exp(x)
+			}
+		}
+	}
+	for j := range cm {
+		w.v[lo+j] = w.logb[lo+j] - (math.Log(cs[j]) + cm[j])
+	}
+}
+
+// updateU sets u[i] = log a[i] - logsumexp_j(mr[i][j] + v[j]) for rows
+// [lo, hi).
+func (w *sinkhornWork) updateU(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		row := w.mr[i*w.cols : i*w.cols+w.cols]
+		mx := math.Inf(-1)
+		for j, m := range row {
+			mx = max(mx, m+w.v[j])
+		}
+		sum := 0.0
+		for j, m := range row {
+			if x := m + w.v[j] - mx; x > skipBelow {
+				sum += math.Exp(x)
+			}
+		}
+		w.u[i] = w.loga[i] - (math.Log(sum) + mx)
+	}
+}
+
+// marginalError returns the 2-norm of the plan's column sums minus b.
+func (w *sinkhornWork) marginalError(b []float64) float64 {
+	cs := w.colSum
+	clear(cs)
+	for i := range w.rows {
+		ui := w.u[i]
+		row := w.mr[i*w.cols : i*w.cols+w.cols]
+		for j, m := range row {
+			if x := m + ui + w.v[j]; x > skipBelow-40 {
+				cs[j] += math.Exp(x)
+			}
+		}
+	}
+	var e float64
+	for j, s := range cs {
+		d := s - b[j]
+		e += d * d
+	}
+	return math.Sqrt(e)
+}
