@@ -69,6 +69,16 @@ func binary(a, b *tensor.Tensor, k binKind) *tensor.Tensor {
 		}
 		return out
 	}
+	if outer, mid, inner, ok := tensor.BlockBroadcast(b.Shape(), a.Shape()); ok {
+		out := tensor.Zeros(a.Shape()...)
+		blockBinary(ad, bd, out.Data(), outer, mid, inner, k, false)
+		return out
+	}
+	if outer, mid, inner, ok := tensor.BlockBroadcast(a.Shape(), b.Shape()); ok {
+		out := tensor.Zeros(b.Shape()...)
+		blockBinary(bd, ad, out.Data(), outer, mid, inner, k, true)
+		return out
+	}
 	var f func(x, y float32) float32
 	switch k {
 	case binAdd:
@@ -81,6 +91,45 @@ func binary(a, b *tensor.Tensor, k binKind) *tensor.Tensor {
 		f = func(x, y float32) float32 { return x / y }
 	}
 	return tensor.Binary(a, b, f)
+}
+
+// blockBinary computes out = full op small for full of shape outer × mid ×
+// inner and small of mid values broadcast over it; with swap the operands'
+// roles in op are exchanged (small op full).
+func blockBinary(full, small, out []float32, outer, mid, inner int, k binKind, swap bool) {
+	i := 0
+	for range outer {
+		for _, y := range small[:mid] {
+			src, dst := full[i:i+inner], out[i:i+inner]
+			switch {
+			case k == binAdd:
+				for j, x := range src {
+					dst[j] = x + y
+				}
+			case k == binMul:
+				for j, x := range src {
+					dst[j] = x * y
+				}
+			case k == binSub && !swap:
+				for j, x := range src {
+					dst[j] = x - y
+				}
+			case k == binSub:
+				for j, x := range src {
+					dst[j] = y - x
+				}
+			case k == binDiv && !swap:
+				for j, x := range src {
+					dst[j] = x / y
+				}
+			default:
+				for j, x := range src {
+					dst[j] = y / x
+				}
+			}
+			i += inner
+		}
+	}
 }
 
 // Add returns a + b with NumPy broadcasting.

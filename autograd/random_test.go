@@ -64,3 +64,44 @@ func TestGradientsRandomShapes(t *testing.T) {
 			f: func(x []*Var) *Var { return Mul(Permute(x[0], perm...), Permute(x[0], perm...)) }})
 	}
 }
+
+// TestBinaryFastPaths compares the specialised broadcasting loops with the
+// general element-wise path on random shape pairs.
+func TestBinaryFastPaths(t *testing.T) {
+	rng := tensor.NewRNG(7).Rand()
+	fs := []func(x, y float32) float32{
+		func(x, y float32) float32 { return x + y },
+		func(x, y float32) float32 { return x - y },
+		func(x, y float32) float32 { return x * y },
+		func(x, y float32) float32 { return x / y },
+	}
+	for i := range 200 {
+		s := make([]int, rng.IntN(5))
+		for j := range s {
+			s[j] = 1 + rng.IntN(3)
+		}
+		p := append([]int{}, s[rng.IntN(len(s)+1):]...)
+		for j := range p {
+			if rng.IntN(2) == 0 {
+				p[j] = 1
+			}
+		}
+		if rng.IntN(2) == 0 {
+			s, p = p, s
+		}
+		a, b := randn(uint64(i), s...), uniform(uint64(i+500), 0.5, 1.5, p...)
+		k := binKind(i % 4)
+		got, want := binary(a, b, k), tensor.Binary(a, b, fs[k])
+		if !tensor.EqualShapes(got.Shape(), want.Shape()) {
+			t.Fatalf("%v op%d %v: shape %v, want %v", s, k, p, got.Shape(), want.Shape())
+		}
+		for j, v := range want.Data() {
+			if got.Data()[j] != v {
+				t.Fatalf("%v op%d %v: element %d = %v, want %v", s, k, p, j, got.Data()[j], v)
+			}
+		}
+		if sum := tensor.SumTo(want, p); !tensor.EqualShapes(sum.Shape(), p) {
+			t.Fatalf("SumTo shape %v, want %v", sum.Shape(), p)
+		}
+	}
+}

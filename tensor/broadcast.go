@@ -77,6 +77,10 @@ func SumTo(t *Tensor, shape []int) *Tensor {
 		panic(fmt.Sprintf("tensor: cannot sum %v to %v", t.shape, shape))
 	}
 	out := Zeros(shape...)
+	if outer, mid, inner, ok := BlockBroadcast(shape, t.shape); ok {
+		sumBlock(t.data, out.data, outer, mid, inner)
+		return out
+	}
 	if len(out.data) == 1 {
 		var s float32
 		for _, v := range t.data {
@@ -101,4 +105,26 @@ func SumTo(t *Tensor, shape []int) *Tensor {
 		}
 	}
 	return out
+}
+
+// sumBlock adds the outer × mid × inner block src into dst (mid values),
+// summing over the outer and inner indices.
+func sumBlock(src, dst []float32, outer, mid, inner int) {
+	dst = dst[:mid]
+	for o := 0; o < outer; o++ {
+		block := src[o*mid*inner : (o+1)*mid*inner]
+		if inner == 1 {
+			for m, v := range block[:mid] {
+				dst[m] += v
+			}
+			continue
+		}
+		for m := range dst {
+			var s float32
+			for _, v := range block[m*inner : (m+1)*inner] {
+				s += v
+			}
+			dst[m] += s
+		}
+	}
 }

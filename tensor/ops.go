@@ -121,3 +121,33 @@ func Split3(shape []int, axis int) (outer, n, inner int) {
 	}
 	return outer, shape[axis], inner
 }
+
+// BlockBroadcast reports whether small, broadcast to big, varies over one
+// contiguous run of big's dimensions only: big is then an outer × mid ×
+// inner block and the broadcast element at (o, m, i) is small's element m.
+// Bias vectors over channels (C×1×1 against N×C×H×W) and row vectors (D
+// against ...×D) have this form. A one-element small gives mid 1.
+func BlockBroadcast(small, big []int) (outer, mid, inner int, ok bool) {
+	if len(small) > len(big) {
+		return 0, 0, 0, false
+	}
+	off := len(big) - len(small)
+	first, last := -1, -1
+	for i, d := range small {
+		if d != 1 {
+			if first < 0 {
+				first = i + off
+			}
+			last = i + off
+		}
+	}
+	if first < 0 {
+		return 1, 1, NumElements(big), true
+	}
+	for j := first; j <= last; j++ {
+		if small[j-off] != big[j] {
+			return 0, 0, 0, false
+		}
+	}
+	return NumElements(big[:first]), NumElements(big[first : last+1]), NumElements(big[last+1:]), true
+}

@@ -113,3 +113,52 @@ func TestSplit3NormAxis(t *testing.T) {
 	}()
 	NormAxis(3, 3)
 }
+
+// TestSumToRandom checks SumTo against summation by multi-index on random
+// shape pairs, and BroadcastTo as its adjoint.
+func TestSumToRandom(t *testing.T) {
+	r := NewRNG(5).Rand()
+	for range 200 {
+		big := make([]int, r.IntN(5))
+		for i := range big {
+			big[i] = 1 + r.IntN(3)
+		}
+		small := append([]int{}, big[r.IntN(len(big)+1):]...)
+		for i := range small {
+			if r.IntN(2) == 0 {
+				small[i] = 1
+			}
+		}
+		x := NewRNG(uint64(r.IntN(1000))).Normal(0, 1, big...)
+		got := SumTo(x, small)
+		want := Zeros(small...)
+		idx := make([]int, len(big))
+		for _, v := range x.Data() {
+			off := 0
+			for j, d := range small {
+				i := idx[len(big)-len(small)+j]
+				if d == 1 {
+					i = 0
+				}
+				off = off*d + i
+			}
+			want.Data()[off] += v
+			for d := len(big) - 1; d >= 0; d-- {
+				idx[d]++
+				if idx[d] < big[d] {
+					break
+				}
+				idx[d] = 0
+			}
+		}
+		for i, v := range want.Data() {
+			if d := got.Data()[i] - v; d > 1e-4 || d < -1e-4 {
+				t.Fatalf("SumTo(%v -> %v)[%d] = %v, want %v", big, small, i, got.Data()[i], v)
+			}
+		}
+		b := BroadcastTo(want, big)
+		if !EqualShapes(b.Shape(), big) {
+			t.Fatalf("BroadcastTo shape %v, want %v", b.Shape(), big)
+		}
+	}
+}
