@@ -20,6 +20,19 @@ func BroadcastTo(t *Tensor, shape []int) *Tensor {
 	if len(out.data) == 0 {
 		return out
 	}
+	if outer, mid, inner, ok := BlockBroadcast(t.shape, shape); ok {
+		i := 0
+		for range outer {
+			for _, v := range t.data[:mid] {
+				row := out.data[i : i+inner]
+				for j := range row {
+					row[j] = v
+				}
+				i += inner
+			}
+		}
+		return out
+	}
 	st := broadcastStrides(t.shape, shape)
 	idx := make([]int, len(shape))
 	ti := 0

@@ -162,3 +162,25 @@ func TestSumToRandom(t *testing.T) {
 		}
 	}
 }
+
+func TestBroadcastToMatchesBinary(t *testing.T) {
+	r := NewRNG(6).Rand()
+	for range 100 {
+		big := make([]int, r.IntN(5))
+		for i := range big {
+			big[i] = 1 + r.IntN(3)
+		}
+		small := append([]int{}, big[r.IntN(len(big)+1):]...)
+		for i := range small {
+			if r.IntN(2) == 0 {
+				small[i] = 1
+			}
+		}
+		x := NewRNG(uint64(r.IntN(1000))).Normal(0, 1, small...)
+		got := BroadcastTo(x, big)
+		want := Binary(Zeros(big...), x, func(_, y float32) float32 { return y })
+		if !slices.Equal(got.Data(), want.Data()) {
+			t.Fatalf("BroadcastTo(%v -> %v) = %v, want %v", small, big, got.Data(), want.Data())
+		}
+	}
+}
