@@ -86,23 +86,42 @@ func SgemmStrided(transA, transB bool, batch, m, n, k int, alpha float32, a []fl
 	}
 	last := batch - 1
 	checkGemm(transA, transB, m, n, k, a[last*strideA:], lda, b[last*strideB:], ldb, c[last*strideC:], ldc)
-	item := func(t int) {
-		Sgemm(transA, transB, m, n, k, alpha, a[t*strideA:], lda, b[t*strideB:], ldb, beta, c[t*strideC:], ldc)
-	}
+	g := gemm{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	s := strided{g: g, batch: batch, strideA: strideA, strideB: strideB, strideC: strideC}
 	nw := min(runtime.GOMAXPROCS(0), batch)
 	if nw <= 1 || workersFor(best, m, n, k) > 1 {
-		for t := range batch {
-			item(t)
-		}
+		s.items(0, batch)
 		return
 	}
 	// Each goroutine takes a contiguous run of the batch: the products are
-	// small, so the inner Sgemm calls stay single-threaded.
-	parallelFor(nw, func(w int) {
-		lo, hi := w*batch/nw, (w+1)*batch/nw
-		for t := lo; t < hi; t++ {
-			item(t)
+	// small, so the inner ones stay single-threaded.
+	s.parallel(nw)
+}
+
+// strided is a batch of products with the same shape.
+type strided struct {
+	g                         gemm
+	batch                     int
+	strideA, strideB, strideC int
+}
+
+// items computes products lo..hi-1 of the batch.
+func (s *strided) items(lo, hi int) {
+	g := s.g
+	for t := lo; t < hi; t++ {
+		g.a, g.b, g.c = s.g.a[t*s.strideA:], s.g.b[t*s.strideB:], s.g.c[t*s.strideC:]
+		if g.k == 0 || g.alpha == 0 {
+			scaleC(g.m, g.n, g.beta, g.c, g.ldc)
+			continue
 		}
+		g.do(best)
+	}
+}
+
+func (s strided) parallel(nw int) {
+	parallelFor(nw, func(w int) {
+		s.items(w*s.batch/nw, (w+1)*s.batch/nw)
 	})
 }
 
@@ -177,7 +196,7 @@ type gemm struct {
 // parallel splits C into nw blocks along its longer side, in whole register
 // tiles, and computes them on the worker pool. Each block packs its own
 // panels, so the goroutines share nothing but the read-only inputs.
-func (g *gemm) parallel(mk *microKernel, nw int) {
+func (g gemm) parallel(mk *microKernel, nw int) {
 	if g.n/mk.nr >= nw && (g.n >= g.m || g.m/mk.mr < nw) {
 		tiles := (g.n + mk.nr - 1) / mk.nr
 		parallelFor(nw, func(w int) {

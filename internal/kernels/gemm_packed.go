@@ -1,13 +1,43 @@
 package kernels
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+)
 
 // packBuf holds one goroutine's packed panels and its edge tile.
 type packBuf struct {
 	a, b, tile []float32
 }
 
-var packBufs = sync.Pool{New: func() any { return new(packBuf) }}
+// packBufs keeps the buffers of finished products for the next ones. A
+// sync.Pool would drop them at every garbage collection, and reallocating
+// megabytes of panels per product would itself drive the collector.
+var packBufs struct {
+	sync.Mutex
+	free []*packBuf
+}
+
+func getPackBuf() *packBuf {
+	packBufs.Lock()
+	defer packBufs.Unlock()
+	if n := len(packBufs.free); n > 0 {
+		pb := packBufs.free[n-1]
+		packBufs.free = packBufs.free[:n-1]
+		return pb
+	}
+	return new(packBuf)
+}
+
+// putPackBuf returns pb for reuse, keeping at most one buffer per thread
+// (plus one for a concurrent caller).
+func putPackBuf(pb *packBuf) {
+	packBufs.Lock()
+	defer packBufs.Unlock()
+	if len(packBufs.free) <= runtime.GOMAXPROCS(0) {
+		packBufs.free = append(packBufs.free, pb)
+	}
+}
 
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
@@ -30,8 +60,8 @@ func split(n, size, unit int) int {
 // kc blocks (B block packed, L3), rows of A in mc blocks (A block packed,
 // L2), then register tiles with the B micro-panel kept in L1.
 func (g *gemm) run(mk *microKernel, i0, i1, j0, j1 int) {
-	pb := packBufs.Get().(*packBuf)
-	defer packBufs.Put(pb)
+	pb := getPackBuf()
+	defer putPackBuf(pb)
 	mr, nr := mk.mr, mk.nr
 	kc := split(g.k, mk.kc, 1)
 	mc := split(i1-i0, mk.mc, mr)

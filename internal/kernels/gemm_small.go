@@ -15,8 +15,8 @@ func useSmall(m, n, k int) bool {
 // reads A through its strides and B's rows in place. Only the partial
 // tiles at the bottom and right edges are copied into zero-padded panels.
 func (g *gemm) small(mk *microKernel) {
-	pb := packBufs.Get().(*packBuf)
-	defer packBufs.Put(pb)
+	pb := getPackBuf()
+	defer putPackBuf(pb)
 	mr, nr := mk.mr, mk.nr
 	m, n, k := g.m, g.n, g.k
 	mFull := m / mr * mr
