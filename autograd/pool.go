@@ -133,6 +133,10 @@ func (o *maxPoolOp) Forward() *tensor.Tensor {
 
 // maxPoolInside is MaxPool2d on one plane whose windows all lie inside it.
 func maxPoolInside(gh, gw poolGeom, src, dst []float32, arg []int32) {
+	if gh.k == 2 && gw.k == 2 && gh.stride == 2 && gw.stride == 2 && gh.dil == 1 && gw.dil == 1 {
+		maxPool2x2(gh.out, gw.out, gw.in, src, dst, arg)
+		return
+	}
 	for oy := 0; oy < gh.out; oy++ {
 		y0 := oy * gh.stride
 		for ox := 0; ox < gw.out; ox++ {
@@ -150,6 +154,29 @@ func maxPoolInside(gh, gw poolGeom, src, dst []float32, arg []int32) {
 			}
 			dst[oy*gw.out+ox] = best
 			arg[oy*gw.out+ox] = int32(bi)
+		}
+	}
+}
+
+// maxPool2x2 is 2×2 max pooling with stride 2 over a plane of width w.
+func maxPool2x2(oh, ow, w int, src, dst []float32, arg []int32) {
+	for oy := 0; oy < oh; oy++ {
+		i0 := 2 * oy * w
+		r0, r1 := src[i0:i0+w], src[i0+w:i0+2*w]
+		d, a := dst[oy*ow:(oy+1)*ow], arg[oy*ow:(oy+1)*ow]
+		for ox := range d {
+			x := 2 * ox
+			best, bi := r0[x], i0+x
+			if v := r0[x+1]; v > best || v != v && best == best {
+				best, bi = v, i0+x+1
+			}
+			if v := r1[x]; v > best || v != v && best == best {
+				best, bi = v, i0+w+x
+			}
+			if v := r1[x+1]; v > best || v != v && best == best {
+				best, bi = v, i0+w+x+1
+			}
+			d[ox], a[ox] = best, int32(bi)
 		}
 	}
 }
