@@ -6,6 +6,26 @@
 // gradient, records it in the output Var; Backward walks the recorded graph
 // in reverse topological order. Gradients of leaves accumulate across
 // Backward calls until ZeroGrad.
+//
+// The ops follow PyTorch's semantics, layouts and defaults. Each is checked
+// against central differences and, except Dropout, whose masks come from
+// the engine's own generator, against values computed by PyTorch:
+//
+//   - element-wise: Add, Sub, Mul, Div (NumPy broadcasting), Neg, Scale,
+//     AddScalar, Exp, Log, Sqrt, Pow, Abs, Clamp, ReLU, LeakyReLU, GELU,
+//     Sigmoid, Tanh, Softplus;
+//   - products and layers: MatMul, BatchMatMul, Linear, Conv2d,
+//     ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d,
+//     LayerNorm, GroupNorm, Dropout, Embedding, ResizeBilinear;
+//   - shapes: Reshape, Flatten, Permute, Transpose, Slice, Split, Concat,
+//     Stack, IndexSelect, Gather, Where, MaskedFill;
+//   - reductions: Sum, Mean, SumAxes, MeanAxes, Max, TopK, Softmax,
+//     LogSoftmax, and the non-differentiable Argmax;
+//   - losses: CrossEntropy, BCEWithLogits, SigmoidFocalLoss, L1Loss,
+//     SmoothL1Loss, MSELoss.
+//
+// Shape errors are programmer errors and panic with a message naming the op
+// and the shapes involved.
 package autograd
 
 import (
