@@ -136,9 +136,7 @@ func (m *machine) conv(c *core, in *isa.Instr, depthwise bool) error {
 						}
 						base := src.off + (y*src.w+x)*src.stride
 						wb := wt.off + (o*wt.w+ky*kw+kx)*wt.stride
-						for i := range in.C {
-							acc += int32(int8(src.mem[base+i])) * int32(int8(wt.mem[wb+i]))
-						}
+						acc += dot(src.mem[base:base+in.C], wt.mem[wb:wb+in.C])
 					}
 				}
 				acc += int32(bias.at(0, 0, o)) << cfg.ShiftBias
@@ -274,4 +272,15 @@ func (m *machine) exec(c *core, in *isa.Instr) error {
 		return fmt.Errorf("%s does not execute", in.Name())
 	}
 	return nil
+}
+
+// dot is the int32 (wrapping) dot product of two int8 vectors stored as
+// bytes, of a's length.
+func dot(a, b []byte) int32 {
+	b = b[:len(a)]
+	var s int32
+	for i, v := range a {
+		s += int32(int8(v)) * int32(int8(b[i]))
+	}
+	return s
 }

@@ -208,3 +208,7 @@ func TestShiftRounding(t *testing.T) {
 		}
 	}
 }
+
+func pad1Window() ref.Window { return pad1 }
+
+func refOut(cut int) ref.Out { return ref.Out{ShiftCut: cut, Act: ref.ActReLU, Round: ref.RoundDPU} }

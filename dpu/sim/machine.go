@@ -19,14 +19,16 @@ type core struct {
 }
 
 func newCore(t *target.Target) *core {
-	lanes := t.FMLanes()
-	c := &core{t: t, fm: make([][]byte, t.FMBankGroups)}
-	for g := range c.fm {
-		c.fm[g] = make([]byte, t.FMBanksPerGroup*t.BankDepth*lanes)
+	return &core{t: t, fm: make([][]byte, t.FMBankGroups)}
+}
+
+// lazy returns the memory of a bank group, allocating it on first use:
+// banks start zeroed, and most programs touch few of them.
+func lazy(p *[]byte, n int) []byte {
+	if *p == nil {
+		*p = make([]byte, n)
 	}
-	c.w = make([]byte, t.WeightBanks*t.BankDepth*lanes)
-	c.bias = make([]byte, t.BiasBankDepth*t.BiasLanes())
-	return c
+	return *p
 }
 
 // tile is an h x w x c block of int8 in a bank: element (y, x, ch) is at
@@ -42,14 +44,12 @@ type tile struct {
 
 func (t tile) at(y, x, ch int) int8 { return int8(t.mem[t.off+(y*t.w+x)*t.stride+ch]) }
 
-func (t tile) set(y, x, ch int, v int8) { t.mem[t.off+(y*t.w+x)*t.stride+ch] = byte(v) }
-
 // tile resolves an h x w x c tile starting at line addr of bank. A tile may
 // run on from one bank into the next of the same group, never past the
 // group's last bank.
 func (c *core) tile(bank, addr, h, w, ch int) (tile, error) {
 	t := c.t
-	var mem []byte
+	var m []byte
 	var lanes, first, lines int // lines in the group, from the group's start
 	switch {
 	case isa.IsFM(bank):
@@ -57,17 +57,17 @@ func (c *core) tile(bank, addr, h, w, ch int) (tile, error) {
 		if g >= t.FMBankGroups {
 			return tile{}, fmt.Errorf("bank %s does not exist on %s", isa.BankName(bank), t.Name)
 		}
-		mem, lanes = c.fm[g], t.FMLanes()
+		m, lanes = lazy(&c.fm[g], t.FMBanksPerGroup*t.BankDepth*t.FMLanes()), t.FMLanes()
 		first, lines = (bank%isa.FMGroupBanks)*t.BankDepth, t.FMBanksPerGroup*t.BankDepth
 	case isa.IsWeight(bank):
 		i := bank - isa.WeightBank0
 		if i >= t.WeightBanks {
 			return tile{}, fmt.Errorf("bank %s does not exist on %s (%d weight banks)", isa.BankName(bank), t.Name, t.WeightBanks)
 		}
-		mem, lanes = c.w, t.FMLanes()
+		m, lanes = lazy(&c.w, t.WeightBanks*t.BankDepth*t.FMLanes()), t.FMLanes()
 		first, lines = i*t.BankDepth, t.WeightBanks*t.BankDepth
 	case bank == isa.BiasBank:
-		mem, lanes = c.bias, t.BiasLanes()
+		m, lanes = lazy(&c.bias, t.BiasBankDepth*t.BiasLanes()), t.BiasLanes()
 		first, lines = 0, t.BiasBankDepth
 	default:
 		return tile{}, fmt.Errorf("no bank %d", bank)
@@ -84,7 +84,7 @@ func (c *core) tile(bank, addr, h, w, ch int) (tile, error) {
 	if first+addr+n > lines {
 		return tile{}, fmt.Errorf("%dx%dx%d tile (%d lines) at %s:%d runs past the end of its bank group", h, w, ch, n, isa.BankName(bank), addr)
 	}
-	return tile{mem: mem, off: (first + addr) * lanes, h: h, w: w, c: ch, stride: groups * lanes, bank: bank, addr: addr}, nil
+	return tile{mem: m, off: (first + addr) * lanes, h: h, w: w, c: ch, stride: groups * lanes, bank: bank, addr: addr}, nil
 }
 
 // lines returns the number of bank lines the tile occupies.
