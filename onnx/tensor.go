@@ -67,17 +67,14 @@ func decodeTensor(tp *onnxpb.TensorProto, dir string) (*xgraph.Tensor, error) {
 			return nil, err
 		}
 	}
-	t := &xgraph.Tensor{DType: dt, Shape: shape}
-	if dt.IsFloat() {
-		t.F = make([]float32, n)
-	} else {
-		t.I = make([]int64, n)
-	}
-	if raw != nil || tp.GetDataLocation() == onnxpb.TensorProto_EXTERNAL {
-		size := elemSize[dt]
-		if len(raw) != n*size {
+	external := tp.GetDataLocation() == onnxpb.TensorProto_EXTERNAL
+	// Sizes are checked before allocating, so that a corrupt header
+	// cannot demand gigabytes.
+	if raw != nil || external {
+		if size := elemSize[dt]; len(raw) != n*size {
 			return nil, fmt.Errorf("raw data holds %d bytes, shape %v of %s needs %d", len(raw), shape, dt, n*size)
 		}
+		t := xgraph.Zero(dt, shape...)
 		decodeRaw(t, raw)
 		return t, nil
 	}
@@ -86,45 +83,40 @@ func decodeTensor(tp *onnxpb.TensorProto, dir string) (*xgraph.Tensor, error) {
 	switch dt {
 	case xgraph.Float32:
 		have = len(tp.FloatData)
-		if have == n {
-			copy(t.F, tp.FloatData)
-		}
 	case xgraph.Float64:
 		have = len(tp.DoubleData)
-		if have == n {
-			for i, v := range tp.DoubleData {
-				t.F[i] = float32(v)
-			}
-		}
-	case xgraph.Float16, xgraph.BFloat16:
-		have = len(tp.Int32Data)
-		if have == n {
-			for i, v := range tp.Int32Data {
-				t.F[i] = halfToFloat(dt, uint16(v))
-			}
-		}
 	case xgraph.Int64:
 		have = len(tp.Int64Data)
-		if have == n {
-			copy(t.I, tp.Int64Data)
-		}
 	case xgraph.Uint32, xgraph.Uint64:
 		have = len(tp.Uint64Data)
-		if have == n {
-			for i, v := range tp.Uint64Data {
-				t.I[i] = dt.Wrap(int64(v))
-			}
-		}
-	default: // int32, int16, int8, uint16, uint8, bool
+	default: // int32, int16, int8, uint16, uint8, bool, float16, bfloat16
 		have = len(tp.Int32Data)
-		if have == n {
-			for i, v := range tp.Int32Data {
-				t.I[i] = dt.Wrap(int64(v))
-			}
-		}
 	}
 	if have != n {
 		return nil, fmt.Errorf("holds %d values, shape %v needs %d", have, shape, n)
+	}
+	t := xgraph.Zero(dt, shape...)
+	switch dt {
+	case xgraph.Float32:
+		copy(t.F, tp.FloatData)
+	case xgraph.Float64:
+		for i, v := range tp.DoubleData {
+			t.F[i] = float32(v)
+		}
+	case xgraph.Float16, xgraph.BFloat16:
+		for i, v := range tp.Int32Data {
+			t.F[i] = halfToFloat(dt, uint16(v))
+		}
+	case xgraph.Int64:
+		copy(t.I, tp.Int64Data)
+	case xgraph.Uint32, xgraph.Uint64:
+		for i, v := range tp.Uint64Data {
+			t.I[i] = dt.Wrap(int64(v))
+		}
+	default:
+		for i, v := range tp.Int32Data {
+			t.I[i] = dt.Wrap(int64(v))
+		}
 	}
 	return t, nil
 }

@@ -140,9 +140,9 @@ func (g *Graph) Dump(w io.Writer) error {
 // layout places the graph's nodes for drawing: inputs and nodes get a layer
 // (the longest path from an input) and a position within the layer.
 type layout struct {
-	boxes []box
-	edges [][2]int // indices into boxes
-	label []string // edge labels (value shapes)
+	boxes  []box
+	edges  [][2]int // indices into boxes
+	label  []string // edge labels (value shapes)
 	layers int
 	width  int // the most boxes in one layer
 }
