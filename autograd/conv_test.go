@@ -1,0 +1,108 @@
+package autograd
+
+import (
+	"math"
+	"testing"
+
+	"argus/tensor"
+)
+
+// naiveConv2d is the direct definition of a grouped, strided, padded and
+// dilated cross-correlation.
+func naiveConv2d(x, w *tensor.Tensor, opt Conv2dOptions) *tensor.Tensor {
+	opt = opt.norm()
+	xs, ws := x.Shape(), w.Shape()
+	n, h, wd := xs[0], xs[2], xs[3]
+	cout, cinG, kh, kw := ws[0], ws[1], ws[2], ws[3]
+	coutG := cout / opt.Groups
+	oh := (h+2*opt.Padding[0]-opt.Dilation[0]*(kh-1)-1)/opt.Stride[0] + 1
+	ow := (wd+2*opt.Padding[1]-opt.Dilation[1]*(kw-1)-1)/opt.Stride[1] + 1
+	out := tensor.Zeros(n, cout, oh, ow)
+	for b := 0; b < n; b++ {
+		for oc := 0; oc < cout; oc++ {
+			g := oc / coutG
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					var s float64
+					for ic := 0; ic < cinG; ic++ {
+						for ky := 0; ky < kh; ky++ {
+							for kx := 0; kx < kw; kx++ {
+								y := oy*opt.Stride[0] - opt.Padding[0] + ky*opt.Dilation[0]
+								xx := ox*opt.Stride[1] - opt.Padding[1] + kx*opt.Dilation[1]
+								if y < 0 || y >= h || xx < 0 || xx >= wd {
+									continue
+								}
+								s += float64(x.At(b, g*cinG+ic, y, xx)) * float64(w.At(oc, ic, ky, kx))
+							}
+						}
+					}
+					out.Set(float32(s), b, oc, oy, ox)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestConvRandomGeometries compares Conv2d with the direct definition, and
+// ConvTranspose2d with the adjoint of Conv2d, on random geometries.
+func TestConvRandomGeometries(t *testing.T) {
+	r := tensor.NewRNG(11).Rand()
+	adjoint := 0
+	for i := range 60 {
+		groups := 1 + r.IntN(3)
+		cinG, coutG := 1+r.IntN(3), 1+r.IntN(3)
+		kh, kw := 1+r.IntN(3), 1+r.IntN(3)
+		opt := Conv2dOptions{
+			Stride:   [2]int{1 + r.IntN(3), 1 + r.IntN(3)},
+			Padding:  [2]int{r.IntN(3), r.IntN(3)},
+			Dilation: [2]int{1 + r.IntN(2), 1 + r.IntN(2)},
+			Groups:   groups,
+		}
+		h := opt.Dilation[0]*(kh-1) + 1 + r.IntN(5)
+		w := opt.Dilation[1]*(kw-1) + 1 + r.IntN(5)
+		x := randn(uint64(i), 1+r.IntN(2), cinG*groups, h, w)
+		wt := randn(uint64(i+100), coutG*groups, cinG, kh, kw)
+		got := Conv2d(Const(x), Const(wt), nil, opt).Value()
+		want := naiveConv2d(x, wt, opt)
+		if !tensor.EqualShapes(got.Shape(), want.Shape()) {
+			t.Fatalf("case %d %+v: shape %v, want %v", i, opt, got.Shape(), want.Shape())
+		}
+		for j, v := range want.Data() {
+			if math.Abs(float64(got.Data()[j]-v)) > 1e-4*(1+math.Abs(float64(v))) {
+				t.Fatalf("case %d %+v: element %d = %v, want %v", i, opt, j, got.Data()[j], v)
+			}
+		}
+		// ConvTranspose2d with the same weights (read as Cin×Cout/G) is
+		// the adjoint: <conv(x), y> = <x, convT(y)>, with the output
+		// padding that restores x's size.
+		oh, ow := want.Dim(2), want.Dim(3)
+		op := [2]int{
+			h - ((oh-1)*opt.Stride[0] - 2*opt.Padding[0] + opt.Dilation[0]*(kh-1) + 1),
+			w - ((ow-1)*opt.Stride[1] - 2*opt.Padding[1] + opt.Dilation[1]*(kw-1) + 1),
+		}
+		if op[0] >= opt.Stride[0] || op[1] >= opt.Stride[1] {
+			continue
+		}
+		y := randn(uint64(i+200), want.Shape()...)
+		back := ConvTranspose2d(Const(y), Const(wt), nil, ConvTranspose2dOptions{
+			Stride: opt.Stride, Padding: opt.Padding, OutputPadding: op, Dilation: opt.Dilation, Groups: groups}).Value()
+		if !tensor.EqualShapes(back.Shape(), x.Shape()) {
+			t.Fatalf("case %d: ConvTranspose2d shape %v, want %v", i, back.Shape(), x.Shape())
+		}
+		var lhs, rhs float64
+		for j, v := range want.Data() {
+			lhs += float64(v) * float64(y.Data()[j])
+		}
+		for j, v := range x.Data() {
+			rhs += float64(v) * float64(back.Data()[j])
+		}
+		if math.Abs(lhs-rhs) > 1e-3*(1+math.Abs(lhs)) {
+			t.Fatalf("case %d: <conv(x), y> = %v, <x, convT(y)> = %v", i, lhs, rhs)
+		}
+		adjoint++
+	}
+	if adjoint < 20 {
+		t.Fatalf("only %d geometries reached the adjoint check", adjoint)
+	}
+}
