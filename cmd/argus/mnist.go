@@ -146,6 +146,11 @@ checkpoint exactly as if it had not stopped.`,
 			var run *classify.Run
 			var err error
 			if resume != "" {
+				for _, name := range []string{"batch", "lr", "optimizer", "weight-decay", "schedule", "warmup", "seed"} {
+					if cmd.Flags().Changed(name) {
+						return fmt.Errorf("train mnist: --%s cannot be changed when resuming: the run keeps the settings stored in its checkpoint", name)
+					}
+				}
 				epochs := 0
 				if epochsSet {
 					epochs = cfg.Epochs

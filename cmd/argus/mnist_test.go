@@ -156,6 +156,7 @@ func TestMNISTBadInput(t *testing.T) {
 		{"other model unnamed", []string{"eval", "mnist", "--data", data, "--checkpoint", unnamed}, "missing: conv1.bias"},
 		{"resume other model", []string{"train", "mnist", "--data", data, "--resume", other, "--out", out}, "another model"},
 		{"resume truncated", []string{"train", "mnist", "--data", data, "--resume", truncated, "--out", out}, "not a valid safetensors file"},
+		{"resume changing lr", []string{"train", "mnist", "--data", data, "--resume", good, "--lr", "0.1", "--out", out}, "--lr cannot be changed"},
 		{"resume without state", []string{"train", "mnist", "--data", data, "--resume", good, "--out", out}, "no training configuration"},
 	}
 	for _, c := range cases {

@@ -46,6 +46,7 @@ func Plot(path string, recs []Record) error {
 	lossPlot.Title.Text = "Loss"
 	lossPlot.X.Label.Text = "step"
 	lossPlot.Y.Label.Text = "cross-entropy"
+	lossPlot.Legend.Top = true
 	lossPlot.Add(plotter.NewGrid())
 	if len(train) > 0 {
 		l, err := plotter.NewLine(train)
