@@ -193,25 +193,20 @@ type gemm struct {
 	lda, ldb, ldc  int
 }
 
-// parallel splits C into nw blocks along its longer side, in whole register
-// tiles, and computes them on the worker pool. Each block packs its own
-// panels, so the goroutines share nothing but the read-only inputs.
+// parallel computes the product on nw goroutines of the worker pool. When
+// C has enough rows, they share the packed B blocks and split the rows;
+// otherwise each takes a run of whole column tiles and packs its own
+// panels.
 func (g gemm) parallel(mk *microKernel, nw int) {
-	if g.n/mk.nr >= nw && (g.n >= g.m || g.m/mk.mr < nw) {
-		tiles := (g.n + mk.nr - 1) / mk.nr
-		parallelFor(nw, func(w int) {
-			lo, hi := min(g.n, w*tiles/nw*mk.nr), min(g.n, (w+1)*tiles/nw*mk.nr)
-			if lo < hi {
-				g.run(mk, 0, g.m, lo, hi)
-			}
-		})
+	if (g.m+mk.mr-1)/mk.mr >= nw {
+		g.shared(mk, nw)
 		return
 	}
-	tiles := (g.m + mk.mr - 1) / mk.mr
+	tiles := (g.n + mk.nr - 1) / mk.nr
 	parallelFor(nw, func(w int) {
-		lo, hi := min(g.m, w*tiles/nw*mk.mr), min(g.m, (w+1)*tiles/nw*mk.mr)
+		lo, hi := min(g.n, w*tiles/nw*mk.nr), min(g.n, (w+1)*tiles/nw*mk.nr)
 		if lo < hi {
-			g.run(mk, lo, hi, 0, g.n)
+			g.run(mk, 0, g.m, lo, hi)
 		}
 	})
 }

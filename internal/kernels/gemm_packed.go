@@ -78,17 +78,69 @@ func (g *gemm) run(mk *microKernel, i0, i1, j0, j1 int) {
 				beta = 1
 			}
 			g.packB(pb.b, nr, pc, kb, jc, nb)
-			for ic := i0; ic < i1; ic += mc {
-				mb := min(mc, i1-ic)
-				g.packA(pb.a, mr, ic, mb, pc, kb)
-				for jr := 0; jr < nb; jr += nr {
-					bp := pb.b[jr*kb:]
-					for ir := 0; ir < mb; ir += mr {
-						ap := pb.a[ir*kb:]
-						g.tile(mk, pb.tile, kb, ap, 1, mr, bp, nr, ic+ir, jc+jr, min(mr, mb-ir), min(nr, nb-jr), beta)
-					}
-				}
+			g.rows(mk, pb, i0, i1, mc, pc, kb, jc, nb, pb.b, beta)
+		}
+	}
+}
+
+// rows multiplies rows i0..i1 of op(A), restricted to the shared indices
+// pc..pc+kb, by the packed B block bp of columns jc..jc+nb: the A block is
+// packed mc rows at a time into pb and the register tiles walk it with the
+// B micro-panel innermost in cache.
+func (g *gemm) rows(mk *microKernel, pb *packBuf, i0, i1, mc, pc, kb, jc, nb int, bp []float32, beta float32) {
+	mr, nr := mk.mr, mk.nr
+	for ic := i0; ic < i1; ic += mc {
+		mb := min(mc, i1-ic)
+		g.packA(pb.a, mr, ic, mb, pc, kb)
+		for jr := 0; jr < nb; jr += nr {
+			bpanel := bp[jr*kb:]
+			for ir := 0; ir < mb; ir += mr {
+				ap := pb.a[ir*kb:]
+				g.tile(mk, pb.tile, kb, ap, 1, mr, bpanel, nr, ic+ir, jc+jr, min(mr, mb-ir), min(nr, nb-jr), beta)
 			}
+		}
+	}
+}
+
+// shared computes the product on nw goroutines that share each packed B
+// block: for every block the goroutines first pack a share of its panels,
+// then each multiplies its own run of rows of A by the whole block. Nothing
+// is packed twice.
+func (g *gemm) shared(mk *microKernel, nw int) {
+	mr, nr := mk.mr, mk.nr
+	sb := getPackBuf()
+	defer putPackBuf(sb)
+	kc := split(g.k, mk.kc, 1)
+	nc := split(g.n, mk.nc, nr)
+	sb.b = grow(sb.b, nc*kc)
+	tilesM := (g.m + mr - 1) / mr
+	for jc := 0; jc < g.n; jc += nc {
+		nb := min(nc, g.n-jc)
+		panels := (nb + nr - 1) / nr
+		for pc := 0; pc < g.k; pc += kc {
+			kb := min(kc, g.k-pc)
+			beta := g.beta
+			if pc > 0 {
+				beta = 1
+			}
+			parallelFor(nw, func(w int) {
+				lo, hi := min(nb, w*panels/nw*nr), min(nb, (w+1)*panels/nw*nr)
+				if lo < hi {
+					g.packB(sb.b[lo*kb:], nr, pc, kb, jc+lo, hi-lo)
+				}
+			})
+			parallelFor(nw, func(w int) {
+				i0, i1 := min(g.m, w*tilesM/nw*mr), min(g.m, (w+1)*tilesM/nw*mr)
+				if i0 >= i1 {
+					return
+				}
+				pb := getPackBuf()
+				defer putPackBuf(pb)
+				mc := split(i1-i0, mk.mc, mr)
+				pb.a = grow(pb.a, mc*kb)
+				pb.tile = grow(pb.tile, mr*nr)
+				g.rows(mk, pb, i0, i1, mc, pc, kb, jc, nb, sb.b, beta)
+			})
 		}
 	}
 }
@@ -140,20 +192,38 @@ func (g *gemm) packA(dst []float32, mr, i0, rows, p0, k int) {
 // element (p, j) of panel q lands at dst[q*nr*k + p*nr + j]. Columns past
 // the edge are zero.
 func (g *gemm) packB(dst []float32, nr, p0, k, j0, cols int) {
-	for q := 0; q < cols; q += nr {
-		panel := dst[q*k : q*k+nr*k]
-		w := min(nr, cols-q)
-		if !g.transB {
-			for p := range k {
-				src := g.b[(p0+p)*g.ldb+j0+q:]
-				d := panel[p*nr : p*nr+nr]
-				copy(d, src[:w])
-				clear(d[w:])
+	if !g.transB {
+		// Walk B row by row so that the reads stream; each row scatters
+		// nr-float pieces to the panels.
+		full := cols / nr * nr
+		for p := range k {
+			src := g.b[(p0+p)*g.ldb+j0 : (p0+p)*g.ldb+j0+cols]
+			d := dst[p*nr:]
+			switch nr {
+			case 32:
+				for q := 0; q < full; q += 32 {
+					*(*[32]float32)(d[q*k:]) = *(*[32]float32)(src[q:])
+				}
+			case 16:
+				for q := 0; q < full; q += 16 {
+					*(*[16]float32)(d[q*k:]) = *(*[16]float32)(src[q:])
+				}
+			default:
+				for q := 0; q < full; q += nr {
+					copy(d[q*k:q*k+nr], src[q:q+nr])
+				}
 			}
-			continue
+			if full < cols {
+				e := d[full*k : full*k+nr]
+				copy(e, src[full:])
+				clear(e[cols-full:])
+			}
 		}
-		// op(B)(p, j) = b[j*ldb+p]: each column is a contiguous run of p.
-		interleave(panel, nr, g.b[(j0+q)*g.ldb+p0:], g.ldb, w, k)
+		return
+	}
+	// op(B)(p, j) = b[j*ldb+p]: each column is a contiguous run of p.
+	for q := 0; q < cols; q += nr {
+		interleave(dst[q*k:q*k+nr*k], nr, g.b[(j0+q)*g.ldb+p0:], g.ldb, min(nr, cols-q), k)
 	}
 }
 
