@@ -222,6 +222,10 @@ func runDPUSim(cmd *cobra.Command, args []string) error {
 			return err
 		}
 	}
+	if rep.HazardCount > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "argus: warning: %d instruction(s) touch bank lines another is still using (a missing wait/signal); first: %s\n",
+			rep.HazardCount, rep.Hazards[0])
+	}
 	if asJSON {
 		return printJSON(cmd, rep)
 	}

@@ -119,6 +119,9 @@ func TestExamplesBitExact(t *testing.T) {
 					if !bytes.Equal(got, want) {
 						t.Fatalf("output differs from the reference layers")
 					}
+					if rep.HazardCount != 0 {
+						t.Errorf("hazards: %v", rep.Hazards)
+					}
 					if rep.UnconsumedTokens != 0 {
 						t.Errorf("%d tokens never consumed", rep.UnconsumedTokens)
 					}

@@ -31,6 +31,7 @@ func (m *machine) transfer(c *core, in *isa.Instr) error {
 	if err != nil {
 		return err
 	}
+	m.touch(t, in.Op == isa.LOAD)
 	if end := span(in); end > int64(len(m.ddr)) {
 		return fmt.Errorf("DDR bytes [%#x, %#x) past the %d-byte image", in.DDR, end, len(m.ddr))
 	}
@@ -108,6 +109,10 @@ func (m *machine) conv(c *core, in *isa.Instr, depthwise bool) error {
 	if err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
+	m.touch(src, false)
+	m.touch(wt, false)
+	m.touch(bias, false)
+	m.touch(dst, true)
 	red := int64(kh * kw)
 	if !depthwise {
 		red *= int64(in.C)
@@ -171,6 +176,8 @@ func (m *machine) poolExec(c *core, in *isa.Instr) error {
 	if err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
+	m.touch(src, false)
+	m.touch(dst, true)
 	if err := m.charge(int64(oh*ow*in.C) * int64(kh*kw)); err != nil {
 		return err
 	}
@@ -226,6 +233,9 @@ func (m *machine) elewExec(c *core, in *isa.Instr) error {
 	if err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
+	m.touch(a, false)
+	m.touch(b, false)
+	m.touch(dst, true)
 	if err := m.charge(int64(in.H * in.W * in.C)); err != nil {
 		return err
 	}
@@ -283,4 +293,19 @@ func dot(a, b []byte) int32 {
 		s += int32(int8(v)) * int32(int8(b[i]))
 	}
 	return s
+}
+
+// extent is a range of lines of one bank space of one core.
+type extent struct{ space, lo, hi int }
+
+func (r extent) overlaps(o extent) bool { return r.space == o.space && r.lo < o.hi && o.lo < r.hi }
+
+// touch records that the running instruction reads or writes t.
+func (m *machine) touch(t tile, write bool) {
+	r := extent{t.space, t.lo, t.hi}
+	if write {
+		m.writes = append(m.writes, r)
+	} else {
+		m.reads = append(m.reads, r)
+	}
 }

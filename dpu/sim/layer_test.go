@@ -167,6 +167,9 @@ func TestLayersMatchReference(t *testing.T) {
 			if got := ddr[at : at+len(want.Data)]; !bytes.Equal(got, int8Bytes(want.Data)) {
 				t.Fatalf("%s #%d %s %+v: output differs from reference\n got %v\nwant %v", name, i, l.op, l, got, int8Bytes(want.Data))
 			}
+			if rep.HazardCount != 0 {
+				t.Fatalf("%s: hazards in a correctly synchronised program: %v", name, rep.Hazards)
+			}
 			if float64(rep.Ops) > float64(rep.Cycles)*float64(rep.PeakOpsPerCycle) {
 				t.Fatalf("%s: %d ops in %d cycles exceeds the peak", name, rep.Ops, rep.Cycles)
 			}

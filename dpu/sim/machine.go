@@ -40,6 +40,8 @@ type tile struct {
 	h, w, c    int
 	stride     int
 	bank, addr int
+	space      int // 0, 1: feature-map groups; 2: weights; 3: bias
+	lo, hi     int // the lines it occupies within its space
 }
 
 func (t tile) at(y, x, ch int) int8 { return int8(t.mem[t.off+(y*t.w+x)*t.stride+ch]) }
@@ -50,7 +52,7 @@ func (t tile) at(y, x, ch int) int8 { return int8(t.mem[t.off+(y*t.w+x)*t.stride
 func (c *core) tile(bank, addr, h, w, ch int) (tile, error) {
 	t := c.t
 	var m []byte
-	var lanes, first, lines int // lines in the group, from the group's start
+	var lanes, first, lines, space int // lines in the group, from the group's start
 	switch {
 	case isa.IsFM(bank):
 		g := bank / isa.FMGroupBanks
@@ -58,17 +60,17 @@ func (c *core) tile(bank, addr, h, w, ch int) (tile, error) {
 			return tile{}, fmt.Errorf("bank %s does not exist on %s", isa.BankName(bank), t.Name)
 		}
 		m, lanes = lazy(&c.fm[g], t.FMBanksPerGroup*t.BankDepth*t.FMLanes()), t.FMLanes()
-		first, lines = (bank%isa.FMGroupBanks)*t.BankDepth, t.FMBanksPerGroup*t.BankDepth
+		first, lines, space = (bank%isa.FMGroupBanks)*t.BankDepth, t.FMBanksPerGroup*t.BankDepth, g
 	case isa.IsWeight(bank):
 		i := bank - isa.WeightBank0
 		if i >= t.WeightBanks {
 			return tile{}, fmt.Errorf("bank %s does not exist on %s (%d weight banks)", isa.BankName(bank), t.Name, t.WeightBanks)
 		}
 		m, lanes = lazy(&c.w, t.WeightBanks*t.BankDepth*t.FMLanes()), t.FMLanes()
-		first, lines = i*t.BankDepth, t.WeightBanks*t.BankDepth
+		first, lines, space = i*t.BankDepth, t.WeightBanks*t.BankDepth, 2
 	case bank == isa.BiasBank:
 		m, lanes = lazy(&c.bias, t.BiasBankDepth*t.BiasLanes()), t.BiasLanes()
-		first, lines = 0, t.BiasBankDepth
+		first, lines, space = 0, t.BiasBankDepth, 3
 	default:
 		return tile{}, fmt.Errorf("no bank %d", bank)
 	}
@@ -84,7 +86,8 @@ func (c *core) tile(bank, addr, h, w, ch int) (tile, error) {
 	if first+addr+n > lines {
 		return tile{}, fmt.Errorf("%dx%dx%d tile (%d lines) at %s:%d runs past the end of its bank group", h, w, ch, n, isa.BankName(bank), addr)
 	}
-	return tile{mem: m, off: (first + addr) * lanes, h: h, w: w, c: ch, stride: groups * lanes, bank: bank, addr: addr}, nil
+	return tile{mem: m, off: (first + addr) * lanes, h: h, w: w, c: ch, stride: groups * lanes, bank: bank, addr: addr,
+		space: space, lo: first + addr, hi: first + addr + n}, nil
 }
 
 // lines returns the number of bank lines the tile occupies.

@@ -73,7 +73,12 @@ type Report struct {
 	DDRBusyCycles    int64         `json:"ddr_busy_cycles"`
 	Engines          []EngineStats `json:"engines"`
 	UnconsumedTokens int           `json:"unconsumed_tokens"`
-	Events           []Event       `json:"-"`
+	// HazardCount counts instructions that touch bank lines another
+	// instruction of the same core is still writing or reading: a missing
+	// dependency. Hazards lists the first few.
+	HazardCount int      `json:"hazard_count"`
+	Hazards     []string `json:"hazards,omitempty"`
+	Events      []Event  `json:"-"`
 }
 
 // DeadlockError reports engines that wait for tokens no instruction will
@@ -121,6 +126,52 @@ type machine struct {
 	maxWork int64
 	ddrFree int64 // first cycle the DDR data bus is free
 	ddrBusy int64
+
+	reads, writes []extent // bank lines the running instruction touches
+}
+
+// flight is an instruction that has started, with the bank lines it
+// touches, kept until it ends to find hazards.
+type flight struct {
+	core, idx     int
+	in            *isa.Instr
+	start, end    int64
+	reads, writes []extent
+}
+
+// maxHazards bounds the hazards a report lists; it counts them all.
+const maxHazards = 20
+
+var spaceNames = [...]string{"feature-map group 0", "feature-map group 1", "weight banks", "bias bank"}
+
+// hazards checks the instruction starting now against those still running
+// on the same core: reading lines another writes (read after write),
+// writing lines another reads (write after read) or writes (write after
+// write). The functional result of such a program holds in the simulator,
+// which applies each effect at once, but not on the hardware.
+func hazards(cur *flight, running []*flight) []string {
+	var out []string
+	for _, a := range running {
+		if a.core != cur.core {
+			continue
+		}
+		check := func(mine, theirs []extent, verb, theirVerb string) {
+			for _, x := range mine {
+				for _, y := range theirs {
+					if x.overlaps(y) {
+						out = append(out, fmt.Sprintf("core %d: %s %s %s %s lines [%d, %d) that %s %s is still %s (cycles %d-%d)",
+							cur.core, cur.in.Where(), cur.in.Name(), verb, spaceNames[x.space], max(x.lo, y.lo), min(x.hi, y.hi),
+							a.in.Where(), a.in.Name(), theirVerb, a.start, a.end))
+						return
+					}
+				}
+			}
+		}
+		check(cur.reads, a.writes, "reads", "writing")
+		check(cur.writes, a.reads, "writes", "reading")
+		check(cur.writes, a.writes, "writes", "writing")
+	}
+	return out
 }
 
 // engineState is one engine of one core during a run.
@@ -166,6 +217,7 @@ func Run(prog []isa.Instr, t *target.Target, ddr []byte, opts Options) (*Report,
 		}
 		runs[ci] = r
 	}
+	var running []*flight
 	rep := &Report{Target: t.Name, Cores: len(parts), TargetCores: t.Cores, PeakOpsPerCycle: t.TotalPeakOpsPerCycle(), DDRPeakPerCycle: t.DDRBytesPerCycle()}
 	for {
 		bc, be, bstart := -1, isa.Engine(0), int64(math.MaxInt64)
@@ -210,11 +262,29 @@ func Run(prog []isa.Instr, t *target.Target, ddr []byte, opts Options) (*Report,
 				r.tokens[x][be] = r.tokens[x][be][1:]
 			}
 		}
+		m.reads, m.writes = nil, nil
 		if err := m.exec(r.core, in); err != nil {
 			return nil, fmt.Errorf("core %d: %s: %s: %w", bc, in.Where(), in.Name(), err)
 		}
 		cost := m.cost(r.core, in, bstart)
 		end := bstart + cost.cycles
+		live := running[:0]
+		for _, f := range running {
+			if f.end > bstart {
+				live = append(live, f)
+			}
+		}
+		running = live
+		cur := &flight{core: bc, idx: bidx, in: in, start: bstart, end: end, reads: m.reads, writes: m.writes}
+		if hz := hazards(cur, running); len(hz) > 0 {
+			rep.HazardCount++
+			if len(rep.Hazards) < maxHazards {
+				rep.Hazards = append(rep.Hazards, hz[0])
+			}
+		}
+		if end > bstart && len(cur.reads)+len(cur.writes) > 0 {
+			running = append(running, cur)
+		}
 		es.free, es.busy, es.count, es.next = end, es.busy+cost.cycles, es.count+1, es.next+1
 		for y := range isa.Engine(isa.NumEngines) {
 			if in.Signal.Has(y) {

@@ -269,3 +269,47 @@ func FuzzRunRandom(f *testing.F) {
 		_, _ = Run(prog, tg, make([]byte, 1024), Options{MaxWork: 1 << 20})
 	})
 }
+
+func TestHazards(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      string // "" for none
+	}{
+		{"read before load ends", `
+LOAD bank=fm0 h=4 w=4 c=16 row_stride=64 pixel_stride=16
+POOLINIT kernel_h=2 kernel_w=2 stride_h=2 stride_w=2
+POOL in_bank=fm0 out_bank=fm8 in_h=4 in_w=4 c=16
+END`, "core 0: line 4 POOL reads feature-map group 0 lines [0, 16) that line 2 LOAD is still writing"},
+		{"overwrite while saving", `
+LOAD signal=compute bank=fm0 h=4 w=4 c=16 row_stride=64 pixel_stride=16
+POOLINIT kernel_h=1 kernel_w=1
+POOL wait=load signal=save in_bank=fm0 out_bank=fm8 in_h=4 in_w=4 c=16
+SAVE wait=compute bank=fm8 ddr=0 h=4 w=4 c=16 row_stride=64 pixel_stride=16
+POOL in_bank=fm0 out_bank=fm8 in_h=4 in_w=4 c=16
+END`, "line 6 POOL writes feature-map group 1 lines [0, 16) that line 5 SAVE is still reading"},
+		{"synchronised", `
+LOAD signal=compute bank=fm0 h=4 w=4 c=16 row_stride=64 pixel_stride=16
+POOLINIT kernel_h=1 kernel_w=1
+POOL wait=load signal=save in_bank=fm0 out_bank=fm8 in_h=4 in_w=4 c=16
+SAVE wait=compute signal=compute bank=fm8 ddr=0 h=4 w=4 c=16 row_stride=64 pixel_stride=16
+POOL wait=save in_bank=fm0 out_bank=fm8 in_h=4 in_w=4 c=16
+END`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := Run(mustParse(t, tt.src), mustTarget(t, "b4096"), make([]byte, 256), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == "" {
+				if rep.HazardCount != 0 {
+					t.Fatalf("unexpected hazards %v", rep.Hazards)
+				}
+				return
+			}
+			if rep.HazardCount == 0 || !strings.Contains(rep.Hazards[0], tt.want) {
+				t.Fatalf("hazards %v, want %q", rep.Hazards, tt.want)
+			}
+		})
+	}
+}
