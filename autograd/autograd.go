@@ -54,6 +54,9 @@ type Var struct {
 	grad         *tensor.Tensor
 	op           Op
 	requiresGrad bool
+	// released marks a Var whose recorded op was dropped by Backward; a
+	// later Backward through it would silently lose its operands' gradients.
+	released bool
 }
 
 // noGradDepth counts the NoGrad scopes in effect. It is process-wide, as in
@@ -153,7 +156,9 @@ func WithGrad(g *tensor.Tensor) BackwardOption { return func(c *backwardConfig) 
 // Backward computes the gradient of v with respect to every Var in its graph
 // that requires one, accumulating into the leaves' gradients. Intermediate
 // Vars also hold their gradient afterwards. Unless RetainGraph is given, the
-// graph is released, and v and its ancestors become leaves.
+// graph is released: its ops and their saved tensors can be collected, and a
+// later Backward that reaches v or its non-leaf ancestors panics, as
+// PyTorch raises, instead of silently losing gradients.
 func (v *Var) Backward(opts ...BackwardOption) {
 	var cfg backwardConfig
 	for _, o := range opts {
@@ -179,6 +184,9 @@ func (v *Var) Backward(opts ...BackwardOption) {
 		if g == nil {
 			continue
 		}
+		if n.released {
+			panic("autograd: Backward through a graph that an earlier Backward released; pass RetainGraph() to the earlier call")
+		}
 		if n.op == nil {
 			n.grad = accumulateLeaf(n.grad, g)
 			continue
@@ -200,6 +208,7 @@ func (v *Var) Backward(opts ...BackwardOption) {
 		}
 		if !cfg.retainGraph {
 			n.op = nil
+			n.released = true
 		}
 	}
 }

@@ -90,3 +90,28 @@ func TestFanInSumsGradients(t *testing.T) {
 		}
 	}
 }
+
+func TestBackwardThroughReleasedGraphPanics(t *testing.T) {
+	a := Param(tensor.Ones(2))
+	h := Scale(a, 2)
+	Sum(h).Backward()
+	defer func() {
+		if r := recover(); r == nil {
+			t.Fatal("second Backward through a released graph did not panic")
+		}
+	}()
+	Sum(Mul(h, h)).Backward()
+}
+
+func TestRetainGraphAllowsSecondBackward(t *testing.T) {
+	a := Param(tensor.Ones(2))
+	h := Scale(a, 2)
+	Sum(h).Backward(RetainGraph())
+	Sum(Mul(h, h)).Backward()
+	// 2 from the first pass plus d(sum 4a²)/da = 8a = 8.
+	for _, v := range a.Grad().Data() {
+		if v != 10 {
+			t.Fatalf("grad = %v, want 10s", a.Grad().Data())
+		}
+	}
+}
