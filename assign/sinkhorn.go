@@ -67,29 +67,158 @@ func (s Sinkhorn) Plan(cost []float64, rows, cols int, supply, demand []float64)
 		mr[i] = -c / s.Epsilon
 	}
 	w := &sinkhornWork{mr: mr, rows: rows, cols: cols, u: make([]float64, rows), v: make([]float64, cols),
-		loga: loga, logb: logb, colMax: make([]float64, cols), colSum: make([]float64, cols)}
+		loga: loga, logb: logb, supply: supply, demand: demand,
+		colMax: make([]float64, cols), colSum: make([]float64, cols)}
 	w.parts = 1
 	if rows*cols >= 1<<14 {
 		w.parts = min(runtime.GOMAXPROCS(0), 4)
 	}
 	for it := range s.MaxIter {
 		iters = it + 1
-		w.parallel(cols, w.updateV)
-		w.parallel(rows, w.updateU)
+		w.step()
 		if it%10 == 0 && s.Tol > 0 {
-			if w.marginalError(demand) < s.Tol {
+			if w.marginalError() < s.Tol {
 				break
 			}
 		}
 	}
+	w.unscale()
 	plan = make([]float64, rows*cols)
-	for i := range rows {
-		ui := w.u[i]
-		for j, m := range mr[i*cols : i*cols+cols] {
-			plan[i*cols+j] = math.Exp(m + ui + w.v[j])
+	w.parallel(rows, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ui := w.u[i]
+			for j, m := range mr[i*cols : i*cols+cols] {
+				plan[i*cols+j] = math.Exp(m + ui + w.v[j])
+			}
+		}
+	})
+	return plan, iters, nil
+}
+
+// The iterations run on scaling vectors where that is exact enough: with
+// reference potentials f, g absorbed into the kernel K = exp(mr + f + g),
+// the log-domain update v = log b - logsumexp_i(mr + u) is b / (K^T alpha)
+// for alpha = exp(u - f), two matrix-vector products instead of two
+// passes of exponentials. Whenever a scaling factor or a kernel sum leaves
+// [1e-100, 1e100], the step is redone in the log domain and the potentials
+// are absorbed again, so entries lost to underflow never matter.
+const (
+	scaleLo = 1e-100
+	scaleHi = 1e100
+)
+
+// step runs one Sinkhorn iteration.
+func (w *sinkhornWork) step() {
+	if w.k != nil && w.scaledStep() {
+		if !w.inRange(w.alpha) || !w.inRange(w.beta) {
+			w.unscale()
+			w.absorb()
+		}
+		return
+	}
+	w.unscale()
+	w.parallel(w.cols, w.updateV)
+	w.parallel(w.rows, w.updateU)
+	w.absorb()
+}
+
+func (w *sinkhornWork) inRange(s []float64) bool {
+	for _, x := range s {
+		if !(x >= scaleLo && x <= scaleHi) {
+			return false
 		}
 	}
-	return plan, iters, nil
+	return true
+}
+
+// scaledStep updates beta then alpha; it reports false, changing nothing,
+// when a kernel sum leaves the safe range.
+func (w *sinkhornWork) scaledStep() bool {
+	rows, cols := w.rows, w.cols
+	cs := w.colSum
+	clear(cs)
+	for i := range rows {
+		a := w.alpha[i]
+		row := w.k[i*cols : i*cols+cols]
+		for j, kv := range row {
+			cs[j] += kv * a
+		}
+	}
+	if !w.inRange(cs) {
+		return false
+	}
+	nb := w.colMax // scratch for the new beta
+	for j := range cols {
+		nb[j] = w.demand[j] / cs[j]
+	}
+	for i := range rows {
+		row := w.k[i*cols : i*cols+cols]
+		row = row[:len(nb)]
+		var s0, s1, s2, s3 float64
+		j := 0
+		for ; j+4 <= len(row); j += 4 {
+			s0 += row[j] * nb[j]
+			s1 += row[j+1] * nb[j+1]
+			s2 += row[j+2] * nb[j+2]
+			s3 += row[j+3] * nb[j+3]
+		}
+		for ; j < len(row); j++ {
+			s0 += row[j] * nb[j]
+		}
+		s := (s0 + s1) + (s2 + s3)
+		if !(s >= scaleLo && s <= scaleHi) {
+			return false
+		}
+		w.rowSum[i] = s
+	}
+	copy(w.beta, nb)
+	for i := range rows {
+		w.alpha[i] = w.supply[i] / w.rowSum[i]
+	}
+	w.scaledOne = false
+	return true
+}
+
+// unscale folds the scaling vectors into the log potentials u and v.
+func (w *sinkhornWork) unscale() {
+	if w.k == nil || w.scaledOne {
+		return
+	}
+	for i, a := range w.alpha {
+		w.u[i] = w.f[i] + math.Log(a)
+	}
+	for j, b := range w.beta {
+		w.v[j] = w.g[j] + math.Log(b)
+	}
+	w.scaledOne = true
+}
+
+// absorb makes u, v the reference potentials and rebuilds the kernel.
+func (w *sinkhornWork) absorb() {
+	rows, cols := w.rows, w.cols
+	if w.k == nil {
+		w.k = make([]float64, rows*cols)
+		w.f, w.g = make([]float64, rows), make([]float64, cols)
+		w.alpha, w.beta = make([]float64, rows), make([]float64, cols)
+		w.rowSum = make([]float64, rows)
+	}
+	copy(w.f, w.u)
+	copy(w.g, w.v)
+	for i := range w.alpha {
+		w.alpha[i] = 1
+	}
+	for j := range w.beta {
+		w.beta[j] = 1
+	}
+	w.parallel(rows, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			fi := w.f[i]
+			for j, m := range w.mr[i*cols : i*cols+cols] {
+				w.k[i*cols+j] = math.Exp(m + fi + w.g[j])
+			}
+		}
+	})
+	w.scaledOne = false
 }
 
 // sinkhornWork is the state of one Sinkhorn solve.
@@ -100,6 +229,15 @@ type sinkhornWork struct {
 	loga, logb     []float64
 	colMax, colSum []float64
 	parts          int
+
+	supply, demand []float64
+	// Scaling state: kernel k = exp(mr + f + g) and the factors alpha, beta
+	// with u = f + log alpha, v = g + log beta. scaledOne is true when u and
+	// v are current (the factors were folded in or are all one).
+	k, f, g     []float64
+	alpha, beta []float64
+	rowSum      []float64
+	scaledOne   bool
 }
 
 // parallel runs f over [0, n) split into w.parts ranges.
@@ -169,22 +307,21 @@ func (w *sinkhornWork) updateU(lo, hi int) {
 	}
 }
 
-// marginalError returns the 2-norm of the plan's column sums minus b.
-func (w *sinkhornWork) marginalError(b []float64) float64 {
+// marginalError returns the 2-norm of the plan's column sums minus the
+// demands.
+func (w *sinkhornWork) marginalError() float64 {
 	cs := w.colSum
 	clear(cs)
 	for i := range w.rows {
-		ui := w.u[i]
-		row := w.mr[i*w.cols : i*w.cols+w.cols]
-		for j, m := range row {
-			if x := m + ui + w.v[j]; x > skipBelow-40 {
-				cs[j] += math.Exp(x)
-			}
+		a := w.alpha[i]
+		row := w.k[i*w.cols : i*w.cols+w.cols]
+		for j, kv := range row {
+			cs[j] += kv * a
 		}
 	}
 	var e float64
 	for j, s := range cs {
-		d := s - b[j]
+		d := s*w.beta[j] - w.demand[j]
 		e += d * d
 	}
 	return math.Sqrt(e)
