@@ -71,9 +71,15 @@ func (o *batchNormOp) Operands() []*Var { return []*Var{o.x, o.w, o.b} }
 func (o *batchNormOp) Forward() *tensor.Tensor {
 	n, c, inner := tensor.Split3(o.x.Shape(), 1)
 	xd := o.x.value.Data()
-	o.xhat = tensor.Zeros(o.x.Shape()...)
 	out := tensor.Zeros(o.x.Shape()...)
-	hd, od := o.xhat.Data(), out.Data()
+	od := out.Data()
+	// The normalised input is kept for Backward only when it will run;
+	// otherwise it is staged in the output, which overwrites it.
+	hd := od
+	if recording(o.x, o.w, o.b) {
+		o.xhat = tensor.Zeros(o.x.Shape()...)
+		hd = o.xhat.Data()
+	}
 	o.invStd = make([]float32, c)
 	cnt := float64(n * inner)
 	parallel(c, func(_, lo, hi int) {
@@ -268,9 +274,15 @@ func (o *groupNormOp) param(row, j int) int {
 
 func (o *groupNormOp) Forward() *tensor.Tensor {
 	xd := o.x.value.Data()
-	o.xhat = tensor.Zeros(o.x.Shape()...)
 	out := tensor.Zeros(o.x.Shape()...)
-	hd, od := o.xhat.Data(), out.Data()
+	od := out.Data()
+	// The normalised input is kept for Backward only when it will run;
+	// otherwise it is staged in the output, which overwrites it.
+	hd := od
+	if recording(o.x, o.w, o.b) {
+		o.xhat = tensor.Zeros(o.x.Shape()...)
+		hd = o.xhat.Data()
+	}
 	o.invStd = make([]float32, o.rows)
 	var wd, bd []float32
 	if o.w != nil {
@@ -369,4 +381,18 @@ func (o *groupNormOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 		})
 	}
 	return []*tensor.Tensor{gx, gw, gb}
+}
+
+// recording reports whether an op over these operands will be recorded, so
+// that its Backward may run.
+func recording(vs ...*Var) bool {
+	if !GradEnabled() {
+		return false
+	}
+	for _, v := range vs {
+		if v != nil && v.requiresGrad {
+			return true
+		}
+	}
+	return false
 }
