@@ -46,8 +46,11 @@ func (m *MNISTNet) Members() nn.Members {
 // Forward maps images (N, 1, 28, 28) to class logits (N, 10).
 func (m *MNISTNet) Forward(x *autograd.Var) *autograd.Var {
 	x = autograd.ReLU(m.Conv1.Forward(x))
-	x = autograd.ReLU(m.Conv2.Forward(x))
-	x = autograd.MaxPool2d(x, autograd.MaxPool2dOptions{Kernel: [2]int{2, 2}})
+	// ReLU and max-pooling commute (ReLU is monotone), and pooling first
+	// leaves a quarter of the elements to rectify; values and gradients are
+	// the same as PyTorch's relu-then-pool order.
+	x = autograd.MaxPool2d(m.Conv2.Forward(x), autograd.MaxPool2dOptions{Kernel: [2]int{2, 2}})
+	x = autograd.ReLU(x)
 	x = m.Dropout1.Forward(x)
 	x = autograd.Flatten(x, 1, -1)
 	x = autograd.ReLU(m.FC1.Forward(x))

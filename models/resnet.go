@@ -83,9 +83,9 @@ func NewResNet(rng *tensor.RNG, depth, numClasses int) (*ResNet, error) {
 		return nil, fmt.Errorf("no ResNet of depth %d (have 18, 34, 50, 101, 152)", depth)
 	}
 	conv := func(in, out, k, stride int) *nn.Conv2d {
-		c := nn.NewConv2d(rng, in, out, k, autograd.Conv2dOptions{Stride: [2]int{stride, stride}, Padding: [2]int{k / 2, k / 2}}, false)
-		nn.KaimingNormal(rng, c.Weight.Value(), 0, nn.FanOut, "relu")
-		return c
+		w := tensor.Zeros(out, in, k, k)
+		nn.KaimingNormal(rng, w, 0, nn.FanOut, "relu")
+		return &nn.Conv2d{Weight: autograd.Param(w), Options: autograd.Conv2dOptions{Stride: [2]int{stride, stride}, Padding: [2]int{k / 2, k / 2}}}
 	}
 	r := &ResNet{Conv1: conv(3, 64, 7, 2), BN1: nn.NewBatchNorm2d(64)}
 	expansion := 1
