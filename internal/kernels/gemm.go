@@ -49,19 +49,20 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	g.do(best)
 }
 
-// do computes the product with the kernel mk, choosing the unpacked path
-// for small operands and splitting large ones over the worker pool.
+// do computes the product with the kernel mk, reading the operands in
+// place or packing them, on as many goroutines as the size warrants.
 func (g *gemm) do(mk *microKernel) {
-	if useSmall(g.m, g.n, g.k) {
-		g.small(mk)
-		return
-	}
 	nw := workersFor(mk, g.m, g.n, g.k)
-	if nw <= 1 {
+	switch {
+	case unpacked(mk, g.m, g.n, g.k) && nw <= 1:
+		g.small(mk, 0, g.m, 0, g.n)
+	case unpacked(mk, g.m, g.n, g.k):
+		g.smallParallel(mk, nw)
+	case nw <= 1:
 		g.run(mk, 0, g.m, 0, g.n)
-		return
+	default:
+		g.parallel(mk, nw)
 	}
-	g.parallel(mk, nw)
 }
 
 // GemmKernel names the micro-kernel Sgemm uses on this machine, such as

@@ -4,6 +4,8 @@ package kernels
 
 import "golang.org/x/sys/cpu"
 
+//go:generate go run -C asmgen . -out ../gemm_amd64.s -stubs ../gemm_stub_amd64.go -pkg kernels
+
 // The assembly kernels, with BLIS-style cache blocks: the B micro-panel
 // (kc×nr) stays in L1, the A block (mc×kc) in L2 and the B block (kc×nc)
 // in L3.

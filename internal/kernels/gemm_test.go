@@ -149,7 +149,15 @@ func TestKernelPaths(t *testing.T) {
 		name string
 		run  func(g *gemm, mk *microKernel)
 	}{
-		{"small", func(g *gemm, mk *microKernel) { g.small(mk) }},
+		{"small", func(g *gemm, mk *microKernel) { g.small(mk, 0, g.m, 0, g.n) }},
+		{"small-block", func(g *gemm, mk *microKernel) {
+			// Blocks of odd offsets, as the parallel split may cut them.
+			im, jm := g.m/3, g.n/2
+			g.small(mk, 0, im, 0, jm)
+			g.small(mk, im, g.m, 0, jm)
+			g.small(mk, 0, g.m, jm, g.n)
+		}},
+		{"small-parallel3", func(g *gemm, mk *microKernel) { g.smallParallel(mk, 3) }},
 		{"packed", func(g *gemm, mk *microKernel) { g.run(mk, 0, g.m, 0, g.n) }},
 		{"packed-shrunk", func(g *gemm, mk *microKernel) { g.run(shrunk(mk), 0, g.m, 0, g.n) }},
 		{"parallel2", func(g *gemm, mk *microKernel) { g.parallel(mk, 2) }},

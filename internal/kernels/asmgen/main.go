@@ -1,6 +1,6 @@
 // Command asmgen writes the kernels package's amd64 assembly with avo:
 //
-//	cd internal/kernels/asmgen && go run . -out ../gemm_amd64.s -stubs ../gemm_stub_amd64.go -pkg kernels
+//	go generate ./internal/kernels
 //
 // It lives in its own module so that the engine does not depend on avo.
 package main
