@@ -175,3 +175,41 @@ func TestTrainModeReachesNestedModules(t *testing.T) {
 	}
 	_ = y
 }
+
+func TestLayerForwardMatchesTorch(t *testing.T) {
+	raw, err := os.ReadFile("testdata/nn.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Forward map[string]struct {
+			State  map[string][]float32
+			X, Y   []float32
+			XShape []int `json:"x_shape"`
+		}
+	}
+	if err := json.Unmarshal(raw, &g); err != nil {
+		t.Fatal(err)
+	}
+	rng := tensor.NewRNG(1)
+	bn := NewBatchNorm2d(3)
+	bn.Training = false
+	layers := map[string]Layer{
+		"ln": NewLayerNorm(5),
+		"gn": NewGroupNorm(2, 4),
+		"convt": NewConvTranspose2d(rng, 4, 2, 3, autograd.ConvTranspose2dOptions{
+			Stride: [2]int{2, 2}, Padding: [2]int{1, 1}, OutputPadding: [2]int{1, 1}}, true),
+		"bn_eval": bn,
+	}
+	for name, l := range layers {
+		t.Run(name, func(t *testing.T) {
+			c := g.Forward[name]
+			for _, s := range StateDict(l) {
+				copy(s.Value.Data(), c.State[s.Name])
+			}
+			var y *autograd.Var
+			autograd.NoGrad(func() { y = l.Forward(autograd.Const(tensor.FromSlice(c.X, c.XShape...))) })
+			near(t, name, y.Value().Data(), c.Y, 1e-5)
+		})
+	}
+}

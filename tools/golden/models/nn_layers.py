@@ -51,6 +51,24 @@ out["mha"] = {
     "grad_in_proj_weight": flat(mha.in_proj_weight.grad),
     "grad_out_proj_weight": flat(mha.out_proj.weight.grad),
 }
+# Forward outputs of layers whose parameters are randomised.
+out["forward"] = {}
+layers = {
+    "ln": (nn.LayerNorm(5), [2, 3, 5]),
+    "gn": (nn.GroupNorm(2, 4), [2, 4, 3, 3]),
+    "convt": (nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1), [1, 4, 3, 3]),
+    "bn_eval": (nn.BatchNorm2d(3).eval(), [2, 3, 2, 2]),
+}
+for k, (m, shape) in layers.items():
+    with torch.no_grad():
+        for n, v in m.state_dict().items():
+            if v.dtype.is_floating_point:
+                v.copy_(torch.rand(v.shape) + 0.5 if "var" in n else torch.randn(v.shape))
+    x = torch.randn(*shape)
+    with torch.no_grad():
+        y = m(x)
+    out["forward"][k] = {"state": {n: flat(v.float()) for n, v in m.state_dict().items()},
+                         "x": flat(x), "x_shape": shape, "y": flat(y)}
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 with open(OUT, "w") as f:
     json.dump(out, f)
