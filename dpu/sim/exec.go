@@ -11,6 +11,10 @@ import (
 // Options.MaxWork allows.
 var ErrWorkLimit = errors.New("program exceeds the work limit")
 
+// errSkip tells an instruction to stop after its checks in a timing-only
+// run.
+var errSkip = errors.New("timing only")
+
 // outSize is the output length of a window of k with stride s over n
 // inputs padded by lo and hi, or an error when the window does not fit.
 func outSize(n, lo, hi, k, s int, what string) (int, error) {
@@ -55,6 +59,9 @@ func (m *machine) transfer(c *core, in *isa.Instr) error {
 
 // charge counts n units of work against the limit.
 func (m *machine) charge(n int64) error {
+	if m.timingOnly {
+		return errSkip
+	}
 	m.work += n
 	if m.maxWork > 0 && m.work > m.maxWork {
 		return ErrWorkLimit
@@ -259,6 +266,13 @@ func (m *machine) elewExec(c *core, in *isa.Instr) error {
 
 // exec applies the effect of one instruction on core c.
 func (m *machine) exec(c *core, in *isa.Instr) error {
+	if err := m.apply(c, in); err != errSkip {
+		return err
+	}
+	return nil
+}
+
+func (m *machine) apply(c *core, in *isa.Instr) error {
 	switch in.Op {
 	case isa.LOAD, isa.SAVE:
 		return m.transfer(c, in)

@@ -29,6 +29,10 @@ type Options struct {
 	MaxWork int64
 	// Trace records every instruction's timeline in Report.Events.
 	Trace bool
+	// TimingOnly skips the arithmetic: the run checks every tile and
+	// transfer, finds hazards and counts cycles, but leaves the banks and
+	// DDR untouched. The report is the same as a full run's.
+	TimingOnly bool
 }
 
 // EngineStats is the activity of one engine of one core.
@@ -128,6 +132,7 @@ type machine struct {
 	ddrBusy int64
 
 	reads, writes []extent // bank lines the running instruction touches
+	timingOnly    bool
 }
 
 // flight is an instruction that has started, with the bank lines it
@@ -203,7 +208,7 @@ func Run(prog []isa.Instr, t *target.Target, ddr []byte, opts Options) (*Report,
 	if len(parts) > t.Cores {
 		return nil, fmt.Errorf("program has %d core programs; target %s has %d cores", len(parts), t.Name, t.Cores)
 	}
-	m := &machine{t: t, ddr: ddr, maxWork: opts.MaxWork}
+	m := &machine{t: t, ddr: ddr, maxWork: opts.MaxWork, timingOnly: opts.TimingOnly}
 	runs := make([]*coreRun, len(parts))
 	for ci, p := range parts {
 		r := &coreRun{prog: p, core: newCore(t)}
