@@ -203,4 +203,3 @@ func BenchmarkVGGConv3Model(b *testing.B) {
 		})
 	}
 }
-
