@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 
 	"argus/reid/internal/par"
 )
@@ -128,7 +127,19 @@ func evalQuery(row []float32, pid, cam int, gPids, gCams []int) queryEval {
 		if d > last {
 			continue
 		}
-		k := sort.Search(len(pos), func(i int) bool { return pos[i] >= d })
+		// The first match not closer than d, by a branch-free binary
+		// search (pos is short and d random, so branches mispredict).
+		k, n := 0, len(pos)
+		for n > 1 {
+			h := n >> 1
+			if pos[k+h] < d {
+				k += h
+			}
+			n -= h
+		}
+		if pos[k] < d {
+			k++
+		}
 		if pos[k] == d {
 			return evalQuerySorted(row, pid, cam, gPids, gCams)
 		}
