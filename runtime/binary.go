@@ -269,6 +269,9 @@ func where(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if x.DType.IsFloat() != y.DType.IsFloat() {
+		return nil, c.errorf("X is %s, Y %s", x.DType, y.DType)
+	}
 	shape, err := broadcast(cond.Shape, x.Shape, y.Shape)
 	if err != nil {
 		return nil, c.errorf("%v", err)

@@ -20,7 +20,7 @@ import (
 )
 
 func init() {
-	var inputs []string
+	var inputs pathList
 	var asJSON, noOpt bool
 	var top int
 	var mean, std []float32
@@ -29,6 +29,9 @@ func init() {
 		Short: "Run an ONNX model on the reference executor and print its outputs (top-5 for a classifier)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Flag values outlive a command line when run is called
+			// repeatedly in one process (the tests); start afresh.
+			defer func() { inputs, asJSON, noOpt, top = nil, false, false, 5 }()
 			g, err := onnx.Load(args[0])
 			if err != nil {
 				return err
@@ -83,8 +86,11 @@ func init() {
 			w := cmd.OutOrStdout()
 			for _, o := range res.Outputs {
 				fmt.Fprintf(w, "%s: %s%v\n", o.Name, o.DType, o.Shape)
-				for _, c := range o.Top {
-					fmt.Fprintf(w, "  class %4d  logit %9.4f  p %.4f\n", c.Class, c.Score, c.Prob)
+				for b, hits := range o.Top {
+					fmt.Fprintf(w, "  item %d:\n", b)
+					for _, c := range hits {
+						fmt.Fprintf(w, "    class %4d  score %9.4f  p %.4f\n", c.Class, c.Score, c.Prob)
+					}
 				}
 				if o.Top == nil && o.Values != nil {
 					fmt.Fprintf(w, "  %v\n", o.Values)
@@ -95,7 +101,7 @@ func init() {
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&inputs, "input", nil, "input tensor (.pb TensorProto) or image (.png, .jpg), in the model's input order or as NAME=PATH; repeat for several inputs")
+	f.Var(&inputs, "input", "input tensor (.pb TensorProto) or image (.png, .jpg), in the model's input order or as NAME=PATH; repeat for several inputs")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&noOpt, "no-optimize", false, "run the graph as imported, without the standard passes")
 	f.IntVar(&top, "top", 5, "classes to list for a classifier output (N×K scores)")
@@ -104,6 +110,13 @@ func init() {
 	rootCmd.AddCommand(cmd)
 }
 
+// pathList is a repeatable flag collecting paths.
+type pathList []string
+
+func (p *pathList) String() string     { return strings.Join(*p, ",") }
+func (p *pathList) Set(s string) error { *p = append(*p, s); return nil }
+func (p *pathList) Type() string       { return "path" }
+
 type runResult struct {
 	Model     string      `json:"model"`
 	Outputs   []runOutput `json:"outputs"`
@@ -111,11 +124,11 @@ type runResult struct {
 }
 
 type runOutput struct {
-	Name   string     `json:"name"`
-	DType  string     `json:"dtype"`
-	Shape  []int      `json:"shape"`
-	Top    []classHit `json:"top,omitempty"`
-	Values []float64  `json:"values,omitempty"`
+	Name   string       `json:"name"`
+	DType  string       `json:"dtype"`
+	Shape  []int        `json:"shape"`
+	Top    [][]classHit `json:"top,omitempty"` // per batch item
+	Values []float64    `json:"values,omitempty"`
 }
 
 type classHit struct {
@@ -133,29 +146,17 @@ func describeOutput(name string, t *xgraph.Tensor, top int) runOutput {
 	if o.Shape == nil {
 		o.Shape = []int{}
 	}
-	k := 0
-	if len(t.Shape) == 2 && t.Shape[0] == 1 {
-		k = t.Shape[1]
-	} else if len(t.Shape) == 1 {
+	// A classifier's scores: N×K, or K for one item.
+	batch, k := 1, 0
+	switch len(t.Shape) {
+	case 1:
 		k = t.Shape[0]
+	case 2:
+		batch, k = t.Shape[0], t.Shape[1]
 	}
 	if t.DType.IsFloat() && k > 1 && top > 0 {
-		// Scores of the first (only) batch item: rank them and give
-		// softmax probabilities beside the raw scores.
-		idx := make([]int, k)
-		m := math.Inf(-1)
-		for i := range idx {
-			idx[i] = i
-			m = math.Max(m, float64(t.F[i]))
-		}
-		var sum float64
-		for _, v := range t.F[:k] {
-			sum += math.Exp(float64(v) - m)
-		}
-		sort.SliceStable(idx, func(a, b int) bool { return t.F[idx[a]] > t.F[idx[b]] })
-		for _, i := range idx[:min(top, k)] {
-			v := float64(t.F[i])
-			o.Top = append(o.Top, classHit{Class: i, Score: v, Prob: math.Exp(v-m) / sum})
+		for b := 0; b < batch; b++ {
+			o.Top = append(o.Top, topK(t.F[b*k:(b+1)*k], top))
 		}
 		return o
 	}
@@ -163,6 +164,27 @@ func describeOutput(name string, t *xgraph.Tensor, top int) runOutput {
 		o.Values = append(o.Values, t.Float(i))
 	}
 	return o
+}
+
+// topK ranks scores and gives softmax probabilities beside them.
+func topK(scores []float32, top int) []classHit {
+	idx := make([]int, len(scores))
+	m := math.Inf(-1)
+	for i, v := range scores {
+		idx[i] = i
+		m = math.Max(m, float64(v))
+	}
+	var sum float64
+	for _, v := range scores {
+		sum += math.Exp(float64(v) - m)
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
+	hits := make([]classHit, 0, top)
+	for _, i := range idx[:min(top, len(scores))] {
+		v := float64(scores[i])
+		hits = append(hits, classHit{Class: i, Score: v, Prob: math.Exp(v-m) / sum})
+	}
+	return hits
 }
 
 // readInput reads a TensorProto file or decodes an image into a 1×3×H×W

@@ -321,14 +321,27 @@ func reshapeRule(_ int, n *Node) {
 		}
 	}
 	if infer >= 0 && x.Ranked {
-		total, known := product(x.Shape), 1
+		// Dimensions copied with 0 cancel on both sides, so a dynamic
+		// batch kept by a 0 still lets the -1 be resolved.
+		copied := func(i int) bool { return i < len(spec) && spec[i] == 0 && n.Int("allowzero", 0) == 0 }
+		xk, ok := 1, true
+		for i, d := range x.Shape {
+			if copied(i) {
+				continue
+			}
+			if d < 0 {
+				ok = false
+			}
+			xk *= d
+		}
+		known := 1
 		for i, d := range out {
-			if i != infer {
+			if i != infer && !copied(i) {
 				known *= d
 			}
 		}
-		if total >= 0 && known > 0 {
-			out[infer] = total / known
+		if ok && known > 0 {
+			out[infer] = xk / known
 		}
 	}
 	setOut(n, 0, x.DType, out, true)
