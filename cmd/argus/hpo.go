@@ -1,0 +1,438 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"argus/hpo"
+	"argus/hpo/bench"
+	"argus/hpo/plot"
+	"argus/hpo/sampler"
+	"argus/hpo/storage"
+	"argus/hpo/worker"
+)
+
+// hpoCmd groups the hyper-parameter search commands.
+var hpoCmd = &cobra.Command{
+	Use:   "hpo",
+	Short: "Search hyper-parameters with studies stored in SQLite or PostgreSQL",
+	Long: `Search hyper-parameters: create a study with its search space, run trials
+with any command (from any number of workers sharing the storage), and
+inspect, export and plot the results.
+
+Search space, at create: repeat --param NAME=KIND:SPEC, or give --space FILE
+(JSON {"params": [{"name", "kind", "low", "high", "log", "step", "choices",
+"if": {"parent", "values"}}]}):
+  lr=float:1e-5:1e-1:log       float in [1e-5, 0.1] on a log scale
+  drop=float:0:0.5             float on a linear scale
+  k=int:1:20   width=int:16:256:16   batch=int:8:512:log
+  opt=cat:sgd,adam             categorical
+  momentum=float:0:0.99@opt=sgd   active only when opt is sgd (parents
+                               are earlier categorical parameters)
+
+Storage URLs: sqlite:PATH, sqlite:///ABS/PATH, postgres://user:pass@host/db.`,
+}
+
+var hpoFlags struct {
+	study, storage string
+	json           bool
+	// create
+	params    []string
+	spaceFile string
+	direction string
+	sampler   string
+	seed      uint64
+	startup   int
+	pruner    string
+	// run
+	trials     int
+	heartbeat  time.Duration
+	staleAfter time.Duration
+	timeout    time.Duration
+	workerName string
+	// export, plot
+	format, exportOut, plotOut string
+	// enqueue
+	set []string
+	// bench
+	function     string
+	benchSampler string
+	benchTrials  int
+	seeds        int
+}
+
+func init() {
+	f := &hpoFlags
+	common := func(c *cobra.Command) {
+		c.Flags().StringVar(&f.study, "study", "", "study name (required)")
+		c.Flags().StringVar(&f.storage, "storage", "sqlite:hpo.db", "storage URL: sqlite:PATH or postgres://...")
+		c.Flags().BoolVar(&f.json, "json", false, "print one JSON object on stdout")
+		c.MarkFlagRequired("study")
+	}
+	create := &cobra.Command{Use: "create", Short: "Create a study with its search space", Args: cobra.NoArgs, RunE: hpoCreate}
+	common(create)
+	create.Flags().StringArrayVar(&f.params, "param", nil, "parameter NAME=KIND:SPEC (repeatable; see `argus hpo --help`)")
+	create.Flags().StringVar(&f.spaceFile, "space", "", "JSON file with the search space")
+	create.Flags().StringVar(&f.direction, "direction", "minimize", "minimize or maximize")
+	create.Flags().StringVar(&f.sampler, "sampler", "gp", "sampler: gp (Gaussian-process surrogate), tpe or random")
+	create.Flags().Uint64Var(&f.seed, "seed", 0, "sampler seed")
+	create.Flags().IntVar(&f.startup, "startup", 0, "random/space-filling trials before the model (0: sampler default)")
+	create.Flags().StringVar(&f.pruner, "pruner", "none", "pruner: none, median or asha")
+
+	run := &cobra.Command{
+		Use:   "run --study S --storage URL --trials N -- CMD [ARGS...]",
+		Short: "Run trials of a study with a command until the study holds N trials",
+		Long: `Run trials with a command until the study holds N trials (trials failed by a
+stale heartbeat do not count; their parameters are run again). Any number of
+workers may run the same study at once.
+
+The command gets the parameters as flags --NAME=VALUE appended to its
+arguments and as environment variables ARGUS_PARAM_<NAME> (upper case, other
+characters as '_'), with ARGUS_STUDY and ARGUS_TRIAL. On stdout it may print
+intermediate values as JSON lines {"step": 3, "intermediate": 0.42} (the
+pruner may stop it then), and its last JSON line gives the result:
+{"objective": 0.17, "constraints": [-0.1], "intermediate": [0.9, 0.5]}
+("constraints" and "intermediate" optional; feasible when all constraints
+are <= 0). A command that exits non-zero or prints no objective fails its
+trial with the reason; the search goes on.`,
+		RunE: hpoRun,
+	}
+	common(run)
+	run.Flags().IntVar(&f.trials, "trials", 0, "number of trials the study should hold (required)")
+	run.Flags().DurationVar(&f.heartbeat, "heartbeat", 5*time.Second, "heartbeat interval")
+	run.Flags().DurationVar(&f.staleAfter, "stale-after", time.Minute, "fail RUNNING trials whose heartbeat is older, and rerun them")
+	run.Flags().DurationVar(&f.timeout, "timeout", 0, "fail a trial whose command runs longer (0: no limit)")
+	run.Flags().StringVar(&f.workerName, "worker", "", "worker name (default host:pid)")
+
+	show := &cobra.Command{Use: "show", Short: "Show a study: best trial and counts by state", Args: cobra.NoArgs, RunE: hpoShow}
+	common(show)
+
+	export := &cobra.Command{Use: "export", Short: "Export a study's trials as CSV or JSON", Args: cobra.NoArgs, RunE: hpoExport}
+	common(export)
+	export.Flags().StringVar(&f.format, "format", "csv", "csv or json")
+	export.Flags().StringVar(&f.exportOut, "out", "-", "output file (- for stdout)")
+
+	enqueue := &cobra.Command{Use: "enqueue", Short: "Add a trial with fixed parameters, run before sampled ones", Args: cobra.NoArgs, RunE: hpoEnqueue}
+	common(enqueue)
+	enqueue.Flags().StringArrayVar(&f.set, "set", nil, "parameter value NAME=VALUE (repeatable)")
+
+	pl := &cobra.Command{Use: "plot", Short: "Plot optimisation history and parameter importance as PNG", Args: cobra.NoArgs, RunE: hpoPlot}
+	common(pl)
+	pl.Flags().StringVar(&f.plotOut, "out", ".", "directory for history.png and importance.png")
+
+	bn := &cobra.Command{Use: "bench", Short: "Run a sampler on a standard test function over seeds; print the regret", Args: cobra.NoArgs, RunE: hpoBench}
+	bn.Flags().StringVar(&f.function, "function", "branin", "branin, hartmann6 or rosenbrock")
+	bn.Flags().StringVar(&f.benchSampler, "sampler", "gp", "gp, tpe or random")
+	bn.Flags().IntVar(&f.benchTrials, "trials", 50, "evaluations per run")
+	bn.Flags().IntVar(&f.seeds, "seeds", 20, "runs with seeds 0..K-1")
+	bn.Flags().BoolVar(&f.json, "json", false, "print one JSON object on stdout")
+
+	hpoCmd.AddCommand(create, run, show, export, enqueue, pl, bn)
+	rootCmd.AddCommand(hpoCmd)
+}
+
+func openStudy(ctx context.Context) (*hpo.Study, func(), error) {
+	st, err := storage.Open(ctx, hpoFlags.storage)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := hpo.Load(ctx, st, hpoFlags.study)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return s, func() { st.Close() }, nil
+}
+
+func hpoCreate(cmd *cobra.Command, _ []string) error {
+	defer resetFlags(cmd)
+	f := &hpoFlags
+	var space hpo.Space
+	if f.spaceFile != "" {
+		b, err := os.ReadFile(f.spaceFile)
+		if err != nil {
+			return err
+		}
+		if space, err = hpo.ParseSpace(b); err != nil {
+			return fmt.Errorf("%s: %w", f.spaceFile, err)
+		}
+	}
+	for _, s := range f.params {
+		p, err := hpo.ParseParam(s)
+		if err != nil {
+			return err
+		}
+		space.Params = append(space.Params, p)
+	}
+	if len(space.Params) == 0 {
+		return errors.New("no search space: give --param or --space")
+	}
+	if err := space.Validate(); err != nil {
+		return err
+	}
+	sc := hpo.SamplerConfig{Name: f.sampler, Seed: f.seed, Startup: f.startup}
+	if _, err := sampler.New(sc); err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	st, err := storage.Open(ctx, f.storage)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := hpo.Create(ctx, st, hpo.StudyInfo{Name: f.study, Direction: hpo.Direction(f.direction), Space: space,
+		Sampler: sc, Pruner: hpo.PrunerConfig{Name: f.pruner}})
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return printJSON(cmd, s.Info)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "created study %s (%s, %d parameters, sampler %s, pruner %s)\n",
+		s.Info.Name, s.Info.Direction, len(space.Params), sc.Name, f.pruner)
+	return nil
+}
+
+func hpoRun(cmd *cobra.Command, args []string) error {
+	defer resetFlags(cmd)
+	f := &hpoFlags
+	if cmd.ArgsLenAtDash() < 0 && len(args) > 0 || cmd.ArgsLenAtDash() > 0 {
+		return errors.New("give the command after --: argus hpo run --study S --trials N -- CMD ARGS...")
+	}
+	if len(args) == 0 {
+		return errors.New("no command: argus hpo run --study S --trials N -- CMD ARGS...")
+	}
+	if f.trials <= 0 {
+		return errors.New("--trials must be positive")
+	}
+	if f.heartbeat <= 0 || f.staleAfter <= f.heartbeat {
+		return fmt.Errorf("--stale-after (%v) must exceed --heartbeat (%v) > 0", f.staleAfter, f.heartbeat)
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, closeFn, err := openStudy(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	if s.Sampler, err = sampler.New(s.Info.Sampler); err != nil {
+		return err
+	}
+	s.MaxTrials, s.StaleAfter = f.trials, f.staleAfter
+	s.Worker = f.workerName
+	if s.Worker == "" {
+		host, _ := os.Hostname()
+		s.Worker = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	sum, err := worker.Run(ctx, s, worker.Options{Command: args, Heartbeat: f.heartbeat, Timeout: f.timeout, Log: cmd.ErrOrStderr()})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "worker %s: %d complete, %d pruned, %d failed\n", s.Worker, sum.Complete, sum.Pruned, sum.Failed)
+	if f.json {
+		return printJSON(cmd, sum)
+	}
+	return nil
+}
+
+// showResult is the JSON of `hpo show`.
+type showResult struct {
+	Study     string         `json:"study"`
+	Direction hpo.Direction  `json:"direction"`
+	Sampler   string         `json:"sampler"`
+	Trials    int            `json:"trials"`
+	Counts    map[string]int `json:"counts"`
+	Best      *hpo.TrialJSON `json:"best"`
+}
+
+func hpoShow(cmd *cobra.Command, _ []string) error {
+	defer resetFlags(cmd)
+	s, closeFn, err := openStudy(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	trials, err := s.Trials(cmd.Context())
+	if err != nil {
+		return err
+	}
+	r := showResult{Study: s.Info.Name, Direction: s.Info.Direction, Sampler: s.Info.Sampler.Name, Trials: len(trials), Counts: map[string]int{}}
+	for _, st := range []hpo.State{hpo.Waiting, hpo.Running, hpo.Complete, hpo.Pruned, hpo.Failed} {
+		r.Counts[string(st)] = 0
+	}
+	for _, t := range trials {
+		r.Counts[string(t.State)]++
+	}
+	if b, ok := hpo.Best(s.Info.Direction, trials); ok {
+		j := s.Info.Space.Export(b)
+		r.Best = &j
+	}
+	if hpoFlags.json {
+		return printJSON(cmd, r)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "study %s (%s, sampler %s): %d trials\n", r.Study, r.Direction, r.Sampler, r.Trials)
+	for _, st := range []string{"COMPLETE", "PRUNED", "FAILED", "RUNNING", "WAITING"} {
+		fmt.Fprintf(w, "  %-8s %d\n", st, r.Counts[st])
+	}
+	if r.Best == nil {
+		fmt.Fprintln(w, "no complete feasible trial yet")
+		return nil
+	}
+	names := make([]string, 0, len(r.Best.Params))
+	for n := range r.Best.Params {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var ps []string
+	for _, n := range names {
+		ps = append(ps, fmt.Sprintf("%s=%v", n, r.Best.Params[n]))
+	}
+	fmt.Fprintf(w, "best: trial %d, objective %g, %s\n", r.Best.Number, *r.Best.Value, strings.Join(ps, " "))
+	return nil
+}
+
+// writeFile writes b to path through a temporary file and a rename, so
+// that a failure leaves nothing half-written.
+func writeFile(path string, write func(tmp string) error) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp"+filepath.Ext(path))
+	if err := write(tmp); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func hpoExport(cmd *cobra.Command, _ []string) error {
+	defer resetFlags(cmd)
+	f := &hpoFlags
+	if f.format != "csv" && f.format != "json" {
+		return fmt.Errorf("--format %q: want csv or json", f.format)
+	}
+	s, closeFn, err := openStudy(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	trials, err := s.Trials(cmd.Context())
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if f.format == "csv" {
+		err = hpo.WriteCSV(&buf, s.Info.Space, trials)
+	} else {
+		err = hpo.WriteJSON(&buf, s.Info, trials)
+	}
+	if err != nil {
+		return err
+	}
+	if f.exportOut == "-" {
+		_, err = cmd.OutOrStdout().Write(buf.Bytes())
+		return err
+	}
+	return writeFile(f.exportOut, func(tmp string) error { return os.WriteFile(tmp, buf.Bytes(), 0o644) })
+}
+
+func hpoEnqueue(cmd *cobra.Command, _ []string) error {
+	defer resetFlags(cmd)
+	vals := map[string]string{}
+	for _, kv := range hpoFlags.set {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("--set %q: want NAME=VALUE", kv)
+		}
+		vals[k] = v
+	}
+	s, closeFn, err := openStudy(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	n, err := s.Enqueue(cmd.Context(), vals)
+	if err != nil {
+		return err
+	}
+	if hpoFlags.json {
+		return printJSON(cmd, map[string]int{"number": n})
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "enqueued trial %d\n", n)
+	return nil
+}
+
+func hpoPlot(cmd *cobra.Command, _ []string) error {
+	defer resetFlags(cmd)
+	s, closeFn, err := openStudy(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	trials, err := s.Trials(cmd.Context())
+	if err != nil {
+		return err
+	}
+	dir := hpoFlags.plotOut
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	hist, imp := filepath.Join(dir, "history.png"), filepath.Join(dir, "importance.png")
+	if err := writeFile(hist, func(tmp string) error { return plot.History(tmp, s.Info, trials) }); err != nil {
+		return err
+	}
+	if err := writeFile(imp, func(tmp string) error { return plot.Importance(tmp, s.Info, trials) }); err != nil {
+		return err
+	}
+	if hpoFlags.json {
+		return printJSON(cmd, map[string]any{"history": hist, "importance": imp, "importances": hpo.Importance(s.Info.Space, trials)})
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", hist, imp)
+	return nil
+}
+
+func hpoBench(cmd *cobra.Command, _ []string) error {
+	defer resetFlags(cmd)
+	f := &hpoFlags
+	start := time.Now()
+	res, err := bench.Compare(f.function, f.benchSampler, f.benchTrials, f.seeds, func(done int) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "\r%s %s: %d/%d seeds, %.1fs", f.function, f.benchSampler, done, f.seeds, time.Since(start).Seconds())
+	})
+	fmt.Fprintln(cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return printJSON(cmd, res)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "%s, sampler %s, %d seeds: regret median [q1, q3]\n", res.Function, res.Sampler, res.Seeds)
+	for _, a := range res.At {
+		fmt.Fprintf(w, "  after %4d trials: %.4g [%.4g, %.4g]\n", a.Trials, a.Median, a.Q1, a.Q3)
+	}
+	return nil
+}
+
+// resetFlags puts the command's flags back to their defaults after a run,
+// so that a later run in the same process (tests call run repeatedly)
+// does not inherit them.
+func resetFlags(cmd *cobra.Command) {
+	cmd.Flags().VisitAll(func(fl *pflag.Flag) {
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			sv.Replace(nil)
+		} else {
+			fl.Value.Set(fl.DefValue)
+		}
+		fl.Changed = false
+	})
+}

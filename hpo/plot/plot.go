@@ -1,0 +1,86 @@
+// Package plot draws a study's optimisation history and parameter
+// importance as PNG images.
+package plot
+
+import (
+	"fmt"
+	"image/color"
+	"sort"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"argus/hpo"
+)
+
+// History draws the objective of each COMPLETE trial against its number and
+// the best value so far, and saves it as a PNG.
+func History(path string, info hpo.StudyInfo, trials []hpo.Trial) error {
+	p := plot.New()
+	p.Title.Text = "Optimisation history: " + info.Name
+	p.X.Label.Text = "trial"
+	p.Y.Label.Text = "objective"
+	var pts, best plotter.XYs
+	cur, have := 0.0, false
+	for _, t := range trials {
+		if t.State != hpo.Complete || t.Value == nil || !t.Feasible() {
+			continue
+		}
+		v := *t.Value
+		pts = append(pts, plotter.XY{X: float64(t.Number), Y: v})
+		if !have || (info.Direction == hpo.Maximize) == (v > cur) && v != cur {
+			cur, have = v, true
+		}
+		best = append(best, plotter.XY{X: float64(t.Number), Y: cur})
+	}
+	if len(pts) == 0 {
+		return fmt.Errorf("study %s: no complete trial to plot", info.Name)
+	}
+	sc, err := plotter.NewScatter(pts)
+	if err != nil {
+		return err
+	}
+	sc.Color = color.RGBA{R: 31, G: 119, B: 180, A: 255}
+	line, err := plotter.NewLine(best)
+	if err != nil {
+		return err
+	}
+	line.Color = color.RGBA{R: 214, G: 39, B: 40, A: 255}
+	line.Width = vg.Points(1.5)
+	p.Add(sc, line, plotter.NewGrid())
+	p.Legend.Add("objective", sc)
+	p.Legend.Add("best so far", line)
+	return p.Save(8*vg.Inch, 5*vg.Inch, path)
+}
+
+// Importance draws the parameter importances (hpo.Importance) as a bar
+// chart and saves it as a PNG.
+func Importance(path string, info hpo.StudyInfo, trials []hpo.Trial) error {
+	imp := hpo.Importance(info.Space, trials)
+	names := make([]string, 0, len(imp))
+	for n := range imp {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(a, b int) bool {
+		if imp[names[a]] != imp[names[b]] {
+			return imp[names[a]] > imp[names[b]]
+		}
+		return names[a] < names[b]
+	})
+	vals := make(plotter.Values, len(names))
+	for i, n := range names {
+		vals[i] = imp[n]
+	}
+	p := plot.New()
+	p.Title.Text = "Parameter importance: " + info.Name
+	p.Y.Label.Text = "share of objective variance"
+	bars, err := plotter.NewBarChart(vals, vg.Points(24))
+	if err != nil {
+		return err
+	}
+	bars.Color = color.RGBA{R: 31, G: 119, B: 180, A: 255}
+	p.Add(bars)
+	p.NominalX(names...)
+	return p.Save(8*vg.Inch, 5*vg.Inch, path)
+}
