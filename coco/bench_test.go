@@ -10,11 +10,13 @@ import (
 func BenchmarkEvaluate(b *testing.B) {
 	gt, dt := Synthetic(1, 5000, 100, 80)
 	b.ReportAllocs()
+	start := cpuTime()
 	for b.Loop() {
 		if _, err := Evaluate(gt, dt); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
 	b.ReportMetric(float64(len(dt))*float64(b.N)/b.Elapsed().Seconds(), "dets/s")
 }
 
@@ -26,11 +28,13 @@ func BenchmarkReadResults(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(buf.Len()))
+	start := cpuTime()
 	for b.Loop() {
 		if _, err := ReadResults(bytes.NewReader(buf.Bytes())); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 // BenchmarkReadDataset measures parsing the matching instances file.
@@ -41,9 +45,11 @@ func BenchmarkReadDataset(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(buf.Len()))
+	start := cpuTime()
 	for b.Loop() {
 		if _, err := ReadDataset(bytes.NewReader(buf.Bytes())); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
 }

@@ -419,6 +419,10 @@ func writeFile(name string, v any) (err error) {
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
+	// CreateTemp makes the file private; a written file is an ordinary one.
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}

@@ -49,13 +49,21 @@ curves (mean over categories, one per IoU threshold).`,
 				return fmt.Errorf("eval coco: --gt and --dt are required")
 			}
 			start := time.Now()
-			gt, err := coco.ReadDatasetFile(gtPath)
-			if err != nil {
-				return err
+			// The two files parse on two cores.
+			var gt *coco.Dataset
+			var gtErr error
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				gt, gtErr = coco.ReadDatasetFile(gtPath)
+			}()
+			dt, dtErr := coco.ReadResultsFile(dtPath)
+			<-done
+			if gtErr != nil {
+				return gtErr
 			}
-			dt, err := coco.ReadResultsFile(dtPath)
-			if err != nil {
-				return err
+			if dtErr != nil {
+				return dtErr
 			}
 			e, err := coco.Evaluate(gt, dt)
 			if err != nil {
@@ -168,6 +176,9 @@ func plotPR(e *coco.Eval, name string) (err error) {
 		}
 	}()
 	if _, err := wt.WriteTo(f); err != nil {
+		return fmt.Errorf("plot %s: %w", name, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
 		return fmt.Errorf("plot %s: %w", name, err)
 	}
 	if err := f.Close(); err != nil {
