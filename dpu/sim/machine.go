@@ -35,13 +35,12 @@ func lazy(p *[]byte, n int) []byte {
 // mem[off + (y*w+x)*stride + ch], where stride is c rounded up to whole
 // bank lines.
 type tile struct {
-	mem        []byte
-	off        int
-	h, w, c    int
-	stride     int
-	bank, addr int
-	space      int // 0, 1: feature-map groups; 2: weights; 3: bias
-	lo, hi     int // the lines it occupies within its space
+	mem     []byte
+	off     int
+	h, w, c int
+	stride  int
+	space   int // 0, 1: feature-map groups; 2: weights; 3: bias
+	lo, hi  int // the lines it occupies within its space
 }
 
 func (t tile) at(y, x, ch int) int8 { return int8(t.mem[t.off+(y*t.w+x)*t.stride+ch]) }
@@ -86,12 +85,9 @@ func (c *core) tile(bank, addr, h, w, ch int) (tile, error) {
 	if first+addr+n > lines {
 		return tile{}, fmt.Errorf("%dx%dx%d tile (%d lines) at %s:%d runs past the end of its bank group", h, w, ch, n, isa.BankName(bank), addr)
 	}
-	return tile{mem: m, off: (first + addr) * lanes, h: h, w: w, c: ch, stride: groups * lanes, bank: bank, addr: addr,
+	return tile{mem: m, off: (first + addr) * lanes, h: h, w: w, c: ch, stride: groups * lanes,
 		space: space, lo: first + addr, hi: first + addr + n}, nil
 }
-
-// lines returns the number of bank lines the tile occupies.
-func (t tile) lines(lanes int) int { return t.h * t.w * t.stride / lanes }
 
 // write stores out (h x w x c, channel fastest) into the tile and clears
 // the padding lanes, so a tile's bytes never depend on what was there.
