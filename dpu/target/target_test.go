@@ -81,3 +81,23 @@ func TestParseRejects(t *testing.T) {
 		t.Fatal("unknown target accepted")
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"b512", "zu9", "zcu104"} {
+		b, err := files.ReadFile("targets/" + name + ".json")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tg, err := Parse(b)
+		if err != nil {
+			return
+		}
+		if tg.TotalPeakOpsPerCycle() <= 0 || !(tg.DDRBytesPerCycle() > 0) {
+			t.Fatalf("validated target with peak %d, DDR %v bytes/cycle", tg.TotalPeakOpsPerCycle(), tg.DDRBytesPerCycle())
+		}
+	})
+}
