@@ -2,7 +2,10 @@ package asm
 
 import (
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -119,4 +122,40 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip failed: %v", err)
 		}
 	})
+}
+
+// TestEncodingExample checks the hand-decoded example in docs/DPU-ISA.md.
+func TestEncodingExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "DPU-ISA.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(doc)
+	i, j := strings.Index(s, "<!-- encoding example -->"), strings.Index(s, "<!-- end of encoding example -->")
+	if i < 0 || j < i {
+		t.Fatal("docs/DPU-ISA.md lacks the encoding example")
+	}
+	var src []string
+	var want []uint32
+	for _, line := range strings.Split(s[i:j], "\n") {
+		switch {
+		case strings.HasPrefix(line, "    0x"):
+			for _, f := range strings.Fields(line) {
+				v, err := strconv.ParseUint(f, 0, 32)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, uint32(v))
+			}
+		case line != "" && !strings.HasPrefix(line, "<!--") && !strings.HasPrefix(line, "```"):
+			src = append(src, line)
+		}
+	}
+	got, err := Assemble(strings.Join(src, "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("assembled %#08x, document says %#08x", got, want)
+	}
 }
