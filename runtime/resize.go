@@ -248,7 +248,6 @@ func resize(c *call) ([]*xgraph.Tensor, error) {
 	}
 	if o.coord == "tf_crop_and_resize" {
 		ext := float32(o.extrapolation)
-		st := strides(out)
 		coord := make([]int, r)
 		for i := range cur.F {
 			for d := 0; d < r; d++ {
@@ -265,7 +264,6 @@ func resize(c *call) ([]*xgraph.Tensor, error) {
 				coord[d] = 0
 			}
 		}
-		_ = st
 	}
 	return one(cur), nil
 }

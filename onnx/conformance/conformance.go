@@ -117,6 +117,7 @@ func RunCase(dir string) (c Case) {
 	}()
 	g, err := onnx.Load(filepath.Join(dir, "model.onnx"))
 	if err != nil {
+		c.Op = mainOp(c.Name, &xgraph.Graph{})
 		return c.fail(err)
 	}
 	c.Op = mainOp(c.Name, g)
