@@ -53,3 +53,30 @@ func BenchmarkSinkhorn300x100(b *testing.B) {
 	}
 	reportCPU(b, start)
 }
+
+// BenchmarkSinkhornDLA runs Dynamic Sparse R-CNN's setting: 300 proposals,
+// 100 ground truths with k = 2 plus background, epsilon 1e-3, 50 iterations.
+func BenchmarkSinkhornDLA(b *testing.B) {
+	const g, n = 100, 300
+	cost := uniform(3, (g+1)*n)
+	for i := range cost {
+		cost[i] *= 3
+	}
+	supply := make([]float64, g+1)
+	for i := range g {
+		supply[i] = 2
+	}
+	supply[g] = n - 2*g
+	demand := make([]float64, n)
+	for j := range demand {
+		demand[j] = 1
+	}
+	s := Sinkhorn{Epsilon: 1e-3, MaxIter: 50}
+	start := cpuTime()
+	for b.Loop() {
+		if _, _, err := s.Plan(cost, g+1, n, supply, demand); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, start)
+}

@@ -73,6 +73,10 @@ func (s Sinkhorn) Plan(cost []float64, rows, cols int, supply, demand []float64)
 	if rows*cols >= 1<<14 {
 		w.parts = min(runtime.GOMAXPROCS(0), 4)
 	}
+	if w.kernelSafe() {
+		// exp(-cost/epsilon) itself is a usable kernel: start scaled.
+		w.absorb()
+	}
 	for it := range s.MaxIter {
 		iters = it + 1
 		w.step()
@@ -82,16 +86,17 @@ func (s Sinkhorn) Plan(cost []float64, rows, cols int, supply, demand []float64)
 			}
 		}
 	}
-	w.unscale()
+	// The plan is diag(alpha) K diag(beta), which equals exp(mr + u + v)
+	// without another pass of exponentials.
 	plan = make([]float64, rows*cols)
-	w.parallel(rows, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			ui := w.u[i]
-			for j, m := range mr[i*cols : i*cols+cols] {
-				plan[i*cols+j] = math.Exp(m + ui + w.v[j])
-			}
+	for i := range rows {
+		a := w.alpha[i]
+		krow := w.k[i*cols : i*cols+cols]
+		prow := plan[i*cols : i*cols+cols]
+		for j, kv := range krow {
+			prow[j] = kv * a * w.beta[j]
 		}
-	})
+	}
 	return plan, iters, nil
 }
 
@@ -106,6 +111,32 @@ const (
 	scaleLo = 1e-100
 	scaleHi = 1e100
 )
+
+// kernelSafe reports whether every row and column of exp(mr) has an entry
+// above exp(-200), so the kernel's sums start inside the scaling range.
+func (w *sinkhornWork) kernelSafe() bool {
+	const floor = -200
+	cm := w.colMax
+	for j := range cm {
+		cm[j] = math.Inf(-1)
+	}
+	for i := range w.rows {
+		rm := math.Inf(-1)
+		for j, m := range w.mr[i*w.cols : i*w.cols+w.cols] {
+			rm = max(rm, m)
+			cm[j] = max(cm[j], m)
+		}
+		if rm < floor {
+			return false
+		}
+	}
+	for _, m := range cm {
+		if m < floor {
+			return false
+		}
+	}
+	return true
+}
 
 // step runs one Sinkhorn iteration.
 func (w *sinkhornWork) step() {
