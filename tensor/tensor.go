@@ -266,3 +266,20 @@ func checkShape(shape []int) int {
 }
 
 func cloneInts(s []int) []int { return append([]int{}, s...) }
+
+// Narrow returns a view of the entries lo through hi−1 along the first
+// dimension, sharing t's storage: for a batch N×C×H×W it is the sub-batch
+// (hi−lo)×C×H×W, whose data is Data()[lo*C*H*W : hi*C*H*W]. It panics when
+// the range is outside [0, Dim(0)].
+func (t *Dense[T]) Narrow(lo, hi int) *Dense[T] {
+	if len(t.shape) == 0 || lo < 0 || hi < lo || hi > t.shape[0] {
+		panic(fmt.Sprintf("tensor: Narrow [%d, %d) of shape %v", lo, hi, t.shape))
+	}
+	row := 1
+	for _, d := range t.shape[1:] {
+		row *= d
+	}
+	shape := cloneInts(t.shape)
+	shape[0] = hi - lo
+	return &Dense[T]{shape: shape, data: t.data[lo*row : hi*row : hi*row]}
+}

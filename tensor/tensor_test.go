@@ -184,3 +184,27 @@ func TestBroadcastToMatchesBinary(t *testing.T) {
 		}
 	}
 }
+
+func TestNarrowIsAView(t *testing.T) {
+	x := Zeros(4, 2, 3)
+	for i := range x.Data() {
+		x.Data()[i] = float32(i)
+	}
+	v := x.Narrow(1, 3)
+	if !slices.Equal(v.Shape(), []int{2, 2, 3}) || v.At(0, 0, 0) != 6 || v.At(1, 1, 2) != 17 {
+		t.Fatalf("Narrow = %v", v)
+	}
+	v.Set(-1, 0, 0, 0)
+	if x.At(1, 0, 0) != -1 {
+		t.Fatal("Narrow copied instead of sharing storage")
+	}
+	if e := x.Narrow(2, 2); e.Len() != 0 || e.Dim(0) != 0 {
+		t.Fatalf("empty Narrow = %v", e.Shape())
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Narrow past the end did not panic")
+		}
+	}()
+	x.Narrow(3, 5)
+}
