@@ -129,7 +129,7 @@ func Jaccard(x []float32, n, d int, opt Options) (*Sparse, error) {
 	}
 	e := &encoder{opt: opt, x: x, n: n, d: d, width: opt.K1}
 	e.norm = reid.SquaredNorms(x, n, d)
-	e.knn(nil, 0)
+	e.knnSymmetric()
 	v := e.encode()
 	s := e.jaccard(v, 0, n, 0, n)
 	for _, row := range s.Row {
@@ -245,6 +245,121 @@ func (e *encoder) knn(out []float32, q int) {
 			}
 			topK(row, e.rank[i*w:(i+1)*w])
 		})
+	}
+}
+
+// knnSymmetric fills e.rank like knn but computes each distance once: the
+// matrix is symmetric, so each tile above the diagonal feeds the neighbour
+// lists of its rows and, transposed, of its columns, halving the GEMM work.
+// Selection by (distance, index) does not depend on the order candidates
+// arrive in.
+func (e *encoder) knnSymmetric() {
+	n, d, w := e.n, e.d, e.width
+	sel := make([]selector, n)
+	e.rank = make([]int32, n*w)
+	vals := make([]float32, n*w)
+	for i := range sel {
+		sel[i] = selector{idx: e.rank[i*w : i*w : (i+1)*w], val: vals[i*w : i*w : (i+1)*w]}
+	}
+	const tile = 512
+	buf := make([]float32, tile*tile)
+	for i0 := 0; i0 < n; i0 += tile {
+		bi := min(tile, n-i0)
+		for j0 := i0; j0 < n; j0 += tile {
+			bj := min(tile, n-j0)
+			t := buf[:bi*bj]
+			kernels.Sgemm(false, true, bi, bj, d, -2, e.x[i0*d:(i0+bi)*d], d, e.x[j0*d:(j0+bj)*d], d, 0, t, bj)
+			par.For(bi, 8, func(r int) {
+				i := i0 + r
+				row := t[r*bj : (r+1)*bj]
+				for c := range row {
+					row[c] += e.norm[i] + e.norm[j0+c]
+					sel[i].push(row[c], int32(j0+c), w)
+				}
+			})
+			if j0 == i0 {
+				continue
+			}
+			par.For(bj, 8, func(c int) {
+				j := j0 + c
+				for r := range bi {
+					sel[j].push(t[r*bj+c], int32(i0+r), w)
+				}
+			})
+		}
+	}
+	par.For(n, 64, func(i int) { sel[i].sort() })
+}
+
+// selector keeps the k smallest (value, index) pairs seen, as a max-heap.
+type selector struct {
+	idx []int32
+	val []float32
+}
+
+func (s *selector) worse(a, b int) bool {
+	return s.val[a] > s.val[b] || (s.val[a] == s.val[b] && s.idx[a] > s.idx[b])
+}
+
+func (s *selector) swap(a, b int) {
+	s.idx[a], s.idx[b] = s.idx[b], s.idx[a]
+	s.val[a], s.val[b] = s.val[b], s.val[a]
+}
+
+func (s *selector) push(v float32, j int32, k int) {
+	if len(s.idx) < k {
+		s.idx, s.val = append(s.idx, j), append(s.val, v)
+		for i := len(s.idx) - 1; i > 0; {
+			p := (i - 1) / 2
+			if !s.worse(i, p) {
+				break
+			}
+			s.swap(i, p)
+			i = p
+		}
+		return
+	}
+	if v > s.val[0] || (v == s.val[0] && j > s.idx[0]) {
+		return
+	}
+	s.idx[0], s.val[0] = j, v
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= len(s.idx) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(s.idx) && s.worse(r, l) {
+			m = r
+		}
+		if !s.worse(m, i) {
+			return
+		}
+		s.swap(i, m)
+		i = m
+	}
+}
+
+// sort orders the kept pairs by (value, index), nearest first.
+func (s *selector) sort() {
+	for n := len(s.idx) - 1; n > 0; n-- {
+		s.swap(0, n)
+		h := selector{idx: s.idx[:n], val: s.val[:n]}
+		for i := 0; ; {
+			l := 2*i + 1
+			if l >= n {
+				break
+			}
+			m := l
+			if r := l + 1; r < n && h.worse(r, l) {
+				m = r
+			}
+			if !h.worse(m, i) {
+				break
+			}
+			h.swap(i, m)
+			i = m
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"argus/cluster"
+	"argus/reid"
 )
 
 type goldenCase struct {
@@ -139,5 +140,27 @@ func TestSparse(t *testing.T) {
 	}
 	if _, err := s.Neighbors(1); err == nil {
 		t.Error("Neighbors(Fill): no error")
+	}
+}
+
+// TestKNNSymmetric checks that the half-GEMM neighbour search finds the
+// same neighbours as the row-by-row one.
+func TestKNNSymmetric(t *testing.T) {
+	const n, d = 1100, 8 // more than two tiles
+	x := clustered(n, d, 40)
+	a := &encoder{x: x, n: n, d: d, width: 21}
+	a.norm = reid.SquaredNorms(x, n, d)
+	b := *a
+	a.knn(nil, 0)
+	b.knnSymmetric()
+	diff := 0
+	for i := range a.rank {
+		if a.rank[i] != b.rank[i] {
+			diff++
+		}
+	}
+	// Rounding may swap two neighbours at (nearly) equal distance.
+	if diff > n/100 {
+		t.Errorf("%d of %d neighbour slots differ", diff, len(a.rank))
 	}
 }
