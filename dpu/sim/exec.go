@@ -3,6 +3,8 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"argus/dpu/isa"
 )
@@ -128,10 +130,45 @@ func (m *machine) conv(c *core, in *isa.Instr, depthwise bool) error {
 		return err
 	}
 	out := make([]int8, oh*ow*oc)
-	for oy := range oh {
-		for ox := range ow {
-			for o := range oc {
-				var acc int32
+	post := func(acc int32, o int) int8 {
+		acc += int32(bias.at(0, 0, o)) << cfg.ShiftBias
+		return Requant(int64(acc), cfg.ShiftCut, cfg.Act, cfg.ActFix, cfg.Round)
+	}
+	if depthwise {
+		for oy := range oh {
+			for ox := range ow {
+				for ch := range oc {
+					var acc int32
+					for ky := range kh {
+						y := oy*cfg.StrideH + ky - in.PadTop
+						if y < 0 || y >= in.H {
+							continue
+						}
+						for kx := range kw {
+							x := ox*cfg.StrideW + kx - in.PadLeft
+							if x >= 0 && x < in.W {
+								acc += int32(src.at(y, x, ch)) * int32(wt.at(ky, kx, ch))
+							}
+						}
+					}
+					out[(oy*ow+ox)*oc+ch] = post(acc, ch)
+				}
+			}
+		}
+		dst.write(out)
+		return nil
+	}
+	// For each output pixel, gather the receptive field into a patch laid
+	// out like one filter of the weight tile (kernel position, then the
+	// channels padded to whole lines, padding and pad lanes zero); each
+	// output channel is then one dot product. Rows of the output are
+	// independent, so large layers spread them over goroutines.
+	kk, st := kh*kw, src.stride
+	rows := func(oy0, oy1 int) {
+		patch := make([]byte, kk*st)
+		for oy := oy0; oy < oy1; oy++ {
+			for ox := range ow {
+				clear(patch)
 				for ky := range kh {
 					y := oy*cfg.StrideH + ky - in.PadTop
 					if y < 0 || y >= in.H {
@@ -142,19 +179,26 @@ func (m *machine) conv(c *core, in *isa.Instr, depthwise bool) error {
 						if x < 0 || x >= in.W {
 							continue
 						}
-						if depthwise {
-							acc += int32(src.at(y, x, o)) * int32(wt.at(ky, kx, o))
-							continue
-						}
-						base := src.off + (y*src.w+x)*src.stride
-						wb := wt.off + (o*wt.w+ky*kw+kx)*wt.stride
-						acc += dot(src.mem[base:base+in.C], wt.mem[wb:wb+in.C])
+						base := src.off + (y*src.w+x)*st
+						copy(patch[(ky*kw+kx)*st:], src.mem[base:base+in.C])
 					}
 				}
-				acc += int32(bias.at(0, 0, o)) << cfg.ShiftBias
-				out[(oy*ow+ox)*oc+o] = Requant(int64(acc), cfg.ShiftCut, cfg.Act, cfg.ActFix, cfg.Round)
+				for o := range oc {
+					wb := wt.off + o*kk*st
+					out[(oy*ow+ox)*oc+o] = post(dot(patch, wt.mem[wb:wb+kk*st]), o)
+				}
 			}
 		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), oh)
+	if workers < 2 || int64(oh*ow*oc)*red < 1<<20 {
+		rows(0, oh)
+	} else {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() { rows(w*oh/workers, (w+1)*oh/workers) })
+		}
+		wg.Wait()
 	}
 	dst.write(out)
 	return nil
