@@ -125,3 +125,25 @@ func TestUpdate(t *testing.T) {
 		t.Error("target out of range: no error")
 	}
 }
+
+// TestOutlierInstances builds a memory in which each outlier is a class
+// whose centroid is its own normalised feature.
+func TestOutlierInstances(t *testing.T) {
+	x := []float32{1, 0, 1, 0, 0, 3}
+	targets, k := PseudoLabels([]int{0, 0, -1}, OutliersAsInstances)
+	m, err := NewClusterMemory(x, 3, 2, targets, k, 0.2, 0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.Centroids.Data(), []float32{1, 0, 0, 1}) {
+		t.Errorf("centroids %v", m.Centroids.Data())
+	}
+	targets, k = PseudoLabels([]int{0, 0, -1}, DropOutliers)
+	m, err = NewClusterMemory(x, 3, 2, targets, k, 0.2, 0.05)
+	if err != nil || m.Centroids.Shape()[0] != 1 {
+		t.Errorf("drop: %v, %v", m, err)
+	}
+	if _, err := m.Loss(autograd.Param(tensor.FromSlice(x, 3, 2)), targets); err != nil {
+		t.Errorf("loss with a dropped outlier: %v", err)
+	}
+}
