@@ -261,3 +261,83 @@ func TestHungarianSquareInit(t *testing.T) {
 		}
 	}
 }
+
+// logDomainPlan is POT's sinkhorn_log written plainly, the reference for
+// the scaled iterations.
+func logDomainPlan(cost []float64, rows, cols int, a, b []float64, eps float64, iters int) []float64 {
+	u, v := make([]float64, rows), make([]float64, cols)
+	lse := func(x []float64) float64 {
+		m := math.Inf(-1)
+		for _, t := range x {
+			m = max(m, t)
+		}
+		var s float64
+		for _, t := range x {
+			s += math.Exp(t - m)
+		}
+		return math.Log(s) + m
+	}
+	col, row := make([]float64, rows), make([]float64, cols)
+	for range iters {
+		for j := range cols {
+			for i := range rows {
+				col[i] = -cost[i*cols+j]/eps + u[i]
+			}
+			v[j] = math.Log(b[j]) - lse(col)
+		}
+		for i := range rows {
+			for j := range cols {
+				row[j] = -cost[i*cols+j]/eps + v[j]
+			}
+			u[i] = math.Log(a[i]) - lse(row)
+		}
+	}
+	p := make([]float64, rows*cols)
+	for i := range rows {
+		for j := range cols {
+			p[i*cols+j] = math.Exp(-cost[i*cols+j]/eps + u[i] + v[j])
+		}
+	}
+	return p
+}
+
+// TestSinkhornScaledMatchesLogDomain runs random problems over a wide range
+// of epsilon, where the scaled iterations must fall back to the log domain
+// and re-absorb, and compares with the plain log-domain iteration.
+func TestSinkhornScaledMatchesLogDomain(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	for trial := range 40 {
+		g, n := 1+r.IntN(12), 5+r.IntN(60)
+		if trial%10 == 9 {
+			g, n = 60, 300 // large enough for the parallel passes
+		}
+		eps := []float64{1, 0.1, 0.01, 1e-3, 1e-4}[trial%5]
+		scale := []float64{0.5, 3, 50}[trial%3]
+		cost := make([]float64, (g+1)*n)
+		for i := range cost {
+			cost[i] = r.Float64() * scale
+		}
+		a := make([]float64, g+1)
+		left := float64(n)
+		for i := range g {
+			a[i] = 0.2 + r.Float64()*float64(n)/float64(2*g)
+			left -= a[i]
+		}
+		a[g] = left
+		b := make([]float64, n)
+		for j := range b {
+			b[j] = 1
+		}
+		iters := 1 + r.IntN(60)
+		got, _, err := Sinkhorn{Epsilon: eps, MaxIter: iters}.Plan(cost, g+1, n, a, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := logDomainPlan(cost, g+1, n, a, b, eps, iters)
+		for i := range got {
+			if d := math.Abs(got[i] - want[i]); d > 1e-8*math.Max(1, want[i]) || math.IsNaN(got[i]) {
+				t.Fatalf("trial %d (g %d n %d eps %g scale %g iters %d): plan[%d] = %g, log domain %g", trial, g, n, eps, scale, iters, i, got[i], want[i])
+			}
+		}
+	}
+}
