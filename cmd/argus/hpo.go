@@ -241,6 +241,9 @@ func hpoRun(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "worker %s: %d complete, %d pruned, %d failed\n", s.Worker, sum.Complete, sum.Pruned, sum.Failed)
+	if sum.Failed > 0 && sum.Complete+sum.Pruned == 0 {
+		return fmt.Errorf("all %d trials this worker ran failed; see argus hpo show", sum.Failed)
+	}
 	if f.json {
 		return printJSON(cmd, sum)
 	}
@@ -405,10 +408,14 @@ func hpoBench(cmd *cobra.Command, _ []string) error {
 	defer resetFlags(cmd)
 	f := &hpoFlags
 	start := time.Now()
+	progress := false
 	res, err := bench.Compare(f.function, f.benchSampler, f.benchTrials, f.seeds, func(done int) {
+		progress = true
 		fmt.Fprintf(cmd.ErrOrStderr(), "\r%s %s: %d/%d seeds, %.1fs", f.function, f.benchSampler, done, f.seeds, time.Since(start).Seconds())
 	})
-	fmt.Fprintln(cmd.ErrOrStderr())
+	if progress {
+		fmt.Fprintln(cmd.ErrOrStderr())
+	}
 	if err != nil {
 		return err
 	}
