@@ -94,7 +94,7 @@ func (o *convOp) Forward() *tensor.Tensor {
 		bd = o.b.value.Data()
 	}
 	direct := o.direct()
-	parallel(n, func(_, lo, hi int) {
+	parallelWith(n, itemWorkers(n, 2*float64(coutG*l*k)), func(_, lo, hi int) {
 		var col []float32
 		if !direct {
 			col = make([]float32, k*l)
@@ -133,7 +133,7 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 	if needX {
 		gx = tensor.Zeros(xs...)
 	}
-	workers := parallelWorkers(n)
+	workers := itemWorkers(n, 2*float64(coutG*l*k))
 	var gws [][]float32
 	if needW {
 		gw = tensor.Zeros(ws...)
@@ -144,7 +144,7 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 		}
 	}
 	direct := o.direct()
-	parallel(n, func(worker, lo, hi int) {
+	parallelWith(n, workers, func(worker, lo, hi int) {
 		var col, gcol []float32
 		if !direct {
 			col = make([]float32, k*l)
@@ -260,7 +260,7 @@ func (o *convTOp) Forward() *tensor.Tensor {
 	if o.b != nil {
 		bd = o.b.value.Data()
 	}
-	parallel(n, func(_, lo, hi int) {
+	parallelWith(n, itemWorkers(n, 2*float64(k*hw*cinG)), func(_, lo, hi int) {
 		col := make([]float32, k*hw)
 		for i := lo; i < hi; i++ {
 			for grp := 0; grp < o.groups; grp++ {
@@ -292,7 +292,7 @@ func (o *convTOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 	if needX {
 		gx = tensor.Zeros(xs...)
 	}
-	workers := parallelWorkers(n)
+	workers := itemWorkers(n, 2*float64(k*hw*cinG))
 	var gws [][]float32
 	if needW {
 		gw = tensor.Zeros(ws...)
@@ -302,7 +302,7 @@ func (o *convTOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 			gws[i] = make([]float32, gw.Len())
 		}
 	}
-	parallel(n, func(worker, lo, hi int) {
+	parallelWith(n, workers, func(worker, lo, hi int) {
 		col := make([]float32, k*hw)
 		for i := lo; i < hi; i++ {
 			for grp := 0; grp < o.groups; grp++ {
