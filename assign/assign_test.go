@@ -341,3 +341,51 @@ func TestSinkhornScaledMatchesLogDomain(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchCostGolden compares Sparse R-CNN's matching cost with the
+// reference matcher's and the Hungarian assignment of it with scipy's.
+func TestMatchCostGolden(t *testing.T) {
+	b, err := os.ReadFile("testdata/golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Matchcost []struct {
+			N, G, Classes    int
+			Width, Height    float64
+			Probs, Boxes, Gt []float64
+			Labels           []int
+			Cost             []float64
+			RowInd           []int `json:"row_ind"`
+			ColInd           []int `json:"col_ind"`
+		}
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Matchcost) == 0 {
+		t.Fatal("no match cost cases")
+	}
+	for _, c := range g.Matchcost {
+		cost, err := DefaultMatchCost().Matrix(c.Probs, c.Classes, c.Boxes, c.Labels, c.Gt, c.Width, c.Height)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range cost {
+			if math.Abs(cost[i]-c.Cost[i]) > 1e-12*math.Max(1, math.Abs(c.Cost[i])) {
+				t.Fatalf("n %d g %d: cost[%d] = %.15g, want %.15g", c.N, c.G, i, cost[i], c.Cost[i])
+			}
+		}
+		r, col, err := Hungarian(cost, c.N, c.G)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(r, c.RowInd) || !slices.Equal(col, c.ColInd) {
+			t.Errorf("n %d g %d: assignment %v %v, scipy %v %v", c.N, c.G, r, col, c.RowInd, c.ColInd)
+		}
+	}
+	bad := []float64{0.5, math.NaN()}
+	if _, err := DefaultMatchCost().Matrix(bad, 2, []float64{0, 0, 1, 1}, []int{0}, []float64{0, 0, 1, 1}, 10, 10); err == nil {
+		t.Error("NaN probability accepted")
+	}
+}

@@ -1,7 +1,9 @@
 """Writes assign/testdata/golden.json: linear_sum_assignment from scipy,
 log-domain Sinkhorn plans from POT (ot.bregman.sinkhorn_log), OTA-style
-transport assignments (row-rescaled argmax of the plan), OTA's dynamic k
-and YOLOX's SimOTA rule written in torch as YOLOX writes it.
+transport assignments (row-rescaled argmax of the plan), OTA's dynamic k,
+YOLOX's SimOTA rule written in torch as YOLOX writes it, and Sparse R-CNN's
+HungarianMatcher cost (focal + L1 + GIoU, torchvision's generalized_box_iou)
+with scipy's assignment of it.
 
 Run from the repository root: python3 tools/golden/detection/assign_golden.py
 """
@@ -14,6 +16,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 rng = np.random.default_rng(4)
+torch.manual_seed(4)
 
 
 def flat(a):
@@ -78,7 +81,32 @@ for g, n in [(1, 5), (4, 30), (12, 200)]:
     simota.append({"g": g, "n": n, "cost": flat(cost), "ious": flat(ious),
                    "ks": dynamic_ks, "assigned": owner})
 
+matchcost = []
+for n, g, classes in [(10, 3, 5), (100, 20, 80)]:
+    from torchvision.ops import generalized_box_iou
+    w, h = 640.0, 480.0
+    xy = torch.rand(n, 2, dtype=torch.float64) * torch.tensor([w, h]) * 0.8
+    boxes = torch.cat([xy, xy + torch.rand(n, 2, dtype=torch.float64) * 100 + 1], 1)
+    gxy = torch.rand(g, 2, dtype=torch.float64) * torch.tensor([w, h]) * 0.8
+    gt = torch.cat([gxy, gxy + torch.rand(g, 2, dtype=torch.float64) * 100 + 1], 1)
+    prob = torch.rand(n, classes, dtype=torch.float64)
+    labels = torch.randint(0, classes, (g,))
+    alpha, gamma = 0.25, 2.0
+    neg = (1 - alpha) * (prob ** gamma) * (-(1 - prob + 1e-8).log())
+    pos = alpha * ((1 - prob) ** gamma) * (-(prob + 1e-8).log())
+    cost_class = pos[:, labels] - neg[:, labels]
+    size = torch.tensor([w, h, w, h], dtype=torch.float64)
+    cost_bbox = torch.cdist(boxes / size, gt / size, p=1)
+    cost_giou = -generalized_box_iou(boxes, gt)
+    c = 5.0 * cost_bbox + 2.0 * cost_class + 2.0 * cost_giou
+    ri, ci = linear_sum_assignment(c.numpy())
+    matchcost.append({"n": n, "g": g, "classes": classes, "width": w, "height": h,
+                      "probs": flat(prob), "boxes": flat(boxes), "gt": flat(gt),
+                      "labels": labels.tolist(), "cost": flat(c),
+                      "row_ind": ri.tolist(), "col_ind": ci.tolist()})
+
 with open("assign/testdata/golden.json", "w") as f:
     json.dump({"hungarian": hungarian, "sinkhorn": sinkhorn, "simota": simota,
+               "matchcost": matchcost,
                "versions": {"scipy": scipy.__version__, "pot": ot.__version__,
                             "torch": torch.__version__}}, f)
