@@ -304,12 +304,23 @@ func convForward(x, wt, bias, y []float32, N, C, M, group int, w *window) {
 	if !pw {
 		col = make([]float32, rows*outSize)
 	}
+	// The engine's 2-D im2col covers symmetric padding; the window's own
+	// N-d lowering handles the rest.
+	var geom *kernels.ConvGeom
+	if len(w.in) == 2 && w.padB[0] == w.padE[0] && w.padB[1] == w.padE[1] {
+		geom = &kernels.ConvGeom{C: cg, H: w.in[0], W: w.in[1], KH: w.k[0], KW: w.k[1],
+			StrideH: w.stride[0], StrideW: w.stride[1], PadH: w.padB[0], PadW: w.padB[1], DilH: w.dil[0], DilW: w.dil[1]}
+	}
 	for n := 0; n < N; n++ {
 		for g := 0; g < group; g++ {
 			xs := x[(n*C+g*cg)*inSize : (n*C+(g+1)*cg)*inSize]
 			b := xs
 			if !pw {
-				w.im2col(xs, cg, col)
+				if geom != nil {
+					kernels.Im2col(*geom, xs, col)
+				} else {
+					w.im2col(xs, cg, col)
+				}
 				b = col
 			}
 			ys := y[(n*M+g*mg)*outSize : (n*M+(g+1)*mg)*outSize]

@@ -73,17 +73,11 @@ func maxPoolFloat(c *call, x *xgraph.Tensor) ([]*xgraph.Tensor, error) {
 	inStr := strides(w.in)
 	for nc := 0; nc < N*C; nc++ {
 		src := x.F[nc*inSize : (nc+1)*inSize]
-		for i := range best {
-			best[i] = float32(math.Inf(-1))
-			arg[i] = -1
+		if len(w.in) == 2 {
+			w.max2d(src, best, arg)
+		} else {
+			w.maxNd(src, best, arg, inStr)
 		}
-		w.forTaps(func(_ int, rows [][]int) {
-			spread(rows, inStr, w.out, func(o, off int) {
-				if off >= 0 && (src[off] > best[o] || arg[o] < 0) {
-					best[o], arg[o] = src[off], off
-				}
-			})
-		})
 		copy(y.F[nc*outSize:], best)
 		for o, a := range arg {
 			if colMajor && a >= 0 {
@@ -97,6 +91,51 @@ func maxPoolFloat(c *call, x *xgraph.Tensor) ([]*xgraph.Tensor, error) {
 		}
 	}
 	return []*xgraph.Tensor{y, idx}, nil
+}
+
+// maxNd finds the maximum of each window of src and its position, for any
+// number of spatial dimensions.
+func (w *window) maxNd(src, best []float32, arg []int, inStr []int) {
+	for i := range best {
+		best[i] = float32(math.Inf(-1))
+		arg[i] = -1
+	}
+	w.forTaps(func(_ int, rows [][]int) {
+		spread(rows, inStr, w.out, func(o, off int) {
+			if off >= 0 && (src[off] > best[o] || arg[o] < 0) {
+				best[o], arg[o] = src[off], off
+			}
+		})
+	})
+}
+
+// max2d is maxNd for two spatial dimensions without callbacks, scanning
+// each window in row-major order so ties keep the first position.
+func (w *window) max2d(src, best []float32, arg []int) {
+	H, W := w.in[0], w.in[1]
+	OH, OW := w.out[0], w.out[1]
+	for oy := 0; oy < OH; oy++ {
+		for ox := 0; ox < OW; ox++ {
+			m, a := float32(math.Inf(-1)), -1
+			for ky := 0; ky < w.k[0]; ky++ {
+				y := oy*w.stride[0] - w.padB[0] + ky*w.dil[0]
+				if y < 0 || y >= H {
+					continue
+				}
+				row := src[y*W : (y+1)*W]
+				for kx := 0; kx < w.k[1]; kx++ {
+					x := ox*w.stride[1] - w.padB[1] + kx*w.dil[1]
+					if x < 0 || x >= W {
+						continue
+					}
+					if v := row[x]; v > m || a < 0 {
+						m, a = v, y*W+x
+					}
+				}
+			}
+			best[oy*OW+ox], arg[oy*OW+ox] = m, a
+		}
+	}
 }
 
 func avgPool(c *call) ([]*xgraph.Tensor, error) {
