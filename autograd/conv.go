@@ -94,7 +94,9 @@ func (o *convOp) Forward() *tensor.Tensor {
 		bd = o.b.value.Data()
 	}
 	direct := o.direct()
-	parallelWith(n, itemWorkers(n, 2*float64(coutG*l*k)), func(_, lo, hi int) {
+	workers := itemWorkers(n, 2*float64(coutG*l*k))
+	ways := lowerWays(workers)
+	parallelWith(n, workers, func(_, lo, hi int) {
 		var col []float32
 		if !direct {
 			col = make([]float32, k*l)
@@ -104,7 +106,7 @@ func (o *convOp) Forward() *tensor.Tensor {
 				src := xd[(i*cin+grp*cinG)*g.H*g.W:][:inSize]
 				c := src
 				if !direct {
-					kernels.Im2col(g, src, col)
+					im2col(g, src, col, ways)
 					c = col
 				}
 				dst := od[(i*cout+grp*coutG)*l:][:coutG*l]
@@ -144,6 +146,7 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 		}
 	}
 	direct := o.direct()
+	ways := lowerWays(workers)
 	parallelWith(n, workers, func(worker, lo, hi int) {
 		var col, gcol []float32
 		if !direct {
@@ -160,7 +163,7 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 					src := xd[(i*cin+grp*cinG)*g.H*g.W:][:inSize]
 					c := src
 					if !direct {
-						kernels.Im2col(g, src, col)
+						im2col(g, src, col, ways)
 						c = col
 					}
 					kernels.Sgemm(false, true, coutG, k, l, 1, gslice, l, c, l, 1, gws[worker][grp*coutG*k:], k)
@@ -172,7 +175,7 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 						continue
 					}
 					kernels.Sgemm(true, false, k, l, coutG, 1, wslice, k, gslice, l, 0, gcol, l)
-					kernels.Col2im(g, gcol, dst)
+					col2im(g, gcol, dst, ways)
 				}
 			}
 		}
@@ -260,14 +263,16 @@ func (o *convTOp) Forward() *tensor.Tensor {
 	if o.b != nil {
 		bd = o.b.value.Data()
 	}
-	parallelWith(n, itemWorkers(n, 2*float64(k*hw*cinG)), func(_, lo, hi int) {
+	workers := itemWorkers(n, 2*float64(k*hw*cinG))
+	ways := lowerWays(workers)
+	parallelWith(n, workers, func(_, lo, hi int) {
 		col := make([]float32, k*hw)
 		for i := lo; i < hi; i++ {
 			for grp := 0; grp < o.groups; grp++ {
 				xg := xd[(i*cin+grp*cinG)*hw:][:cinG*hw]
 				kernels.Sgemm(true, false, k, hw, cinG, 1, wd[grp*cinG*k:], k, xg, hw, 0, col, hw)
 				dst := od[(i*o.cout+grp*coutG)*g.H*g.W:][:outSize]
-				kernels.Col2im(g, col, dst)
+				col2im(g, col, dst, ways)
 				if bd != nil {
 					for oc := 0; oc < coutG; oc++ {
 						addConst(dst[oc*g.H*g.W:(oc+1)*g.H*g.W], bd[grp*coutG+oc])
@@ -302,11 +307,12 @@ func (o *convTOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 			gws[i] = make([]float32, gw.Len())
 		}
 	}
+	ways := lowerWays(workers)
 	parallelWith(n, workers, func(worker, lo, hi int) {
 		col := make([]float32, k*hw)
 		for i := lo; i < hi; i++ {
 			for grp := 0; grp < o.groups; grp++ {
-				kernels.Im2col(g, gd[(i*o.cout+grp*coutG)*g.H*g.W:][:outSize], col)
+				im2col(g, gd[(i*o.cout+grp*coutG)*g.H*g.W:][:outSize], col, ways)
 				wg := wd[grp*cinG*k:]
 				if needX {
 					dst := gx.Data()[(i*cin+grp*cinG)*hw:][:cinG*hw]
@@ -361,4 +367,42 @@ func addTo(dst, src []float32) {
 	for i, v := range src {
 		dst[i] += v
 	}
+}
+
+// lowerWays returns how many goroutines share one image's im2col or col2im:
+// all cores when the images are processed one after another, else one.
+func lowerWays(workers int) int {
+	if workers > 1 {
+		return 1
+	}
+	return parallelWorkers(1 << 30)
+}
+
+// im2col runs kernels.Im2col with the channels split over ways goroutines;
+// both layouts are channel-major, so each share is contiguous.
+func im2col(g kernels.ConvGeom, src, dst []float32, ways int) {
+	if ways <= 1 || g.C < 2 {
+		kernels.Im2col(g, src, dst)
+		return
+	}
+	hw, kl := g.H*g.W, g.KH*g.KW*g.OutH()*g.OutW()
+	parallelWith(g.C, ways, func(_, lo, hi int) {
+		sub := g
+		sub.C = hi - lo
+		kernels.Im2col(sub, src[lo*hw:hi*hw], dst[lo*kl:hi*kl])
+	})
+}
+
+// col2im runs kernels.Col2im with the channels split over ways goroutines.
+func col2im(g kernels.ConvGeom, col, dst []float32, ways int) {
+	if ways <= 1 || g.C < 2 {
+		kernels.Col2im(g, col, dst)
+		return
+	}
+	hw, kl := g.H*g.W, g.KH*g.KW*g.OutH()*g.OutW()
+	parallelWith(g.C, ways, func(_, lo, hi int) {
+		sub := g
+		sub.C = hi - lo
+		kernels.Col2im(sub, col[lo*kl:hi*kl], dst[lo*hw:hi*hw])
+	})
 }
