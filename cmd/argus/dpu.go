@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -278,9 +279,18 @@ func runDPUTargets(cmd *cobra.Command, args []string) error {
 		t := rows[0]
 		fmt.Fprintf(w, "%s: %s\npeak %d ops/cycle, %.3f TOPS; DDR %.1f bytes/cycle\n\n", t.Name, t.Description,
 			t.PeakOpsPerCycle, t.PeakTOPS, t.DDRBytesPerCycle)
+		// The values by their JSON names, to print each beside its assumption.
+		raw, err := json.Marshal(t.Target)
+		if err != nil {
+			return err
+		}
+		var vals map[string]any
+		if err := json.Unmarshal(raw, &vals); err != nil {
+			return err
+		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, k := range slices.Sorted(maps.Keys(t.Assumptions)) {
-			fmt.Fprintf(tw, "%s\t%s\n", k, t.Assumptions[k])
+			fmt.Fprintf(tw, "%s\t%v\t%s\n", k, vals[k], t.Assumptions[k])
 		}
 		return tw.Flush()
 	}
