@@ -256,7 +256,7 @@ checkpoint exactly as if it had not stopped.`,
 	ef := eval.Flags()
 	ef.StringVar(&ckpt, "checkpoint", "", "checkpoint written by `argus train mnist`")
 	ef.StringVar(&evalData, "data", "", "directory with the MNIST IDX files (default: the GoMNIST module)")
-	ef.IntVar(&evalBatch, "batch", 1000, "evaluation batch size")
+	ef.IntVar(&evalBatch, "batch", 100, "evaluation batch size")
 	ef.IntVar(&evalLimit, "limit", 0, "use only the first N test images (0: all)")
 	ef.BoolVar(&evalJSON, "json", false, "print one JSON object with the results")
 	evalCmd.AddCommand(eval)

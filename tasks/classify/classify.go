@@ -42,7 +42,8 @@ type Config struct {
 	Model  string `json:"model"`
 	Epochs int    `json:"epochs"`
 	Batch  int    `json:"batch"`
-	// EvalBatch is the batch size for evaluation (default 1000).
+	// EvalBatch is the batch size for evaluation (default 100: larger
+	// batches are slower, their activations no longer fit in cache).
 	EvalBatch int `json:"eval_batch"`
 	// Optimizer is "adamw", "adam", "sgd" (momentum 0.9) or "adadelta".
 	Optimizer   string  `json:"optimizer"`
@@ -61,7 +62,7 @@ type Config struct {
 
 func (c *Config) fill() {
 	if c.EvalBatch == 0 {
-		c.EvalBatch = 1000
+		c.EvalBatch = 100
 	}
 	if c.LogEvery == 0 {
 		c.LogEvery = 50
@@ -240,7 +241,7 @@ func (r *Run) TrainEpoch(train Dataset, p Progress) float64 {
 // evaluation mode and without recording gradients.
 func Evaluate(m Model, ds Dataset, batch int) (loss, accuracy float64) {
 	if batch < 1 {
-		batch = 1000
+		batch = 100
 	}
 	nn.Train(m, false)
 	defer nn.Train(m, true)
