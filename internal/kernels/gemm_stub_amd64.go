@@ -22,6 +22,8 @@ package kernels
 //	}
 //
 // k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
 func sgemmKernel12x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
 
 // sgemmKernel14x32AVX512 computes one 14x32 tile of C from k rank-1 updates, with
@@ -42,6 +44,8 @@ func sgemmKernel12x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb
 //	}
 //
 // k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
 func sgemmKernel14x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
 
 // sgemmKernel6x16AVX2 computes one 6x16 tile of C from k rank-1 updates, with
@@ -62,4 +66,6 @@ func sgemmKernel14x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb
 //	}
 //
 // k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
 func sgemmKernel6x16AVX2(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)

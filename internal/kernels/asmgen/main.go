@@ -34,6 +34,7 @@ func gemmKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 	nr := nv * lanes
 	width := lanes * 4
 	TEXT(name, NOSPLIT, "func(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)")
+	Pragma("noescape")
 	Doc(
 		fmt.Sprintf("%s computes one %dx%d tile of C from k rank-1 updates, with", name, mr, nr),
 		"A read through its row and column strides and B through its row stride:",
