@@ -162,6 +162,9 @@ var goldenOps = map[string]func(c *goldenCase, x []*Var) *Var{
 	"group_norm":  func(c *goldenCase, x []*Var) *Var { return GroupNorm(x[0], c.int("groups"), x[1], x[2], 0) },
 	"softmax":     func(c *goldenCase, x []*Var) *Var { return Softmax(x[0], c.int("axis")) },
 	"log_softmax": func(c *goldenCase, x []*Var) *Var { return LogSoftmax(x[0], c.int("axis")) },
+	"masked_softmax": func(c *goldenCase, x []*Var) *Var {
+		return Softmax(MaskedFill(x[0], c.bools("mask"), float32(math.Inf(-1))), -1)
+	},
 	"cross_entropy": func(c *goldenCase, x []*Var) *Var {
 		opt := CrossEntropyOptions{Weight: c.konst("weight")}
 		if _, ok := c.Params["smoothing"]; ok {

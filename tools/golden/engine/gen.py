@@ -120,6 +120,8 @@ def conv():
         ("groups", (2, 4, 4, 4), (6, 2, 3, 3), False, dict(stride=[1, 1], padding=[1, 1], dilation=[1, 1], groups=2)),
         ("depthwise", (1, 3, 4, 5), (3, 1, 3, 3), True, dict(stride=[2, 2], padding=[1, 1], dilation=[1, 1], groups=3)),
         ("1x1", (2, 3, 3, 2), (2, 3, 1, 1), True, dict(stride=[1, 1], padding=[0, 0], dilation=[1, 1], groups=1)),
+        ("resnet-stem", (1, 3, 12, 11), (4, 3, 7, 7), False, dict(stride=[2, 2], padding=[3, 3], dilation=[1, 1], groups=1)),
+        ("1x1-stride2", (2, 4, 5, 5), (3, 4, 1, 1), False, dict(stride=[2, 2], padding=[0, 0], dilation=[1, 1], groups=1)),
     ]
     for name, xs, ws, bias, p in specs:
         ins = [randn(*xs), randn(*ws)] + ([randn(ws[0])] if bias else [])
@@ -138,6 +140,8 @@ def pool():
         ("max", (2, 2, 5, 6), dict(kernel=[2, 3], stride=[2, 2], padding=[1, 1], dilation=[1, 1], ceil=False)),
         ("max-ceil-dil", (1, 2, 7, 7), dict(kernel=[3, 3], stride=[2, 2], padding=[0, 0], dilation=[2, 1], ceil=True)),
         ("max-default-stride", (1, 1, 6, 6), dict(kernel=[2, 2], stride=[2, 2], padding=[0, 0], dilation=[1, 1], ceil=False)),
+        ("max-2x2-odd", (2, 3, 5, 7), dict(kernel=[2, 2], stride=[2, 2], padding=[0, 0], dilation=[1, 1], ceil=False)),
+        ("max-resnet", (1, 2, 9, 8), dict(kernel=[3, 3], stride=[2, 2], padding=[1, 1], dilation=[1, 1], ceil=False)),
     ]
     for name, xs, p in mp:
         add("max_pool2d", name, lambda x: F.max_pool2d(x, p["kernel"], p["stride"], p["padding"], p["dilation"], ceil_mode=p["ceil"]), [randn(*xs)], p)
@@ -175,6 +179,11 @@ def softmax():
     add("softmax", "softmax-last", lambda x: F.softmax(x, -1), [3 * randn(3, 5)], {"axis": -1})
     add("log_softmax", "logsoftmax-last", lambda x: F.log_softmax(x, -1), [3 * randn(3, 5)], {"axis": -1})
     add("log_softmax", "logsoftmax-0", lambda x: F.log_softmax(x, 0), [randn(4, 2, 2)], {"axis": 0})
+    # Attention-style masking: -inf scores get zero probability and gradient.
+    m = uniform(0, 1, 2, 3, 4) > 0.6
+    m[..., 0] = False
+    add("masked_softmax", "masked-softmax", lambda x: F.softmax(x.masked_fill(m, float("-inf")), -1), [randn(2, 3, 4)],
+        {"mask": m.reshape(-1).tolist()})
 
 
 def losses():
