@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -95,6 +97,84 @@ curves (mean over categories, one per IoU threshold).`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().StringVar(&plotPath, "plot", "", "write precision-recall curves to this PNG file")
 	evalCmd.AddCommand(cmd)
+	benchCmd.AddCommand(benchCOCOCmd())
+}
+
+// cocoBench is the JSON printed by `argus bench coco --json`.
+type cocoBench struct {
+	Images       int     `json:"images"`
+	Detections   int     `json:"detections"`
+	Categories   int     `json:"categories"`
+	Workers      int     `json:"workers"`
+	ParseSeconds float64 `json:"parse_seconds"`
+	EvalSeconds  float64 `json:"eval_seconds"`
+	TotalSeconds float64 `json:"total_seconds"`
+	AP           float64 `json:"AP"`
+}
+
+// benchCOCOCmd times the evaluation of seeded synthetic data: parsing both
+// files from memory, then evaluating, as `argus eval coco` does.
+func benchCOCOCmd() *cobra.Command {
+	var images, dets, cats int
+	var seed uint64
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "coco",
+		Short: "Time the COCO box evaluation on seeded synthetic data",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer resetCOCOFlags(cmd)
+			if images < 1 || dets < 0 || cats < 1 {
+				return fmt.Errorf("bench coco: need --images >= 1, --dets >= 0, --cats >= 1")
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "generating %d images x %d detections x %d categories\n", images, dets, cats)
+			gt, dt := coco.Synthetic(seed, images, dets, cats)
+			var gtBuf, dtBuf bytes.Buffer
+			if err := coco.WriteDataset(&gtBuf, gt); err != nil {
+				return err
+			}
+			if err := coco.WriteResults(&dtBuf, dt); err != nil {
+				return err
+			}
+			start := time.Now()
+			var gt2 *coco.Dataset
+			var gtErr error
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				gt2, gtErr = coco.ReadDataset(&gtBuf)
+			}()
+			dt2, err := coco.ReadResults(&dtBuf)
+			<-done
+			if err != nil {
+				return err
+			}
+			if gtErr != nil {
+				return gtErr
+			}
+			parsed := time.Now()
+			e, err := coco.Evaluate(gt2, dt2)
+			if err != nil {
+				return err
+			}
+			end := time.Now()
+			res := cocoBench{Images: images, Detections: len(dt2), Categories: cats, Workers: runtime.GOMAXPROCS(0),
+				ParseSeconds: parsed.Sub(start).Seconds(), EvalSeconds: end.Sub(parsed).Seconds(),
+				TotalSeconds: end.Sub(start).Seconds(), AP: e.Summary().AP}
+			if asJSON {
+				return printJSON(cmd, res)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d images, %d detections, %d categories on %d cores: parse %.3fs, evaluate %.3fs, total %.3fs (AP %.4f)\n",
+				res.Images, res.Detections, res.Categories, res.Workers, res.ParseSeconds, res.EvalSeconds, res.TotalSeconds, res.AP)
+			return err
+		},
+	}
+	cmd.Flags().IntVar(&images, "images", 5000, "number of images")
+	cmd.Flags().IntVar(&dets, "dets", 100, "detections per image")
+	cmd.Flags().IntVar(&cats, "cats", 80, "number of categories")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed of the synthetic data")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
 }
 
 // resetCOCOFlags restores the command's flags to their defaults, so that run

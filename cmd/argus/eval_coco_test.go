@@ -78,3 +78,21 @@ func TestEvalCOCOBadInput(t *testing.T) {
 		t.Errorf("files left behind: %v", ents)
 	}
 }
+
+func TestBenchCOCO(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"bench", "coco", "--images", "20", "--dets", "10", "--cats", "3", "--json"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, out.String())
+	}
+	if got["detections"] != 200.0 || got["images"] != 20.0 {
+		t.Errorf("bench coco: %v", got)
+	}
+	out.Reset()
+	if code := run([]string{"bench", "coco", "--images", "0"}, &out, &errOut); code == 0 {
+		t.Error("--images 0 accepted")
+	}
+}
