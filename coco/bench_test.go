@@ -28,6 +28,7 @@ func BenchmarkReadResults(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(buf.Len()))
+	b.ReportAllocs()
 	start := cpuTime()
 	for b.Loop() {
 		if _, err := ReadResults(bytes.NewReader(buf.Bytes())); err != nil {

@@ -167,7 +167,8 @@ func fields(l *lexer, field func(key string) error) error {
 	if err != nil {
 		return fmt.Errorf(": %w", err)
 	}
-	var seen []string
+	var seenBuf [8]string
+	seen := seenBuf[:0]
 	for !empty {
 		key, err := l.key()
 		if err != nil {
