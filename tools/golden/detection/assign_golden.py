@@ -5,7 +5,8 @@ YOLOX's SimOTA rule written in torch as YOLOX writes it, and Sparse R-CNN's
 HungarianMatcher cost (focal + L1 + GIoU, torchvision's generalized_box_iou)
 with scipy's assignment of it.
 
-Run from the repository root: python3 tools/golden/detection/assign_golden.py
+Run from the repository root with Debian's Python (python3-torch,
+python3-torchvision, python3-scipy, python3-pot installed): python3 tools/golden/detection/assign_golden.py
 """
 import json
 

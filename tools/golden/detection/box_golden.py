@@ -4,7 +4,8 @@ generalized_box_iou, nms, batched_nms, clip_boxes_to_image, the BoxCoder of
 torchvision.models.detection._utils and generalized_box_iou_loss with its
 gradient by torch autograd.
 
-Run from the repository root: python3 tools/golden/detection/box_golden.py
+Run from the repository root with Debian's Python (python3-torch,
+python3-torchvision, python3-scipy, python3-pot installed): python3 tools/golden/detection/box_golden.py
 """
 import json
 import math
