@@ -148,7 +148,10 @@ type detEntry struct {
 
 // EvaluateParams runs the evaluation with the given parameters. Detections of
 // images absent from gt are an error (as in pycocotools' loadRes); those of
-// categories absent from gt are ignored. The work is spread over categories.
+// categories absent from gt are ignored. pycocotools' quirks are kept: a
+// result's area is w*h, the ground truth's annotated area (not its box)
+// decides its size range, and a detection matched to a ground truth whose
+// id is 0 counts as unmatched. The work is spread over categories.
 func EvaluateParams(gt *Dataset, dt []Result, p Params) (*Eval, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
