@@ -52,32 +52,30 @@ func kernelGo4x4(k int, a []float32, rsA, csA int, b []float32, ldb int, c []flo
 	checkTile(4, 4, k, a, rsA, csA, b, ldb, c, ldc)
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	var c20, c21, c22, c23, c30, c31, c32, c33 float32
-	ia, ib := 0, 0
-	for range k {
-		bb := b[ib : ib+4 : ib+4]
-		b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
-		a0 := a[ia]
-		c00 += a0 * b0
-		c01 += a0 * b1
-		c02 += a0 * b2
-		c03 += a0 * b3
-		a1 := a[ia+rsA]
-		c10 += a1 * b0
-		c11 += a1 * b1
-		c12 += a1 * b2
-		c13 += a1 * b3
-		a2 := a[ia+2*rsA]
-		c20 += a2 * b0
-		c21 += a2 * b1
-		c22 += a2 * b2
-		c23 += a2 * b3
-		a3 := a[ia+3*rsA]
-		c30 += a3 * b0
-		c31 += a3 * b1
-		c32 += a3 * b2
-		c33 += a3 * b3
-		ia += csA
-		ib += ldb
+	if rsA == 1 {
+		// Packed or transposed A: the four values of a step are adjacent.
+		for p := range k {
+			av := (*[4]float32)(a[p*csA:])
+			bv := (*[4]float32)(b[p*ldb:])
+			a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
+			b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+			c00, c01, c02, c03 = c00+a0*b0, c01+a0*b1, c02+a0*b2, c03+a0*b3
+			c10, c11, c12, c13 = c10+a1*b0, c11+a1*b1, c12+a1*b2, c13+a1*b3
+			c20, c21, c22, c23 = c20+a2*b0, c21+a2*b1, c22+a2*b2, c23+a2*b3
+			c30, c31, c32, c33 = c30+a3*b0, c31+a3*b1, c32+a3*b2, c33+a3*b3
+		}
+	} else {
+		r0, r1, r2, r3 := a[:k*csA-csA+1], a[rsA:rsA+k*csA-csA+1], a[2*rsA:2*rsA+k*csA-csA+1], a[3*rsA:3*rsA+k*csA-csA+1]
+		for p := range k {
+			bv := (*[4]float32)(b[p*ldb:])
+			ia := p * csA
+			a0, a1, a2, a3 := r0[ia], r1[ia], r2[ia], r3[ia]
+			b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+			c00, c01, c02, c03 = c00+a0*b0, c01+a0*b1, c02+a0*b2, c03+a0*b3
+			c10, c11, c12, c13 = c10+a1*b0, c11+a1*b1, c12+a1*b2, c13+a1*b3
+			c20, c21, c22, c23 = c20+a2*b0, c21+a2*b1, c22+a2*b2, c23+a2*b3
+			c30, c31, c32, c33 = c30+a3*b0, c31+a3*b1, c32+a3*b2, c33+a3*b3
+		}
 	}
 	store4(c[0:4:4], c00, c01, c02, c03, alpha, beta)
 	store4(c[ldc:ldc+4:ldc+4], c10, c11, c12, c13, alpha, beta)

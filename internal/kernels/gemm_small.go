@@ -24,7 +24,8 @@ func unpacked(mk *microKernel, m, n, k int) bool {
 // small computes the block C[i0:i1, j0:j1] without packing A, and without
 // packing B unless it is transposed: the kernel reads A through its
 // strides and B's rows in place. Only the partial tiles at the bottom and
-// right edges of the block are copied into zero-padded panels.
+// right edges of the block, and the panels of a transposed B, are copied
+// into zero-padded panels.
 func (g *gemm) small(mk *microKernel, i0, i1, j0, j1 int) {
 	pb := getPackBuf()
 	defer putPackBuf(pb)
@@ -42,20 +43,15 @@ func (g *gemm) small(mk *microKernel, i0, i1, j0, j1 int) {
 	}
 	nFull := j0 + (j1-j0)/nr*nr
 	if g.transB {
-		nFull = j0 // every panel is packed
+		nFull = j0 // every panel is packed, just before its use
 	}
-	if j1 > nFull {
-		cols := j1 - nFull
-		pb.b = grow(pb.b, (cols+nr-1)/nr*nr*k)
-		g.packB(pb.b, nr, 0, k, nFull, cols)
-	}
+	pb.b = grow(pb.b, nr*k)
 	for j := j0; j < j1; j += nr {
-		var bp []float32
-		ldb := nr
+		bp, ldb := pb.b, nr
 		if j < nFull {
 			bp, ldb = g.b[j:], g.ldb
 		} else {
-			bp = pb.b[(j-nFull)*k:]
+			g.packB(pb.b, nr, 0, k, j, min(nr, j1-j))
 		}
 		cols := min(nr, j1-j)
 		for i := i0; i < mFull; i += mr {
