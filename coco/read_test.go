@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -209,4 +210,30 @@ func (o *oneByte) Read(p []byte) (int, error) {
 	p[0] = o.b[0]
 	o.b = o.b[1:]
 	return 1, nil
+}
+
+// TestGarbageFile reads a 1 GB file of NUL bytes (sparse on disk): both
+// readers refuse it at once, allocating little.
+func TestGarbageFile(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "garbage.json")
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(1 << 30); err != nil {
+		t.Skipf("cannot make a sparse file: %v", err)
+	}
+	f.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := ReadResultsFile(name); err == nil || !strings.Contains(err.Error(), "byte 0") {
+		t.Errorf("results: %v", err)
+	}
+	if _, err := ReadDatasetFile(name); err == nil || !strings.Contains(err.Error(), "byte 0") {
+		t.Errorf("dataset: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	if a := after.TotalAlloc - before.TotalAlloc; a > 100<<20 {
+		t.Errorf("allocated %d MB refusing garbage", a>>20)
+	}
 }

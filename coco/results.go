@@ -39,10 +39,11 @@ func ReadResults(r io.Reader) ([]Result, error) { return readResults(r, MaxFileB
 func readResults(r io.Reader, limit int64) ([]Result, error) {
 	l := newLexer(r, limit)
 	// A record takes about 90 bytes: size the list from the input's length
-	// when it is known, to avoid regrowing half a million records.
+	// when it is known, to avoid regrowing half a million records; capped,
+	// so that a huge file of garbage costs little before it is refused.
 	var rs []Result
-	if n := sizeHint(r); n > 0 && n <= limit {
-		rs = make([]Result, 0, n/90+1)
+	if n := sizeHint(r); n > 0 {
+		rs = make([]Result, 0, min(n/90+1, 1<<20))
 	}
 	err := readList(l, "results", func(i int) error {
 		var res Result
