@@ -10,6 +10,7 @@ package kernels
 import (
 	"fmt"
 	"runtime"
+	"unsafe"
 )
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices, where
@@ -151,6 +152,21 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	check("A", a, ra, ca, lda)
 	check("B", b, rb, cb, ldb)
 	check("C", c, m, n, ldc)
+	if m > 0 && n > 0 && k > 0 {
+		cc := c[:(m-1)*ldc+n]
+		if overlap(a[:(ra-1)*lda+ca], cc) || overlap(b[:(rb-1)*ldb+cb], cc) {
+			panic("kernels: Sgemm output C overlaps an input")
+		}
+	}
+}
+
+// overlap reports whether x and y share memory.
+func overlap(x, y []float32) bool {
+	if len(x) == 0 || len(y) == 0 {
+		return false
+	}
+	x0, y0 := uintptr(unsafe.Pointer(&x[0])), uintptr(unsafe.Pointer(&y[0]))
+	return x0 < y0+uintptr(len(y))*4 && y0 < x0+uintptr(len(x))*4
 }
 
 // scaleC sets C = beta*C, writing zeros without reading when beta is zero.

@@ -298,6 +298,8 @@ func TestSgemmPanics(t *testing.T) {
 		"short C":  func() { Sgemm(false, false, 2, 9, 1, 1, x, 1, x, 9, 0, x, 9) },
 		"stride":   func() { Sgemm(false, false, 2, 2, 4, 1, x, 3, x, 2, 0, x, 2) },
 		"overlap":  func() { SgemmStrided(false, false, 2, 2, 2, 2, 1, x, 2, 4, x, 2, 4, 0, x, 2, 1) },
+		"alias A":  func() { Sgemm(false, false, 2, 2, 2, 1, x, 2, x[8:], 2, 0, x[2:], 2) },
+		"alias B":  func() { Sgemm(true, true, 2, 2, 2, 1, x, 2, x[8:], 2, 0, x[10:], 2) },
 	} {
 		func() {
 			defer func() {
@@ -322,5 +324,38 @@ func TestParallelForNested(t *testing.T) {
 	})
 	if len(seen) != 12 {
 		t.Fatalf("ran %d of 12 shares", len(seen))
+	}
+}
+
+// TestSgemmRandom runs the public entry point on seeded random shapes,
+// transposes, strides and scalars, so that the path choices meet shapes no
+// table lists.
+func TestSgemmRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	cases := 150
+	if testing.Short() {
+		cases = 40
+	}
+	dim := func() int {
+		if rng.IntN(4) == 0 {
+			return 1 + rng.IntN(300)
+		}
+		return 1 + rng.IntN(70)
+	}
+	for i := range cases {
+		m, n, k := dim(), dim(), dim()
+		if rng.IntN(5) == 0 {
+			k = 513 + rng.IntN(200) // past the unpacked path's limit
+		}
+		alpha := float32(rng.IntN(5)-2) / 2
+		beta := float32(rng.IntN(3)) / 2
+		o := newOperands(rng, rng.IntN(2) == 0, rng.IntN(2) == 0, m, n, k, rng.IntN(4), alpha, beta)
+		c := append([]float32(nil), o.c...)
+		Sgemm(o.transA, o.transB, o.m, o.n, o.k, o.alpha, o.a, o.lda, o.b, o.ldb, o.beta, c, o.ldc)
+		o.check(t, c)
+		if t.Failed() {
+			t.Fatalf("case %d: tA=%v tB=%v m=%d n=%d k=%d alpha=%v beta=%v pads %d %d %d",
+				i, o.transA, o.transB, m, n, k, alpha, beta, o.lda, o.ldb, o.ldc)
+		}
 	}
 }
