@@ -222,9 +222,7 @@ func accumulateLeaf(acc, g *tensor.Tensor) *tensor.Tensor {
 		return g.Clone()
 	}
 	a, b := acc.Data(), g.Data()
-	for i := range a {
-		a[i] += b[i]
-	}
+	chunks(len(a), func(lo, hi int) { addTo(a[lo:hi], b[lo:hi]) })
 	return acc
 }
 
@@ -237,9 +235,7 @@ func addGrads(acc, g *tensor.Tensor) *tensor.Tensor {
 	}
 	out := tensor.Zeros(acc.Shape()...)
 	o, a, b := out.Data(), acc.Data(), g.Data()
-	for i := range o {
-		o[i] = a[i] + b[i]
-	}
+	chunks(len(o), func(lo, hi int) { sameShape(a[lo:hi], b[lo:hi], o[lo:hi], binAdd) })
 	return out
 }
 

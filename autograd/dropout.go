@@ -40,18 +40,22 @@ func (o *maskOp) Operands() []*Var { return []*Var{o.x} }
 
 func (o *maskOp) Forward() *tensor.Tensor {
 	out := tensor.Zeros(o.x.Shape()...)
-	od := out.Data()
-	for i, v := range o.x.value.Data() {
-		od[i] = v * o.mask[i]
-	}
+	od, xd := out.Data(), o.x.value.Data()
+	chunks(len(od), func(lo, hi int) { mulInto(od[lo:hi], xd[lo:hi], o.mask[lo:hi]) })
 	return out
 }
 
 func (o *maskOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 	gx := tensor.Zeros(o.x.Shape()...)
-	gxd := gx.Data()
-	for i, v := range g.Data() {
-		gxd[i] = v * o.mask[i]
-	}
+	gxd, gd := gx.Data(), g.Data()
+	chunks(len(gxd), func(lo, hi int) { mulInto(gxd[lo:hi], gd[lo:hi], o.mask[lo:hi]) })
 	return []*tensor.Tensor{gx}
+}
+
+// mulInto writes the element-wise product of a and b into dst.
+func mulInto(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] * b[i]
+	}
 }

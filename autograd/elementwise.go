@@ -23,26 +23,7 @@ func binary(a, b *tensor.Tensor, k binKind) *tensor.Tensor {
 	if tensor.EqualShapes(a.Shape(), b.Shape()) {
 		out := tensor.Zeros(a.Shape()...)
 		od := out.Data()
-		bd = bd[:len(ad)]
-		od = od[:len(ad)]
-		switch k {
-		case binAdd:
-			for i, x := range ad {
-				od[i] = x + bd[i]
-			}
-		case binSub:
-			for i, x := range ad {
-				od[i] = x - bd[i]
-			}
-		case binMul:
-			for i, x := range ad {
-				od[i] = x * bd[i]
-			}
-		case binDiv:
-			for i, x := range ad {
-				od[i] = x / bd[i]
-			}
-		}
+		chunks(len(ad), func(lo, hi int) { sameShape(ad[lo:hi], bd[lo:hi], od[lo:hi], k) })
 		return out
 	}
 	if len(bd) == 1 && len(b.Shape()) <= len(a.Shape()) {
@@ -128,6 +109,30 @@ func blockBinary(full, small, out []float32, outer, mid, inner int, k binKind, s
 				}
 			}
 			i += inner
+		}
+	}
+}
+
+// sameShape computes od = ad op bd element-wise.
+func sameShape(ad, bd, od []float32, k binKind) {
+	bd = bd[:len(ad)]
+	od = od[:len(ad)]
+	switch k {
+	case binAdd:
+		for i, x := range ad {
+			od[i] = x + bd[i]
+		}
+	case binSub:
+		for i, x := range ad {
+			od[i] = x - bd[i]
+		}
+	case binMul:
+		for i, x := range ad {
+			od[i] = x * bd[i]
+		}
+	case binDiv:
+		for i, x := range ad {
+			od[i] = x / bd[i]
 		}
 	}
 }

@@ -105,3 +105,31 @@ func TestBinaryFastPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeElementwise runs the element-wise ops on tensors big enough to be
+// split over goroutines and checks every element.
+func TestLargeElementwise(t *testing.T) {
+	const n = 5*chunk + 123
+	x := Param(randn(1, n))
+	h := ReLU(x)
+	y := Add(Mul(h, h), Dropout(h, 0.5, true, tensor.NewRNG(2)))
+	y.Backward()
+	xd, hd, yd, gd := x.Value().Data(), h.Value().Data(), y.Value().Data(), x.Grad().Data()
+	for i, v := range xd {
+		r := max(v, 0)
+		if hd[i] != r {
+			t.Fatalf("ReLU[%d] = %v, want %v", i, hd[i], r)
+		}
+		drop := yd[i] - r*r // 0 or 2r
+		var want float32
+		if v > 0 {
+			want = 2 * r
+			if drop != 0 {
+				want += 2
+			}
+		}
+		if d := gd[i] - want; d > 1e-5 || d < -1e-5 {
+			t.Fatalf("grad[%d] = %v, want %v (x %v, y %v)", i, gd[i], want, v, yd[i])
+		}
+	}
+}
