@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"sync"
+
 	"argus/compiler/xgraph"
 	"argus/internal/kernels"
 )
@@ -302,7 +304,11 @@ func convForward(x, wt, bias, y []float32, N, C, M, group int, w *window) {
 	pw := w.pointwise()
 	var col []float32
 	if !pw {
-		col = make([]float32, rows*outSize)
+		// im2col writes every element, so a recycled buffer needs no
+		// clearing.
+		buf := getCol(rows * outSize)
+		defer colPool.Put(buf)
+		col = (*buf)[:rows*outSize]
 	}
 	// The engine's 2-D im2col covers symmetric padding; the window's own
 	// N-d lowering handles the rest.
@@ -463,6 +469,17 @@ func convTranspose(c *call) ([]*xgraph.Tensor, error) {
 		}
 	}
 	return one(y), nil
+}
+
+// colPool recycles im2col buffers between convolutions.
+var colPool sync.Pool
+
+func getCol(n int) *[]float32 {
+	if b, ok := colPool.Get().(*[]float32); ok && cap(*b) >= n {
+		return b
+	}
+	b := make([]float32, n)
+	return &b
 }
 
 // floorDiv returns a/b rounded towards negative infinity.

@@ -114,20 +114,28 @@ func (w *window) maxNd(src, best []float32, arg []int, inStr []int) {
 func (w *window) max2d(src, best []float32, arg []int) {
 	H, W := w.in[0], w.in[1]
 	OH, OW := w.out[0], w.out[1]
+	sy, sx, dy, dx := w.stride[0], w.stride[1], w.dil[0], w.dil[1]
 	for oy := 0; oy < OH; oy++ {
+		y0 := oy*sy - w.padB[0]
 		for ox := 0; ox < OW; ox++ {
+			x0 := ox*sx - w.padB[1]
+			// The taps inside the image: kx in [klo, khi).
+			klo, khi := 0, w.k[1]
+			for klo < khi && x0+klo*dx < 0 {
+				klo++
+			}
+			for khi > klo && x0+(khi-1)*dx >= W {
+				khi--
+			}
 			m, a := float32(math.Inf(-1)), -1
 			for ky := 0; ky < w.k[0]; ky++ {
-				y := oy*w.stride[0] - w.padB[0] + ky*w.dil[0]
+				y := y0 + ky*dy
 				if y < 0 || y >= H {
 					continue
 				}
 				row := src[y*W : (y+1)*W]
-				for kx := 0; kx < w.k[1]; kx++ {
-					x := ox*w.stride[1] - w.padB[1] + kx*w.dil[1]
-					if x < 0 || x >= W {
-						continue
-					}
+				for kx := klo; kx < khi; kx++ {
+					x := x0 + kx*dx
 					if v := row[x]; v > m || a < 0 {
 						m, a = v, y*W+x
 					}

@@ -283,3 +283,18 @@ func BenchmarkConv3x3(b *testing.B) {
 	flops := 2.0 * 64 * 64 * 9 * 56 * 56
 	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+func BenchmarkDepthwise3x3(b *testing.B) {
+	rng := tensor.NewRNG(4)
+	x := randTensor(rng, 1, 144, 56, 56)
+	w := randTensor(rng, 144, 1, 3, 3)
+	n := node("Conv", map[string]*xgraph.Attr{"pads": ints64(1, 1, 1, 1), "group": int64Attr(144)}, 1)
+	in := []*xgraph.Tensor{x, w}
+	for b.Loop() {
+		if _, err := Eval(13, n, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	flops := 2.0 * 144 * 9 * 56 * 56
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}

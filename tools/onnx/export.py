@@ -21,6 +21,7 @@ batch-norm folding is exercised; the batch dimension is dynamic.
 Usage (Debian python3-torch, python3-torchvision, python3-onnx):
     python3 tools/onnx/export.py --out onnx/testdata/models
     python3 tools/onnx/export.py --full --time --out /tmp/onnx-full
+    ARGUS_ONNX_MODELS=/tmp/onnx-full go test ./onnx/ -run XXX -bench . -benchtime 20x -cpu 1
 """
 import argparse
 import json
@@ -89,6 +90,7 @@ def main():
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--time", action="store_true")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=20)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     timings = {}
@@ -118,12 +120,16 @@ def main():
             with torch.no_grad():
                 for _ in range(3):
                     model(x)
-                runs = []
-                for _ in range(10):
-                    t0 = time.perf_counter()
+                runs, cpu = [], []
+                for _ in range(args.runs):
+                    t0, c0 = time.perf_counter(), time.process_time()
                     model(x)
                     runs.append(time.perf_counter() - t0)
+                    cpu.append(time.process_time() - c0)
+            # CPU time beside wall time: on a shared machine the wall time
+            # mostly measures the neighbours.
             timings[name] = {"median_ms": 1000 * float(np.median(runs)), "min_ms": 1000 * min(runs),
+                             "cpu_ms": 1000 * float(np.mean(cpu)),
                              "threads": torch.get_num_threads(), "input": list(shape)}
             print(name, "pytorch", timings[name])
     if timings:
