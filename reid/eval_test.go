@@ -68,6 +68,45 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestGoldenMINP compares mINP (and again mAP and CMC) with fast-reid's
+// evaluation code on the golden cases.
+func TestGoldenMINP(t *testing.T) {
+	b, err := os.ReadFile("testdata/minp.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]struct {
+		MAP  float64   `json:"mAP"`
+		MINP float64   `json:"mINP"`
+		CMC  []float64 `json:"cmc"`
+	}
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(want) == 0 {
+		t.Fatal("no cases")
+	}
+	for name, w := range want {
+		fs, _ := readCase(t, filepath.Join("testdata/golden", name))
+		dist, err := fs.Distances()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Evaluate(dist, fs.QueryPids, fs.GalleryPids, fs.QueryCams, fs.GalleryCams, DefaultMaxRank)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got.MINP-w.MINP) > 1e-9 || math.Abs(got.MAP-w.MAP) > 1e-9 {
+			t.Errorf("%s: mINP %v mAP %v, want %v %v", name, got.MINP, got.MAP, w.MINP, w.MAP)
+		}
+		for r := range w.CMC {
+			if math.Abs(float64(got.CMC[r])-w.CMC[r]) > 1e-6 {
+				t.Errorf("%s: CMC rank %d: %v, want %v", name, r+1, got.CMC[r], w.CMC[r])
+			}
+		}
+	}
+}
+
 // refEval is the reference loop written plainly: argsort every row, drop
 // same pid and camera, score the hits.
 func refEval(dist []float32, qp, gp, qc, gc []int, maxRank int) (float64, float64, []float32) {
