@@ -341,7 +341,7 @@ func (c RandomResizedCrop) Params(W, H int, r *rand.Rand) (x, y, w, h int) {
 		w := int(math.Round(math.Sqrt(target * aspect)))
 		h := int(math.Round(math.Sqrt(target / aspect)))
 		if w > 0 && w <= W && h > 0 && h <= H {
-			return r.IntN(W-w+1), r.IntN(H-h+1), w, h
+			return r.IntN(W - w + 1), r.IntN(H - h + 1), w, h
 		}
 	}
 	in := float64(W) / float64(H)
