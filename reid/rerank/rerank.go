@@ -119,7 +119,9 @@ type encoder struct {
 // k1 nearest neighbours by euclidean distance, encoding weights
 // softmax(-(2 - 2 x_i·x_j)) (the features are expected to be L2-normalised),
 // local query expansion over k2 neighbours, and negative distances clamped to
-// zero. Pairs that share no neighbours are at distance 1, the Fill.
+// zero. Pairs that share no neighbours are at distance 1, the Fill. Among
+// neighbours at exactly equal distance the lower index ranks first (the
+// reference's faiss search leaves that order unspecified).
 func Jaccard(x []float32, n, d int, opt Options) (*Sparse, error) {
 	if len(x) != n*d || d < 1 {
 		return nil, fmt.Errorf("rerank: %d values do not hold %d features of dimension %d", len(x), n, d)
@@ -145,6 +147,9 @@ func Jaccard(x []float32, n, d int, opt Options) (*Sparse, error) {
 // squared euclidean distances among all nq+ng features, each row divided by
 // its maximum; k-reciprocal encoding with weights exp(-distance); query
 // expansion over k2 neighbours; then (1-lambda)·Jaccard + lambda·original.
+// With opt.Half the result matches the reference bit for bit on inputs
+// without exactly tied distances; numpy's argsort orders exact ties (from
+// duplicate features) in its own way, here the lower index ranks first.
 func ReRank(query []float32, nq int, gallery []float32, ng int, d int, opt Options) ([]float32, error) {
 	if d < 1 || len(query) != nq*d || len(gallery) != ng*d {
 		return nil, fmt.Errorf("rerank: %d and %d values do not hold %d and %d features of dimension %d", len(query), len(gallery), nq, ng, d)
