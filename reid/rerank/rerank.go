@@ -147,9 +147,10 @@ func Jaccard(x []float32, n, d int, opt Options) (*Sparse, error) {
 // squared euclidean distances among all nq+ng features, each row divided by
 // its maximum; k-reciprocal encoding with weights exp(-distance); query
 // expansion over k2 neighbours; then (1-lambda)·Jaccard + lambda·original.
-// With opt.Half the result matches the reference bit for bit on inputs
-// without exactly tied distances; numpy's argsort orders exact ties (from
-// duplicate features) in its own way, here the lower index ranks first.
+// With opt.Half the float16 Jaccard part matches the reference bit for bit
+// on the golden cases and the result differs only by the float32 rounding of
+// the distance products; numpy's argsort orders exact ties (from duplicate
+// features) in its own way, here the lower index ranks first.
 func ReRank(query []float32, nq int, gallery []float32, ng int, d int, opt Options) ([]float32, error) {
 	if d < 1 || len(query) != nq*d || len(gallery) != ng*d {
 		return nil, fmt.Errorf("rerank: %d and %d values do not hold %d and %d features of dimension %d", len(query), len(gallery), nq, ng, d)
