@@ -16,6 +16,7 @@ var (
 			checkTile(12, 32, k, a, rsA, csA, b, ldb, c, ldc)
 			sgemmKernel12x32AVX512(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta)
 		},
+		part: partKernel(32, avx512Rows[:12]),
 	}
 	avx512Kernel14 = &microKernel{
 		name: "avx512-14x32", mr: 14, nr: 32, mc: 196, kc: 256, nc: 4096,
@@ -23,6 +24,7 @@ var (
 			checkTile(14, 32, k, a, rsA, csA, b, ldb, c, ldc)
 			sgemmKernel14x32AVX512(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta)
 		},
+		part: partKernel(32, avx512Rows[:14]),
 	}
 	avx2Kernel = &microKernel{
 		name: "avx2-6x16", mr: 6, nr: 16, mc: 144, kc: 256, nc: 4080,
@@ -30,8 +32,35 @@ var (
 			checkTile(6, 16, k, a, rsA, csA, b, ldb, c, ldc)
 			sgemmKernel6x16AVX2(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta)
 		},
+		part: partKernel(16, avx2Rows[:]),
 	}
 )
+
+// asmKernel is the signature the generated kernels share.
+type asmKernel func(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// avx512Rows[r] and avx2Rows[r] compute tiles of r+1 rows.
+var (
+	avx512Rows = [...]asmKernel{
+		sgemmKernel1x32AVX512, sgemmKernel2x32AVX512, sgemmKernel3x32AVX512, sgemmKernel4x32AVX512,
+		sgemmKernel5x32AVX512, sgemmKernel6x32AVX512, sgemmKernel7x32AVX512, sgemmKernel8x32AVX512,
+		sgemmKernel9x32AVX512, sgemmKernel10x32AVX512, sgemmKernel11x32AVX512, sgemmKernel12x32AVX512,
+		sgemmKernel13x32AVX512, sgemmKernel14x32AVX512,
+	}
+	avx2Rows = [...]asmKernel{
+		sgemmKernel1x16AVX2, sgemmKernel2x16AVX2, sgemmKernel3x16AVX2,
+		sgemmKernel4x16AVX2, sgemmKernel5x16AVX2, sgemmKernel6x16AVX2,
+	}
+)
+
+// partKernel returns the microKernel.part function over the kernels rows,
+// where rows[r] computes r+1 rows of nr columns.
+func partKernel(nr int, rows []asmKernel) func(h, k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	return func(h, k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+		checkTile(h, nr, k, a, rsA, csA, b, ldb, c, ldc)
+		rows[h-1](k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta)
+	}
+}
 
 // best is the fastest kernel this CPU runs, chosen once at start-up.
 var best = kernelsAvailable()[0]

@@ -29,6 +29,9 @@ type microKernel struct {
 	mr, nr     int
 	mc, kc, nc int // cache blocks: A block mc×kc (L2), B block kc×nc (L3)
 	fn         func(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	// part, when set, computes only the first h rows (1 <= h <= mr) of
+	// the tile, so that the bottom edge of C costs no wasted rows.
+	part func(h, k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 }
 
 // checkTile panics unless a, b and c hold a full tile, so that the assembly

@@ -145,13 +145,19 @@ func (g *gemm) shared(mk *microKernel, nw int) {
 	}
 }
 
-// tile runs the kernel for the rows×cols tile of C at (i, j). A partial
-// tile at the bottom or right edge is computed into tmp and merged, so the
-// kernel always works on whole tiles.
+// tile runs the kernel for the rows×cols tile of C at (i, j). A tile cut
+// short at the bottom goes to the kernel's part function when it has one;
+// other partial tiles are computed whole into tmp and merged.
 func (g *gemm) tile(mk *microKernel, tmp []float32, k int, a []float32, rsA, csA int, b []float32, ldb int, i, j, rows, cols int, beta float32) {
-	if rows == mk.mr && cols == mk.nr {
-		mk.fn(k, a, rsA, csA, b, ldb, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
-		return
+	if cols == mk.nr {
+		if rows == mk.mr {
+			mk.fn(k, a, rsA, csA, b, ldb, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
+			return
+		}
+		if mk.part != nil {
+			mk.part(rows, k, a, rsA, csA, b, ldb, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
+			return
+		}
 	}
 	mk.fn(k, a, rsA, csA, b, ldb, tmp, mk.nr, g.alpha, 0)
 	for r := range rows {
@@ -180,7 +186,7 @@ func (g *gemm) packA(dst []float32, mr, i0, rows, p0, k int) {
 				src := g.a[(p0+p)*g.lda+i0+q:]
 				d := panel[p*mr : p*mr+mr]
 				copy(d, src[:h])
-				clear(d[h:])
+				zero(d[h:])
 			}
 			continue
 		}
@@ -216,7 +222,7 @@ func (g *gemm) packB(dst []float32, nr, p0, k, j0, cols int) {
 			if full < cols {
 				e := d[full*k : full*k+nr]
 				copy(e, src[full:])
-				clear(e[cols-full:])
+				zero(e[cols-full:])
 			}
 		}
 		return
@@ -267,7 +273,15 @@ func interleave(dst []float32, w int, src []float32, lds, h, k int) {
 	}
 	if h < w {
 		for p := range k {
-			clear(dst[p*w+h : p*w+w])
+			zero(dst[p*w+h : p*w+w])
 		}
+	}
+}
+
+// zero clears the few floats of a panel's padding inline: a call to the
+// runtime's memclr per packed step would cost more than the stores.
+func zero(x []float32) {
+	for i := 0; i < len(x); i++ {
+		x[i] = 0
 	}
 }

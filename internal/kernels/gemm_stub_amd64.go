@@ -4,6 +4,248 @@
 
 package kernels
 
+// sgemmKernel1x32AVX512 computes one 1x32 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 1; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel1x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel2x32AVX512 computes one 2x32 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 2; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel2x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel3x32AVX512 computes one 3x32 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 3; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel3x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel4x32AVX512 computes one 4x32 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 4; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel4x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel5x32AVX512 computes one 5x32 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 5; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel5x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel6x32AVX512 computes one 6x32 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 6; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel6x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel7x32AVX512 computes one 7x32 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 7; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel7x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel8x32AVX512 computes one 8x32 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 8; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel8x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel9x32AVX512 computes one 9x32 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 9; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel9x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel10x32AVX512 computes one 10x32 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 10; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel10x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel11x32AVX512 computes one 11x32 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 11; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel11x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
 // sgemmKernel12x32AVX512 computes one 12x32 tile of C from k rank-1 updates, with
 // A read through its row and column strides and B through its row stride:
 //
@@ -26,6 +268,28 @@ package kernels
 //go:noescape
 func sgemmKernel12x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
 
+// sgemmKernel13x32AVX512 computes one 13x32 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 13; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel13x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
 // sgemmKernel14x32AVX512 computes one 14x32 tile of C from k rank-1 updates, with
 // A read through its row and column strides and B through its row stride:
 //
@@ -47,6 +311,116 @@ func sgemmKernel12x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb
 //
 //go:noescape
 func sgemmKernel14x32AVX512(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel1x16AVX2 computes one 1x16 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 1; i++ {
+//		for j := 0; j < 16; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel1x16AVX2(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel2x16AVX2 computes one 2x16 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 2; i++ {
+//		for j := 0; j < 16; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel2x16AVX2(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel3x16AVX2 computes one 3x16 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 3; i++ {
+//		for j := 0; j < 16; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel3x16AVX2(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel4x16AVX2 computes one 4x16 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 4; i++ {
+//		for j := 0; j < 16; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel4x16AVX2(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel5x16AVX2 computes one 5x16 tile of C from k rank-1 updates, with
+// A read through its row and column strides and B through its row stride:
+//
+//	for i := 0; i < 5; i++ {
+//		for j := 0; j < 16; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rsA+p*csA] * b[p*ldb+j]
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// k must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func sgemmKernel5x16AVX2(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
 
 // sgemmKernel6x16AVX2 computes one 6x16 tile of C from k rank-1 updates, with
 // A read through its row and column strides and B through its row stride:

@@ -15,9 +15,13 @@ import (
 
 func main() {
 	ConstraintExpr("!purego")
-	gemmKernel("sgemmKernel12x32AVX512", 12, 2, 16, zmm)
-	gemmKernel("sgemmKernel14x32AVX512", 14, 2, 16, zmm)
-	gemmKernel("sgemmKernel6x16AVX2", 6, 2, 8, ymm)
+	// The full tiles, and every shorter height for the bottom edge of C.
+	for mr := 1; mr <= 14; mr++ {
+		gemmKernel(fmt.Sprintf("sgemmKernel%dx32AVX512", mr), mr, 2, 16, zmm)
+	}
+	for mr := 1; mr <= 6; mr++ {
+		gemmKernel(fmt.Sprintf("sgemmKernel%dx16AVX2", mr), mr, 2, 8, ymm)
+	}
 	Generate()
 }
 
