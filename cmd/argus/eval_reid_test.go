@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"argus/checkpoint"
+	"argus/reid"
+	"argus/tensor"
 )
 
 const reidCase = "../../reid/testdata/golden/case_0003"
@@ -77,5 +81,50 @@ func TestEvalReidBadInput(t *testing.T) {
 		if code == 0 || stdout.Len() != 0 || strings.Count(stderr.String(), "argus:") != 1 || strings.Contains(stderr.String(), "goroutine") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout.String(), stderr.String())
 		}
+	}
+}
+
+// TestEvalReidSafetensors evaluates the same case stored as safetensors.
+func TestEvalReidSafetensors(t *testing.T) {
+	fs, err := reid.ReadFeatureFile(filepath.Join(reidCase, "case.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := checkpoint.NewFile()
+	ids := func(v []int) checkpoint.Entry {
+		out := make([]int64, len(v))
+		for i, x := range v {
+			out[i] = int64(x)
+		}
+		return checkpoint.Int64Entry(out, len(out))
+	}
+	for name, e := range map[string]checkpoint.Entry{
+		"query_features":   checkpoint.Float32Entry(tensor.FromSlice(fs.Query, fs.NumQuery(), fs.Dim)),
+		"gallery_features": checkpoint.Float32Entry(tensor.FromSlice(fs.Gallery, fs.NumGallery(), fs.Dim)),
+		"query_pids":       ids(fs.QueryPids),
+		"query_camids":     ids(fs.QueryCams),
+		"gallery_pids":     ids(fs.GalleryPids),
+		"gallery_camids":   ids(fs.GalleryCams),
+	} {
+		if err := f.Add(name, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "features.safetensors")
+	if err := checkpoint.WriteFile(path, f); err != nil {
+		t.Fatal(err)
+	}
+	var a, b, stderr bytes.Buffer
+	if code := run([]string{"eval", "reid", "--features", path, "--json"}, &a, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if code := run([]string{"eval", "reid", "--features", filepath.Join(reidCase, "case.json"), "--json"}, &b, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var ra, rb map[string]any
+	json.Unmarshal(a.Bytes(), &ra)
+	json.Unmarshal(b.Bytes(), &rb)
+	if ra["mAP"] != rb["mAP"] || ra["mINP"] != rb["mINP"] || ra["rank1"] != rb["rank1"] {
+		t.Errorf("safetensors %v, JSON %v", ra, rb)
 	}
 }
