@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 var rootCmd = &cobra.Command{
@@ -56,11 +58,38 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	rootCmd.SetArgs(args)
 	rootCmd.SetOut(stdout)
 	rootCmd.SetErr(stderr)
+	defer resetAllFlags(rootCmd)
 	if err := rootCmd.Execute(); err != nil {
 		fmt.Fprintf(stderr, "argus: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// resetAllFlags returns every flag of cmd and its subcommands to its default,
+// because cobra keeps parsed values in package-level commands and tests call
+// run several times in one process.
+func resetAllFlags(cmd *cobra.Command) {
+	reset := func(f *pflag.Flag) {
+		if !f.Changed {
+			return
+		}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			var def []string
+			if d := strings.Trim(f.DefValue, "[]"); d != "" {
+				def = strings.Split(d, ",")
+			}
+			_ = sv.Replace(def)
+		} else {
+			_ = f.Value.Set(f.DefValue)
+		}
+		f.Changed = false
+	}
+	cmd.Flags().VisitAll(reset)
+	cmd.PersistentFlags().VisitAll(reset)
+	for _, c := range cmd.Commands() {
+		resetAllFlags(c)
+	}
 }
 
 // printJSON writes v to the command's stdout as one JSON object on one line.
