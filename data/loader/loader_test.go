@@ -273,7 +273,6 @@ func TestErrorsAndSkipping(t *testing.T) {
 	}
 }
 
-
 func TestPrefetchBound(t *testing.T) {
 	ds := &memSet{n: 400, fail: -1}
 	l := New([]Dataset{ds}, Indices{N: 400, BatchSize: 4}, Stack(nil, nil), Options{Workers: 3, Prefetch: 2})
