@@ -62,6 +62,14 @@ func partKernel(nr int, rows []asmKernel) func(h, k int, a []float32, rsA, csA i
 	}
 }
 
+// transposeAsm moves 16×16 blocks for packing, when the CPU has AVX-512.
+var transposeAsm = func() func(dst *float32, ldd int, src *float32, lds, rows, lanes int) {
+	if cpu.X86.HasAVX512F {
+		return transpose16AVX512
+	}
+	return nil
+}()
+
 // best is the fastest kernel this CPU runs, chosen once at start-up.
 var best = kernelsAvailable()[0]
 

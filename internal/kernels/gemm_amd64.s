@@ -5394,3 +5394,277 @@ sgemmKernel6x16AVX2_beta0:
 	ADDQ    BX, AX
 	VZEROUPPER
 	RET
+
+// func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, rows int, lanes int)
+// Requires: AVX, AVX512F
+TEXT ·transpose16AVX512(SB), NOSPLIT, $0-48
+	MOVQ    src+16(FP), SI
+	MOVQ    lds+24(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    rows+32(FP), CX
+	CMPQ    CX, $0x01
+	JL      tr_zero0
+	VMOVUPS (SI), Z0
+	ADDQ    DX, SI
+	JMP     tr_next0
+
+tr_zero0:
+	VPXORD Z0, Z0, Z0
+
+tr_next0:
+	CMPQ    CX, $0x02
+	JL      tr_zero1
+	VMOVUPS (SI), Z1
+	ADDQ    DX, SI
+	JMP     tr_next1
+
+tr_zero1:
+	VPXORD Z1, Z1, Z1
+
+tr_next1:
+	CMPQ    CX, $0x03
+	JL      tr_zero2
+	VMOVUPS (SI), Z2
+	ADDQ    DX, SI
+	JMP     tr_next2
+
+tr_zero2:
+	VPXORD Z2, Z2, Z2
+
+tr_next2:
+	CMPQ    CX, $0x04
+	JL      tr_zero3
+	VMOVUPS (SI), Z3
+	ADDQ    DX, SI
+	JMP     tr_next3
+
+tr_zero3:
+	VPXORD Z3, Z3, Z3
+
+tr_next3:
+	CMPQ    CX, $0x05
+	JL      tr_zero4
+	VMOVUPS (SI), Z4
+	ADDQ    DX, SI
+	JMP     tr_next4
+
+tr_zero4:
+	VPXORD Z4, Z4, Z4
+
+tr_next4:
+	CMPQ    CX, $0x06
+	JL      tr_zero5
+	VMOVUPS (SI), Z5
+	ADDQ    DX, SI
+	JMP     tr_next5
+
+tr_zero5:
+	VPXORD Z5, Z5, Z5
+
+tr_next5:
+	CMPQ    CX, $0x07
+	JL      tr_zero6
+	VMOVUPS (SI), Z6
+	ADDQ    DX, SI
+	JMP     tr_next6
+
+tr_zero6:
+	VPXORD Z6, Z6, Z6
+
+tr_next6:
+	CMPQ    CX, $0x08
+	JL      tr_zero7
+	VMOVUPS (SI), Z7
+	ADDQ    DX, SI
+	JMP     tr_next7
+
+tr_zero7:
+	VPXORD Z7, Z7, Z7
+
+tr_next7:
+	CMPQ    CX, $0x09
+	JL      tr_zero8
+	VMOVUPS (SI), Z8
+	ADDQ    DX, SI
+	JMP     tr_next8
+
+tr_zero8:
+	VPXORD Z8, Z8, Z8
+
+tr_next8:
+	CMPQ    CX, $0x0a
+	JL      tr_zero9
+	VMOVUPS (SI), Z9
+	ADDQ    DX, SI
+	JMP     tr_next9
+
+tr_zero9:
+	VPXORD Z9, Z9, Z9
+
+tr_next9:
+	CMPQ    CX, $0x0b
+	JL      tr_zero10
+	VMOVUPS (SI), Z10
+	ADDQ    DX, SI
+	JMP     tr_next10
+
+tr_zero10:
+	VPXORD Z10, Z10, Z10
+
+tr_next10:
+	CMPQ    CX, $0x0c
+	JL      tr_zero11
+	VMOVUPS (SI), Z11
+	ADDQ    DX, SI
+	JMP     tr_next11
+
+tr_zero11:
+	VPXORD Z11, Z11, Z11
+
+tr_next11:
+	CMPQ    CX, $0x0d
+	JL      tr_zero12
+	VMOVUPS (SI), Z12
+	ADDQ    DX, SI
+	JMP     tr_next12
+
+tr_zero12:
+	VPXORD Z12, Z12, Z12
+
+tr_next12:
+	CMPQ    CX, $0x0e
+	JL      tr_zero13
+	VMOVUPS (SI), Z13
+	ADDQ    DX, SI
+	JMP     tr_next13
+
+tr_zero13:
+	VPXORD Z13, Z13, Z13
+
+tr_next13:
+	CMPQ    CX, $0x0f
+	JL      tr_zero14
+	VMOVUPS (SI), Z14
+	ADDQ    DX, SI
+	JMP     tr_next14
+
+tr_zero14:
+	VPXORD Z14, Z14, Z14
+
+tr_next14:
+	CMPQ    CX, $0x10
+	JL      tr_zero15
+	VMOVUPS (SI), Z15
+	ADDQ    DX, SI
+	JMP     tr_next15
+
+tr_zero15:
+	VPXORD Z15, Z15, Z15
+
+tr_next15:
+	VUNPCKLPS  Z1, Z0, Z16
+	VUNPCKHPS  Z1, Z0, Z17
+	VUNPCKLPS  Z3, Z2, Z18
+	VUNPCKHPS  Z3, Z2, Z19
+	VUNPCKLPS  Z5, Z4, Z20
+	VUNPCKHPS  Z5, Z4, Z21
+	VUNPCKLPS  Z7, Z6, Z22
+	VUNPCKHPS  Z7, Z6, Z23
+	VUNPCKLPS  Z9, Z8, Z24
+	VUNPCKHPS  Z9, Z8, Z25
+	VUNPCKLPS  Z11, Z10, Z26
+	VUNPCKHPS  Z11, Z10, Z27
+	VUNPCKLPS  Z13, Z12, Z28
+	VUNPCKHPS  Z13, Z12, Z29
+	VUNPCKLPS  Z15, Z14, Z30
+	VUNPCKHPS  Z15, Z14, Z31
+	VSHUFPS    $0x44, Z18, Z16, Z0
+	VSHUFPS    $0xee, Z18, Z16, Z1
+	VSHUFPS    $0x44, Z19, Z17, Z2
+	VSHUFPS    $0xee, Z19, Z17, Z3
+	VSHUFPS    $0x44, Z22, Z20, Z4
+	VSHUFPS    $0xee, Z22, Z20, Z5
+	VSHUFPS    $0x44, Z23, Z21, Z6
+	VSHUFPS    $0xee, Z23, Z21, Z7
+	VSHUFPS    $0x44, Z26, Z24, Z8
+	VSHUFPS    $0xee, Z26, Z24, Z9
+	VSHUFPS    $0x44, Z27, Z25, Z10
+	VSHUFPS    $0xee, Z27, Z25, Z11
+	VSHUFPS    $0x44, Z30, Z28, Z12
+	VSHUFPS    $0xee, Z30, Z28, Z13
+	VSHUFPS    $0x44, Z31, Z29, Z14
+	VSHUFPS    $0xee, Z31, Z29, Z15
+	VSHUFF32X4 $0x88, Z4, Z0, Z16
+	VSHUFF32X4 $0xdd, Z4, Z0, Z20
+	VSHUFF32X4 $0x88, Z5, Z1, Z17
+	VSHUFF32X4 $0xdd, Z5, Z1, Z21
+	VSHUFF32X4 $0x88, Z6, Z2, Z18
+	VSHUFF32X4 $0xdd, Z6, Z2, Z22
+	VSHUFF32X4 $0x88, Z7, Z3, Z19
+	VSHUFF32X4 $0xdd, Z7, Z3, Z23
+	VSHUFF32X4 $0x88, Z12, Z8, Z24
+	VSHUFF32X4 $0xdd, Z12, Z8, Z28
+	VSHUFF32X4 $0x88, Z13, Z9, Z25
+	VSHUFF32X4 $0xdd, Z13, Z9, Z29
+	VSHUFF32X4 $0x88, Z14, Z10, Z26
+	VSHUFF32X4 $0xdd, Z14, Z10, Z30
+	VSHUFF32X4 $0x88, Z15, Z11, Z27
+	VSHUFF32X4 $0xdd, Z15, Z11, Z31
+	VSHUFF32X4 $0x88, Z24, Z16, Z0
+	VSHUFF32X4 $0xdd, Z24, Z16, Z8
+	VSHUFF32X4 $0x88, Z25, Z17, Z1
+	VSHUFF32X4 $0xdd, Z25, Z17, Z9
+	VSHUFF32X4 $0x88, Z26, Z18, Z2
+	VSHUFF32X4 $0xdd, Z26, Z18, Z10
+	VSHUFF32X4 $0x88, Z27, Z19, Z3
+	VSHUFF32X4 $0xdd, Z27, Z19, Z11
+	VSHUFF32X4 $0x88, Z28, Z20, Z4
+	VSHUFF32X4 $0xdd, Z28, Z20, Z12
+	VSHUFF32X4 $0x88, Z29, Z21, Z5
+	VSHUFF32X4 $0xdd, Z29, Z21, Z13
+	VSHUFF32X4 $0x88, Z30, Z22, Z6
+	VSHUFF32X4 $0xdd, Z30, Z22, Z14
+	VSHUFF32X4 $0x88, Z31, Z23, Z7
+	VSHUFF32X4 $0xdd, Z31, Z23, Z15
+	MOVQ       lanes+40(FP), CX
+	MOVL       $0x00000001, R8
+	SHLL       CL, R8
+	DECL       R8
+	KMOVW      R8, K1
+	MOVQ       dst+0(FP), DI
+	MOVQ       ldd+8(FP), BX
+	SHLQ       $0x02, BX
+	VMOVUPS    Z0, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z1, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z2, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z3, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z4, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z5, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z6, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z7, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z8, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z9, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z10, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z11, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z12, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z13, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z14, K1, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Z15, K1, (DI)
+	ADDQ       BX, DI
+	VZEROUPPER
+	RET

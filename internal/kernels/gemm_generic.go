@@ -7,3 +7,6 @@ var best = goKernel
 
 // kernelsAvailable lists every kernel this build can run on this CPU.
 func kernelsAvailable() []*microKernel { return []*microKernel{goKernel} }
+
+// transposeAsm is absent without assembly; packing runs in Go.
+var transposeAsm func(dst *float32, ldd int, src *float32, lds, rows, lanes int)

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 )
@@ -182,10 +183,16 @@ func (g *gemm) packA(dst []float32, mr, i0, rows, p0, k int) {
 		h := min(mr, rows-q)
 		if g.transA {
 			// op(A)(i, p) = a[p*lda+i]: each p is a contiguous run of rows.
+			if h == 14 && mr == 14 {
+				// The common case, as fixed-size moves instead of memmove calls.
+				for p := range k {
+					*(*[14]float32)(panel[p*14:]) = *(*[14]float32)(g.a[(p0+p)*g.lda+i0+q:])
+				}
+				continue
+			}
 			for p := range k {
-				src := g.a[(p0+p)*g.lda+i0+q:]
 				d := panel[p*mr : p*mr+mr]
-				copy(d, src[:h])
+				copy(d, g.a[(p0+p)*g.lda+i0+q:(p0+p)*g.lda+i0+q+h])
 				zero(d[h:])
 			}
 			continue
@@ -234,10 +241,36 @@ func (g *gemm) packB(dst []float32, nr, p0, k, j0, cols int) {
 }
 
 // interleave transposes h rows of length k, row r starting at src[r*lds],
-// into dst[p*w+r] for a panel of width w, zeroing rows h..w-1. It works
-// in strips of eight and four rows so that each pass writes neighbouring
+// into dst[p*w+r] for a panel of width w, zeroing rows h..w-1. With
+// AVX-512 it moves 16×16 blocks through registers; the Go loop works in
+// strips of eight and four rows so that each pass writes neighbouring
 // floats.
 func interleave(dst []float32, w int, src []float32, lds, h, k int) {
+	if transposeAsm == nil || k < 16 {
+		interleaveGo(dst, w, src, lds, h, k)
+		return
+	}
+	if h < 1 || h > w || len(dst) < w*k || len(src) < (h-1)*lds+k {
+		panic(fmt.Sprintf("kernels: interleave %d rows of %d into width %d out of range", h, k, w))
+	}
+	kFull := k &^ 15
+	for r0 := 0; r0 < w; r0 += 16 {
+		rows, lanes := min(max(h-r0, 0), 16), min(w-r0, 16)
+		for p := 0; p < kFull; p += 16 {
+			s := &src[0]
+			if rows > 0 {
+				s = &src[r0*lds+p]
+			}
+			transposeAsm(&dst[p*w+r0], w, s, lds, rows, lanes)
+		}
+	}
+	if kFull < k {
+		interleaveGo(dst[kFull*w:], w, src[kFull:], lds, h, k-kFull)
+	}
+}
+
+// interleaveGo is interleave in plain Go.
+func interleaveGo(dst []float32, w int, src []float32, lds, h, k int) {
 	dst = dst[:w*k]
 	r := 0
 	for ; r+8 <= h; r += 8 {

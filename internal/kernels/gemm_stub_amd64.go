@@ -443,3 +443,22 @@ func sgemmKernel5x16AVX2(k int, a *float32, rsA int, csA int, b *float32, ldb in
 //
 //go:noescape
 func sgemmKernel6x16AVX2(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// transpose16AVX512 writes the transpose of a 16×16 block of src, reading
+// only its first rows rows and taking the others as zero, and stores the
+// first lanes floats of each transposed row:
+//
+//	for i := 0; i < 16; i++ {
+//		for r := 0; r < lanes; r++ {
+//			var v float32
+//			if r < rows {
+//				v = src[r*lds+i]
+//			}
+//			dst[i*ldd+r] = v
+//		}
+//	}
+//
+// rows and lanes are at most 16; the caller checks that every element is in range.
+//
+//go:noescape
+func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, rows int, lanes int)

@@ -404,3 +404,41 @@ func TestSgemmRandom(t *testing.T) {
 		}
 	}
 }
+
+// TestInterleave checks packing's transpose, whichever implementation the
+// CPU gets, against the plain loop, for panel widths of every kernel.
+func TestInterleave(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, w := range []int{4, 6, 12, 14, 16, 32} {
+		for _, h := range []int{1, 3, w / 2, w - 1, w} {
+			for _, k := range []int{1, 15, 16, 17, 48, 77} {
+				if h < 1 {
+					continue
+				}
+				lds := k + rng.IntN(3)
+				src := randSlice(rng, (h-1)*lds+k)
+				dst := make([]float32, w*k+5)
+				for i := range dst {
+					dst[i] = float32(math.NaN())
+				}
+				interleave(dst, w, src, lds, h, k)
+				for p := range k {
+					for r := range w {
+						var want float32
+						if r < h {
+							want = src[r*lds+p]
+						}
+						if got := dst[p*w+r]; got != want {
+							t.Fatalf("w=%d h=%d k=%d: dst(%d,%d) = %v, want %v", w, h, k, p, r, got, want)
+						}
+					}
+				}
+				for _, v := range dst[w*k:] {
+					if !math.IsNaN(float64(v)) {
+						t.Fatalf("w=%d h=%d k=%d: wrote past the panel", w, h, k)
+					}
+				}
+			}
+		}
+	}
+}

@@ -22,7 +22,87 @@ func main() {
 	for mr := 1; mr <= 6; mr++ {
 		gemmKernel(fmt.Sprintf("sgemmKernel%dx16AVX2", mr), mr, 2, 8, ymm)
 	}
+	transpose16()
 	Generate()
+}
+
+// transpose16 emits the 16×16 transpose that packing uses to interleave
+// rows of A (or of a transposed B) into panels.
+func transpose16() {
+	TEXT("transpose16AVX512", NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, rows, lanes int)")
+	Pragma("noescape")
+	Doc(
+		"transpose16AVX512 writes the transpose of a 16×16 block of src, reading",
+		"only its first rows rows and taking the others as zero, and stores the",
+		"first lanes floats of each transposed row:",
+		"",
+		"\tfor i := 0; i < 16; i++ {",
+		"\t\tfor r := 0; r < lanes; r++ {",
+		"\t\t\tvar v float32",
+		"\t\t\tif r < rows {",
+		"\t\t\t\tv = src[r*lds+i]",
+		"\t\t\t}",
+		"\t\t\tdst[i*ldd+r] = v",
+		"\t\t}",
+		"\t}",
+		"",
+		"rows and lanes are at most 16; the caller checks that every element is in range.",
+	)
+	src, lds, rows := RSI, RDX, RCX
+	Load(Param("src"), src)
+	Load(Param("lds"), lds)
+	SHLQ(U8(2), lds)
+	Load(Param("rows"), rows)
+	r := func(i int) VecPhysical { return zmm(i) }
+	t := func(i int) VecPhysical { return zmm(16 + i) }
+	for i := range 16 {
+		zero, next := fmt.Sprintf("tr_zero%d", i), fmt.Sprintf("tr_next%d", i)
+		CMPQ(rows, U8(i+1))
+		JL(LabelRef(zero))
+		VMOVUPS(Mem{Base: src}, r(i))
+		ADDQ(lds, src)
+		JMP(LabelRef(next))
+		Label(zero)
+		VPXORD(r(i), r(i), r(i))
+		Label(next)
+	}
+	// Within each 128-bit lane, gather columns of four rows.
+	for j := range 8 {
+		VUNPCKLPS(r(2*j+1), r(2*j), t(2*j))
+		VUNPCKHPS(r(2*j+1), r(2*j), t(2*j+1))
+	}
+	for b := 0; b < 16; b += 4 {
+		VSHUFPS(U8(0x44), t(b+2), t(b), r(b))
+		VSHUFPS(U8(0xee), t(b+2), t(b), r(b+1))
+		VSHUFPS(U8(0x44), t(b+3), t(b+1), r(b+2))
+		VSHUFPS(U8(0xee), t(b+3), t(b+1), r(b+3))
+	}
+	// Then move the 128-bit lanes into place.
+	for b := 0; b < 16; b += 8 {
+		for c := range 4 {
+			VSHUFF32X4(U8(0x88), r(b+4+c), r(b+c), t(b+c))
+			VSHUFF32X4(U8(0xdd), r(b+4+c), r(b+c), t(b+4+c))
+		}
+	}
+	for i := range 8 {
+		VSHUFF32X4(U8(0x88), t(i+8), t(i), r(i))
+		VSHUFF32X4(U8(0xdd), t(i+8), t(i), r(i+8))
+	}
+	dst, ldd := RDI, RBX
+	Load(Param("lanes"), RCX)
+	MOVL(U32(1), R8L)
+	SHLL(CL, R8L)
+	DECL(R8L)
+	KMOVW(R8L, K1)
+	Load(Param("dst"), dst)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	for i := range 16 {
+		VMOVUPS(r(i), K1, Mem{Base: dst})
+		ADDQ(ldd, dst)
+	}
+	VZEROUPPER()
+	RET()
 }
 
 func zmm(i int) VecPhysical {
