@@ -185,7 +185,7 @@ func binary(c *call, d binaryDef, a, b *xgraph.Tensor) (*xgraph.Tensor, error) {
 	}
 	n := numel(shape)
 	ia, ib := bindex(a.Shape, shape), bindex(b.Shape, shape)
-	out := xgraph.Zero(outType, shape...)
+	out := c.alloc(outType, shape...)
 	switch {
 	case af && bf && !d.cmp:
 		// The common float path: avoid the float64 round trip for the

@@ -291,7 +291,7 @@ func conv(c *call) ([]*xgraph.Tensor, error) {
 		}
 		bias = b.F
 	}
-	y := xgraph.Zero(x.DType, append([]int{N, M}, w.out...)...)
+	y := c.alloc(x.DType, append([]int{N, M}, w.out...)...)
 	convForward(x.F, wt.F, bias, y.F, N, C, M, group, w)
 	return one(y), nil
 }

@@ -136,12 +136,10 @@ func init() {
 				return nil, c.unsupported("approximate", "value %q", g)
 			}
 			f := u.f(c.n)
-			out := xgraph.Zero(x.DType, x.Shape...)
+			out := c.alloc(x.DType, x.Shape...)
 			if c.n.Op == "Relu" {
 				for i, v := range x.F {
-					if v > 0 {
-						out.F[i] = v
-					}
+					out.F[i] = max(v, 0)
 				}
 				return one(out), nil
 			}
@@ -238,7 +236,7 @@ func clip(c *call) ([]*xgraph.Tensor, error) {
 			hi = t.Float(0)
 		}
 	}
-	out := xgraph.Zero(x.DType, x.Shape...)
+	out := c.alloc(x.DType, x.Shape...)
 	if x.DType.IsFloat() {
 		l, h := float32(lo), float32(hi)
 		for i, v := range x.F {

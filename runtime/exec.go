@@ -52,6 +52,44 @@ type call struct {
 	n     *xgraph.Node
 	opset int
 	in    []*xgraph.Tensor
+	bufs  *buffers // recycled float storage; nil outside Executor.Run
+}
+
+// alloc returns a tensor of type dt and the given shape whose contents are
+// undefined: the caller must write every element. Float storage comes from
+// the run's recycled buffers where one of the right size is free.
+func (c *call) alloc(dt xgraph.DType, shape ...int) *xgraph.Tensor {
+	if c.bufs != nil && dt.IsFloat() {
+		if f := c.bufs.get(numel(shape)); f != nil {
+			return &xgraph.Tensor{DType: dt, Shape: append([]int{}, shape...), F: f}
+		}
+	}
+	return xgraph.Zero(dt, shape...)
+}
+
+// buffers holds float storage released during one run, by length.
+type buffers struct {
+	free map[int][][]float32
+}
+
+// maxFreePerSize bounds the buffers kept for one length.
+const maxFreePerSize = 4
+
+func (b *buffers) get(n int) []float32 {
+	l := b.free[n]
+	if len(l) == 0 {
+		return nil
+	}
+	f := l[len(l)-1]
+	b.free[n] = l[:len(l)-1]
+	return f
+}
+
+func (b *buffers) put(f []float32) {
+	if len(f) == 0 || len(b.free[len(f)]) >= maxFreePerSize {
+		return
+	}
+	b.free[len(f)] = append(b.free[len(f)], f)
 }
 
 // input returns input i or nil when absent.
@@ -129,6 +167,10 @@ func checkNode(n *xgraph.Node) error {
 // Eval computes one node's outputs from its input tensors, for a graph of
 // operator set opset. Constant folding uses it.
 func Eval(opset int, n *xgraph.Node, in []*xgraph.Tensor) ([]*xgraph.Tensor, error) {
+	return eval(opset, n, in, nil)
+}
+
+func eval(opset int, n *xgraph.Node, in []*xgraph.Tensor, bufs *buffers) ([]*xgraph.Tensor, error) {
 	if err := checkNode(n); err != nil {
 		return nil, err
 	}
@@ -137,7 +179,7 @@ func Eval(opset int, n *xgraph.Node, in []*xgraph.Tensor) ([]*xgraph.Tensor, err
 			return nil, xgraph.Unsupported(n, "", "input %d has element type %s", i, t.DType)
 		}
 	}
-	out, err := evalNode(opset, n, in)
+	out, err := evalNode(opset, n, in, bufs)
 	if err != nil {
 		var ue *xgraph.UnsupportedError
 		if errors.As(err, &ue) {
@@ -192,6 +234,22 @@ func (e *Executor) Graph() *xgraph.Graph { return e.g }
 // batch) may take any size.
 func (e *Executor) Run(inputs map[string]*xgraph.Tensor) ([]*xgraph.Tensor, error) {
 	env := make(map[*xgraph.Value]*xgraph.Tensor)
+	bufs := &buffers{free: map[int][][]float32{}}
+	// Storage the run must never recycle: the caller's inputs and the
+	// constants. Operators that return views (Reshape, Flatten, Identity,
+	// ...) share their input's storage from its first element, so storage
+	// is identified by the address of that element.
+	pinned := make(map[*float32]bool)
+	for _, v := range e.g.Values() {
+		if v.Const != nil && len(v.Const.F) > 0 {
+			pinned[&v.Const.F[0]] = true
+		}
+	}
+	for _, t := range inputs {
+		if t != nil && len(t.F) > 0 {
+			pinned[&t.F[0]] = true
+		}
+	}
 	for _, v := range e.g.Inputs {
 		t, ok := inputs[v.Name]
 		if !ok || t == nil {
@@ -218,7 +276,7 @@ func (e *Executor) Run(inputs map[string]*xgraph.Tensor) ([]*xgraph.Tensor, erro
 			}
 			in[j] = t
 		}
-		out, err := Eval(e.g.Opset, n, in)
+		out, err := eval(e.g.Opset, n, in, bufs)
 		if err != nil {
 			return nil, err
 		}
@@ -232,8 +290,13 @@ func (e *Executor) Run(inputs map[string]*xgraph.Tensor) ([]*xgraph.Tensor, erro
 			env[v] = out[j]
 		}
 		for _, v := range n.Inputs {
-			if v != nil && e.last[v] == i {
-				delete(env, v)
+			if v == nil || e.last[v] != i {
+				continue
+			}
+			t, ok := env[v]
+			delete(env, v)
+			if ok && len(t.F) > 0 && !pinned[&t.F[0]] && !shared(env, &t.F[0]) {
+				bufs.put(t.F)
 			}
 		}
 	}
@@ -254,6 +317,16 @@ func (e *Executor) Run(inputs map[string]*xgraph.Tensor) ([]*xgraph.Tensor, erro
 		res[i] = t
 	}
 	return res, nil
+}
+
+// shared reports whether a live value uses the storage starting at p.
+func shared(env map[*xgraph.Value]*xgraph.Tensor, p *float32) bool {
+	for _, t := range env {
+		if len(t.F) > 0 && &t.F[0] == p {
+			return true
+		}
+	}
+	return false
 }
 
 func checkInput(v *xgraph.Value, t *xgraph.Tensor) error {
@@ -279,13 +352,13 @@ func checkInput(v *xgraph.Value, t *xgraph.Tensor) error {
 
 // evalNode runs the operator, turning a panic (an index out of range on
 // inconsistent inputs of a malformed model) into an error naming the node.
-func evalNode(opset int, n *xgraph.Node, in []*xgraph.Tensor) (out []*xgraph.Tensor, err error) {
+func evalNode(opset int, n *xgraph.Node, in []*xgraph.Tensor, bufs *buffers) (out []*xgraph.Tensor, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("node %s: inconsistent inputs: %v", n.Label(), r)
 		}
 	}()
-	return registry[n.Op].fn(&call{n: n, opset: opset, in: in})
+	return registry[n.Op].fn(&call{n: n, opset: opset, in: in, bufs: bufs})
 }
 
 // Optimize runs XGraph's standard passes on g with the executor as the

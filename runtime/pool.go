@@ -66,8 +66,14 @@ func maxPoolFloat(c *call, x *xgraph.Tensor) ([]*xgraph.Tensor, error) {
 	N, C := x.Shape[0], x.Shape[1]
 	inSize, outSize := numel(w.in), numel(w.out)
 	shape := append([]int{N, C}, w.out...)
-	y := xgraph.Zero(x.DType, shape...)
-	idx := xgraph.Zero(xgraph.Int64, shape...)
+	y := c.alloc(x.DType, shape...)
+	// The indices cost twice the values' memory; compute them only when
+	// the node asks for them.
+	wantIdx := len(c.n.Outputs) > 1 && c.n.Outputs[1] != nil
+	idx := &xgraph.Tensor{DType: xgraph.Int64, Shape: append([]int{}, shape...)}
+	if wantIdx {
+		idx = xgraph.Zero(xgraph.Int64, shape...)
+	}
 	best := make([]float32, outSize)
 	arg := make([]int, outSize)
 	inStr := strides(w.in)
@@ -79,6 +85,9 @@ func maxPoolFloat(c *call, x *xgraph.Tensor) ([]*xgraph.Tensor, error) {
 			w.maxNd(src, best, arg, inStr)
 		}
 		copy(y.F[nc*outSize:], best)
+		if !wantIdx {
+			continue
+		}
 		for o, a := range arg {
 			if colMajor && a >= 0 {
 				off := 0
