@@ -131,7 +131,7 @@ func Jaccard(x []float32, n, d int, opt Options) (*Sparse, error) {
 	}
 	e := &encoder{opt: opt, x: x, n: n, d: d, width: opt.K1}
 	e.norm = reid.SquaredNorms(x, n, d)
-	e.knnSymmetric()
+	e.knn(nil, 0)
 	v := e.encode()
 	s := e.jaccard(v, 0, n, 0, n)
 	for _, row := range s.Row {
@@ -216,51 +216,23 @@ func (e *encoder) sqdist(i, j int) float32 {
 	return (e.norm[i] + e.norm[j]) - 2*e.dot(i, j)
 }
 
-// knn fills e.rank with each row's nearest neighbours, ties broken by the
-// lower index. For re_ranking it also records each row's maximum distance
-// and, when out is not nil, writes the normalised distances of the first q
-// rows to the last n-q columns into out.
+// knn fills e.rank with each row's nearest neighbours by squared euclidean
+// distance, ties broken by the lower index. Each distance is computed once:
+// the matrix is symmetric, so each tile on or above the diagonal feeds the
+// neighbour lists of its rows and, transposed, of its columns, halving the
+// GEMM work; selection by (distance, index) does not depend on the order in
+// which candidates arrive.
+//
+// For re_ranking (e.zhong) it also records each row's maximum distance in
+// e.scale, orders each row's neighbours by the normalised distance
+// distance/maximum as the reference sorts them, and, when out is not nil,
+// writes the normalised distances of the first q rows to the last n-q
+// columns into out.
 func (e *encoder) knn(out []float32, q int) {
 	n, d, w := e.n, e.d, e.width
-	e.rank = make([]int32, n*w)
 	if e.zhong {
 		e.scale = make([]float32, n)
 	}
-	const block = 256
-	buf := make([]float32, min(block, n)*n)
-	for b0 := 0; b0 < n; b0 += block {
-		bs := min(block, n-b0)
-		kernels.Sgemm(false, true, bs, n, d, -2, e.x[b0*d:(b0+bs)*d], d, e.x, d, 0, buf[:bs*n], n)
-		par.For(bs, 4, func(r int) {
-			i := b0 + r
-			row := buf[r*n : (r+1)*n]
-			var mx float32
-			for j := range row {
-				v := (e.norm[i] + e.norm[j]) + row[j]
-				row[j] = v
-				mx = max(mx, v)
-			}
-			if e.zhong {
-				e.scale[i] = mx
-				for j := range row {
-					row[j] /= mx
-				}
-				if out != nil && i < q {
-					copy(out[i*(n-q):(i+1)*(n-q)], row[q:])
-				}
-			}
-			topK(row, e.rank[i*w:(i+1)*w])
-		})
-	}
-}
-
-// knnSymmetric fills e.rank like knn but computes each distance once: the
-// matrix is symmetric, so each tile above the diagonal feeds the neighbour
-// lists of its rows and, transposed, of its columns, halving the GEMM work.
-// Selection by (distance, index) does not depend on the order candidates
-// arrive in.
-func (e *encoder) knnSymmetric() {
-	n, d, w := e.n, e.d, e.width
 	sel := make([]selector, n)
 	e.rank = make([]int32, n*w)
 	vals := make([]float32, n*w)
@@ -279,8 +251,16 @@ func (e *encoder) knnSymmetric() {
 				i := i0 + r
 				row := t[r*bj : (r+1)*bj]
 				for c := range row {
+					// torchreid's order: norms first, then the product.
 					row[c] += e.norm[i] + e.norm[j0+c]
 					sel[i].push(row[c], int32(j0+c), w)
+				}
+				if e.zhong {
+					e.scale[i] = max(e.scale[i], slices.Max(row))
+					if out != nil && i < q && j0+bj > q {
+						lo := max(j0, q)
+						copy(out[i*(n-q)+lo-q:i*(n-q)+j0+bj-q], row[lo-j0:])
+					}
 				}
 			})
 			if j0 == i0 {
@@ -289,12 +269,46 @@ func (e *encoder) knnSymmetric() {
 			par.For(bj, 8, func(c int) {
 				j := j0 + c
 				for r := range bi {
-					sel[j].push(t[r*bj+c], int32(i0+r), w)
+					v := t[r*bj+c]
+					sel[j].push(v, int32(i0+r), w)
+					if e.zhong {
+						e.scale[j] = max(e.scale[j], v)
+					}
 				}
 			})
 		}
 	}
-	par.For(n, 64, func(i int) { sel[i].sort() })
+	par.For(n, 16, func(i int) {
+		sel[i].sort()
+		if !e.zhong {
+			return
+		}
+		// The reference ranks original_dist / max; dividing can merge
+		// close distances into ties, which the index then breaks.
+		sc := e.scale[i]
+		r, v := sel[i].idx, sel[i].val
+		for k := range v {
+			v[k] /= sc
+		}
+		sortPairs(v, r)
+		if out != nil && i < q {
+			row := out[i*(n-q) : (i+1)*(n-q)]
+			for j := range row {
+				row[j] /= sc
+			}
+		}
+	})
+}
+
+// sortPairs sorts (val, idx) pairs ascending by value, then index; the
+// lists are short and nearly sorted.
+func sortPairs(val []float32, idx []int32) {
+	for a := 1; a < len(val); a++ {
+		for b := a; b > 0 && (val[b] < val[b-1] || (val[b] == val[b-1] && idx[b] < idx[b-1])); b-- {
+			val[b], val[b-1] = val[b-1], val[b]
+			idx[b], idx[b-1] = idx[b-1], idx[b]
+		}
+	}
 }
 
 // selector keeps the k smallest (value, index) pairs seen, as a max-heap.
@@ -367,63 +381,6 @@ func (s *selector) sort() {
 			i = m
 		}
 	}
-}
-
-// topK writes the indices of the len(dst) smallest values of row into dst,
-// ascending by (value, index).
-func topK(row []float32, dst []int32) {
-	k := len(dst)
-	// A max-heap of the k best so far, ordered by (value, index).
-	worse := func(a, b int32) bool {
-		va, vb := row[a], row[b]
-		return va > vb || (va == vb && a > b)
-	}
-	h := dst[:0]
-	down := func(i int) {
-		for {
-			l := 2*i + 1
-			if l >= len(h) {
-				return
-			}
-			m := l
-			if r := l + 1; r < len(h) && worse(h[r], h[l]) {
-				m = r
-			}
-			if !worse(h[m], h[i]) {
-				return
-			}
-			h[i], h[m] = h[m], h[i]
-			i = m
-		}
-	}
-	for j := range row {
-		c := int32(j)
-		if len(h) < k {
-			h = append(h, c)
-			for i := len(h) - 1; i > 0; {
-				p := (i - 1) / 2
-				if !worse(h[i], h[p]) {
-					break
-				}
-				h[i], h[p] = h[p], h[i]
-				i = p
-			}
-			continue
-		}
-		if worse(h[0], c) {
-			h[0] = c
-			down(0)
-		}
-	}
-	slices.SortFunc(dst, func(a, b int32) int {
-		switch {
-		case worse(b, a):
-			return -1
-		case worse(a, b):
-			return 1
-		}
-		return 0
-	})
 }
 
 // reciprocal returns the members of row i's first w neighbours that have i

@@ -1,6 +1,7 @@
 package rerank
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
 	"os"
@@ -143,24 +144,48 @@ func TestSparse(t *testing.T) {
 	}
 }
 
-// TestKNNSymmetric checks that the half-GEMM neighbour search finds the
-// same neighbours as the row-by-row one.
-func TestKNNSymmetric(t *testing.T) {
+// TestKNN checks the tiled neighbour search, which computes each distance
+// once, against sorting full rows of distances computed one by one.
+func TestKNN(t *testing.T) {
 	const n, d = 1100, 8 // more than two tiles
 	x := clustered(n, d, 40)
-	a := &encoder{x: x, n: n, d: d, width: 21}
-	a.norm = reid.SquaredNorms(x, n, d)
-	b := *a
-	a.knn(nil, 0)
-	b.knnSymmetric()
-	diff := 0
-	for i := range a.rank {
-		if a.rank[i] != b.rank[i] {
-			diff++
+	for _, zhong := range []bool{false, true} {
+		e := &encoder{x: x, n: n, d: d, width: 21, zhong: zhong}
+		e.norm = reid.SquaredNorms(x, n, d)
+		const q = 300
+		out := make([]float32, q*(n-q))
+		e.knn(out, q)
+		diff := 0
+		idx := make([]int, n)
+		row := make([]float64, n)
+		for i := range n {
+			for j := range n {
+				var s float64
+				for k := range d {
+					t := float64(x[i*d+k]) - float64(x[j*d+k])
+					s += t * t
+				}
+				row[j] = s
+				idx[j] = j
+			}
+			slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(row[a], row[b]) })
+			for k := range e.width {
+				if int(e.rank[i*e.width+k]) != idx[k] {
+					diff++
+				}
+			}
+			if zhong && i < q {
+				mx := slices.Max(row)
+				for j := q; j < n; j++ {
+					if got, want := float64(out[i*(n-q)+j-q]), row[j]/mx; math.Abs(got-want) > 1e-5 {
+						t.Fatalf("normalised distance (%d,%d) = %v, want %v", i, j, got, want)
+					}
+				}
+			}
 		}
-	}
-	// Rounding may swap two neighbours at (nearly) equal distance.
-	if diff > n/100 {
-		t.Errorf("%d of %d neighbour slots differ", diff, len(a.rank))
+		// float32 rounding may swap two neighbours at nearly equal distance.
+		if diff > n/100 {
+			t.Errorf("zhong %v: %d of %d neighbour slots differ", zhong, diff, n*e.width)
+		}
 	}
 }
