@@ -107,10 +107,11 @@ func WriteCSV(w io.Writer, space Space, trials []Trial) error {
 
 // Importance estimates how much each parameter matters: the share of the
 // objective's variance explained by the parameter alone (a first-order
-// functional ANOVA), estimated by grouping the COMPLETE feasible trials
-// into up to 8 quantile bins of the parameter (or by choice) and taking the
-// variance of the bin means. The shares are normalised to sum to 1; a
-// parameter active in fewer than 4 trials gets 0.
+// functional ANOVA). The COMPLETE feasible trials are grouped into quantile
+// bins of the parameter (about 5 trials a bin, at most 8) or by choice, and
+// the effect size omega^2 = (SSB - (k-1) MSW) / (SST + MSW) corrects the
+// between-bin variance for what chance alone gives. The shares are
+// normalised to sum to 1; a parameter active in fewer than 6 trials gets 0.
 func Importance(space Space, trials []Trial) map[string]float64 {
 	out := map[string]float64{}
 	total := 0.0
@@ -126,7 +127,8 @@ func Importance(space Space, trials []Trial) map[string]float64 {
 			}
 		}
 		out[p.Name] = 0
-		if len(xs) < 4 {
+		n := len(xs)
+		if n < 6 {
 			continue
 		}
 		bins := map[int][]float64{}
@@ -135,34 +137,42 @@ func Importance(space Space, trials []Trial) map[string]float64 {
 				bins[int(x)] = append(bins[int(x)], ys[i])
 			}
 		} else {
-			idx := make([]int, len(xs))
+			idx := make([]int, n)
 			for i := range idx {
 				idx[i] = i
 			}
 			sort.SliceStable(idx, func(a, b int) bool { return xs[idx[a]] < xs[idx[b]] })
-			nb := min(8, len(xs)/2)
+			nb := max(2, min(8, n/5))
 			for r, i := range idx {
-				bins[r*nb/len(xs)] = append(bins[r*nb/len(xs)], ys[i])
+				bins[r*nb/n] = append(bins[r*nb/n], ys[i])
 			}
+		}
+		k := len(bins)
+		if k < 2 || n <= k {
+			continue
 		}
 		mean := 0.0
 		for _, y := range ys {
 			mean += y
 		}
-		mean /= float64(len(ys))
-		v := 0.0
+		mean /= float64(n)
+		sst, ssb := 0.0, 0.0
+		for _, y := range ys {
+			sst += (y - mean) * (y - mean)
+		}
 		for _, b := range bins {
 			m := 0.0
 			for _, y := range b {
 				m += y
 			}
 			m /= float64(len(b))
-			v += float64(len(b)) * (m - mean) * (m - mean)
+			ssb += float64(len(b)) * (m - mean) * (m - mean)
 		}
-		v /= float64(len(ys))
-		if !math.IsNaN(v) {
-			out[p.Name] = v
-			total += v
+		msw := (sst - ssb) / float64(n-k)
+		w := (ssb - float64(k-1)*msw) / (sst + msw)
+		if w > 0 && !math.IsNaN(w) {
+			out[p.Name] = w
+			total += w
 		}
 	}
 	if total > 0 {

@@ -255,3 +255,23 @@ func TestQuantile(t *testing.T) {
 		}
 	}
 }
+
+// TestImportance: a parameter the objective ignores gets less importance
+// than one it depends on.
+func TestImportance(t *testing.T) {
+	s := Space{Params: []Param{
+		{Name: "a", Kind: Float, High: 1},
+		{Name: "noise", Kind: Float, High: 1},
+		{Name: "c", Kind: Categorical, Choices: []string{"x", "y"}},
+	}}
+	var trials []Trial
+	for i := 0; i < 60; i++ {
+		a, n, c := float64(i%10)/10, float64((i*7)%13)/13, float64(i%2)
+		v := 4*a*a + c
+		trials = append(trials, Trial{State: Complete, Value: &v, Params: map[string]float64{"a": a, "noise": n, "c": c}})
+	}
+	imp := Importance(s, trials)
+	if !(imp["a"] > imp["c"] && imp["c"] > imp["noise"]) || math.Abs(imp["a"]+imp["c"]+imp["noise"]-1) > 1e-9 {
+		t.Errorf("importance %v", imp)
+	}
+}

@@ -49,6 +49,7 @@ func History(path string, info hpo.StudyInfo, trials []hpo.Trial) error {
 	line.Color = color.RGBA{R: 214, G: 39, B: 40, A: 255}
 	line.Width = vg.Points(1.5)
 	p.Add(sc, line, plotter.NewGrid())
+	p.Legend.Top = true
 	p.Legend.Add("objective", sc)
 	p.Legend.Add("best so far", line)
 	return p.Save(8*vg.Inch, 5*vg.Inch, path)
