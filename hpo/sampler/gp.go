@@ -160,8 +160,8 @@ func (g *GP) Sample(space *hpo.Space, dir hpo.Direction, trials []hpo.Trial, num
 		startup = min(max(2*enc.dim+2, 5), 20)
 	}
 	rng := rngFor(g.Seed, number, 2)
-	X, y := observations(enc, dir, trials)
-	if len(y) < startup {
+	X, y, real := observations(enc, dir, trials)
+	if real < startup {
 		if number < startup {
 			return enc.decode(latinRow(enc, g.Seed, startup, number)), nil
 		}
@@ -193,12 +193,10 @@ func latinRow(enc *encoding, seed uint64, n, i int) []float64 {
 }
 
 // observations returns the encoded COMPLETE trials and their objectives,
-// sign-adjusted so that lower is better and standardised. Infeasible trials
+// sign-adjusted so that lower is better. Infeasible trials
 // get the worst feasible value; with no feasible trial yet the model learns
 // the violation instead.
-func observations(enc *encoding, dir hpo.Direction, trials []hpo.Trial) ([][]float64, []float64) {
-	var X [][]float64
-	var y []float64
+func observations(enc *encoding, dir hpo.Direction, trials []hpo.Trial) (X [][]float64, y []float64, real int) {
 	var infeasible []int
 	worst := math.Inf(-1)
 	anyFeasible := false
@@ -224,9 +222,19 @@ func observations(enc *encoding, dir hpo.Direction, trials []hpo.Trial) ([][]flo
 		worst = math.Max(worst, v)
 		y = append(y, v)
 	}
+	real = len(y)
 	if anyFeasible {
 		for _, i := range infeasible {
 			y[i] = worst
+		}
+		// Constant liar: trials other workers are running count as the
+		// worst value seen, so that parallel workers spread out instead of
+		// proposing the same point.
+		for _, t := range trials {
+			if t.State == hpo.Running && len(t.Params) > 0 {
+				X = append(X, enc.encode(t.Params))
+				y = append(y, worst)
+			}
 		}
 	} else {
 		for i := range y {
@@ -235,7 +243,7 @@ func observations(enc *encoding, dir hpo.Direction, trials []hpo.Trial) ([][]flo
 			}
 		}
 	}
-	return X, y
+	return X, y, real
 }
 
 func contains(s []int, v int) bool {
