@@ -2,10 +2,10 @@ package onnx_test
 
 import (
 	"os"
-	"syscall"
-	"time"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"argus/compiler/xgraph"
 	"argus/onnx"

@@ -22,7 +22,6 @@ func init() {
 		Short: "Show an ONNX model as an XGraph: a readable listing, or a DOT/SVG drawing",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			defer func() { dot, optimize, asJSON = "", false, false }()
 			g, err := onnx.Load(args[0])
 			if err != nil {
 				return err

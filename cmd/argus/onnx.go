@@ -22,7 +22,6 @@ func init() {
 		Short: "Run ONNX backend test cases (DIR/<test>/model.onnx, test_data_set_*) on the reference executor",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			defer func() { dir, asJSON = "", false }()
 			if dir == "" {
 				return fmt.Errorf("onnx conformance: --dir is required")
 			}

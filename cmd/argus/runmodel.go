@@ -29,9 +29,6 @@ func init() {
 		Short: "Run an ONNX model on the reference executor and print its outputs (top-5 for a classifier)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Flag values outlive a command line when run is called
-			// repeatedly in one process (the tests); start afresh.
-			defer func() { inputs, asJSON, noOpt, top = nil, false, false, 5 }()
 			g, err := onnx.Load(args[0])
 			if err != nil {
 				return err
@@ -110,12 +107,17 @@ func init() {
 	rootCmd.AddCommand(cmd)
 }
 
-// pathList is a repeatable flag collecting paths.
+// pathList is a repeatable flag collecting paths (commas are part of a
+// path, unlike in pflag's string slices). It is a pflag.SliceValue so that
+// flag resets clear it.
 type pathList []string
 
-func (p *pathList) String() string     { return strings.Join(*p, ",") }
-func (p *pathList) Set(s string) error { *p = append(*p, s); return nil }
-func (p *pathList) Type() string       { return "path" }
+func (p *pathList) String() string           { return "[" + strings.Join(*p, ",") + "]" }
+func (p *pathList) Set(s string) error       { *p = append(*p, s); return nil }
+func (p *pathList) Type() string             { return "path" }
+func (p *pathList) Append(s string) error    { return p.Set(s) }
+func (p *pathList) Replace(v []string) error { *p = append((*p)[:0:0], v...); return nil }
+func (p *pathList) GetSlice() []string       { return *p }
 
 type runResult struct {
 	Model     string      `json:"model"`
