@@ -1,0 +1,275 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"argus/autograd"
+	"argus/models"
+	"argus/nn"
+	"argus/optim"
+	"argus/tensor"
+)
+
+// trainStepReport is the JSON printed by `argus bench train-step --json`.
+type trainStepReport struct {
+	SecondsPerStep     float64 `json:"seconds_per_step"`
+	ImagesPerSecond    float64 `json:"images_per_second"`
+	MeanSecondsPerStep float64 `json:"mean_seconds_per_step"`
+	Model              string  `json:"model"`
+	Batch              int     `json:"batch"`
+	Size               int     `json:"size"`
+	Iters              int     `json:"iters"`
+	Warmup             int     `json:"warmup"`
+	Threads            int     `json:"threads"`
+}
+
+// inferReport is the JSON printed by `argus bench infer --json`.
+type inferReport struct {
+	MsPerBatch      float64 `json:"ms_per_batch"`
+	MeanMsPerBatch  float64 `json:"mean_ms_per_batch"`
+	ImagesPerSecond float64 `json:"images_per_second"`
+	Model           string  `json:"model"`
+	Batch           int     `json:"batch"`
+	Size            int     `json:"size"`
+	Iters           int     `json:"iters"`
+	Warmup          int     `json:"warmup"`
+	Threads         int     `json:"threads"`
+}
+
+// benchModel is a network under measurement: its module, its input
+// channels and its number of classes.
+type benchModel struct {
+	mod      nn.Module
+	forward  func(*autograd.Var) *autograd.Var
+	channels int
+	classes  int
+}
+
+// newBenchModel builds the named model for images of the given size.
+func newBenchModel(name string, size int, seed uint64) (benchModel, error) {
+	rng := tensor.NewRNG(seed)
+	switch name {
+	case "mnist-cnn":
+		if size != 28 {
+			return benchModel{}, fmt.Errorf("model mnist-cnn takes 28×28 images, not %d×%d", size, size)
+		}
+		m := models.NewMNISTNet(rng)
+		return benchModel{mod: m, forward: m.Forward, channels: 1, classes: 10}, nil
+	case "resnet18":
+		// Five stride-2 stages leave at least one position from 32 pixels on.
+		if size < 32 {
+			return benchModel{}, fmt.Errorf("model resnet18 needs images of at least 32×32, not %d×%d", size, size)
+		}
+		m, err := models.NewResNet(rng, 18, 1000)
+		if err != nil {
+			return benchModel{}, err
+		}
+		return benchModel{mod: m, forward: m.Forward, channels: 3, classes: 1000}, nil
+	}
+	return benchModel{}, fmt.Errorf("unknown model %q (have resnet18, mnist-cnn)", name)
+}
+
+// modelFlags are the flags shared by train-step and infer.
+type modelFlags struct {
+	model                      string
+	batch, size, iters, warmup int
+	seed                       uint64
+	asJSON                     bool
+	cpuProfile                 string
+}
+
+func (f *modelFlags) register(fs *pflag.FlagSet, batch, iters int) {
+	fs.StringVar(&f.model, "model", "resnet18", "network: resnet18 or mnist-cnn")
+	fs.IntVar(&f.batch, "batch", batch, "images per step")
+	fs.IntVar(&f.size, "size", 0, "image height and width (0: 28 for mnist-cnn, 64 for resnet18 training, 224 for resnet18 inference)")
+	fs.IntVar(&f.iters, "iters", iters, "timed iterations")
+	fs.IntVar(&f.warmup, "warmup", 2, "untimed iterations first")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of the weights, images and labels")
+	fs.BoolVar(&f.asJSON, "json", false, "print one JSON object")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the timed iterations to this file")
+}
+
+// resetModelFlags restores every flag to its default, because tests run
+// several command lines through the same command tree.
+func resetModelFlags(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		_ = f.Value.Set(f.DefValue)
+		f.Changed = false
+	})
+}
+
+// profile starts a CPU profile of the timed iterations when one was asked
+// for, and returns the function that stops it.
+func (f *modelFlags) profile() (stop func() error, err error) {
+	if f.cpuProfile == "" {
+		return func() error { return nil }, nil
+	}
+	w, err := os.Create(f.cpuProfile)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// check validates the flags and fills in the default size.
+func (f *modelFlags) check(name string, defSize int) error {
+	if f.size == 0 {
+		f.size = defSize
+		if f.model == "mnist-cnn" {
+			f.size = 28
+		}
+	}
+	if f.batch < 1 || f.size < 1 || f.iters < 1 || f.warmup < 0 {
+		return fmt.Errorf("bench %s: --batch, --size and --iters must be positive and --warmup not negative", name)
+	}
+	if f.batch*f.size*f.size > 1<<28 {
+		return fmt.Errorf("bench %s: batch %d of %d×%d images is too large", name, f.batch, f.size, f.size)
+	}
+	return nil
+}
+
+// inputs returns seeded images in [0, 1) and labels for one batch.
+func (f *modelFlags) inputs(m benchModel) (*tensor.Tensor, []int) {
+	rng := tensor.NewRNG(f.seed + 1)
+	x := rng.Uniform(0, 1, f.batch, m.channels, f.size, f.size)
+	y := make([]int, f.batch)
+	for i := range y {
+		y[i] = rng.Rand().IntN(m.classes)
+	}
+	return x, y
+}
+
+// timeLoop runs fn warmup times, then iters timed times, and returns the
+// fastest and the mean duration in seconds.
+func timeLoop(warmup, iters int, f *modelFlags, fn func()) (best, mean float64, err error) {
+	for range warmup {
+		fn()
+	}
+	stop, err := f.profile()
+	if err != nil {
+		return 0, 0, err
+	}
+	ts := make([]float64, iters)
+	var total float64
+	for i := range ts {
+		start := time.Now()
+		fn()
+		ts[i] = time.Since(start).Seconds()
+		total += ts[i]
+	}
+	if err := stop(); err != nil {
+		return 0, 0, err
+	}
+	return slices.Min(ts), total / float64(iters), nil
+}
+
+func init() {
+	var tf modelFlags
+	trainCmd := &cobra.Command{
+		Use:   "train-step --model resnet18|mnist-cnn --batch B --size S",
+		Short: "Time one training step (forward, loss, backward, SGD update)",
+		Long: `Times full training steps of a network on one seeded batch of random images
+and labels: zero the gradients, forward, cross-entropy, backward, and an SGD
+step (lr 0.01, momentum 0.9). After --warmup untimed steps, --iters steps are
+timed one by one; seconds_per_step is the fastest, since other work on the
+machine only ever slows a step down, and mean_seconds_per_step the mean.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer resetModelFlags(cmd.Flags())
+			if err := tf.check("train-step", 64); err != nil {
+				return err
+			}
+			m, err := newBenchModel(tf.model, tf.size, tf.seed)
+			if err != nil {
+				return fmt.Errorf("bench train-step: %w", err)
+			}
+			x, y := tf.inputs(m)
+			in := autograd.Const(x)
+			opt := optim.NewSGD(0.9, 0, false, optim.NewGroup(0.01, 0, nn.Parameters(m.mod)...))
+			nn.Train(m.mod, true)
+			best, mean, err := timeLoop(tf.warmup, tf.iters, &tf, func() {
+				optim.ZeroGrad(opt)
+				loss := autograd.CrossEntropy(m.forward(in), y, autograd.CrossEntropyOptions{})
+				loss.Backward()
+				opt.Step()
+			})
+			if err != nil {
+				return fmt.Errorf("bench train-step: %w", err)
+			}
+			rep := trainStepReport{
+				SecondsPerStep: best, ImagesPerSecond: float64(tf.batch) / best, MeanSecondsPerStep: mean,
+				Model: tf.model, Batch: tf.batch, Size: tf.size, Iters: tf.iters, Warmup: tf.warmup,
+				Threads: runtime.GOMAXPROCS(0),
+			}
+			if tf.asJSON {
+				return printJSON(cmd, rep)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s train step, batch %d of %d×%d: %.4f s best, %.4f s mean, %.1f img/s (%d threads)\n",
+				rep.Model, rep.Batch, rep.Size, rep.Size, rep.SecondsPerStep, rep.MeanSecondsPerStep, rep.ImagesPerSecond, rep.Threads)
+			return nil
+		},
+	}
+	tf.register(trainCmd.Flags(), 32, 10)
+	benchCmd.AddCommand(trainCmd)
+
+	var inf modelFlags
+	inferCmd := &cobra.Command{
+		Use:   "infer --model resnet18 --batch 1 --size 224",
+		Short: "Time inference (forward in evaluation mode, no gradients)",
+		Long: `Times the forward pass of a network in evaluation mode without recording
+gradients, on one seeded batch of random images. After --warmup untimed
+passes, --iters passes are timed one by one; ms_per_batch is the fastest and
+mean_ms_per_batch the mean.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer resetModelFlags(cmd.Flags())
+			if err := inf.check("infer", 224); err != nil {
+				return err
+			}
+			m, err := newBenchModel(inf.model, inf.size, inf.seed)
+			if err != nil {
+				return fmt.Errorf("bench infer: %w", err)
+			}
+			x, _ := inf.inputs(m)
+			in := autograd.Const(x)
+			nn.Train(m.mod, false)
+			best, mean, err := timeLoop(inf.warmup, inf.iters, &inf, func() {
+				autograd.NoGrad(func() { m.forward(in) })
+			})
+			if err != nil {
+				return fmt.Errorf("bench infer: %w", err)
+			}
+			rep := inferReport{
+				MsPerBatch: best * 1e3, MeanMsPerBatch: mean * 1e3, ImagesPerSecond: float64(inf.batch) / best,
+				Model: inf.model, Batch: inf.batch, Size: inf.size, Iters: inf.iters, Warmup: inf.warmup,
+				Threads: runtime.GOMAXPROCS(0),
+			}
+			if inf.asJSON {
+				return printJSON(cmd, rep)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s inference, batch %d of %d×%d: %.2f ms best, %.2f ms mean (%d threads)\n",
+				rep.Model, rep.Batch, rep.Size, rep.Size, rep.MsPerBatch, rep.MeanMsPerBatch, rep.Threads)
+			return nil
+		},
+	}
+	inf.register(inferCmd.Flags(), 1, 20)
+	benchCmd.AddCommand(inferCmd)
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestBenchModel(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		keys []string
+	}{
+		{[]string{"bench", "train-step", "--model", "mnist-cnn", "--batch", "2", "--iters", "1", "--warmup", "0", "--json"},
+			[]string{"seconds_per_step", "images_per_second"}},
+		{[]string{"bench", "train-step", "--model", "resnet18", "--batch", "2", "--size", "32", "--iters", "1", "--warmup", "0", "--json"},
+			[]string{"seconds_per_step", "images_per_second"}},
+		{[]string{"bench", "infer", "--model", "resnet18", "--size", "32", "--iters", "2", "--warmup", "1", "--json"},
+			[]string{"ms_per_batch"}},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(tc.args, &out, &errb); code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, errb.String())
+		}
+		var rep map[string]any
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("%v: output %q: %v", tc.args, out.String(), err)
+		}
+		for _, k := range tc.keys {
+			if v, ok := rep[k].(float64); !ok || !(v > 0) {
+				t.Errorf("%v: %s = %v", tc.args, k, rep[k])
+			}
+		}
+		if strings.Count(out.String(), "\n") != 1 {
+			t.Errorf("%v: want one line, got %q", tc.args, out.String())
+		}
+	}
+}
+
+func TestBenchModelBadInput(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "train-step", "--model", "vgg"},
+		{"bench", "train-step", "--model", "mnist-cnn", "--size", "32"},
+		{"bench", "train-step", "--batch", "0"},
+		{"bench", "train-step", "--model", "resnet18", "--size", "16"},
+		{"bench", "infer", "--iters", "0"},
+		{"bench", "infer", "--warmup", "-1"},
+		{"bench", "infer", "--batch", "x"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code == 0 {
+			t.Errorf("%v: exit 0", args)
+		}
+		if out.Len() != 0 || strings.Count(errb.String(), "\n") != 1 {
+			t.Errorf("%v: stdout %q stderr %q", args, out.String(), errb.String())
+		}
+	}
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Time PyTorch on the workloads of `argus bench train-step` and `argus bench infer`.
+
+Run from the repository root with Debian's python3-torch 1.13:
+
+    python3 tools/bench/models/bench.py train-step --model resnet18 --batch 32 --size 64
+    python3 tools/bench/models/bench.py train-step --model mnist-cnn --batch 64
+    python3 tools/bench/models/bench.py infer --model resnet18 --batch 1 --size 224
+
+It builds the same network (torchvision's ResNet-18 with 1000 classes, or
+the pytorch/examples MNIST CNN), one seeded batch of random images in [0, 1)
+and random labels, and times the same step as argus: zero the gradients,
+forward, cross-entropy, backward, SGD (lr 0.01, momentum 0.9); or, for
+infer, the forward pass in evaluation mode under no_grad. After --warmup
+untimed iterations it times --iters iterations one by one and prints one
+JSON object with the keys argus prints: seconds_per_step is the fastest step
+(other work on the machine only ever slows a step down), mean_seconds_per_step
+the mean; ms_per_batch and mean_ms_per_batch likewise for infer.
+"""
+
+import argparse
+import json
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+
+class MNISTNet(nn.Module):
+    """The network of pytorch/examples mnist/main.py."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(x))
+        x = F.max_pool2d(x, 2)
+        x = self.dropout1(x)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = self.dropout2(x)
+        return self.fc2(x)
+
+
+def build(name, size):
+    if name == "mnist-cnn":
+        if size != 28:
+            raise SystemExit("bench.py: model mnist-cnn takes 28x28 images")
+        return MNISTNet(), 1, 10
+    if name == "resnet18":
+        return torchvision.models.resnet18(num_classes=1000), 3, 1000
+    raise SystemExit(f"bench.py: unknown model {name!r} (have resnet18, mnist-cnn)")
+
+
+def time_loop(warmup, iters, fn):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts), sum(ts) / len(ts)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("command", choices=["train-step", "infer"])
+    ap.add_argument("--model", default="resnet18")
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--size", type=int, default=0)
+    ap.add_argument("--iters", type=int)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    train = args.command == "train-step"
+    batch = args.batch or (32 if train else 1)
+    iters = args.iters or (10 if train else 20)
+    size = args.size or (28 if args.model == "mnist-cnn" else 64 if train else 224)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    model, channels, classes = build(args.model, size)
+    x = torch.rand(batch, channels, size, size)
+    y = torch.randint(0, classes, (batch,))
+    out = {"model": args.model, "batch": batch, "size": size, "iters": iters,
+           "warmup": args.warmup, "threads": torch.get_num_threads(),
+           "torch": torch.__version__}
+    if train:
+        model.train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def step():
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+
+        best, mean = time_loop(args.warmup, iters, step)
+        out.update(seconds_per_step=best, images_per_second=batch / best,
+                   mean_seconds_per_step=mean)
+    else:
+        model.eval()
+
+        def infer():
+            with torch.no_grad():
+                model(x)
+
+        best, mean = time_loop(args.warmup, iters, infer)
+        out.update(ms_per_batch=best * 1e3, mean_ms_per_batch=mean * 1e3,
+                   images_per_second=batch / best)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
