@@ -61,7 +61,7 @@ func Load(path string) (*xgraph.Graph, error) {
 func readFile(path string) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %w", err)
+		return nil, fmt.Errorf("read: %w", err)
 	}
 	if st.IsDir() {
 		return nil, fmt.Errorf("read %s: is a directory", path)
@@ -71,7 +71,7 @@ func readFile(path string) ([]byte, error) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %w", err)
+		return nil, fmt.Errorf("read: %w", err)
 	}
 	return data, nil
 }
@@ -102,11 +102,11 @@ func WriteTensor(path string, t *xgraph.Tensor, name string) error {
 	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("write %w", err)
+		return fmt.Errorf("write: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write %w", err)
+		return fmt.Errorf("write: %w", err)
 	}
 	return nil
 }

@@ -203,7 +203,7 @@ func readInput(path string, v *xgraph.Value, mean, std []float32) (*xgraph.Tenso
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("input %w", err)
+		return nil, fmt.Errorf("input: %w", err)
 	}
 	defer f.Close()
 	img, _, err := image.Decode(f)
