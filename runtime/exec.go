@@ -10,7 +10,6 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 
@@ -179,18 +178,9 @@ func eval(opset int, n *xgraph.Node, in []*xgraph.Tensor, bufs *buffers) ([]*xgr
 			return nil, xgraph.Unsupported(n, "", "input %d has element type %s", i, t.DType)
 		}
 	}
-	out, err := evalNode(opset, n, in, bufs)
-	if err != nil {
-		var ue *xgraph.UnsupportedError
-		if errors.As(err, &ue) {
-			return nil, err
-		}
-		if n.Name == "" {
-			return nil, fmt.Errorf("%s: %w", n.Label(), err)
-		}
-		return nil, err
-	}
-	return out, nil
+	// Operator errors name the node themselves (call.errorf, call.need,
+	// Unsupported).
+	return evalNode(opset, n, in, bufs)
 }
 
 // Executor runs a graph. It is safe for concurrent use.

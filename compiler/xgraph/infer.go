@@ -70,6 +70,27 @@ func init() {
 	shapeRules["Shape"] = shapeOfRule
 	shapeRules["Constant"] = constantRule
 	shapeRules["Gather"] = gatherRule
+	shapeRules["Pad"] = padRule
+	shapeRules["Slice"] = sliceRule
+	shapeRules["Split"] = splitRule
+	shapeRules["Resize"] = resizeRule
+	shapeRules["ConvTranspose"] = convTransposeRule
+	shapeRules["Expand"] = func(_ int, n *Node) {
+		x := n.Input(0)
+		s, ok := constInts(n.Input(1))
+		if x == nil || !x.Ranked || !ok {
+			return
+		}
+		setOut(n, 0, x.DType, broadcastDims(x.Shape, toInts(s)), true)
+	}
+	shapeRules["ConstantOfShape"] = func(_ int, n *Node) {
+		s, ok := constInts(n.Input(0))
+		dt := Float32
+		if a, has := n.Attrs["value"]; has && a.Kind == AttrTensor && a.T != nil {
+			dt = a.T.DType
+		}
+		setOut(n, 0, dt, toInts(s), ok)
+	}
 	for _, op := range []string{"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"} {
 		shapeRules[op] = reduceRule
 	}
@@ -549,4 +570,193 @@ func toInts(v []int64) []int {
 		out[i] = int(x)
 	}
 	return out
+}
+
+func padRule(opset int, n *Node) {
+	x := n.Input(0)
+	if x == nil || !x.Ranked {
+		return
+	}
+	pads, ok := constInts(n.Input(1))
+	if opset < 11 {
+		pads, ok = n.Ints("pads"), n.Has("pads")
+	}
+	r := len(x.Shape)
+	if !ok || len(pads) != 2*r {
+		return
+	}
+	out := make([]int, r)
+	for i, d := range x.Shape {
+		out[i] = -1
+		if d >= 0 {
+			out[i] = d + int(pads[i]) + int(pads[r+i])
+		}
+	}
+	setOut(n, 0, x.DType, out, true)
+}
+
+func sliceRule(opset int, n *Node) {
+	x := n.Input(0)
+	if x == nil || !x.Ranked {
+		return
+	}
+	var starts, ends, axes, steps []int64
+	ok := true
+	if opset < 10 {
+		starts, ends, axes = n.Ints("starts"), n.Ints("ends"), n.Ints("axes")
+	} else {
+		var ok1, ok2 bool
+		starts, ok1 = constInts(n.Input(1))
+		ends, ok2 = constInts(n.Input(2))
+		ok = ok1 && ok2
+		if n.Input(3) != nil {
+			axes, ok1 = constInts(n.Input(3))
+			ok = ok && ok1
+		}
+		if n.Input(4) != nil {
+			steps, ok1 = constInts(n.Input(4))
+			ok = ok && ok1
+		}
+	}
+	if !ok || len(starts) != len(ends) {
+		return
+	}
+	r := len(x.Shape)
+	out := append([]int{}, x.Shape...)
+	for i := range starts {
+		a := int64(i)
+		if i < len(axes) {
+			a = axes[i]
+		}
+		if a < 0 {
+			a += int64(r)
+		}
+		if a < 0 || int(a) >= r {
+			return
+		}
+		dim := int64(x.Shape[a])
+		if dim < 0 {
+			out[a] = -1
+			continue
+		}
+		step := int64(1)
+		if i < len(steps) {
+			step = steps[i]
+		}
+		b, e := starts[i], ends[i]
+		if b < 0 {
+			b += dim
+		}
+		if e < 0 {
+			e += dim
+		}
+		var cnt int64
+		switch {
+		case step > 0:
+			b, e = min(max(b, 0), dim), min(max(e, 0), dim)
+			if e > b {
+				cnt = (e - b + step - 1) / step
+			}
+		case step < 0:
+			b, e = min(max(b, -1), dim-1), min(max(e, -1), dim-1)
+			if b > e {
+				cnt = (b - e - step - 1) / -step
+			}
+		default:
+			return
+		}
+		out[a] = int(cnt)
+	}
+	setOut(n, 0, x.DType, out, true)
+}
+
+func splitRule(opset int, n *Node) {
+	x := n.Input(0)
+	if x == nil || !x.Ranked {
+		return
+	}
+	ax := int(n.Int("axis", 0))
+	if ax < 0 {
+		ax += len(x.Shape)
+	}
+	if ax < 0 || ax >= len(x.Shape) {
+		return
+	}
+	parts, ok := constInts(n.Input(1))
+	if !ok && n.Input(1) != nil {
+		return // split sizes computed at run time
+	}
+	if !ok && n.Has("split") {
+		parts, ok = n.Ints("split"), true
+	}
+	if !ok || len(parts) == 0 {
+		k := len(n.Outputs)
+		if x.Shape[ax] < 0 || k == 0 || x.Shape[ax]%k != 0 {
+			return
+		}
+		parts = make([]int64, k)
+		for i := range parts {
+			parts[i] = int64(x.Shape[ax] / k)
+		}
+	}
+	for i, p := range parts {
+		shape := append([]int{}, x.Shape...)
+		shape[ax] = int(p)
+		setOut(n, i, x.DType, shape, true)
+	}
+}
+
+func resizeRule(opset int, n *Node) {
+	x := n.Input(0)
+	if x == nil || !x.Ranked || opset < 11 {
+		return
+	}
+	r := len(x.Shape)
+	if sizes, ok := constInts(n.Input(3)); ok && len(sizes) == r {
+		setOut(n, 0, x.DType, toInts(sizes), true)
+		return
+	}
+	v := n.Input(2)
+	if v == nil || v.Const == nil || v.Const.Len() != r || !v.Const.DType.IsFloat() {
+		return
+	}
+	out := make([]int, r)
+	for i, d := range x.Shape {
+		out[i] = -1
+		if d >= 0 {
+			out[i] = int(float64(d) * float64(v.Const.F[i]))
+		}
+	}
+	setOut(n, 0, x.DType, out, true)
+}
+
+func convTransposeRule(_ int, n *Node) {
+	x, w := n.Input(0), n.Input(1)
+	if x == nil || w == nil || !x.Ranked || !w.Ranked || len(x.Shape) < 3 || len(w.Shape) != len(x.Shape) || n.Has("auto_pad") {
+		return
+	}
+	r := len(x.Shape) - 2
+	get := func(name string, i, def int) int {
+		if v := n.Ints(name); i < len(v) {
+			return int(v[i])
+		}
+		return def
+	}
+	out := []int{x.Shape[0], w.Shape[1] * int(n.Int("group", 1))}
+	if os := n.Ints("output_shape"); len(os) >= r {
+		out = append(out, toInts(os[len(os)-r:])...)
+		setOut(n, 0, x.DType, out, true)
+		return
+	}
+	for i := 0; i < r; i++ {
+		in := x.Shape[2+i]
+		if in < 0 {
+			out = append(out, -1)
+			continue
+		}
+		s, d := get("strides", i, 1), get("dilations", i, 1)
+		k := w.Shape[2+i]
+		out = append(out, s*(in-1)+get("output_padding", i, 0)+(k-1)*d+1-get("pads", i, 0)-get("pads", r+i, 0))
+	}
+	setOut(n, 0, x.DType, out, true)
 }

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"argus/compiler/xgraph"
+	"argus/onnx"
+	"argus/runtime"
 )
 
 // listed are the operators the executor must cover: at least 95% of
@@ -158,5 +161,59 @@ func TestMainOp(t *testing.T) {
 		if got := mainOp(name, g); got != want {
 			t.Errorf("mainOp(%s) = %s, want %s", name, got, want)
 		}
+	}
+}
+
+// TestInferredShapesMatchExecution checks XGraph's static shape inference
+// against the shapes the executor produces, on every case that passes.
+func TestInferredShapesMatchExecution(t *testing.T) {
+	for _, kind := range []string{"node", "pytorch-converted", "pytorch-operator"} {
+		dir := suite(t, kind)
+		cases, err := Find(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked := 0
+		for _, d := range cases {
+			g, err := onnx.Load(filepath.Join(d, "model.onnx"))
+			if err != nil {
+				continue
+			}
+			exec, err := runtime.New(g)
+			if err != nil {
+				continue
+			}
+			inputs := map[string]*xgraph.Tensor{}
+			ok := true
+			for j, v := range g.Inputs {
+				x, _, err := onnx.ReadTensor(filepath.Join(d, "test_data_set_0", fmt.Sprintf("input_%d.pb", j)))
+				if err != nil {
+					ok = false
+					break
+				}
+				inputs[v.Name] = x
+			}
+			if !ok {
+				continue
+			}
+			out, err := exec.Run(inputs)
+			if err != nil {
+				continue
+			}
+			for j, v := range g.Outputs {
+				if !v.Ranked {
+					continue
+				}
+				checked++
+				bad := len(v.Shape) != len(out[j].Shape)
+				for i := 0; !bad && i < len(v.Shape); i++ {
+					bad = v.Shape[i] >= 0 && v.Shape[i] != out[j].Shape[i]
+				}
+				if bad {
+					t.Errorf("%s output %s: inferred %s, executed %v", filepath.Base(d), v.Name, v.ShapeString(), out[j].Shape)
+				}
+			}
+		}
+		t.Logf("%s: %d output shapes checked", kind, checked)
 	}
 }
