@@ -69,6 +69,9 @@ type convOp struct {
 	x, w, b *Var
 	groups  int
 	geom    kernels.ConvGeom
+	// col is the forward pass's column matrix of the whole batch, kept for
+	// the weight gradient when it is small enough (see colBudget).
+	col []float32
 }
 
 func (o *convOp) Operands() []*Var { return []*Var{o.x, o.w, o.b} }
@@ -79,50 +82,102 @@ func (o *convOp) direct() bool {
 	return g.KH == 1 && g.KW == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0
 }
 
+// colBudget is the most float32s of column matrix a convolution builds at
+// once (64 MiB). The images of a batch are lowered together, side by side,
+// in chunks of at most this size, so that one matrix product covers many
+// images: a late ResNet stage has 2×2 outputs per image, far too few
+// columns for an efficient product on their own. A forward pass whose whole
+// batch fits in one chunk keeps its column matrix for the weight gradient
+// instead of lowering the input again.
+var colBudget = 16 << 20 // a variable only so that tests can force chunks
+
+// perImage reports whether the products run image by image on the input in
+// place: a 1×1 convolution over a large image, where the input already is
+// a wide column matrix and lowering would only copy it.
+func (o *convOp) perImage() bool {
+	return o.direct() && (o.x.Shape()[0] == 1 || o.geom.OutH()*o.geom.OutW() >= 1024)
+}
+
+// chunk returns how many images are lowered together.
+func (o *convOp) chunk() int {
+	n := o.x.Shape()[0]
+	per := o.geom.ColRows() * o.geom.OutH() * o.geom.OutW()
+	return max(1, min(n, colBudget/max(per, 1)))
+}
+
 func (o *convOp) Forward() *tensor.Tensor {
+	if o.perImage() {
+		return o.forwardPerImage()
+	}
 	xs, ws := o.x.Shape(), o.w.Shape()
 	n, cin, cout := xs[0], xs[1], ws[0]
 	g := o.geom
-	oh, ow := g.OutH(), g.OutW()
-	l, k := oh*ow, g.ColRows()
+	l, k := g.OutH()*g.OutW(), g.ColRows()
 	cinG, coutG := cin/o.groups, cout/o.groups
 	inSize := cinG * g.H * g.W
-	out := tensor.Zeros(n, cout, oh, ow)
+	out := tensor.Make[float32](n, cout, g.OutH(), g.OutW())
 	xd, wd, od := o.x.value.Data(), o.w.value.Data(), out.Data()
 	var bd []float32
 	if o.b != nil {
 		bd = o.b.value.Data()
 	}
-	direct := o.direct()
-	workers := itemWorkers(n, 2*float64(coutG*l*k))
-	ways := lowerWays(workers)
-	parallelWith(n, workers, func(_, lo, hi int) {
-		var col []float32
-		if !direct {
-			col = make([]float32, k*l)
-		}
-		for i := lo; i < hi; i++ {
-			for grp := 0; grp < o.groups; grp++ {
-				src := xd[(i*cin+grp*cinG)*g.H*g.W:][:inSize]
-				c := src
-				if !direct {
-					im2col(g, src, col, ways)
-					c = col
-				}
-				dst := od[(i*cout+grp*coutG)*l:][:coutG*l]
-				kernels.Sgemm(false, false, coutG, l, k, 1, wd[grp*coutG*k:], k, c, l, 0, dst, l)
-				if bd != nil {
-					for oc := 0; oc < coutG; oc++ {
-						addConst(dst[oc*l:(oc+1)*l], bd[grp*coutG+oc])
+	nb := o.chunk()
+	keep := o.groups == 1 && nb == n && o.w.requiresGrad && recording(o.x, o.w, o.b)
+	col := make([]float32, k*nb*l)
+	if keep {
+		o.col = col
+	}
+	tmp := make([]float32, coutG*nb*l)
+	for i0 := 0; i0 < n; i0 += nb {
+		m := min(nb, n-i0)
+		ld := m * l
+		for grp := 0; grp < o.groups; grp++ {
+			lowerImages(m, g, func(i int) []float32 {
+				return xd[((i0+i)*cin+grp*cinG)*g.H*g.W:][:inSize]
+			}, col, ld)
+			kernels.Sgemm(false, false, coutG, ld, k, 1, wd[grp*coutG*k:], k, col, ld, 0, tmp, ld)
+			// Scatter the channel-major product to N×C×H×W, adding the bias
+			// on the way.
+			parallel(m*coutG, func(_, lo, hi int) {
+				for j := lo; j < hi; j++ {
+					i, oc := j/coutG, j%coutG
+					src := tmp[oc*ld+i*l:][:l]
+					dst := od[((i0+i)*cout+grp*coutG+oc)*l:][:l]
+					if bd == nil {
+						copy(dst, src)
+						continue
+					}
+					b := bd[grp*coutG+oc]
+					for t, v := range src {
+						dst[t] = v + b
 					}
 				}
-			}
+			})
 		}
-	})
+	}
 	return out
 }
 
+// lowerImages writes the column matrices of m images side by side into
+// col (row stride ld): image i's columns start at column i·OutH·OutW.
+// Images are spread over the cores, or, for a single image, its channels.
+func lowerImages(m int, g kernels.ConvGeom, src func(i int) []float32, col []float32, ld int) {
+	l := g.OutH() * g.OutW()
+	if m == 1 {
+		im2col(g, src(0), col, ld, parallelWorkers(g.C))
+		return
+	}
+	parallel(m, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			kernels.Im2colTo(g, src(i), col[i*l:], ld)
+		}
+	})
+}
+
 func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
+	if o.perImage() {
+		return o.backwardPerImage(gout)
+	}
 	xs, ws := o.x.Shape(), o.w.Shape()
 	n, cin, cout := xs[0], xs[1], ws[0]
 	g := o.geom
@@ -135,6 +190,103 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 	if needX {
 		gx = tensor.Zeros(xs...)
 	}
+	if needW {
+		gw = tensor.Zeros(ws...)
+	}
+	nb := o.chunk()
+	var col []float32
+	if needW && o.col == nil || needX {
+		col = make([]float32, k*nb*l)
+	}
+	gT := make([]float32, coutG*nb*l)
+	for i0 := 0; i0 < n; i0 += nb {
+		m := min(nb, n-i0)
+		ld := m * l
+		for grp := 0; grp < o.groups; grp++ {
+			// The output gradient, channel-major like the product's output.
+			parallel(m*coutG, func(_, lo, hi int) {
+				for j := lo; j < hi; j++ {
+					i, oc := j/coutG, j%coutG
+					copy(gT[oc*ld+i*l:][:l], gd[((i0+i)*cout+grp*coutG+oc)*l:][:l])
+				}
+			})
+			if needW {
+				c := o.col
+				if c == nil {
+					lowerImages(m, g, func(i int) []float32 {
+						return xd[((i0+i)*cin+grp*cinG)*g.H*g.W:][:inSize]
+					}, col, ld)
+					c = col
+				}
+				kernels.Sgemm(false, true, coutG, k, ld, 1, gT, ld, c, ld, 1, gw.Data()[grp*coutG*k:], k)
+			}
+			if needX {
+				kernels.Sgemm(true, false, k, ld, coutG, 1, wd[grp*coutG*k:], k, gT, ld, 0, col, ld)
+				gxd := gx.Data()
+				if m == 1 {
+					col2im(g, col, ld, gxd[(i0*cin+grp*cinG)*g.H*g.W:][:inSize], parallelWorkers(g.C))
+					continue
+				}
+				parallel(m, func(_, lo, hi int) {
+					for i := lo; i < hi; i++ {
+						kernels.Col2imFrom(g, col[i*l:], ld, gxd[((i0+i)*cin+grp*cinG)*g.H*g.W:][:inSize])
+					}
+				})
+			}
+		}
+	}
+	var gb *tensor.Tensor
+	if o.b != nil && o.b.requiresGrad {
+		gb = channelSums(gout)
+	}
+	return []*tensor.Tensor{gx, gw, gb}
+}
+
+// forwardPerImage multiplies the weights with each image in place.
+func (o *convOp) forwardPerImage() *tensor.Tensor {
+	xs, ws := o.x.Shape(), o.w.Shape()
+	n, cin, cout := xs[0], xs[1], ws[0]
+	g := o.geom
+	l, k := g.OutH()*g.OutW(), g.ColRows()
+	cinG, coutG := cin/o.groups, cout/o.groups
+	inSize := cinG * g.H * g.W
+	out := tensor.Make[float32](n, cout, g.OutH(), g.OutW())
+	xd, wd, od := o.x.value.Data(), o.w.value.Data(), out.Data()
+	var bd []float32
+	if o.b != nil {
+		bd = o.b.value.Data()
+	}
+	parallelWith(n, itemWorkers(n, 2*float64(coutG*l*k)), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for grp := 0; grp < o.groups; grp++ {
+				src := xd[(i*cin+grp*cinG)*g.H*g.W:][:inSize]
+				dst := od[(i*cout+grp*coutG)*l:][:coutG*l]
+				kernels.Sgemm(false, false, coutG, l, k, 1, wd[grp*coutG*k:], k, src, l, 0, dst, l)
+				if bd != nil {
+					for oc := 0; oc < coutG; oc++ {
+						addConst(dst[oc*l:(oc+1)*l], bd[grp*coutG+oc])
+					}
+				}
+			}
+		}
+	})
+	return out
+}
+
+// backwardPerImage is the backward pass of forwardPerImage.
+func (o *convOp) backwardPerImage(gout *tensor.Tensor) []*tensor.Tensor {
+	xs, ws := o.x.Shape(), o.w.Shape()
+	n, cin, cout := xs[0], xs[1], ws[0]
+	g := o.geom
+	l, k := g.OutH()*g.OutW(), g.ColRows()
+	cinG, coutG := cin/o.groups, cout/o.groups
+	inSize := cinG * g.H * g.W
+	xd, wd, gd := o.x.value.Data(), o.w.value.Data(), gout.Data()
+	needX, needW := o.x.requiresGrad, o.w.requiresGrad
+	var gx, gw *tensor.Tensor
+	if needX {
+		gx = tensor.Make[float32](xs...)
+	}
 	workers := itemWorkers(n, 2*float64(coutG*l*k))
 	var gws [][]float32
 	if needW {
@@ -145,37 +297,17 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 			gws[i] = make([]float32, gw.Len())
 		}
 	}
-	direct := o.direct()
-	ways := lowerWays(workers)
 	parallelWith(n, workers, func(worker, lo, hi int) {
-		var col, gcol []float32
-		if !direct {
-			col = make([]float32, k*l)
-			if needX {
-				gcol = make([]float32, k*l)
-			}
-		}
 		for i := lo; i < hi; i++ {
 			for grp := 0; grp < o.groups; grp++ {
 				gslice := gd[(i*cout+grp*coutG)*l:][:coutG*l]
-				wslice := wd[grp*coutG*k:]
 				if needW {
 					src := xd[(i*cin+grp*cinG)*g.H*g.W:][:inSize]
-					c := src
-					if !direct {
-						im2col(g, src, col, ways)
-						c = col
-					}
-					kernels.Sgemm(false, true, coutG, k, l, 1, gslice, l, c, l, 1, gws[worker][grp*coutG*k:], k)
+					kernels.Sgemm(false, true, coutG, k, l, 1, gslice, l, src, l, 1, gws[worker][grp*coutG*k:], k)
 				}
 				if needX {
 					dst := gx.Data()[(i*cin+grp*cinG)*g.H*g.W:][:inSize]
-					if direct {
-						kernels.Sgemm(true, false, k, l, coutG, 1, wslice, k, gslice, l, 0, dst, l)
-						continue
-					}
-					kernels.Sgemm(true, false, k, l, coutG, 1, wslice, k, gslice, l, 0, gcol, l)
-					col2im(g, gcol, dst, ways)
+					kernels.Sgemm(true, false, k, l, coutG, 1, wd[grp*coutG*k:], k, gslice, l, 0, dst, l)
 				}
 			}
 		}
@@ -272,7 +404,7 @@ func (o *convTOp) Forward() *tensor.Tensor {
 				xg := xd[(i*cin+grp*cinG)*hw:][:cinG*hw]
 				kernels.Sgemm(true, false, k, hw, cinG, 1, wd[grp*cinG*k:], k, xg, hw, 0, col, hw)
 				dst := od[(i*o.cout+grp*coutG)*g.H*g.W:][:outSize]
-				col2im(g, col, dst, ways)
+				col2im(g, col, hw, dst, ways)
 				if bd != nil {
 					for oc := 0; oc < coutG; oc++ {
 						addConst(dst[oc*g.H*g.W:(oc+1)*g.H*g.W], bd[grp*coutG+oc])
@@ -312,7 +444,7 @@ func (o *convTOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 		col := make([]float32, k*hw)
 		for i := lo; i < hi; i++ {
 			for grp := 0; grp < o.groups; grp++ {
-				im2col(g, gd[(i*o.cout+grp*coutG)*g.H*g.W:][:outSize], col, ways)
+				im2col(g, gd[(i*o.cout+grp*coutG)*g.H*g.W:][:outSize], col, hw, ways)
 				wg := wd[grp*cinG*k:]
 				if needX {
 					dst := gx.Data()[(i*cin+grp*cinG)*hw:][:cinG*hw]
@@ -378,31 +510,32 @@ func lowerWays(workers int) int {
 	return parallelWorkers(1 << 30)
 }
 
-// im2col runs kernels.Im2col with the channels split over ways goroutines;
-// both layouts are channel-major, so each share is contiguous.
-func im2col(g kernels.ConvGeom, src, dst []float32, ways int) {
+// im2col runs kernels.Im2colTo with the channels split over ways
+// goroutines; both layouts are channel-major, so each share is contiguous.
+func im2col(g kernels.ConvGeom, src, dst []float32, ld, ways int) {
 	if ways <= 1 || g.C < 2 {
-		kernels.Im2col(g, src, dst)
+		kernels.Im2colTo(g, src, dst, ld)
 		return
 	}
-	hw, kl := g.H*g.W, g.KH*g.KW*g.OutH()*g.OutW()
+	hw, kl := g.H*g.W, g.KH*g.KW*ld
 	parallelWith(g.C, ways, func(_, lo, hi int) {
 		sub := g
 		sub.C = hi - lo
-		kernels.Im2col(sub, src[lo*hw:hi*hw], dst[lo*kl:hi*kl])
+		kernels.Im2colTo(sub, src[lo*hw:hi*hw], dst[lo*kl:], ld)
 	})
 }
 
-// col2im runs kernels.Col2im with the channels split over ways goroutines.
-func col2im(g kernels.ConvGeom, col, dst []float32, ways int) {
+// col2im runs kernels.Col2imFrom with the channels split over ways
+// goroutines.
+func col2im(g kernels.ConvGeom, col []float32, ld int, dst []float32, ways int) {
 	if ways <= 1 || g.C < 2 {
-		kernels.Col2im(g, col, dst)
+		kernels.Col2imFrom(g, col, ld, dst)
 		return
 	}
-	hw, kl := g.H*g.W, g.KH*g.KW*g.OutH()*g.OutW()
+	hw, kl := g.H*g.W, g.KH*g.KW*ld
 	parallelWith(g.C, ways, func(_, lo, hi int) {
 		sub := g
 		sub.C = hi - lo
-		kernels.Col2im(sub, col[lo*kl:hi*kl], dst[lo*hw:hi*hw])
+		kernels.Col2imFrom(sub, col[lo*kl:], ld, dst[lo*hw:hi*hw])
 	})
 }

@@ -106,3 +106,64 @@ func TestConvRandomGeometries(t *testing.T) {
 		t.Fatalf("only %d geometries reached the adjoint check", adjoint)
 	}
 }
+
+// checkConvBilinear checks Conv2d's value against the direct definition
+// and its gradients through bilinearity: with the output gradient y,
+// <gx, dx> = <y, conv(dx, w)> and <gw, dw> = <y, conv(x, dw)>.
+func checkConvBilinear(t *testing.T, name string, x, w *tensor.Tensor, opt Conv2dOptions, seed uint64) {
+	t.Helper()
+	xv, wv := Param(x), Param(w)
+	out := Conv2d(xv, wv, nil, opt)
+	want := naiveConv2d(x, w, opt)
+	for j, v := range want.Data() {
+		if math.Abs(float64(out.Value().Data()[j]-v)) > 1e-4*(1+math.Abs(float64(v))) {
+			t.Fatalf("%s: element %d = %v, want %v", name, j, out.Value().Data()[j], v)
+		}
+	}
+	y := randn(seed, want.Shape()...)
+	out.Backward(WithGrad(y))
+	dot := func(a, b *tensor.Tensor) float64 {
+		var s float64
+		for j, v := range a.Data() {
+			s += float64(v) * float64(b.Data()[j])
+		}
+		return s
+	}
+	dx, dw := randn(seed+1, x.Shape()...), randn(seed+2, w.Shape()...)
+	for _, c := range []struct {
+		what      string
+		got, want float64
+	}{
+		{"input", dot(xv.Grad(), dx), dot(y, naiveConv2d(dx, w, opt))},
+		{"weight", dot(wv.Grad(), dw), dot(y, naiveConv2d(x, dw, opt))},
+	} {
+		if math.Abs(c.got-c.want) > 1e-3*(1+math.Abs(c.want)) {
+			t.Errorf("%s: <%s gradient, d> = %v, want %v", name, c.what, c.got, c.want)
+		}
+	}
+}
+
+// TestConvPaths runs the images-side-by-side path in one chunk (keeping the
+// column matrix) and in several, and the image-by-image path of 1×1
+// convolutions over large images.
+func TestConvPaths(t *testing.T) {
+	saved := colBudget
+	defer func() { colBudget = saved }()
+	pad := Conv2dOptions{Padding: [2]int{1, 1}}
+	for i, c := range []struct {
+		name   string
+		budget int
+		xs, ws []int
+		opt    Conv2dOptions
+	}{
+		{"one chunk", saved, []int{5, 3, 6, 7}, []int{4, 3, 3, 3}, pad},
+		{"chunks of 2", 2 * 27 * 42, []int{5, 3, 6, 7}, []int{4, 3, 3, 3}, pad},
+		{"chunks of 1", 1, []int{3, 4, 5, 5}, []int{6, 2, 3, 3}, Conv2dOptions{Stride: [2]int{2, 1}, Groups: 2}},
+		{"1x1 stride 2", saved, []int{4, 6, 7, 7}, []int{5, 6, 1, 1}, Conv2dOptions{Stride: [2]int{2, 2}}},
+		{"1x1 per image", saved, []int{2, 3, 32, 33}, []int{4, 3, 1, 1}, Conv2dOptions{}},
+		{"1x1 one image", saved, []int{1, 3, 4, 5}, []int{4, 3, 1, 1}, Conv2dOptions{}},
+	} {
+		colBudget = c.budget
+		checkConvBilinear(t, c.name, randn(uint64(300+i), c.xs...), randn(uint64(400+i), c.ws...), c.opt, uint64(500+10*i))
+	}
+}

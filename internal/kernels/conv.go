@@ -32,7 +32,12 @@ func (g ConvGeom) ColRows() int { return g.C * g.KH * g.KW }
 //	for c, ky, kx, oy, ox:
 //		y, x := oy*StrideH-PadH+ky*DilH, ox*StrideW-PadW+kx*DilW
 //		dst[((c*KH+ky)*KW+kx)*OutH*OutW + oy*OutW+ox] = src[c*H*W+y*W+x] or 0 outside
-func Im2col(g ConvGeom, src, dst []float32) {
+func Im2col(g ConvGeom, src, dst []float32) { Im2colTo(g, src, dst, g.OutH()*g.OutW()) }
+
+// Im2colTo is Im2col writing row r of the column matrix at dst[r*ld:], so
+// that the columns of several images can sit side by side in one matrix
+// with ld = images·OutH·OutW and be multiplied by the weights at once.
+func Im2colTo(g ConvGeom, src, dst []float32, ld int) {
 	oh, ow := g.OutH(), g.OutW()
 	l := oh * ow
 	hw := g.H * g.W
@@ -40,7 +45,7 @@ func Im2col(g ConvGeom, src, dst []float32) {
 		plane := src[c*hw : (c+1)*hw]
 		for ky := 0; ky < g.KH; ky++ {
 			for kx := 0; kx < g.KW; kx++ {
-				row := dst[((c*g.KH+ky)*g.KW+kx)*l:][:l]
+				row := dst[((c*g.KH+ky)*g.KW+kx)*ld:][:l]
 				x0 := kx*g.DilW - g.PadW
 				// Output columns [lo, hi) read inside the image.
 				lo, hi := convValidRange(x0, g.StrideW, g.W, ow)
@@ -72,7 +77,11 @@ func Im2col(g ConvGeom, src, dst []float32) {
 // Col2im is the adjoint of Im2col: it adds every entry of the column matrix
 // col back onto the input position it was read from, accumulating into dst
 // (C×H×W). Entries that were read from padding are dropped.
-func Col2im(g ConvGeom, col, dst []float32) {
+func Col2im(g ConvGeom, col, dst []float32) { Col2imFrom(g, col, g.OutH()*g.OutW(), dst) }
+
+// Col2imFrom is Col2im reading row r of the column matrix at col[r*ld:],
+// the adjoint of Im2colTo.
+func Col2imFrom(g ConvGeom, col []float32, ld int, dst []float32) {
 	oh, ow := g.OutH(), g.OutW()
 	l := oh * ow
 	hw := g.H * g.W
@@ -80,7 +89,7 @@ func Col2im(g ConvGeom, col, dst []float32) {
 		plane := dst[c*hw : (c+1)*hw]
 		for ky := 0; ky < g.KH; ky++ {
 			for kx := 0; kx < g.KW; kx++ {
-				row := col[((c*g.KH+ky)*g.KW+kx)*l:][:l]
+				row := col[((c*g.KH+ky)*g.KW+kx)*ld:][:l]
 				x0 := kx*g.DilW - g.PadW
 				lo, hi := convValidRange(x0, g.StrideW, g.W, ow)
 				if lo >= hi {

@@ -53,6 +53,17 @@ func TestIm2colCol2im(t *testing.T) {
 				t.Fatalf("geom %d: Im2col[%d] = %v, want %v", i, j, got[j], want[j])
 			}
 		}
+		// Im2colTo places the same rows at a stride, beside other images.
+		l := g.OutH() * g.OutW()
+		wide := make([]float32, 3*len(want))
+		Im2colTo(g, src, wide[l:], 3*l)
+		for r := 0; r < g.ColRows(); r++ {
+			for j := 0; j < l; j++ {
+				if wide[r*3*l+l+j] != want[r*l+j] || wide[r*3*l+j] != 0 {
+					t.Fatalf("geom %d: Im2colTo row %d column %d differs", i, r, j)
+				}
+			}
+		}
 		// Col2im is the adjoint: <Im2col(x), c> == <x, Col2im(c)>.
 		col := make([]float32, len(want))
 		for j := range col {
@@ -69,6 +80,16 @@ func TestIm2colCol2im(t *testing.T) {
 		}
 		if d := lhs - rhs; d > 1e-3 || d < -1e-3 {
 			t.Fatalf("geom %d: Col2im is not the adjoint of Im2col: %v vs %v", i, lhs, rhs)
+		}
+		for r := 0; r < g.ColRows(); r++ {
+			copy(wide[r*3*l+2*l:][:l], col[r*l:][:l])
+		}
+		back2 := make([]float32, len(src))
+		Col2imFrom(g, wide[2*l:], 3*l, back2)
+		for j := range back {
+			if back2[j] != back[j] {
+				t.Fatalf("geom %d: Col2imFrom[%d] = %v, want %v", i, j, back2[j], back[j])
+			}
 		}
 	}
 }
