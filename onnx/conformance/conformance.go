@@ -37,7 +37,7 @@ type Case struct {
 	Status      string  `json:"status"`
 	Op          string  `json:"op"`
 	MaxAbsError float64 `json:"max_abs_error"`
-	Error       string  `json:"error,omitempty"`
+	Error       string  `json:"error"`
 }
 
 // Report is the result of a directory of cases.
