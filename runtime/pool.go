@@ -79,7 +79,9 @@ func maxPoolFloat(c *call, x *xgraph.Tensor) ([]*xgraph.Tensor, error) {
 	inStr := strides(w.in)
 	for nc := 0; nc < N*C; nc++ {
 		src := x.F[nc*inSize : (nc+1)*inSize]
-		if len(w.in) == 2 {
+		if len(w.in) == 2 && !wantIdx {
+			w.max2dValues(src, best)
+		} else if len(w.in) == 2 {
 			w.max2d(src, best, arg)
 		} else {
 			w.maxNd(src, best, arg, inStr)
@@ -151,6 +153,45 @@ func (w *window) max2d(src, best []float32, arg []int) {
 				}
 			}
 			best[oy*OW+ox], arg[oy*OW+ox] = m, a
+		}
+	}
+}
+
+// max2dValues is max2d without the positions: each kernel tap sweeps a
+// whole output row, which keeps the inner loop free of bookkeeping.
+func (w *window) max2dValues(src, best []float32) {
+	H, W := w.in[0], w.in[1]
+	OH, OW := w.out[0], w.out[1]
+	sx := w.stride[1]
+	inf := float32(math.Inf(-1))
+	for oy := 0; oy < OH; oy++ {
+		out := best[oy*OW : (oy+1)*OW]
+		for i := range out {
+			out[i] = inf
+		}
+		for ky := 0; ky < w.k[0]; ky++ {
+			y := oy*w.stride[0] - w.padB[0] + ky*w.dil[0]
+			if y < 0 || y >= H {
+				continue
+			}
+			row := src[y*W : (y+1)*W]
+			for kx := 0; kx < w.k[1]; kx++ {
+				off := kx*w.dil[1] - w.padB[1]
+				// Output columns whose tap lies inside the row.
+				lo := 0
+				if off < 0 {
+					lo = (-off + sx - 1) / sx
+				}
+				hi := 0
+				if last := W - 1 - off; last >= 0 {
+					hi = min(OW, last/sx+1)
+				}
+				for ox := lo; ox < hi; ox++ {
+					if v := row[ox*sx+off]; v > out[ox] {
+						out[ox] = v
+					}
+				}
+			}
 		}
 	}
 }
