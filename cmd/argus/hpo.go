@@ -86,7 +86,7 @@ func init() {
 	create.Flags().StringArrayVar(&f.params, "param", nil, "parameter NAME=KIND:SPEC (repeatable; see `argus hpo --help`)")
 	create.Flags().StringVar(&f.spaceFile, "space", "", "JSON file with the search space")
 	create.Flags().StringVar(&f.direction, "direction", "minimize", "minimize or maximize")
-	create.Flags().StringVar(&f.sampler, "sampler", "gp", "sampler: gp (Gaussian-process surrogate), tpe or random")
+	create.Flags().StringVar(&f.sampler, "sampler", "gp", "sampler: gp (Gaussian-process surrogate), tpe, tpe-exact or random")
 	create.Flags().Uint64Var(&f.seed, "seed", 0, "sampler seed")
 	create.Flags().IntVar(&f.startup, "startup", 0, "random/space-filling trials before the model (0: sampler default)")
 	create.Flags().StringVar(&f.pruner, "pruner", "none", "pruner: none, median or asha")
@@ -134,7 +134,7 @@ trial with the reason; the search goes on.`,
 
 	bn := &cobra.Command{Use: "bench", Short: "Run a sampler on a standard test function over seeds; print the regret", Args: cobra.NoArgs, RunE: hpoBench}
 	bn.Flags().StringVar(&f.function, "function", "branin", "branin, hartmann6 or rosenbrock")
-	bn.Flags().StringVar(&f.benchSampler, "sampler", "gp", "gp, tpe or random")
+	bn.Flags().StringVar(&f.benchSampler, "sampler", "gp", "gp, tpe, tpe-exact or random")
 	bn.Flags().IntVar(&f.benchTrials, "trials", 50, "evaluations per run")
 	bn.Flags().IntVar(&f.seeds, "seeds", 20, "runs with seeds 0..K-1")
 	bn.Flags().BoolVar(&f.json, "json", false, "print one JSON object on stdout")

@@ -13,7 +13,8 @@ import (
 	"argus/hpo"
 )
 
-// New builds the sampler a config names: random, tpe or gp (also called
+// New builds the sampler a config names: random, tpe (as Optuna 3.1),
+// tpe-exact (TPE with the true mixture density) or gp (also called
 // surrogate).
 func New(c hpo.SamplerConfig) (hpo.Sampler, error) {
 	if c.Startup < 0 {
@@ -24,10 +25,12 @@ func New(c hpo.SamplerConfig) (hpo.Sampler, error) {
 		return Random{Seed: c.Seed}, nil
 	case "tpe":
 		return &TPE{Seed: c.Seed, Startup: c.Startup}, nil
+	case "tpe-exact":
+		return &TPE{Seed: c.Seed, Startup: c.Startup, Exact: true}, nil
 	case "gp", "surrogate":
 		return &GP{Seed: c.Seed, Startup: c.Startup}, nil
 	}
-	return nil, fmt.Errorf("unknown sampler %q (want random, tpe or gp)", c.Name)
+	return nil, fmt.Errorf("unknown sampler %q (want random, tpe, tpe-exact or gp)", c.Name)
 }
 
 // rngFor returns the random stream of one trial: it depends only on the

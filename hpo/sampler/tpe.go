@@ -24,6 +24,12 @@ type TPE struct {
 	Candidates int
 	// PriorWeight is the weight of the prior component (default 1).
 	PriorWeight float64
+	// Exact scores candidates with the true mixture density. By default
+	// the density is computed as Optuna 3.1 computes it, without each
+	// component's 1/sigma factor, which weighs broad components (the prior
+	// above all) more; on Branin and Hartmann-6 that scored better
+	// (docs/perf/hpo.md).
+	Exact bool
 }
 
 // Sample implements hpo.Sampler.
@@ -97,6 +103,7 @@ func (s *TPE) Sample(space *hpo.Space, dir hpo.Direction, trials []hpo.Trial, nu
 		}
 		l := newParzen(p, bv, prior)
 		g := newParzen(p, av, prior)
+		l.optuna31, g.optuna31 = !s.Exact, !s.Exact
 		best, bestScore := 0.0, math.Inf(-1)
 		for c := 0; c < ncand; c++ {
 			x := l.sample(rng)
@@ -135,6 +142,7 @@ func weights(n int) []float64 {
 type parzen struct {
 	lo, hi   float64
 	step     float64 // 0 for continuous, the grid spacing for linear ints
+	optuna31 bool    // leave out the 1/sigma of each component's density
 	w, mu, s []float64
 	logZ     []float64
 }
@@ -239,7 +247,10 @@ func (z *parzen) logPDF(x float64) float64 {
 			continue
 		}
 		d := (x - z.mu[i]) / z.s[i]
-		terms[i] = math.Log(z.w[i]) - 0.5*d*d - math.Log(z.s[i]*math.Sqrt(2*math.Pi)) - z.logZ[i]
+		terms[i] = math.Log(z.w[i]) - 0.5*d*d - 0.5*math.Log(2*math.Pi) - z.logZ[i]
+		if !z.optuna31 {
+			terms[i] -= math.Log(z.s[i])
+		}
 	}
 	return logSumExp(terms)
 }
