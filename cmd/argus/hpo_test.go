@@ -124,6 +124,31 @@ func TestHPOBadInput(t *testing.T) {
 	}
 }
 
+func TestHPOSpaceFile(t *testing.T) {
+	dir := t.TempDir()
+	space := filepath.Join(dir, "space.json")
+	os.WriteFile(space, []byte(`{"params": [
+		{"name": "opt", "kind": "cat", "choices": ["sgd", "adam"]},
+		{"name": "m", "kind": "float", "low": 0, "high": 0.99, "if": {"parent": "opt", "values": ["sgd"]}},
+		{"name": "lr", "kind": "float", "low": 1e-5, "high": 0.1, "log": true}]}`), 0o644)
+	db := "sqlite:" + filepath.Join(dir, "f.db")
+	code, out, e := runHPO(t, "create", "--study", "f", "--storage", db, "--space", space, "--direction", "maximize", "--sampler", "gp", "--json")
+	if code != 0 {
+		t.Fatal(e)
+	}
+	var info struct {
+		Direction string
+		Space     struct{ Params []map[string]any }
+	}
+	if err := json.Unmarshal([]byte(out), &info); err != nil || info.Direction != "maximize" || len(info.Space.Params) != 3 {
+		t.Fatalf("create --json: %s", out)
+	}
+	os.WriteFile(space, []byte(`{"params": [{"name": "m", "kind": "float", "low": 0, "high": 1, "if": {"parent": "opt", "values": ["sgd"]}}]}`), 0o644)
+	if code, _, e := runHPO(t, "create", "--study", "g", "--storage", db, "--space", space); code == 0 || !strings.Contains(e, "not an earlier parameter") {
+		t.Errorf("bad space file: %d %q", code, e)
+	}
+}
+
 func TestHPOBench(t *testing.T) {
 	code, out, e := runHPO(t, "bench", "--function", "branin", "--sampler", "random", "--trials", "30", "--seeds", "4", "--json")
 	if code != 0 {

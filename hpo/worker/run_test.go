@@ -165,3 +165,42 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+// TestTakenAway: when another worker fails this worker's trial as stale
+// (its heartbeats came too late), the command is stopped and its result
+// dropped; the run goes on without error.
+func TestTakenAway(t *testing.T) {
+	ctx := context.Background()
+	s := memStudy(t, hpo.PrunerConfig{}, "0.5")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			trials, _ := s.Trials(ctx)
+			if len(trials) > 0 && trials[0].State == hpo.Running {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		// Another worker with a shorter timeout finds the trial stale and
+		// takes over its parameters as a retry.
+		r, err := s.Storage.Claim(ctx, "w", hpo.ClaimOptions{MaxTrials: 1, StaleAfter: 50 * time.Millisecond})
+		if err != nil || r.RetryOf != 0 {
+			t.Errorf("claim: %+v %v", r, err)
+			return
+		}
+		x := 1.0
+		s.Storage.Finish(ctx, r.ID, hpo.Complete, &x, nil, "")
+	}()
+	// Were the command not stopped, the test would wait out its sleep.
+	sum, err := Run(ctx, s, Options{Command: []string{"sh", "-c", `sleep 30; echo '{"objective": 2}'`}, Heartbeat: 300 * time.Millisecond})
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials, _ := s.Trials(ctx)
+	if len(trials) != 2 || trials[0].State != hpo.Failed || !trials[0].Stale || *trials[1].Value != 1 || sum.Complete != 0 {
+		t.Errorf("trials %+v, summary %+v", trials, sum)
+	}
+}
