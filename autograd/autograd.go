@@ -207,6 +207,9 @@ func (v *Var) Backward(opts ...BackwardOption) {
 			pending[in] = addGrads(pending[in], grads[j])
 		}
 		if !cfg.retainGraph {
+			if r, ok := n.op.(releaser); ok {
+				r.release()
+			}
 			n.op = nil
 			n.released = true
 		}

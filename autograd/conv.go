@@ -123,11 +123,14 @@ func (o *convOp) Forward() *tensor.Tensor {
 	}
 	nb := o.chunk()
 	keep := o.groups == 1 && nb == n && o.w.requiresGrad && recording(o.x, o.w, o.b)
-	col := make([]float32, k*nb*l)
+	col := getBuf(k * nb * l)
 	if keep {
 		o.col = col
+	} else {
+		defer putBuf(col)
 	}
-	tmp := make([]float32, coutG*nb*l)
+	tmp := getBuf(coutG * nb * l)
+	defer putBuf(tmp)
 	for i0 := 0; i0 < n; i0 += nb {
 		m := min(nb, n-i0)
 		ld := m * l
@@ -196,9 +199,11 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 	nb := o.chunk()
 	var col []float32
 	if needW && o.col == nil || needX {
-		col = make([]float32, k*nb*l)
+		col = getBuf(k * nb * l)
+		defer putBuf(col)
 	}
-	gT := make([]float32, coutG*nb*l)
+	gT := getBuf(coutG * nb * l)
+	defer putBuf(gT)
 	for i0 := 0; i0 < n; i0 += nb {
 		m := min(nb, n-i0)
 		ld := m * l
@@ -240,6 +245,14 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 		gb = channelSums(gout)
 	}
 	return []*tensor.Tensor{gx, gw, gb}
+}
+
+// release gives the kept column matrix back to the buffer cache.
+func (o *convOp) release() {
+	if o.col != nil {
+		putBuf(o.col)
+		o.col = nil
+	}
 }
 
 // forwardPerImage multiplies the weights with each image in place.
