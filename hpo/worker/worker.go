@@ -100,6 +100,7 @@ func Run(ctx context.Context, s *hpo.Study, opt Options) (Summary, error) {
 	if log == nil {
 		log = io.Discard
 	}
+	start := time.Now()
 	for ctx.Err() == nil {
 		t, err := s.Ask(ctx)
 		if errors.Is(err, hpo.ErrBudget) {
@@ -136,6 +137,7 @@ func Run(ctx context.Context, s *hpo.Study, opt Options) (Summary, error) {
 		if err != nil {
 			return sum, err
 		}
+		progress(ctx, s, log, start, sum)
 	}
 	return sum, ctx.Err()
 }
@@ -326,4 +328,28 @@ func othersRunning(ctx context.Context, s *hpo.Study) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// progress prints the study's state after a trial: trials held, the best
+// value, this worker's rate and the time left at that rate.
+func progress(ctx context.Context, s *hpo.Study, log io.Writer, start time.Time, sum Summary) {
+	trials, err := s.Trials(ctx)
+	if err != nil {
+		return
+	}
+	n := 0
+	for _, t := range trials {
+		if !t.Stale && t.State.Finished() {
+			n++
+		}
+	}
+	best := "none"
+	if b, ok := hpo.Best(s.Info.Direction, trials); ok {
+		best = fmtFloat(*b.Value) + fmt.Sprintf(" (trial %d)", b.Number)
+	}
+	mine := sum.Complete + sum.Pruned + sum.Failed
+	per := time.Since(start) / time.Duration(mine)
+	left := time.Duration(max(s.MaxTrials-n, 0)) * per
+	fmt.Fprintf(log, "[%d/%d trials done, best %s, %.1fs/trial here, about %v left at this rate]\n",
+		n, s.MaxTrials, best, per.Seconds(), left.Round(time.Second))
 }
