@@ -188,13 +188,18 @@ func binary(c *call, d binaryDef, a, b *xgraph.Tensor) (*xgraph.Tensor, error) {
 	if af && bf && !d.cmp && equalInts(a.Shape, b.Shape) {
 		// Same shapes (a residual addition, say): no index tables.
 		x, y, z := a.F[:n], b.F[:n], out.F[:n]
-		switch c.n.Op {
-		case "Add":
+		switch {
+		case c.n.Op == "Add" && c.relu:
+			for i := range z {
+				z[i] = max(x[i]+y[i], 0)
+			}
+			return out, nil
+		case c.n.Op == "Add":
 			for i := range z {
 				z[i] = x[i] + y[i]
 			}
 			return out, nil
-		case "Mul":
+		case c.n.Op == "Mul" && !c.relu:
 			for i := range z {
 				z[i] = x[i] * y[i]
 			}
@@ -247,6 +252,9 @@ func binary(c *call, d binaryDef, a, b *xgraph.Tensor) (*xgraph.Tensor, error) {
 				out.I[i] = outType.Wrap(int64(v))
 			}
 		}
+	}
+	if c.relu && outType.IsFloat() {
+		reluInPlace(out.F)
 	}
 	return out, nil
 }

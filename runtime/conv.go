@@ -292,12 +292,12 @@ func conv(c *call) ([]*xgraph.Tensor, error) {
 		bias = b.F
 	}
 	y := c.alloc(x.DType, append([]int{N, M}, w.out...)...)
-	convForward(x.F, wt.F, bias, y.F, N, C, M, group, w)
+	convForward(x.F, wt.F, bias, y.F, N, C, M, group, w, c.relu)
 	return one(y), nil
 }
 
 // convForward computes a grouped N-d convolution by im2col and Sgemm.
-func convForward(x, wt, bias, y []float32, N, C, M, group int, w *window) {
+func convForward(x, wt, bias, y []float32, N, C, M, group int, w *window, relu bool) {
 	inSize, outSize, K := numel(w.in), numel(w.out), numel(w.k)
 	cg, mg := C/group, M/group
 	rows := cg * K
@@ -332,13 +332,28 @@ func convForward(x, wt, bias, y []float32, N, C, M, group int, w *window) {
 			ys := y[(n*M+g*mg)*outSize : (n*M+(g+1)*mg)*outSize]
 			kernels.Sgemm(false, false, mg, outSize, rows, 1, wt[g*mg*rows:(g+1)*mg*rows], rows, b, outSize, 0, ys, outSize)
 		}
-		if bias != nil {
+		// Bias and a fused ReLU in one pass over the output.
+		switch {
+		case bias != nil && relu:
+			for m := 0; m < M; m++ {
+				ys := y[(n*M+m)*outSize : (n*M+m+1)*outSize]
+				bv := bias[m]
+				for i, v := range ys {
+					ys[i] = max(v+bv, 0)
+				}
+			}
+		case bias != nil:
 			for m := 0; m < M; m++ {
 				ys := y[(n*M+m)*outSize : (n*M+m+1)*outSize]
 				bv := bias[m]
 				for i := range ys {
 					ys[i] += bv
 				}
+			}
+		case relu:
+			ys := y[n*M*outSize : (n+1)*M*outSize]
+			for i, v := range ys {
+				ys[i] = max(v, 0)
 			}
 		}
 	}

@@ -52,6 +52,10 @@ type call struct {
 	opset int
 	in    []*xgraph.Tensor
 	bufs  *buffers // recycled float storage; nil outside Executor.Run
+	// relu asks the operator to apply ReLU to its float output while it
+	// writes it: the executor folds a Relu that is the only reader of a
+	// Conv, Gemm or Add into that node.
+	relu bool
 }
 
 // alloc returns a tensor of type dt and the given shape whose contents are
@@ -166,10 +170,11 @@ func checkNode(n *xgraph.Node) error {
 // Eval computes one node's outputs from its input tensors, for a graph of
 // operator set opset. Constant folding uses it.
 func Eval(opset int, n *xgraph.Node, in []*xgraph.Tensor) ([]*xgraph.Tensor, error) {
-	return eval(opset, n, in, nil)
+	return eval(&call{n: n, opset: opset, in: in})
 }
 
-func eval(opset int, n *xgraph.Node, in []*xgraph.Tensor, bufs *buffers) ([]*xgraph.Tensor, error) {
+func eval(c *call) ([]*xgraph.Tensor, error) {
+	n, in := c.n, c.in
 	if err := checkNode(n); err != nil {
 		return nil, err
 	}
@@ -180,7 +185,7 @@ func eval(opset int, n *xgraph.Node, in []*xgraph.Tensor, bufs *buffers) ([]*xgr
 	}
 	// Operator errors name the node themselves (call.errorf, call.need,
 	// Unsupported).
-	return evalNode(opset, n, in, bufs)
+	return evalNode(c)
 }
 
 // Executor runs a graph. It is safe for concurrent use.
@@ -190,6 +195,37 @@ type Executor struct {
 	// last[v] is the index in order of the last node reading v, so that
 	// intermediate tensors can be dropped early.
 	last map[*xgraph.Value]int
+	// fused marks the Conv, Gemm and Add nodes that apply the ReLU of
+	// their only reader; folded marks those Relu nodes, which then pass
+	// their input through.
+	fused, folded map[*xgraph.Node]bool
+}
+
+// fusable lists the operators that can apply a following ReLU themselves.
+var fusable = map[string]bool{"Conv": true, "Gemm": true, "Add": true}
+
+// planFusion finds the Relu nodes that can be folded into their producer:
+// the producer's float output is read by the Relu alone and is not a graph
+// output.
+func (e *Executor) planFusion() {
+	e.fused, e.folded = map[*xgraph.Node]bool{}, map[*xgraph.Node]bool{}
+	outputs := map[*xgraph.Value]bool{}
+	for _, v := range e.g.Outputs {
+		outputs[v] = true
+	}
+	cons := e.g.Consumers()
+	for _, r := range e.g.Nodes {
+		if r.Op != "Relu" || r.Domain != "" || len(r.Attrs) != 0 || len(r.Inputs) != 1 || r.Inputs[0] == nil {
+			continue
+		}
+		v := r.Inputs[0]
+		p := v.Producer
+		if p == nil || !fusable[p.Op] || p.Domain != "" || len(p.Outputs) != 1 || p.Outputs[0] != v ||
+			!v.DType.IsFloat() || outputs[v] || len(cons[v]) != 1 || e.fused[p] {
+			continue
+		}
+		e.fused[p], e.folded[r] = true, true
+	}
 }
 
 // New returns an executor for g after checking that every node is
@@ -212,6 +248,7 @@ func New(g *xgraph.Graph) (*Executor, error) {
 	for _, v := range g.Outputs {
 		e.last[v] = len(g.Nodes)
 	}
+	e.planFusion()
 	return e, nil
 }
 
@@ -266,9 +303,16 @@ func (e *Executor) Run(inputs map[string]*xgraph.Tensor) ([]*xgraph.Tensor, erro
 			}
 			in[j] = t
 		}
-		out, err := eval(e.g.Opset, n, in, bufs)
-		if err != nil {
-			return nil, err
+		var out []*xgraph.Tensor
+		if e.folded[n] {
+			// Its producer has applied the ReLU already.
+			out = in
+		} else {
+			var err error
+			out, err = eval(&call{n: n, opset: e.g.Opset, in: in, bufs: bufs, relu: e.fused[n]})
+			if err != nil {
+				return nil, err
+			}
 		}
 		for j, v := range n.Outputs {
 			if v == nil {
@@ -342,13 +386,14 @@ func checkInput(v *xgraph.Value, t *xgraph.Tensor) error {
 
 // evalNode runs the operator, turning a panic (an index out of range on
 // inconsistent inputs of a malformed model) into an error naming the node.
-func evalNode(opset int, n *xgraph.Node, in []*xgraph.Tensor, bufs *buffers) (out []*xgraph.Tensor, err error) {
+func evalNode(c *call) (out []*xgraph.Tensor, err error) {
+	n := c.n
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("node %s: inconsistent inputs: %v", n.Label(), r)
 		}
 	}()
-	return registry[n.Op].fn(&call{n: n, opset: opset, in: in, bufs: bufs})
+	return registry[n.Op].fn(c)
 }
 
 // Optimize runs XGraph's standard passes on g with the executor as the

@@ -50,6 +50,9 @@ func gemm(c *call) ([]*xgraph.Tensor, error) {
 		beta = 0
 	}
 	kernels.Sgemm(ta, tb, m, n, k, alpha, a.F, a.Shape[1], b.F, b.Shape[1], beta, y.F, n)
+	if c.relu {
+		reluInPlace(y.F)
+	}
 	return one(y), nil
 }
 
@@ -100,4 +103,11 @@ func matmul(c *call) ([]*xgraph.Tensor, error) {
 		out = append(out, n)
 	}
 	return one(y.Reshaped(out)), nil
+}
+
+// reluInPlace applies a fused ReLU.
+func reluInPlace(f []float32) {
+	for i, v := range f {
+		f[i] = max(v, 0)
+	}
 }
