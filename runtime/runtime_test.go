@@ -298,3 +298,48 @@ func BenchmarkDepthwise3x3(b *testing.B) {
 	flops := 2.0 * 144 * 9 * 56 * 56
 	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// TestReluFusion checks that folding a Relu into its producer changes no
+// value, and that a producer whose output is also read elsewhere keeps
+// its own output.
+func TestReluFusion(t *testing.T) {
+	rng := tensor.NewRNG(5)
+	val := func(name string) *xgraph.Value { return &xgraph.Value{Name: name, DType: xgraph.Float32} }
+	x, c, y, s, z := val("x"), val("c"), val("y"), val("s"), val("z")
+	x.Shape, x.Ranked = []int{-1, 2, 4, 4}, true
+	w := &xgraph.Value{Name: "w", Const: randTensor(rng, 3, 2, 3, 3)}
+	b := &xgraph.Value{Name: "b", Const: randTensor(rng, 3)}
+	attrs := map[string]*xgraph.Attr{"pads": ints64(1, 1, 1, 1)}
+	g := &xgraph.Graph{Opset: 13, Inputs: []*xgraph.Value{x}, Outputs: []*xgraph.Value{z, c},
+		Nodes: []*xgraph.Node{
+			{Op: "Conv", Inputs: []*xgraph.Value{x, w, b}, Outputs: []*xgraph.Value{c}, Attrs: attrs},
+			{Op: "Relu", Inputs: []*xgraph.Value{c}, Outputs: []*xgraph.Value{y}, Attrs: map[string]*xgraph.Attr{}},
+			{Op: "Add", Inputs: []*xgraph.Value{y, y}, Outputs: []*xgraph.Value{s}, Attrs: map[string]*xgraph.Attr{}},
+			{Op: "Relu", Inputs: []*xgraph.Value{s}, Outputs: []*xgraph.Value{z}, Attrs: map[string]*xgraph.Attr{}},
+		}}
+	xgraph.InferShapes(g)
+	e, err := New(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.fused) != 1 || !e.fused[g.Nodes[2]] {
+		t.Errorf("fused %v: want only the Add (the Conv output is a graph output)", e.fused)
+	}
+	in := randTensor(rng, 2, 2, 4, 4)
+	out, err := e.Run(map[string]*xgraph.Tensor{"x": in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, _ := Eval(13, g.Nodes[0], []*xgraph.Tensor{in, w.Const, b.Const})
+	negative := false
+	for i, v := range conv[0].F {
+		want := 2 * max(v, 0)
+		if out[0].F[i] != want || out[1].F[i] != v {
+			t.Fatalf("element %d: z=%g c=%g, want %g and %g", i, out[0].F[i], out[1].F[i], want, v)
+		}
+		negative = negative || v < 0
+	}
+	if !negative {
+		t.Fatal("test input gives no negative convolution outputs")
+	}
+}
