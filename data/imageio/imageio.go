@@ -268,19 +268,57 @@ func fromRGBA(pix []uint8, stride, w, h int, R, G, B []float32) {
 	}
 }
 
+// fromYCbCr converts with the standard library's integer formula
+// (color.YCbCrToRGB), walking chroma rows directly for the common
+// subsampling ratios instead of computing offsets per pixel.
 func fromYCbCr(s *image.YCbCr, R, G, B []float32) {
 	r := s.Rect
 	w := r.Dx()
+	hs := 0 // horizontal chroma subsampling shift; COffset handles rows
+	switch s.SubsampleRatio {
+	case image.YCbCrSubsampleRatio444:
+	case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+		hs = 1
+	case image.YCbCrSubsampleRatio440:
+	default:
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			o := (y - r.Min.Y) * w
+			for x := r.Min.X; x < r.Max.X; x++ {
+				cr, cg, cb := color.YCbCrToRGB(s.Y[s.YOffset(x, y)], s.Cb[s.COffset(x, y)], s.Cr[s.COffset(x, y)])
+				R[o], G[o], B[o] = lut[cr], lut[cg], lut[cb]
+				o++
+			}
+		}
+		return
+	}
 	for y := r.Min.Y; y < r.Max.Y; y++ {
+		yrow := s.Y[s.YOffset(r.Min.X, y):]
+		c0 := s.COffset(r.Min.X, y)
+		cbrow, crrow := s.Cb[c0:], s.Cr[c0:]
 		o := (y - r.Min.Y) * w
-		for x := r.Min.X; x < r.Max.X; x++ {
-			yi := s.YOffset(x, y)
-			ci := s.COffset(x, y)
-			cr, cg, cb := color.YCbCrToRGB(s.Y[yi], s.Cb[ci], s.Cr[ci])
-			R[o], G[o], B[o] = lut[cr], lut[cg], lut[cb]
-			o++
+		rr, gg, bb := R[o:o+w], G[o:o+w], B[o:o+w]
+		// The first pixel's chroma sample may be the second of its pair
+		// when the rectangle starts at an odd x.
+		odd := (r.Min.X & hs)
+		for x := 0; x < w; x++ {
+			ci := (x + odd) >> hs
+			yy1 := int32(yrow[x]) * 0x10101
+			cb1 := int32(cbrow[ci]) - 128
+			cr1 := int32(crrow[ci]) - 128
+			rr[x] = lut[clip8(yy1+91881*cr1)]
+			gg[x] = lut[clip8(yy1-22554*cb1-46802*cr1)]
+			bb[x] = lut[clip8(yy1+116130*cb1)]
 		}
 	}
+}
+
+// clip8 turns a 16.16 fixed-point value into a byte, clamping as
+// color.YCbCrToRGB does.
+func clip8(v int32) uint8 {
+	if uint32(v)&0xff000000 == 0 {
+		return uint8(v >> 16)
+	}
+	return uint8(^(v >> 31))
 }
 
 // ToNRGBA converts m (1 or 3 channels) to an 8-bit image, rounding and

@@ -203,3 +203,31 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestFromYCbCrRatios(t *testing.T) {
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
+		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411} {
+		m := image.NewYCbCr(image.Rect(0, 0, 13, 9), ratio)
+		for i := range m.Y {
+			m.Y[i] = uint8(i * 37)
+		}
+		for i := range m.Cb {
+			m.Cb[i], m.Cr[i] = uint8(i*53+7), uint8(255-i*29)
+		}
+		for _, sub := range []image.Image{m, m.SubImage(image.Rect(3, 1, 12, 8))} {
+			got := FromImage(sub)
+			b := sub.Bounds()
+			n := got.H * got.W
+			for y := 0; y < got.H; y++ {
+				for x := 0; x < got.W; x++ {
+					c := sub.At(b.Min.X+x, b.Min.Y+y).(color.YCbCr)
+					r, g, bb := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+					i := y*got.W + x
+					if To8(got.Pix[i]) != r || To8(got.Pix[n+i]) != g || To8(got.Pix[2*n+i]) != bb {
+						t.Fatalf("ratio %v bounds %v: pixel (%d,%d) differs", ratio, b, x, y)
+					}
+				}
+			}
+		}
+	}
+}

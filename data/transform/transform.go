@@ -461,11 +461,21 @@ func ResizeImage(m *imageio.Image, x, y, w, h, ow, oh int) *imageio.Image {
 			for j := range dst {
 				st, n := cx.start[j], cx.n[j]
 				ws := cx.w[j*cx.taps : j*cx.taps+n]
-				var acc float32
-				for k, wk := range ws {
-					acc += wk * row[st+k]
+				// Upscaling and mild downscaling need two or three taps.
+				switch n {
+				case 2:
+					src := row[st : st+2]
+					dst[j] = ws[0]*src[0] + ws[1]*src[1]
+				case 3:
+					src := row[st : st+3]
+					dst[j] = ws[0]*src[0] + ws[1]*src[1] + ws[2]*src[2]
+				default:
+					var acc float32
+					for k, wk := range ws {
+						acc += wk * row[st+k]
+					}
+					dst[j] = acc
 				}
-				dst[j] = acc
 			}
 		}
 		dp := out.Plane(c)
