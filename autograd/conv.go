@@ -129,8 +129,11 @@ func (o *convOp) Forward() *tensor.Tensor {
 	} else {
 		defer putBuf(col)
 	}
-	tmp := getBuf(coutG * nb * l)
-	defer putBuf(tmp)
+	var tmp []float32
+	if nb > 1 {
+		tmp = getBuf(coutG * nb * l)
+		defer putBuf(tmp)
+	}
 	for i0 := 0; i0 < n; i0 += nb {
 		m := min(nb, n-i0)
 		ld := m * l
@@ -138,6 +141,17 @@ func (o *convOp) Forward() *tensor.Tensor {
 			lowerImages(m, g, func(i int) []float32 {
 				return xd[((i0+i)*cin+grp*cinG)*g.H*g.W:][:inSize]
 			}, col, ld)
+			if m == 1 {
+				// One image's product is already in N×C×H×W order.
+				dst := od[(i0*cout+grp*coutG)*l:][:coutG*l]
+				kernels.Sgemm(false, false, coutG, l, k, 1, wd[grp*coutG*k:], k, col, l, 0, dst, l)
+				if bd != nil {
+					for oc := 0; oc < coutG; oc++ {
+						addConst(dst[oc*l:(oc+1)*l], bd[grp*coutG+oc])
+					}
+				}
+				continue
+			}
 			kernels.Sgemm(false, false, coutG, ld, k, 1, wd[grp*coutG*k:], k, col, ld, 0, tmp, ld)
 			// Scatter the channel-major product to N×C×H×W, adding the bias
 			// on the way.
@@ -202,19 +216,28 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 		col = getBuf(k * nb * l)
 		defer putBuf(col)
 	}
-	gT := getBuf(coutG * nb * l)
-	defer putBuf(gT)
+	var gT []float32
+	if nb > 1 {
+		gT = getBuf(coutG * nb * l)
+		defer putBuf(gT)
+	}
 	for i0 := 0; i0 < n; i0 += nb {
 		m := min(nb, n-i0)
 		ld := m * l
 		for grp := 0; grp < o.groups; grp++ {
-			// The output gradient, channel-major like the product's output.
-			parallel(m*coutG, func(_, lo, hi int) {
-				for j := lo; j < hi; j++ {
-					i, oc := j/coutG, j%coutG
-					copy(gT[oc*ld+i*l:][:l], gd[((i0+i)*cout+grp*coutG+oc)*l:][:l])
-				}
-			})
+			// The output gradient, channel-major like the product's output;
+			// one image's is that already.
+			gT := gT
+			if m == 1 {
+				gT = gd[(i0*cout+grp*coutG)*l:][:coutG*l]
+			} else {
+				parallel(m*coutG, func(_, lo, hi int) {
+					for j := lo; j < hi; j++ {
+						i, oc := j/coutG, j%coutG
+						copy(gT[oc*ld+i*l:][:l], gd[((i0+i)*cout+grp*coutG+oc)*l:][:l])
+					}
+				})
+			}
 			if needW {
 				c := o.col
 				if c == nil {

@@ -98,9 +98,20 @@ func (o *maxPoolOp) Forward() *tensor.Tensor {
 				maxPoolInside(gh, gw, src, dst, arg)
 				continue
 			}
+			// Windows wholly inside the image skip the bounds checks; the
+			// border runs the general loop below.
+			oy0, oy1 := interior(gh)
+			ox0, ox1 := interior(gw)
+			if oy0 < oy1 && ox0 < ox1 {
+				maxPoolRect(gh, gw, src, dst, arg, oy0, oy1, ox0, ox1)
+			}
 			for oy := 0; oy < gh.out; oy++ {
 				y0 := oy*gh.stride - gh.pad
 				for ox := 0; ox < gw.out; ox++ {
+					if oy >= oy0 && oy < oy1 && ox == ox0 && ox0 < ox1 {
+						ox = ox1 - 1
+						continue
+					}
 					x0 := ox*gw.stride - gw.pad
 					best, bi := float32(math.Inf(-1)), int32(-1)
 					for ky := 0; ky < gh.k; ky++ {
@@ -129,6 +140,83 @@ func (o *maxPoolOp) Forward() *tensor.Tensor {
 		}
 	})
 	return out
+}
+
+// interior returns the outputs [lo, hi) of one axis whose windows lie
+// wholly inside the input.
+func interior(g poolGeom) (lo, hi int) {
+	lo = (g.pad + g.stride - 1) / g.stride
+	last := g.in - 1 - (g.k-1)*g.dil + g.pad // greatest window start, padded
+	if last < 0 {
+		return 0, 0
+	}
+	hi = min(g.out, last/g.stride+1)
+	return lo, max(lo, hi)
+}
+
+// maxPoolRect is MaxPool2d on the outputs [oy0, oy1) × [ox0, ox1) of one
+// plane, whose windows lie inside it.
+func maxPoolRect(gh, gw poolGeom, src, dst []float32, arg []int32, oy0, oy1, ox0, ox1 int) {
+	w := gw.in
+	if gh.k == 3 && gw.k == 3 && gh.dil == 1 && gw.dil == 1 {
+		for oy := oy0; oy < oy1; oy++ {
+			y := oy*gh.stride - gh.pad
+			r0, r1, r2 := src[y*w:(y+1)*w], src[(y+1)*w:(y+2)*w], src[(y+2)*w:(y+3)*w]
+			d, a := dst[oy*gw.out:(oy+1)*gw.out], arg[oy*gw.out:(oy+1)*gw.out]
+			for ox := ox0; ox < ox1; ox++ {
+				x := ox*gw.stride - gw.pad
+				if x < 0 || x+2 >= len(r0) || x+2 >= len(r1) || x+2 >= len(r2) {
+					panic("autograd: max pooling window outside the plane")
+				}
+				best, bi := r0[x], x
+				if v := r0[x+1]; v > best || v != v {
+					best, bi = v, x+1
+				}
+				if v := r0[x+2]; v > best || v != v {
+					best, bi = v, x+2
+				}
+				if v := r1[x]; v > best || v != v {
+					best, bi = v, w+x
+				}
+				if v := r1[x+1]; v > best || v != v {
+					best, bi = v, w+x+1
+				}
+				if v := r1[x+2]; v > best || v != v {
+					best, bi = v, w+x+2
+				}
+				if v := r2[x]; v > best || v != v {
+					best, bi = v, 2*w+x
+				}
+				if v := r2[x+1]; v > best || v != v {
+					best, bi = v, 2*w+x+1
+				}
+				if v := r2[x+2]; v > best || v != v {
+					best, bi = v, 2*w+x+2
+				}
+				d[ox], a[ox] = best, int32(y*w+bi)
+			}
+		}
+		return
+	}
+	for oy := oy0; oy < oy1; oy++ {
+		y0 := oy*gh.stride - gh.pad
+		for ox := ox0; ox < ox1; ox++ {
+			x0 := ox*gw.stride - gw.pad
+			bi := y0*w + x0
+			best := src[bi]
+			for ky := 0; ky < gh.k; ky++ {
+				row := src[(y0+ky*gh.dil)*w:]
+				for kx := 0; kx < gw.k; kx++ {
+					x := x0 + kx*gw.dil
+					if v := row[x]; v > best || v != v {
+						best, bi = v, (y0+ky*gh.dil)*w+x
+					}
+				}
+			}
+			dst[oy*gw.out+ox] = best
+			arg[oy*gw.out+ox] = int32(bi)
+		}
+	}
 }
 
 // maxPoolInside is MaxPool2d on one plane whose windows all lie inside it.
