@@ -160,8 +160,8 @@ func (g *GP) Sample(space *hpo.Space, dir hpo.Direction, trials []hpo.Trial, num
 		startup = min(max(2*enc.dim+2, 5), 20)
 	}
 	rng := rngFor(g.Seed, number, 2)
-	X, y, real := observations(enc, dir, trials)
-	if real < startup {
+	X, y, nObs := observations(enc, dir, trials)
+	if nObs < startup {
 		if number < startup {
 			return enc.decode(latinRow(enc, g.Seed, startup, number)), nil
 		}
@@ -192,11 +192,12 @@ func latinRow(enc *encoding, seed uint64, n, i int) []float64 {
 	return enc.snap(x)
 }
 
-// observations returns the encoded COMPLETE trials and their objectives,
-// sign-adjusted so that lower is better. Infeasible trials
+// observations returns the encoded COMPLETE and PRUNED trials and their
+// objectives, sign-adjusted so that lower is better, and how many they are;
+// RUNNING trials follow as constant liars. Infeasible trials
 // get the worst feasible value; with no feasible trial yet the model learns
 // the violation instead.
-func observations(enc *encoding, dir hpo.Direction, trials []hpo.Trial) (X [][]float64, y []float64, real int) {
+func observations(enc *encoding, dir hpo.Direction, trials []hpo.Trial) (X [][]float64, y []float64, nObs int) {
 	var infeasible []int
 	worst := math.Inf(-1)
 	anyFeasible := false
@@ -222,11 +223,22 @@ func observations(enc *encoding, dir hpo.Direction, trials []hpo.Trial) (X [][]f
 		worst = math.Max(worst, v)
 		y = append(y, v)
 	}
-	real = len(y)
 	if anyFeasible {
 		for _, i := range infeasible {
 			y[i] = worst
 		}
+		// A pruned trial was judged worse than its peers: it counts as the
+		// worst value seen, so that the model does not propose its region
+		// again.
+		for _, t := range trials {
+			if t.State == hpo.Pruned && len(t.Params) > 0 {
+				X = append(X, enc.encode(t.Params))
+				y = append(y, worst)
+			}
+		}
+	}
+	nObs = len(y)
+	if anyFeasible {
 		// Constant liar: trials other workers are running count as the
 		// worst value seen, so that parallel workers spread out instead of
 		// proposing the same point.
@@ -243,7 +255,7 @@ func observations(enc *encoding, dir hpo.Direction, trials []hpo.Trial) (X [][]f
 			}
 		}
 	}
-	return X, y, real
+	return X, y, nObs
 }
 
 func contains(s []int, v int) bool {
