@@ -77,7 +77,7 @@ func (o *batchNormOp) Forward() *tensor.Tensor {
 	// otherwise it is staged in the output, which overwrites it.
 	hd := od
 	if recording(o.x, o.w, o.b) {
-		o.xhat = tensor.Zeros(o.x.Shape()...)
+		o.xhat = tensor.Wrap(getBuf(o.x.value.Len()), o.x.Shape()...)
 		hd = o.xhat.Data()
 	}
 	o.invStd = make([]float32, c)
@@ -86,20 +86,19 @@ func (o *batchNormOp) Forward() *tensor.Tensor {
 		for ch := lo; ch < hi; ch++ {
 			var mean, variance float64
 			if o.training {
-				var s float64
+				// One pass over the channel: the sums of the values and
+				// of their squares about a shift (the channel's first value),
+				// which keeps the variance accurate when the mean is large.
+				shift := float64(xd[ch*inner])
+				var s, ss float64
 				for i := 0; i < n; i++ {
-					for _, v := range xd[(i*c+ch)*inner:][:inner] {
-						s += float64(v)
-					}
+					s1, s2 := sumShifted(xd[(i*c+ch)*inner:][:inner], float32(shift))
+					s += s1
+					ss += s2
 				}
-				mean = s / cnt
-				var ss float64
-				for i := 0; i < n; i++ {
-					for _, v := range xd[(i*c+ch)*inner:][:inner] {
-						d := float64(v) - mean
-						ss += d * d
-					}
-				}
+				mean = shift + s/cnt
+				ss -= s * s / cnt
+				ss = max(ss, 0)
 				variance = ss / cnt
 				if o.rm != nil {
 					m := float64(o.momentum)
@@ -197,6 +196,41 @@ func (o *batchNormOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 		}
 	})
 	return []*tensor.Tensor{gx, gw, gb}
+}
+
+// sumShifted returns the sum of v−shift and of its squares over xs, in
+// float64 from float32 partial sums over blocks short enough to keep the
+// float32 rounding small.
+func sumShifted(xs []float32, shift float32) (s, ss float64) {
+	for len(xs) > 0 {
+		blk := xs[:min(len(xs), 256)]
+		xs = xs[len(blk):]
+		var a0, a1, q0, q1 float32
+		j := 0
+		for ; j+1 < len(blk); j += 2 {
+			d0, d1 := blk[j]-shift, blk[j+1]-shift
+			a0 += d0
+			a1 += d1
+			q0 += d0 * d0
+			q1 += d1 * d1
+		}
+		if j < len(blk) {
+			d := blk[j] - shift
+			a0 += d
+			q0 += d * d
+		}
+		s += float64(a0) + float64(a1)
+		ss += float64(q0) + float64(q1)
+	}
+	return s, ss
+}
+
+// release gives the saved normalised input back to the buffer cache.
+func (o *batchNormOp) release() {
+	if o.xhat != nil {
+		putBuf(o.xhat.Data())
+		o.xhat = nil
+	}
 }
 
 // LayerNorm normalises x over its last len(normShape) dimensions, which must
