@@ -176,6 +176,9 @@ func (v *Var) Backward(opts ...BackwardOption) {
 	order := topoOrder(v)
 	// Intermediate gradients are rebuilt on every call; leaves accumulate.
 	pending := make(map[*Var]*tensor.Tensor, len(order))
+	// owned marks pending gradients that nothing else references, which a
+	// leaf may adopt instead of copying.
+	owned := make(map[*Var]bool, len(order))
 	pending[v] = seed
 	for i := len(order) - 1; i >= 0; i-- {
 		n := order[i]
@@ -187,13 +190,20 @@ func (v *Var) Backward(opts ...BackwardOption) {
 		if n.released {
 			panic("autograd: Backward through a graph that an earlier Backward released; pass RetainGraph() to the earlier call")
 		}
+		own := owned[n]
+		delete(owned, n)
 		if n.op == nil {
+			if n.grad == nil && own {
+				n.grad = g
+				continue
+			}
 			n.grad = accumulateLeaf(n.grad, g)
 			continue
 		}
 		n.grad = g
 		ins := n.op.Operands()
 		grads := n.op.Backward(g)
+		_, fresh := n.op.(gradOwner)
 		if len(grads) != len(ins) {
 			panic(fmt.Sprintf("autograd: %T returned %d gradients for %d operands", n.op, len(grads), len(ins)))
 		}
@@ -204,6 +214,7 @@ func (v *Var) Backward(opts ...BackwardOption) {
 			if !tensor.EqualShapes(grads[j].Shape(), in.value.Shape()) {
 				panic(fmt.Sprintf("autograd: %T gradient %v for operand %d of shape %v", n.op, grads[j].Shape(), j, in.value.Shape()))
 			}
+			owned[in] = pending[in] != nil || fresh // a sum is fresh too
 			pending[in] = addGrads(pending[in], grads[j])
 		}
 		if !cfg.retainGraph {
@@ -215,6 +226,11 @@ func (v *Var) Backward(opts ...BackwardOption) {
 		}
 	}
 }
+
+// gradOwner is an Op whose Backward returns gradients that it allocated
+// for the call and references nowhere else, each operand its own tensor,
+// so that a leaf may keep one as its gradient without a copy.
+type gradOwner interface{ ownsGrads() }
 
 // accumulateLeaf returns acc + g, reusing acc's storage when there is one.
 // A leaf's gradient is copied on first use because g may be shared with other

@@ -575,3 +575,5 @@ func col2im(g kernels.ConvGeom, col []float32, ld int, dst []float32, ways int) 
 		kernels.Col2imFrom(sub, col[lo*kl:], ld, dst[lo*hw:hi*hw])
 	})
 }
+
+func (o *convOp) ownsGrads() {}

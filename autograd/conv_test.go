@@ -167,3 +167,38 @@ func TestConvPaths(t *testing.T) {
 		checkConvBilinear(t, c.name, randn(uint64(300+i), c.xs...), randn(uint64(400+i), c.ws...), c.opt, uint64(500+10*i))
 	}
 }
+
+// TestLeafAdoptsOwnedGradient checks that a leaf keeping an op's fresh
+// gradient without a copy still accumulates correctly and shares nothing.
+func TestLeafAdoptsOwnedGradient(t *testing.T) {
+	x := Const(randn(1, 2, 3, 5, 5))
+	w := Param(randn(2, 4, 3, 3, 3))
+	b := Param(randn(3, 4))
+	step := func() *Var { return Sum(Conv2d(x, w, b, Conv2dOptions{Padding: [2]int{1, 1}})) }
+	step().Backward()
+	first := w.Grad().Clone()
+	firstB := b.Grad().Clone()
+	out := step()
+	out.Backward()
+	for j, v := range w.Grad().Data() {
+		if d := v - 2*first.Data()[j]; d > 1e-3 || d < -1e-3 {
+			t.Fatalf("weight gradient %d after two passes = %v, want %v", j, v, 2*first.Data()[j])
+		}
+	}
+	for j, v := range b.Grad().Data() {
+		if d := v - 2*firstB.Data()[j]; d > 1e-3 || d < -1e-3 {
+			t.Fatalf("bias gradient %d after two passes = %v, want %v", j, v, 2*firstB.Data()[j])
+		}
+	}
+	// A weight used twice sums two fresh gradients into one it owns.
+	w.ZeroGrad()
+	Sum(Conv2d(x, w, nil, Conv2dOptions{})).Backward()
+	single := w.Grad().Clone()
+	w.ZeroGrad()
+	Sum(Add(Conv2d(x, w, nil, Conv2dOptions{}), Conv2d(x, w, nil, Conv2dOptions{}))).Backward()
+	for j, v := range w.Grad().Data() {
+		if d := v - 2*single.Data()[j]; d > 1e-3 || d < -1e-3 {
+			t.Fatalf("shared weight gradient %d = %v, want %v", j, v, 2*single.Data()[j])
+		}
+	}
+}

@@ -157,3 +157,5 @@ func (o *bmmOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 	}
 	return []*tensor.Tensor{ga, gb}
 }
+
+func (o *linearOp) ownsGrads() {}

@@ -430,3 +430,5 @@ func recording(vs ...*Var) bool {
 	}
 	return false
 }
+
+func (o *batchNormOp) ownsGrads() {}
