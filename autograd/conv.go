@@ -105,7 +105,14 @@ func (o *convOp) chunk() int {
 	return max(1, min(n, colBudget/max(per, 1)))
 }
 
+// depthwise reports whether every group has one input channel, so that
+// the direct depthwise kernels apply.
+func (o *convOp) depthwise() bool { return o.groups > 1 && o.geom.C == 1 }
+
 func (o *convOp) Forward() *tensor.Tensor {
+	if o.depthwise() {
+		return o.forwardDepthwise()
+	}
 	if o.perImage() {
 		return o.forwardPerImage()
 	}
@@ -192,6 +199,9 @@ func lowerImages(m int, g kernels.ConvGeom, src func(i int) []float32, col []flo
 }
 
 func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
+	if o.depthwise() {
+		return o.backwardDepthwise(gout)
+	}
 	if o.perImage() {
 		return o.backwardPerImage(gout)
 	}
@@ -276,6 +286,70 @@ func (o *convOp) release() {
 		putBuf(o.col)
 		o.col = nil
 	}
+}
+
+// forwardDepthwise runs the direct kernel on every output plane; output
+// channel oc reads input channel oc/(Cout/Cin).
+func (o *convOp) forwardDepthwise() *tensor.Tensor {
+	xs, ws := o.x.Shape(), o.w.Shape()
+	n, cin, cout := xs[0], xs[1], ws[0]
+	g := o.geom
+	l, hw, kk := g.OutH()*g.OutW(), g.H*g.W, g.KH*g.KW
+	mult := cout / cin
+	out := tensor.Make[float32](n, cout, g.OutH(), g.OutW())
+	xd, wd, od := o.x.value.Data(), o.w.value.Data(), out.Data()
+	parallel(n*cout, func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			i, oc := p/cout, p%cout
+			var b float32
+			if o.b != nil {
+				b = o.b.value.Data()[oc]
+			}
+			kernels.DepthwiseConv(g, xd[(i*cin+oc/mult)*hw:][:hw], wd[oc*kk:][:kk], b, od[p*l:][:l])
+		}
+	})
+	return out
+}
+
+// backwardDepthwise is the backward pass of forwardDepthwise. Work is split
+// by output channel so that no two workers touch the same kernel gradient;
+// the output channels of one input channel stay with one worker.
+func (o *convOp) backwardDepthwise(gout *tensor.Tensor) []*tensor.Tensor {
+	xs, ws := o.x.Shape(), o.w.Shape()
+	n, cin, cout := xs[0], xs[1], ws[0]
+	g := o.geom
+	l, hw, kk := g.OutH()*g.OutW(), g.H*g.W, g.KH*g.KW
+	mult := cout / cin
+	xd, wd, gd := o.x.value.Data(), o.w.value.Data(), gout.Data()
+	var gx, gw *tensor.Tensor
+	if o.x.requiresGrad {
+		gx = tensor.Zeros(xs...)
+	}
+	if o.w.requiresGrad {
+		gw = tensor.Zeros(ws...)
+	}
+	parallel(cin, func(_, lo, hi int) {
+		for ic := lo; ic < hi; ic++ {
+			for i := 0; i < n; i++ {
+				var gsrc []float32
+				if gx != nil {
+					gsrc = gx.Data()[(i*cin+ic)*hw:][:hw]
+				}
+				for oc := ic * mult; oc < (ic+1)*mult; oc++ {
+					var gwp []float32
+					if gw != nil {
+						gwp = gw.Data()[oc*kk:][:kk]
+					}
+					kernels.DepthwiseConvGrad(g, xd[(i*cin+ic)*hw:][:hw], wd[oc*kk:][:kk], gd[(i*cout+oc)*l:][:l], gsrc, gwp)
+				}
+			}
+		}
+	})
+	var gb *tensor.Tensor
+	if o.b != nil && o.b.requiresGrad {
+		gb = channelSums(gout)
+	}
+	return []*tensor.Tensor{gx, gw, gb}
 }
 
 // forwardPerImage multiplies the weights with each image in place.

@@ -144,8 +144,8 @@ func checkConvBilinear(t *testing.T, name string, x, w *tensor.Tensor, opt Conv2
 }
 
 // TestConvPaths runs the images-side-by-side path in one chunk (keeping the
-// column matrix) and in several, and the image-by-image path of 1×1
-// convolutions over large images.
+// column matrix) and in several, the image-by-image path of 1×1
+// convolutions over large images, and the direct depthwise kernels.
 func TestConvPaths(t *testing.T) {
 	saved := colBudget
 	defer func() { colBudget = saved }()
@@ -162,6 +162,8 @@ func TestConvPaths(t *testing.T) {
 		{"1x1 stride 2", saved, []int{4, 6, 7, 7}, []int{5, 6, 1, 1}, Conv2dOptions{Stride: [2]int{2, 2}}},
 		{"1x1 per image", saved, []int{2, 3, 32, 33}, []int{4, 3, 1, 1}, Conv2dOptions{}},
 		{"1x1 one image", saved, []int{1, 3, 4, 5}, []int{4, 3, 1, 1}, Conv2dOptions{}},
+		{"depthwise", saved, []int{3, 4, 7, 6}, []int{4, 1, 3, 3}, Conv2dOptions{Padding: [2]int{1, 1}, Groups: 4}},
+		{"depthwise x2 strided", saved, []int{2, 3, 9, 8}, []int{6, 1, 3, 2}, Conv2dOptions{Stride: [2]int{2, 3}, Padding: [2]int{2, 1}, Dilation: [2]int{2, 1}, Groups: 3}},
 	} {
 		colBudget = c.budget
 		checkConvBilinear(t, c.name, randn(uint64(300+i), c.xs...), randn(uint64(400+i), c.ws...), c.opt, uint64(500+10*i))
