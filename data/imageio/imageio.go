@@ -389,7 +389,11 @@ func WriteAtomic(name string, b []byte) error {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	tmp := f.Name()
-	_, err = f.Write(b)
+	// CreateTemp makes the file private; give it the usual permissions.
+	err = f.Chmod(0o644)
+	if err == nil {
+		_, err = f.Write(b)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
