@@ -146,7 +146,7 @@ checkpoint exactly as if it had not stopped.`,
 			var run *classify.Run
 			var err error
 			if resume != "" {
-				for _, name := range []string{"batch", "lr", "optimizer", "weight-decay", "schedule", "warmup", "seed"} {
+				for _, name := range []string{"batch", "lr", "optimizer", "weight-decay", "schedule", "warmup", "label-smoothing", "seed"} {
 					if cmd.Flags().Changed(name) {
 						return fmt.Errorf("train mnist: --%s cannot be changed when resuming: the run keeps the settings stored in its checkpoint", name)
 					}
@@ -214,6 +214,7 @@ checkpoint exactly as if it had not stopped.`,
 	f.Float64Var(&cfg.WeightDecay, "weight-decay", 0.01, "weight decay")
 	f.StringVar(&cfg.Schedule, "schedule", "cosine", "learning-rate schedule: cosine, step or constant")
 	f.IntVar(&cfg.Warmup, "warmup", 100, "linear warm-up steps")
+	f.Float64Var(&cfg.LabelSmoothing, "label-smoothing", 0, "label smoothing of the training loss")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "random seed for initialisation, shuffling and dropout")
 	f.StringVar(&out, "out", "runs/mnist", "output directory for the checkpoint, metrics.jsonl and metrics.png")
 	f.StringVar(&resume, "resume", "", "continue the run saved in this checkpoint")

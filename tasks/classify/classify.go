@@ -53,6 +53,9 @@ type Config struct {
 	// (×Gamma each epoch, as PyTorch's MNIST example) or "constant".
 	Schedule string  `json:"schedule"`
 	Gamma    float64 `json:"gamma"`
+	// LabelSmoothing mixes the one-hot training target with the uniform
+	// distribution (evaluation uses plain cross-entropy).
+	LabelSmoothing float64 `json:"label_smoothing,omitempty"`
 	// Warmup is the number of steps of linear learning-rate warm-up.
 	Warmup int    `json:"warmup"`
 	Seed   uint64 `json:"seed"`
@@ -81,6 +84,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("batch must be at least 1, got %d", c.Batch)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
 		return fmt.Errorf("learning rate must be positive, got %g", c.LR)
+	case c.LabelSmoothing < 0 || c.LabelSmoothing >= 1:
+		return fmt.Errorf("label smoothing must be in [0, 1), got %g", c.LabelSmoothing)
 	case c.WeightDecay < 0:
 		return fmt.Errorf("weight decay must not be negative, got %g", c.WeightDecay)
 	}
@@ -212,7 +217,8 @@ func (r *Run) TrainEpoch(train Dataset, p Progress) float64 {
 		x, y := train.Batch(idx)
 		optim.SetSchedule(r.Opt, sched, r.Step)
 		optim.ZeroGrad(r.Opt)
-		loss := autograd.CrossEntropy(r.Model.Forward(autograd.Const(x)), y, autograd.CrossEntropyOptions{})
+		loss := autograd.CrossEntropy(r.Model.Forward(autograd.Const(x)), y,
+			autograd.CrossEntropyOptions{LabelSmoothing: float32(r.Config.LabelSmoothing)})
 		loss.Backward()
 		r.Opt.Step()
 		r.Step++
