@@ -247,7 +247,7 @@ func dataShowCmd() *cobra.Command {
 		dir, formatFlag, split, ann, out, aug string
 		n, cols, size                         int
 		seed                                  uint64
-		asJSON                                bool
+		asJSON, skipBad                       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "show --dataset DIR --out grid.png",
@@ -287,12 +287,21 @@ as a PNG grid with boxes outlined and label maps tinted.`,
 			}
 			pick := transform.NewState(seed).Rand.Perm(set.Len())
 			var cells []*imageio.Image
-			for k := range min(n, set.Len()) {
+			skipped := 0
+			for k := 0; k < len(pick) && len(cells) < n; k++ {
 				smp, err := set.Get(pick[k], transform.NewState(transform.Mix(seed, k)))
 				if err != nil {
+					if skipBad {
+						skipped++
+						fmt.Fprintf(cmd.ErrOrStderr(), "skipped: %v\n", err)
+						continue
+					}
 					return fmt.Errorf("data show: %w", err)
 				}
 				cells = append(cells, grid.Render(smp))
+			}
+			if len(cells) == 0 {
+				return fmt.Errorf("data show: no readable samples (%d skipped)", skipped)
 			}
 			g := grid.Tile(cells, cols, 2)
 			if err := imageio.WriteFile(out, imageio.ToNRGBA(g)); err != nil {
@@ -300,9 +309,12 @@ as a PNG grid with boxes outlined and label maps tinted.`,
 			}
 			if asJSON {
 				return printJSON(cmd, map[string]any{"out": out, "format": format, "split": split, "samples": len(cells),
-					"dataset_size": set.Len(), "width": g.W, "height": g.H, "classes": len(set.Classes)})
+					"dataset_size": set.Len(), "width": g.W, "height": g.H, "classes": len(set.Classes), "skipped": skipped})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d %s samples to %s (%dx%d)\n", len(cells), format, out, g.W, g.H)
+			if skipped > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "skipped %d unreadable samples\n", skipped)
+			}
 			return nil
 		},
 	}
@@ -317,6 +329,7 @@ as a PNG grid with boxes outlined and label maps tinted.`,
 	f.IntVar(&cols, "cols", 8, "samples per row")
 	f.IntVar(&size, "size", 160, "training size of the preview")
 	f.Uint64Var(&seed, "seed", 0, "random seed")
+	f.BoolVar(&skipBad, "skip-bad", false, "skip unreadable samples (reported on stderr and counted) instead of stopping")
 	f.BoolVar(&asJSON, "json", false, "print one JSON summary on stdout")
 	return cmd
 }

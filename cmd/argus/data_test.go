@@ -81,3 +81,28 @@ func TestDataErrors(t *testing.T) {
 		t.Fatal("a failed synth left its folder")
 	}
 }
+
+func TestDataShowCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "fg")
+	var so, se bytes.Buffer
+	if code := run([]string{"data", "synth", "finegrained", "--out", out, "--size", "2"}, &so, &se); code != 0 {
+		t.Fatal(se.String())
+	}
+	classes, _ := os.ReadDir(filepath.Join(out, "train"))
+	bad := filepath.Join(out, "train", classes[0].Name(), "0000.jpg")
+	os.WriteFile(bad, []byte("\xff\xd8\xff\xe0 truncated"), 0o644)
+	args := []string{"data", "show", "--dataset", out, "--out", filepath.Join(dir, "g.png"), "--n", "20", "--size", "32"}
+	se.Reset()
+	if code := run(args, &so, &se); code == 0 || !strings.Contains(se.String(), "0000.jpg") {
+		t.Fatalf("corrupt image: exit %d, %q", code, se.String())
+	}
+	so.Reset()
+	if code := run(append(args, "--skip-bad", "--json"), &so, &se); code != 0 {
+		t.Fatalf("--skip-bad: %s", se.String())
+	}
+	var sum struct{ Samples, Skipped int }
+	if err := json.Unmarshal(so.Bytes(), &sum); err != nil || sum.Skipped != 1 || sum.Samples != 19 {
+		t.Fatalf("summary %s: %v", so.String(), err)
+	}
+}

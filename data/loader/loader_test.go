@@ -321,3 +321,20 @@ func TestPadCollate(t *testing.T) {
 		t.Fatal("stacking images of different sizes succeeded")
 	}
 }
+
+func TestMultiScaleBatches(t *testing.T) {
+	ds := &memSet{n: 40, tf: transform.Compose{transform.BatchResize{}, transform.HFlip{P: 0.5}}, fail: -1}
+	scales := transform.MultiScale{Sizes: []int{8, 12, 16}, Seed: 2}
+	l := New([]Dataset{ds}, Indices{N: 40, BatchSize: 4, Shuffle: true}, Stack(nil, nil), Options{Workers: 3, Scales: scales})
+	sizes := map[int]bool{}
+	for _, r := range collectAll(t, l, 1) {
+		s := r.Data.X.Shape()
+		if r.Size != scales.Size(1, r.Index) || s[2] != r.Size || s[3] != r.Size {
+			t.Fatalf("batch %d: size %d, shape %v", r.Index, r.Size, s)
+		}
+		sizes[r.Size] = true
+	}
+	if len(sizes) < 2 {
+		t.Fatalf("one size for every batch: %v", sizes)
+	}
+}
