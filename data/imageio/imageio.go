@@ -376,6 +376,11 @@ func Encode(w io.Writer, ext string, img image.Image) error {
 		e := png.Encoder{CompressionLevel: png.BestSpeed}
 		return e.Encode(w, img)
 	case ".jpg", ".jpeg", ".JPG", ".JPEG":
+		// The encoder has a fast path for *image.RGBA only; an opaque
+		// NRGBA holds the same bytes.
+		if n, ok := img.(*image.NRGBA); ok && n.Opaque() {
+			img = &image.RGBA{Pix: n.Pix, Stride: n.Stride, Rect: n.Rect}
+		}
 		return jpeg.Encode(w, img, &jpeg.Options{Quality: 95})
 	}
 	return fmt.Errorf("unknown image extension %q (want .png or .jpg)", ext)

@@ -139,12 +139,21 @@ func (c *canvas) line(x0, y0, x1, y1, width float64, s shader, label int) {
 	c.poly([][2]float64{{x0 + nx, y0 + ny}, {x1 + nx, y1 + ny}, {x1 - nx, y1 - ny}, {x0 - nx, y0 - ny}}, s, label)
 }
 
-// noise adds uniform noise of amplitude a to every sample.
+// noise adds uniform noise of amplitude a to every sample, from a
+// xorshift stream seeded by r (a full PCG draw per sample costs more than
+// the rest of the drawing).
 func (c *canvas) noise(r *rand.Rand, a float32) {
+	x := r.Uint32() | 1
 	for i, v := range c.img.Pix {
-		c.img.Pix[i] = v + a*(2*r.Float32()-1)
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		c.img.Pix[i] = v + a*(float32(x>>8)*(2.0/(1<<24))-1)
 	}
 }
+
+// frac returns v − ⌊v⌋.
+func frac(v float64) float64 { return v - math.Floor(v) }
 
 // clamp brings every sample into [0, 1].
 func (c *canvas) clamp() {
@@ -172,7 +181,7 @@ func texture(r *rand.Rand, a, b rgb) shader {
 		th := r.Float64() * math.Pi
 		cs, sn := math.Cos(th), math.Sin(th)
 		return func(x, y int) rgb {
-			if math.Mod(math.Abs(float64(x)*cs+float64(y)*sn), period) < period/2 {
+			if frac((float64(x)*cs+float64(y)*sn)/period) < 0.5 {
 				return a
 			}
 			return b
@@ -189,7 +198,7 @@ func texture(r *rand.Rand, a, b rgb) shader {
 		th := r.Float64() * 2 * math.Pi
 		cs, sn := math.Cos(th)/300, math.Sin(th)/300
 		return func(x, y int) rgb {
-			t := float32(math.Mod(math.Abs(float64(x)*cs+float64(y)*sn), 1))
+			t := float32(frac(float64(x)*cs + float64(y)*sn))
 			return rgb{a[0] + t*(b[0]-a[0]), a[1] + t*(b[1]-a[1]), a[2] + t*(b[2]-a[2])}
 		}
 	default:
