@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,7 +22,7 @@ func ReadCOCO(ann, dir string) (*Set, []int64, error) {
 		return nil, nil, err
 	}
 	cats := slices.Clone(d.Categories)
-	slices.SortFunc(cats, func(a, b coco.Category) int { return int(a.ID - b.ID) })
+	slices.SortFunc(cats, func(a, b coco.Category) int { return cmp.Compare(a.ID, b.ID) })
 	label := map[int64]int{}
 	s := &Set{Name: filepath.Base(ann)}
 	ids := make([]int64, len(cats))
