@@ -104,9 +104,9 @@ func (g *gemm) rows(mk *microKernel, pb *packBuf, i0, i1, mc, pc, kb, jc, nb int
 }
 
 // shared computes the product on nw goroutines that share each packed B
-// block: for every block the goroutines first pack a share of its panels,
-// then each multiplies its own run of rows of A by the whole block. Nothing
-// is packed twice.
+// block: for every block the goroutines first pack its panels, then
+// multiply runs of rows of A by the whole block, taking both in chunks from
+// a queue. Nothing is packed twice.
 func (g *gemm) shared(mk *microKernel, nw int) {
 	mr, nr := mk.mr, mk.nr
 	sb := getPackBuf()
@@ -124,23 +124,28 @@ func (g *gemm) shared(mk *microKernel, nw int) {
 			if pc > 0 {
 				beta = 1
 			}
-			parallelFor(nw, func(w int) {
-				lo, hi := min(nb, w*panels/nw*nr), min(nb, (w+1)*panels/nw*nr)
-				if lo < hi {
-					g.packB(sb.b[lo*kb:], nr, pc, kb, jc+lo, hi-lo)
+			pq := &queue{n: min(panels, 4*nw)}
+			parallelFor(nw, func(int) {
+				for c := range pq.each {
+					if lo, hi := span(c, pq.n, panels, nr, nb); lo < hi {
+						g.packB(sb.b[lo*kb:], nr, pc, kb, jc+lo, hi-lo)
+					}
 				}
 			})
-			parallelFor(nw, func(w int) {
-				i0, i1 := min(g.m, w*tilesM/nw*mr), min(g.m, (w+1)*tilesM/nw*mr)
-				if i0 >= i1 {
-					return
-				}
+			rq := &queue{n: min(tilesM, 4*nw)}
+			parallelFor(nw, func(int) {
 				pb := getPackBuf()
 				defer putPackBuf(pb)
-				mc := split(i1-i0, mk.mc, mr)
-				pb.a = grow(pb.a, mc*kb)
 				pb.tile = grow(pb.tile, mr*nr)
-				g.rows(mk, pb, i0, i1, mc, pc, kb, jc, nb, sb.b, beta)
+				for c := range rq.each {
+					i0, i1 := span(c, rq.n, tilesM, mr, g.m)
+					if i0 >= i1 {
+						continue
+					}
+					mc := split(i1-i0, mk.mc, mr)
+					pb.a = grow(pb.a, mc*kb)
+					g.rows(mk, pb, i0, i1, mc, pc, kb, jc, nb, sb.b, beta)
+				}
 			})
 		}
 	}

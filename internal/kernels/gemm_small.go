@@ -63,24 +63,28 @@ func (g *gemm) small(mk *microKernel, i0, i1, j0, j1 int) {
 	}
 }
 
-// smallParallel runs the unpacked path on nw goroutines, each taking a run
-// of whole column tiles, or of row tiles when C is too narrow.
+// smallParallel runs the unpacked path on nw goroutines, which take runs
+// of whole column tiles, or of row tiles when C is too narrow, from a queue.
 func (g gemm) smallParallel(mk *microKernel, nw int) {
 	colTiles := (g.n + mk.nr - 1) / mk.nr
 	rowTiles := (g.m + mk.mr - 1) / mk.mr
-	if colTiles >= 2*nw || colTiles >= rowTiles {
-		parallelFor(nw, func(w int) {
-			lo, hi := min(g.n, w*colTiles/nw*mk.nr), min(g.n, (w+1)*colTiles/nw*mk.nr)
-			if lo < hi {
-				g.small(mk, 0, g.m, lo, hi)
-			}
-		})
-		return
+	byCols := colTiles >= 2*nw || colTiles >= rowTiles
+	tiles := rowTiles
+	if byCols {
+		tiles = colTiles
 	}
-	parallelFor(nw, func(w int) {
-		lo, hi := min(g.m, w*rowTiles/nw*mk.mr), min(g.m, (w+1)*rowTiles/nw*mk.mr)
-		if lo < hi {
-			g.small(mk, lo, hi, 0, g.n)
+	q := &queue{n: min(tiles, 4*nw)}
+	parallelFor(nw, func(int) {
+		for c := range q.each {
+			if byCols {
+				if lo, hi := span(c, q.n, colTiles, mk.nr, g.n); lo < hi {
+					g.small(mk, 0, g.m, lo, hi)
+				}
+				continue
+			}
+			if lo, hi := span(c, q.n, rowTiles, mk.mr, g.m); lo < hi {
+				g.small(mk, lo, hi, 0, g.n)
+			}
 		}
 	})
 }

@@ -3,6 +3,7 @@ package kernels
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // job is one share of a parallelFor call.
@@ -59,4 +60,27 @@ func parallelFor(n int, fn func(int)) {
 		fn(i)
 	}
 	wg.Wait()
+}
+
+// queue hands out the chunks 0..n-1 of a parallel loop, one at a time, to
+// whichever goroutine asks first: a goroutine that the OS deschedules, on a
+// machine shared with other work, then delays only its current chunk.
+type queue struct {
+	next atomic.Int64
+	n    int
+}
+
+// each yields the chunks this goroutine takes.
+func (q *queue) each(yield func(int) bool) {
+	for {
+		c := int(q.next.Add(1)) - 1
+		if c >= q.n || !yield(c) {
+			return
+		}
+	}
+}
+
+// span returns chunk c of n equal runs of units of size unit over [0, total).
+func span(c, n, units, unit, total int) (lo, hi int) {
+	return min(total, c*units/n*unit), min(total, (c+1)*units/n*unit)
 }
