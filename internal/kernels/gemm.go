@@ -96,8 +96,8 @@ func SgemmStrided(transA, transB bool, batch, m, n, k int, alpha float32, a []fl
 		s.items(0, batch)
 		return
 	}
-	// Each goroutine takes a contiguous run of the batch: the products are
-	// small, so the inner ones stay single-threaded.
+	// The goroutines take runs of the batch: the products are small, so the
+	// inner ones stay single-threaded.
 	s.parallel(nw)
 }
 
@@ -122,8 +122,11 @@ func (s *strided) items(lo, hi int) {
 }
 
 func (s strided) parallel(nw int) {
-	parallelFor(nw, func(w int) {
-		s.items(w*s.batch/nw, (w+1)*s.batch/nw)
+	q := &queue{n: min(s.batch, 4*nw)}
+	parallelFor(nw, func(int) {
+		for c := range q.each {
+			s.items(span(c, q.n, s.batch, 1, s.batch))
+		}
 	})
 }
 
