@@ -33,6 +33,9 @@ import (
 //		}
 //	}
 //
+// C must not share memory with A or B; Sgemm panics if it does. When alpha
+// is zero or k is zero, A and B are not read.
+//
 // Large products are packed into cache-sized panels and split over
 // GOMAXPROCS goroutines of a persistent worker pool; Sgemm is safe for
 // concurrent use as long as the callers' C matrices do not overlap.
