@@ -1,7 +1,9 @@
 package transform
 
 import (
+	"encoding/json"
 	"math"
+	"os"
 	"slices"
 	"testing"
 
@@ -291,6 +293,33 @@ func TestMultiScale(t *testing.T) {
 		for k := range 4 {
 			if abs(back[0][k]-s.Boxes[0][k]) > 1e-3 {
 				t.Fatalf("view %+v maps %v back to %v", v, v.Sample.Boxes, back)
+			}
+		}
+	}
+}
+
+func TestHueGolden(t *testing.T) {
+	b, err := os.ReadFile("testdata/hue_golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Cases []struct {
+			RGB  [3]float32 `json:"rgb"`
+			Hue  float32    `json:"hue"`
+			Want [3]float32 `json:"want"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range g.Cases {
+		m := imageio.NewImage(3, 1, 1)
+		copy(m.Pix, c.RGB[:])
+		AdjustHue(m, c.Hue)
+		for k := range 3 {
+			if abs(m.Pix[k]-c.Want[k]) > 2e-5 {
+				t.Fatalf("case %d: rgb %v hue %v: got %v, colorsys %v", i, c.RGB, c.Hue, m.Pix, c.Want)
 			}
 		}
 	}
