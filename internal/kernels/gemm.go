@@ -5,6 +5,10 @@
 // Every routine has one contract and may have several implementations
 // (assembly for AVX-512 and AVX2+FMA, pure Go); the fastest one the CPU
 // supports is chosen once at start-up, and the purego build tag forces pure Go.
+// On amd64 the choice follows golang.org/x/sys/cpu, which honours GODEBUG:
+// GODEBUG=cpu.avx512f=off runs the AVX2 code on an AVX-512 machine, and
+// GODEBUG=cpu.avx512f=off,cpu.avx2=off the pure-Go code, so that one machine
+// can test every implementation of every caller.
 package kernels
 
 import (
