@@ -43,8 +43,8 @@ func Detection(out string, o Options) (*Summary, error) {
 	if n <= 0 {
 		n = 1000
 	}
-	if n < 2 {
-		return nil, fmt.Errorf("synth detection: size %d, need at least 2 images", n)
+	if n < 2 || n > maxImages {
+		return nil, fmt.Errorf("synth detection: size %d, want 2..%d images", n, maxImages)
 	}
 	dir := o.MNISTDir
 	if dir == "" {

@@ -32,8 +32,8 @@ func FineGrained(out string, o Options) (*Summary, error) {
 	if per <= 0 {
 		per = 30
 	}
-	if per < 2 {
-		return nil, fmt.Errorf("synth finegrained: size %d, need at least 2 images per class", per)
+	if per < 2 || per > maxImages/20 {
+		return nil, fmt.Errorf("synth finegrained: size %d, want 2..%d images per class", per, maxImages/20)
 	}
 	const classes = 20
 	var all []bird

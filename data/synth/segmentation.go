@@ -96,8 +96,8 @@ func Segmentation(out string, o Options) (*Summary, error) {
 	if n <= 0 {
 		n = 100
 	}
-	if n < 2 {
-		return nil, fmt.Errorf("synth segmentation: size %d, need at least 2 images", n)
+	if n < 2 || n > maxImages/3 {
+		return nil, fmt.Errorf("synth segmentation: size %d, want 2..%d images per dataset", n, maxImages/3)
 	}
 	nVal := max(n/5, 1)
 	sum := &Summary{Task: "segmentation", Out: out, Seed: o.Seed, Size: n, Images: n * len(segStyles), Splits: map[string]int{}}

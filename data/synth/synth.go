@@ -55,6 +55,10 @@ type Summary struct {
 	Stats map[string]any `json:"stats,omitempty"`
 }
 
+// maxImages bounds a generated dataset, so that a mistyped --size fails
+// at once instead of after filling the disk.
+const maxImages = 1_000_000
+
 // Tasks lists the generators by name.
 var Tasks = map[string]func(out string, o Options) (*Summary, error){
 	"detection":    Detection,
