@@ -23,18 +23,25 @@ type trainStepReport struct {
 	SecondsPerStep     float64 `json:"seconds_per_step"`
 	ImagesPerSecond    float64 `json:"images_per_second"`
 	MeanSecondsPerStep float64 `json:"mean_seconds_per_step"`
-	Model              string  `json:"model"`
-	Batch              int     `json:"batch"`
-	Size               int     `json:"size"`
-	Iters              int     `json:"iters"`
-	Warmup             int     `json:"warmup"`
-	Threads            int     `json:"threads"`
+	// CPUSecondsPerStep is the process's CPU time per timed step (zero
+	// where unavailable): about what a step costs on one otherwise idle
+	// core, whatever else shares the machine.
+	CPUSecondsPerStep float64 `json:"cpu_seconds_per_step"`
+	Model             string  `json:"model"`
+	Batch             int     `json:"batch"`
+	Size              int     `json:"size"`
+	Iters             int     `json:"iters"`
+	Warmup            int     `json:"warmup"`
+	Threads           int     `json:"threads"`
 }
 
 // inferReport is the JSON printed by `argus bench infer --json`.
 type inferReport struct {
-	MsPerBatch      float64 `json:"ms_per_batch"`
-	MeanMsPerBatch  float64 `json:"mean_ms_per_batch"`
+	MsPerBatch     float64 `json:"ms_per_batch"`
+	MeanMsPerBatch float64 `json:"mean_ms_per_batch"`
+	// CPUMsPerBatch is the process's CPU time per timed batch (zero where
+	// unavailable).
+	CPUMsPerBatch   float64 `json:"cpu_ms_per_batch"`
 	ImagesPerSecond float64 `json:"images_per_second"`
 	Model           string  `json:"model"`
 	Batch           int     `json:"batch"`
@@ -158,15 +165,16 @@ func (f *modelFlags) inputs(m benchModel) (*tensor.Tensor, []int) {
 }
 
 // timeLoop runs fn warmup times, then iters timed times, and returns the
-// fastest and the mean duration in seconds.
-func timeLoop(warmup, iters int, f *modelFlags, fn func()) (best, mean float64, err error) {
+// fastest and the mean duration and the mean CPU time, in seconds.
+func timeLoop(warmup, iters int, f *modelFlags, fn func()) (best, mean, cpu float64, err error) {
 	for range warmup {
 		fn()
 	}
 	stop, err := f.profile()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
+	cpu0, cpuOK := processCPUSeconds()
 	ts := make([]float64, iters)
 	var total float64
 	for i := range ts {
@@ -175,10 +183,13 @@ func timeLoop(warmup, iters int, f *modelFlags, fn func()) (best, mean float64, 
 		ts[i] = time.Since(start).Seconds()
 		total += ts[i]
 	}
-	if err := stop(); err != nil {
-		return 0, 0, err
+	if cpu1, ok := processCPUSeconds(); ok && cpuOK {
+		cpu = (cpu1 - cpu0) / float64(iters)
 	}
-	return slices.Min(ts), total / float64(iters), nil
+	if err := stop(); err != nil {
+		return 0, 0, 0, err
+	}
+	return slices.Min(ts), total / float64(iters), cpu, nil
 }
 
 func init() {
@@ -205,7 +216,7 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 			in := autograd.Const(x)
 			opt := optim.NewSGD(0.9, 0, false, optim.NewGroup(0.01, 0, nn.Parameters(m.mod)...))
 			nn.Train(m.mod, true)
-			best, mean, err := timeLoop(tf.warmup, tf.iters, &tf, func() {
+			best, mean, cpu, err := timeLoop(tf.warmup, tf.iters, &tf, func() {
 				optim.ZeroGrad(opt)
 				loss := autograd.CrossEntropy(m.forward(in), y, autograd.CrossEntropyOptions{})
 				loss.Backward()
@@ -215,7 +226,7 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 				return fmt.Errorf("bench train-step: %w", err)
 			}
 			rep := trainStepReport{
-				SecondsPerStep: best, ImagesPerSecond: float64(tf.batch) / best, MeanSecondsPerStep: mean,
+				SecondsPerStep: best, ImagesPerSecond: float64(tf.batch) / best, MeanSecondsPerStep: mean, CPUSecondsPerStep: cpu,
 				Model: tf.model, Batch: tf.batch, Size: tf.size, Iters: tf.iters, Warmup: tf.warmup,
 				Threads: runtime.GOMAXPROCS(0),
 			}
@@ -251,14 +262,14 @@ mean_ms_per_batch the mean.`,
 			x, _ := inf.inputs(m)
 			in := autograd.Const(x)
 			nn.Train(m.mod, false)
-			best, mean, err := timeLoop(inf.warmup, inf.iters, &inf, func() {
+			best, mean, cpu, err := timeLoop(inf.warmup, inf.iters, &inf, func() {
 				autograd.NoGrad(func() { m.forward(in) })
 			})
 			if err != nil {
 				return fmt.Errorf("bench infer: %w", err)
 			}
 			rep := inferReport{
-				MsPerBatch: best * 1e3, MeanMsPerBatch: mean * 1e3, ImagesPerSecond: float64(inf.batch) / best,
+				MsPerBatch: best * 1e3, MeanMsPerBatch: mean * 1e3, CPUMsPerBatch: cpu * 1e3, ImagesPerSecond: float64(inf.batch) / best,
 				Model: inf.model, Batch: inf.batch, Size: inf.size, Iters: inf.iters, Warmup: inf.warmup,
 				Threads: runtime.GOMAXPROCS(0),
 			}

@@ -15,7 +15,9 @@ infer, the forward pass in evaluation mode under no_grad. After --warmup
 untimed iterations it times --iters iterations one by one and prints one
 JSON object with the keys argus prints: seconds_per_step is the fastest step
 (other work on the machine only ever slows a step down), mean_seconds_per_step
-the mean; ms_per_batch and mean_ms_per_batch likewise for infer.
+the mean, cpu_seconds_per_step the process CPU time per step (which counts
+the time OpenMP threads spin at barriers); ms_per_batch, mean_ms_per_batch
+and cpu_ms_per_batch likewise for infer.
 """
 
 import argparse
@@ -62,14 +64,17 @@ def build(name, size):
 
 
 def time_loop(warmup, iters, fn):
+    """Returns the fastest and mean wall time and the mean process CPU time."""
     for _ in range(warmup):
         fn()
     ts = []
+    c0 = time.process_time()
     for _ in range(iters):
         t0 = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t0)
-    return min(ts), sum(ts) / len(ts)
+    cpu = (time.process_time() - c0) / iters
+    return min(ts), sum(ts) / len(ts), cpu
 
 
 def main():
@@ -104,9 +109,9 @@ def main():
             F.cross_entropy(model(x), y).backward()
             opt.step()
 
-        best, mean = time_loop(args.warmup, iters, step)
+        best, mean, cpu = time_loop(args.warmup, iters, step)
         out.update(seconds_per_step=best, images_per_second=batch / best,
-                   mean_seconds_per_step=mean)
+                   mean_seconds_per_step=mean, cpu_seconds_per_step=cpu)
     else:
         model.eval()
 
@@ -114,9 +119,9 @@ def main():
             with torch.no_grad():
                 model(x)
 
-        best, mean = time_loop(args.warmup, iters, infer)
+        best, mean, cpu = time_loop(args.warmup, iters, infer)
         out.update(ms_per_batch=best * 1e3, mean_ms_per_batch=mean * 1e3,
-                   images_per_second=batch / best)
+                   cpu_ms_per_batch=cpu * 1e3, images_per_second=batch / best)
     print(json.dumps(out))
 
 
