@@ -38,6 +38,10 @@ func Im2col(g ConvGeom, src, dst []float32) { Im2colTo(g, src, dst, g.OutH()*g.O
 // that the columns of several images can sit side by side in one matrix
 // with ld = images·OutH·OutW and be multiplied by the weights at once.
 func Im2colTo(g ConvGeom, src, dst []float32, ld int) {
+	if g.OutW() < tableWidth {
+		im2colTable(g, src, dst, ld)
+		return
+	}
 	oh, ow := g.OutH(), g.OutW()
 	l := oh * ow
 	hw := g.H * g.W
@@ -82,6 +86,10 @@ func Col2im(g ConvGeom, col, dst []float32) { Col2imFrom(g, col, g.OutH()*g.OutW
 // Col2imFrom is Col2im reading row r of the column matrix at col[r*ld:],
 // the adjoint of Im2colTo.
 func Col2imFrom(g ConvGeom, col []float32, ld int, dst []float32) {
+	if g.OutW() < tableWidth {
+		col2imTable(g, col, ld, dst)
+		return
+	}
 	oh, ow := g.OutH(), g.OutW()
 	l := oh * ow
 	hw := g.H * g.W
@@ -136,4 +144,69 @@ func convValidRange(x0, stride, w, n int) (lo, hi int) {
 		lo = hi
 	}
 	return lo, hi
+}
+
+// tableWidth is the output width below which Im2colTo and Col2imFrom walk
+// a table of input offsets instead of copying row segments: with only a
+// few outputs per row, the per-row bookkeeping costs more than the copy.
+const tableWidth = 16
+
+// convTable returns, for kernel tap t = ky*KW+kx and output position p,
+// the offset within an input plane that column row t reads at p, or -1
+// where it reads padding.
+func convTable(g ConvGeom) []int32 {
+	oh, ow := g.OutH(), g.OutW()
+	l := oh * ow
+	tab := make([]int32, g.KH*g.KW*l)
+	for ky := 0; ky < g.KH; ky++ {
+		for kx := 0; kx < g.KW; kx++ {
+			t := tab[(ky*g.KW+kx)*l:][:l]
+			for oy := 0; oy < oh; oy++ {
+				y := oy*g.StrideH - g.PadH + ky*g.DilH
+				for ox := 0; ox < ow; ox++ {
+					x := ox*g.StrideW - g.PadW + kx*g.DilW
+					off := int32(-1)
+					if y >= 0 && y < g.H && x >= 0 && x < g.W {
+						off = int32(y*g.W + x)
+					}
+					t[oy*ow+ox] = off
+				}
+			}
+		}
+	}
+	return tab
+}
+
+func im2colTable(g ConvGeom, src, dst []float32, ld int) {
+	tab := convTable(g)
+	kk, l, hw := g.KH*g.KW, g.OutH()*g.OutW(), g.H*g.W
+	for c := 0; c < g.C; c++ {
+		plane := src[c*hw : (c+1)*hw]
+		for t := 0; t < kk; t++ {
+			row := dst[(c*kk+t)*ld:][:l]
+			for p, off := range tab[t*l:][:l] {
+				if off < 0 {
+					row[p] = 0
+				} else {
+					row[p] = plane[off]
+				}
+			}
+		}
+	}
+}
+
+func col2imTable(g ConvGeom, col []float32, ld int, dst []float32) {
+	tab := convTable(g)
+	kk, l, hw := g.KH*g.KW, g.OutH()*g.OutW(), g.H*g.W
+	for c := 0; c < g.C; c++ {
+		plane := dst[c*hw : (c+1)*hw]
+		for t := 0; t < kk; t++ {
+			row := col[(c*kk+t)*ld:][:l]
+			for p, off := range tab[t*l:][:l] {
+				if off >= 0 {
+					plane[off] += row[p]
+				}
+			}
+		}
+	}
 }

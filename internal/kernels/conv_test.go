@@ -35,6 +35,10 @@ func TestIm2colCol2im(t *testing.T) {
 		{C: 3, H: 7, W: 5, KH: 3, KW: 2, StrideH: 2, StrideW: 3, PadH: 0, PadW: 2, DilH: 1, DilW: 2},
 		{C: 1, H: 4, W: 4, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
 		{C: 2, H: 3, W: 3, KH: 3, KW: 3, StrideH: 1, StrideW: 2, PadH: 4, PadW: 4, DilH: 2, DilW: 3},
+		// Wide enough for the row-copy path (the ones above take the table).
+		{C: 2, H: 5, W: 40, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1},
+		{C: 2, H: 6, W: 47, KH: 3, KW: 2, StrideH: 2, StrideW: 2, PadH: 1, PadW: 3, DilH: 1, DilW: 2},
+		{C: 1, H: 3, W: 20, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for i, g := range geoms {
