@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"argus/internal/kernels"
 )
@@ -42,7 +41,6 @@ other work on the machine only ever slows a round down, and mean_gflops from
 all of them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			defer resetGemmFlags(cmd.Flags())
 			if m < 1 || n < 1 || k < 1 || batch < 1 {
 				return fmt.Errorf("bench gemm: --m, --n, --k and --batch must be positive, got %d %d %d %d", m, n, k, batch)
 			}
@@ -72,15 +70,6 @@ all of them.`,
 	f.DurationVar(&minTime, "min-time", 300*time.Millisecond, "least duration of a round")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	benchCmd.AddCommand(cmd)
-}
-
-// resetGemmFlags restores every flag to its default, because tests run several
-// command lines through the same command tree.
-func resetGemmFlags(fs *pflag.FlagSet) {
-	fs.VisitAll(func(f *pflag.Flag) {
-		_ = f.Value.Set(f.DefValue)
-		f.Changed = false
-	})
 }
 
 func benchGemm(m, n, k, batch int, transA, transB bool, rounds int, minTime time.Duration) gemmReport {

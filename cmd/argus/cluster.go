@@ -60,7 +60,6 @@ n×d tensor "features". --out writes {"labels": [...], "counts": [...],
 "num_clusters", "num_outliers", "distance", "eps", "min_samples"}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			defer resetReidFlags(cmd)
 			if path == "" {
 				return fmt.Errorf("cluster: --features is required")
 			}

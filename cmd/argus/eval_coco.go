@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -46,7 +45,6 @@ and the AP of each category. With --plot it also draws the precision-recall
 curves (mean over categories, one per IoU threshold).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			defer resetCOCOFlags(cmd)
 			if gtPath == "" || dtPath == "" {
 				return fmt.Errorf("eval coco: --gt and --dt are required")
 			}
@@ -123,7 +121,6 @@ func benchCOCOCmd() *cobra.Command {
 		Short: "Time the COCO box evaluation on seeded synthetic data",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			defer resetCOCOFlags(cmd)
 			if images < 1 || dets < 0 || cats < 1 {
 				return fmt.Errorf("bench coco: need --images >= 1, --dets >= 0, --cats >= 1")
 			}
@@ -175,15 +172,6 @@ func benchCOCOCmd() *cobra.Command {
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed of the synthetic data")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
-}
-
-// resetCOCOFlags restores the command's flags to their defaults, so that run
-// can execute several command lines in one process.
-func resetCOCOFlags(cmd *cobra.Command) {
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		f.Value.Set(f.DefValue)
-		f.Changed = false
-	})
 }
 
 // writeCOCOText prints pycocotools' 12-line summary and a per-category table.

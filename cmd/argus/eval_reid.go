@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"argus/reid"
 	"argus/reid/rerank"
@@ -49,7 +48,6 @@ metadata. With --rerank, the k-reciprocal re-ranking of Zhong et al. (k1, k2,
 lambda) replaces the distance.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			defer resetReidFlags(cmd)
 			if path == "" {
 				return fmt.Errorf("eval reid: --features is required")
 			}
@@ -112,13 +110,4 @@ func rankAt(cmc []float32, r int) float32 {
 		return 0
 	}
 	return cmc[min(r, len(cmc))-1]
-}
-
-// resetReidFlags restores a command's flags to their defaults, so that run
-// can execute several command lines in one process.
-func resetReidFlags(cmd *cobra.Command) {
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		f.Value.Set(f.DefValue)
-		f.Changed = false
-	})
 }

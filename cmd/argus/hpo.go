@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"argus/hpo"
 	"argus/hpo/bench"
@@ -157,7 +156,6 @@ func openStudy(ctx context.Context) (*hpo.Study, func(), error) {
 }
 
 func hpoCreate(cmd *cobra.Command, _ []string) error {
-	defer resetFlags(cmd)
 	f := &hpoFlags
 	var space hpo.Space
 	if f.spaceFile != "" {
@@ -206,7 +204,6 @@ func hpoCreate(cmd *cobra.Command, _ []string) error {
 }
 
 func hpoRun(cmd *cobra.Command, args []string) error {
-	defer resetFlags(cmd)
 	f := &hpoFlags
 	if cmd.ArgsLenAtDash() < 0 && len(args) > 0 || cmd.ArgsLenAtDash() > 0 {
 		return errors.New("give the command after --: argus hpo run --study S --trials N -- CMD ARGS...")
@@ -261,7 +258,6 @@ type showResult struct {
 }
 
 func hpoShow(cmd *cobra.Command, _ []string) error {
-	defer resetFlags(cmd)
 	s, closeFn, err := openStudy(cmd.Context())
 	if err != nil {
 		return err
@@ -319,7 +315,6 @@ func writeFile(path string, write func(tmp string) error) error {
 }
 
 func hpoExport(cmd *cobra.Command, _ []string) error {
-	defer resetFlags(cmd)
 	f := &hpoFlags
 	if f.format != "csv" && f.format != "json" {
 		return fmt.Errorf("--format %q: want csv or json", f.format)
@@ -350,7 +345,6 @@ func hpoExport(cmd *cobra.Command, _ []string) error {
 }
 
 func hpoEnqueue(cmd *cobra.Command, _ []string) error {
-	defer resetFlags(cmd)
 	vals := map[string]string{}
 	for _, kv := range hpoFlags.set {
 		k, v, ok := strings.Cut(kv, "=")
@@ -376,7 +370,6 @@ func hpoEnqueue(cmd *cobra.Command, _ []string) error {
 }
 
 func hpoPlot(cmd *cobra.Command, _ []string) error {
-	defer resetFlags(cmd)
 	s, closeFn, err := openStudy(cmd.Context())
 	if err != nil {
 		return err
@@ -405,7 +398,6 @@ func hpoPlot(cmd *cobra.Command, _ []string) error {
 }
 
 func hpoBench(cmd *cobra.Command, _ []string) error {
-	defer resetFlags(cmd)
 	f := &hpoFlags
 	start := time.Now()
 	progress := false
@@ -428,18 +420,4 @@ func hpoBench(cmd *cobra.Command, _ []string) error {
 		fmt.Fprintf(w, "  after %4d trials: %.4g [%.4g, %.4g]\n", a.Trials, a.Median, a.Q1, a.Q3)
 	}
 	return nil
-}
-
-// resetFlags puts the command's flags back to their defaults after a run,
-// so that a later run in the same process (tests call run repeatedly)
-// does not inherit them.
-func resetFlags(cmd *cobra.Command) {
-	cmd.Flags().VisitAll(func(fl *pflag.Flag) {
-		if sv, ok := fl.Value.(pflag.SliceValue); ok {
-			sv.Replace(nil)
-		} else {
-			fl.Value.Set(fl.DefValue)
-		}
-		fl.Changed = false
-	})
 }

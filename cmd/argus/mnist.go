@@ -8,7 +8,6 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"argus/data/mnist"
 	"argus/models"
@@ -49,16 +48,6 @@ type mnistEvalReport struct {
 	TestAccuracy float64 `json:"test_accuracy"`
 	TestLoss     float64 `json:"test_loss"`
 	Seconds      float64 `json:"seconds"`
-}
-
-// resetMNISTFlags restores every flag of cmd to its default after a run, so that
-// a command executed again in the same process (as the tests do) starts
-// clean.
-func resetMNISTFlags(cmd *cobra.Command) {
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		f.Value.Set(f.DefValue)
-		f.Changed = false
-	})
 }
 
 // limited is the first n images of a set, for quick runs.
@@ -140,7 +129,6 @@ MNIST training digits read from the GoMNIST Go module, evaluates it on the
 checkpoint exactly as if it had not stopped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			defer resetMNISTFlags(cmd)
 			stderr := cmd.ErrOrStderr()
 			epochsSet := cmd.Flags().Changed("epochs")
 			var run *classify.Run
@@ -231,7 +219,6 @@ checkpoint exactly as if it had not stopped.`,
 		Short: "Evaluate an MNIST checkpoint on the 10,000 test digits",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			defer resetMNISTFlags(cmd)
 			if ckpt == "" {
 				return fmt.Errorf("eval mnist: --checkpoint is required")
 			}
