@@ -187,25 +187,25 @@ func scoreRanks(ranks []int) queryEval {
 	return queryEval{
 		valid: true,
 		first: ranks[0],
-		ap:    pairwiseSum(terms) / n,
+		ap:    PairwiseSum(terms) / n,
 		inp:   n / (float64(ranks[len(ranks)-1]) + 1),
 	}
 }
 
-// pairwiseSum adds in the pattern of numpy's pairwise summation (eight
+// PairwiseSum adds in the pattern of numpy's pairwise summation (eight
 // accumulators up to 128 elements, halves above), which keeps the rounding
-// error of long sums at the reference's level.
-func pairwiseSum(a []float64) float64 {
+// of long sums identical to the reference's, in float32 and float64 alike.
+func PairwiseSum[F float32 | float64](a []F) F {
 	n := len(a)
 	switch {
 	case n < 8:
-		var s float64
+		var s F
 		for _, v := range a {
 			s += v
 		}
 		return s
 	case n <= 128:
-		var r [8]float64
+		var r [8]F
 		copy(r[:], a[:8])
 		i := 8
 		for ; i < n-n%8; i += 8 {
@@ -221,7 +221,7 @@ func pairwiseSum(a []float64) float64 {
 	default:
 		m := n / 2
 		m -= m % 8
-		return pairwiseSum(a[:m]) + pairwiseSum(a[m:])
+		return PairwiseSum(a[:m]) + PairwiseSum(a[m:])
 	}
 }
 
@@ -229,5 +229,5 @@ func pairwiseMean(a []float64) float64 {
 	if len(a) == 0 {
 		return math.NaN()
 	}
-	return pairwiseSum(a) / float64(len(a))
+	return PairwiseSum(a) / float64(len(a))
 }

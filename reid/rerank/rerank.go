@@ -475,7 +475,7 @@ func (e *encoder) weights(i int, idx []int32) []float32 {
 		for k, j := range idx {
 			w[k] = float32(math.Exp(-float64(e.original(i, int(j)))))
 		}
-		s := pairwiseSum32(w)
+		s := reid.PairwiseSum(w)
 		for k := range w {
 			w[k] /= s
 			if e.opt.Half {
@@ -502,37 +502,6 @@ func (e *encoder) weights(i int, idx []int32) []float32 {
 		}
 	}
 	return w
-}
-
-// pairwiseSum32 adds like numpy's float32 pairwise summation.
-func pairwiseSum32(a []float32) float32 {
-	n := len(a)
-	switch {
-	case n < 8:
-		var s float32
-		for _, v := range a {
-			s += v
-		}
-		return s
-	case n <= 128:
-		var r [8]float32
-		copy(r[:], a[:8])
-		i := 8
-		for ; i < n-n%8; i += 8 {
-			for k := 0; k < 8; k++ {
-				r[k] += a[i+k]
-			}
-		}
-		s := (r[0] + r[1]) + (r[2] + r[3]) + ((r[4] + r[5]) + (r[6] + r[7]))
-		for ; i < n; i++ {
-			s += a[i]
-		}
-		return s
-	default:
-		m := n / 2
-		m -= m % 8
-		return pairwiseSum32(a[:m]) + pairwiseSum32(a[m:])
-	}
 }
 
 type posting struct {
