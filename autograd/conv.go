@@ -137,7 +137,7 @@ func (o *convOp) Forward() *tensor.Tensor {
 		defer putBuf(col)
 	}
 	var tmp []float32
-	if nb > 1 {
+	if nb > 1 || positionMajor(l, coutG) {
 		tmp = getBuf(coutG * nb * l)
 		defer putBuf(tmp)
 	}
@@ -148,6 +148,25 @@ func (o *convOp) Forward() *tensor.Tensor {
 			lowerImages(m, g, func(i int) []float32 {
 				return xd[((i0+i)*cin+grp*cinG)*g.H*g.W:][:inSize]
 			}, col, ld)
+			if positionMajor(ld, coutG) {
+				// The product transposed, positions × channels, then
+				// transposed into N×C×H×W with the bias.
+				kernels.Sgemm(true, true, ld, coutG, k, 1, col, ld, wd[grp*coutG*k:], k, 0, tmp, coutG)
+				var b []float32
+				if bd != nil {
+					b = bd[grp*coutG:][:coutG]
+				}
+				blocks := (coutG + 15) / 16
+				parallel(m*blocks, func(_, lo, hi int) {
+					for j := lo; j < hi; j++ {
+						i, c0 := j/blocks, j%blocks*16
+						c1 := min(c0+16, coutG)
+						dst := od[((i0+i)*cout+grp*coutG)*l:][:coutG*l]
+						transposeBias(tmp[i*l*coutG:][:l*coutG], coutG, c0, c1, b, dst, l)
+					}
+				})
+				continue
+			}
 			if m == 1 {
 				// One image's product is already in N×C×H×W order.
 				dst := od[(i0*cout+grp*coutG)*l:][:coutG*l]
@@ -180,6 +199,32 @@ func (o *convOp) Forward() *tensor.Tensor {
 		}
 	}
 	return out
+}
+
+// positionMajor reports whether a convolution product with ld output
+// positions (columns of the column matrix) and coutG output channels runs
+// faster transposed, positions × channels: the column matrix is then read
+// in place as the left operand instead of being packed as the right one.
+// Measured with kernels.Sgemm on AVX-512, the transposed product is 1.5–2.6×
+// faster when positions outnumber channels, and slower when channels
+// clearly outnumber positions (a late ResNet stage at batch 1).
+func positionMajor(ld, coutG int) bool { return 4*ld >= 3*coutG }
+
+// transposeBias writes channels [c0, c1) of src (l positions × stride
+// channels, row-major) into dst (channels × l) plus the channel's bias b
+// (nil for none).
+func transposeBias(src []float32, stride, c0, c1 int, b []float32, dst []float32, l int) {
+	var bias [16]float32
+	if b != nil {
+		copy(bias[:c1-c0], b[c0:c1])
+	}
+	w := c1 - c0
+	for p := 0; p < l; p++ {
+		row := src[p*stride+c0:][:w]
+		for j, v := range row {
+			dst[(c0+j)*l+p] = v + bias[j]
+		}
+	}
 }
 
 // lowerImages writes the column matrices of m images side by side into

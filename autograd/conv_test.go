@@ -162,6 +162,8 @@ func TestConvPaths(t *testing.T) {
 		{"1x1 stride 2", saved, []int{4, 6, 7, 7}, []int{5, 6, 1, 1}, Conv2dOptions{Stride: [2]int{2, 2}}},
 		{"1x1 per image", saved, []int{2, 3, 32, 33}, []int{4, 3, 1, 1}, Conv2dOptions{}},
 		{"1x1 one image", saved, []int{1, 3, 4, 5}, []int{4, 3, 1, 1}, Conv2dOptions{}},
+		{"channel-major", saved, []int{2, 2, 3, 3}, []int{40, 2, 3, 3}, Conv2dOptions{}},
+		{"channel-major chunks", 1, []int{2, 2, 4, 3}, []int{40, 2, 3, 3}, Conv2dOptions{}},
 		{"depthwise", saved, []int{3, 4, 7, 6}, []int{4, 1, 3, 3}, Conv2dOptions{Padding: [2]int{1, 1}, Groups: 4}},
 		{"depthwise x2 strided", saved, []int{2, 3, 9, 8}, []int{6, 1, 3, 2}, Conv2dOptions{Stride: [2]int{2, 3}, Padding: [2]int{2, 1}, Dilation: [2]int{2, 1}, Groups: 3}},
 	} {
