@@ -218,11 +218,17 @@ func transposeBias(src []float32, stride, c0, c1 int, b []float32, dst []float32
 	if b != nil {
 		copy(bias[:c1-c0], b[c0:c1])
 	}
-	w := c1 - c0
-	for p := 0; p < l; p++ {
-		row := src[p*stride+c0:][:w]
-		for j, v := range row {
-			dst[(c0+j)*l+p] = v + bias[j]
+	// Tiles of 16 positions × the channels: the tile's rows of src stay
+	// in L1 while each channel's run of dst is written contiguously.
+	for p0 := 0; p0 < l; p0 += 16 {
+		pw := min(16, l-p0)
+		tile := src[p0*stride : (p0+pw-1)*stride+c1]
+		for c := c0; c < c1; c++ {
+			out := dst[c*l+p0:][:pw]
+			b := bias[c-c0]
+			for q := range out {
+				out[q] = tile[q*stride+c] + b
+			}
 		}
 	}
 }
