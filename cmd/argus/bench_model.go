@@ -91,6 +91,9 @@ type modelFlags struct {
 	seed                       uint64
 	asJSON                     bool
 	cpuProfile                 string
+	// imgSize is --size with its model default filled in; the flag itself
+	// keeps its parsed value so that a reset restores it.
+	imgSize int
 }
 
 func (f *modelFlags) register(fs *pflag.FlagSet, batch, iters int) {
@@ -102,15 +105,6 @@ func (f *modelFlags) register(fs *pflag.FlagSet, batch, iters int) {
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the weights, images and labels")
 	fs.BoolVar(&f.asJSON, "json", false, "print one JSON object")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the timed iterations to this file")
-}
-
-// resetModelFlags restores every flag to its default, because tests run
-// several command lines through the same command tree.
-func resetModelFlags(fs *pflag.FlagSet) {
-	fs.VisitAll(func(f *pflag.Flag) {
-		_ = f.Value.Set(f.DefValue)
-		f.Changed = false
-	})
 }
 
 // profile starts a CPU profile of the timed iterations when one was asked
@@ -138,17 +132,18 @@ func (f *modelFlags) profile() (stop func() error, err error) {
 
 // check validates the flags and fills in the default size.
 func (f *modelFlags) check(name string, defSize int) error {
-	if f.size == 0 {
-		f.size = defSize
+	f.imgSize = f.size
+	if f.imgSize == 0 {
+		f.imgSize = defSize
 		if f.model == "mnist-cnn" {
-			f.size = 28
+			f.imgSize = 28
 		}
 	}
-	if f.batch < 1 || f.size < 1 || f.iters < 1 || f.warmup < 0 {
+	if f.batch < 1 || f.imgSize < 1 || f.iters < 1 || f.warmup < 0 {
 		return fmt.Errorf("bench %s: --batch, --size and --iters must be positive and --warmup not negative", name)
 	}
-	if f.batch*f.size*f.size > 1<<28 {
-		return fmt.Errorf("bench %s: batch %d of %d×%d images is too large", name, f.batch, f.size, f.size)
+	if f.batch*f.imgSize*f.imgSize > 1<<28 {
+		return fmt.Errorf("bench %s: batch %d of %d×%d images is too large", name, f.batch, f.imgSize, f.imgSize)
 	}
 	return nil
 }
@@ -156,7 +151,7 @@ func (f *modelFlags) check(name string, defSize int) error {
 // inputs returns seeded images in [0, 1) and labels for one batch.
 func (f *modelFlags) inputs(m benchModel) (*tensor.Tensor, []int) {
 	rng := tensor.NewRNG(f.seed + 1)
-	x := rng.Uniform(0, 1, f.batch, m.channels, f.size, f.size)
+	x := rng.Uniform(0, 1, f.batch, m.channels, f.imgSize, f.imgSize)
 	y := make([]int, f.batch)
 	for i := range y {
 		y[i] = rng.Rand().IntN(m.classes)
@@ -204,11 +199,10 @@ timed one by one; seconds_per_step is the fastest, since other work on the
 machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			defer resetModelFlags(cmd.Flags())
 			if err := tf.check("train-step", 64); err != nil {
 				return err
 			}
-			m, err := newBenchModel(tf.model, tf.size, tf.seed)
+			m, err := newBenchModel(tf.model, tf.imgSize, tf.seed)
 			if err != nil {
 				return fmt.Errorf("bench train-step: %w", err)
 			}
@@ -227,7 +221,7 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 			}
 			rep := trainStepReport{
 				SecondsPerStep: best, ImagesPerSecond: float64(tf.batch) / best, MeanSecondsPerStep: mean, CPUSecondsPerStep: cpu,
-				Model: tf.model, Batch: tf.batch, Size: tf.size, Iters: tf.iters, Warmup: tf.warmup,
+				Model: tf.model, Batch: tf.batch, Size: tf.imgSize, Iters: tf.iters, Warmup: tf.warmup,
 				Threads: runtime.GOMAXPROCS(0),
 			}
 			if tf.asJSON {
@@ -251,11 +245,10 @@ passes, --iters passes are timed one by one; ms_per_batch is the fastest and
 mean_ms_per_batch the mean.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			defer resetModelFlags(cmd.Flags())
 			if err := inf.check("infer", 224); err != nil {
 				return err
 			}
-			m, err := newBenchModel(inf.model, inf.size, inf.seed)
+			m, err := newBenchModel(inf.model, inf.imgSize, inf.seed)
 			if err != nil {
 				return fmt.Errorf("bench infer: %w", err)
 			}
@@ -270,7 +263,7 @@ mean_ms_per_batch the mean.`,
 			}
 			rep := inferReport{
 				MsPerBatch: best * 1e3, MeanMsPerBatch: mean * 1e3, CPUMsPerBatch: cpu * 1e3, ImagesPerSecond: float64(inf.batch) / best,
-				Model: inf.model, Batch: inf.batch, Size: inf.size, Iters: inf.iters, Warmup: inf.warmup,
+				Model: inf.model, Batch: inf.batch, Size: inf.imgSize, Iters: inf.iters, Warmup: inf.warmup,
 				Threads: runtime.GOMAXPROCS(0),
 			}
 			if inf.asJSON {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -14,6 +15,11 @@ func TestBenchModel(t *testing.T) {
 	}{
 		{[]string{"bench", "train-step", "--model", "mnist-cnn", "--batch", "2", "--iters", "1", "--warmup", "0", "--json"},
 			[]string{"seconds_per_step", "images_per_second"}},
+		{[]string{"bench", "infer", "--model", "mnist-cnn", "--iters", "1", "--warmup", "0", "--json"},
+			[]string{"ms_per_batch"}},
+		// The model's default size, not the one the run before filled in.
+		{[]string{"bench", "infer", "--iters", "1", "--warmup", "0", "--json"},
+			[]string{"ms_per_batch", "size:224"}},
 		{[]string{"bench", "train-step", "--model", "resnet18", "--batch", "2", "--size", "32", "--iters", "1", "--warmup", "0", "--json"},
 			[]string{"seconds_per_step", "images_per_second"}},
 		{[]string{"bench", "infer", "--model", "resnet18", "--size", "32", "--iters", "2", "--warmup", "1", "--json"},
@@ -28,8 +34,10 @@ func TestBenchModel(t *testing.T) {
 			t.Fatalf("%v: output %q: %v", tc.args, out.String(), err)
 		}
 		for _, k := range tc.keys {
-			if v, ok := rep[k].(float64); !ok || !(v > 0) {
-				t.Errorf("%v: %s = %v", tc.args, k, rep[k])
+			name, want, exact := strings.Cut(k, ":")
+			v, ok := rep[name].(float64)
+			if !ok || !(v > 0) || exact && strconv.FormatFloat(v, 'f', -1, 64) != want {
+				t.Errorf("%v: %s = %v", tc.args, name, rep[name])
 			}
 		}
 		if strings.Count(out.String(), "\n") != 1 {
