@@ -121,6 +121,18 @@ func (o *batchNormOp) Forward() *tensor.Tensor {
 				b = o.b.value.Data()[ch]
 			}
 			m32, inv32 := float32(mean), float32(inv)
+			if o.xhat == nil {
+				// Nothing to save; the same arithmetic as below, so that
+				// values match with and without recording to the bit.
+				for i := 0; i < n; i++ {
+					k := (i*c + ch) * inner
+					src, dst := xd[k:k+inner], od[k:k+inner]
+					for j, v := range src {
+						dst[j] = (v-m32)*inv32*w + b
+					}
+				}
+				continue
+			}
 			for i := 0; i < n; i++ {
 				k := (i*c + ch) * inner
 				src, h, dst := xd[k:k+inner], hd[k:k+inner], od[k:k+inner]
