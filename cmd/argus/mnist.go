@@ -202,7 +202,7 @@ checkpoint exactly as if it had not stopped.`,
 	f.Float64Var(&cfg.WeightDecay, "weight-decay", 0.01, "weight decay")
 	f.StringVar(&cfg.Schedule, "schedule", "cosine", "learning-rate schedule: cosine, step or constant")
 	f.IntVar(&cfg.Warmup, "warmup", 300, "linear warm-up steps")
-	f.Float64Var(&cfg.LabelSmoothing, "label-smoothing", 0, "label smoothing of the training loss")
+	f.Float64Var(&cfg.LabelSmoothing, "label-smoothing", 0.1, "label smoothing of the training loss")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "random seed for initialisation, shuffling and dropout")
 	f.StringVar(&out, "out", "runs/mnist", "output directory for the checkpoint, metrics.jsonl and metrics.png")
 	f.StringVar(&resume, "resume", "", "continue the run saved in this checkpoint")
