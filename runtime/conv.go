@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"argus/autograd"
+	"argus/tensor"
 	"sync"
 
 	"argus/compiler/xgraph"
@@ -291,9 +293,40 @@ func conv(c *call) ([]*xgraph.Tensor, error) {
 		}
 		bias = b.F
 	}
+	if len(w.in) == 2 && w.padB[0] == w.padE[0] && w.padB[1] == w.padE[1] {
+		return one(conv2d(x, wt, bias, group, w, c.relu)), nil
+	}
 	y := c.alloc(x.DType, append([]int{N, M}, w.out...)...)
 	convForward(x.F, wt.F, bias, y.F, N, C, M, group, w, c.relu)
 	return one(y), nil
+}
+
+// conv2d runs a 2-D convolution with symmetric padding on the engine's
+// convolution, which lowers a whole batch into one product, transposes
+// products with more positions than channels and has a direct depthwise
+// kernel; the executor's own lowering handles the other geometries.
+func conv2d(x, wt *xgraph.Tensor, bias []float32, group int, w *window, relu bool) *xgraph.Tensor {
+	var b *autograd.Var
+	if bias != nil {
+		b = autograd.Const(tensor.Wrap(bias, len(bias)))
+	}
+	opt := autograd.Conv2dOptions{
+		Stride:   [2]int{w.stride[0], w.stride[1]},
+		Padding:  [2]int{w.padB[0], w.padB[1]},
+		Dilation: [2]int{w.dil[0], w.dil[1]},
+		Groups:   group,
+	}
+	var y *tensor.Tensor
+	autograd.NoGrad(func() {
+		y = autograd.Conv2d(autograd.Const(tensor.Wrap(x.F, x.Shape...)), autograd.Const(tensor.Wrap(wt.F, wt.Shape...)), b, opt).Value()
+	})
+	out := y.Data()
+	if relu {
+		for i, v := range out {
+			out[i] = max(v, 0)
+		}
+	}
+	return &xgraph.Tensor{DType: x.DType, Shape: append([]int{}, y.Shape()...), F: out}
 }
 
 // convForward computes a grouped N-d convolution by im2col and Sgemm.
