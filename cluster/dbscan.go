@@ -5,11 +5,10 @@
 package cluster
 
 import (
+	"argus/internal/par"
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
-	"sync"
 
 	"argus/internal/kernels"
 )
@@ -78,7 +77,7 @@ func RadiusNeighbors(dist []float32, n int, eps float64) ([][]int32, error) {
 		return nil, fmt.Errorf("cluster: eps %v must be non-negative", eps)
 	}
 	out := make([][]int32, n)
-	parallel(n, func(i int) {
+	par.For(n, 1, func(i int) {
 		var nb []int32
 		for j, d := range dist[i*n : (i+1)*n] {
 			if float64(d) <= eps {
@@ -128,7 +127,7 @@ func FeatureNeighbors(x []float32, n, d int, eps float64) ([][]int32, error) {
 	for b0 := 0; b0 < n; b0 += block {
 		bs := min(block, n-b0)
 		kernels.Sgemm(false, true, bs, n, d, -2, x[b0*d:(b0+bs)*d], d, x, d, 0, buf[:bs*n], n)
-		parallel(bs, func(r int) {
+		par.For(bs, 1, func(r int) {
 			i := b0 + r
 			var nb []int32
 			xi := x[i*d : (i+1)*d]
@@ -196,26 +195,4 @@ func AdaptiveEps(values []float32, implicit int, fill float32, rho float64) (flo
 		}
 	}
 	return s / float64(top), nil
-}
-
-// parallel calls f(i) for i in [0, n) on all cores.
-func parallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := range n {
-			f(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
 }

@@ -5,7 +5,7 @@ import (
 	"math"
 
 	"argus/internal/kernels"
-	"argus/reid/internal/par"
+	"argus/internal/par"
 )
 
 // Metric names a distance between feature vectors.

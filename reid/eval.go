@@ -11,7 +11,7 @@ import (
 	"math"
 	"slices"
 
-	"argus/reid/internal/par"
+	"argus/internal/par"
 )
 
 // DefaultMaxRank is the CMC length torchreid reports.

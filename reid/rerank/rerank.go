@@ -15,7 +15,7 @@ import (
 
 	"argus/internal/kernels"
 	"argus/reid"
-	"argus/reid/internal/par"
+	"argus/internal/par"
 )
 
 // Options are the parameters of k-reciprocal encoding.

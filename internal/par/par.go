@@ -1,4 +1,6 @@
-// Package par runs independent loop iterations on all cores.
+// Package par runs independent loop iterations on all cores, for the
+// packages whose loops do not run matrix products (those use the kernels' own
+// worker pool through kernels.Sgemm).
 package par
 
 import (
