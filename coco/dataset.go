@@ -67,17 +67,21 @@ type Dataset struct {
 }
 
 // ReadDatasetFile reads an instances file.
-func ReadDatasetFile(name string) (*Dataset, error) {
+func ReadDatasetFile(name string) (*Dataset, error) { return readFile(name, ReadDataset) }
+
+// readFile opens name and decodes it with read, naming the file in errors.
+func readFile[T any](name string, read func(io.Reader) (T, error)) (T, error) {
+	var zero T
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer f.Close()
-	d, err := ReadDataset(f)
+	v, err := read(f)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return zero, fmt.Errorf("read %s: %w", name, err)
 	}
-	return d, nil
+	return v, nil
 }
 
 // ReadDataset reads and validates an instances file of at most MaxFileBytes.

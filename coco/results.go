@@ -18,18 +18,7 @@ type Result struct {
 }
 
 // ReadResultsFile reads a results file.
-func ReadResultsFile(name string) ([]Result, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	rs, err := ReadResults(f)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	return rs, nil
-}
+func ReadResultsFile(name string) ([]Result, error) { return readFile(name, ReadResults) }
 
 // ReadResults reads and validates a results file of at most MaxFileBytes: a
 // JSON array of objects with image_id, category_id, bbox (four finite
