@@ -84,3 +84,47 @@ func kernelsAvailable() []*microKernel {
 	}
 	return append(ks, goKernel)
 }
+
+// convAsm is the signature the generated convolution kernels share.
+type convAsm func(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// asmConvKernel wraps generated kernels, rows[h-1] computing h rows of nr.
+func asmConvKernel(name string, nr int, rows []convAsm) *convKernel {
+	return &convKernel{name: name, mr: len(rows), nr: nr,
+		tile: func(h, taps int, offs []int, run int, a []float32, rsA int, b, c []float32, ldc int, bias, res []float32, ldr, flags int) {
+			checkConvTile(h, nr, taps, offs, run, a, rsA, b, c, ldc, bias, res, ldr, flags)
+			rp := &bias[0] // any valid pointer when there is no residual
+			if flags&1 != 0 {
+				rp = &res[0]
+			}
+			rows[h-1](taps, &offs[0], run, &a[0], rsA, &b[0], &c[0], ldc, &bias[0], rp, ldr, flags)
+		}}
+}
+
+var (
+	convAVX512 = asmConvKernel("avx512-14x32", 32, []convAsm{
+		convKernel1x32AVX512, convKernel2x32AVX512, convKernel3x32AVX512, convKernel4x32AVX512,
+		convKernel5x32AVX512, convKernel6x32AVX512, convKernel7x32AVX512, convKernel8x32AVX512,
+		convKernel9x32AVX512, convKernel10x32AVX512, convKernel11x32AVX512, convKernel12x32AVX512,
+		convKernel13x32AVX512, convKernel14x32AVX512,
+	})
+	convAVX2 = asmConvKernel("avx2-6x16", 16, []convAsm{
+		convKernel1x16AVX2, convKernel2x16AVX2, convKernel3x16AVX2,
+		convKernel4x16AVX2, convKernel5x16AVX2, convKernel6x16AVX2,
+	})
+)
+
+// convBest is the fastest convolution kernel this CPU runs.
+var convBest = convKernelsAvailable()[0]
+
+// convKernelsAvailable lists every convolution kernel this CPU runs, fastest first.
+func convKernelsAvailable() []*convKernel {
+	var ks []*convKernel
+	if cpu.X86.HasAVX512F {
+		ks = append(ks, convAVX512)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, convAVX2)
+	}
+	return append(ks, convGo)
+}

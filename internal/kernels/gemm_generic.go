@@ -10,3 +10,9 @@ func kernelsAvailable() []*microKernel { return []*microKernel{goKernel} }
 
 // transposeAsm is absent without assembly; packing runs in Go.
 var transposeAsm func(dst *float32, ldd int, src *float32, lds, rows, lanes int)
+
+// convBest is the convolution kernel ConvNHWC uses: the portable one.
+var convBest = convGo
+
+// convKernelsAvailable lists every convolution kernel this build runs.
+func convKernelsAvailable() []*convKernel { return []*convKernel{convGo} }

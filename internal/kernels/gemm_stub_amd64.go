@@ -444,6 +444,526 @@ func sgemmKernel5x16AVX2(k int, a *float32, rsA int, csA int, b *float32, ldb in
 //go:noescape
 func sgemmKernel6x16AVX2(k int, a *float32, rsA int, csA int, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
 
+// convKernel1x32AVX512 computes one 1x32 tile of a convolution's output:
+//
+//	for i := 0; i < 1; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel1x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel2x32AVX512 computes one 2x32 tile of a convolution's output:
+//
+//	for i := 0; i < 2; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel2x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel3x32AVX512 computes one 3x32 tile of a convolution's output:
+//
+//	for i := 0; i < 3; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel3x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel4x32AVX512 computes one 4x32 tile of a convolution's output:
+//
+//	for i := 0; i < 4; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel4x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel5x32AVX512 computes one 5x32 tile of a convolution's output:
+//
+//	for i := 0; i < 5; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel5x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel6x32AVX512 computes one 6x32 tile of a convolution's output:
+//
+//	for i := 0; i < 6; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel6x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel7x32AVX512 computes one 7x32 tile of a convolution's output:
+//
+//	for i := 0; i < 7; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel7x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel8x32AVX512 computes one 8x32 tile of a convolution's output:
+//
+//	for i := 0; i < 8; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel8x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel9x32AVX512 computes one 9x32 tile of a convolution's output:
+//
+//	for i := 0; i < 9; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel9x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel10x32AVX512 computes one 10x32 tile of a convolution's output:
+//
+//	for i := 0; i < 10; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel10x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel11x32AVX512 computes one 11x32 tile of a convolution's output:
+//
+//	for i := 0; i < 11; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel11x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel12x32AVX512 computes one 12x32 tile of a convolution's output:
+//
+//	for i := 0; i < 12; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel12x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel13x32AVX512 computes one 13x32 tile of a convolution's output:
+//
+//	for i := 0; i < 13; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel13x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel14x32AVX512 computes one 14x32 tile of a convolution's output:
+//
+//	for i := 0; i < 14; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel14x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel1x16AVX2 computes one 1x16 tile of a convolution's output:
+//
+//	for i := 0; i < 1; i++ {
+//		for j := 0; j < 16; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*16+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel1x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel2x16AVX2 computes one 2x16 tile of a convolution's output:
+//
+//	for i := 0; i < 2; i++ {
+//		for j := 0; j < 16; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*16+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel2x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel3x16AVX2 computes one 3x16 tile of a convolution's output:
+//
+//	for i := 0; i < 3; i++ {
+//		for j := 0; j < 16; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*16+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel3x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel4x16AVX2 computes one 4x16 tile of a convolution's output:
+//
+//	for i := 0; i < 4; i++ {
+//		for j := 0; j < 16; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*16+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel4x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel5x16AVX2 computes one 5x16 tile of a convolution's output:
+//
+//	for i := 0; i < 5; i++ {
+//		for j := 0; j < 16; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*16+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel5x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
+// convKernel6x16AVX2 computes one 6x16 tile of a convolution's output:
+//
+//	for i := 0; i < 6; i++ {
+//		for j := 0; j < 16; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for p := 0; p < run; p++ {
+//					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*16+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// offs holds byte offsets; taps and run must be at least 1, and the caller
+// checks that every element is in range.
+//
+//go:noescape
+func convKernel6x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+
 // transpose16AVX512 writes the transpose of a 16×16 block of src, reading
 // only its first rows rows and taking the others as zero, and stores the
 // first lanes floats of each transposed row:

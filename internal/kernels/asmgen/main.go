@@ -22,6 +22,12 @@ func main() {
 	for mr := 1; mr <= 6; mr++ {
 		gemmKernel(fmt.Sprintf("sgemmKernel%dx16AVX2", mr), mr, 2, 8, ymm)
 	}
+	for mr := 1; mr <= 14; mr++ {
+		convKernel(fmt.Sprintf("convKernel%dx32AVX512", mr), mr, 2, 16, zmm)
+	}
+	for mr := 1; mr <= 6; mr++ {
+		convKernel(fmt.Sprintf("convKernel%dx16AVX2", mr), mr, 2, 8, ymm)
+	}
 	transpose16()
 	Generate()
 }
@@ -257,6 +263,183 @@ func gemmKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 	for i := range mr {
 		for v := range nv {
 			VMULPS(alpha, acc(i, v), acc(i, v))
+			VMOVUPS(acc(i, v), Mem{Base: cp, Disp: v * width})
+		}
+		ADDQ(ldc, cp)
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// convKernel emits the convolution tile kernel: an mr×(nv*lanes) tile of
+// output pixels × output channels summed over taps runs of A (one per row
+// of the filter, its columns and channels contiguous in NHWC order) against
+// packed weights, then the bias, an optional residual and an optional ReLU
+// applied before the single store. The accumulators never leave the
+// registers between taps.
+func convKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
+	nr := nv * lanes
+	width := lanes * 4
+	TEXT(name, NOSPLIT, "func(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes one %dx%d tile of a convolution's output:", name, mr, nr),
+		"",
+		fmt.Sprintf("\tfor i := 0; i < %d; i++ {", mr),
+		fmt.Sprintf("\t\tfor j := 0; j < %d; j++ {", nr),
+		"\t\t\ts := bias[j]",
+		"\t\t\tfor t := 0; t < taps; t++ {",
+		"\t\t\t\tfor p := 0; p < run; p++ {",
+		fmt.Sprintf("\t\t\t\t\ts += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*%d+j]", nr),
+		"\t\t\t\t}",
+		"\t\t\t}",
+		"\t\t\tif flags&1 != 0 {",
+		"\t\t\t\ts += res[i*ldr+j]",
+		"\t\t\t}",
+		"\t\t\tif flags&2 != 0 && s < 0 {",
+		"\t\t\t\ts = 0",
+		"\t\t\t}",
+		"\t\t\tc[i*ldc+j] = s",
+		"\t\t}",
+		"\t}",
+		"",
+		"offs holds byte offsets; taps and run must be at least 1, and the caller",
+		"checks that every element is in range.",
+	)
+	acc := func(i, v int) VecPhysical { return vec(i*nv + v) }
+	bv := func(v int) VecPhysical { return vec(mr*nv + v) }
+	nt := 2
+	if mr*nv+nv+4 <= 32 && width == 64 {
+		nt = 4
+	}
+	tmp := func(i int) VecPhysical { return vec(mr*nv + nv + i%nt) }
+	if mr*nv+nv+nt > 32 || (width == 32 && mr*nv+nv+nt > 16) {
+		panic("too many registers")
+	}
+
+	bases := []GPPhysical{R8, R11, R12, R13}[:(mr+3)/4]
+	k, rs, rs3, bp, offs, taps, origin, run := RCX, R9, R10, RDI, RSI, RDX, RAX, RBX
+	Load(Param("taps"), taps)
+	Load(Param("offs"), offs)
+	Load(Param("run"), run)
+	Load(Param("a"), origin)
+	Load(Param("rsA"), rs)
+	SHLQ(U8(2), rs)
+	Load(Param("b"), bp)
+	LEAQ(Mem{Base: rs, Index: rs, Scale: 2}, rs3)
+	rowA := func(i, disp int) Mem {
+		m := Mem{Base: bases[i/4], Disp: disp}
+		switch i % 4 {
+		case 1:
+			m.Index, m.Scale = rs, 1
+		case 2:
+			m.Index, m.Scale = rs, 2
+		case 3:
+			m.Index, m.Scale = rs3, 1
+		}
+		return m
+	}
+	for i := range mr {
+		for v := range nv {
+			if width == 64 {
+				VPXORD(acc(i, v), acc(i, v), acc(i, v))
+			} else {
+				VXORPS(acc(i, v), acc(i, v), acc(i, v))
+			}
+		}
+	}
+	// step u of an unrolled group reads A and B at displacements instead
+	// of moving the pointers each time.
+	step := func(u int) {
+		for v := range nv {
+			VMOVUPS(Mem{Base: bp, Disp: u*nr*4 + v*width}, bv(v))
+		}
+		for i := range mr {
+			VBROADCASTSS(rowA(i, 4*u), tmp(i))
+			for v := range nv {
+				VFMADD231PS(bv(v), tmp(i), acc(i, v))
+			}
+		}
+	}
+	advance := func(steps int) {
+		for _, r := range bases {
+			ADDQ(U32(4*steps), r)
+		}
+		ADDQ(U32(steps*nr*4), bp)
+	}
+	Label(name + "_tap")
+	MOVQ(Mem{Base: offs}, bases[0])
+	ADDQ(origin, bases[0])
+	for q := 1; q < len(bases); q++ {
+		LEAQ(Mem{Base: bases[q-1], Index: rs, Scale: 4}, bases[q])
+	}
+	MOVQ(run, k)
+	const unroll = 4
+	Label(name + "_loop4")
+	CMPQ(k, U8(unroll))
+	JL(LabelRef(name + "_tail"))
+	for u := range unroll {
+		step(u)
+	}
+	advance(unroll)
+	SUBQ(U8(unroll), k)
+	JMP(LabelRef(name + "_loop4"))
+	Label(name + "_tail")
+	TESTQ(k, k)
+	JE(LabelRef(name + "_next"))
+	step(0)
+	advance(1)
+	DECQ(k)
+	JMP(LabelRef(name + "_tail"))
+	Label(name + "_next")
+	ADDQ(U8(8), offs)
+	DECQ(taps)
+	JNE(LabelRef(name + "_tap"))
+
+	// The epilogue: bias, residual, ReLU, store.
+	Load(Param("bias"), R8)
+	for v := range nv {
+		VMOVUPS(Mem{Base: R8, Disp: v * width}, bv(v))
+	}
+	for i := range mr {
+		for v := range nv {
+			VADDPS(bv(v), acc(i, v), acc(i, v))
+		}
+	}
+	Load(Param("flags"), RCX)
+	TESTQ(U32(1), RCX)
+	JE(LabelRef(name + "_relu"))
+	Load(Param("res"), R9)
+	Load(Param("ldr"), R10)
+	SHLQ(U8(2), R10)
+	for i := range mr {
+		for v := range nv {
+			VADDPS(Mem{Base: R9, Disp: v * width}, acc(i, v), acc(i, v))
+		}
+		ADDQ(R10, R9)
+	}
+	Label(name + "_relu")
+	TESTQ(U32(2), RCX)
+	JE(LabelRef(name + "_store"))
+	zero := tmp(0)
+	if width == 64 {
+		VPXORD(zero, zero, zero)
+	} else {
+		VXORPS(zero, zero, zero)
+	}
+	for i := range mr {
+		for v := range nv {
+			// max(0, x) with x second, so that a NaN passes through as PyTorch's ReLU lets it.
+			VMAXPS(acc(i, v), zero, acc(i, v))
+		}
+	}
+	Label(name + "_store")
+	cp, ldc := RAX, RBX
+	Load(Param("c"), cp)
+	Load(Param("ldc"), ldc)
+	SHLQ(U8(2), ldc)
+	for i := range mr {
+		for v := range nv {
 			VMOVUPS(acc(i, v), Mem{Base: cp, Disp: v * width})
 		}
 		ADDQ(ldc, cp)

@@ -1,0 +1,312 @@
+package kernels
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// NHWC is a batch of images stored pixel by pixel with the channels of a
+// pixel adjacent (N×H×W×C), each image framed by a border of Pad zero
+// pixels on every side. The border lets a convolution read its padding
+// from memory instead of testing bounds, so that a register tile of output
+// pixels is always a run of input pixels at one stride. Channel c of pixel
+// (y, x) of image n, for -Pad <= y < H+Pad and likewise x, lies at
+// Data[n*ImageStride() + (y+Pad)*RowStride() + (x+Pad)*C + c].
+type NHWC struct {
+	N, H, W, C int
+	Pad        int
+	Data       []float32
+}
+
+// NewNHWC returns a zeroed batch of images with a border of pad pixels.
+func NewNHWC(n, h, w, c, pad int) NHWC {
+	x := NHWC{N: n, H: h, W: w, C: c, Pad: pad}
+	x.Data = make([]float32, n*x.ImageStride())
+	return x
+}
+
+// RowStride returns the floats between vertically adjacent pixels.
+func (x NHWC) RowStride() int { return (x.W + 2*x.Pad) * x.C }
+
+// ImageStride returns the floats between images.
+func (x NHWC) ImageStride() int { return (x.H + 2*x.Pad) * x.RowStride() }
+
+// Offset returns the index in Data of channel 0 of pixel (y, x) of image n.
+func (x NHWC) Offset(n, y, xx int) int {
+	return n*x.ImageStride() + (y+x.Pad)*x.RowStride() + (xx+x.Pad)*x.C
+}
+
+func (x NHWC) check(name string) {
+	if x.N < 0 || x.H < 1 || x.W < 1 || x.C < 1 || x.Pad < 0 || len(x.Data) < x.N*x.ImageStride() {
+		panic(fmt.Sprintf("kernels: %s NHWC %dx%dx%dx%d pad %d with %d floats", name, x.N, x.H, x.W, x.C, x.Pad, len(x.Data)))
+	}
+}
+
+// ConvParams are the stride, padding and dilation of a convolution.
+type ConvParams struct {
+	StrideH, StrideW int
+	PadH, PadW       int
+	DilH, DilW       int
+}
+
+// outSize returns the output extent of a kernel of k taps over n pixels.
+func (p ConvParams) outSize(n, k, pad, dil, stride int) int {
+	return (n+2*pad-dil*(k-1)-1)/stride + 1
+}
+
+// PackedConv holds a convolution's weights packed for ConvNHWC: for each
+// block of nr output channels, the taps (ky, kx) and input channels c in
+// that order as rows of nr floats, zero past the last output channel.
+type PackedConv struct {
+	Cout, Cin, KH, KW int
+	k                 *convKernel
+	w, bias           []float32
+}
+
+// PackConv packs OIHW weights (cout×cin×kh×kw, PyTorch's layout) and an
+// optional bias (nil for none) for ConvNHWC.
+func PackConv(w, bias []float32, cout, cin, kh, kw int) *PackedConv {
+	return packConvWith(convBest, w, bias, cout, cin, kh, kw)
+}
+
+func packConvWith(k *convKernel, w, bias []float32, cout, cin, kh, kw int) *PackedConv {
+	if cout < 1 || cin < 1 || kh < 1 || kw < 1 || len(w) != cout*cin*kh*kw || (bias != nil && len(bias) != cout) {
+		panic(fmt.Sprintf("kernels: PackConv of %d floats as %dx%dx%dx%d with %d bias values", len(w), cout, cin, kh, kw, len(bias)))
+	}
+	nr := k.nr
+	panels := (cout + nr - 1) / nr
+	rows := kh * kw * cin
+	pc := &PackedConv{Cout: cout, Cin: cin, KH: kh, KW: kw, k: k,
+		w: make([]float32, panels*rows*nr), bias: make([]float32, panels*nr)}
+	for o := range cout {
+		panel, j := o/nr, o%nr
+		dst := pc.w[panel*rows*nr:]
+		for c := range cin {
+			for y := range kh {
+				for x := range kw {
+					dst[((y*kw+x)*cin+c)*nr+j] = w[((o*cin+c)*kh+y)*kw+x]
+				}
+			}
+		}
+	}
+	copy(pc.bias, bias)
+	return pc
+}
+
+// ConvNHWC computes dst = act(conv(src, pc) + bias + res) for every image:
+// the cross-correlation of src with the packed weights at the given
+// stride, padding and dilation, plus the residual res when it is not nil
+// (same shape as dst), through a ReLU when relu is set. Only the interior
+// pixels of dst are written; its border keeps its zeros.
+//
+// src's border must be at least the convolution's padding, so that every
+// tap reads memory of the image. Each register tile is a run of output
+// pixels of one row times a block of output channels, summed over the
+// filter's rows in the assembly kernel without leaving the registers
+// (implicit GEMM: no column matrix is built).
+func ConvNHWC(dst, src NHWC, pc *PackedConv, p ConvParams, res *NHWC, relu bool) {
+	src.check("ConvNHWC input")
+	dst.check("ConvNHWC output")
+	p = p.norm()
+	oh := p.outSize(src.H, pc.KH, p.PadH, p.DilH, p.StrideH)
+	ow := p.outSize(src.W, pc.KW, p.PadW, p.DilW, p.StrideW)
+	if src.C != pc.Cin || dst.C != pc.Cout || dst.N != src.N || dst.H != oh || dst.W != ow {
+		panic(fmt.Sprintf("kernels: ConvNHWC of %dx%dx%dx%d by %dx%dx%dx%d with %+v into %dx%dx%dx%d (want %dx%d outputs)",
+			src.N, src.H, src.W, src.C, pc.Cout, pc.Cin, pc.KH, pc.KW, p, dst.N, dst.H, dst.W, dst.C, oh, ow))
+	}
+	if src.Pad < p.PadH || src.Pad < p.PadW || p.PadH < 0 || p.PadW < 0 {
+		panic(fmt.Sprintf("kernels: ConvNHWC input border %d is narrower than the padding %dx%d", src.Pad, p.PadH, p.PadW))
+	}
+	if res != nil {
+		res.check("ConvNHWC residual")
+		if res.N != dst.N || res.H != dst.H || res.W != dst.W || res.C != dst.C {
+			panic(fmt.Sprintf("kernels: ConvNHWC residual %dx%dx%dx%d for output %dx%dx%dx%d", res.N, res.H, res.W, res.C, dst.N, dst.H, dst.W, dst.C))
+		}
+	}
+	if src.N == 0 {
+		return
+	}
+	// With no dilation across columns, a filter row's columns and channels
+	// are one contiguous run of memory: one tap per filter row.
+	taps, run := pc.KH, pc.KW*pc.Cin
+	if p.DilW != 1 {
+		taps, run = pc.KH*pc.KW, pc.Cin
+	}
+	offs := make([]int, taps)
+	for t := range offs {
+		y, x := t, 0
+		if p.DilW != 1 {
+			y, x = t/pc.KW, t%pc.KW
+		}
+		offs[t] = 4 * (y*p.DilH*src.RowStride() + x*p.DilW*src.C)
+	}
+	k := pc.k
+	flags := 0
+	if res != nil {
+		flags |= 1
+	}
+	if relu {
+		flags |= 2
+	}
+	panels := (pc.Cout + k.nr - 1) / k.nr
+	rowTiles := (ow + k.mr - 1) / k.mr
+	perPanel := src.N * oh * rowTiles
+	items := panels * perPanel
+	rsA := p.StrideW * src.C
+	work := func(lo, hi int, tile []float32) {
+		for it := lo; it < hi; it++ {
+			panel, r := it/perPanel, it%perPanel
+			n, r := r/(oh*rowTiles), r%(oh*rowTiles)
+			y, x0 := r/rowTiles, r%rowTiles*k.mr
+			h := min(k.mr, ow-x0)
+			a := src.Data[src.Offset(n, y*p.StrideH-p.PadH, x0*p.StrideW-p.PadW):]
+			b := pc.w[panel*taps*run*k.nr:]
+			bias := pc.bias[panel*k.nr:]
+			c0 := panel * k.nr
+			out := dst.Data[dst.Offset(n, y, x0)+c0:]
+			var rs []float32
+			if res != nil {
+				rs = res.Data[res.Offset(n, y, x0)+c0:]
+			}
+			if c0+k.nr <= pc.Cout {
+				k.tile(h, taps, offs, run, a, rsA, b, out, dst.C, bias, rs, res.rowPixels(), flags)
+				continue
+			}
+			// The last block of channels is partial: compute the whole
+			// tile aside and keep its first channels.
+			k.tile(h, taps, offs, run, a, rsA, b, tile, k.nr, bias, nil, 0, 0)
+			w := pc.Cout - c0
+			for i := range h {
+				o := out[i*dst.C:][:w]
+				for j, v := range tile[i*k.nr:][:w] {
+					if res != nil {
+						v += rs[i*res.C+j]
+					}
+					if relu && v < 0 {
+						v = 0
+					}
+					o[j] = v
+				}
+			}
+		}
+	}
+	flops := 2 * items * k.mr * k.nr * taps * run
+	nw := runtime.GOMAXPROCS(0)
+	if nw <= 1 || flops < parallelFlops || items < 2 {
+		work(0, items, make([]float32, k.mr*k.nr))
+		return
+	}
+	// Runs of items in panel-major order, so that a goroutine's tiles
+	// mostly share one block of weights in cache.
+	q := &queue{n: min(items, 8*nw)}
+	parallelFor(nw, func(int) {
+		tile := make([]float32, k.mr*k.nr)
+		for c := range q.each {
+			lo, hi := span(c, q.n, items, 1, items)
+			work(lo, hi, tile)
+		}
+	})
+}
+
+// rowPixels returns the residual's floats between horizontally adjacent
+// pixels, which is its channel count, or 0 for no residual.
+func (x *NHWC) rowPixels() int {
+	if x == nil {
+		return 0
+	}
+	return x.C
+}
+
+func (p ConvParams) norm() ConvParams {
+	if p.StrideH == 0 {
+		p.StrideH = 1
+	}
+	if p.StrideW == 0 {
+		p.StrideW = 1
+	}
+	if p.DilH == 0 {
+		p.DilH = 1
+	}
+	if p.DilW == 0 {
+		p.DilW = 1
+	}
+	return p
+}
+
+// convKernel computes register tiles of ConvNHWC. tile computes the first
+// h rows (1 <= h <= mr) of an mr×nr tile:
+//
+//	for i := 0; i < h; i++ {
+//		for j := 0; j < nr; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				for q := 0; q < run; q++ {
+//					s += a[offs[t]/4+i*rsA+q] * b[(t*run+q)*nr+j]
+//				}
+//			}
+//			if flags&1 != 0 {
+//				s += res[i*ldr+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+type convKernel struct {
+	name   string
+	mr, nr int
+	tile   func(h, taps int, offs []int, run int, a []float32, rsA int, b, c []float32, ldc int, bias, res []float32, ldr, flags int)
+}
+
+// checkConvTile panics unless every element a tile reads or writes lies in
+// its slice, so that the assembly never touches memory outside them.
+func checkConvTile(h, nr, taps int, offs []int, run int, a []float32, rsA int, b, c []float32, ldc int, bias, res []float32, ldr, flags int) {
+	maxOff := 0
+	ok := taps >= 1 && run >= 1 && h >= 1 && len(offs) >= taps && rsA >= 0
+	for _, o := range offs[:min(taps, len(offs))] {
+		ok = ok && o >= 0 && o%4 == 0
+		maxOff = max(maxOff, o/4)
+	}
+	ok = ok && len(a) >= maxOff+(h-1)*rsA+run && len(b) >= taps*run*nr &&
+		len(c) >= (h-1)*ldc+nr && len(bias) >= nr
+	if flags&1 != 0 {
+		ok = ok && len(res) >= (h-1)*ldr+nr
+	}
+	if !ok {
+		panic(fmt.Sprintf("kernels: %dx%d conv tile out of range: taps=%d run=%d len(a)=%d rsA=%d len(b)=%d len(c)=%d ldc=%d len(res)=%d ldr=%d",
+			h, nr, taps, run, len(a), rsA, len(b), len(c), ldc, len(res), ldr))
+	}
+}
+
+// convGo is the portable convolution kernel.
+var convGo = &convKernel{name: "go4x16", mr: 4, nr: 16, tile: convTileGo}
+
+func convTileGo(h, taps int, offs []int, run int, a []float32, rsA int, b, c []float32, ldc int, bias, res []float32, ldr, flags int) {
+	const nr = 16
+	checkConvTile(h, nr, taps, offs, run, a, rsA, b, c, ldc, bias, res, ldr, flags)
+	for i := range h {
+		var s [nr]float32
+		copy(s[:], bias[:nr])
+		for t := range taps {
+			row := a[offs[t]/4+i*rsA:][:run]
+			w := b[t*run*nr:][:run*nr]
+			for q, av := range row {
+				bq := (*[nr]float32)(w[q*nr:])
+				for j := range s {
+					s[j] += av * bq[j]
+				}
+			}
+		}
+		out := c[i*ldc:][:nr]
+		for j, v := range s {
+			if flags&1 != 0 {
+				v += res[i*ldr+j]
+			}
+			if flags&2 != 0 && v < 0 {
+				v = 0
+			}
+			out[j] = v
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveConvNHWC is the plain loop ConvNHWC computes, reading the padding
+// as zeros by bounds tests instead of from the border.
+func naiveConvNHWC(src NHWC, w, bias []float32, cout, kh, kw int, p ConvParams, res *NHWC, relu bool, oh, ow int) []float32 {
+	p = p.norm()
+	out := make([]float32, src.N*oh*ow*cout)
+	for n := range src.N {
+		for y := range oh {
+			for x := range ow {
+				for o := range cout {
+					var s float64
+					if bias != nil {
+						s = float64(bias[o])
+					}
+					for c := range src.C {
+						for ky := range kh {
+							for kx := range kw {
+								iy, ix := y*p.StrideH-p.PadH+ky*p.DilH, x*p.StrideW-p.PadW+kx*p.DilW
+								if iy < 0 || iy >= src.H || ix < 0 || ix >= src.W {
+									continue
+								}
+								s += float64(src.Data[src.Offset(n, iy, ix)+c]) * float64(w[((o*src.C+c)*kh+ky)*kw+kx])
+							}
+						}
+					}
+					if res != nil {
+						s += float64(res.Data[res.Offset(n, y, x)+o])
+					}
+					if relu && s < 0 {
+						s = 0
+					}
+					out[((n*oh+y)*ow+x)*cout+o] = float32(s)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func randomNHWC(rng *rand.Rand, n, h, w, c, pad int) NHWC {
+	x := NewNHWC(n, h, w, c, pad)
+	for i := range n {
+		for y := range h {
+			for xx := range w {
+				for ch := range c {
+					x.Data[x.Offset(i, y, xx)+ch] = float32(rng.Float64()*2 - 1)
+				}
+			}
+		}
+	}
+	return x
+}
+
+func TestConvNHWC(t *testing.T) {
+	cases := []struct {
+		n, cin, h, w, cout, kh, kw int
+		p                          ConvParams
+		bias, res, relu            bool
+		srcPad, dstPad             int
+	}{
+		{1, 3, 9, 9, 64, 3, 3, ConvParams{PadH: 1, PadW: 1}, true, true, true, 1, 1},
+		{2, 5, 11, 17, 33, 3, 3, ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, false, true, 2, 0},
+		{1, 3, 23, 23, 16, 7, 7, ConvParams{StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}, false, false, true, 3, 1},
+		{1, 8, 7, 7, 40, 1, 1, ConvParams{StrideH: 2, StrideW: 2}, true, false, false, 1, 0},
+		{3, 6, 10, 13, 7, 3, 2, ConvParams{PadH: 2, PadW: 1, DilH: 2, DilW: 2}, true, true, false, 2, 2},
+		{1, 16, 30, 30, 32, 3, 3, ConvParams{PadH: 1, PadW: 1}, true, true, true, 1, 1},
+		{1, 4, 5, 31, 96, 1, 3, ConvParams{PadW: 1, StrideW: 3}, false, true, true, 1, 0},
+	}
+	for _, k := range convKernelsAvailable() {
+		for ci, tc := range cases {
+			t.Run(fmt.Sprintf("%s/%d", k.name, ci), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(ci), 7))
+				src := randomNHWC(rng, tc.n, tc.h, tc.w, tc.cin, tc.srcPad)
+				w := make([]float32, tc.cout*tc.cin*tc.kh*tc.kw)
+				for i := range w {
+					w[i] = float32(rng.Float64()*2 - 1)
+				}
+				var bias []float32
+				if tc.bias {
+					bias = make([]float32, tc.cout)
+					for i := range bias {
+						bias[i] = float32(rng.Float64()*2 - 1)
+					}
+				}
+				p := tc.p.norm()
+				oh := p.outSize(tc.h, tc.kh, p.PadH, p.DilH, p.StrideH)
+				ow := p.outSize(tc.w, tc.kw, p.PadW, p.DilW, p.StrideW)
+				var res *NHWC
+				if tc.res {
+					r := randomNHWC(rng, tc.n, oh, ow, tc.cout, 1)
+					res = &r
+				}
+				dst := NewNHWC(tc.n, oh, ow, tc.cout, tc.dstPad)
+				ConvNHWC(dst, src, packConvWith(k, w, bias, tc.cout, tc.cin, tc.kh, tc.kw), tc.p, res, tc.relu)
+				want := naiveConvNHWC(src, w, bias, tc.cout, tc.kh, tc.kw, tc.p, res, tc.relu, oh, ow)
+				interior := 0
+				for n := range tc.n {
+					for y := range oh {
+						for x := range ow {
+							for o := range tc.cout {
+								got, exp := dst.Data[dst.Offset(n, y, x)+o], want[((n*oh+y)*ow+x)*tc.cout+o]
+								if math.Abs(float64(got-exp)) > 1e-4*(1+math.Abs(float64(exp))) {
+									t.Fatalf("image %d pixel (%d,%d) channel %d: got %v, want %v", n, y, x, o, got, exp)
+								}
+								interior++
+							}
+						}
+					}
+				}
+				nonzero := 0
+				for _, v := range dst.Data {
+					if v != 0 {
+						nonzero++
+					}
+				}
+				if nonzero > interior {
+					t.Fatalf("%d nonzero values in the output, only %d interior ones: the border was written", nonzero, interior)
+				}
+			})
+		}
+	}
+}
+
+func TestConvNHWCReLUKeepsNaN(t *testing.T) {
+	for _, k := range convKernelsAvailable() {
+		src := NewNHWC(1, 1, 1, 1, 0)
+		src.Data[0] = float32(math.NaN())
+		dst := NewNHWC(1, 1, 1, 1, 0)
+		ConvNHWC(dst, src, packConvWith(k, []float32{1}, nil, 1, 1, 1, 1), ConvParams{}, nil, true)
+		if !math.IsNaN(float64(dst.Data[0])) {
+			t.Errorf("%s: ReLU(NaN) = %v, want NaN as PyTorch gives", k.name, dst.Data[0])
+		}
+	}
+}
+
+func TestConvNHWCPanicsOnNarrowBorder(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for an input border narrower than the padding")
+		}
+	}()
+	src := NewNHWC(1, 4, 4, 2, 0)
+	dst := NewNHWC(1, 4, 4, 2, 0)
+	ConvNHWC(dst, src, PackConv(make([]float32, 2*2*9), nil, 2, 2, 3, 3), ConvParams{PadH: 1, PadW: 1}, nil, false)
+}
+
+// BenchmarkConvNHWC times ResNet-18's convolutions at batch 1, 224×224.
+func BenchmarkConvNHWC(b *testing.B) {
+	for _, s := range []struct {
+		name                     string
+		cin, h, cout, k, stride int
+	}{
+		{"conv1-7x7s2", 3, 224, 64, 7, 2},
+		{"layer1-3x3", 64, 56, 64, 3, 1},
+		{"layer2-3x3s2", 64, 56, 128, 3, 2},
+		{"layer2-3x3", 128, 28, 128, 3, 1},
+		{"layer3-3x3", 256, 14, 256, 3, 1},
+		{"layer4-3x3", 512, 7, 512, 3, 1},
+		{"layer4-down-1x1s2", 256, 14, 512, 1, 2},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			pad := s.k / 2
+			src := randomNHWC(rng, 1, s.h, s.h, s.cin, pad)
+			w := make([]float32, s.cout*s.cin*s.k*s.k)
+			for i := range w {
+				w[i] = float32(rng.Float64() - 0.5)
+			}
+			pc := PackConv(w, make([]float32, s.cout), s.cout, s.cin, s.k, s.k)
+			p := ConvParams{StrideH: s.stride, StrideW: s.stride, PadH: pad, PadW: pad}
+			o := p.norm().outSize(s.h, s.k, pad, 1, s.stride)
+			dst := NewNHWC(1, o, o, s.cout, 1)
+			b.ResetTimer()
+			for range b.N {
+				ConvNHWC(dst, src, pc, p, nil, true)
+			}
+			flops := 2.0 * float64(o*o*s.cout*s.cin*s.k*s.k)
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
