@@ -148,6 +148,17 @@ func TestResNetForwardMatchesTorch(t *testing.T) {
 			var y *autograd.Var
 			autograd.NoGrad(func() { y = m.Forward(autograd.Const(hashInput(fw.InputShape))) })
 			compareLogits(t, y.Value().Data(), fw.Logits)
+
+			// The compiled inference network gives PyTorch's logits too.
+			net, err := m.Inference(fw.InputShape[2], fw.InputShape[3])
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := net.Run(hashInput(fw.InputShape))
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareLogits(t, out.Data(), fw.Logits)
 		})
 	}
 }

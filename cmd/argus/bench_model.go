@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"argus/autograd"
+	"argus/infer"
 	"argus/models"
 	"argus/nn"
 	"argus/optim"
@@ -49,6 +50,9 @@ type inferReport struct {
 	Iters           int     `json:"iters"`
 	Warmup          int     `json:"warmup"`
 	Threads         int     `json:"threads"`
+	// Engine is "compiled" (infer.Net: folded batch norm, fused NHWC
+	// convolutions) or "autograd" (the training graph under NoGrad).
+	Engine string `json:"engine"`
 }
 
 // benchModel is a network under measurement: its module, its input
@@ -58,6 +62,9 @@ type benchModel struct {
 	forward  func(*autograd.Var) *autograd.Var
 	channels int
 	classes  int
+	// compile builds the model's inference network for h×w images; nil
+	// when the model has none.
+	compile func(h, w int) (*infer.Net, error)
 }
 
 // newBenchModel builds the named model for images of the given size.
@@ -79,7 +86,7 @@ func newBenchModel(name string, size int, seed uint64) (benchModel, error) {
 		if err != nil {
 			return benchModel{}, err
 		}
-		return benchModel{mod: m, forward: m.Forward, channels: 3, classes: 1000}, nil
+		return benchModel{mod: m, forward: m.Forward, channels: 3, classes: 1000, compile: m.Inference}, nil
 	}
 	return benchModel{}, fmt.Errorf("unknown model %q (have resnet18, mnist-cnn)", name)
 }
@@ -91,6 +98,7 @@ type modelFlags struct {
 	seed                       uint64
 	asJSON                     bool
 	cpuProfile                 string
+	engine                     string
 	// imgSize is --size with its model default filled in; the flag itself
 	// keeps its parsed value so that a reset restores it.
 	imgSize int
@@ -253,27 +261,53 @@ mean_ms_per_batch the mean.`,
 				return fmt.Errorf("bench infer: %w", err)
 			}
 			x, _ := inf.inputs(m)
-			in := autograd.Const(x)
 			nn.Train(m.mod, false)
-			best, mean, cpu, err := timeLoop(inf.warmup, inf.iters, &inf, func() {
-				autograd.NoGrad(func() { m.forward(in) })
-			})
+			engine := inf.engine
+			if engine == "" {
+				engine = "autograd"
+				if m.compile != nil {
+					engine = "compiled"
+				}
+			}
+			var pass func()
+			switch engine {
+			case "autograd":
+				in := autograd.Const(x)
+				pass = func() { autograd.NoGrad(func() { m.forward(in) }) }
+			case "compiled":
+				if m.compile == nil {
+					return fmt.Errorf("bench infer: model %s has no compiled inference; use --engine autograd", inf.model)
+				}
+				net, err := m.compile(inf.imgSize, inf.imgSize)
+				if err != nil {
+					return fmt.Errorf("bench infer: %w", err)
+				}
+				pass = func() {
+					if _, err := net.Run(x); err != nil {
+						panic(err) // the network was built for exactly this input
+					}
+				}
+			default:
+				return fmt.Errorf("bench infer: unknown --engine %q (have compiled, autograd)", engine)
+			}
+			best, mean, cpu, err := timeLoop(inf.warmup, inf.iters, &inf, pass)
 			if err != nil {
 				return fmt.Errorf("bench infer: %w", err)
 			}
 			rep := inferReport{
 				MsPerBatch: best * 1e3, MeanMsPerBatch: mean * 1e3, CPUMsPerBatch: cpu * 1e3, ImagesPerSecond: float64(inf.batch) / best,
 				Model: inf.model, Batch: inf.batch, Size: inf.imgSize, Iters: inf.iters, Warmup: inf.warmup,
-				Threads: runtime.GOMAXPROCS(0),
+				Threads: runtime.GOMAXPROCS(0), Engine: engine,
 			}
 			if inf.asJSON {
 				return printJSON(cmd, rep)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s inference, batch %d of %d×%d: %.2f ms best, %.2f ms mean (%d threads)\n",
-				rep.Model, rep.Batch, rep.Size, rep.Size, rep.MsPerBatch, rep.MeanMsPerBatch, rep.Threads)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s inference (%s), batch %d of %d×%d: %.2f ms best, %.2f ms mean (%d threads)\n",
+				rep.Model, rep.Engine, rep.Batch, rep.Size, rep.Size, rep.MsPerBatch, rep.MeanMsPerBatch, rep.Threads)
 			return nil
 		},
 	}
 	inf.register(inferCmd.Flags(), 1, 20)
+	inferCmd.Flags().StringVar(&inf.engine, "engine", "", "compiled (folded batch norm, fused NHWC convolutions; resnet18) or autograd (default: compiled where the model has it)")
 	benchCmd.AddCommand(inferCmd)
 }

@@ -1,0 +1,423 @@
+// Package infer runs feed-forward convolutional networks for inference
+// only: batch norm folded into the convolutions, activations kept in
+// channels-last (NHWC) order with a zero border, and every convolution
+// computed by kernels.ConvNHWC with its bias, residual addition and ReLU
+// applied in the same pass, so that no layer but pooling touches an
+// activation twice.
+//
+// A Net is built once from a network's weights (see models.ResNet's
+// Inference method) and then run on batches of NCHW images:
+//
+//	net, x := infer.New(3, 224, 224)
+//	y := net.Conv(x, w, infer.ConvOptions{Padding: [2]int{1, 1}, Norm: bn, ReLU: true})
+//	...
+//	net.Output(logits)
+//	out, err := net.Run(images)
+package infer
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"argus/internal/kernels"
+	"argus/internal/par"
+	"argus/tensor"
+)
+
+// Value is an activation of a Net: a C×H×W image per batch item, or a
+// vector of C features once pooled.
+type Value struct {
+	C, H, W int
+	vector  bool
+	id      int
+	pad     int // border the consumers need
+}
+
+// Net is a compiled inference network. Its methods that add layers are not
+// safe for concurrent use; Run is.
+type Net struct {
+	values []*Value
+	steps  []step
+	out    *Value
+	err    error
+
+	mu   sync.Mutex
+	free map[int][]*buffers // idle activation buffers by batch size
+}
+
+// step is one layer of a Net.
+type step interface {
+	run(b *buffers)
+}
+
+// buffers are the activations of one Run.
+type buffers struct {
+	n    int
+	acts []kernels.NHWC
+}
+
+// New returns an empty Net and its input value, images of c channels of
+// h×w pixels.
+func New(c, h, w int) (*Net, *Value) {
+	n := &Net{free: map[int][]*buffers{}}
+	if c < 1 || h < 1 || w < 1 {
+		n.err = fmt.Errorf("infer: input of %dx%dx%d", c, h, w)
+	}
+	return n, n.value(c, h, w, false)
+}
+
+func (n *Net) value(c, h, w int, vector bool) *Value {
+	v := &Value{C: c, H: h, W: w, vector: vector, id: len(n.values)}
+	n.values = append(n.values, v)
+	return v
+}
+
+// fail records the first error of the building calls; Run reports it.
+func (n *Net) fail(format string, args ...any) {
+	if n.err == nil {
+		n.err = fmt.Errorf("infer: "+format, args...)
+	}
+}
+
+func (n *Net) owns(vs ...*Value) bool {
+	for _, v := range vs {
+		if v == nil || v.id >= len(n.values) || n.values[v.id] != v {
+			n.fail("value from another network")
+			return false
+		}
+	}
+	return true
+}
+
+// BatchNorm is an evaluation-mode batch normalisation,
+// y = (x - Mean) / sqrt(Var + Eps) * Weight + Bias per channel, to fold
+// into the convolution before it.
+type BatchNorm struct {
+	Weight, Bias, Mean, Var []float32
+	Eps                     float32
+}
+
+// ConvOptions configures Net.Conv. Zero strides and dilations mean 1.
+type ConvOptions struct {
+	Stride, Padding, Dilation [2]int
+	Bias                      []float32  // per output channel; nil for none
+	Norm                      *BatchNorm // folded into the weights; nil for none
+	Residual                  *Value     // added after the normalisation; nil for none
+	ReLU                      bool       // applied last
+}
+
+type convStep struct {
+	in, out, res int
+	pc           *kernels.PackedConv
+	p            kernels.ConvParams
+	relu         bool
+}
+
+func (s *convStep) run(b *buffers) {
+	var res *kernels.NHWC
+	if s.res >= 0 {
+		res = &b.acts[s.res]
+	}
+	kernels.ConvNHWC(b.acts[s.out], b.acts[s.in], s.pc, s.p, res, s.relu)
+}
+
+// Conv adds a 2-D convolution of x with w (Cout×C×KH×KW, PyTorch's layout)
+// and returns its output.
+func (n *Net) Conv(x *Value, w *tensor.Tensor, opt ConvOptions) *Value {
+	ws := w.Shape()
+	if !n.owns(x) || (opt.Residual != nil && !n.owns(opt.Residual)) {
+		return x
+	}
+	if len(ws) != 4 || x.vector || ws[1] != x.C {
+		n.fail("convolution of %dx%dx%d input with weights %v", x.C, x.H, x.W, ws)
+		return x
+	}
+	cout, kh, kw := ws[0], ws[2], ws[3]
+	p := kernels.ConvParams{StrideH: opt.Stride[0], StrideW: opt.Stride[1], PadH: opt.Padding[0], PadW: opt.Padding[1],
+		DilH: opt.Dilation[0], DilW: opt.Dilation[1]}
+	for i := range 2 {
+		if opt.Stride[i] == 0 {
+			opt.Stride[i] = 1
+		}
+		if opt.Dilation[i] == 0 {
+			opt.Dilation[i] = 1
+		}
+	}
+	oh := (x.H+2*p.PadH-opt.Dilation[0]*(kh-1)-1)/opt.Stride[0] + 1
+	ow := (x.W+2*p.PadW-opt.Dilation[1]*(kw-1)-1)/opt.Stride[1] + 1
+	if oh < 1 || ow < 1 || opt.Stride[0] < 1 || opt.Stride[1] < 1 || opt.Dilation[0] < 1 || opt.Dilation[1] < 1 || p.PadH < 0 || p.PadW < 0 {
+		n.fail("convolution %v of %dx%dx%d input with %+v gives no output", ws, x.C, x.H, x.W, opt)
+		return x
+	}
+	if opt.Bias != nil && len(opt.Bias) != cout {
+		n.fail("convolution bias of %d values for %d channels", len(opt.Bias), cout)
+		return x
+	}
+	weights := w.Data()
+	bias := opt.Bias
+	if nb := opt.Norm; nb != nil {
+		if len(nb.Weight) != cout || len(nb.Bias) != cout || len(nb.Mean) != cout || len(nb.Var) != cout {
+			n.fail("batch norm of %d/%d/%d/%d values after %d channels", len(nb.Weight), len(nb.Bias), len(nb.Mean), len(nb.Var), cout)
+			return x
+		}
+		weights, bias = foldNorm(weights, bias, nb, cout)
+	}
+	if r := opt.Residual; r != nil && (r.vector || r.C != cout || r.H != oh || r.W != ow) {
+		n.fail("residual %dx%dx%d for a %dx%dx%d convolution output", r.C, r.H, r.W, cout, oh, ow)
+		return x
+	}
+	out := n.value(cout, oh, ow, false)
+	x.pad = max(x.pad, p.PadH, p.PadW)
+	s := &convStep{in: x.id, out: out.id, res: -1, p: p, relu: opt.ReLU,
+		pc: kernels.PackConv(weights, bias, cout, x.C, kh, kw)}
+	if opt.Residual != nil {
+		s.res = opt.Residual.id
+	}
+	n.steps = append(n.steps, s)
+	return out
+}
+
+// foldNorm returns the weights and bias of the convolution followed by the
+// batch norm, computed in float64.
+func foldNorm(w, bias []float32, nb *BatchNorm, cout int) ([]float32, []float32) {
+	per := len(w) / cout
+	fw := make([]float32, len(w))
+	fb := make([]float32, cout)
+	for o := range cout {
+		scale := float64(nb.Weight[o]) / math.Sqrt(float64(nb.Var[o])+float64(nb.Eps))
+		b := 0.0
+		if bias != nil {
+			b = float64(bias[o])
+		}
+		fb[o] = float32((b-float64(nb.Mean[o]))*scale + float64(nb.Bias[o]))
+		for i, v := range w[o*per : (o+1)*per] {
+			fw[o*per+i] = float32(float64(v) * scale)
+		}
+	}
+	return fw, fb
+}
+
+type maxPoolStep struct {
+	in, out        int
+	kh, kw, sh, sw int
+	ph, pw         int
+}
+
+func (s *maxPoolStep) run(b *buffers) {
+	src, dst := b.acts[s.in], b.acts[s.out]
+	c := src.C
+	par.For(dst.N*dst.H, 4, func(r int) {
+		n, y := r/dst.H, r%dst.H
+		y0, y1 := max(0, y*s.sh-s.ph), min(src.H, y*s.sh-s.ph+s.kh)
+		for x := range dst.W {
+			x0, x1 := max(0, x*s.sw-s.pw), min(src.W, x*s.sw-s.pw+s.kw)
+			out := dst.Data[dst.Offset(n, y, x):][:c]
+			copy(out, src.Data[src.Offset(n, y0, x0):][:c])
+			for iy := y0; iy < y1; iy++ {
+				for ix := x0; ix < x1; ix++ {
+					maxInto(out, src.Data[src.Offset(n, iy, ix):][:c])
+				}
+			}
+		}
+	})
+}
+
+// maxInto sets out[i] = max(out[i], in[i]), keeping a NaN of either.
+func maxInto(out, in []float32) {
+	in = in[:len(out)]
+	for i, v := range in {
+		if v > out[i] || v != v {
+			out[i] = v
+		}
+	}
+}
+
+// MaxPool adds a max pooling of kernel k, stride s and padding p (pixels
+// outside the image are ignored, as in PyTorch).
+func (n *Net) MaxPool(x *Value, k, s, p [2]int) *Value {
+	if !n.owns(x) {
+		return x
+	}
+	oh := (x.H+2*p[0]-k[0])/max(s[0], 1) + 1
+	ow := (x.W+2*p[1]-k[1])/max(s[1], 1) + 1
+	if x.vector || k[0] < 1 || k[1] < 1 || s[0] < 1 || s[1] < 1 || p[0] < 0 || p[1] < 0 || 2*p[0] > k[0] || 2*p[1] > k[1] || oh < 1 || ow < 1 {
+		n.fail("max pooling %v stride %v padding %v of %dx%dx%d input", k, s, p, x.C, x.H, x.W)
+		return x
+	}
+	out := n.value(x.C, oh, ow, false)
+	n.steps = append(n.steps, &maxPoolStep{in: x.id, out: out.id, kh: k[0], kw: k[1], sh: s[0], sw: s[1], ph: p[0], pw: p[1]})
+	return out
+}
+
+type avgPoolStep struct{ in, out int }
+
+func (s *avgPoolStep) run(b *buffers) {
+	src, dst := b.acts[s.in], b.acts[s.out]
+	c := src.C
+	inv := 1 / float32(src.H*src.W)
+	for n := range src.N {
+		out := dst.Data[n*c:][:c]
+		clear(out)
+		for y := range src.H {
+			for x := range src.W {
+				for i, v := range src.Data[src.Offset(n, y, x):][:c] {
+					out[i] += v
+				}
+			}
+		}
+		for i := range out {
+			out[i] *= inv
+		}
+	}
+}
+
+// GlobalAvgPool adds the mean over all pixels of each channel, giving a
+// vector of x.C features.
+func (n *Net) GlobalAvgPool(x *Value) *Value {
+	if !n.owns(x) {
+		return x
+	}
+	if x.vector {
+		n.fail("global average pooling of a feature vector")
+		return x
+	}
+	out := n.value(x.C, 1, 1, true)
+	n.steps = append(n.steps, &avgPoolStep{in: x.id, out: out.id})
+	return out
+}
+
+type linearStep struct {
+	in, out int
+	w, b    []float32
+	k, m    int
+}
+
+func (s *linearStep) run(b *buffers) {
+	src, dst := b.acts[s.in], b.acts[s.out]
+	kernels.Sgemm(false, true, src.N, s.m, s.k, 1, src.Data, s.k, s.w, s.k, 0, dst.Data, s.m)
+	if s.b != nil {
+		for i := range src.N {
+			for j, v := range s.b {
+				dst.Data[i*s.m+j] += v
+			}
+		}
+	}
+}
+
+// Linear adds y = x·wᵀ + b for a feature vector x, with w of shape
+// out×in (PyTorch's layout) and b of out values or nil.
+func (n *Net) Linear(x *Value, w *tensor.Tensor, b []float32) *Value {
+	ws := w.Shape()
+	if !n.owns(x) {
+		return x
+	}
+	if !x.vector || len(ws) != 2 || ws[1] != x.C || (b != nil && len(b) != ws[0]) {
+		n.fail("linear layer %v (bias %d) on input of %d features", ws, len(b), x.C)
+		return x
+	}
+	out := n.value(ws[0], 1, 1, true)
+	var bias []float32
+	if b != nil {
+		bias = append(bias, b...)
+	}
+	n.steps = append(n.steps, &linearStep{in: x.id, out: out.id, w: append([]float32(nil), w.Data()...), b: bias, k: ws[1], m: ws[0]})
+	return out
+}
+
+// Output marks the value Run returns.
+func (n *Net) Output(v *Value) {
+	if n.owns(v) {
+		n.out = v
+	}
+}
+
+// Err returns the first error found while building the network.
+func (n *Net) Err() error { return n.err }
+
+// Run computes the output for a batch of images x (N×C×H×W): N×C×H×W
+// for an image output, N×C for a feature vector.
+func (n *Net) Run(x *tensor.Tensor) (*tensor.Tensor, error) {
+	if n.err != nil {
+		return nil, n.err
+	}
+	if n.out == nil {
+		return nil, errors.New("infer: network has no output")
+	}
+	in := n.values[0]
+	xs := x.Shape()
+	if len(xs) != 4 || xs[1] != in.C || xs[2] != in.H || xs[3] != in.W {
+		return nil, fmt.Errorf("infer: input of shape %v for a network of %dx%dx%d images", xs, in.C, in.H, in.W)
+	}
+	b := n.buffers(xs[0])
+	defer n.release(b)
+	toNHWC(b.acts[0], x.Data())
+	for _, s := range n.steps {
+		s.run(b)
+	}
+	o := b.acts[n.out.id]
+	if n.out.vector {
+		return tensor.FromSlice(append([]float32(nil), o.Data[:o.N*o.C]...), o.N, o.C), nil
+	}
+	out := tensor.Zeros(o.N, o.C, o.H, o.W)
+	fromNHWC(out.Data(), o)
+	return out, nil
+}
+
+// buffers returns a set of activations for batch size bs.
+func (n *Net) buffers(bs int) *buffers {
+	n.mu.Lock()
+	if f := n.free[bs]; len(f) > 0 && len(f[0].acts) == len(n.values) {
+		b := f[len(f)-1]
+		n.free[bs] = f[:len(f)-1]
+		n.mu.Unlock()
+		return b
+	}
+	n.mu.Unlock()
+	b := &buffers{n: bs, acts: make([]kernels.NHWC, len(n.values))}
+	for i, v := range n.values {
+		if v.vector {
+			b.acts[i] = kernels.NHWC{N: bs, H: 1, W: 1, C: v.C, Data: make([]float32, bs*v.C)}
+			continue
+		}
+		b.acts[i] = kernels.NewNHWC(bs, v.H, v.W, v.C, v.pad)
+	}
+	return b
+}
+
+func (n *Net) release(b *buffers) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.free[b.n] = append(n.free[b.n], b)
+}
+
+// toNHWC copies NCHW images into the interior of dst.
+func toNHWC(dst kernels.NHWC, src []float32) {
+	hw := dst.H * dst.W
+	par.For(dst.N*dst.H, 8, func(r int) {
+		n, y := r/dst.H, r%dst.H
+		img := src[n*dst.C*hw:]
+		for x := range dst.W {
+			out := dst.Data[dst.Offset(n, y, x):][:dst.C]
+			for c := range out {
+				out[c] = img[c*hw+y*dst.W+x]
+			}
+		}
+	})
+}
+
+// fromNHWC copies the interior of src into NCHW images.
+func fromNHWC(dst []float32, src kernels.NHWC) {
+	hw := src.H * src.W
+	for n := range src.N {
+		img := dst[n*src.C*hw:]
+		for y := range src.H {
+			for x := range src.W {
+				for c, v := range src.Data[src.Offset(n, y, x):][:src.C] {
+					img[c*hw+y*src.W+x] = v
+				}
+			}
+		}
+	}
+}
