@@ -155,7 +155,7 @@ func TestConvNHWCPanicsOnNarrowBorder(t *testing.T) {
 // BenchmarkConvNHWC times ResNet-18's convolutions at batch 1, 224×224.
 func BenchmarkConvNHWC(b *testing.B) {
 	for _, s := range []struct {
-		name                     string
+		name                    string
 		cin, h, cout, k, stride int
 	}{
 		{"conv1-7x7s2", 3, 224, 64, 7, 2},

@@ -14,8 +14,8 @@ import (
 	"slices"
 
 	"argus/internal/kernels"
-	"argus/reid"
 	"argus/internal/par"
+	"argus/reid"
 )
 
 // Options are the parameters of k-reciprocal encoding.
