@@ -206,32 +206,7 @@ type maxPoolStep struct {
 }
 
 func (s *maxPoolStep) run(b *buffers) {
-	src, dst := b.acts[s.in], b.acts[s.out]
-	c := src.C
-	par.For(dst.N*dst.H, 4, func(r int) {
-		n, y := r/dst.H, r%dst.H
-		y0, y1 := max(0, y*s.sh-s.ph), min(src.H, y*s.sh-s.ph+s.kh)
-		for x := range dst.W {
-			x0, x1 := max(0, x*s.sw-s.pw), min(src.W, x*s.sw-s.pw+s.kw)
-			out := dst.Data[dst.Offset(n, y, x):][:c]
-			copy(out, src.Data[src.Offset(n, y0, x0):][:c])
-			for iy := y0; iy < y1; iy++ {
-				for ix := x0; ix < x1; ix++ {
-					maxInto(out, src.Data[src.Offset(n, iy, ix):][:c])
-				}
-			}
-		}
-	})
-}
-
-// maxInto sets out[i] = max(out[i], in[i]), keeping a NaN of either.
-func maxInto(out, in []float32) {
-	in = in[:len(out)]
-	for i, v := range in {
-		if v > out[i] || v != v {
-			out[i] = v
-		}
-	}
+	kernels.MaxPoolNHWC(b.acts[s.out], b.acts[s.in], s.kh, s.kw, s.sh, s.sw, s.ph, s.pw)
 }
 
 // MaxPool adds a max pooling of kernel k, stride s and padding p (pixels

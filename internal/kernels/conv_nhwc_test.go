@@ -187,3 +187,51 @@ func BenchmarkConvNHWC(b *testing.B) {
 		})
 	}
 }
+
+func TestMaxPoolNHWC(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []struct{ n, h, w, c, k, s, p, pad int }{
+		{1, 9, 9, 64, 3, 2, 1, 0},
+		{2, 8, 7, 37, 2, 2, 0, 1},
+		{1, 5, 6, 16, 3, 1, 1, 2},
+	} {
+		src := randomNHWC(rng, tc.n, tc.h, tc.w, tc.c, tc.pad)
+		// The border holds garbage: the pooling must not read it.
+		for i := range src.Data {
+			if src.Data[i] == 0 {
+				src.Data[i] = 100
+			}
+		}
+		src.Data[src.Offset(0, 1, 1)+5] = float32(math.NaN())
+		oh, ow := (tc.h+2*tc.p-tc.k)/tc.s+1, (tc.w+2*tc.p-tc.k)/tc.s+1
+		dst := NewNHWC(tc.n, oh, ow, tc.c, 1)
+		MaxPoolNHWC(dst, src, tc.k, tc.k, tc.s, tc.s, tc.p, tc.p)
+		for n := range tc.n {
+			for y := range oh {
+				for x := range ow {
+					for c := range tc.c {
+						want := float32(math.Inf(-1))
+						for ky := range tc.k {
+							for kx := range tc.k {
+								iy, ix := y*tc.s-tc.p+ky, x*tc.s-tc.p+kx
+								if iy < 0 || iy >= tc.h || ix < 0 || ix >= tc.w {
+									continue
+								}
+								v := src.Data[src.Offset(n, iy, ix)+c]
+								if v > want || v != v || want != want {
+									if want == want {
+										want = v
+									}
+								}
+							}
+						}
+						got := dst.Data[dst.Offset(n, y, x)+c]
+						if got != want && !(got != got && want != want) {
+							t.Fatalf("%+v: image %d (%d,%d) channel %d: got %v, want %v", tc, n, y, x, c, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

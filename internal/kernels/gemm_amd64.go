@@ -128,3 +128,12 @@ func convKernelsAvailable() []*convKernel {
 	}
 	return append(ks, convGo)
 }
+
+// maxRunAsm folds runs of 16 floats into a running maximum, when the CPU
+// has AVX-512.
+var maxRunAsm = func() func(dst, src *float32, n int) {
+	if cpu.X86.HasAVX512F {
+		return maxRunAVX512
+	}
+	return nil
+}()

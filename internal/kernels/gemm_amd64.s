@@ -10510,3 +10510,24 @@ tr_next15:
 	ADDQ       BX, DI
 	VZEROUPPER
 	RET
+
+// func maxRunAVX512(dst *float32, src *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·maxRunAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+maxrun_loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (DI), Z1
+	VMAXPS  Z1, Z0, Z2
+	VCMPPS  $0x03, Z0, Z0, K1
+	VMOVAPS Z0, K1, Z2
+	VMOVUPS Z2, (DI)
+	ADDQ    $0x40, SI
+	ADDQ    $0x40, DI
+	SUBQ    $0x10, CX
+	JNE     maxrun_loop
+	VZEROUPPER
+	RET

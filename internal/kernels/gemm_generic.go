@@ -16,3 +16,6 @@ var convBest = convGo
 
 // convKernelsAvailable lists every convolution kernel this build runs.
 func convKernelsAvailable() []*convKernel { return []*convKernel{convGo} }
+
+// maxRunAsm is absent without assembly; max pooling runs in Go.
+var maxRunAsm func(dst, src *float32, n int)

@@ -982,3 +982,9 @@ func convKernel6x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *fl
 //
 //go:noescape
 func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, rows int, lanes int)
+
+// maxRunAVX512 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;
+// n must be a positive multiple of 16.
+//
+//go:noescape
+func maxRunAVX512(dst *float32, src *float32, n int)

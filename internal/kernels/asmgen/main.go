@@ -29,6 +29,7 @@ func main() {
 		convKernel(fmt.Sprintf("convKernel%dx16AVX2", mr), mr, 2, 8, ymm)
 	}
 	transpose16()
+	maxRun()
 	Generate()
 }
 
@@ -444,6 +445,36 @@ func convKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 		}
 		ADDQ(ldc, cp)
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// maxRun emits the element-wise maximum that max pooling folds each tap
+// into, keeping a NaN of either operand as PyTorch does.
+func maxRun() {
+	TEXT("maxRunAVX512", NOSPLIT, "func(dst, src *float32, n int)")
+	Pragma("noescape")
+	Doc(
+		"maxRunAVX512 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;",
+		"n must be a positive multiple of 16.",
+	)
+	dst, src, n := RDI, RSI, RCX
+	Load(Param("dst"), dst)
+	Load(Param("src"), src)
+	Load(Param("n"), n)
+	Label("maxrun_loop")
+	VMOVUPS(Mem{Base: src}, Z0)
+	VMOVUPS(Mem{Base: dst}, Z1)
+	// MAXPS returns its second operand, the old maximum, when either is
+	// NaN; a NaN from src is then put back through the unordered mask.
+	VMAXPS(Z1, Z0, Z2)
+	VCMPPS(U8(3), Z0, Z0, K1)
+	VMOVAPS(Z0, K1, Z2)
+	VMOVUPS(Z2, Mem{Base: dst})
+	ADDQ(U8(64), src)
+	ADDQ(U8(64), dst)
+	SUBQ(U8(16), n)
+	JNE(LabelRef("maxrun_loop"))
 	VZEROUPPER()
 	RET()
 }
