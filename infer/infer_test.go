@@ -1,0 +1,189 @@
+package infer
+
+import (
+	"math"
+	"strings"
+	"sync"
+	"testing"
+
+	"argus/autograd"
+	"argus/tensor"
+)
+
+// smallNet is a network with every kind of layer, built both as an infer
+// Net and as the autograd expression it must reproduce.
+type smallNet struct {
+	w1, w2, w3, fc            *tensor.Tensor
+	b2, fcb                   []float32
+	gamma, beta, mu, variance []float32
+}
+
+func newSmallNet(rng *tensor.RNG) *smallNet {
+	s := &smallNet{
+		w1: rng.Normal(0, 0.3, 8, 3, 3, 3),
+		w2: rng.Normal(0, 0.2, 8, 8, 3, 3),
+		w3: rng.Normal(0, 0.3, 12, 8, 1, 1),
+		fc: rng.Normal(0, 0.2, 5, 12),
+	}
+	vec := func(n int, lo, hi float32) []float32 { return rng.Uniform(lo, hi, n).Data() }
+	s.b2, s.fcb = vec(8, -1, 1), vec(5, -1, 1)
+	s.gamma, s.beta, s.mu, s.variance = vec(8, 0.5, 1.5), vec(8, -0.5, 0.5), vec(8, -0.3, 0.3), vec(8, 0.2, 2)
+	return s
+}
+
+func (s *smallNet) build(h, w int, pooled bool) *Net {
+	net, x := New(3, h, w)
+	bn := &BatchNorm{Weight: s.gamma, Bias: s.beta, Mean: s.mu, Var: s.variance, Eps: 1e-5}
+	y := net.Conv(x, s.w1, ConvOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}, Norm: bn, ReLU: true})
+	p := net.MaxPool(y, [2]int{3, 3}, [2]int{2, 2}, [2]int{1, 1})
+	z := net.Conv(p, s.w2, ConvOptions{Padding: [2]int{2, 2}, Dilation: [2]int{2, 2}, Bias: s.b2, Residual: p, ReLU: true})
+	z = net.Conv(z, s.w3, ConvOptions{})
+	if pooled {
+		z = net.Linear(net.GlobalAvgPool(z), s.fc, s.fcb)
+	}
+	net.Output(z)
+	return net
+}
+
+func (s *smallNet) reference(x *tensor.Tensor, pooled bool) *tensor.Tensor {
+	var out *autograd.Var
+	autograd.NoGrad(func() {
+		c := autograd.Const
+		y := autograd.Conv2d(c(x), c(s.w1), nil, autograd.Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
+		y = autograd.BatchNorm2d(y, c(tensor.FromSlice(s.gamma, 8)), c(tensor.FromSlice(s.beta, 8)),
+			tensor.FromSlice(s.mu, 8), tensor.FromSlice(s.variance, 8), autograd.BatchNormOptions{Eps: 1e-5})
+		y = autograd.ReLU(y)
+		p := autograd.MaxPool2d(y, autograd.MaxPool2dOptions{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
+		z := autograd.Conv2d(p, c(s.w2), c(tensor.FromSlice(s.b2, 8)), autograd.Conv2dOptions{Padding: [2]int{2, 2}, Dilation: [2]int{2, 2}})
+		z = autograd.ReLU(autograd.Add(z, p))
+		z = autograd.Conv2d(z, c(s.w3), nil, autograd.Conv2dOptions{})
+		if pooled {
+			z = autograd.Flatten(autograd.AdaptiveAvgPool2d(z, 1, 1), 1, -1)
+			z = autograd.Linear(z, c(s.fc), c(tensor.FromSlice(s.fcb, 5)))
+		}
+		out = z
+	})
+	return out.Value()
+}
+
+func closeTo(t *testing.T, got, want *tensor.Tensor) {
+	t.Helper()
+	if !got.SameShape(want) {
+		t.Fatalf("shape %v, want %v", got.Shape(), want.Shape())
+	}
+	for i, w := range want.Data() {
+		if g := got.Data()[i]; math.Abs(float64(g-w)) > 1e-4*(1+math.Abs(float64(w))) {
+			t.Fatalf("element %d = %v, want %v", i, g, w)
+		}
+	}
+}
+
+func TestNetMatchesAutograd(t *testing.T) {
+	rng := tensor.NewRNG(1)
+	s := newSmallNet(rng)
+	for _, tc := range []struct {
+		name    string
+		n, h, w int
+		pooled  bool
+	}{
+		{"pooled", 2, 19, 23, true},
+		{"image", 1, 16, 16, false},
+		{"batch5", 5, 9, 12, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := rng.Normal(0, 1, tc.n, 3, tc.h, tc.w)
+			net := s.build(tc.h, tc.w, tc.pooled)
+			for range 2 { // the second run reuses the buffers
+				got, err := net.Run(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				closeTo(t, got, s.reference(x, tc.pooled))
+			}
+		})
+	}
+}
+
+func TestConcurrentRuns(t *testing.T) {
+	rng := tensor.NewRNG(2)
+	s := newSmallNet(rng)
+	net := s.build(12, 12, true)
+	inputs := []*tensor.Tensor{rng.Normal(0, 1, 1, 3, 12, 12), rng.Normal(0, 1, 3, 3, 12, 12)}
+	want := []*tensor.Tensor{s.reference(inputs[0], true), s.reference(inputs[1], true)}
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				got, err := net.Run(inputs[g%2])
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				for i, w := range want[g%2].Data() {
+					if math.Abs(float64(got.Data()[i]-w)) > 1e-4*(1+math.Abs(float64(w))) {
+						errs <- "concurrent runs disagree"
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	rng := tensor.NewRNG(3)
+	w := rng.Normal(0, 1, 4, 3, 3, 3)
+	for _, tc := range []struct {
+		name  string
+		build func(net *Net, x *Value)
+		want  string
+	}{
+		{"channels", func(net *Net, x *Value) { net.Conv(x, rng.Normal(0, 1, 4, 2, 3, 3), ConvOptions{}) }, "weights"},
+		{"too small", func(net *Net, x *Value) { net.Conv(x, rng.Normal(0, 1, 4, 3, 9, 9), ConvOptions{}) }, "no output"},
+		{"bias", func(net *Net, x *Value) { net.Conv(x, w, ConvOptions{Bias: make([]float32, 3)}) }, "bias"},
+		{"norm", func(net *Net, x *Value) {
+			net.Conv(x, w, ConvOptions{Norm: &BatchNorm{Weight: make([]float32, 4)}})
+		}, "batch norm"},
+		{"residual", func(net *Net, x *Value) { net.Conv(x, w, ConvOptions{Residual: x}) }, "residual"},
+		{"pool", func(net *Net, x *Value) { net.MaxPool(x, [2]int{2, 2}, [2]int{1, 1}, [2]int{2, 2}) }, "max pooling"},
+		{"linear on image", func(net *Net, x *Value) { net.Linear(x, rng.Normal(0, 1, 2, 3), nil) }, "linear"},
+		{"pool a vector", func(net *Net, x *Value) { net.GlobalAvgPool(net.GlobalAvgPool(x)) }, "vector"},
+		{"foreign value", func(net *Net, _ *Value) {
+			_, y := New(3, 8, 8)
+			net.GlobalAvgPool(y)
+		}, "another network"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			net, x := New(3, 8, 8)
+			tc.build(net, x)
+			net.Output(x)
+			if err := net.Err(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Err() = %v, want one naming %q", err, tc.want)
+			}
+			if _, err := net.Run(tensor.Zeros(1, 3, 8, 8)); err == nil {
+				t.Fatal("Run of a network with a build error succeeded")
+			}
+		})
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	net, x := New(3, 8, 8)
+	if _, err := net.Run(tensor.Zeros(1, 3, 8, 8)); err == nil || !strings.Contains(err.Error(), "no output") {
+		t.Fatalf("Run without output: %v", err)
+	}
+	net.Output(net.GlobalAvgPool(x))
+	for _, shape := range [][]int{{1, 3, 8}, {1, 4, 8, 8}, {2, 3, 8, 9}} {
+		if _, err := net.Run(tensor.Zeros(shape...)); err == nil || !strings.Contains(err.Error(), "input of shape") {
+			t.Errorf("Run of %v: %v", shape, err)
+		}
+	}
+}
