@@ -6,7 +6,8 @@
 #   tools/bench/models/run.sh
 #
 # Workloads: ResNet-18 training step (batch 32, 64×64), MNIST CNN training
-# step (batch 64, 28×28), ResNet-18 inference (batch 1, 224×224). Each
+# step (batch 64, 28×28), ResNet-18 inference (batch 1, 224×224) on the
+# compiled network (infer.Net) and on the autograd graph. Each
 # workload alternates `argus bench ...` and tools/bench/models/bench.py
 # ROUNDS times (default 3), so that other load on the machine hits both
 # alike, and keeps each tool's fastest step over all rounds and its best
@@ -39,7 +40,8 @@ workload() {
 	ab=0 am=0 ac=0 tb=0 tm=0 tc=0
 	i=0
 	while [ "$i" -lt "$rounds" ]; do
-		out=$(GOMAXPROCS=$threads "$tmp/argus" bench "$kind" "$@" --iters "$iters" --json)
+		# $extra holds flags for Argus alone (such as --engine).
+		out=$(GOMAXPROCS=$threads "$tmp/argus" bench "$kind" "$@" $extra --iters "$iters" --json)
 		ab=$(lowest "$ab" "$(echo "$out" | field $best)")
 		am=$(lowest "$am" "$(echo "$out" | field $mean)")
 		ac=$(lowest "$ac" "$(echo "$out" | field $cpu)")
@@ -63,6 +65,9 @@ workload() {
 
 echo "| Workload | Argus best | Argus mean | Argus CPU | PyTorch best | PyTorch mean | PyTorch CPU | Argus / PyTorch (best) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+extra=
 workload "ResNet-18 train step, batch 32, 64×64" train-step 5 --model resnet18 --batch 32 --size 64
 workload "MNIST CNN train step, batch 64, 28×28" train-step 10 --model mnist-cnn --batch 64
 workload "ResNet-18 inference, batch 1, 224×224" infer 10 --model resnet18 --batch 1 --size 224
+extra="--engine autograd"
+workload "ResNet-18 inference, batch 1, 224×224, autograd engine" infer 10 --model resnet18 --batch 1 --size 224
