@@ -146,16 +146,7 @@ func gemmKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 		"",
 		"k must be at least 1; the caller checks that every element is in range.",
 	)
-	acc := func(i, v int) VecPhysical { return vec(i*nv + v) }
-	bv := func(v int) VecPhysical { return vec(mr*nv + v) }
-	nt := 2
-	if mr*nv+nv+4 <= 32 && width == 64 {
-		nt = 4
-	}
-	tmp := func(i int) VecPhysical { return vec(mr*nv + nv + i%nt) }
-	if mr*nv+nv+nt > 32 || (width == 32 && mr*nv+nv+nt > 16) {
-		panic("too many registers")
-	}
+	acc, bv, tmp := tileRegs(mr, nv, width, vec)
 
 	// Rows 4q..4q+3 of A are addressed from base q with the row stride in
 	// R9 (1x, 2x) and R10 (3x).
@@ -174,18 +165,7 @@ func gemmKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 	for q := 1; q < len(bases); q++ {
 		LEAQ(Mem{Base: bases[q-1], Index: rs, Scale: 4}, bases[q])
 	}
-	rowA := func(i int) Mem {
-		m := Mem{Base: bases[i/4]}
-		switch i % 4 {
-		case 1:
-			m.Index, m.Scale = rs, 1
-		case 2:
-			m.Index, m.Scale = rs, 2
-		case 3:
-			m.Index, m.Scale = rs3, 1
-		}
-		return m
-	}
+	rowA := func(i int) Mem { return rowAddr(bases, rs, rs3, i, 0) }
 
 	// Warm the C tile while the products run.
 	cp, ldc := RAX, RBX
@@ -202,11 +182,7 @@ func gemmKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 
 	for i := range mr {
 		for v := range nv {
-			if width == 64 {
-				VPXORD(acc(i, v), acc(i, v), acc(i, v))
-			} else {
-				VXORPS(acc(i, v), acc(i, v), acc(i, v))
-			}
+			zeroVec(acc(i, v), width)
 		}
 	}
 
@@ -307,16 +283,7 @@ func convKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 		"offs holds byte offsets; taps and run must be at least 1, and the caller",
 		"checks that every element is in range.",
 	)
-	acc := func(i, v int) VecPhysical { return vec(i*nv + v) }
-	bv := func(v int) VecPhysical { return vec(mr*nv + v) }
-	nt := 2
-	if mr*nv+nv+4 <= 32 && width == 64 {
-		nt = 4
-	}
-	tmp := func(i int) VecPhysical { return vec(mr*nv + nv + i%nt) }
-	if mr*nv+nv+nt > 32 || (width == 32 && mr*nv+nv+nt > 16) {
-		panic("too many registers")
-	}
+	acc, bv, tmp := tileRegs(mr, nv, width, vec)
 
 	bases := []GPPhysical{R8, R11, R12, R13}[:(mr+3)/4]
 	k, rs, rs3, bp, offs, taps, origin, run := RCX, R9, R10, RDI, RSI, RDX, RAX, RBX
@@ -328,25 +295,10 @@ func convKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 	SHLQ(U8(2), rs)
 	Load(Param("b"), bp)
 	LEAQ(Mem{Base: rs, Index: rs, Scale: 2}, rs3)
-	rowA := func(i, disp int) Mem {
-		m := Mem{Base: bases[i/4], Disp: disp}
-		switch i % 4 {
-		case 1:
-			m.Index, m.Scale = rs, 1
-		case 2:
-			m.Index, m.Scale = rs, 2
-		case 3:
-			m.Index, m.Scale = rs3, 1
-		}
-		return m
-	}
+	rowA := func(i, disp int) Mem { return rowAddr(bases, rs, rs3, i, disp) }
 	for i := range mr {
 		for v := range nv {
-			if width == 64 {
-				VPXORD(acc(i, v), acc(i, v), acc(i, v))
-			} else {
-				VXORPS(acc(i, v), acc(i, v), acc(i, v))
-			}
+			zeroVec(acc(i, v), width)
 		}
 	}
 	// step u of an unrolled group reads A and B at displacements instead
@@ -423,11 +375,7 @@ func convKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 	TESTQ(U32(2), RCX)
 	JE(LabelRef(name + "_store"))
 	zero := tmp(0)
-	if width == 64 {
-		VPXORD(zero, zero, zero)
-	} else {
-		VXORPS(zero, zero, zero)
-	}
+	zeroVec(zero, width)
 	for i := range mr {
 		for v := range nv {
 			// max(0, x) with x second, so that a NaN passes through as PyTorch's ReLU lets it.
@@ -477,4 +425,46 @@ func maxRun() {
 	JNE(LabelRef("maxrun_loop"))
 	VZEROUPPER()
 	RET()
+}
+
+// tileRegs assigns the vector registers of an mr×nv-vector tile: the
+// accumulators, nv registers for a row of B, and the temporaries that
+// hold broadcasts of A (four where the registers allow, so that
+// consecutive broadcasts do not wait for each other).
+func tileRegs(mr, nv, width int, vec func(int) VecPhysical) (acc func(i, v int) VecPhysical, bv func(v int) VecPhysical, tmp func(i int) VecPhysical) {
+	nt := 2
+	if mr*nv+nv+4 <= 32 && width == 64 {
+		nt = 4
+	}
+	if mr*nv+nv+nt > 32 || (width == 32 && mr*nv+nv+nt > 16) {
+		panic("too many registers")
+	}
+	acc = func(i, v int) VecPhysical { return vec(i*nv + v) }
+	bv = func(v int) VecPhysical { return vec(mr*nv + v) }
+	tmp = func(i int) VecPhysical { return vec(mr*nv + nv + i%nt) }
+	return acc, bv, tmp
+}
+
+// rowAddr addresses row i of A at displacement disp: rows 4q..4q+3 from
+// base q with the row stride in rs (1x, 2x) and rs3 (3x).
+func rowAddr(bases []GPPhysical, rs, rs3 GPPhysical, i, disp int) Mem {
+	m := Mem{Base: bases[i/4], Disp: disp}
+	switch i % 4 {
+	case 1:
+		m.Index, m.Scale = rs, 1
+	case 2:
+		m.Index, m.Scale = rs, 2
+	case 3:
+		m.Index, m.Scale = rs3, 1
+	}
+	return m
+}
+
+// zeroVec clears a vector register of width bytes.
+func zeroVec(r VecPhysical, width int) {
+	if width == 64 {
+		VPXORD(r, r, r)
+	} else {
+		VXORPS(r, r, r)
+	}
 }
