@@ -7,6 +7,12 @@
 // including the older attribute forms of sets 1 to 12. An operator,
 // attribute or attribute value the executor does not implement gives an
 // *xgraph.UnsupportedError naming the node, operator and attribute.
+//
+// A feed-forward convolutional network that package infer can express
+// (convolutions with their batch norms, residual additions and ReLUs, max
+// and global average pooling, fully connected layers) runs as a compiled
+// infer.Net on float32 batches of its image size, with the same results up
+// to float32 rounding; any other graph or input is evaluated node by node.
 package runtime
 
 import (
@@ -199,6 +205,9 @@ type Executor struct {
 	// their only reader; folded marks those Relu nodes, which then pass
 	// their input through.
 	fused, folded map[*xgraph.Node]bool
+	// net runs the whole graph when compile can translate it; nil
+	// otherwise.
+	net *compiled
 }
 
 // fusable lists the operators that can apply a following ReLU themselves.
@@ -249,6 +258,8 @@ func New(g *xgraph.Graph) (*Executor, error) {
 		e.last[v] = len(g.Nodes)
 	}
 	e.planFusion()
+	// The error only says why the graph runs node by node.
+	e.net, _ = compile(g)
 	return e, nil
 }
 
@@ -260,6 +271,11 @@ func (e *Executor) Graph() *xgraph.Graph { return e.g }
 // dimensions must match, while dimensions the graph leaves open (such as the
 // batch) may take any size.
 func (e *Executor) Run(inputs map[string]*xgraph.Tensor) ([]*xgraph.Tensor, error) {
+	if e.net != nil {
+		if out, ok, err := e.net.run(inputs); ok {
+			return out, err
+		}
+	}
 	env := make(map[*xgraph.Value]*xgraph.Tensor)
 	bufs := &buffers{free: map[int][][]float32{}}
 	// Storage the run must never recycle: the caller's inputs and the
