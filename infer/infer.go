@@ -301,6 +301,56 @@ func (n *Net) Linear(x *Value, w *tensor.Tensor, b []float32) *Value {
 	return out
 }
 
+type flattenStep struct{ in, out int }
+
+func (s *flattenStep) run(b *buffers) {
+	src, dst := b.acts[s.in], b.acts[s.out]
+	fromNHWC(dst.Data, src)
+}
+
+// Flatten turns an image value into a vector of C·H·W features in
+// PyTorch's order (channel-major), as torch.flatten(x, 1) does on NCHW.
+func (n *Net) Flatten(x *Value) *Value {
+	if !n.owns(x) {
+		return x
+	}
+	if x.vector {
+		return x
+	}
+	out := n.value(x.C*x.H*x.W, 1, 1, true)
+	n.steps = append(n.steps, &flattenStep{in: x.id, out: out.id})
+	return out
+}
+
+type reluStep struct{ in, out int }
+
+func (s *reluStep) run(b *buffers) {
+	src, dst := b.acts[s.in], b.acts[s.out]
+	// The two may have borders of different widths: rectify row by row.
+	for n := range src.N {
+		for y := range src.H {
+			out := dst.Data[dst.Offset(n, y, 0):][:src.W*src.C]
+			for i, v := range src.Data[src.Offset(n, y, 0):][:len(out)] {
+				if v < 0 {
+					v = 0
+				}
+				out[i] = v
+			}
+		}
+	}
+}
+
+// ReLU adds max(x, 0) as a layer of its own, for a value no convolution
+// can rectify on its way out (a feature vector, say).
+func (n *Net) ReLU(x *Value) *Value {
+	if !n.owns(x) {
+		return x
+	}
+	out := n.value(x.C, x.H, x.W, x.vector)
+	n.steps = append(n.steps, &reluStep{in: x.id, out: out.id})
+	return out
+}
+
 // Output marks the value Run returns.
 func (n *Net) Output(v *Value) {
 	if n.owns(v) {

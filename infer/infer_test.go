@@ -187,3 +187,24 @@ func TestRunErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestReLUAndFlatten(t *testing.T) {
+	rng := tensor.NewRNG(4)
+	x := rng.Normal(0, 1, 2, 3, 5, 4)
+	w := rng.Normal(0, 1, 6, 3, 1, 1)
+	net, in := New(3, 5, 4)
+	y := net.Conv(in, w, ConvOptions{})
+	r := net.ReLU(y)
+	// A second reader with padding widens y's border but not r's.
+	net.Conv(y, rng.Normal(0, 1, 2, 6, 3, 3), ConvOptions{Padding: [2]int{1, 1}})
+	net.Output(net.Flatten(r))
+	got, err := net.Run(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want *autograd.Var
+	autograd.NoGrad(func() {
+		want = autograd.Flatten(autograd.ReLU(autograd.Conv2d(autograd.Const(x), autograd.Const(w), nil, autograd.Conv2dOptions{})), 1, -1)
+	})
+	closeTo(t, got, want.Value())
+}

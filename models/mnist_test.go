@@ -1,6 +1,7 @@
 package models
 
 import (
+	"math"
 	"testing"
 
 	"argus/autograd"
@@ -44,4 +45,28 @@ func BenchmarkMNISTNetTrainStep(b *testing.B) {
 		o.Step()
 	}
 	b.ReportMetric(float64(64*b.N)/b.Elapsed().Seconds(), "img/s")
+}
+
+func TestMNISTNetInference(t *testing.T) {
+	m := NewMNISTNet(tensor.NewRNG(1))
+	nn.Train(m, false)
+	x := tensor.NewRNG(2).Uniform(0, 1, 3, 1, 28, 28)
+	var want *autograd.Var
+	autograd.NoGrad(func() { want = m.Forward(autograd.Const(x)) })
+	net, err := m.Inference()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := net.Run(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.SameShape(want.Value()) {
+		t.Fatalf("shape %v, want %v", got.Shape(), want.Value().Shape())
+	}
+	for i, w := range want.Value().Data() {
+		if g := got.Data()[i]; math.Abs(float64(g-w)) > 1e-4*(1+math.Abs(float64(w))) {
+			t.Fatalf("logit %d = %v, want %v", i, g, w)
+		}
+	}
 }

@@ -62,8 +62,7 @@ type benchModel struct {
 	forward  func(*autograd.Var) *autograd.Var
 	channels int
 	classes  int
-	// compile builds the model's inference network for h×w images; nil
-	// when the model has none.
+	// compile builds the model's inference network for h×w images.
 	compile func(h, w int) (*infer.Net, error)
 }
 
@@ -76,7 +75,8 @@ func newBenchModel(name string, size int, seed uint64) (benchModel, error) {
 			return benchModel{}, fmt.Errorf("model mnist-cnn takes 28×28 images, not %d×%d", size, size)
 		}
 		m := models.NewMNISTNet(rng)
-		return benchModel{mod: m, forward: m.Forward, channels: 1, classes: 10}, nil
+		return benchModel{mod: m, forward: m.Forward, channels: 1, classes: 10,
+			compile: func(int, int) (*infer.Net, error) { return m.Inference() }}, nil
 	case "resnet18":
 		// Five stride-2 stages leave at least one position from 32 pixels on.
 		if size < 32 {
@@ -263,21 +263,12 @@ mean_ms_per_batch the mean.`,
 			x, _ := inf.inputs(m)
 			nn.Train(m.mod, false)
 			engine := inf.engine
-			if engine == "" {
-				engine = "autograd"
-				if m.compile != nil {
-					engine = "compiled"
-				}
-			}
 			var pass func()
 			switch engine {
 			case "autograd":
 				in := autograd.Const(x)
 				pass = func() { autograd.NoGrad(func() { m.forward(in) }) }
 			case "compiled":
-				if m.compile == nil {
-					return fmt.Errorf("bench infer: model %s has no compiled inference; use --engine autograd", inf.model)
-				}
 				net, err := m.compile(inf.imgSize, inf.imgSize)
 				if err != nil {
 					return fmt.Errorf("bench infer: %w", err)
@@ -308,6 +299,6 @@ mean_ms_per_batch the mean.`,
 		},
 	}
 	inf.register(inferCmd.Flags(), 1, 20)
-	inferCmd.Flags().StringVar(&inf.engine, "engine", "", "compiled (folded batch norm, fused NHWC convolutions; resnet18) or autograd (default: compiled where the model has it)")
+	inferCmd.Flags().StringVar(&inf.engine, "engine", "compiled", "compiled (folded batch norm, fused NHWC convolutions) or autograd")
 	benchCmd.AddCommand(inferCmd)
 }

@@ -24,6 +24,8 @@ func TestBenchModel(t *testing.T) {
 			[]string{"seconds_per_step", "images_per_second"}},
 		{[]string{"bench", "infer", "--model", "resnet18", "--size", "32", "--iters", "2", "--warmup", "1", "--json"},
 			[]string{"ms_per_batch"}},
+		{[]string{"bench", "infer", "--model", "resnet18", "--size", "32", "--engine", "autograd", "--iters", "1", "--warmup", "0", "--json"},
+			[]string{"ms_per_batch"}},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(tc.args, &out, &errb); code != 0 {
@@ -55,6 +57,7 @@ func TestBenchModelBadInput(t *testing.T) {
 		{"bench", "infer", "--iters", "0"},
 		{"bench", "infer", "--warmup", "-1"},
 		{"bench", "infer", "--batch", "x"},
+		{"bench", "infer", "--engine", "tensorrt"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code == 0 {

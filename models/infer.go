@@ -72,3 +72,28 @@ func foldable(bn *nn.BatchNorm2d) *infer.BatchNorm {
 	return &infer.BatchNorm{Weight: bn.Weight.Value().Data(), Bias: bn.Bias.Value().Data(),
 		Mean: bn.RunningMean.Data(), Var: bn.RunningVar.Data(), Eps: bn.Eps}
 }
+
+// Inference compiles the network in evaluation mode (no dropout) for
+// 28×28 images; see ResNet.Inference.
+func (m *MNISTNet) Inference() (*infer.Net, error) {
+	net, x := infer.New(1, 28, 28)
+	conv := func(x *infer.Value, c *nn.Conv2d) *infer.Value {
+		opt := infer.ConvOptions{Stride: c.Options.Stride, Padding: c.Options.Padding, Dilation: c.Options.Dilation, ReLU: true}
+		if c.Bias != nil {
+			opt.Bias = c.Bias.Value().Data()
+		}
+		return net.Conv(x, c.Weight.Value(), opt)
+	}
+	linear := func(x *infer.Value, l *nn.Linear) *infer.Value {
+		var bias []float32
+		if l.Bias != nil {
+			bias = l.Bias.Value().Data()
+		}
+		return net.Linear(x, l.Weight.Value(), bias)
+	}
+	x = conv(conv(x, m.Conv1), m.Conv2)
+	x = net.MaxPool(x, [2]int{2, 2}, [2]int{2, 2}, [2]int{})
+	x = net.ReLU(linear(net.Flatten(x), m.FC1))
+	net.Output(linear(x, m.FC2))
+	return net, net.Err()
+}
