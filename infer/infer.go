@@ -99,20 +99,44 @@ type BatchNorm struct {
 	Eps                     float32
 }
 
-// ConvOptions configures Net.Conv. Zero strides and dilations mean 1.
+// ConvOptions configures Net.Conv. Zero strides and dilations mean 1, zero
+// groups one group.
 type ConvOptions struct {
 	Stride, Padding, Dilation [2]int
-	Bias                      []float32  // per output channel; nil for none
-	Norm                      *BatchNorm // folded into the weights; nil for none
-	Residual                  *Value     // added after the normalisation; nil for none
-	ReLU                      bool       // applied last
+	// Groups splits the channels as in PyTorch; 1 and the number of input
+	// channels (a depthwise convolution, one filter per channel) are
+	// supported.
+	Groups   int
+	Bias     []float32  // per output channel; nil for none
+	Norm     *BatchNorm // folded into the weights; nil for none
+	Residual *Value     // added after the normalisation; nil for none
+	ReLU     bool       // max(x, 0), applied after the residual
+	// Clamp, when set, bounds the result to [Clamp[0], Clamp[1]] after
+	// the ReLU: {0, 6} gives a ReLU6.
+	Clamp *[2]float32
+}
+
+// clamp returns the kernels' clamp for the options, nil for none.
+func (o ConvOptions) clamp() *kernels.Clamp {
+	if !o.ReLU && o.Clamp == nil {
+		return nil
+	}
+	c := &kernels.Clamp{Lo: float32(math.Inf(-1)), Hi: float32(math.Inf(1))}
+	if o.ReLU {
+		c.Lo = 0
+	}
+	if o.Clamp != nil {
+		c.Lo, c.Hi = max(c.Lo, o.Clamp[0]), o.Clamp[1]
+	}
+	return c
 }
 
 type convStep struct {
 	in, out, res int
 	pc           *kernels.PackedConv
+	pd           *kernels.PackedDepthwise // instead of pc for a depthwise convolution
 	p            kernels.ConvParams
-	relu         bool
+	clamp        *kernels.Clamp
 }
 
 func (s *convStep) run(b *buffers) {
@@ -120,18 +144,28 @@ func (s *convStep) run(b *buffers) {
 	if s.res >= 0 {
 		res = &b.acts[s.res]
 	}
-	kernels.ConvNHWC(b.acts[s.out], b.acts[s.in], s.pc, s.p, res, s.relu)
+	if s.pd != nil {
+		kernels.DepthwiseNHWC(b.acts[s.out], b.acts[s.in], s.pd, s.p, res, s.clamp)
+		return
+	}
+	kernels.ConvNHWC(b.acts[s.out], b.acts[s.in], s.pc, s.p, res, s.clamp)
 }
 
-// Conv adds a 2-D convolution of x with w (Cout×C×KH×KW, PyTorch's layout)
-// and returns its output.
+// Conv adds a 2-D convolution of x with w (Cout×C/Groups×KH×KW, PyTorch's
+// layout) and returns its output.
 func (n *Net) Conv(x *Value, w *tensor.Tensor, opt ConvOptions) *Value {
 	ws := w.Shape()
 	if !n.owns(x) || (opt.Residual != nil && !n.owns(opt.Residual)) {
 		return x
 	}
-	if len(ws) != 4 || x.vector || ws[1] != x.C {
-		n.fail("convolution of %dx%dx%d input with weights %v", x.C, x.H, x.W, ws)
+	groups := max(opt.Groups, 1)
+	depthwise := groups > 1
+	if len(ws) != 4 || x.vector || ws[1]*groups != x.C || (depthwise && (groups != x.C || ws[0] != x.C)) {
+		n.fail("convolution of %dx%dx%d input with weights %v in %d groups (supported: 1 group, or one filter per channel)", x.C, x.H, x.W, ws, groups)
+		return x
+	}
+	if c := opt.Clamp; c != nil && !(c[0] <= c[1]) {
+		n.fail("convolution clamp to [%v, %v]", c[0], c[1])
 		return x
 	}
 	cout, kh, kw := ws[0], ws[2], ws[3]
@@ -170,8 +204,12 @@ func (n *Net) Conv(x *Value, w *tensor.Tensor, opt ConvOptions) *Value {
 	}
 	out := n.value(cout, oh, ow, false)
 	x.pad = max(x.pad, p.PadH, p.PadW)
-	s := &convStep{in: x.id, out: out.id, res: -1, p: p, relu: opt.ReLU,
-		pc: kernels.PackConv(weights, bias, cout, x.C, kh, kw)}
+	s := &convStep{in: x.id, out: out.id, res: -1, p: p, clamp: opt.clamp()}
+	if depthwise {
+		s.pd = kernels.PackDepthwise(weights, bias, cout, kh, kw)
+	} else {
+		s.pc = kernels.PackConv(weights, bias, cout, x.C, kh, kw)
+	}
 	if opt.Residual != nil {
 		s.res = opt.Residual.id
 	}

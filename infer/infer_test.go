@@ -208,3 +208,38 @@ func TestReLUAndFlatten(t *testing.T) {
 	})
 	closeTo(t, got, want.Value())
 }
+
+// TestInvertedResidual checks a MobileNet-V2 block: a 1×1 expansion with
+// ReLU6, a depthwise 3×3 with ReLU6, and a linear 1×1 projection added to
+// the input.
+func TestInvertedResidual(t *testing.T) {
+	rng := tensor.NewRNG(5)
+	const c, e = 16, 48
+	x := rng.Normal(0, 1, 2, c, 9, 11)
+	expand, dw, project := rng.Normal(0, 0.4, e, c, 1, 1), rng.Normal(0, 0.4, e, 1, 3, 3), rng.Normal(0, 0.3, c, e, 1, 1)
+	dwBias := rng.Uniform(-1, 1, e).Data()
+	relu6 := &[2]float32{0, 6}
+	net, in := New(c, 9, 11)
+	y := net.Conv(in, expand, ConvOptions{Clamp: relu6})
+	y = net.Conv(y, dw, ConvOptions{Groups: e, Padding: [2]int{1, 1}, Bias: dwBias, ReLU: true, Clamp: relu6})
+	net.Output(net.Conv(y, project, ConvOptions{Residual: in}))
+	got, err := net.Run(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want *autograd.Var
+	autograd.NoGrad(func() {
+		k := autograd.Const
+		y := autograd.Clamp(autograd.Conv2d(k(x), k(expand), nil, autograd.Conv2dOptions{}), 0, 6)
+		y = autograd.Clamp(autograd.Conv2d(y, k(dw), k(tensor.FromSlice(dwBias, e)), autograd.Conv2dOptions{Groups: e, Padding: [2]int{1, 1}}), 0, 6)
+		want = autograd.Add(autograd.Conv2d(y, k(project), nil, autograd.Conv2dOptions{}), k(x))
+	})
+	closeTo(t, got, want.Value())
+
+	// Other groupings are refused.
+	net, in = New(c, 9, 11)
+	net.Output(net.Conv(in, rng.Normal(0, 1, 8, 4, 3, 3), ConvOptions{Groups: 4}))
+	if err := net.Err(); err == nil || !strings.Contains(err.Error(), "groups") {
+		t.Fatalf("convolution in 4 groups of 4 channels: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 )
 
@@ -93,10 +94,46 @@ func packConvWith(k *convKernel, w, bias []float32, cout, cin, kh, kw int) *Pack
 	return pc
 }
 
-// ConvNHWC computes dst = act(conv(src, pc) + bias + res) for every image:
-// the cross-correlation of src with the packed weights at the given
+// Clamp bounds a convolution's outputs to [Lo, Hi]: a ReLU is
+// Clamp{0, +Inf}, a ReLU6 Clamp{0, 6}. A NaN stays NaN, as in PyTorch.
+type Clamp struct{ Lo, Hi float32 }
+
+// flags returns the epilogue flags of the kernels for a residual and a
+// clamp (nil for none).
+func epilogueFlags(res *NHWC, clamp *Clamp) (flags int, lo, hi float32) {
+	if res != nil {
+		flags |= 1
+	}
+	if clamp == nil {
+		return flags, 0, 0
+	}
+	if !math.IsInf(float64(clamp.Lo), -1) {
+		flags |= 2
+	}
+	if !math.IsInf(float64(clamp.Hi), 1) {
+		flags |= 4
+	}
+	return flags, clamp.Lo, clamp.Hi
+}
+
+// applyEpilogue is the kernels' epilogue on one value.
+func applyEpilogue(s, r float32, flags int, lo, hi float32) float32 {
+	if flags&1 != 0 {
+		s += r
+	}
+	if flags&2 != 0 && s < lo {
+		s = lo
+	}
+	if flags&4 != 0 && s > hi {
+		s = hi
+	}
+	return s
+}
+
+// ConvNHWC computes dst = clamp(conv(src, pc) + bias + res) for every
+// image: the cross-correlation of src with the packed weights at the given
 // stride, padding and dilation, plus the residual res when it is not nil
-// (same shape as dst), through a ReLU when relu is set. Only the interior
+// (same shape as dst), clamped when clamp is not nil. Only the interior
 // pixels of dst are written; its border keeps its zeros.
 //
 // src's border must be at least the convolution's padding, so that every
@@ -104,7 +141,7 @@ func packConvWith(k *convKernel, w, bias []float32, cout, cin, kh, kw int) *Pack
 // pixels of one row times a block of output channels, summed over the
 // filter's rows in the assembly kernel without leaving the registers
 // (implicit GEMM: no column matrix is built).
-func ConvNHWC(dst, src NHWC, pc *PackedConv, p ConvParams, res *NHWC, relu bool) {
+func ConvNHWC(dst, src NHWC, pc *PackedConv, p ConvParams, res *NHWC, clamp *Clamp) {
 	src.check("ConvNHWC input")
 	dst.check("ConvNHWC output")
 	p = p.norm()
@@ -117,12 +154,7 @@ func ConvNHWC(dst, src NHWC, pc *PackedConv, p ConvParams, res *NHWC, relu bool)
 	if src.Pad < p.PadH || src.Pad < p.PadW || p.PadH < 0 || p.PadW < 0 {
 		panic(fmt.Sprintf("kernels: ConvNHWC input border %d is narrower than the padding %dx%d", src.Pad, p.PadH, p.PadW))
 	}
-	if res != nil {
-		res.check("ConvNHWC residual")
-		if res.N != dst.N || res.H != dst.H || res.W != dst.W || res.C != dst.C {
-			panic(fmt.Sprintf("kernels: ConvNHWC residual %dx%dx%dx%d for output %dx%dx%dx%d", res.N, res.H, res.W, res.C, dst.N, dst.H, dst.W, dst.C))
-		}
-	}
+	checkResidual("ConvNHWC", res, dst)
 	if src.N == 0 {
 		return
 	}
@@ -141,20 +173,14 @@ func ConvNHWC(dst, src NHWC, pc *PackedConv, p ConvParams, res *NHWC, relu bool)
 		offs[t] = 4 * (y*p.DilH*src.RowStride() + x*p.DilW*src.C)
 	}
 	k := pc.k
-	flags := 0
-	if res != nil {
-		flags |= 1
-	}
-	if relu {
-		flags |= 2
-	}
+	flags, lo, hi := epilogueFlags(res, clamp)
 	panels := (pc.Cout + k.nr - 1) / k.nr
 	rowTiles := (ow + k.mr - 1) / k.mr
 	perPanel := src.N * oh * rowTiles
 	items := panels * perPanel
 	rsA := p.StrideW * src.C
-	work := func(lo, hi int, tile []float32) {
-		for it := lo; it < hi; it++ {
+	work := func(from, to int, tile []float32) {
+		for it := from; it < to; it++ {
 			panel, r := it/perPanel, it%perPanel
 			n, r := r/(oh*rowTiles), r%(oh*rowTiles)
 			y, x0 := r/rowTiles, r%rowTiles*k.mr
@@ -169,43 +195,58 @@ func ConvNHWC(dst, src NHWC, pc *PackedConv, p ConvParams, res *NHWC, relu bool)
 				rs = res.Data[res.Offset(n, y, x0)+c0:]
 			}
 			if c0+k.nr <= pc.Cout {
-				k.tile(h, taps, offs, run, a, rsA, b, out, dst.C, bias, rs, res.rowPixels(), flags)
+				k.tile(h, taps, offs, run, a, rsA, b, out, dst.C, bias, rs, res.rowPixels(), flags, lo, hi)
 				continue
 			}
 			// The last block of channels is partial: compute the whole
 			// tile aside and keep its first channels.
-			k.tile(h, taps, offs, run, a, rsA, b, tile, k.nr, bias, nil, 0, 0)
+			k.tile(h, taps, offs, run, a, rsA, b, tile, k.nr, bias, nil, 0, 0, 0, 0)
 			w := pc.Cout - c0
 			for i := range h {
 				o := out[i*dst.C:][:w]
 				for j, v := range tile[i*k.nr:][:w] {
+					var r float32
 					if res != nil {
-						v += rs[i*res.C+j]
+						r = rs[i*res.C+j]
 					}
-					if relu && v < 0 {
-						v = 0
-					}
-					o[j] = v
+					o[j] = applyEpilogue(v, r, flags, lo, hi)
 				}
 			}
 		}
 	}
-	flops := 2 * items * k.mr * k.nr * taps * run
-	nw := runtime.GOMAXPROCS(0)
-	if nw <= 1 || flops < parallelFlops || items < 2 {
-		work(0, items, make([]float32, k.mr*k.nr))
-		return
-	}
 	// Runs of items in panel-major order, so that a goroutine's tiles
 	// mostly share one block of weights in cache.
-	q := &queue{n: min(items, 8*nw)}
+	parallelItems(items, 2*items*k.mr*k.nr*taps*run, work, k.mr*k.nr)
+}
+
+// parallelItems runs work over runs of items 0..n-1 on the worker pool, or
+// on the caller alone when the flops do not pay for the hand-off; each
+// goroutine gets a scratch tile of the given size.
+func parallelItems(n, flops int, work func(lo, hi int, tile []float32), tileSize int) {
+	nw := runtime.GOMAXPROCS(0)
+	if nw <= 1 || flops < parallelFlops || n < 2 {
+		work(0, n, make([]float32, tileSize))
+		return
+	}
+	q := &queue{n: min(n, 8*nw)}
 	parallelFor(nw, func(int) {
-		tile := make([]float32, k.mr*k.nr)
+		tile := make([]float32, tileSize)
 		for c := range q.each {
-			lo, hi := span(c, q.n, items, 1, items)
+			lo, hi := span(c, q.n, n, 1, n)
 			work(lo, hi, tile)
 		}
 	})
+}
+
+// checkResidual panics unless res is nil or has dst's shape.
+func checkResidual(name string, res *NHWC, dst NHWC) {
+	if res == nil {
+		return
+	}
+	res.check(name + " residual")
+	if res.N != dst.N || res.H != dst.H || res.W != dst.W || res.C != dst.C {
+		panic(fmt.Sprintf("kernels: %s residual %dx%dx%dx%d for output %dx%dx%dx%d", name, res.N, res.H, res.W, res.C, dst.N, dst.H, dst.W, dst.C))
+	}
 }
 
 // rowPixels returns the residual's floats between horizontally adjacent
@@ -244,19 +285,13 @@ func (p ConvParams) norm() ConvParams {
 //					s += a[offs[t]/4+i*rsA+q] * b[(t*run+q)*nr+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = applyEpilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
 type convKernel struct {
 	name   string
 	mr, nr int
-	tile   func(h, taps int, offs []int, run int, a []float32, rsA int, b, c []float32, ldc int, bias, res []float32, ldr, flags int)
+	tile   func(h, taps int, offs []int, run int, a []float32, rsA int, b, c []float32, ldc int, bias, res []float32, ldr, flags int, lo, hi float32)
 }
 
 // checkConvTile panics unless every element a tile reads or writes lies in
@@ -282,7 +317,7 @@ func checkConvTile(h, nr, taps int, offs []int, run int, a []float32, rsA int, b
 // convGo is the portable convolution kernel.
 var convGo = &convKernel{name: "go4x16", mr: 4, nr: 16, tile: convTileGo}
 
-func convTileGo(h, taps int, offs []int, run int, a []float32, rsA int, b, c []float32, ldc int, bias, res []float32, ldr, flags int) {
+func convTileGo(h, taps int, offs []int, run int, a []float32, rsA int, b, c []float32, ldc int, bias, res []float32, ldr, flags int, lo, hi float32) {
 	const nr = 16
 	checkConvTile(h, nr, taps, offs, run, a, rsA, b, c, ldc, bias, res, ldr, flags)
 	for i := range h {
@@ -300,13 +335,11 @@ func convTileGo(h, taps int, offs []int, run int, a []float32, rsA int, b, c []f
 		}
 		out := c[i*ldc:][:nr]
 		for j, v := range s {
+			var r float32
 			if flags&1 != 0 {
-				v += res[i*ldr+j]
+				r = res[i*ldr+j]
 			}
-			if flags&2 != 0 && v < 0 {
-				v = 0
-			}
-			out[j] = v
+			out[j] = applyEpilogue(v, r, flags, lo, hi)
 		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 // naiveConvNHWC is the plain loop ConvNHWC computes, reading the padding
 // as zeros by bounds tests instead of from the border.
-func naiveConvNHWC(src NHWC, w, bias []float32, cout, kh, kw int, p ConvParams, res *NHWC, relu bool, oh, ow int) []float32 {
+func naiveConvNHWC(src NHWC, w, bias []float32, cout, kh, kw int, p ConvParams, res *NHWC, clamp *Clamp, oh, ow int) []float32 {
 	p = p.norm()
 	out := make([]float32, src.N*oh*ow*cout)
 	for n := range src.N {
@@ -34,8 +34,8 @@ func naiveConvNHWC(src NHWC, w, bias []float32, cout, kh, kw int, p ConvParams, 
 					if res != nil {
 						s += float64(res.Data[res.Offset(n, y, x)+o])
 					}
-					if relu && s < 0 {
-						s = 0
+					if clamp != nil {
+						s = math.Min(math.Max(s, float64(clamp.Lo)), float64(clamp.Hi))
 					}
 					out[((n*oh+y)*ow+x)*cout+o] = float32(s)
 				}
@@ -60,19 +60,21 @@ func randomNHWC(rng *rand.Rand, n, h, w, c, pad int) NHWC {
 }
 
 func TestConvNHWC(t *testing.T) {
+	inf := float32(math.Inf(1))
 	cases := []struct {
 		n, cin, h, w, cout, kh, kw int
 		p                          ConvParams
-		bias, res, relu            bool
+		bias, res                  bool
+		clamp                      *Clamp
 		srcPad, dstPad             int
 	}{
-		{1, 3, 9, 9, 64, 3, 3, ConvParams{PadH: 1, PadW: 1}, true, true, true, 1, 1},
-		{2, 5, 11, 17, 33, 3, 3, ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, false, true, 2, 0},
-		{1, 3, 23, 23, 16, 7, 7, ConvParams{StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}, false, false, true, 3, 1},
-		{1, 8, 7, 7, 40, 1, 1, ConvParams{StrideH: 2, StrideW: 2}, true, false, false, 1, 0},
-		{3, 6, 10, 13, 7, 3, 2, ConvParams{PadH: 2, PadW: 1, DilH: 2, DilW: 2}, true, true, false, 2, 2},
-		{1, 16, 30, 30, 32, 3, 3, ConvParams{PadH: 1, PadW: 1}, true, true, true, 1, 1},
-		{1, 4, 5, 31, 96, 1, 3, ConvParams{PadW: 1, StrideW: 3}, false, true, true, 1, 0},
+		{1, 3, 9, 9, 64, 3, 3, ConvParams{PadH: 1, PadW: 1}, true, true, &Clamp{0, inf}, 1, 1},
+		{2, 5, 11, 17, 33, 3, 3, ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, false, &Clamp{0, inf}, 2, 0},
+		{1, 3, 23, 23, 16, 7, 7, ConvParams{StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}, false, false, &Clamp{0, 6}, 3, 1},
+		{1, 8, 7, 7, 40, 1, 1, ConvParams{StrideH: 2, StrideW: 2}, true, false, nil, 1, 0},
+		{3, 6, 10, 13, 7, 3, 2, ConvParams{PadH: 2, PadW: 1, DilH: 2, DilW: 2}, true, true, &Clamp{-0.5, 0.7}, 2, 2},
+		{1, 16, 30, 30, 32, 3, 3, ConvParams{PadH: 1, PadW: 1}, true, true, &Clamp{0, inf}, 1, 1},
+		{1, 4, 5, 31, 96, 1, 3, ConvParams{PadW: 1, StrideW: 3}, false, true, &Clamp{-inf, 0.25}, 1, 0},
 	}
 	for _, k := range convKernelsAvailable() {
 		for ci, tc := range cases {
@@ -99,8 +101,8 @@ func TestConvNHWC(t *testing.T) {
 					res = &r
 				}
 				dst := NewNHWC(tc.n, oh, ow, tc.cout, tc.dstPad)
-				ConvNHWC(dst, src, packConvWith(k, w, bias, tc.cout, tc.cin, tc.kh, tc.kw), tc.p, res, tc.relu)
-				want := naiveConvNHWC(src, w, bias, tc.cout, tc.kh, tc.kw, tc.p, res, tc.relu, oh, ow)
+				ConvNHWC(dst, src, packConvWith(k, w, bias, tc.cout, tc.cin, tc.kh, tc.kw), tc.p, res, tc.clamp)
+				want := naiveConvNHWC(src, w, bias, tc.cout, tc.kh, tc.kw, tc.p, res, tc.clamp, oh, ow)
 				interior := 0
 				for n := range tc.n {
 					for y := range oh {
@@ -134,9 +136,9 @@ func TestConvNHWCReLUKeepsNaN(t *testing.T) {
 		src := NewNHWC(1, 1, 1, 1, 0)
 		src.Data[0] = float32(math.NaN())
 		dst := NewNHWC(1, 1, 1, 1, 0)
-		ConvNHWC(dst, src, packConvWith(k, []float32{1}, nil, 1, 1, 1, 1), ConvParams{}, nil, true)
+		ConvNHWC(dst, src, packConvWith(k, []float32{1}, nil, 1, 1, 1, 1), ConvParams{}, nil, &Clamp{0, 6})
 		if !math.IsNaN(float64(dst.Data[0])) {
-			t.Errorf("%s: ReLU(NaN) = %v, want NaN as PyTorch gives", k.name, dst.Data[0])
+			t.Errorf("%s: ReLU6(NaN) = %v, want NaN as PyTorch gives", k.name, dst.Data[0])
 		}
 	}
 }
@@ -149,7 +151,7 @@ func TestConvNHWCPanicsOnNarrowBorder(t *testing.T) {
 	}()
 	src := NewNHWC(1, 4, 4, 2, 0)
 	dst := NewNHWC(1, 4, 4, 2, 0)
-	ConvNHWC(dst, src, PackConv(make([]float32, 2*2*9), nil, 2, 2, 3, 3), ConvParams{PadH: 1, PadW: 1}, nil, false)
+	ConvNHWC(dst, src, PackConv(make([]float32, 2*2*9), nil, 2, 2, 3, 3), ConvParams{PadH: 1, PadW: 1}, nil, nil)
 }
 
 // BenchmarkConvNHWC times ResNet-18's convolutions at batch 1, 224×224.
@@ -178,9 +180,10 @@ func BenchmarkConvNHWC(b *testing.B) {
 			p := ConvParams{StrideH: s.stride, StrideW: s.stride, PadH: pad, PadW: pad}
 			o := p.norm().outSize(s.h, s.k, pad, 1, s.stride)
 			dst := NewNHWC(1, o, o, s.cout, 1)
+			relu := Clamp{0, float32(math.Inf(1))}
 			b.ResetTimer()
 			for range b.N {
-				ConvNHWC(dst, src, pc, p, nil, true)
+				ConvNHWC(dst, src, pc, p, nil, &relu)
 			}
 			flops := 2.0 * float64(o*o*s.cout*s.cin*s.k*s.k)
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")

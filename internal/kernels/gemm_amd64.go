@@ -86,18 +86,18 @@ func kernelsAvailable() []*microKernel {
 }
 
 // convAsm is the signature the generated convolution kernels share.
-type convAsm func(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+type convAsm func(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo, hi float32)
 
 // asmConvKernel wraps generated kernels, rows[h-1] computing h rows of nr.
 func asmConvKernel(name string, nr int, rows []convAsm) *convKernel {
 	return &convKernel{name: name, mr: len(rows), nr: nr,
-		tile: func(h, taps int, offs []int, run int, a []float32, rsA int, b, c []float32, ldc int, bias, res []float32, ldr, flags int) {
+		tile: func(h, taps int, offs []int, run int, a []float32, rsA int, b, c []float32, ldc int, bias, res []float32, ldr, flags int, lo, hi float32) {
 			checkConvTile(h, nr, taps, offs, run, a, rsA, b, c, ldc, bias, res, ldr, flags)
 			rp := &bias[0] // any valid pointer when there is no residual
 			if flags&1 != 0 {
 				rp = &res[0]
 			}
-			rows[h-1](taps, &offs[0], run, &a[0], rsA, &b[0], &c[0], ldc, &bias[0], rp, ldr, flags)
+			rows[h-1](taps, &offs[0], run, &a[0], rsA, &b[0], &c[0], ldc, &bias[0], rp, ldr, flags, lo, hi)
 		}}
 }
 
@@ -137,3 +137,48 @@ var maxRunAsm = func() func(dst, src *float32, n int) {
 	}
 	return nil
 }()
+
+// dwAsm is the signature the generated depthwise kernels share.
+type dwAsm func(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo, hi float32)
+
+// dwAVX512 runs tiles of up to 6 pixels × 64 channels in assembly,
+// dwAVX512Tiles[h-1][v-1] computing h pixels of 16·v channels; the
+// channels past the last multiple of 16 go to the Go kernel.
+var dwAVX512Tiles = [6][4]dwAsm{
+	{dwKernel1x16AVX512, dwKernel1x32AVX512, dwKernel1x48AVX512, dwKernel1x64AVX512},
+	{dwKernel2x16AVX512, dwKernel2x32AVX512, dwKernel2x48AVX512, dwKernel2x64AVX512},
+	{dwKernel3x16AVX512, dwKernel3x32AVX512, dwKernel3x48AVX512, dwKernel3x64AVX512},
+	{dwKernel4x16AVX512, dwKernel4x32AVX512, dwKernel4x48AVX512, dwKernel4x64AVX512},
+	{dwKernel5x16AVX512, dwKernel5x32AVX512, dwKernel5x48AVX512, dwKernel5x64AVX512},
+	{dwKernel6x16AVX512, dwKernel6x32AVX512, dwKernel6x48AVX512, dwKernel6x64AVX512},
+}
+
+var dwAVX512 = &dwKernel{name: "avx512-6x64", mr: 6,
+	tile: func(h, nc, taps int, offs []int, a []float32, rsA int, w []float32, ldw int, c []float32, ldc int, bias, res []float32, ldr, flags int, lo, hi float32) {
+		checkDwTile(h, nc, taps, offs, a, rsA, w, ldw, c, ldc, bias, res, ldr, flags)
+		if v := nc / 16; v > 0 {
+			rp := &bias[0] // any valid pointer when there is no residual
+			if flags&1 != 0 {
+				rp = &res[0]
+			}
+			dwAVX512Tiles[h-1][v-1](taps, &offs[0], &a[0], rsA, &w[0], ldw, &c[0], ldc, &bias[0], rp, ldr, flags, lo, hi)
+		}
+		if done := nc &^ 15; done < nc {
+			var rs []float32
+			if flags&1 != 0 {
+				rs = res[done:]
+			}
+			dwTileGo(h, nc-done, taps, offs, a[done:], rsA, w[done:], ldw, c[done:], ldc, bias[done:], rs, ldr, flags, lo, hi)
+		}
+	}}
+
+// dwBest is the fastest depthwise kernel this CPU runs.
+var dwBest = dwKernelsAvailable()[0]
+
+// dwKernelsAvailable lists every depthwise kernel this CPU runs, fastest first.
+func dwKernelsAvailable() []*dwKernel {
+	if cpu.X86.HasAVX512F {
+		return []*dwKernel{dwAVX512, dwGo}
+	}
+	return []*dwKernel{dwGo}
+}

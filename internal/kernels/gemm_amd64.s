@@ -5395,9 +5395,9 @@ sgemmKernel6x16AVX2_beta0:
 	VZEROUPPER
 	RET
 
-// func convKernel1x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel1x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel1x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel1x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -5460,13 +5460,13 @@ convKernel1x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel1x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z2
-	VMOVUPS 64(R8), Z3
-	VADDPS  Z2, Z0, Z0
-	VADDPS  Z3, Z1, Z1
+	VMOVUPS (R8), Z4
+	VADDPS  Z4, Z0, Z0
+	VMOVUPS 64(R8), Z4
+	VADDPS  Z4, Z1, Z1
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel1x32AVX512_relu
+	JE      convKernel1x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -5474,12 +5474,19 @@ convKernel1x32AVX512_next:
 	VADDPS  64(R9), Z1, Z1
 	ADDQ    R10, R9
 
-convKernel1x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel1x32AVX512_store
-	VPXORD Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VMAXPS Z1, Z4, Z1
+convKernel1x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel1x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z4
+	VMAXPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z4, Z1
+
+convKernel1x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel1x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z4
+	VMINPS       Z0, Z4, Z0
+	VMINPS       Z1, Z4, Z1
 
 convKernel1x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -5491,9 +5498,9 @@ convKernel1x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel2x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel2x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel2x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel2x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -5573,15 +5580,15 @@ convKernel2x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel2x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z4
-	VMOVUPS 64(R8), Z5
-	VADDPS  Z4, Z0, Z0
-	VADDPS  Z5, Z1, Z1
-	VADDPS  Z4, Z2, Z2
-	VADDPS  Z5, Z3, Z3
+	VMOVUPS (R8), Z6
+	VADDPS  Z6, Z0, Z0
+	VADDPS  Z6, Z2, Z2
+	VMOVUPS 64(R8), Z6
+	VADDPS  Z6, Z1, Z1
+	VADDPS  Z6, Z3, Z3
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel2x32AVX512_relu
+	JE      convKernel2x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -5592,14 +5599,23 @@ convKernel2x32AVX512_next:
 	VADDPS  64(R9), Z3, Z3
 	ADDQ    R10, R9
 
-convKernel2x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel2x32AVX512_store
-	VPXORD Z6, Z6, Z6
-	VMAXPS Z0, Z6, Z0
-	VMAXPS Z1, Z6, Z1
-	VMAXPS Z2, Z6, Z2
-	VMAXPS Z3, Z6, Z3
+convKernel2x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel2x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z6
+	VMAXPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z6, Z2
+	VMAXPS       Z3, Z6, Z3
+
+convKernel2x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel2x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z6
+	VMINPS       Z0, Z6, Z0
+	VMINPS       Z1, Z6, Z1
+	VMINPS       Z2, Z6, Z2
+	VMINPS       Z3, Z6, Z3
 
 convKernel2x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -5614,9 +5630,9 @@ convKernel2x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel3x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel3x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel3x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel3x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -5713,17 +5729,17 @@ convKernel3x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel3x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z6
-	VMOVUPS 64(R8), Z7
-	VADDPS  Z6, Z0, Z0
-	VADDPS  Z7, Z1, Z1
-	VADDPS  Z6, Z2, Z2
-	VADDPS  Z7, Z3, Z3
-	VADDPS  Z6, Z4, Z4
-	VADDPS  Z7, Z5, Z5
+	VMOVUPS (R8), Z8
+	VADDPS  Z8, Z0, Z0
+	VADDPS  Z8, Z2, Z2
+	VADDPS  Z8, Z4, Z4
+	VMOVUPS 64(R8), Z8
+	VADDPS  Z8, Z1, Z1
+	VADDPS  Z8, Z3, Z3
+	VADDPS  Z8, Z5, Z5
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel3x32AVX512_relu
+	JE      convKernel3x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -5737,16 +5753,27 @@ convKernel3x32AVX512_next:
 	VADDPS  64(R9), Z5, Z5
 	ADDQ    R10, R9
 
-convKernel3x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel3x32AVX512_store
-	VPXORD Z8, Z8, Z8
-	VMAXPS Z0, Z8, Z0
-	VMAXPS Z1, Z8, Z1
-	VMAXPS Z2, Z8, Z2
-	VMAXPS Z3, Z8, Z3
-	VMAXPS Z4, Z8, Z4
-	VMAXPS Z5, Z8, Z5
+convKernel3x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel3x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z8
+	VMAXPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z8, Z1
+	VMAXPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z8, Z3
+	VMAXPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z8, Z5
+
+convKernel3x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel3x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z8
+	VMINPS       Z0, Z8, Z0
+	VMINPS       Z1, Z8, Z1
+	VMINPS       Z2, Z8, Z2
+	VMINPS       Z3, Z8, Z3
+	VMINPS       Z4, Z8, Z4
+	VMINPS       Z5, Z8, Z5
 
 convKernel3x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -5764,9 +5791,9 @@ convKernel3x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel4x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel4x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel4x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel4x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -5880,19 +5907,19 @@ convKernel4x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel4x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z8
-	VMOVUPS 64(R8), Z9
-	VADDPS  Z8, Z0, Z0
-	VADDPS  Z9, Z1, Z1
-	VADDPS  Z8, Z2, Z2
-	VADDPS  Z9, Z3, Z3
-	VADDPS  Z8, Z4, Z4
-	VADDPS  Z9, Z5, Z5
-	VADDPS  Z8, Z6, Z6
-	VADDPS  Z9, Z7, Z7
+	VMOVUPS (R8), Z10
+	VADDPS  Z10, Z0, Z0
+	VADDPS  Z10, Z2, Z2
+	VADDPS  Z10, Z4, Z4
+	VADDPS  Z10, Z6, Z6
+	VMOVUPS 64(R8), Z10
+	VADDPS  Z10, Z1, Z1
+	VADDPS  Z10, Z3, Z3
+	VADDPS  Z10, Z5, Z5
+	VADDPS  Z10, Z7, Z7
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel4x32AVX512_relu
+	JE      convKernel4x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -5909,18 +5936,31 @@ convKernel4x32AVX512_next:
 	VADDPS  64(R9), Z7, Z7
 	ADDQ    R10, R9
 
-convKernel4x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel4x32AVX512_store
-	VPXORD Z10, Z10, Z10
-	VMAXPS Z0, Z10, Z0
-	VMAXPS Z1, Z10, Z1
-	VMAXPS Z2, Z10, Z2
-	VMAXPS Z3, Z10, Z3
-	VMAXPS Z4, Z10, Z4
-	VMAXPS Z5, Z10, Z5
-	VMAXPS Z6, Z10, Z6
-	VMAXPS Z7, Z10, Z7
+convKernel4x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel4x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z10
+	VMAXPS       Z0, Z10, Z0
+	VMAXPS       Z1, Z10, Z1
+	VMAXPS       Z2, Z10, Z2
+	VMAXPS       Z3, Z10, Z3
+	VMAXPS       Z4, Z10, Z4
+	VMAXPS       Z5, Z10, Z5
+	VMAXPS       Z6, Z10, Z6
+	VMAXPS       Z7, Z10, Z7
+
+convKernel4x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel4x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z10
+	VMINPS       Z0, Z10, Z0
+	VMINPS       Z1, Z10, Z1
+	VMINPS       Z2, Z10, Z2
+	VMINPS       Z3, Z10, Z3
+	VMINPS       Z4, Z10, Z4
+	VMINPS       Z5, Z10, Z5
+	VMINPS       Z6, Z10, Z6
+	VMINPS       Z7, Z10, Z7
 
 convKernel4x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -5941,9 +5981,9 @@ convKernel4x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel5x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel5x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel5x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel5x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -6077,21 +6117,21 @@ convKernel5x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel5x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z10
-	VMOVUPS 64(R8), Z11
-	VADDPS  Z10, Z0, Z0
-	VADDPS  Z11, Z1, Z1
-	VADDPS  Z10, Z2, Z2
-	VADDPS  Z11, Z3, Z3
-	VADDPS  Z10, Z4, Z4
-	VADDPS  Z11, Z5, Z5
-	VADDPS  Z10, Z6, Z6
-	VADDPS  Z11, Z7, Z7
-	VADDPS  Z10, Z8, Z8
-	VADDPS  Z11, Z9, Z9
+	VMOVUPS (R8), Z12
+	VADDPS  Z12, Z0, Z0
+	VADDPS  Z12, Z2, Z2
+	VADDPS  Z12, Z4, Z4
+	VADDPS  Z12, Z6, Z6
+	VADDPS  Z12, Z8, Z8
+	VMOVUPS 64(R8), Z12
+	VADDPS  Z12, Z1, Z1
+	VADDPS  Z12, Z3, Z3
+	VADDPS  Z12, Z5, Z5
+	VADDPS  Z12, Z7, Z7
+	VADDPS  Z12, Z9, Z9
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel5x32AVX512_relu
+	JE      convKernel5x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -6111,20 +6151,35 @@ convKernel5x32AVX512_next:
 	VADDPS  64(R9), Z9, Z9
 	ADDQ    R10, R9
 
-convKernel5x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel5x32AVX512_store
-	VPXORD Z12, Z12, Z12
-	VMAXPS Z0, Z12, Z0
-	VMAXPS Z1, Z12, Z1
-	VMAXPS Z2, Z12, Z2
-	VMAXPS Z3, Z12, Z3
-	VMAXPS Z4, Z12, Z4
-	VMAXPS Z5, Z12, Z5
-	VMAXPS Z6, Z12, Z6
-	VMAXPS Z7, Z12, Z7
-	VMAXPS Z8, Z12, Z8
-	VMAXPS Z9, Z12, Z9
+convKernel5x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel5x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z12
+	VMAXPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z12, Z2
+	VMAXPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z12, Z5
+	VMAXPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z12, Z8
+	VMAXPS       Z9, Z12, Z9
+
+convKernel5x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel5x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z12
+	VMINPS       Z0, Z12, Z0
+	VMINPS       Z1, Z12, Z1
+	VMINPS       Z2, Z12, Z2
+	VMINPS       Z3, Z12, Z3
+	VMINPS       Z4, Z12, Z4
+	VMINPS       Z5, Z12, Z5
+	VMINPS       Z6, Z12, Z6
+	VMINPS       Z7, Z12, Z7
+	VMINPS       Z8, Z12, Z8
+	VMINPS       Z9, Z12, Z9
 
 convKernel5x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -6148,9 +6203,9 @@ convKernel5x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel6x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel6x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel6x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel6x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -6301,23 +6356,23 @@ convKernel6x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel6x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z12
-	VMOVUPS 64(R8), Z13
-	VADDPS  Z12, Z0, Z0
-	VADDPS  Z13, Z1, Z1
-	VADDPS  Z12, Z2, Z2
-	VADDPS  Z13, Z3, Z3
-	VADDPS  Z12, Z4, Z4
-	VADDPS  Z13, Z5, Z5
-	VADDPS  Z12, Z6, Z6
-	VADDPS  Z13, Z7, Z7
-	VADDPS  Z12, Z8, Z8
-	VADDPS  Z13, Z9, Z9
-	VADDPS  Z12, Z10, Z10
-	VADDPS  Z13, Z11, Z11
+	VMOVUPS (R8), Z14
+	VADDPS  Z14, Z0, Z0
+	VADDPS  Z14, Z2, Z2
+	VADDPS  Z14, Z4, Z4
+	VADDPS  Z14, Z6, Z6
+	VADDPS  Z14, Z8, Z8
+	VADDPS  Z14, Z10, Z10
+	VMOVUPS 64(R8), Z14
+	VADDPS  Z14, Z1, Z1
+	VADDPS  Z14, Z3, Z3
+	VADDPS  Z14, Z5, Z5
+	VADDPS  Z14, Z7, Z7
+	VADDPS  Z14, Z9, Z9
+	VADDPS  Z14, Z11, Z11
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel6x32AVX512_relu
+	JE      convKernel6x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -6340,22 +6395,39 @@ convKernel6x32AVX512_next:
 	VADDPS  64(R9), Z11, Z11
 	ADDQ    R10, R9
 
-convKernel6x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel6x32AVX512_store
-	VPXORD Z14, Z14, Z14
-	VMAXPS Z0, Z14, Z0
-	VMAXPS Z1, Z14, Z1
-	VMAXPS Z2, Z14, Z2
-	VMAXPS Z3, Z14, Z3
-	VMAXPS Z4, Z14, Z4
-	VMAXPS Z5, Z14, Z5
-	VMAXPS Z6, Z14, Z6
-	VMAXPS Z7, Z14, Z7
-	VMAXPS Z8, Z14, Z8
-	VMAXPS Z9, Z14, Z9
-	VMAXPS Z10, Z14, Z10
-	VMAXPS Z11, Z14, Z11
+convKernel6x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel6x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z14
+	VMAXPS       Z0, Z14, Z0
+	VMAXPS       Z1, Z14, Z1
+	VMAXPS       Z2, Z14, Z2
+	VMAXPS       Z3, Z14, Z3
+	VMAXPS       Z4, Z14, Z4
+	VMAXPS       Z5, Z14, Z5
+	VMAXPS       Z6, Z14, Z6
+	VMAXPS       Z7, Z14, Z7
+	VMAXPS       Z8, Z14, Z8
+	VMAXPS       Z9, Z14, Z9
+	VMAXPS       Z10, Z14, Z10
+	VMAXPS       Z11, Z14, Z11
+
+convKernel6x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel6x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z14
+	VMINPS       Z0, Z14, Z0
+	VMINPS       Z1, Z14, Z1
+	VMINPS       Z2, Z14, Z2
+	VMINPS       Z3, Z14, Z3
+	VMINPS       Z4, Z14, Z4
+	VMINPS       Z5, Z14, Z5
+	VMINPS       Z6, Z14, Z6
+	VMINPS       Z7, Z14, Z7
+	VMINPS       Z8, Z14, Z8
+	VMINPS       Z9, Z14, Z9
+	VMINPS       Z10, Z14, Z10
+	VMINPS       Z11, Z14, Z11
 
 convKernel6x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -6382,9 +6454,9 @@ convKernel6x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel7x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel7x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel7x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel7x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -6552,25 +6624,25 @@ convKernel7x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel7x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z14
-	VMOVUPS 64(R8), Z15
-	VADDPS  Z14, Z0, Z0
-	VADDPS  Z15, Z1, Z1
-	VADDPS  Z14, Z2, Z2
-	VADDPS  Z15, Z3, Z3
-	VADDPS  Z14, Z4, Z4
-	VADDPS  Z15, Z5, Z5
-	VADDPS  Z14, Z6, Z6
-	VADDPS  Z15, Z7, Z7
-	VADDPS  Z14, Z8, Z8
-	VADDPS  Z15, Z9, Z9
-	VADDPS  Z14, Z10, Z10
-	VADDPS  Z15, Z11, Z11
-	VADDPS  Z14, Z12, Z12
-	VADDPS  Z15, Z13, Z13
+	VMOVUPS (R8), Z16
+	VADDPS  Z16, Z0, Z0
+	VADDPS  Z16, Z2, Z2
+	VADDPS  Z16, Z4, Z4
+	VADDPS  Z16, Z6, Z6
+	VADDPS  Z16, Z8, Z8
+	VADDPS  Z16, Z10, Z10
+	VADDPS  Z16, Z12, Z12
+	VMOVUPS 64(R8), Z16
+	VADDPS  Z16, Z1, Z1
+	VADDPS  Z16, Z3, Z3
+	VADDPS  Z16, Z5, Z5
+	VADDPS  Z16, Z7, Z7
+	VADDPS  Z16, Z9, Z9
+	VADDPS  Z16, Z11, Z11
+	VADDPS  Z16, Z13, Z13
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel7x32AVX512_relu
+	JE      convKernel7x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -6596,24 +6668,43 @@ convKernel7x32AVX512_next:
 	VADDPS  64(R9), Z13, Z13
 	ADDQ    R10, R9
 
-convKernel7x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel7x32AVX512_store
-	VPXORD Z16, Z16, Z16
-	VMAXPS Z0, Z16, Z0
-	VMAXPS Z1, Z16, Z1
-	VMAXPS Z2, Z16, Z2
-	VMAXPS Z3, Z16, Z3
-	VMAXPS Z4, Z16, Z4
-	VMAXPS Z5, Z16, Z5
-	VMAXPS Z6, Z16, Z6
-	VMAXPS Z7, Z16, Z7
-	VMAXPS Z8, Z16, Z8
-	VMAXPS Z9, Z16, Z9
-	VMAXPS Z10, Z16, Z10
-	VMAXPS Z11, Z16, Z11
-	VMAXPS Z12, Z16, Z12
-	VMAXPS Z13, Z16, Z13
+convKernel7x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel7x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z16
+	VMAXPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMAXPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z16, Z7
+	VMAXPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z16, Z11
+	VMAXPS       Z12, Z16, Z12
+	VMAXPS       Z13, Z16, Z13
+
+convKernel7x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel7x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z16
+	VMINPS       Z0, Z16, Z0
+	VMINPS       Z1, Z16, Z1
+	VMINPS       Z2, Z16, Z2
+	VMINPS       Z3, Z16, Z3
+	VMINPS       Z4, Z16, Z4
+	VMINPS       Z5, Z16, Z5
+	VMINPS       Z6, Z16, Z6
+	VMINPS       Z7, Z16, Z7
+	VMINPS       Z8, Z16, Z8
+	VMINPS       Z9, Z16, Z9
+	VMINPS       Z10, Z16, Z10
+	VMINPS       Z11, Z16, Z11
+	VMINPS       Z12, Z16, Z12
+	VMINPS       Z13, Z16, Z13
 
 convKernel7x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -6643,9 +6734,9 @@ convKernel7x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel8x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel8x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel8x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel8x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -6830,27 +6921,27 @@ convKernel8x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel8x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z16
-	VMOVUPS 64(R8), Z17
-	VADDPS  Z16, Z0, Z0
-	VADDPS  Z17, Z1, Z1
-	VADDPS  Z16, Z2, Z2
-	VADDPS  Z17, Z3, Z3
-	VADDPS  Z16, Z4, Z4
-	VADDPS  Z17, Z5, Z5
-	VADDPS  Z16, Z6, Z6
-	VADDPS  Z17, Z7, Z7
-	VADDPS  Z16, Z8, Z8
-	VADDPS  Z17, Z9, Z9
-	VADDPS  Z16, Z10, Z10
-	VADDPS  Z17, Z11, Z11
-	VADDPS  Z16, Z12, Z12
-	VADDPS  Z17, Z13, Z13
-	VADDPS  Z16, Z14, Z14
-	VADDPS  Z17, Z15, Z15
+	VMOVUPS (R8), Z18
+	VADDPS  Z18, Z0, Z0
+	VADDPS  Z18, Z2, Z2
+	VADDPS  Z18, Z4, Z4
+	VADDPS  Z18, Z6, Z6
+	VADDPS  Z18, Z8, Z8
+	VADDPS  Z18, Z10, Z10
+	VADDPS  Z18, Z12, Z12
+	VADDPS  Z18, Z14, Z14
+	VMOVUPS 64(R8), Z18
+	VADDPS  Z18, Z1, Z1
+	VADDPS  Z18, Z3, Z3
+	VADDPS  Z18, Z5, Z5
+	VADDPS  Z18, Z7, Z7
+	VADDPS  Z18, Z9, Z9
+	VADDPS  Z18, Z11, Z11
+	VADDPS  Z18, Z13, Z13
+	VADDPS  Z18, Z15, Z15
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel8x32AVX512_relu
+	JE      convKernel8x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -6879,26 +6970,47 @@ convKernel8x32AVX512_next:
 	VADDPS  64(R9), Z15, Z15
 	ADDQ    R10, R9
 
-convKernel8x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel8x32AVX512_store
-	VPXORD Z18, Z18, Z18
-	VMAXPS Z0, Z18, Z0
-	VMAXPS Z1, Z18, Z1
-	VMAXPS Z2, Z18, Z2
-	VMAXPS Z3, Z18, Z3
-	VMAXPS Z4, Z18, Z4
-	VMAXPS Z5, Z18, Z5
-	VMAXPS Z6, Z18, Z6
-	VMAXPS Z7, Z18, Z7
-	VMAXPS Z8, Z18, Z8
-	VMAXPS Z9, Z18, Z9
-	VMAXPS Z10, Z18, Z10
-	VMAXPS Z11, Z18, Z11
-	VMAXPS Z12, Z18, Z12
-	VMAXPS Z13, Z18, Z13
-	VMAXPS Z14, Z18, Z14
-	VMAXPS Z15, Z18, Z15
+convKernel8x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel8x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z18
+	VMAXPS       Z0, Z18, Z0
+	VMAXPS       Z1, Z18, Z1
+	VMAXPS       Z2, Z18, Z2
+	VMAXPS       Z3, Z18, Z3
+	VMAXPS       Z4, Z18, Z4
+	VMAXPS       Z5, Z18, Z5
+	VMAXPS       Z6, Z18, Z6
+	VMAXPS       Z7, Z18, Z7
+	VMAXPS       Z8, Z18, Z8
+	VMAXPS       Z9, Z18, Z9
+	VMAXPS       Z10, Z18, Z10
+	VMAXPS       Z11, Z18, Z11
+	VMAXPS       Z12, Z18, Z12
+	VMAXPS       Z13, Z18, Z13
+	VMAXPS       Z14, Z18, Z14
+	VMAXPS       Z15, Z18, Z15
+
+convKernel8x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel8x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z18
+	VMINPS       Z0, Z18, Z0
+	VMINPS       Z1, Z18, Z1
+	VMINPS       Z2, Z18, Z2
+	VMINPS       Z3, Z18, Z3
+	VMINPS       Z4, Z18, Z4
+	VMINPS       Z5, Z18, Z5
+	VMINPS       Z6, Z18, Z6
+	VMINPS       Z7, Z18, Z7
+	VMINPS       Z8, Z18, Z8
+	VMINPS       Z9, Z18, Z9
+	VMINPS       Z10, Z18, Z10
+	VMINPS       Z11, Z18, Z11
+	VMINPS       Z12, Z18, Z12
+	VMINPS       Z13, Z18, Z13
+	VMINPS       Z14, Z18, Z14
+	VMINPS       Z15, Z18, Z15
 
 convKernel8x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -6931,9 +7043,9 @@ convKernel8x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel9x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel9x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel9x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel9x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -7138,29 +7250,29 @@ convKernel9x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel9x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z18
-	VMOVUPS 64(R8), Z19
-	VADDPS  Z18, Z0, Z0
-	VADDPS  Z19, Z1, Z1
-	VADDPS  Z18, Z2, Z2
-	VADDPS  Z19, Z3, Z3
-	VADDPS  Z18, Z4, Z4
-	VADDPS  Z19, Z5, Z5
-	VADDPS  Z18, Z6, Z6
-	VADDPS  Z19, Z7, Z7
-	VADDPS  Z18, Z8, Z8
-	VADDPS  Z19, Z9, Z9
-	VADDPS  Z18, Z10, Z10
-	VADDPS  Z19, Z11, Z11
-	VADDPS  Z18, Z12, Z12
-	VADDPS  Z19, Z13, Z13
-	VADDPS  Z18, Z14, Z14
-	VADDPS  Z19, Z15, Z15
-	VADDPS  Z18, Z16, Z16
-	VADDPS  Z19, Z17, Z17
+	VMOVUPS (R8), Z20
+	VADDPS  Z20, Z0, Z0
+	VADDPS  Z20, Z2, Z2
+	VADDPS  Z20, Z4, Z4
+	VADDPS  Z20, Z6, Z6
+	VADDPS  Z20, Z8, Z8
+	VADDPS  Z20, Z10, Z10
+	VADDPS  Z20, Z12, Z12
+	VADDPS  Z20, Z14, Z14
+	VADDPS  Z20, Z16, Z16
+	VMOVUPS 64(R8), Z20
+	VADDPS  Z20, Z1, Z1
+	VADDPS  Z20, Z3, Z3
+	VADDPS  Z20, Z5, Z5
+	VADDPS  Z20, Z7, Z7
+	VADDPS  Z20, Z9, Z9
+	VADDPS  Z20, Z11, Z11
+	VADDPS  Z20, Z13, Z13
+	VADDPS  Z20, Z15, Z15
+	VADDPS  Z20, Z17, Z17
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel9x32AVX512_relu
+	JE      convKernel9x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -7192,28 +7304,51 @@ convKernel9x32AVX512_next:
 	VADDPS  64(R9), Z17, Z17
 	ADDQ    R10, R9
 
-convKernel9x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel9x32AVX512_store
-	VPXORD Z20, Z20, Z20
-	VMAXPS Z0, Z20, Z0
-	VMAXPS Z1, Z20, Z1
-	VMAXPS Z2, Z20, Z2
-	VMAXPS Z3, Z20, Z3
-	VMAXPS Z4, Z20, Z4
-	VMAXPS Z5, Z20, Z5
-	VMAXPS Z6, Z20, Z6
-	VMAXPS Z7, Z20, Z7
-	VMAXPS Z8, Z20, Z8
-	VMAXPS Z9, Z20, Z9
-	VMAXPS Z10, Z20, Z10
-	VMAXPS Z11, Z20, Z11
-	VMAXPS Z12, Z20, Z12
-	VMAXPS Z13, Z20, Z13
-	VMAXPS Z14, Z20, Z14
-	VMAXPS Z15, Z20, Z15
-	VMAXPS Z16, Z20, Z16
-	VMAXPS Z17, Z20, Z17
+convKernel9x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel9x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z20
+	VMAXPS       Z0, Z20, Z0
+	VMAXPS       Z1, Z20, Z1
+	VMAXPS       Z2, Z20, Z2
+	VMAXPS       Z3, Z20, Z3
+	VMAXPS       Z4, Z20, Z4
+	VMAXPS       Z5, Z20, Z5
+	VMAXPS       Z6, Z20, Z6
+	VMAXPS       Z7, Z20, Z7
+	VMAXPS       Z8, Z20, Z8
+	VMAXPS       Z9, Z20, Z9
+	VMAXPS       Z10, Z20, Z10
+	VMAXPS       Z11, Z20, Z11
+	VMAXPS       Z12, Z20, Z12
+	VMAXPS       Z13, Z20, Z13
+	VMAXPS       Z14, Z20, Z14
+	VMAXPS       Z15, Z20, Z15
+	VMAXPS       Z16, Z20, Z16
+	VMAXPS       Z17, Z20, Z17
+
+convKernel9x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel9x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z20
+	VMINPS       Z0, Z20, Z0
+	VMINPS       Z1, Z20, Z1
+	VMINPS       Z2, Z20, Z2
+	VMINPS       Z3, Z20, Z3
+	VMINPS       Z4, Z20, Z4
+	VMINPS       Z5, Z20, Z5
+	VMINPS       Z6, Z20, Z6
+	VMINPS       Z7, Z20, Z7
+	VMINPS       Z8, Z20, Z8
+	VMINPS       Z9, Z20, Z9
+	VMINPS       Z10, Z20, Z10
+	VMINPS       Z11, Z20, Z11
+	VMINPS       Z12, Z20, Z12
+	VMINPS       Z13, Z20, Z13
+	VMINPS       Z14, Z20, Z14
+	VMINPS       Z15, Z20, Z15
+	VMINPS       Z16, Z20, Z16
+	VMINPS       Z17, Z20, Z17
 
 convKernel9x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -7249,9 +7384,9 @@ convKernel9x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel10x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel10x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel10x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel10x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -7473,31 +7608,31 @@ convKernel10x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel10x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z20
-	VMOVUPS 64(R8), Z21
-	VADDPS  Z20, Z0, Z0
-	VADDPS  Z21, Z1, Z1
-	VADDPS  Z20, Z2, Z2
-	VADDPS  Z21, Z3, Z3
-	VADDPS  Z20, Z4, Z4
-	VADDPS  Z21, Z5, Z5
-	VADDPS  Z20, Z6, Z6
-	VADDPS  Z21, Z7, Z7
-	VADDPS  Z20, Z8, Z8
-	VADDPS  Z21, Z9, Z9
-	VADDPS  Z20, Z10, Z10
-	VADDPS  Z21, Z11, Z11
-	VADDPS  Z20, Z12, Z12
-	VADDPS  Z21, Z13, Z13
-	VADDPS  Z20, Z14, Z14
-	VADDPS  Z21, Z15, Z15
-	VADDPS  Z20, Z16, Z16
-	VADDPS  Z21, Z17, Z17
-	VADDPS  Z20, Z18, Z18
-	VADDPS  Z21, Z19, Z19
+	VMOVUPS (R8), Z22
+	VADDPS  Z22, Z0, Z0
+	VADDPS  Z22, Z2, Z2
+	VADDPS  Z22, Z4, Z4
+	VADDPS  Z22, Z6, Z6
+	VADDPS  Z22, Z8, Z8
+	VADDPS  Z22, Z10, Z10
+	VADDPS  Z22, Z12, Z12
+	VADDPS  Z22, Z14, Z14
+	VADDPS  Z22, Z16, Z16
+	VADDPS  Z22, Z18, Z18
+	VMOVUPS 64(R8), Z22
+	VADDPS  Z22, Z1, Z1
+	VADDPS  Z22, Z3, Z3
+	VADDPS  Z22, Z5, Z5
+	VADDPS  Z22, Z7, Z7
+	VADDPS  Z22, Z9, Z9
+	VADDPS  Z22, Z11, Z11
+	VADDPS  Z22, Z13, Z13
+	VADDPS  Z22, Z15, Z15
+	VADDPS  Z22, Z17, Z17
+	VADDPS  Z22, Z19, Z19
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel10x32AVX512_relu
+	JE      convKernel10x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -7532,30 +7667,55 @@ convKernel10x32AVX512_next:
 	VADDPS  64(R9), Z19, Z19
 	ADDQ    R10, R9
 
-convKernel10x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel10x32AVX512_store
-	VPXORD Z22, Z22, Z22
-	VMAXPS Z0, Z22, Z0
-	VMAXPS Z1, Z22, Z1
-	VMAXPS Z2, Z22, Z2
-	VMAXPS Z3, Z22, Z3
-	VMAXPS Z4, Z22, Z4
-	VMAXPS Z5, Z22, Z5
-	VMAXPS Z6, Z22, Z6
-	VMAXPS Z7, Z22, Z7
-	VMAXPS Z8, Z22, Z8
-	VMAXPS Z9, Z22, Z9
-	VMAXPS Z10, Z22, Z10
-	VMAXPS Z11, Z22, Z11
-	VMAXPS Z12, Z22, Z12
-	VMAXPS Z13, Z22, Z13
-	VMAXPS Z14, Z22, Z14
-	VMAXPS Z15, Z22, Z15
-	VMAXPS Z16, Z22, Z16
-	VMAXPS Z17, Z22, Z17
-	VMAXPS Z18, Z22, Z18
-	VMAXPS Z19, Z22, Z19
+convKernel10x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel10x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z22
+	VMAXPS       Z0, Z22, Z0
+	VMAXPS       Z1, Z22, Z1
+	VMAXPS       Z2, Z22, Z2
+	VMAXPS       Z3, Z22, Z3
+	VMAXPS       Z4, Z22, Z4
+	VMAXPS       Z5, Z22, Z5
+	VMAXPS       Z6, Z22, Z6
+	VMAXPS       Z7, Z22, Z7
+	VMAXPS       Z8, Z22, Z8
+	VMAXPS       Z9, Z22, Z9
+	VMAXPS       Z10, Z22, Z10
+	VMAXPS       Z11, Z22, Z11
+	VMAXPS       Z12, Z22, Z12
+	VMAXPS       Z13, Z22, Z13
+	VMAXPS       Z14, Z22, Z14
+	VMAXPS       Z15, Z22, Z15
+	VMAXPS       Z16, Z22, Z16
+	VMAXPS       Z17, Z22, Z17
+	VMAXPS       Z18, Z22, Z18
+	VMAXPS       Z19, Z22, Z19
+
+convKernel10x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel10x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z22
+	VMINPS       Z0, Z22, Z0
+	VMINPS       Z1, Z22, Z1
+	VMINPS       Z2, Z22, Z2
+	VMINPS       Z3, Z22, Z3
+	VMINPS       Z4, Z22, Z4
+	VMINPS       Z5, Z22, Z5
+	VMINPS       Z6, Z22, Z6
+	VMINPS       Z7, Z22, Z7
+	VMINPS       Z8, Z22, Z8
+	VMINPS       Z9, Z22, Z9
+	VMINPS       Z10, Z22, Z10
+	VMINPS       Z11, Z22, Z11
+	VMINPS       Z12, Z22, Z12
+	VMINPS       Z13, Z22, Z13
+	VMINPS       Z14, Z22, Z14
+	VMINPS       Z15, Z22, Z15
+	VMINPS       Z16, Z22, Z16
+	VMINPS       Z17, Z22, Z17
+	VMINPS       Z18, Z22, Z18
+	VMINPS       Z19, Z22, Z19
 
 convKernel10x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -7594,9 +7754,9 @@ convKernel10x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel11x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel11x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel11x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel11x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -7835,33 +7995,33 @@ convKernel11x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel11x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z22
-	VMOVUPS 64(R8), Z23
-	VADDPS  Z22, Z0, Z0
-	VADDPS  Z23, Z1, Z1
-	VADDPS  Z22, Z2, Z2
-	VADDPS  Z23, Z3, Z3
-	VADDPS  Z22, Z4, Z4
-	VADDPS  Z23, Z5, Z5
-	VADDPS  Z22, Z6, Z6
-	VADDPS  Z23, Z7, Z7
-	VADDPS  Z22, Z8, Z8
-	VADDPS  Z23, Z9, Z9
-	VADDPS  Z22, Z10, Z10
-	VADDPS  Z23, Z11, Z11
-	VADDPS  Z22, Z12, Z12
-	VADDPS  Z23, Z13, Z13
-	VADDPS  Z22, Z14, Z14
-	VADDPS  Z23, Z15, Z15
-	VADDPS  Z22, Z16, Z16
-	VADDPS  Z23, Z17, Z17
-	VADDPS  Z22, Z18, Z18
-	VADDPS  Z23, Z19, Z19
-	VADDPS  Z22, Z20, Z20
-	VADDPS  Z23, Z21, Z21
+	VMOVUPS (R8), Z24
+	VADDPS  Z24, Z0, Z0
+	VADDPS  Z24, Z2, Z2
+	VADDPS  Z24, Z4, Z4
+	VADDPS  Z24, Z6, Z6
+	VADDPS  Z24, Z8, Z8
+	VADDPS  Z24, Z10, Z10
+	VADDPS  Z24, Z12, Z12
+	VADDPS  Z24, Z14, Z14
+	VADDPS  Z24, Z16, Z16
+	VADDPS  Z24, Z18, Z18
+	VADDPS  Z24, Z20, Z20
+	VMOVUPS 64(R8), Z24
+	VADDPS  Z24, Z1, Z1
+	VADDPS  Z24, Z3, Z3
+	VADDPS  Z24, Z5, Z5
+	VADDPS  Z24, Z7, Z7
+	VADDPS  Z24, Z9, Z9
+	VADDPS  Z24, Z11, Z11
+	VADDPS  Z24, Z13, Z13
+	VADDPS  Z24, Z15, Z15
+	VADDPS  Z24, Z17, Z17
+	VADDPS  Z24, Z19, Z19
+	VADDPS  Z24, Z21, Z21
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel11x32AVX512_relu
+	JE      convKernel11x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -7899,32 +8059,59 @@ convKernel11x32AVX512_next:
 	VADDPS  64(R9), Z21, Z21
 	ADDQ    R10, R9
 
-convKernel11x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel11x32AVX512_store
-	VPXORD Z24, Z24, Z24
-	VMAXPS Z0, Z24, Z0
-	VMAXPS Z1, Z24, Z1
-	VMAXPS Z2, Z24, Z2
-	VMAXPS Z3, Z24, Z3
-	VMAXPS Z4, Z24, Z4
-	VMAXPS Z5, Z24, Z5
-	VMAXPS Z6, Z24, Z6
-	VMAXPS Z7, Z24, Z7
-	VMAXPS Z8, Z24, Z8
-	VMAXPS Z9, Z24, Z9
-	VMAXPS Z10, Z24, Z10
-	VMAXPS Z11, Z24, Z11
-	VMAXPS Z12, Z24, Z12
-	VMAXPS Z13, Z24, Z13
-	VMAXPS Z14, Z24, Z14
-	VMAXPS Z15, Z24, Z15
-	VMAXPS Z16, Z24, Z16
-	VMAXPS Z17, Z24, Z17
-	VMAXPS Z18, Z24, Z18
-	VMAXPS Z19, Z24, Z19
-	VMAXPS Z20, Z24, Z20
-	VMAXPS Z21, Z24, Z21
+convKernel11x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel11x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z24
+	VMAXPS       Z0, Z24, Z0
+	VMAXPS       Z1, Z24, Z1
+	VMAXPS       Z2, Z24, Z2
+	VMAXPS       Z3, Z24, Z3
+	VMAXPS       Z4, Z24, Z4
+	VMAXPS       Z5, Z24, Z5
+	VMAXPS       Z6, Z24, Z6
+	VMAXPS       Z7, Z24, Z7
+	VMAXPS       Z8, Z24, Z8
+	VMAXPS       Z9, Z24, Z9
+	VMAXPS       Z10, Z24, Z10
+	VMAXPS       Z11, Z24, Z11
+	VMAXPS       Z12, Z24, Z12
+	VMAXPS       Z13, Z24, Z13
+	VMAXPS       Z14, Z24, Z14
+	VMAXPS       Z15, Z24, Z15
+	VMAXPS       Z16, Z24, Z16
+	VMAXPS       Z17, Z24, Z17
+	VMAXPS       Z18, Z24, Z18
+	VMAXPS       Z19, Z24, Z19
+	VMAXPS       Z20, Z24, Z20
+	VMAXPS       Z21, Z24, Z21
+
+convKernel11x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel11x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z24
+	VMINPS       Z0, Z24, Z0
+	VMINPS       Z1, Z24, Z1
+	VMINPS       Z2, Z24, Z2
+	VMINPS       Z3, Z24, Z3
+	VMINPS       Z4, Z24, Z4
+	VMINPS       Z5, Z24, Z5
+	VMINPS       Z6, Z24, Z6
+	VMINPS       Z7, Z24, Z7
+	VMINPS       Z8, Z24, Z8
+	VMINPS       Z9, Z24, Z9
+	VMINPS       Z10, Z24, Z10
+	VMINPS       Z11, Z24, Z11
+	VMINPS       Z12, Z24, Z12
+	VMINPS       Z13, Z24, Z13
+	VMINPS       Z14, Z24, Z14
+	VMINPS       Z15, Z24, Z15
+	VMINPS       Z16, Z24, Z16
+	VMINPS       Z17, Z24, Z17
+	VMINPS       Z18, Z24, Z18
+	VMINPS       Z19, Z24, Z19
+	VMINPS       Z20, Z24, Z20
+	VMINPS       Z21, Z24, Z21
 
 convKernel11x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -7966,9 +8153,9 @@ convKernel11x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel12x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel12x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel12x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel12x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -8224,35 +8411,35 @@ convKernel12x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel12x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z24
-	VMOVUPS 64(R8), Z25
-	VADDPS  Z24, Z0, Z0
-	VADDPS  Z25, Z1, Z1
-	VADDPS  Z24, Z2, Z2
-	VADDPS  Z25, Z3, Z3
-	VADDPS  Z24, Z4, Z4
-	VADDPS  Z25, Z5, Z5
-	VADDPS  Z24, Z6, Z6
-	VADDPS  Z25, Z7, Z7
-	VADDPS  Z24, Z8, Z8
-	VADDPS  Z25, Z9, Z9
-	VADDPS  Z24, Z10, Z10
-	VADDPS  Z25, Z11, Z11
-	VADDPS  Z24, Z12, Z12
-	VADDPS  Z25, Z13, Z13
-	VADDPS  Z24, Z14, Z14
-	VADDPS  Z25, Z15, Z15
-	VADDPS  Z24, Z16, Z16
-	VADDPS  Z25, Z17, Z17
-	VADDPS  Z24, Z18, Z18
-	VADDPS  Z25, Z19, Z19
-	VADDPS  Z24, Z20, Z20
-	VADDPS  Z25, Z21, Z21
-	VADDPS  Z24, Z22, Z22
-	VADDPS  Z25, Z23, Z23
+	VMOVUPS (R8), Z26
+	VADDPS  Z26, Z0, Z0
+	VADDPS  Z26, Z2, Z2
+	VADDPS  Z26, Z4, Z4
+	VADDPS  Z26, Z6, Z6
+	VADDPS  Z26, Z8, Z8
+	VADDPS  Z26, Z10, Z10
+	VADDPS  Z26, Z12, Z12
+	VADDPS  Z26, Z14, Z14
+	VADDPS  Z26, Z16, Z16
+	VADDPS  Z26, Z18, Z18
+	VADDPS  Z26, Z20, Z20
+	VADDPS  Z26, Z22, Z22
+	VMOVUPS 64(R8), Z26
+	VADDPS  Z26, Z1, Z1
+	VADDPS  Z26, Z3, Z3
+	VADDPS  Z26, Z5, Z5
+	VADDPS  Z26, Z7, Z7
+	VADDPS  Z26, Z9, Z9
+	VADDPS  Z26, Z11, Z11
+	VADDPS  Z26, Z13, Z13
+	VADDPS  Z26, Z15, Z15
+	VADDPS  Z26, Z17, Z17
+	VADDPS  Z26, Z19, Z19
+	VADDPS  Z26, Z21, Z21
+	VADDPS  Z26, Z23, Z23
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel12x32AVX512_relu
+	JE      convKernel12x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -8293,34 +8480,63 @@ convKernel12x32AVX512_next:
 	VADDPS  64(R9), Z23, Z23
 	ADDQ    R10, R9
 
-convKernel12x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel12x32AVX512_store
-	VPXORD Z26, Z26, Z26
-	VMAXPS Z0, Z26, Z0
-	VMAXPS Z1, Z26, Z1
-	VMAXPS Z2, Z26, Z2
-	VMAXPS Z3, Z26, Z3
-	VMAXPS Z4, Z26, Z4
-	VMAXPS Z5, Z26, Z5
-	VMAXPS Z6, Z26, Z6
-	VMAXPS Z7, Z26, Z7
-	VMAXPS Z8, Z26, Z8
-	VMAXPS Z9, Z26, Z9
-	VMAXPS Z10, Z26, Z10
-	VMAXPS Z11, Z26, Z11
-	VMAXPS Z12, Z26, Z12
-	VMAXPS Z13, Z26, Z13
-	VMAXPS Z14, Z26, Z14
-	VMAXPS Z15, Z26, Z15
-	VMAXPS Z16, Z26, Z16
-	VMAXPS Z17, Z26, Z17
-	VMAXPS Z18, Z26, Z18
-	VMAXPS Z19, Z26, Z19
-	VMAXPS Z20, Z26, Z20
-	VMAXPS Z21, Z26, Z21
-	VMAXPS Z22, Z26, Z22
-	VMAXPS Z23, Z26, Z23
+convKernel12x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel12x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z26
+	VMAXPS       Z0, Z26, Z0
+	VMAXPS       Z1, Z26, Z1
+	VMAXPS       Z2, Z26, Z2
+	VMAXPS       Z3, Z26, Z3
+	VMAXPS       Z4, Z26, Z4
+	VMAXPS       Z5, Z26, Z5
+	VMAXPS       Z6, Z26, Z6
+	VMAXPS       Z7, Z26, Z7
+	VMAXPS       Z8, Z26, Z8
+	VMAXPS       Z9, Z26, Z9
+	VMAXPS       Z10, Z26, Z10
+	VMAXPS       Z11, Z26, Z11
+	VMAXPS       Z12, Z26, Z12
+	VMAXPS       Z13, Z26, Z13
+	VMAXPS       Z14, Z26, Z14
+	VMAXPS       Z15, Z26, Z15
+	VMAXPS       Z16, Z26, Z16
+	VMAXPS       Z17, Z26, Z17
+	VMAXPS       Z18, Z26, Z18
+	VMAXPS       Z19, Z26, Z19
+	VMAXPS       Z20, Z26, Z20
+	VMAXPS       Z21, Z26, Z21
+	VMAXPS       Z22, Z26, Z22
+	VMAXPS       Z23, Z26, Z23
+
+convKernel12x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel12x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z26
+	VMINPS       Z0, Z26, Z0
+	VMINPS       Z1, Z26, Z1
+	VMINPS       Z2, Z26, Z2
+	VMINPS       Z3, Z26, Z3
+	VMINPS       Z4, Z26, Z4
+	VMINPS       Z5, Z26, Z5
+	VMINPS       Z6, Z26, Z6
+	VMINPS       Z7, Z26, Z7
+	VMINPS       Z8, Z26, Z8
+	VMINPS       Z9, Z26, Z9
+	VMINPS       Z10, Z26, Z10
+	VMINPS       Z11, Z26, Z11
+	VMINPS       Z12, Z26, Z12
+	VMINPS       Z13, Z26, Z13
+	VMINPS       Z14, Z26, Z14
+	VMINPS       Z15, Z26, Z15
+	VMINPS       Z16, Z26, Z16
+	VMINPS       Z17, Z26, Z17
+	VMINPS       Z18, Z26, Z18
+	VMINPS       Z19, Z26, Z19
+	VMINPS       Z20, Z26, Z20
+	VMINPS       Z21, Z26, Z21
+	VMINPS       Z22, Z26, Z22
+	VMINPS       Z23, Z26, Z23
 
 convKernel12x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -8365,9 +8581,9 @@ convKernel12x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel13x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel13x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel13x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel13x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -8643,37 +8859,37 @@ convKernel13x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel13x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z26
-	VMOVUPS 64(R8), Z27
-	VADDPS  Z26, Z0, Z0
-	VADDPS  Z27, Z1, Z1
-	VADDPS  Z26, Z2, Z2
-	VADDPS  Z27, Z3, Z3
-	VADDPS  Z26, Z4, Z4
-	VADDPS  Z27, Z5, Z5
-	VADDPS  Z26, Z6, Z6
-	VADDPS  Z27, Z7, Z7
-	VADDPS  Z26, Z8, Z8
-	VADDPS  Z27, Z9, Z9
-	VADDPS  Z26, Z10, Z10
-	VADDPS  Z27, Z11, Z11
-	VADDPS  Z26, Z12, Z12
-	VADDPS  Z27, Z13, Z13
-	VADDPS  Z26, Z14, Z14
-	VADDPS  Z27, Z15, Z15
-	VADDPS  Z26, Z16, Z16
-	VADDPS  Z27, Z17, Z17
-	VADDPS  Z26, Z18, Z18
-	VADDPS  Z27, Z19, Z19
-	VADDPS  Z26, Z20, Z20
-	VADDPS  Z27, Z21, Z21
-	VADDPS  Z26, Z22, Z22
-	VADDPS  Z27, Z23, Z23
-	VADDPS  Z26, Z24, Z24
-	VADDPS  Z27, Z25, Z25
+	VMOVUPS (R8), Z28
+	VADDPS  Z28, Z0, Z0
+	VADDPS  Z28, Z2, Z2
+	VADDPS  Z28, Z4, Z4
+	VADDPS  Z28, Z6, Z6
+	VADDPS  Z28, Z8, Z8
+	VADDPS  Z28, Z10, Z10
+	VADDPS  Z28, Z12, Z12
+	VADDPS  Z28, Z14, Z14
+	VADDPS  Z28, Z16, Z16
+	VADDPS  Z28, Z18, Z18
+	VADDPS  Z28, Z20, Z20
+	VADDPS  Z28, Z22, Z22
+	VADDPS  Z28, Z24, Z24
+	VMOVUPS 64(R8), Z28
+	VADDPS  Z28, Z1, Z1
+	VADDPS  Z28, Z3, Z3
+	VADDPS  Z28, Z5, Z5
+	VADDPS  Z28, Z7, Z7
+	VADDPS  Z28, Z9, Z9
+	VADDPS  Z28, Z11, Z11
+	VADDPS  Z28, Z13, Z13
+	VADDPS  Z28, Z15, Z15
+	VADDPS  Z28, Z17, Z17
+	VADDPS  Z28, Z19, Z19
+	VADDPS  Z28, Z21, Z21
+	VADDPS  Z28, Z23, Z23
+	VADDPS  Z28, Z25, Z25
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel13x32AVX512_relu
+	JE      convKernel13x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -8717,36 +8933,67 @@ convKernel13x32AVX512_next:
 	VADDPS  64(R9), Z25, Z25
 	ADDQ    R10, R9
 
-convKernel13x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel13x32AVX512_store
-	VPXORD Z28, Z28, Z28
-	VMAXPS Z0, Z28, Z0
-	VMAXPS Z1, Z28, Z1
-	VMAXPS Z2, Z28, Z2
-	VMAXPS Z3, Z28, Z3
-	VMAXPS Z4, Z28, Z4
-	VMAXPS Z5, Z28, Z5
-	VMAXPS Z6, Z28, Z6
-	VMAXPS Z7, Z28, Z7
-	VMAXPS Z8, Z28, Z8
-	VMAXPS Z9, Z28, Z9
-	VMAXPS Z10, Z28, Z10
-	VMAXPS Z11, Z28, Z11
-	VMAXPS Z12, Z28, Z12
-	VMAXPS Z13, Z28, Z13
-	VMAXPS Z14, Z28, Z14
-	VMAXPS Z15, Z28, Z15
-	VMAXPS Z16, Z28, Z16
-	VMAXPS Z17, Z28, Z17
-	VMAXPS Z18, Z28, Z18
-	VMAXPS Z19, Z28, Z19
-	VMAXPS Z20, Z28, Z20
-	VMAXPS Z21, Z28, Z21
-	VMAXPS Z22, Z28, Z22
-	VMAXPS Z23, Z28, Z23
-	VMAXPS Z24, Z28, Z24
-	VMAXPS Z25, Z28, Z25
+convKernel13x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel13x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+	VMAXPS       Z2, Z28, Z2
+	VMAXPS       Z3, Z28, Z3
+	VMAXPS       Z4, Z28, Z4
+	VMAXPS       Z5, Z28, Z5
+	VMAXPS       Z6, Z28, Z6
+	VMAXPS       Z7, Z28, Z7
+	VMAXPS       Z8, Z28, Z8
+	VMAXPS       Z9, Z28, Z9
+	VMAXPS       Z10, Z28, Z10
+	VMAXPS       Z11, Z28, Z11
+	VMAXPS       Z12, Z28, Z12
+	VMAXPS       Z13, Z28, Z13
+	VMAXPS       Z14, Z28, Z14
+	VMAXPS       Z15, Z28, Z15
+	VMAXPS       Z16, Z28, Z16
+	VMAXPS       Z17, Z28, Z17
+	VMAXPS       Z18, Z28, Z18
+	VMAXPS       Z19, Z28, Z19
+	VMAXPS       Z20, Z28, Z20
+	VMAXPS       Z21, Z28, Z21
+	VMAXPS       Z22, Z28, Z22
+	VMAXPS       Z23, Z28, Z23
+	VMAXPS       Z24, Z28, Z24
+	VMAXPS       Z25, Z28, Z25
+
+convKernel13x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel13x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z28
+	VMINPS       Z0, Z28, Z0
+	VMINPS       Z1, Z28, Z1
+	VMINPS       Z2, Z28, Z2
+	VMINPS       Z3, Z28, Z3
+	VMINPS       Z4, Z28, Z4
+	VMINPS       Z5, Z28, Z5
+	VMINPS       Z6, Z28, Z6
+	VMINPS       Z7, Z28, Z7
+	VMINPS       Z8, Z28, Z8
+	VMINPS       Z9, Z28, Z9
+	VMINPS       Z10, Z28, Z10
+	VMINPS       Z11, Z28, Z11
+	VMINPS       Z12, Z28, Z12
+	VMINPS       Z13, Z28, Z13
+	VMINPS       Z14, Z28, Z14
+	VMINPS       Z15, Z28, Z15
+	VMINPS       Z16, Z28, Z16
+	VMINPS       Z17, Z28, Z17
+	VMINPS       Z18, Z28, Z18
+	VMINPS       Z19, Z28, Z19
+	VMINPS       Z20, Z28, Z20
+	VMINPS       Z21, Z28, Z21
+	VMINPS       Z22, Z28, Z22
+	VMINPS       Z23, Z28, Z23
+	VMINPS       Z24, Z28, Z24
+	VMINPS       Z25, Z28, Z25
 
 convKernel13x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -8794,9 +9041,9 @@ convKernel13x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel14x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel14x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·convKernel14x32AVX512(SB), NOSPLIT, $0-96
+TEXT ·convKernel14x32AVX512(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -9089,39 +9336,39 @@ convKernel14x32AVX512_next:
 	DECQ    DX
 	JNE     convKernel14x32AVX512_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Z28
-	VMOVUPS 64(R8), Z29
-	VADDPS  Z28, Z0, Z0
-	VADDPS  Z29, Z1, Z1
-	VADDPS  Z28, Z2, Z2
-	VADDPS  Z29, Z3, Z3
-	VADDPS  Z28, Z4, Z4
-	VADDPS  Z29, Z5, Z5
-	VADDPS  Z28, Z6, Z6
-	VADDPS  Z29, Z7, Z7
-	VADDPS  Z28, Z8, Z8
-	VADDPS  Z29, Z9, Z9
-	VADDPS  Z28, Z10, Z10
-	VADDPS  Z29, Z11, Z11
-	VADDPS  Z28, Z12, Z12
-	VADDPS  Z29, Z13, Z13
-	VADDPS  Z28, Z14, Z14
-	VADDPS  Z29, Z15, Z15
-	VADDPS  Z28, Z16, Z16
-	VADDPS  Z29, Z17, Z17
-	VADDPS  Z28, Z18, Z18
-	VADDPS  Z29, Z19, Z19
-	VADDPS  Z28, Z20, Z20
-	VADDPS  Z29, Z21, Z21
-	VADDPS  Z28, Z22, Z22
-	VADDPS  Z29, Z23, Z23
-	VADDPS  Z28, Z24, Z24
-	VADDPS  Z29, Z25, Z25
-	VADDPS  Z28, Z26, Z26
-	VADDPS  Z29, Z27, Z27
+	VMOVUPS (R8), Z30
+	VADDPS  Z30, Z0, Z0
+	VADDPS  Z30, Z2, Z2
+	VADDPS  Z30, Z4, Z4
+	VADDPS  Z30, Z6, Z6
+	VADDPS  Z30, Z8, Z8
+	VADDPS  Z30, Z10, Z10
+	VADDPS  Z30, Z12, Z12
+	VADDPS  Z30, Z14, Z14
+	VADDPS  Z30, Z16, Z16
+	VADDPS  Z30, Z18, Z18
+	VADDPS  Z30, Z20, Z20
+	VADDPS  Z30, Z22, Z22
+	VADDPS  Z30, Z24, Z24
+	VADDPS  Z30, Z26, Z26
+	VMOVUPS 64(R8), Z30
+	VADDPS  Z30, Z1, Z1
+	VADDPS  Z30, Z3, Z3
+	VADDPS  Z30, Z5, Z5
+	VADDPS  Z30, Z7, Z7
+	VADDPS  Z30, Z9, Z9
+	VADDPS  Z30, Z11, Z11
+	VADDPS  Z30, Z13, Z13
+	VADDPS  Z30, Z15, Z15
+	VADDPS  Z30, Z17, Z17
+	VADDPS  Z30, Z19, Z19
+	VADDPS  Z30, Z21, Z21
+	VADDPS  Z30, Z23, Z23
+	VADDPS  Z30, Z25, Z25
+	VADDPS  Z30, Z27, Z27
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel14x32AVX512_relu
+	JE      convKernel14x32AVX512_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -9168,38 +9415,71 @@ convKernel14x32AVX512_next:
 	VADDPS  64(R9), Z27, Z27
 	ADDQ    R10, R9
 
-convKernel14x32AVX512_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel14x32AVX512_store
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
-	VMAXPS Z6, Z30, Z6
-	VMAXPS Z7, Z30, Z7
-	VMAXPS Z8, Z30, Z8
-	VMAXPS Z9, Z30, Z9
-	VMAXPS Z10, Z30, Z10
-	VMAXPS Z11, Z30, Z11
-	VMAXPS Z12, Z30, Z12
-	VMAXPS Z13, Z30, Z13
-	VMAXPS Z14, Z30, Z14
-	VMAXPS Z15, Z30, Z15
-	VMAXPS Z16, Z30, Z16
-	VMAXPS Z17, Z30, Z17
-	VMAXPS Z18, Z30, Z18
-	VMAXPS Z19, Z30, Z19
-	VMAXPS Z20, Z30, Z20
-	VMAXPS Z21, Z30, Z21
-	VMAXPS Z22, Z30, Z22
-	VMAXPS Z23, Z30, Z23
-	VMAXPS Z24, Z30, Z24
-	VMAXPS Z25, Z30, Z25
-	VMAXPS Z26, Z30, Z26
-	VMAXPS Z27, Z30, Z27
+convKernel14x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel14x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z30
+	VMAXPS       Z0, Z30, Z0
+	VMAXPS       Z1, Z30, Z1
+	VMAXPS       Z2, Z30, Z2
+	VMAXPS       Z3, Z30, Z3
+	VMAXPS       Z4, Z30, Z4
+	VMAXPS       Z5, Z30, Z5
+	VMAXPS       Z6, Z30, Z6
+	VMAXPS       Z7, Z30, Z7
+	VMAXPS       Z8, Z30, Z8
+	VMAXPS       Z9, Z30, Z9
+	VMAXPS       Z10, Z30, Z10
+	VMAXPS       Z11, Z30, Z11
+	VMAXPS       Z12, Z30, Z12
+	VMAXPS       Z13, Z30, Z13
+	VMAXPS       Z14, Z30, Z14
+	VMAXPS       Z15, Z30, Z15
+	VMAXPS       Z16, Z30, Z16
+	VMAXPS       Z17, Z30, Z17
+	VMAXPS       Z18, Z30, Z18
+	VMAXPS       Z19, Z30, Z19
+	VMAXPS       Z20, Z30, Z20
+	VMAXPS       Z21, Z30, Z21
+	VMAXPS       Z22, Z30, Z22
+	VMAXPS       Z23, Z30, Z23
+	VMAXPS       Z24, Z30, Z24
+	VMAXPS       Z25, Z30, Z25
+	VMAXPS       Z26, Z30, Z26
+	VMAXPS       Z27, Z30, Z27
+
+convKernel14x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel14x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z30
+	VMINPS       Z0, Z30, Z0
+	VMINPS       Z1, Z30, Z1
+	VMINPS       Z2, Z30, Z2
+	VMINPS       Z3, Z30, Z3
+	VMINPS       Z4, Z30, Z4
+	VMINPS       Z5, Z30, Z5
+	VMINPS       Z6, Z30, Z6
+	VMINPS       Z7, Z30, Z7
+	VMINPS       Z8, Z30, Z8
+	VMINPS       Z9, Z30, Z9
+	VMINPS       Z10, Z30, Z10
+	VMINPS       Z11, Z30, Z11
+	VMINPS       Z12, Z30, Z12
+	VMINPS       Z13, Z30, Z13
+	VMINPS       Z14, Z30, Z14
+	VMINPS       Z15, Z30, Z15
+	VMINPS       Z16, Z30, Z16
+	VMINPS       Z17, Z30, Z17
+	VMINPS       Z18, Z30, Z18
+	VMINPS       Z19, Z30, Z19
+	VMINPS       Z20, Z30, Z20
+	VMINPS       Z21, Z30, Z21
+	VMINPS       Z22, Z30, Z22
+	VMINPS       Z23, Z30, Z23
+	VMINPS       Z24, Z30, Z24
+	VMINPS       Z25, Z30, Z25
+	VMINPS       Z26, Z30, Z26
+	VMINPS       Z27, Z30, Z27
 
 convKernel14x32AVX512_store:
 	MOVQ    c+48(FP), AX
@@ -9250,9 +9530,9 @@ convKernel14x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func convKernel1x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel1x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, FMA3
-TEXT ·convKernel1x16AVX2(SB), NOSPLIT, $0-96
+TEXT ·convKernel1x16AVX2(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -9315,13 +9595,13 @@ convKernel1x16AVX2_next:
 	DECQ    DX
 	JNE     convKernel1x16AVX2_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Y2
-	VMOVUPS 32(R8), Y3
-	VADDPS  Y2, Y0, Y0
-	VADDPS  Y3, Y1, Y1
+	VMOVUPS (R8), Y4
+	VADDPS  Y4, Y0, Y0
+	VMOVUPS 32(R8), Y4
+	VADDPS  Y4, Y1, Y1
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel1x16AVX2_relu
+	JE      convKernel1x16AVX2_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -9329,12 +9609,19 @@ convKernel1x16AVX2_next:
 	VADDPS  32(R9), Y1, Y1
 	ADDQ    R10, R9
 
-convKernel1x16AVX2_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel1x16AVX2_store
-	VXORPS Y4, Y4, Y4
-	VMAXPS Y0, Y4, Y0
-	VMAXPS Y1, Y4, Y1
+convKernel1x16AVX2_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel1x16AVX2_hi
+	VBROADCASTSS lo+96(FP), Y4
+	VMAXPS       Y0, Y4, Y0
+	VMAXPS       Y1, Y4, Y1
+
+convKernel1x16AVX2_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel1x16AVX2_store
+	VBROADCASTSS hi+100(FP), Y4
+	VMINPS       Y0, Y4, Y0
+	VMINPS       Y1, Y4, Y1
 
 convKernel1x16AVX2_store:
 	MOVQ    c+48(FP), AX
@@ -9346,9 +9633,9 @@ convKernel1x16AVX2_store:
 	VZEROUPPER
 	RET
 
-// func convKernel2x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel2x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, FMA3
-TEXT ·convKernel2x16AVX2(SB), NOSPLIT, $0-96
+TEXT ·convKernel2x16AVX2(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -9428,15 +9715,15 @@ convKernel2x16AVX2_next:
 	DECQ    DX
 	JNE     convKernel2x16AVX2_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Y4
-	VMOVUPS 32(R8), Y5
-	VADDPS  Y4, Y0, Y0
-	VADDPS  Y5, Y1, Y1
-	VADDPS  Y4, Y2, Y2
-	VADDPS  Y5, Y3, Y3
+	VMOVUPS (R8), Y6
+	VADDPS  Y6, Y0, Y0
+	VADDPS  Y6, Y2, Y2
+	VMOVUPS 32(R8), Y6
+	VADDPS  Y6, Y1, Y1
+	VADDPS  Y6, Y3, Y3
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel2x16AVX2_relu
+	JE      convKernel2x16AVX2_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -9447,14 +9734,23 @@ convKernel2x16AVX2_next:
 	VADDPS  32(R9), Y3, Y3
 	ADDQ    R10, R9
 
-convKernel2x16AVX2_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel2x16AVX2_store
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VMAXPS Y1, Y6, Y1
-	VMAXPS Y2, Y6, Y2
-	VMAXPS Y3, Y6, Y3
+convKernel2x16AVX2_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel2x16AVX2_hi
+	VBROADCASTSS lo+96(FP), Y6
+	VMAXPS       Y0, Y6, Y0
+	VMAXPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMAXPS       Y3, Y6, Y3
+
+convKernel2x16AVX2_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel2x16AVX2_store
+	VBROADCASTSS hi+100(FP), Y6
+	VMINPS       Y0, Y6, Y0
+	VMINPS       Y1, Y6, Y1
+	VMINPS       Y2, Y6, Y2
+	VMINPS       Y3, Y6, Y3
 
 convKernel2x16AVX2_store:
 	MOVQ    c+48(FP), AX
@@ -9469,9 +9765,9 @@ convKernel2x16AVX2_store:
 	VZEROUPPER
 	RET
 
-// func convKernel3x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel3x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, FMA3
-TEXT ·convKernel3x16AVX2(SB), NOSPLIT, $0-96
+TEXT ·convKernel3x16AVX2(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -9568,17 +9864,17 @@ convKernel3x16AVX2_next:
 	DECQ    DX
 	JNE     convKernel3x16AVX2_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Y6
-	VMOVUPS 32(R8), Y7
-	VADDPS  Y6, Y0, Y0
-	VADDPS  Y7, Y1, Y1
-	VADDPS  Y6, Y2, Y2
-	VADDPS  Y7, Y3, Y3
-	VADDPS  Y6, Y4, Y4
-	VADDPS  Y7, Y5, Y5
+	VMOVUPS (R8), Y8
+	VADDPS  Y8, Y0, Y0
+	VADDPS  Y8, Y2, Y2
+	VADDPS  Y8, Y4, Y4
+	VMOVUPS 32(R8), Y8
+	VADDPS  Y8, Y1, Y1
+	VADDPS  Y8, Y3, Y3
+	VADDPS  Y8, Y5, Y5
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel3x16AVX2_relu
+	JE      convKernel3x16AVX2_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -9592,16 +9888,27 @@ convKernel3x16AVX2_next:
 	VADDPS  32(R9), Y5, Y5
 	ADDQ    R10, R9
 
-convKernel3x16AVX2_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel3x16AVX2_store
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y0, Y8, Y0
-	VMAXPS Y1, Y8, Y1
-	VMAXPS Y2, Y8, Y2
-	VMAXPS Y3, Y8, Y3
-	VMAXPS Y4, Y8, Y4
-	VMAXPS Y5, Y8, Y5
+convKernel3x16AVX2_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel3x16AVX2_hi
+	VBROADCASTSS lo+96(FP), Y8
+	VMAXPS       Y0, Y8, Y0
+	VMAXPS       Y1, Y8, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMAXPS       Y5, Y8, Y5
+
+convKernel3x16AVX2_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel3x16AVX2_store
+	VBROADCASTSS hi+100(FP), Y8
+	VMINPS       Y0, Y8, Y0
+	VMINPS       Y1, Y8, Y1
+	VMINPS       Y2, Y8, Y2
+	VMINPS       Y3, Y8, Y3
+	VMINPS       Y4, Y8, Y4
+	VMINPS       Y5, Y8, Y5
 
 convKernel3x16AVX2_store:
 	MOVQ    c+48(FP), AX
@@ -9619,9 +9926,9 @@ convKernel3x16AVX2_store:
 	VZEROUPPER
 	RET
 
-// func convKernel4x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel4x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, FMA3
-TEXT ·convKernel4x16AVX2(SB), NOSPLIT, $0-96
+TEXT ·convKernel4x16AVX2(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -9735,19 +10042,19 @@ convKernel4x16AVX2_next:
 	DECQ    DX
 	JNE     convKernel4x16AVX2_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Y8
-	VMOVUPS 32(R8), Y9
-	VADDPS  Y8, Y0, Y0
-	VADDPS  Y9, Y1, Y1
-	VADDPS  Y8, Y2, Y2
-	VADDPS  Y9, Y3, Y3
-	VADDPS  Y8, Y4, Y4
-	VADDPS  Y9, Y5, Y5
-	VADDPS  Y8, Y6, Y6
-	VADDPS  Y9, Y7, Y7
+	VMOVUPS (R8), Y10
+	VADDPS  Y10, Y0, Y0
+	VADDPS  Y10, Y2, Y2
+	VADDPS  Y10, Y4, Y4
+	VADDPS  Y10, Y6, Y6
+	VMOVUPS 32(R8), Y10
+	VADDPS  Y10, Y1, Y1
+	VADDPS  Y10, Y3, Y3
+	VADDPS  Y10, Y5, Y5
+	VADDPS  Y10, Y7, Y7
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel4x16AVX2_relu
+	JE      convKernel4x16AVX2_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -9764,18 +10071,31 @@ convKernel4x16AVX2_next:
 	VADDPS  32(R9), Y7, Y7
 	ADDQ    R10, R9
 
-convKernel4x16AVX2_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel4x16AVX2_store
-	VXORPS Y10, Y10, Y10
-	VMAXPS Y0, Y10, Y0
-	VMAXPS Y1, Y10, Y1
-	VMAXPS Y2, Y10, Y2
-	VMAXPS Y3, Y10, Y3
-	VMAXPS Y4, Y10, Y4
-	VMAXPS Y5, Y10, Y5
-	VMAXPS Y6, Y10, Y6
-	VMAXPS Y7, Y10, Y7
+convKernel4x16AVX2_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel4x16AVX2_hi
+	VBROADCASTSS lo+96(FP), Y10
+	VMAXPS       Y0, Y10, Y0
+	VMAXPS       Y1, Y10, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMAXPS       Y3, Y10, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMAXPS       Y5, Y10, Y5
+	VMAXPS       Y6, Y10, Y6
+	VMAXPS       Y7, Y10, Y7
+
+convKernel4x16AVX2_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel4x16AVX2_store
+	VBROADCASTSS hi+100(FP), Y10
+	VMINPS       Y0, Y10, Y0
+	VMINPS       Y1, Y10, Y1
+	VMINPS       Y2, Y10, Y2
+	VMINPS       Y3, Y10, Y3
+	VMINPS       Y4, Y10, Y4
+	VMINPS       Y5, Y10, Y5
+	VMINPS       Y6, Y10, Y6
+	VMINPS       Y7, Y10, Y7
 
 convKernel4x16AVX2_store:
 	MOVQ    c+48(FP), AX
@@ -9796,9 +10116,9 @@ convKernel4x16AVX2_store:
 	VZEROUPPER
 	RET
 
-// func convKernel5x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel5x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, FMA3
-TEXT ·convKernel5x16AVX2(SB), NOSPLIT, $0-96
+TEXT ·convKernel5x16AVX2(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -9932,21 +10252,21 @@ convKernel5x16AVX2_next:
 	DECQ    DX
 	JNE     convKernel5x16AVX2_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Y10
-	VMOVUPS 32(R8), Y11
-	VADDPS  Y10, Y0, Y0
-	VADDPS  Y11, Y1, Y1
-	VADDPS  Y10, Y2, Y2
-	VADDPS  Y11, Y3, Y3
-	VADDPS  Y10, Y4, Y4
-	VADDPS  Y11, Y5, Y5
-	VADDPS  Y10, Y6, Y6
-	VADDPS  Y11, Y7, Y7
-	VADDPS  Y10, Y8, Y8
-	VADDPS  Y11, Y9, Y9
+	VMOVUPS (R8), Y12
+	VADDPS  Y12, Y0, Y0
+	VADDPS  Y12, Y2, Y2
+	VADDPS  Y12, Y4, Y4
+	VADDPS  Y12, Y6, Y6
+	VADDPS  Y12, Y8, Y8
+	VMOVUPS 32(R8), Y12
+	VADDPS  Y12, Y1, Y1
+	VADDPS  Y12, Y3, Y3
+	VADDPS  Y12, Y5, Y5
+	VADDPS  Y12, Y7, Y7
+	VADDPS  Y12, Y9, Y9
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel5x16AVX2_relu
+	JE      convKernel5x16AVX2_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -9966,20 +10286,35 @@ convKernel5x16AVX2_next:
 	VADDPS  32(R9), Y9, Y9
 	ADDQ    R10, R9
 
-convKernel5x16AVX2_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel5x16AVX2_store
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VMAXPS Y1, Y12, Y1
-	VMAXPS Y2, Y12, Y2
-	VMAXPS Y3, Y12, Y3
-	VMAXPS Y4, Y12, Y4
-	VMAXPS Y5, Y12, Y5
-	VMAXPS Y6, Y12, Y6
-	VMAXPS Y7, Y12, Y7
-	VMAXPS Y8, Y12, Y8
-	VMAXPS Y9, Y12, Y9
+convKernel5x16AVX2_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel5x16AVX2_hi
+	VBROADCASTSS lo+96(FP), Y12
+	VMAXPS       Y0, Y12, Y0
+	VMAXPS       Y1, Y12, Y1
+	VMAXPS       Y2, Y12, Y2
+	VMAXPS       Y3, Y12, Y3
+	VMAXPS       Y4, Y12, Y4
+	VMAXPS       Y5, Y12, Y5
+	VMAXPS       Y6, Y12, Y6
+	VMAXPS       Y7, Y12, Y7
+	VMAXPS       Y8, Y12, Y8
+	VMAXPS       Y9, Y12, Y9
+
+convKernel5x16AVX2_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel5x16AVX2_store
+	VBROADCASTSS hi+100(FP), Y12
+	VMINPS       Y0, Y12, Y0
+	VMINPS       Y1, Y12, Y1
+	VMINPS       Y2, Y12, Y2
+	VMINPS       Y3, Y12, Y3
+	VMINPS       Y4, Y12, Y4
+	VMINPS       Y5, Y12, Y5
+	VMINPS       Y6, Y12, Y6
+	VMINPS       Y7, Y12, Y7
+	VMINPS       Y8, Y12, Y8
+	VMINPS       Y9, Y12, Y9
 
 convKernel5x16AVX2_store:
 	MOVQ    c+48(FP), AX
@@ -10003,9 +10338,9 @@ convKernel5x16AVX2_store:
 	VZEROUPPER
 	RET
 
-// func convKernel6x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+// func convKernel6x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 // Requires: AVX, FMA3
-TEXT ·convKernel6x16AVX2(SB), NOSPLIT, $0-96
+TEXT ·convKernel6x16AVX2(SB), NOSPLIT, $0-104
 	MOVQ   taps+0(FP), DX
 	MOVQ   offs+8(FP), SI
 	MOVQ   run+16(FP), BX
@@ -10156,23 +10491,23 @@ convKernel6x16AVX2_next:
 	DECQ    DX
 	JNE     convKernel6x16AVX2_tap
 	MOVQ    bias+64(FP), R8
-	VMOVUPS (R8), Y12
-	VMOVUPS 32(R8), Y13
-	VADDPS  Y12, Y0, Y0
-	VADDPS  Y13, Y1, Y1
-	VADDPS  Y12, Y2, Y2
-	VADDPS  Y13, Y3, Y3
-	VADDPS  Y12, Y4, Y4
-	VADDPS  Y13, Y5, Y5
-	VADDPS  Y12, Y6, Y6
-	VADDPS  Y13, Y7, Y7
-	VADDPS  Y12, Y8, Y8
-	VADDPS  Y13, Y9, Y9
-	VADDPS  Y12, Y10, Y10
-	VADDPS  Y13, Y11, Y11
+	VMOVUPS (R8), Y14
+	VADDPS  Y14, Y0, Y0
+	VADDPS  Y14, Y2, Y2
+	VADDPS  Y14, Y4, Y4
+	VADDPS  Y14, Y6, Y6
+	VADDPS  Y14, Y8, Y8
+	VADDPS  Y14, Y10, Y10
+	VMOVUPS 32(R8), Y14
+	VADDPS  Y14, Y1, Y1
+	VADDPS  Y14, Y3, Y3
+	VADDPS  Y14, Y5, Y5
+	VADDPS  Y14, Y7, Y7
+	VADDPS  Y14, Y9, Y9
+	VADDPS  Y14, Y11, Y11
 	MOVQ    flags+88(FP), CX
 	TESTQ   $0x00000001, CX
-	JE      convKernel6x16AVX2_relu
+	JE      convKernel6x16AVX2_lo
 	MOVQ    res+72(FP), R9
 	MOVQ    ldr+80(FP), R10
 	SHLQ    $0x02, R10
@@ -10195,22 +10530,39 @@ convKernel6x16AVX2_next:
 	VADDPS  32(R9), Y11, Y11
 	ADDQ    R10, R9
 
-convKernel6x16AVX2_relu:
-	TESTQ  $0x00000002, CX
-	JE     convKernel6x16AVX2_store
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y0, Y14, Y0
-	VMAXPS Y1, Y14, Y1
-	VMAXPS Y2, Y14, Y2
-	VMAXPS Y3, Y14, Y3
-	VMAXPS Y4, Y14, Y4
-	VMAXPS Y5, Y14, Y5
-	VMAXPS Y6, Y14, Y6
-	VMAXPS Y7, Y14, Y7
-	VMAXPS Y8, Y14, Y8
-	VMAXPS Y9, Y14, Y9
-	VMAXPS Y10, Y14, Y10
-	VMAXPS Y11, Y14, Y11
+convKernel6x16AVX2_lo:
+	TESTQ        $0x00000002, CX
+	JE           convKernel6x16AVX2_hi
+	VBROADCASTSS lo+96(FP), Y14
+	VMAXPS       Y0, Y14, Y0
+	VMAXPS       Y1, Y14, Y1
+	VMAXPS       Y2, Y14, Y2
+	VMAXPS       Y3, Y14, Y3
+	VMAXPS       Y4, Y14, Y4
+	VMAXPS       Y5, Y14, Y5
+	VMAXPS       Y6, Y14, Y6
+	VMAXPS       Y7, Y14, Y7
+	VMAXPS       Y8, Y14, Y8
+	VMAXPS       Y9, Y14, Y9
+	VMAXPS       Y10, Y14, Y10
+	VMAXPS       Y11, Y14, Y11
+
+convKernel6x16AVX2_hi:
+	TESTQ        $0x00000004, CX
+	JE           convKernel6x16AVX2_store
+	VBROADCASTSS hi+100(FP), Y14
+	VMINPS       Y0, Y14, Y0
+	VMINPS       Y1, Y14, Y1
+	VMINPS       Y2, Y14, Y2
+	VMINPS       Y3, Y14, Y3
+	VMINPS       Y4, Y14, Y4
+	VMINPS       Y5, Y14, Y5
+	VMINPS       Y6, Y14, Y6
+	VMINPS       Y7, Y14, Y7
+	VMINPS       Y8, Y14, Y8
+	VMINPS       Y9, Y14, Y9
+	VMINPS       Y10, Y14, Y10
+	VMINPS       Y11, Y14, Y11
 
 convKernel6x16AVX2_store:
 	MOVQ    c+48(FP), AX
@@ -10233,6 +10585,2852 @@ convKernel6x16AVX2_store:
 	ADDQ    BX, AX
 	VMOVUPS Y10, (AX)
 	VMOVUPS Y11, 32(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel1x16AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel1x16AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+
+dwKernel1x16AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z1
+	VFMADD231PS (R8), Z1, Z0
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel1x16AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z2
+	VADDPS      Z2, Z0, Z0
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel1x16AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	ADDQ        R10, R9
+
+dwKernel1x16AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel1x16AVX512_hi
+	VBROADCASTSS lo+96(FP), Z2
+	VMAXPS       Z0, Z2, Z0
+
+dwKernel1x16AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel1x16AVX512_store
+	VBROADCASTSS hi+100(FP), Z2
+	VMINPS       Z0, Z2, Z0
+
+dwKernel1x16AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel1x32AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel1x32AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+
+dwKernel1x32AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z2
+	VMOVUPS     64(DI), Z3
+	VFMADD231PS (R8), Z2, Z0
+	VFMADD231PS 64(R8), Z3, Z1
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel1x32AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z4
+	VADDPS      Z4, Z0, Z0
+	VMOVUPS     64(R8), Z4
+	VADDPS      Z4, Z1, Z1
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel1x32AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	ADDQ        R10, R9
+
+dwKernel1x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel1x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z4
+	VMAXPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z4, Z1
+
+dwKernel1x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel1x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z4
+	VMINPS       Z0, Z4, Z0
+	VMINPS       Z1, Z4, Z1
+
+dwKernel1x32AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel1x48AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel1x48AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+
+dwKernel1x48AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z3
+	VMOVUPS     64(DI), Z4
+	VMOVUPS     128(DI), Z5
+	VFMADD231PS (R8), Z3, Z0
+	VFMADD231PS 64(R8), Z4, Z1
+	VFMADD231PS 128(R8), Z5, Z2
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel1x48AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z6
+	VADDPS      Z6, Z0, Z0
+	VMOVUPS     64(R8), Z6
+	VADDPS      Z6, Z1, Z1
+	VMOVUPS     128(R8), Z6
+	VADDPS      Z6, Z2, Z2
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel1x48AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	VADDPS      128(R9), Z2, Z2
+	ADDQ        R10, R9
+
+dwKernel1x48AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel1x48AVX512_hi
+	VBROADCASTSS lo+96(FP), Z6
+	VMAXPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z6, Z2
+
+dwKernel1x48AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel1x48AVX512_store
+	VBROADCASTSS hi+100(FP), Z6
+	VMINPS       Z0, Z6, Z0
+	VMINPS       Z1, Z6, Z1
+	VMINPS       Z2, Z6, Z2
+
+dwKernel1x48AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel1x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel1x64AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+dwKernel1x64AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z4
+	VMOVUPS     64(DI), Z5
+	VMOVUPS     128(DI), Z6
+	VMOVUPS     192(DI), Z7
+	VFMADD231PS (R8), Z4, Z0
+	VFMADD231PS 64(R8), Z5, Z1
+	VFMADD231PS 128(R8), Z6, Z2
+	VFMADD231PS 192(R8), Z7, Z3
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel1x64AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z8
+	VADDPS      Z8, Z0, Z0
+	VMOVUPS     64(R8), Z8
+	VADDPS      Z8, Z1, Z1
+	VMOVUPS     128(R8), Z8
+	VADDPS      Z8, Z2, Z2
+	VMOVUPS     192(R8), Z8
+	VADDPS      Z8, Z3, Z3
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel1x64AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	VADDPS      128(R9), Z2, Z2
+	VADDPS      192(R9), Z3, Z3
+	ADDQ        R10, R9
+
+dwKernel1x64AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel1x64AVX512_hi
+	VBROADCASTSS lo+96(FP), Z8
+	VMAXPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z8, Z1
+	VMAXPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z8, Z3
+
+dwKernel1x64AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel1x64AVX512_store
+	VBROADCASTSS hi+100(FP), Z8
+	VMINPS       Z0, Z8, Z0
+	VMINPS       Z1, Z8, Z1
+	VMINPS       Z2, Z8, Z2
+	VMINPS       Z3, Z8, Z3
+
+dwKernel1x64AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel2x16AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel2x16AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+
+dwKernel2x16AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z2
+	VFMADD231PS (R8), Z2, Z0
+	VFMADD231PS (R8)(R9*1), Z2, Z1
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel2x16AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z3
+	VADDPS      Z3, Z0, Z0
+	VADDPS      Z3, Z1, Z1
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel2x16AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	ADDQ        R10, R9
+	VADDPS      (R9), Z1, Z1
+	ADDQ        R10, R9
+
+dwKernel2x16AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel2x16AVX512_hi
+	VBROADCASTSS lo+96(FP), Z3
+	VMAXPS       Z0, Z3, Z0
+	VMAXPS       Z1, Z3, Z1
+
+dwKernel2x16AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel2x16AVX512_store
+	VBROADCASTSS hi+100(FP), Z3
+	VMINPS       Z0, Z3, Z0
+	VMINPS       Z1, Z3, Z1
+
+dwKernel2x16AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z1, (AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel2x32AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel2x32AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+dwKernel2x32AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z4
+	VMOVUPS     64(DI), Z5
+	VFMADD231PS (R8), Z4, Z0
+	VFMADD231PS 64(R8), Z5, Z1
+	VFMADD231PS (R8)(R9*1), Z4, Z2
+	VFMADD231PS 64(R8)(R9*1), Z5, Z3
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel2x32AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z6
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z6, Z2, Z2
+	VMOVUPS     64(R8), Z6
+	VADDPS      Z6, Z1, Z1
+	VADDPS      Z6, Z3, Z3
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel2x32AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	ADDQ        R10, R9
+	VADDPS      (R9), Z2, Z2
+	VADDPS      64(R9), Z3, Z3
+	ADDQ        R10, R9
+
+dwKernel2x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel2x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z6
+	VMAXPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z6, Z2
+	VMAXPS       Z3, Z6, Z3
+
+dwKernel2x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel2x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z6
+	VMINPS       Z0, Z6, Z0
+	VMINPS       Z1, Z6, Z1
+	VMINPS       Z2, Z6, Z2
+	VMINPS       Z3, Z6, Z3
+
+dwKernel2x32AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel2x48AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel2x48AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+
+dwKernel2x48AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z6
+	VMOVUPS     64(DI), Z7
+	VMOVUPS     128(DI), Z8
+	VFMADD231PS (R8), Z6, Z0
+	VFMADD231PS 64(R8), Z7, Z1
+	VFMADD231PS 128(R8), Z8, Z2
+	VFMADD231PS (R8)(R9*1), Z6, Z3
+	VFMADD231PS 64(R8)(R9*1), Z7, Z4
+	VFMADD231PS 128(R8)(R9*1), Z8, Z5
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel2x48AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z9
+	VADDPS      Z9, Z0, Z0
+	VADDPS      Z9, Z3, Z3
+	VMOVUPS     64(R8), Z9
+	VADDPS      Z9, Z1, Z1
+	VADDPS      Z9, Z4, Z4
+	VMOVUPS     128(R8), Z9
+	VADDPS      Z9, Z2, Z2
+	VADDPS      Z9, Z5, Z5
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel2x48AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	VADDPS      128(R9), Z2, Z2
+	ADDQ        R10, R9
+	VADDPS      (R9), Z3, Z3
+	VADDPS      64(R9), Z4, Z4
+	VADDPS      128(R9), Z5, Z5
+	ADDQ        R10, R9
+
+dwKernel2x48AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel2x48AVX512_hi
+	VBROADCASTSS lo+96(FP), Z9
+	VMAXPS       Z0, Z9, Z0
+	VMAXPS       Z1, Z9, Z1
+	VMAXPS       Z2, Z9, Z2
+	VMAXPS       Z3, Z9, Z3
+	VMAXPS       Z4, Z9, Z4
+	VMAXPS       Z5, Z9, Z5
+
+dwKernel2x48AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel2x48AVX512_store
+	VBROADCASTSS hi+100(FP), Z9
+	VMINPS       Z0, Z9, Z0
+	VMINPS       Z1, Z9, Z1
+	VMINPS       Z2, Z9, Z2
+	VMINPS       Z3, Z9, Z3
+	VMINPS       Z4, Z9, Z4
+	VMINPS       Z5, Z9, Z5
+
+dwKernel2x48AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z3, (AX)
+	VMOVUPS Z4, 64(AX)
+	VMOVUPS Z5, 128(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel2x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel2x64AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+dwKernel2x64AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z8
+	VMOVUPS     64(DI), Z9
+	VMOVUPS     128(DI), Z10
+	VMOVUPS     192(DI), Z11
+	VFMADD231PS (R8), Z8, Z0
+	VFMADD231PS 64(R8), Z9, Z1
+	VFMADD231PS 128(R8), Z10, Z2
+	VFMADD231PS 192(R8), Z11, Z3
+	VFMADD231PS (R8)(R9*1), Z8, Z4
+	VFMADD231PS 64(R8)(R9*1), Z9, Z5
+	VFMADD231PS 128(R8)(R9*1), Z10, Z6
+	VFMADD231PS 192(R8)(R9*1), Z11, Z7
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel2x64AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z12
+	VADDPS      Z12, Z0, Z0
+	VADDPS      Z12, Z4, Z4
+	VMOVUPS     64(R8), Z12
+	VADDPS      Z12, Z1, Z1
+	VADDPS      Z12, Z5, Z5
+	VMOVUPS     128(R8), Z12
+	VADDPS      Z12, Z2, Z2
+	VADDPS      Z12, Z6, Z6
+	VMOVUPS     192(R8), Z12
+	VADDPS      Z12, Z3, Z3
+	VADDPS      Z12, Z7, Z7
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel2x64AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	VADDPS      128(R9), Z2, Z2
+	VADDPS      192(R9), Z3, Z3
+	ADDQ        R10, R9
+	VADDPS      (R9), Z4, Z4
+	VADDPS      64(R9), Z5, Z5
+	VADDPS      128(R9), Z6, Z6
+	VADDPS      192(R9), Z7, Z7
+	ADDQ        R10, R9
+
+dwKernel2x64AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel2x64AVX512_hi
+	VBROADCASTSS lo+96(FP), Z12
+	VMAXPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z12, Z2
+	VMAXPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z12, Z5
+	VMAXPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z12, Z7
+
+dwKernel2x64AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel2x64AVX512_store
+	VBROADCASTSS hi+100(FP), Z12
+	VMINPS       Z0, Z12, Z0
+	VMINPS       Z1, Z12, Z1
+	VMINPS       Z2, Z12, Z2
+	VMINPS       Z3, Z12, Z3
+	VMINPS       Z4, Z12, Z4
+	VMINPS       Z5, Z12, Z5
+	VMINPS       Z6, Z12, Z6
+	VMINPS       Z7, Z12, Z7
+
+dwKernel2x64AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel3x16AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel3x16AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+
+dwKernel3x16AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z3
+	VFMADD231PS (R8), Z3, Z0
+	VFMADD231PS (R8)(R9*1), Z3, Z1
+	VFMADD231PS (R8)(R9*2), Z3, Z2
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel3x16AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z4
+	VADDPS      Z4, Z0, Z0
+	VADDPS      Z4, Z1, Z1
+	VADDPS      Z4, Z2, Z2
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel3x16AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	ADDQ        R10, R9
+	VADDPS      (R9), Z1, Z1
+	ADDQ        R10, R9
+	VADDPS      (R9), Z2, Z2
+	ADDQ        R10, R9
+
+dwKernel3x16AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel3x16AVX512_hi
+	VBROADCASTSS lo+96(FP), Z4
+	VMAXPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z4, Z1
+	VMAXPS       Z2, Z4, Z2
+
+dwKernel3x16AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel3x16AVX512_store
+	VBROADCASTSS hi+100(FP), Z4
+	VMINPS       Z0, Z4, Z0
+	VMINPS       Z1, Z4, Z1
+	VMINPS       Z2, Z4, Z2
+
+dwKernel3x16AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z1, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z2, (AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel3x32AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel3x32AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+
+dwKernel3x32AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z6
+	VMOVUPS     64(DI), Z7
+	VFMADD231PS (R8), Z6, Z0
+	VFMADD231PS 64(R8), Z7, Z1
+	VFMADD231PS (R8)(R9*1), Z6, Z2
+	VFMADD231PS 64(R8)(R9*1), Z7, Z3
+	VFMADD231PS (R8)(R9*2), Z6, Z4
+	VFMADD231PS 64(R8)(R9*2), Z7, Z5
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel3x32AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z8
+	VADDPS      Z8, Z0, Z0
+	VADDPS      Z8, Z2, Z2
+	VADDPS      Z8, Z4, Z4
+	VMOVUPS     64(R8), Z8
+	VADDPS      Z8, Z1, Z1
+	VADDPS      Z8, Z3, Z3
+	VADDPS      Z8, Z5, Z5
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel3x32AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	ADDQ        R10, R9
+	VADDPS      (R9), Z2, Z2
+	VADDPS      64(R9), Z3, Z3
+	ADDQ        R10, R9
+	VADDPS      (R9), Z4, Z4
+	VADDPS      64(R9), Z5, Z5
+	ADDQ        R10, R9
+
+dwKernel3x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel3x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z8
+	VMAXPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z8, Z1
+	VMAXPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z8, Z3
+	VMAXPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z8, Z5
+
+dwKernel3x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel3x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z8
+	VMINPS       Z0, Z8, Z0
+	VMINPS       Z1, Z8, Z1
+	VMINPS       Z2, Z8, Z2
+	VMINPS       Z3, Z8, Z3
+	VMINPS       Z4, Z8, Z4
+	VMINPS       Z5, Z8, Z5
+
+dwKernel3x32AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel3x48AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel3x48AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+
+dwKernel3x48AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z9
+	VMOVUPS     64(DI), Z10
+	VMOVUPS     128(DI), Z11
+	VFMADD231PS (R8), Z9, Z0
+	VFMADD231PS 64(R8), Z10, Z1
+	VFMADD231PS 128(R8), Z11, Z2
+	VFMADD231PS (R8)(R9*1), Z9, Z3
+	VFMADD231PS 64(R8)(R9*1), Z10, Z4
+	VFMADD231PS 128(R8)(R9*1), Z11, Z5
+	VFMADD231PS (R8)(R9*2), Z9, Z6
+	VFMADD231PS 64(R8)(R9*2), Z10, Z7
+	VFMADD231PS 128(R8)(R9*2), Z11, Z8
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel3x48AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z12
+	VADDPS      Z12, Z0, Z0
+	VADDPS      Z12, Z3, Z3
+	VADDPS      Z12, Z6, Z6
+	VMOVUPS     64(R8), Z12
+	VADDPS      Z12, Z1, Z1
+	VADDPS      Z12, Z4, Z4
+	VADDPS      Z12, Z7, Z7
+	VMOVUPS     128(R8), Z12
+	VADDPS      Z12, Z2, Z2
+	VADDPS      Z12, Z5, Z5
+	VADDPS      Z12, Z8, Z8
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel3x48AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	VADDPS      128(R9), Z2, Z2
+	ADDQ        R10, R9
+	VADDPS      (R9), Z3, Z3
+	VADDPS      64(R9), Z4, Z4
+	VADDPS      128(R9), Z5, Z5
+	ADDQ        R10, R9
+	VADDPS      (R9), Z6, Z6
+	VADDPS      64(R9), Z7, Z7
+	VADDPS      128(R9), Z8, Z8
+	ADDQ        R10, R9
+
+dwKernel3x48AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel3x48AVX512_hi
+	VBROADCASTSS lo+96(FP), Z12
+	VMAXPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z12, Z2
+	VMAXPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z12, Z5
+	VMAXPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z12, Z8
+
+dwKernel3x48AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel3x48AVX512_store
+	VBROADCASTSS hi+100(FP), Z12
+	VMINPS       Z0, Z12, Z0
+	VMINPS       Z1, Z12, Z1
+	VMINPS       Z2, Z12, Z2
+	VMINPS       Z3, Z12, Z3
+	VMINPS       Z4, Z12, Z4
+	VMINPS       Z5, Z12, Z5
+	VMINPS       Z6, Z12, Z6
+	VMINPS       Z7, Z12, Z7
+	VMINPS       Z8, Z12, Z8
+
+dwKernel3x48AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z3, (AX)
+	VMOVUPS Z4, 64(AX)
+	VMOVUPS Z5, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	VMOVUPS Z8, 128(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel3x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel3x64AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+dwKernel3x64AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z12
+	VMOVUPS     64(DI), Z13
+	VMOVUPS     128(DI), Z14
+	VMOVUPS     192(DI), Z15
+	VFMADD231PS (R8), Z12, Z0
+	VFMADD231PS 64(R8), Z13, Z1
+	VFMADD231PS 128(R8), Z14, Z2
+	VFMADD231PS 192(R8), Z15, Z3
+	VFMADD231PS (R8)(R9*1), Z12, Z4
+	VFMADD231PS 64(R8)(R9*1), Z13, Z5
+	VFMADD231PS 128(R8)(R9*1), Z14, Z6
+	VFMADD231PS 192(R8)(R9*1), Z15, Z7
+	VFMADD231PS (R8)(R9*2), Z12, Z8
+	VFMADD231PS 64(R8)(R9*2), Z13, Z9
+	VFMADD231PS 128(R8)(R9*2), Z14, Z10
+	VFMADD231PS 192(R8)(R9*2), Z15, Z11
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel3x64AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z16
+	VADDPS      Z16, Z0, Z0
+	VADDPS      Z16, Z4, Z4
+	VADDPS      Z16, Z8, Z8
+	VMOVUPS     64(R8), Z16
+	VADDPS      Z16, Z1, Z1
+	VADDPS      Z16, Z5, Z5
+	VADDPS      Z16, Z9, Z9
+	VMOVUPS     128(R8), Z16
+	VADDPS      Z16, Z2, Z2
+	VADDPS      Z16, Z6, Z6
+	VADDPS      Z16, Z10, Z10
+	VMOVUPS     192(R8), Z16
+	VADDPS      Z16, Z3, Z3
+	VADDPS      Z16, Z7, Z7
+	VADDPS      Z16, Z11, Z11
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel3x64AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	VADDPS      128(R9), Z2, Z2
+	VADDPS      192(R9), Z3, Z3
+	ADDQ        R10, R9
+	VADDPS      (R9), Z4, Z4
+	VADDPS      64(R9), Z5, Z5
+	VADDPS      128(R9), Z6, Z6
+	VADDPS      192(R9), Z7, Z7
+	ADDQ        R10, R9
+	VADDPS      (R9), Z8, Z8
+	VADDPS      64(R9), Z9, Z9
+	VADDPS      128(R9), Z10, Z10
+	VADDPS      192(R9), Z11, Z11
+	ADDQ        R10, R9
+
+dwKernel3x64AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel3x64AVX512_hi
+	VBROADCASTSS lo+96(FP), Z16
+	VMAXPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMAXPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z16, Z7
+	VMAXPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z16, Z11
+
+dwKernel3x64AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel3x64AVX512_store
+	VBROADCASTSS hi+100(FP), Z16
+	VMINPS       Z0, Z16, Z0
+	VMINPS       Z1, Z16, Z1
+	VMINPS       Z2, Z16, Z2
+	VMINPS       Z3, Z16, Z3
+	VMINPS       Z4, Z16, Z4
+	VMINPS       Z5, Z16, Z5
+	VMINPS       Z6, Z16, Z6
+	VMINPS       Z7, Z16, Z7
+	VMINPS       Z8, Z16, Z8
+	VMINPS       Z9, Z16, Z9
+	VMINPS       Z10, Z16, Z10
+	VMINPS       Z11, Z16, Z11
+
+dwKernel3x64AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z8, (AX)
+	VMOVUPS Z9, 64(AX)
+	VMOVUPS Z10, 128(AX)
+	VMOVUPS Z11, 192(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel4x16AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel4x16AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+dwKernel4x16AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z4
+	VFMADD231PS (R8), Z4, Z0
+	VFMADD231PS (R8)(R9*1), Z4, Z1
+	VFMADD231PS (R8)(R9*2), Z4, Z2
+	VFMADD231PS (R8)(R10*1), Z4, Z3
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel4x16AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z5
+	VADDPS      Z5, Z0, Z0
+	VADDPS      Z5, Z1, Z1
+	VADDPS      Z5, Z2, Z2
+	VADDPS      Z5, Z3, Z3
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel4x16AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	ADDQ        R10, R9
+	VADDPS      (R9), Z1, Z1
+	ADDQ        R10, R9
+	VADDPS      (R9), Z2, Z2
+	ADDQ        R10, R9
+	VADDPS      (R9), Z3, Z3
+	ADDQ        R10, R9
+
+dwKernel4x16AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel4x16AVX512_hi
+	VBROADCASTSS lo+96(FP), Z5
+	VMAXPS       Z0, Z5, Z0
+	VMAXPS       Z1, Z5, Z1
+	VMAXPS       Z2, Z5, Z2
+	VMAXPS       Z3, Z5, Z3
+
+dwKernel4x16AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel4x16AVX512_store
+	VBROADCASTSS hi+100(FP), Z5
+	VMINPS       Z0, Z5, Z0
+	VMINPS       Z1, Z5, Z1
+	VMINPS       Z2, Z5, Z2
+	VMINPS       Z3, Z5, Z3
+
+dwKernel4x16AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z1, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z2, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z3, (AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel4x32AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel4x32AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+dwKernel4x32AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z8
+	VMOVUPS     64(DI), Z9
+	VFMADD231PS (R8), Z8, Z0
+	VFMADD231PS 64(R8), Z9, Z1
+	VFMADD231PS (R8)(R9*1), Z8, Z2
+	VFMADD231PS 64(R8)(R9*1), Z9, Z3
+	VFMADD231PS (R8)(R9*2), Z8, Z4
+	VFMADD231PS 64(R8)(R9*2), Z9, Z5
+	VFMADD231PS (R8)(R10*1), Z8, Z6
+	VFMADD231PS 64(R8)(R10*1), Z9, Z7
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel4x32AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z10
+	VADDPS      Z10, Z0, Z0
+	VADDPS      Z10, Z2, Z2
+	VADDPS      Z10, Z4, Z4
+	VADDPS      Z10, Z6, Z6
+	VMOVUPS     64(R8), Z10
+	VADDPS      Z10, Z1, Z1
+	VADDPS      Z10, Z3, Z3
+	VADDPS      Z10, Z5, Z5
+	VADDPS      Z10, Z7, Z7
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel4x32AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	ADDQ        R10, R9
+	VADDPS      (R9), Z2, Z2
+	VADDPS      64(R9), Z3, Z3
+	ADDQ        R10, R9
+	VADDPS      (R9), Z4, Z4
+	VADDPS      64(R9), Z5, Z5
+	ADDQ        R10, R9
+	VADDPS      (R9), Z6, Z6
+	VADDPS      64(R9), Z7, Z7
+	ADDQ        R10, R9
+
+dwKernel4x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel4x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z10
+	VMAXPS       Z0, Z10, Z0
+	VMAXPS       Z1, Z10, Z1
+	VMAXPS       Z2, Z10, Z2
+	VMAXPS       Z3, Z10, Z3
+	VMAXPS       Z4, Z10, Z4
+	VMAXPS       Z5, Z10, Z5
+	VMAXPS       Z6, Z10, Z6
+	VMAXPS       Z7, Z10, Z7
+
+dwKernel4x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel4x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z10
+	VMINPS       Z0, Z10, Z0
+	VMINPS       Z1, Z10, Z1
+	VMINPS       Z2, Z10, Z2
+	VMINPS       Z3, Z10, Z3
+	VMINPS       Z4, Z10, Z4
+	VMINPS       Z5, Z10, Z5
+	VMINPS       Z6, Z10, Z6
+	VMINPS       Z7, Z10, Z7
+
+dwKernel4x32AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel4x48AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel4x48AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+dwKernel4x48AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z12
+	VMOVUPS     64(DI), Z13
+	VMOVUPS     128(DI), Z14
+	VFMADD231PS (R8), Z12, Z0
+	VFMADD231PS 64(R8), Z13, Z1
+	VFMADD231PS 128(R8), Z14, Z2
+	VFMADD231PS (R8)(R9*1), Z12, Z3
+	VFMADD231PS 64(R8)(R9*1), Z13, Z4
+	VFMADD231PS 128(R8)(R9*1), Z14, Z5
+	VFMADD231PS (R8)(R9*2), Z12, Z6
+	VFMADD231PS 64(R8)(R9*2), Z13, Z7
+	VFMADD231PS 128(R8)(R9*2), Z14, Z8
+	VFMADD231PS (R8)(R10*1), Z12, Z9
+	VFMADD231PS 64(R8)(R10*1), Z13, Z10
+	VFMADD231PS 128(R8)(R10*1), Z14, Z11
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel4x48AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z15
+	VADDPS      Z15, Z0, Z0
+	VADDPS      Z15, Z3, Z3
+	VADDPS      Z15, Z6, Z6
+	VADDPS      Z15, Z9, Z9
+	VMOVUPS     64(R8), Z15
+	VADDPS      Z15, Z1, Z1
+	VADDPS      Z15, Z4, Z4
+	VADDPS      Z15, Z7, Z7
+	VADDPS      Z15, Z10, Z10
+	VMOVUPS     128(R8), Z15
+	VADDPS      Z15, Z2, Z2
+	VADDPS      Z15, Z5, Z5
+	VADDPS      Z15, Z8, Z8
+	VADDPS      Z15, Z11, Z11
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel4x48AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	VADDPS      128(R9), Z2, Z2
+	ADDQ        R10, R9
+	VADDPS      (R9), Z3, Z3
+	VADDPS      64(R9), Z4, Z4
+	VADDPS      128(R9), Z5, Z5
+	ADDQ        R10, R9
+	VADDPS      (R9), Z6, Z6
+	VADDPS      64(R9), Z7, Z7
+	VADDPS      128(R9), Z8, Z8
+	ADDQ        R10, R9
+	VADDPS      (R9), Z9, Z9
+	VADDPS      64(R9), Z10, Z10
+	VADDPS      128(R9), Z11, Z11
+	ADDQ        R10, R9
+
+dwKernel4x48AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel4x48AVX512_hi
+	VBROADCASTSS lo+96(FP), Z15
+	VMAXPS       Z0, Z15, Z0
+	VMAXPS       Z1, Z15, Z1
+	VMAXPS       Z2, Z15, Z2
+	VMAXPS       Z3, Z15, Z3
+	VMAXPS       Z4, Z15, Z4
+	VMAXPS       Z5, Z15, Z5
+	VMAXPS       Z6, Z15, Z6
+	VMAXPS       Z7, Z15, Z7
+	VMAXPS       Z8, Z15, Z8
+	VMAXPS       Z9, Z15, Z9
+	VMAXPS       Z10, Z15, Z10
+	VMAXPS       Z11, Z15, Z11
+
+dwKernel4x48AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel4x48AVX512_store
+	VBROADCASTSS hi+100(FP), Z15
+	VMINPS       Z0, Z15, Z0
+	VMINPS       Z1, Z15, Z1
+	VMINPS       Z2, Z15, Z2
+	VMINPS       Z3, Z15, Z3
+	VMINPS       Z4, Z15, Z4
+	VMINPS       Z5, Z15, Z5
+	VMINPS       Z6, Z15, Z6
+	VMINPS       Z7, Z15, Z7
+	VMINPS       Z8, Z15, Z8
+	VMINPS       Z9, Z15, Z9
+	VMINPS       Z10, Z15, Z10
+	VMINPS       Z11, Z15, Z11
+
+dwKernel4x48AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z3, (AX)
+	VMOVUPS Z4, 64(AX)
+	VMOVUPS Z5, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	VMOVUPS Z8, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z9, (AX)
+	VMOVUPS Z10, 64(AX)
+	VMOVUPS Z11, 128(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel4x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel4x64AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+dwKernel4x64AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	VMOVUPS     (DI), Z16
+	VMOVUPS     64(DI), Z17
+	VMOVUPS     128(DI), Z18
+	VMOVUPS     192(DI), Z19
+	VFMADD231PS (R8), Z16, Z0
+	VFMADD231PS 64(R8), Z17, Z1
+	VFMADD231PS 128(R8), Z18, Z2
+	VFMADD231PS 192(R8), Z19, Z3
+	VFMADD231PS (R8)(R9*1), Z16, Z4
+	VFMADD231PS 64(R8)(R9*1), Z17, Z5
+	VFMADD231PS 128(R8)(R9*1), Z18, Z6
+	VFMADD231PS 192(R8)(R9*1), Z19, Z7
+	VFMADD231PS (R8)(R9*2), Z16, Z8
+	VFMADD231PS 64(R8)(R9*2), Z17, Z9
+	VFMADD231PS 128(R8)(R9*2), Z18, Z10
+	VFMADD231PS 192(R8)(R9*2), Z19, Z11
+	VFMADD231PS (R8)(R10*1), Z16, Z12
+	VFMADD231PS 64(R8)(R10*1), Z17, Z13
+	VFMADD231PS 128(R8)(R10*1), Z18, Z14
+	VFMADD231PS 192(R8)(R10*1), Z19, Z15
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel4x64AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z20
+	VADDPS      Z20, Z0, Z0
+	VADDPS      Z20, Z4, Z4
+	VADDPS      Z20, Z8, Z8
+	VADDPS      Z20, Z12, Z12
+	VMOVUPS     64(R8), Z20
+	VADDPS      Z20, Z1, Z1
+	VADDPS      Z20, Z5, Z5
+	VADDPS      Z20, Z9, Z9
+	VADDPS      Z20, Z13, Z13
+	VMOVUPS     128(R8), Z20
+	VADDPS      Z20, Z2, Z2
+	VADDPS      Z20, Z6, Z6
+	VADDPS      Z20, Z10, Z10
+	VADDPS      Z20, Z14, Z14
+	VMOVUPS     192(R8), Z20
+	VADDPS      Z20, Z3, Z3
+	VADDPS      Z20, Z7, Z7
+	VADDPS      Z20, Z11, Z11
+	VADDPS      Z20, Z15, Z15
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel4x64AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	VADDPS      128(R9), Z2, Z2
+	VADDPS      192(R9), Z3, Z3
+	ADDQ        R10, R9
+	VADDPS      (R9), Z4, Z4
+	VADDPS      64(R9), Z5, Z5
+	VADDPS      128(R9), Z6, Z6
+	VADDPS      192(R9), Z7, Z7
+	ADDQ        R10, R9
+	VADDPS      (R9), Z8, Z8
+	VADDPS      64(R9), Z9, Z9
+	VADDPS      128(R9), Z10, Z10
+	VADDPS      192(R9), Z11, Z11
+	ADDQ        R10, R9
+	VADDPS      (R9), Z12, Z12
+	VADDPS      64(R9), Z13, Z13
+	VADDPS      128(R9), Z14, Z14
+	VADDPS      192(R9), Z15, Z15
+	ADDQ        R10, R9
+
+dwKernel4x64AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel4x64AVX512_hi
+	VBROADCASTSS lo+96(FP), Z20
+	VMAXPS       Z0, Z20, Z0
+	VMAXPS       Z1, Z20, Z1
+	VMAXPS       Z2, Z20, Z2
+	VMAXPS       Z3, Z20, Z3
+	VMAXPS       Z4, Z20, Z4
+	VMAXPS       Z5, Z20, Z5
+	VMAXPS       Z6, Z20, Z6
+	VMAXPS       Z7, Z20, Z7
+	VMAXPS       Z8, Z20, Z8
+	VMAXPS       Z9, Z20, Z9
+	VMAXPS       Z10, Z20, Z10
+	VMAXPS       Z11, Z20, Z11
+	VMAXPS       Z12, Z20, Z12
+	VMAXPS       Z13, Z20, Z13
+	VMAXPS       Z14, Z20, Z14
+	VMAXPS       Z15, Z20, Z15
+
+dwKernel4x64AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel4x64AVX512_store
+	VBROADCASTSS hi+100(FP), Z20
+	VMINPS       Z0, Z20, Z0
+	VMINPS       Z1, Z20, Z1
+	VMINPS       Z2, Z20, Z2
+	VMINPS       Z3, Z20, Z3
+	VMINPS       Z4, Z20, Z4
+	VMINPS       Z5, Z20, Z5
+	VMINPS       Z6, Z20, Z6
+	VMINPS       Z7, Z20, Z7
+	VMINPS       Z8, Z20, Z8
+	VMINPS       Z9, Z20, Z9
+	VMINPS       Z10, Z20, Z10
+	VMINPS       Z11, Z20, Z11
+	VMINPS       Z12, Z20, Z12
+	VMINPS       Z13, Z20, Z13
+	VMINPS       Z14, Z20, Z14
+	VMINPS       Z15, Z20, Z15
+
+dwKernel4x64AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z8, (AX)
+	VMOVUPS Z9, 64(AX)
+	VMOVUPS Z10, 128(AX)
+	VMOVUPS Z11, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z12, (AX)
+	VMOVUPS Z13, 64(AX)
+	VMOVUPS Z14, 128(AX)
+	VMOVUPS Z15, 192(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel5x16AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel5x16AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+
+dwKernel5x16AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	LEAQ        (R8)(R9*4), R11
+	VMOVUPS     (DI), Z5
+	VFMADD231PS (R8), Z5, Z0
+	VFMADD231PS (R8)(R9*1), Z5, Z1
+	VFMADD231PS (R8)(R9*2), Z5, Z2
+	VFMADD231PS (R8)(R10*1), Z5, Z3
+	VFMADD231PS (R11), Z5, Z4
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel5x16AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z6
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z6, Z1, Z1
+	VADDPS      Z6, Z2, Z2
+	VADDPS      Z6, Z3, Z3
+	VADDPS      Z6, Z4, Z4
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel5x16AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	ADDQ        R10, R9
+	VADDPS      (R9), Z1, Z1
+	ADDQ        R10, R9
+	VADDPS      (R9), Z2, Z2
+	ADDQ        R10, R9
+	VADDPS      (R9), Z3, Z3
+	ADDQ        R10, R9
+	VADDPS      (R9), Z4, Z4
+	ADDQ        R10, R9
+
+dwKernel5x16AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel5x16AVX512_hi
+	VBROADCASTSS lo+96(FP), Z6
+	VMAXPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z6, Z2
+	VMAXPS       Z3, Z6, Z3
+	VMAXPS       Z4, Z6, Z4
+
+dwKernel5x16AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel5x16AVX512_store
+	VBROADCASTSS hi+100(FP), Z6
+	VMINPS       Z0, Z6, Z0
+	VMINPS       Z1, Z6, Z1
+	VMINPS       Z2, Z6, Z2
+	VMINPS       Z3, Z6, Z3
+	VMINPS       Z4, Z6, Z4
+
+dwKernel5x16AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z1, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z2, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z3, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z4, (AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel5x32AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel5x32AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+
+dwKernel5x32AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	LEAQ        (R8)(R9*4), R11
+	VMOVUPS     (DI), Z10
+	VMOVUPS     64(DI), Z11
+	VFMADD231PS (R8), Z10, Z0
+	VFMADD231PS 64(R8), Z11, Z1
+	VFMADD231PS (R8)(R9*1), Z10, Z2
+	VFMADD231PS 64(R8)(R9*1), Z11, Z3
+	VFMADD231PS (R8)(R9*2), Z10, Z4
+	VFMADD231PS 64(R8)(R9*2), Z11, Z5
+	VFMADD231PS (R8)(R10*1), Z10, Z6
+	VFMADD231PS 64(R8)(R10*1), Z11, Z7
+	VFMADD231PS (R11), Z10, Z8
+	VFMADD231PS 64(R11), Z11, Z9
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel5x32AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z12
+	VADDPS      Z12, Z0, Z0
+	VADDPS      Z12, Z2, Z2
+	VADDPS      Z12, Z4, Z4
+	VADDPS      Z12, Z6, Z6
+	VADDPS      Z12, Z8, Z8
+	VMOVUPS     64(R8), Z12
+	VADDPS      Z12, Z1, Z1
+	VADDPS      Z12, Z3, Z3
+	VADDPS      Z12, Z5, Z5
+	VADDPS      Z12, Z7, Z7
+	VADDPS      Z12, Z9, Z9
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel5x32AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	ADDQ        R10, R9
+	VADDPS      (R9), Z2, Z2
+	VADDPS      64(R9), Z3, Z3
+	ADDQ        R10, R9
+	VADDPS      (R9), Z4, Z4
+	VADDPS      64(R9), Z5, Z5
+	ADDQ        R10, R9
+	VADDPS      (R9), Z6, Z6
+	VADDPS      64(R9), Z7, Z7
+	ADDQ        R10, R9
+	VADDPS      (R9), Z8, Z8
+	VADDPS      64(R9), Z9, Z9
+	ADDQ        R10, R9
+
+dwKernel5x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel5x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z12
+	VMAXPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z12, Z2
+	VMAXPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z12, Z5
+	VMAXPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z12, Z8
+	VMAXPS       Z9, Z12, Z9
+
+dwKernel5x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel5x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z12
+	VMINPS       Z0, Z12, Z0
+	VMINPS       Z1, Z12, Z1
+	VMINPS       Z2, Z12, Z2
+	VMINPS       Z3, Z12, Z3
+	VMINPS       Z4, Z12, Z4
+	VMINPS       Z5, Z12, Z5
+	VMINPS       Z6, Z12, Z6
+	VMINPS       Z7, Z12, Z7
+	VMINPS       Z8, Z12, Z8
+	VMINPS       Z9, Z12, Z9
+
+dwKernel5x32AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z8, (AX)
+	VMOVUPS Z9, 64(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel5x48AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel5x48AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+
+dwKernel5x48AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	LEAQ        (R8)(R9*4), R11
+	VMOVUPS     (DI), Z15
+	VMOVUPS     64(DI), Z16
+	VMOVUPS     128(DI), Z17
+	VFMADD231PS (R8), Z15, Z0
+	VFMADD231PS 64(R8), Z16, Z1
+	VFMADD231PS 128(R8), Z17, Z2
+	VFMADD231PS (R8)(R9*1), Z15, Z3
+	VFMADD231PS 64(R8)(R9*1), Z16, Z4
+	VFMADD231PS 128(R8)(R9*1), Z17, Z5
+	VFMADD231PS (R8)(R9*2), Z15, Z6
+	VFMADD231PS 64(R8)(R9*2), Z16, Z7
+	VFMADD231PS 128(R8)(R9*2), Z17, Z8
+	VFMADD231PS (R8)(R10*1), Z15, Z9
+	VFMADD231PS 64(R8)(R10*1), Z16, Z10
+	VFMADD231PS 128(R8)(R10*1), Z17, Z11
+	VFMADD231PS (R11), Z15, Z12
+	VFMADD231PS 64(R11), Z16, Z13
+	VFMADD231PS 128(R11), Z17, Z14
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel5x48AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z18
+	VADDPS      Z18, Z0, Z0
+	VADDPS      Z18, Z3, Z3
+	VADDPS      Z18, Z6, Z6
+	VADDPS      Z18, Z9, Z9
+	VADDPS      Z18, Z12, Z12
+	VMOVUPS     64(R8), Z18
+	VADDPS      Z18, Z1, Z1
+	VADDPS      Z18, Z4, Z4
+	VADDPS      Z18, Z7, Z7
+	VADDPS      Z18, Z10, Z10
+	VADDPS      Z18, Z13, Z13
+	VMOVUPS     128(R8), Z18
+	VADDPS      Z18, Z2, Z2
+	VADDPS      Z18, Z5, Z5
+	VADDPS      Z18, Z8, Z8
+	VADDPS      Z18, Z11, Z11
+	VADDPS      Z18, Z14, Z14
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel5x48AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	VADDPS      128(R9), Z2, Z2
+	ADDQ        R10, R9
+	VADDPS      (R9), Z3, Z3
+	VADDPS      64(R9), Z4, Z4
+	VADDPS      128(R9), Z5, Z5
+	ADDQ        R10, R9
+	VADDPS      (R9), Z6, Z6
+	VADDPS      64(R9), Z7, Z7
+	VADDPS      128(R9), Z8, Z8
+	ADDQ        R10, R9
+	VADDPS      (R9), Z9, Z9
+	VADDPS      64(R9), Z10, Z10
+	VADDPS      128(R9), Z11, Z11
+	ADDQ        R10, R9
+	VADDPS      (R9), Z12, Z12
+	VADDPS      64(R9), Z13, Z13
+	VADDPS      128(R9), Z14, Z14
+	ADDQ        R10, R9
+
+dwKernel5x48AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel5x48AVX512_hi
+	VBROADCASTSS lo+96(FP), Z18
+	VMAXPS       Z0, Z18, Z0
+	VMAXPS       Z1, Z18, Z1
+	VMAXPS       Z2, Z18, Z2
+	VMAXPS       Z3, Z18, Z3
+	VMAXPS       Z4, Z18, Z4
+	VMAXPS       Z5, Z18, Z5
+	VMAXPS       Z6, Z18, Z6
+	VMAXPS       Z7, Z18, Z7
+	VMAXPS       Z8, Z18, Z8
+	VMAXPS       Z9, Z18, Z9
+	VMAXPS       Z10, Z18, Z10
+	VMAXPS       Z11, Z18, Z11
+	VMAXPS       Z12, Z18, Z12
+	VMAXPS       Z13, Z18, Z13
+	VMAXPS       Z14, Z18, Z14
+
+dwKernel5x48AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel5x48AVX512_store
+	VBROADCASTSS hi+100(FP), Z18
+	VMINPS       Z0, Z18, Z0
+	VMINPS       Z1, Z18, Z1
+	VMINPS       Z2, Z18, Z2
+	VMINPS       Z3, Z18, Z3
+	VMINPS       Z4, Z18, Z4
+	VMINPS       Z5, Z18, Z5
+	VMINPS       Z6, Z18, Z6
+	VMINPS       Z7, Z18, Z7
+	VMINPS       Z8, Z18, Z8
+	VMINPS       Z9, Z18, Z9
+	VMINPS       Z10, Z18, Z10
+	VMINPS       Z11, Z18, Z11
+	VMINPS       Z12, Z18, Z12
+	VMINPS       Z13, Z18, Z13
+	VMINPS       Z14, Z18, Z14
+
+dwKernel5x48AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z3, (AX)
+	VMOVUPS Z4, 64(AX)
+	VMOVUPS Z5, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	VMOVUPS Z8, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z9, (AX)
+	VMOVUPS Z10, 64(AX)
+	VMOVUPS Z11, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z12, (AX)
+	VMOVUPS Z13, 64(AX)
+	VMOVUPS Z14, 128(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel5x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel5x64AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+
+dwKernel5x64AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	LEAQ        (R8)(R9*4), R11
+	VMOVUPS     (DI), Z20
+	VMOVUPS     64(DI), Z21
+	VMOVUPS     128(DI), Z22
+	VMOVUPS     192(DI), Z23
+	VFMADD231PS (R8), Z20, Z0
+	VFMADD231PS 64(R8), Z21, Z1
+	VFMADD231PS 128(R8), Z22, Z2
+	VFMADD231PS 192(R8), Z23, Z3
+	VFMADD231PS (R8)(R9*1), Z20, Z4
+	VFMADD231PS 64(R8)(R9*1), Z21, Z5
+	VFMADD231PS 128(R8)(R9*1), Z22, Z6
+	VFMADD231PS 192(R8)(R9*1), Z23, Z7
+	VFMADD231PS (R8)(R9*2), Z20, Z8
+	VFMADD231PS 64(R8)(R9*2), Z21, Z9
+	VFMADD231PS 128(R8)(R9*2), Z22, Z10
+	VFMADD231PS 192(R8)(R9*2), Z23, Z11
+	VFMADD231PS (R8)(R10*1), Z20, Z12
+	VFMADD231PS 64(R8)(R10*1), Z21, Z13
+	VFMADD231PS 128(R8)(R10*1), Z22, Z14
+	VFMADD231PS 192(R8)(R10*1), Z23, Z15
+	VFMADD231PS (R11), Z20, Z16
+	VFMADD231PS 64(R11), Z21, Z17
+	VFMADD231PS 128(R11), Z22, Z18
+	VFMADD231PS 192(R11), Z23, Z19
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel5x64AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z24
+	VADDPS      Z24, Z0, Z0
+	VADDPS      Z24, Z4, Z4
+	VADDPS      Z24, Z8, Z8
+	VADDPS      Z24, Z12, Z12
+	VADDPS      Z24, Z16, Z16
+	VMOVUPS     64(R8), Z24
+	VADDPS      Z24, Z1, Z1
+	VADDPS      Z24, Z5, Z5
+	VADDPS      Z24, Z9, Z9
+	VADDPS      Z24, Z13, Z13
+	VADDPS      Z24, Z17, Z17
+	VMOVUPS     128(R8), Z24
+	VADDPS      Z24, Z2, Z2
+	VADDPS      Z24, Z6, Z6
+	VADDPS      Z24, Z10, Z10
+	VADDPS      Z24, Z14, Z14
+	VADDPS      Z24, Z18, Z18
+	VMOVUPS     192(R8), Z24
+	VADDPS      Z24, Z3, Z3
+	VADDPS      Z24, Z7, Z7
+	VADDPS      Z24, Z11, Z11
+	VADDPS      Z24, Z15, Z15
+	VADDPS      Z24, Z19, Z19
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel5x64AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	VADDPS      128(R9), Z2, Z2
+	VADDPS      192(R9), Z3, Z3
+	ADDQ        R10, R9
+	VADDPS      (R9), Z4, Z4
+	VADDPS      64(R9), Z5, Z5
+	VADDPS      128(R9), Z6, Z6
+	VADDPS      192(R9), Z7, Z7
+	ADDQ        R10, R9
+	VADDPS      (R9), Z8, Z8
+	VADDPS      64(R9), Z9, Z9
+	VADDPS      128(R9), Z10, Z10
+	VADDPS      192(R9), Z11, Z11
+	ADDQ        R10, R9
+	VADDPS      (R9), Z12, Z12
+	VADDPS      64(R9), Z13, Z13
+	VADDPS      128(R9), Z14, Z14
+	VADDPS      192(R9), Z15, Z15
+	ADDQ        R10, R9
+	VADDPS      (R9), Z16, Z16
+	VADDPS      64(R9), Z17, Z17
+	VADDPS      128(R9), Z18, Z18
+	VADDPS      192(R9), Z19, Z19
+	ADDQ        R10, R9
+
+dwKernel5x64AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel5x64AVX512_hi
+	VBROADCASTSS lo+96(FP), Z24
+	VMAXPS       Z0, Z24, Z0
+	VMAXPS       Z1, Z24, Z1
+	VMAXPS       Z2, Z24, Z2
+	VMAXPS       Z3, Z24, Z3
+	VMAXPS       Z4, Z24, Z4
+	VMAXPS       Z5, Z24, Z5
+	VMAXPS       Z6, Z24, Z6
+	VMAXPS       Z7, Z24, Z7
+	VMAXPS       Z8, Z24, Z8
+	VMAXPS       Z9, Z24, Z9
+	VMAXPS       Z10, Z24, Z10
+	VMAXPS       Z11, Z24, Z11
+	VMAXPS       Z12, Z24, Z12
+	VMAXPS       Z13, Z24, Z13
+	VMAXPS       Z14, Z24, Z14
+	VMAXPS       Z15, Z24, Z15
+	VMAXPS       Z16, Z24, Z16
+	VMAXPS       Z17, Z24, Z17
+	VMAXPS       Z18, Z24, Z18
+	VMAXPS       Z19, Z24, Z19
+
+dwKernel5x64AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel5x64AVX512_store
+	VBROADCASTSS hi+100(FP), Z24
+	VMINPS       Z0, Z24, Z0
+	VMINPS       Z1, Z24, Z1
+	VMINPS       Z2, Z24, Z2
+	VMINPS       Z3, Z24, Z3
+	VMINPS       Z4, Z24, Z4
+	VMINPS       Z5, Z24, Z5
+	VMINPS       Z6, Z24, Z6
+	VMINPS       Z7, Z24, Z7
+	VMINPS       Z8, Z24, Z8
+	VMINPS       Z9, Z24, Z9
+	VMINPS       Z10, Z24, Z10
+	VMINPS       Z11, Z24, Z11
+	VMINPS       Z12, Z24, Z12
+	VMINPS       Z13, Z24, Z13
+	VMINPS       Z14, Z24, Z14
+	VMINPS       Z15, Z24, Z15
+	VMINPS       Z16, Z24, Z16
+	VMINPS       Z17, Z24, Z17
+	VMINPS       Z18, Z24, Z18
+	VMINPS       Z19, Z24, Z19
+
+dwKernel5x64AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z8, (AX)
+	VMOVUPS Z9, 64(AX)
+	VMOVUPS Z10, 128(AX)
+	VMOVUPS Z11, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z12, (AX)
+	VMOVUPS Z13, 64(AX)
+	VMOVUPS Z14, 128(AX)
+	VMOVUPS Z15, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z16, (AX)
+	VMOVUPS Z17, 64(AX)
+	VMOVUPS Z18, 128(AX)
+	VMOVUPS Z19, 192(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel6x16AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel6x16AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+
+dwKernel6x16AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	LEAQ        (R8)(R9*4), R11
+	VMOVUPS     (DI), Z6
+	VFMADD231PS (R8), Z6, Z0
+	VFMADD231PS (R8)(R9*1), Z6, Z1
+	VFMADD231PS (R8)(R9*2), Z6, Z2
+	VFMADD231PS (R8)(R10*1), Z6, Z3
+	VFMADD231PS (R11), Z6, Z4
+	VFMADD231PS (R11)(R9*1), Z6, Z5
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel6x16AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z7
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z7, Z1, Z1
+	VADDPS      Z7, Z2, Z2
+	VADDPS      Z7, Z3, Z3
+	VADDPS      Z7, Z4, Z4
+	VADDPS      Z7, Z5, Z5
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel6x16AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	ADDQ        R10, R9
+	VADDPS      (R9), Z1, Z1
+	ADDQ        R10, R9
+	VADDPS      (R9), Z2, Z2
+	ADDQ        R10, R9
+	VADDPS      (R9), Z3, Z3
+	ADDQ        R10, R9
+	VADDPS      (R9), Z4, Z4
+	ADDQ        R10, R9
+	VADDPS      (R9), Z5, Z5
+	ADDQ        R10, R9
+
+dwKernel6x16AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel6x16AVX512_hi
+	VBROADCASTSS lo+96(FP), Z7
+	VMAXPS       Z0, Z7, Z0
+	VMAXPS       Z1, Z7, Z1
+	VMAXPS       Z2, Z7, Z2
+	VMAXPS       Z3, Z7, Z3
+	VMAXPS       Z4, Z7, Z4
+	VMAXPS       Z5, Z7, Z5
+
+dwKernel6x16AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel6x16AVX512_store
+	VBROADCASTSS hi+100(FP), Z7
+	VMINPS       Z0, Z7, Z0
+	VMINPS       Z1, Z7, Z1
+	VMINPS       Z2, Z7, Z2
+	VMINPS       Z3, Z7, Z3
+	VMINPS       Z4, Z7, Z4
+	VMINPS       Z5, Z7, Z5
+
+dwKernel6x16AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z1, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z2, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z3, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z4, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Z5, (AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel6x32AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel6x32AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+dwKernel6x32AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	LEAQ        (R8)(R9*4), R11
+	VMOVUPS     (DI), Z12
+	VMOVUPS     64(DI), Z13
+	VFMADD231PS (R8), Z12, Z0
+	VFMADD231PS 64(R8), Z13, Z1
+	VFMADD231PS (R8)(R9*1), Z12, Z2
+	VFMADD231PS 64(R8)(R9*1), Z13, Z3
+	VFMADD231PS (R8)(R9*2), Z12, Z4
+	VFMADD231PS 64(R8)(R9*2), Z13, Z5
+	VFMADD231PS (R8)(R10*1), Z12, Z6
+	VFMADD231PS 64(R8)(R10*1), Z13, Z7
+	VFMADD231PS (R11), Z12, Z8
+	VFMADD231PS 64(R11), Z13, Z9
+	VFMADD231PS (R11)(R9*1), Z12, Z10
+	VFMADD231PS 64(R11)(R9*1), Z13, Z11
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel6x32AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z14
+	VADDPS      Z14, Z0, Z0
+	VADDPS      Z14, Z2, Z2
+	VADDPS      Z14, Z4, Z4
+	VADDPS      Z14, Z6, Z6
+	VADDPS      Z14, Z8, Z8
+	VADDPS      Z14, Z10, Z10
+	VMOVUPS     64(R8), Z14
+	VADDPS      Z14, Z1, Z1
+	VADDPS      Z14, Z3, Z3
+	VADDPS      Z14, Z5, Z5
+	VADDPS      Z14, Z7, Z7
+	VADDPS      Z14, Z9, Z9
+	VADDPS      Z14, Z11, Z11
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel6x32AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	ADDQ        R10, R9
+	VADDPS      (R9), Z2, Z2
+	VADDPS      64(R9), Z3, Z3
+	ADDQ        R10, R9
+	VADDPS      (R9), Z4, Z4
+	VADDPS      64(R9), Z5, Z5
+	ADDQ        R10, R9
+	VADDPS      (R9), Z6, Z6
+	VADDPS      64(R9), Z7, Z7
+	ADDQ        R10, R9
+	VADDPS      (R9), Z8, Z8
+	VADDPS      64(R9), Z9, Z9
+	ADDQ        R10, R9
+	VADDPS      (R9), Z10, Z10
+	VADDPS      64(R9), Z11, Z11
+	ADDQ        R10, R9
+
+dwKernel6x32AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel6x32AVX512_hi
+	VBROADCASTSS lo+96(FP), Z14
+	VMAXPS       Z0, Z14, Z0
+	VMAXPS       Z1, Z14, Z1
+	VMAXPS       Z2, Z14, Z2
+	VMAXPS       Z3, Z14, Z3
+	VMAXPS       Z4, Z14, Z4
+	VMAXPS       Z5, Z14, Z5
+	VMAXPS       Z6, Z14, Z6
+	VMAXPS       Z7, Z14, Z7
+	VMAXPS       Z8, Z14, Z8
+	VMAXPS       Z9, Z14, Z9
+	VMAXPS       Z10, Z14, Z10
+	VMAXPS       Z11, Z14, Z11
+
+dwKernel6x32AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel6x32AVX512_store
+	VBROADCASTSS hi+100(FP), Z14
+	VMINPS       Z0, Z14, Z0
+	VMINPS       Z1, Z14, Z1
+	VMINPS       Z2, Z14, Z2
+	VMINPS       Z3, Z14, Z3
+	VMINPS       Z4, Z14, Z4
+	VMINPS       Z5, Z14, Z5
+	VMINPS       Z6, Z14, Z6
+	VMINPS       Z7, Z14, Z7
+	VMINPS       Z8, Z14, Z8
+	VMINPS       Z9, Z14, Z9
+	VMINPS       Z10, Z14, Z10
+	VMINPS       Z11, Z14, Z11
+
+dwKernel6x32AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z8, (AX)
+	VMOVUPS Z9, 64(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z10, (AX)
+	VMOVUPS Z11, 64(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel6x48AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel6x48AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+
+dwKernel6x48AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	LEAQ        (R8)(R9*4), R11
+	VMOVUPS     (DI), Z18
+	VMOVUPS     64(DI), Z19
+	VMOVUPS     128(DI), Z20
+	VFMADD231PS (R8), Z18, Z0
+	VFMADD231PS 64(R8), Z19, Z1
+	VFMADD231PS 128(R8), Z20, Z2
+	VFMADD231PS (R8)(R9*1), Z18, Z3
+	VFMADD231PS 64(R8)(R9*1), Z19, Z4
+	VFMADD231PS 128(R8)(R9*1), Z20, Z5
+	VFMADD231PS (R8)(R9*2), Z18, Z6
+	VFMADD231PS 64(R8)(R9*2), Z19, Z7
+	VFMADD231PS 128(R8)(R9*2), Z20, Z8
+	VFMADD231PS (R8)(R10*1), Z18, Z9
+	VFMADD231PS 64(R8)(R10*1), Z19, Z10
+	VFMADD231PS 128(R8)(R10*1), Z20, Z11
+	VFMADD231PS (R11), Z18, Z12
+	VFMADD231PS 64(R11), Z19, Z13
+	VFMADD231PS 128(R11), Z20, Z14
+	VFMADD231PS (R11)(R9*1), Z18, Z15
+	VFMADD231PS 64(R11)(R9*1), Z19, Z16
+	VFMADD231PS 128(R11)(R9*1), Z20, Z17
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel6x48AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z21
+	VADDPS      Z21, Z0, Z0
+	VADDPS      Z21, Z3, Z3
+	VADDPS      Z21, Z6, Z6
+	VADDPS      Z21, Z9, Z9
+	VADDPS      Z21, Z12, Z12
+	VADDPS      Z21, Z15, Z15
+	VMOVUPS     64(R8), Z21
+	VADDPS      Z21, Z1, Z1
+	VADDPS      Z21, Z4, Z4
+	VADDPS      Z21, Z7, Z7
+	VADDPS      Z21, Z10, Z10
+	VADDPS      Z21, Z13, Z13
+	VADDPS      Z21, Z16, Z16
+	VMOVUPS     128(R8), Z21
+	VADDPS      Z21, Z2, Z2
+	VADDPS      Z21, Z5, Z5
+	VADDPS      Z21, Z8, Z8
+	VADDPS      Z21, Z11, Z11
+	VADDPS      Z21, Z14, Z14
+	VADDPS      Z21, Z17, Z17
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel6x48AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	VADDPS      128(R9), Z2, Z2
+	ADDQ        R10, R9
+	VADDPS      (R9), Z3, Z3
+	VADDPS      64(R9), Z4, Z4
+	VADDPS      128(R9), Z5, Z5
+	ADDQ        R10, R9
+	VADDPS      (R9), Z6, Z6
+	VADDPS      64(R9), Z7, Z7
+	VADDPS      128(R9), Z8, Z8
+	ADDQ        R10, R9
+	VADDPS      (R9), Z9, Z9
+	VADDPS      64(R9), Z10, Z10
+	VADDPS      128(R9), Z11, Z11
+	ADDQ        R10, R9
+	VADDPS      (R9), Z12, Z12
+	VADDPS      64(R9), Z13, Z13
+	VADDPS      128(R9), Z14, Z14
+	ADDQ        R10, R9
+	VADDPS      (R9), Z15, Z15
+	VADDPS      64(R9), Z16, Z16
+	VADDPS      128(R9), Z17, Z17
+	ADDQ        R10, R9
+
+dwKernel6x48AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel6x48AVX512_hi
+	VBROADCASTSS lo+96(FP), Z21
+	VMAXPS       Z0, Z21, Z0
+	VMAXPS       Z1, Z21, Z1
+	VMAXPS       Z2, Z21, Z2
+	VMAXPS       Z3, Z21, Z3
+	VMAXPS       Z4, Z21, Z4
+	VMAXPS       Z5, Z21, Z5
+	VMAXPS       Z6, Z21, Z6
+	VMAXPS       Z7, Z21, Z7
+	VMAXPS       Z8, Z21, Z8
+	VMAXPS       Z9, Z21, Z9
+	VMAXPS       Z10, Z21, Z10
+	VMAXPS       Z11, Z21, Z11
+	VMAXPS       Z12, Z21, Z12
+	VMAXPS       Z13, Z21, Z13
+	VMAXPS       Z14, Z21, Z14
+	VMAXPS       Z15, Z21, Z15
+	VMAXPS       Z16, Z21, Z16
+	VMAXPS       Z17, Z21, Z17
+
+dwKernel6x48AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel6x48AVX512_store
+	VBROADCASTSS hi+100(FP), Z21
+	VMINPS       Z0, Z21, Z0
+	VMINPS       Z1, Z21, Z1
+	VMINPS       Z2, Z21, Z2
+	VMINPS       Z3, Z21, Z3
+	VMINPS       Z4, Z21, Z4
+	VMINPS       Z5, Z21, Z5
+	VMINPS       Z6, Z21, Z6
+	VMINPS       Z7, Z21, Z7
+	VMINPS       Z8, Z21, Z8
+	VMINPS       Z9, Z21, Z9
+	VMINPS       Z10, Z21, Z10
+	VMINPS       Z11, Z21, Z11
+	VMINPS       Z12, Z21, Z12
+	VMINPS       Z13, Z21, Z13
+	VMINPS       Z14, Z21, Z14
+	VMINPS       Z15, Z21, Z15
+	VMINPS       Z16, Z21, Z16
+	VMINPS       Z17, Z21, Z17
+
+dwKernel6x48AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z3, (AX)
+	VMOVUPS Z4, 64(AX)
+	VMOVUPS Z5, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	VMOVUPS Z8, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z9, (AX)
+	VMOVUPS Z10, 64(AX)
+	VMOVUPS Z11, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z12, (AX)
+	VMOVUPS Z13, 64(AX)
+	VMOVUPS Z14, 128(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z15, (AX)
+	VMOVUPS Z16, 64(AX)
+	VMOVUPS Z17, 128(AX)
+	ADDQ    BX, AX
+	VZEROUPPER
+	RET
+
+// func dwKernel6x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwKernel6x64AVX512(SB), NOSPLIT, $0-104
+	MOVQ   taps+0(FP), CX
+	MOVQ   offs+8(FP), SI
+	MOVQ   a+16(FP), AX
+	MOVQ   rsA+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	MOVQ   w+32(FP), DI
+	MOVQ   ldw+40(FP), DX
+	SHLQ   $0x02, DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+dwKernel6x64AVX512_tap:
+	MOVQ        (SI), R8
+	ADDQ        AX, R8
+	LEAQ        (R8)(R9*4), R11
+	VMOVUPS     (DI), Z24
+	VMOVUPS     64(DI), Z25
+	VMOVUPS     128(DI), Z26
+	VMOVUPS     192(DI), Z27
+	VFMADD231PS (R8), Z24, Z0
+	VFMADD231PS 64(R8), Z25, Z1
+	VFMADD231PS 128(R8), Z26, Z2
+	VFMADD231PS 192(R8), Z27, Z3
+	VFMADD231PS (R8)(R9*1), Z24, Z4
+	VFMADD231PS 64(R8)(R9*1), Z25, Z5
+	VFMADD231PS 128(R8)(R9*1), Z26, Z6
+	VFMADD231PS 192(R8)(R9*1), Z27, Z7
+	VFMADD231PS (R8)(R9*2), Z24, Z8
+	VFMADD231PS 64(R8)(R9*2), Z25, Z9
+	VFMADD231PS 128(R8)(R9*2), Z26, Z10
+	VFMADD231PS 192(R8)(R9*2), Z27, Z11
+	VFMADD231PS (R8)(R10*1), Z24, Z12
+	VFMADD231PS 64(R8)(R10*1), Z25, Z13
+	VFMADD231PS 128(R8)(R10*1), Z26, Z14
+	VFMADD231PS 192(R8)(R10*1), Z27, Z15
+	VFMADD231PS (R11), Z24, Z16
+	VFMADD231PS 64(R11), Z25, Z17
+	VFMADD231PS 128(R11), Z26, Z18
+	VFMADD231PS 192(R11), Z27, Z19
+	VFMADD231PS (R11)(R9*1), Z24, Z20
+	VFMADD231PS 64(R11)(R9*1), Z25, Z21
+	VFMADD231PS 128(R11)(R9*1), Z26, Z22
+	VFMADD231PS 192(R11)(R9*1), Z27, Z23
+	ADDQ        DX, DI
+	ADDQ        $0x08, SI
+	DECQ        CX
+	JNE         dwKernel6x64AVX512_tap
+	MOVQ        bias+64(FP), R8
+	VMOVUPS     (R8), Z28
+	VADDPS      Z28, Z0, Z0
+	VADDPS      Z28, Z4, Z4
+	VADDPS      Z28, Z8, Z8
+	VADDPS      Z28, Z12, Z12
+	VADDPS      Z28, Z16, Z16
+	VADDPS      Z28, Z20, Z20
+	VMOVUPS     64(R8), Z28
+	VADDPS      Z28, Z1, Z1
+	VADDPS      Z28, Z5, Z5
+	VADDPS      Z28, Z9, Z9
+	VADDPS      Z28, Z13, Z13
+	VADDPS      Z28, Z17, Z17
+	VADDPS      Z28, Z21, Z21
+	VMOVUPS     128(R8), Z28
+	VADDPS      Z28, Z2, Z2
+	VADDPS      Z28, Z6, Z6
+	VADDPS      Z28, Z10, Z10
+	VADDPS      Z28, Z14, Z14
+	VADDPS      Z28, Z18, Z18
+	VADDPS      Z28, Z22, Z22
+	VMOVUPS     192(R8), Z28
+	VADDPS      Z28, Z3, Z3
+	VADDPS      Z28, Z7, Z7
+	VADDPS      Z28, Z11, Z11
+	VADDPS      Z28, Z15, Z15
+	VADDPS      Z28, Z19, Z19
+	VADDPS      Z28, Z23, Z23
+	MOVQ        flags+88(FP), CX
+	TESTQ       $0x00000001, CX
+	JE          dwKernel6x64AVX512_lo
+	MOVQ        res+72(FP), R9
+	MOVQ        ldr+80(FP), R10
+	SHLQ        $0x02, R10
+	VADDPS      (R9), Z0, Z0
+	VADDPS      64(R9), Z1, Z1
+	VADDPS      128(R9), Z2, Z2
+	VADDPS      192(R9), Z3, Z3
+	ADDQ        R10, R9
+	VADDPS      (R9), Z4, Z4
+	VADDPS      64(R9), Z5, Z5
+	VADDPS      128(R9), Z6, Z6
+	VADDPS      192(R9), Z7, Z7
+	ADDQ        R10, R9
+	VADDPS      (R9), Z8, Z8
+	VADDPS      64(R9), Z9, Z9
+	VADDPS      128(R9), Z10, Z10
+	VADDPS      192(R9), Z11, Z11
+	ADDQ        R10, R9
+	VADDPS      (R9), Z12, Z12
+	VADDPS      64(R9), Z13, Z13
+	VADDPS      128(R9), Z14, Z14
+	VADDPS      192(R9), Z15, Z15
+	ADDQ        R10, R9
+	VADDPS      (R9), Z16, Z16
+	VADDPS      64(R9), Z17, Z17
+	VADDPS      128(R9), Z18, Z18
+	VADDPS      192(R9), Z19, Z19
+	ADDQ        R10, R9
+	VADDPS      (R9), Z20, Z20
+	VADDPS      64(R9), Z21, Z21
+	VADDPS      128(R9), Z22, Z22
+	VADDPS      192(R9), Z23, Z23
+	ADDQ        R10, R9
+
+dwKernel6x64AVX512_lo:
+	TESTQ        $0x00000002, CX
+	JE           dwKernel6x64AVX512_hi
+	VBROADCASTSS lo+96(FP), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+	VMAXPS       Z2, Z28, Z2
+	VMAXPS       Z3, Z28, Z3
+	VMAXPS       Z4, Z28, Z4
+	VMAXPS       Z5, Z28, Z5
+	VMAXPS       Z6, Z28, Z6
+	VMAXPS       Z7, Z28, Z7
+	VMAXPS       Z8, Z28, Z8
+	VMAXPS       Z9, Z28, Z9
+	VMAXPS       Z10, Z28, Z10
+	VMAXPS       Z11, Z28, Z11
+	VMAXPS       Z12, Z28, Z12
+	VMAXPS       Z13, Z28, Z13
+	VMAXPS       Z14, Z28, Z14
+	VMAXPS       Z15, Z28, Z15
+	VMAXPS       Z16, Z28, Z16
+	VMAXPS       Z17, Z28, Z17
+	VMAXPS       Z18, Z28, Z18
+	VMAXPS       Z19, Z28, Z19
+	VMAXPS       Z20, Z28, Z20
+	VMAXPS       Z21, Z28, Z21
+	VMAXPS       Z22, Z28, Z22
+	VMAXPS       Z23, Z28, Z23
+
+dwKernel6x64AVX512_hi:
+	TESTQ        $0x00000004, CX
+	JE           dwKernel6x64AVX512_store
+	VBROADCASTSS hi+100(FP), Z28
+	VMINPS       Z0, Z28, Z0
+	VMINPS       Z1, Z28, Z1
+	VMINPS       Z2, Z28, Z2
+	VMINPS       Z3, Z28, Z3
+	VMINPS       Z4, Z28, Z4
+	VMINPS       Z5, Z28, Z5
+	VMINPS       Z6, Z28, Z6
+	VMINPS       Z7, Z28, Z7
+	VMINPS       Z8, Z28, Z8
+	VMINPS       Z9, Z28, Z9
+	VMINPS       Z10, Z28, Z10
+	VMINPS       Z11, Z28, Z11
+	VMINPS       Z12, Z28, Z12
+	VMINPS       Z13, Z28, Z13
+	VMINPS       Z14, Z28, Z14
+	VMINPS       Z15, Z28, Z15
+	VMINPS       Z16, Z28, Z16
+	VMINPS       Z17, Z28, Z17
+	VMINPS       Z18, Z28, Z18
+	VMINPS       Z19, Z28, Z19
+	VMINPS       Z20, Z28, Z20
+	VMINPS       Z21, Z28, Z21
+	VMINPS       Z22, Z28, Z22
+	VMINPS       Z23, Z28, Z23
+
+dwKernel6x64AVX512_store:
+	MOVQ    c+48(FP), AX
+	MOVQ    ldc+56(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z8, (AX)
+	VMOVUPS Z9, 64(AX)
+	VMOVUPS Z10, 128(AX)
+	VMOVUPS Z11, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z12, (AX)
+	VMOVUPS Z13, 64(AX)
+	VMOVUPS Z14, 128(AX)
+	VMOVUPS Z15, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z16, (AX)
+	VMOVUPS Z17, 64(AX)
+	VMOVUPS Z18, 128(AX)
+	VMOVUPS Z19, 192(AX)
+	ADDQ    BX, AX
+	VMOVUPS Z20, (AX)
+	VMOVUPS Z21, 64(AX)
+	VMOVUPS Z22, 128(AX)
+	VMOVUPS Z23, 192(AX)
 	ADDQ    BX, AX
 	VZEROUPPER
 	RET

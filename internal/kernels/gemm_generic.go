@@ -19,3 +19,9 @@ func convKernelsAvailable() []*convKernel { return []*convKernel{convGo} }
 
 // maxRunAsm is absent without assembly; max pooling runs in Go.
 var maxRunAsm func(dst, src *float32, n int)
+
+// dwBest is the depthwise kernel DepthwiseNHWC uses: the portable one.
+var dwBest = dwGo
+
+// dwKernelsAvailable lists every depthwise kernel this build runs.
+func dwKernelsAvailable() []*dwKernel { return []*dwKernel{dwGo} }

@@ -454,21 +454,19 @@ func sgemmKernel6x16AVX2(k int, a *float32, rsA int, csA int, b *float32, ldb in
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel1x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel1x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel2x32AVX512 computes one 2x32 tile of a convolution's output:
 //
@@ -480,21 +478,19 @@ func convKernel1x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel2x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel2x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel3x32AVX512 computes one 3x32 tile of a convolution's output:
 //
@@ -506,21 +502,19 @@ func convKernel2x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel3x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel3x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel4x32AVX512 computes one 4x32 tile of a convolution's output:
 //
@@ -532,21 +526,19 @@ func convKernel3x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel4x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel4x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel5x32AVX512 computes one 5x32 tile of a convolution's output:
 //
@@ -558,21 +550,19 @@ func convKernel4x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel5x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel5x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel6x32AVX512 computes one 6x32 tile of a convolution's output:
 //
@@ -584,21 +574,19 @@ func convKernel5x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel6x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel6x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel7x32AVX512 computes one 7x32 tile of a convolution's output:
 //
@@ -610,21 +598,19 @@ func convKernel6x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel7x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel7x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel8x32AVX512 computes one 8x32 tile of a convolution's output:
 //
@@ -636,21 +622,19 @@ func convKernel7x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel8x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel8x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel9x32AVX512 computes one 9x32 tile of a convolution's output:
 //
@@ -662,21 +646,19 @@ func convKernel8x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel9x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel9x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel10x32AVX512 computes one 10x32 tile of a convolution's output:
 //
@@ -688,21 +670,19 @@ func convKernel9x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel10x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel10x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel11x32AVX512 computes one 11x32 tile of a convolution's output:
 //
@@ -714,21 +694,19 @@ func convKernel10x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b 
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel11x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel11x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel12x32AVX512 computes one 12x32 tile of a convolution's output:
 //
@@ -740,21 +718,19 @@ func convKernel11x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b 
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel12x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel12x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel13x32AVX512 computes one 13x32 tile of a convolution's output:
 //
@@ -766,21 +742,19 @@ func convKernel12x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b 
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel13x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel13x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel14x32AVX512 computes one 14x32 tile of a convolution's output:
 //
@@ -792,21 +766,19 @@ func convKernel13x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b 
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*32+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel14x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel14x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel1x16AVX2 computes one 1x16 tile of a convolution's output:
 //
@@ -818,21 +790,19 @@ func convKernel14x32AVX512(taps int, offs *int, run int, a *float32, rsA int, b 
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*16+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel1x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel1x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel2x16AVX2 computes one 2x16 tile of a convolution's output:
 //
@@ -844,21 +814,19 @@ func convKernel1x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *fl
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*16+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel2x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel2x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel3x16AVX2 computes one 3x16 tile of a convolution's output:
 //
@@ -870,21 +838,19 @@ func convKernel2x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *fl
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*16+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel3x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel3x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel4x16AVX2 computes one 4x16 tile of a convolution's output:
 //
@@ -896,21 +862,19 @@ func convKernel3x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *fl
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*16+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel4x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel4x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel5x16AVX2 computes one 5x16 tile of a convolution's output:
 //
@@ -922,21 +886,19 @@ func convKernel4x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *fl
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*16+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel5x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel5x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // convKernel6x16AVX2 computes one 6x16 tile of a convolution's output:
 //
@@ -948,21 +910,547 @@ func convKernel5x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *fl
 //					s += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*16+j]
 //				}
 //			}
-//			if flags&1 != 0 {
-//				s += res[i*ldr+j]
-//			}
-//			if flags&2 != 0 && s < 0 {
-//				s = 0
-//			}
-//			c[i*ldc+j] = s
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
 //		}
 //	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
 //
 // offs holds byte offsets; taps and run must be at least 1, and the caller
 // checks that every element is in range.
 //
 //go:noescape
-func convKernel6x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)
+func convKernel6x16AVX2(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel1x16AVX512 computes one 1x16 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 1; i++ {
+//		for j := 0; j < 16; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel1x16AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel1x32AVX512 computes one 1x32 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 1; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel1x32AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel1x48AVX512 computes one 1x48 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 1; i++ {
+//		for j := 0; j < 48; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel1x48AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel1x64AVX512 computes one 1x64 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 1; i++ {
+//		for j := 0; j < 64; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel1x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel2x16AVX512 computes one 2x16 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 2; i++ {
+//		for j := 0; j < 16; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel2x16AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel2x32AVX512 computes one 2x32 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 2; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel2x32AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel2x48AVX512 computes one 2x48 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 2; i++ {
+//		for j := 0; j < 48; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel2x48AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel2x64AVX512 computes one 2x64 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 2; i++ {
+//		for j := 0; j < 64; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel2x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel3x16AVX512 computes one 3x16 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 3; i++ {
+//		for j := 0; j < 16; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel3x16AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel3x32AVX512 computes one 3x32 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 3; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel3x32AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel3x48AVX512 computes one 3x48 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 3; i++ {
+//		for j := 0; j < 48; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel3x48AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel3x64AVX512 computes one 3x64 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 3; i++ {
+//		for j := 0; j < 64; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel3x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel4x16AVX512 computes one 4x16 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 4; i++ {
+//		for j := 0; j < 16; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel4x16AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel4x32AVX512 computes one 4x32 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 4; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel4x32AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel4x48AVX512 computes one 4x48 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 4; i++ {
+//		for j := 0; j < 48; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel4x48AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel4x64AVX512 computes one 4x64 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 4; i++ {
+//		for j := 0; j < 64; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel4x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel5x16AVX512 computes one 5x16 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 5; i++ {
+//		for j := 0; j < 16; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel5x16AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel5x32AVX512 computes one 5x32 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 5; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel5x32AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel5x48AVX512 computes one 5x48 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 5; i++ {
+//		for j := 0; j < 48; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel5x48AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel5x64AVX512 computes one 5x64 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 5; i++ {
+//		for j := 0; j < 64; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel5x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel6x16AVX512 computes one 6x16 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 6; i++ {
+//		for j := 0; j < 16; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel6x16AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel6x32AVX512 computes one 6x32 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 6; i++ {
+//		for j := 0; j < 32; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel6x32AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel6x48AVX512 computes one 6x48 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 6; i++ {
+//		for j := 0; j < 48; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel6x48AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
+
+// dwKernel6x64AVX512 computes one 6x64 tile of a depthwise convolution's output:
+//
+//	for i := 0; i < 6; i++ {
+//		for j := 0; j < 64; j++ {
+//			s := bias[j]
+//			for t := 0; t < taps; t++ {
+//				s += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]
+//			}
+//			c[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)
+//		}
+//	}
+//
+// where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+// then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+// a NaN passes through both clamps, as through PyTorch's ReLU and clamp.
+//
+// offs holds byte offsets; taps must be at least 1, and the caller checks
+// that every element is in range.
+//
+//go:noescape
+func dwKernel6x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo float32, hi float32)
 
 // transpose16AVX512 writes the transpose of a 16×16 block of src, reading
 // only its first rows rows and taking the others as zero, and stores the

@@ -7,6 +7,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -27,6 +28,11 @@ func main() {
 	}
 	for mr := 1; mr <= 6; mr++ {
 		convKernel(fmt.Sprintf("convKernel%dx16AVX2", mr), mr, 2, 8, ymm)
+	}
+	for mr := 1; mr <= 6; mr++ {
+		for nv := 1; nv <= 4; nv++ {
+			dwKernel(fmt.Sprintf("dwKernel%dx%dAVX512", mr, 16*nv), mr, nv)
+		}
 	}
 	transpose16()
 	maxRun()
@@ -251,15 +257,15 @@ func gemmKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 // convKernel emits the convolution tile kernel: an mr×(nv*lanes) tile of
 // output pixels × output channels summed over taps runs of A (one per row
 // of the filter, its columns and channels contiguous in NHWC order) against
-// packed weights, then the bias, an optional residual and an optional ReLU
-// applied before the single store. The accumulators never leave the
+// packed weights, then the bias, an optional residual and optional clamps
+// (a ReLU, a ReLU6) applied before the single store. The accumulators never leave the
 // registers between taps.
 func convKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 	nr := nv * lanes
 	width := lanes * 4
-	TEXT(name, NOSPLIT, "func(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int)")
+	TEXT(name, NOSPLIT, "func(taps int, offs *int, run int, a *float32, rsA int, b *float32, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo, hi float32)")
 	Pragma("noescape")
-	Doc(
+	doc := []string{
 		fmt.Sprintf("%s computes one %dx%d tile of a convolution's output:", name, mr, nr),
 		"",
 		fmt.Sprintf("\tfor i := 0; i < %d; i++ {", mr),
@@ -270,19 +276,18 @@ func convKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 		fmt.Sprintf("\t\t\t\t\ts += a[offs[t]/4+i*rsA+p] * b[(t*run+p)*%d+j]", nr),
 		"\t\t\t\t}",
 		"\t\t\t}",
-		"\t\t\tif flags&1 != 0 {",
-		"\t\t\t\ts += res[i*ldr+j]",
-		"\t\t\t}",
-		"\t\t\tif flags&2 != 0 && s < 0 {",
-		"\t\t\t\ts = 0",
-		"\t\t\t}",
-		"\t\t\tc[i*ldc+j] = s",
+		"\t\t\tc[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)",
 		"\t\t}",
 		"\t}",
+		"",
+	}
+	doc = append(doc, strings.Split(epilogueDoc, "\n")...)
+	doc = append(doc,
 		"",
 		"offs holds byte offsets; taps and run must be at least 1, and the caller",
 		"checks that every element is in range.",
 	)
+	Doc(doc...)
 	acc, bv, tmp := tileRegs(mr, nv, width, vec)
 
 	bases := []GPPhysical{R8, R11, R12, R13}[:(mr+3)/4]
@@ -349,52 +354,7 @@ func convKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 	DECQ(taps)
 	JNE(LabelRef(name + "_tap"))
 
-	// The epilogue: bias, residual, ReLU, store.
-	Load(Param("bias"), R8)
-	for v := range nv {
-		VMOVUPS(Mem{Base: R8, Disp: v * width}, bv(v))
-	}
-	for i := range mr {
-		for v := range nv {
-			VADDPS(bv(v), acc(i, v), acc(i, v))
-		}
-	}
-	Load(Param("flags"), RCX)
-	TESTQ(U32(1), RCX)
-	JE(LabelRef(name + "_relu"))
-	Load(Param("res"), R9)
-	Load(Param("ldr"), R10)
-	SHLQ(U8(2), R10)
-	for i := range mr {
-		for v := range nv {
-			VADDPS(Mem{Base: R9, Disp: v * width}, acc(i, v), acc(i, v))
-		}
-		ADDQ(R10, R9)
-	}
-	Label(name + "_relu")
-	TESTQ(U32(2), RCX)
-	JE(LabelRef(name + "_store"))
-	zero := tmp(0)
-	zeroVec(zero, width)
-	for i := range mr {
-		for v := range nv {
-			// max(0, x) with x second, so that a NaN passes through as PyTorch's ReLU lets it.
-			VMAXPS(acc(i, v), zero, acc(i, v))
-		}
-	}
-	Label(name + "_store")
-	cp, ldc := RAX, RBX
-	Load(Param("c"), cp)
-	Load(Param("ldc"), ldc)
-	SHLQ(U8(2), ldc)
-	for i := range mr {
-		for v := range nv {
-			VMOVUPS(acc(i, v), Mem{Base: cp, Disp: v * width})
-		}
-		ADDQ(ldc, cp)
-	}
-	VZEROUPPER()
-	RET()
+	epilogue(name, mr, nv, width, acc, tmp)
 }
 
 // maxRun emits the element-wise maximum that max pooling folds each tap
@@ -467,4 +427,147 @@ func zeroVec(r VecPhysical, width int) {
 	} else {
 		VXORPS(r, r, r)
 	}
+}
+
+// epilogueDoc documents the epilogue the convolution kernels share.
+const epilogueDoc = `where epilogue(s, r, flags, lo, hi) adds the residual r when flags&1 is set,
+then takes max(s, lo) when flags&2 is set and min(s, hi) when flags&4 is set;
+a NaN passes through both clamps, as through PyTorch's ReLU and clamp.`
+
+// epilogue emits the end of a convolution kernel: add the bias, the
+// residual (flags bit 0), clamp from below at lo (bit 1) and from above at
+// hi (bit 2), and store the mr×nv vectors of accumulators. tmp provides
+// two scratch registers.
+func epilogue(name string, mr, nv, width int, acc func(i, v int) VecPhysical, tmp func(int) VecPhysical) {
+	Load(Param("bias"), R8)
+	for v := range nv {
+		VMOVUPS(Mem{Base: R8, Disp: v * width}, tmp(0))
+		for i := range mr {
+			VADDPS(tmp(0), acc(i, v), acc(i, v))
+		}
+	}
+	Load(Param("flags"), RCX)
+	TESTQ(U32(1), RCX)
+	JE(LabelRef(name + "_lo"))
+	Load(Param("res"), R9)
+	Load(Param("ldr"), R10)
+	SHLQ(U8(2), R10)
+	for i := range mr {
+		for v := range nv {
+			VADDPS(Mem{Base: R9, Disp: v * width}, acc(i, v), acc(i, v))
+		}
+		ADDQ(R10, R9)
+	}
+	// MAXPS and MINPS return their second source when either is NaN:
+	// with the accumulator second, a NaN survives the clamp.
+	Label(name + "_lo")
+	TESTQ(U32(2), RCX)
+	JE(LabelRef(name + "_hi"))
+	VBROADCASTSS(paramAddr("lo"), tmp(0))
+	for i := range mr {
+		for v := range nv {
+			VMAXPS(acc(i, v), tmp(0), acc(i, v))
+		}
+	}
+	Label(name + "_hi")
+	TESTQ(U32(4), RCX)
+	JE(LabelRef(name + "_store"))
+	VBROADCASTSS(paramAddr("hi"), tmp(0))
+	for i := range mr {
+		for v := range nv {
+			VMINPS(acc(i, v), tmp(0), acc(i, v))
+		}
+	}
+	Label(name + "_store")
+	cp, ldc := RAX, RBX
+	Load(Param("c"), cp)
+	Load(Param("ldc"), ldc)
+	SHLQ(U8(2), ldc)
+	for i := range mr {
+		for v := range nv {
+			VMOVUPS(acc(i, v), Mem{Base: cp, Disp: v * width})
+		}
+		ADDQ(ldc, cp)
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// paramAddr returns the stack address of a scalar parameter.
+func paramAddr(name string) Mem {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
+}
+
+// dwKernel emits the depthwise convolution tile kernel: mr output pixels ×
+// nv vectors of 16 channels, each channel filtered on its own over the
+// taps, then the epilogue the convolution kernels share. The input comes
+// in as memory operands of the multiply-adds; the weights of a tap stay
+// in registers for every pixel of the tile.
+func dwKernel(name string, mr, nv int) {
+	const width = 64
+	TEXT(name, NOSPLIT, "func(taps int, offs *int, a *float32, rsA int, w *float32, ldw int, c *float32, ldc int, bias *float32, res *float32, ldr int, flags int, lo, hi float32)")
+	Pragma("noescape")
+	doc := []string{
+		fmt.Sprintf("%s computes one %dx%d tile of a depthwise convolution's output:", name, mr, 16*nv),
+		"",
+		fmt.Sprintf("\tfor i := 0; i < %d; i++ {", mr),
+		fmt.Sprintf("\t\tfor j := 0; j < %d; j++ {", 16*nv),
+		"\t\t\ts := bias[j]",
+		"\t\t\tfor t := 0; t < taps; t++ {",
+		"\t\t\t\ts += a[offs[t]/4+i*rsA+j] * w[t*ldw+j]",
+		"\t\t\t}",
+		"\t\t\tc[i*ldc+j] = epilogue(s, res[i*ldr+j], flags, lo, hi)",
+		"\t\t}",
+		"\t}",
+		"",
+	}
+	doc = append(doc, strings.Split(epilogueDoc, "\n")...)
+	doc = append(doc, "", "offs holds byte offsets; taps must be at least 1, and the caller checks",
+		"that every element is in range.")
+	Doc(doc...)
+	acc := func(i, v int) VecPhysical { return zmm(i*nv + v) }
+	wv := func(v int) VecPhysical { return zmm(mr*nv + v) }
+	tmp := func(i int) VecPhysical { return zmm(mr*nv + nv + i%2) }
+	if mr*nv+nv+2 > 32 {
+		panic("too many registers")
+	}
+	bases := []GPPhysical{R8, R11, R12, R13}[:(mr+3)/4]
+	taps, offs, origin, rs, rs3, wp, ldw := RCX, RSI, RAX, R9, R10, RDI, RDX
+	Load(Param("taps"), taps)
+	Load(Param("offs"), offs)
+	Load(Param("a"), origin)
+	Load(Param("rsA"), rs)
+	SHLQ(U8(2), rs)
+	LEAQ(Mem{Base: rs, Index: rs, Scale: 2}, rs3)
+	Load(Param("w"), wp)
+	Load(Param("ldw"), ldw)
+	SHLQ(U8(2), ldw)
+	for i := range mr {
+		for v := range nv {
+			zeroVec(acc(i, v), width)
+		}
+	}
+	Label(name + "_tap")
+	MOVQ(Mem{Base: offs}, bases[0])
+	ADDQ(origin, bases[0])
+	for q := 1; q < len(bases); q++ {
+		LEAQ(Mem{Base: bases[q-1], Index: rs, Scale: 4}, bases[q])
+	}
+	for v := range nv {
+		VMOVUPS(Mem{Base: wp, Disp: v * width}, wv(v))
+	}
+	for i := range mr {
+		for v := range nv {
+			VFMADD231PS(rowAddr(bases, rs, rs3, i, v*width), wv(v), acc(i, v))
+		}
+	}
+	ADDQ(ldw, wp)
+	ADDQ(U8(8), offs)
+	DECQ(taps)
+	JNE(LabelRef(name + "_tap"))
+	epilogue(name, mr, nv, width, acc, tmp)
 }
