@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"argus/compiler/xgraph"
@@ -42,11 +43,11 @@ func (c *compiled) run(inputs map[string]*xgraph.Tensor) (out []*xgraph.Tensor, 
 
 // compile translates g to an infer.Net. It fails, saying why, unless g has
 // one float input of N×C×H×W images with C, H and W fixed, one output, and
-// only the operators and attribute values infer can express: ungrouped
-// 2-D convolutions with constant weights and symmetric padding, each
-// optionally followed by a batch normalisation, an addition of another
-// activation and a ReLU, which fold into it when the convolution's result
-// has no other reader; max pooling; global average pooling, then Flatten
+// only the operators and attribute values infer can express: ungrouped or
+// depthwise 2-D convolutions with constant weights and symmetric padding,
+// each optionally followed by a batch normalisation, an addition of
+// another activation, a ReLU and a Clip with constant bounds, which fold
+// into it when the convolution's result has no other reader; max pooling; global average pooling, then Flatten
 // or Reshape to N×C; and fully connected layers with constant weights
 // (Gemm, or MatMul with an optional constant bias).
 func compile(g *xgraph.Graph) (*compiled, error) {
@@ -59,7 +60,7 @@ func compile(g *xgraph.Graph) (*compiled, error) {
 			in.Name, in.DType, in.ShapeString())
 	}
 	net, x := infer.New(in.Shape[1], in.Shape[2], in.Shape[3])
-	t := &translator{net: net, cons: g.Consumers(), output: g.Outputs[0],
+	t := &translator{net: net, opset: g.Opset, cons: g.Consumers(), output: g.Outputs[0],
 		vals: map[*xgraph.Value]activation{in: {v: x}}, convs: map[*xgraph.Value]*pendingConv{}, done: map[*xgraph.Node]bool{}}
 	for _, n := range g.Nodes {
 		if t.done[n] {
@@ -108,6 +109,7 @@ type pendingConv struct {
 // translator holds the state of compile.
 type translator struct {
 	net    *infer.Net
+	opset  int
 	cons   map[*xgraph.Value][]*xgraph.Node
 	output *xgraph.Value
 	vals   map[*xgraph.Value]activation
@@ -192,8 +194,10 @@ func (t *translator) node(n *xgraph.Node) error {
 		if w == nil || w.Const == nil || !w.Const.DType.IsFloat() || len(w.Const.Shape) != 4 || slices.Min(w.Const.Shape) < 1 {
 			return errors.New("weights are not a constant M×C×KH×KW tensor")
 		}
-		if n.Int("group", 1) != 1 {
-			return fmt.Errorf("group %d", n.Int("group", 1))
+		// One group, or one filter per channel (depthwise).
+		group := int(n.Int("group", 1))
+		if group != 1 && (group != in.C || w.Const.Shape[0] != group || w.Const.Shape[1] != 1) {
+			return fmt.Errorf("group %d", group)
 		}
 		if ks := n.Ints("kernel_shape"); ks != nil && !equalInts(ints(ks), w.Const.Shape[2:]) {
 			return fmt.Errorf("kernel_shape %v for weights %v", ks, w.Const.Shape)
@@ -202,7 +206,7 @@ func (t *translator) node(n *xgraph.Node) error {
 		if err != nil {
 			return err
 		}
-		opt := infer.ConvOptions{Stride: stride, Padding: pad, Dilation: dil}
+		opt := infer.ConvOptions{Stride: stride, Padding: pad, Dilation: dil, Groups: group}
 		if b := n.Input(2); b != nil {
 			if b.Const == nil || !b.Const.DType.IsFloat() {
 				return errors.New("bias is not a float constant")
@@ -212,7 +216,7 @@ func (t *translator) node(n *xgraph.Node) error {
 		t.convs[out] = &pendingConv{x: in, w: w.Const.Dense(), opt: opt}
 	case "BatchNormalization":
 		p := t.joinable(x)
-		if p == nil || p.opt.Norm != nil || p.opt.Residual != nil || p.opt.ReLU {
+		if p == nil || p.opt.Norm != nil || p.opt.Residual != nil || activated(p) {
 			return errors.New("batch norm not right after a convolution read by it alone")
 		}
 		if n.Int("training_mode", 0) != 0 || n.Int("spatial", 1) != 1 || len(n.Inputs) != 5 {
@@ -230,10 +234,21 @@ func (t *translator) node(n *xgraph.Node) error {
 		t.move(x, out)
 	case "Relu":
 		p := t.joinable(x)
-		if p == nil || p.opt.ReLU {
+		if p == nil || activated(p) {
 			return errors.New("ReLU not after a convolution read by it alone")
 		}
 		p.opt.ReLU = true
+		t.move(x, out)
+	case "Clip":
+		p := t.joinable(x)
+		if p == nil || p.opt.Clamp != nil {
+			return errors.New("Clip not after a convolution read by it alone")
+		}
+		lo, hi, err := clipBounds(n, t.opset)
+		if err != nil {
+			return err
+		}
+		p.opt.Clamp = &[2]float32{lo, hi}
 		t.move(x, out)
 	case "Add":
 		if len(n.Inputs) != 2 {
@@ -241,7 +256,7 @@ func (t *translator) node(n *xgraph.Node) error {
 		}
 		for i, v := range n.Inputs {
 			p := t.joinable(v)
-			if p == nil || p.opt.Residual != nil || p.opt.ReLU {
+			if p == nil || p.opt.Residual != nil || activated(p) {
 				continue
 			}
 			// Adding the other operand's layer first keeps the steps in
@@ -331,6 +346,36 @@ func (t *translator) node(n *xgraph.Node) error {
 		return fmt.Errorf("operator %s", n.Op)
 	}
 	return nil
+}
+
+// activated reports whether a ReLU or a clamp has joined p already, so
+// that nothing may join before it.
+func activated(p *pendingConv) bool { return p.opt.ReLU || p.opt.Clamp != nil }
+
+// clipBounds returns the bounds of a Clip node: attributes before opset
+// 11, constant scalar inputs from then on; a bound left out is infinite.
+func clipBounds(n *xgraph.Node, opset int) (lo, hi float32, err error) {
+	lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
+	if opset < 11 {
+		lo, hi = n.Float("min", lo), n.Float("max", hi)
+	}
+	for i, b := range []*float32{&lo, &hi} {
+		if opset < 11 {
+			break
+		}
+		v := n.Input(i + 1)
+		if v == nil {
+			continue
+		}
+		if v.Const == nil || !v.Const.DType.IsFloat() || v.Const.Len() != 1 {
+			return 0, 0, fmt.Errorf("bound %q is not a constant scalar", v.Name)
+		}
+		*b = v.Const.F[0]
+	}
+	if !(lo <= hi) {
+		return 0, 0, fmt.Errorf("bounds [%v, %v]", lo, hi)
+	}
+	return lo, hi, nil
 }
 
 // move makes the pending convolution computing from compute to instead.

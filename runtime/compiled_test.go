@@ -139,6 +139,24 @@ func TestCompiledMatchesNodes(t *testing.T) {
 		{"rectangular pool", true, func(b *graphBuilder) *xgraph.Value {
 			return b.op("MaxPool", map[string]*xgraph.Attr{"kernel_shape": ints64(2, 3), "strides": ints64(2, 1), "auto_pad": strAttr("VALID")}, b.x)
 		}},
+		{"depthwise relu6 inverted residual", true, func(b *graphBuilder) *xgraph.Value {
+			six := func() []*xgraph.Value {
+				return []*xgraph.Value{b.constant(xgraph.NewFloat([]float32{0}, 1)), b.constant(xgraph.NewFloat([]float32{6}, 1))}
+			}
+			e := b.bn(b.conv(b.x, 3, 12, 1, nil), 12)
+			e = b.op("Clip", nil, append([]*xgraph.Value{e}, six()...)...)
+			d := b.bn(b.op("Conv", map[string]*xgraph.Attr{"group": int64Attr(12), "pads": ints64(1, 1, 1, 1)}, e, b.param(12, 1, 3, 3)), 12)
+			d = b.op("Clip", nil, append([]*xgraph.Value{d}, six()...)...)
+			return b.op("Add", nil, b.x, b.bn(b.conv(d, 12, 3, 1, nil), 3))
+		}},
+		{"clip attributes after relu", true, func(b *graphBuilder) *xgraph.Value {
+			b.g.Opset = 10 // bounds as attributes
+			c := b.relu(b.conv(b.x, 3, 4, 3, pads(1, 1, 1, 1)))
+			return b.op("Clip", map[string]*xgraph.Attr{"max": floatAttr(0.5)}, c)
+		}},
+		{"relu after clip", false, func(b *graphBuilder) *xgraph.Value {
+			return b.relu(b.op("Clip", map[string]*xgraph.Attr{"min": floatAttr(-1)}, b.conv(b.x, 3, 4, 3, nil)))
+		}},
 		{"asymmetric pads", false, func(b *graphBuilder) *xgraph.Value { return b.conv(b.x, 3, 4, 3, pads(0, 0, 1, 1)) }},
 		{"grouped", false, func(b *graphBuilder) *xgraph.Value {
 			return b.op("Conv", map[string]*xgraph.Attr{"group": int64Attr(3)}, b.x, b.param(6, 1, 3, 3))
@@ -201,9 +219,11 @@ func TestCompiledInputs(t *testing.T) {
 	}
 }
 
-// TestCompiledModels runs the reduced ResNet-18, as imported and with its
-// batch norms folded, compiled and node by node, from several goroutines
-// at once; MobileNet-V2's depthwise convolutions keep it node by node.
+// TestCompiledModels runs the reduced ResNet-18 and MobileNet-V2, as
+// imported and with their batch norms folded, compiled and node by node,
+// from several goroutines at once. As imported, MobileNet-V2's Clip bounds
+// come from Constant nodes, which keep it node by node until Optimize folds
+// them.
 func TestCompiledModels(t *testing.T) {
 	dir := filepath.Join("..", "onnx", "testdata", "models")
 	for _, c := range []struct {
@@ -213,7 +233,8 @@ func TestCompiledModels(t *testing.T) {
 	}{
 		{"resnet18_small", false, true},
 		{"resnet18_small", true, true},
-		{"mobilenet_v2_small", true, false},
+		{"mobilenet_v2_small", false, false},
+		{"mobilenet_v2_small", true, true},
 	} {
 		t.Run(fmt.Sprintf("%s/optimized=%v", c.model, c.optimize), func(t *testing.T) {
 			g, err := onnx.Load(filepath.Join(dir, c.model, "model.onnx"))

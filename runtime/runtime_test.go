@@ -11,9 +11,10 @@ import (
 	"argus/tensor"
 )
 
-func ints64(v ...int64) *xgraph.Attr { return &xgraph.Attr{Kind: xgraph.AttrInts, Ints: v} }
-func int64Attr(v int64) *xgraph.Attr { return &xgraph.Attr{Kind: xgraph.AttrInt, I: v} }
-func strAttr(s string) *xgraph.Attr  { return &xgraph.Attr{Kind: xgraph.AttrString, S: s} }
+func ints64(v ...int64) *xgraph.Attr   { return &xgraph.Attr{Kind: xgraph.AttrInts, Ints: v} }
+func int64Attr(v int64) *xgraph.Attr   { return &xgraph.Attr{Kind: xgraph.AttrInt, I: v} }
+func strAttr(s string) *xgraph.Attr    { return &xgraph.Attr{Kind: xgraph.AttrString, S: s} }
+func floatAttr(v float32) *xgraph.Attr { return &xgraph.Attr{Kind: xgraph.AttrFloat, F: v} }
 func node(op string, attrs map[string]*xgraph.Attr, nout int) *xgraph.Node {
 	n := &xgraph.Node{Op: op, Attrs: attrs}
 	if n.Attrs == nil {

@@ -6,6 +6,7 @@ Run from the repository root with Debian's python3-torch 1.13:
     python3 tools/bench/models/bench.py train-step --model resnet18 --batch 32 --size 64
     python3 tools/bench/models/bench.py train-step --model mnist-cnn --batch 64
     python3 tools/bench/models/bench.py infer --model resnet18 --batch 1 --size 224
+    python3 tools/bench/models/bench.py infer --model mobilenet_v2 --batch 1 --size 224
 
 It builds the same network (torchvision's ResNet-18 with 1000 classes, or
 the pytorch/examples MNIST CNN), one seeded batch of random images in [0, 1)
@@ -60,7 +61,9 @@ def build(name, size):
         return MNISTNet(), 1, 10
     if name == "resnet18":
         return torchvision.models.resnet18(num_classes=1000), 3, 1000
-    raise SystemExit(f"bench.py: unknown model {name!r} (have resnet18, mnist-cnn)")
+    if name == "mobilenet_v2":
+        return torchvision.models.mobilenet_v2(num_classes=1000), 3, 1000
+    raise SystemExit(f"bench.py: unknown model {name!r} (have resnet18, mobilenet_v2, mnist-cnn)")
 
 
 def time_loop(warmup, iters, fn):
