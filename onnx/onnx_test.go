@@ -266,6 +266,7 @@ func FuzzDecode(f *testing.F) {
 		if m, err := onnx.Decode(data); err == nil {
 			if g, err := onnx.Import(m, ""); err == nil {
 				runtime.Check(g)
+				runtime.New(g) // compiles what infer can express
 				var sb strings.Builder
 				g.Dump(&sb)
 				g.SVG(&sb)
