@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 
 	"argus/internal/kernels"
@@ -44,7 +45,7 @@ type Net struct {
 	err    error
 
 	mu   sync.Mutex
-	free map[int][]*buffers // idle activation buffers by batch size
+	idle []*buffers // activations of finished runs, oldest first
 }
 
 // step is one layer of a Net.
@@ -61,7 +62,7 @@ type buffers struct {
 // New returns an empty Net and its input value, images of c channels of
 // h×w pixels.
 func New(c, h, w int) (*Net, *Value) {
-	n := &Net{free: map[int][]*buffers{}}
+	n := &Net{}
 	if c < 1 || h < 1 || w < 1 {
 		n.err = fmt.Errorf("infer: input of %dx%dx%d", c, h, w)
 	}
@@ -431,11 +432,12 @@ func (n *Net) Run(x *tensor.Tensor) (*tensor.Tensor, error) {
 // buffers returns a set of activations for batch size bs.
 func (n *Net) buffers(bs int) *buffers {
 	n.mu.Lock()
-	if f := n.free[bs]; len(f) > 0 && len(f[0].acts) == len(n.values) {
-		b := f[len(f)-1]
-		n.free[bs] = f[:len(f)-1]
-		n.mu.Unlock()
-		return b
+	for i := len(n.idle) - 1; i >= 0; i-- {
+		if b := n.idle[i]; b.n == bs && len(b.acts) == len(n.values) {
+			n.idle = append(n.idle[:i], n.idle[i+1:]...)
+			n.mu.Unlock()
+			return b
+		}
 	}
 	n.mu.Unlock()
 	b := &buffers{n: bs, acts: make([]kernels.NHWC, len(n.values))}
@@ -449,10 +451,17 @@ func (n *Net) buffers(bs int) *buffers {
 	return b
 }
 
+// release keeps b for a later run. At most one set per thread stays idle,
+// the most recent ones, so that a batch size used once does not hold its
+// memory for the life of the Net.
 func (n *Net) release(b *buffers) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.free[b.n] = append(n.free[b.n], b)
+	n.idle = append(n.idle, b)
+	if over := len(n.idle) - runtime.GOMAXPROCS(0); over > 0 {
+		clear(n.idle[:over])
+		n.idle = n.idle[over:]
+	}
 }
 
 // toNHWC copies NCHW images into the interior of dst.
