@@ -1,9 +1,9 @@
 // Package infer runs feed-forward convolutional networks for inference
 // only: batch norm folded into the convolutions, activations kept in
 // channels-last (NHWC) order with a zero border, and every convolution
-// computed by kernels.ConvNHWC with its bias, residual addition and ReLU
-// applied in the same pass, so that no layer but pooling touches an
-// activation twice.
+// computed by kernels.ConvNHWC (kernels.DepthwiseNHWC for one filter per
+// channel) with its bias, residual addition, ReLU and clamp applied in the
+// same pass, so that no layer but pooling touches an activation twice.
 //
 // A Net is built once from a network's weights (see models.ResNet's
 // Inference method) and then run on batches of NCHW images:
@@ -28,7 +28,7 @@ import (
 )
 
 // Value is an activation of a Net: a C×H×W image per batch item, or a
-// vector of C features once pooled.
+// vector of C features once pooled or flattened.
 type Value struct {
 	C, H, W int
 	vector  bool
