@@ -140,13 +140,10 @@ func dwTileGo(h, nc, taps int, offs []int, a []float32, rsA int, w []float32, ld
 				acc[j] += v * wt[j]
 			}
 		}
-		out := c[i*ldc:][:nc]
-		for j, v := range acc {
-			var r float32
-			if flags&1 != 0 {
-				r = res[i*ldr+j]
-			}
-			out[j] = applyEpilogue(v, r, flags, lo, hi)
+		var r []float32
+		if flags&1 != 0 {
+			r = res[i*ldr:]
 		}
+		storeRow(c[i*ldc:], acc, r, flags, lo, hi)
 	}
 }

@@ -27,25 +27,9 @@ func TestDepthwiseNHWC(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", k.name, ci), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(ci), 9))
 				src := randomNHWC(rng, tc.n, tc.h, tc.w, tc.c, tc.srcPad)
-				w := make([]float32, tc.c*tc.kh*tc.kw)
-				for i := range w {
-					w[i] = float32(rng.Float64()*2 - 1)
-				}
-				var bias []float32
-				if tc.bias {
-					bias = make([]float32, tc.c)
-					for i := range bias {
-						bias[i] = float32(rng.Float64()*2 - 1)
-					}
-				}
+				f := newConvFixture(rng, tc.c, tc.c, tc.bias, tc.res, src, tc.kh, tc.kw, tc.p)
+				w, bias, res, oh, ow := f.w, f.bias, f.res, f.oh, f.ow
 				p := tc.p.norm()
-				oh := p.outSize(tc.h, tc.kh, p.PadH, p.DilH, p.StrideH)
-				ow := p.outSize(tc.w, tc.kw, p.PadW, p.DilW, p.StrideW)
-				var res *NHWC
-				if tc.res {
-					r := randomNHWC(rng, tc.n, oh, ow, tc.c, 0)
-					res = &r
-				}
 				dst := NewNHWC(tc.n, oh, ow, tc.c, 1)
 				depthwiseWith(k, dst, src, PackDepthwise(w, bias, tc.c, tc.kh, tc.kw), tc.p, res, tc.clamp)
 				for n := range tc.n {

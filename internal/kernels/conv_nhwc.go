@@ -130,6 +130,19 @@ func applyEpilogue(s, r float32, flags int, lo, hi float32) float32 {
 	return s
 }
 
+// storeRow writes the epilogue of the sums acc to out, adding the
+// residual row res when flags ask for it.
+func storeRow(out, acc, res []float32, flags int, lo, hi float32) {
+	out = out[:len(acc)]
+	for j, v := range acc {
+		var r float32
+		if flags&1 != 0 {
+			r = res[j]
+		}
+		out[j] = applyEpilogue(v, r, flags, lo, hi)
+	}
+}
+
 // ConvNHWC computes dst = clamp(conv(src, pc) + bias + res) for every
 // image: the cross-correlation of src with the packed weights at the given
 // stride, padding and dilation, plus the residual res when it is not nil
@@ -203,14 +216,11 @@ func ConvNHWC(dst, src NHWC, pc *PackedConv, p ConvParams, res *NHWC, clamp *Cla
 			k.tile(h, taps, offs, run, a, rsA, b, tile, k.nr, bias, nil, 0, 0, 0, 0)
 			w := pc.Cout - c0
 			for i := range h {
-				o := out[i*dst.C:][:w]
-				for j, v := range tile[i*k.nr:][:w] {
-					var r float32
-					if res != nil {
-						r = rs[i*res.C+j]
-					}
-					o[j] = applyEpilogue(v, r, flags, lo, hi)
+				var r []float32
+				if res != nil {
+					r = rs[i*res.C:]
 				}
+				storeRow(out[i*dst.C:], tile[i*k.nr:][:w], r, flags, lo, hi)
 			}
 		}
 	}
@@ -333,13 +343,10 @@ func convTileGo(h, taps int, offs []int, run int, a []float32, rsA int, b, c []f
 				}
 			}
 		}
-		out := c[i*ldc:][:nr]
-		for j, v := range s {
-			var r float32
-			if flags&1 != 0 {
-				r = res[i*ldr+j]
-			}
-			out[j] = applyEpilogue(v, r, flags, lo, hi)
+		var r []float32
+		if flags&1 != 0 {
+			r = res[i*ldr:]
 		}
+		storeRow(c[i*ldc:], s[:], r, flags, lo, hi)
 	}
 }

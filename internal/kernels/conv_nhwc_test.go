@@ -45,6 +45,39 @@ func naiveConvNHWC(src NHWC, w, bias []float32, cout, kh, kw int, p ConvParams, 
 	return out
 }
 
+// convFixture holds the random operands of a convolution test.
+type convFixture struct {
+	w, bias []float32
+	res     *NHWC
+	oh, ow  int
+}
+
+// newConvFixture draws weights of filters×kh×kw floats, a bias of cout
+// values and a residual of the output's shape (each only when asked for)
+// for a convolution of src.
+func newConvFixture(rng *rand.Rand, filters, cout int, bias, res bool, src NHWC, kh, kw int, p ConvParams) convFixture {
+	p = p.norm()
+	f := convFixture{w: randomFloats(rng, filters*kh*kw),
+		oh: p.outSize(src.H, kh, p.PadH, p.DilH, p.StrideH), ow: p.outSize(src.W, kw, p.PadW, p.DilW, p.StrideW)}
+	if bias {
+		f.bias = randomFloats(rng, cout)
+	}
+	if res {
+		r := randomNHWC(rng, src.N, f.oh, f.ow, cout, 1)
+		f.res = &r
+	}
+	return f
+}
+
+// randomFloats returns n values drawn uniformly from [-1, 1).
+func randomFloats(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.Float64()*2 - 1)
+	}
+	return x
+}
+
 func randomNHWC(rng *rand.Rand, n, h, w, c, pad int) NHWC {
 	x := NewNHWC(n, h, w, c, pad)
 	for i := range n {
@@ -81,25 +114,8 @@ func TestConvNHWC(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", k.name, ci), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(ci), 7))
 				src := randomNHWC(rng, tc.n, tc.h, tc.w, tc.cin, tc.srcPad)
-				w := make([]float32, tc.cout*tc.cin*tc.kh*tc.kw)
-				for i := range w {
-					w[i] = float32(rng.Float64()*2 - 1)
-				}
-				var bias []float32
-				if tc.bias {
-					bias = make([]float32, tc.cout)
-					for i := range bias {
-						bias[i] = float32(rng.Float64()*2 - 1)
-					}
-				}
-				p := tc.p.norm()
-				oh := p.outSize(tc.h, tc.kh, p.PadH, p.DilH, p.StrideH)
-				ow := p.outSize(tc.w, tc.kw, p.PadW, p.DilW, p.StrideW)
-				var res *NHWC
-				if tc.res {
-					r := randomNHWC(rng, tc.n, oh, ow, tc.cout, 1)
-					res = &r
-				}
+				f := newConvFixture(rng, tc.cout*tc.cin, tc.cout, tc.bias, tc.res, src, tc.kh, tc.kw, tc.p)
+				w, bias, res, oh, ow := f.w, f.bias, f.res, f.oh, f.ow
 				dst := NewNHWC(tc.n, oh, ow, tc.cout, tc.dstPad)
 				ConvNHWC(dst, src, packConvWith(k, w, bias, tc.cout, tc.cin, tc.kh, tc.kw), tc.p, res, tc.clamp)
 				want := naiveConvNHWC(src, w, bias, tc.cout, tc.kh, tc.kw, tc.p, res, tc.clamp, oh, ow)
