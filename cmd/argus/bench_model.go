@@ -77,18 +77,22 @@ func newBenchModel(name string, size int, seed uint64) (benchModel, error) {
 		m := models.NewMNISTNet(rng)
 		return benchModel{mod: m, forward: m.Forward, channels: 1, classes: 10,
 			compile: func(int, int) (*infer.Net, error) { return m.Inference() }}, nil
-	case "resnet18":
+	case "resnet18", "resnet50":
 		// Five stride-2 stages leave at least one position from 32 pixels on.
 		if size < 32 {
-			return benchModel{}, fmt.Errorf("model resnet18 needs images of at least 32×32, not %d×%d", size, size)
+			return benchModel{}, fmt.Errorf("model %s needs images of at least 32×32, not %d×%d", name, size, size)
 		}
-		m, err := models.NewResNet(rng, 18, 1000)
+		depth := 18
+		if name == "resnet50" {
+			depth = 50
+		}
+		m, err := models.NewResNet(rng, depth, 1000)
 		if err != nil {
 			return benchModel{}, err
 		}
 		return benchModel{mod: m, forward: m.Forward, channels: 3, classes: 1000, compile: m.Inference}, nil
 	}
-	return benchModel{}, fmt.Errorf("unknown model %q (have resnet18, mnist-cnn)", name)
+	return benchModel{}, fmt.Errorf("unknown model %q (have resnet18, resnet50, mnist-cnn)", name)
 }
 
 // modelFlags are the flags shared by train-step and infer.
@@ -105,7 +109,7 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(fs *pflag.FlagSet, batch, iters int) {
-	fs.StringVar(&f.model, "model", "resnet18", "network: resnet18 or mnist-cnn")
+	fs.StringVar(&f.model, "model", "resnet18", "network: resnet18, resnet50 or mnist-cnn")
 	fs.IntVar(&f.batch, "batch", batch, "images per step")
 	fs.IntVar(&f.size, "size", 0, "image height and width (0: 28 for mnist-cnn, 64 for resnet18 training, 224 for resnet18 inference)")
 	fs.IntVar(&f.iters, "iters", iters, "timed iterations")

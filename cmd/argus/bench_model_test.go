@@ -26,6 +26,8 @@ func TestBenchModel(t *testing.T) {
 			[]string{"ms_per_batch"}},
 		{[]string{"bench", "infer", "--model", "resnet18", "--size", "32", "--engine", "autograd", "--iters", "1", "--warmup", "0", "--json"},
 			[]string{"ms_per_batch"}},
+		{[]string{"bench", "infer", "--model", "resnet50", "--size", "32", "--iters", "1", "--warmup", "0", "--json"},
+			[]string{"ms_per_batch"}},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(tc.args, &out, &errb); code != 0 {

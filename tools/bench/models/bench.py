@@ -61,9 +61,11 @@ def build(name, size):
         return MNISTNet(), 1, 10
     if name == "resnet18":
         return torchvision.models.resnet18(num_classes=1000), 3, 1000
+    if name == "resnet50":
+        return torchvision.models.resnet50(num_classes=1000), 3, 1000
     if name == "mobilenet_v2":
         return torchvision.models.mobilenet_v2(num_classes=1000), 3, 1000
-    raise SystemExit(f"bench.py: unknown model {name!r} (have resnet18, mobilenet_v2, mnist-cnn)")
+    raise SystemExit(f"bench.py: unknown model {name!r} (have resnet18, resnet50, mobilenet_v2, mnist-cnn)")
 
 
 def time_loop(warmup, iters, fn):
