@@ -70,8 +70,8 @@ func depthwiseWith(k *dwKernel, dst, src NHWC, pd *PackedDepthwise, p ConvParams
 		for it := from; it < to; it++ {
 			r, blk := it/blocks, it%blocks
 			n, r := r/(oh*rowTiles), r%(oh*rowTiles)
-			y, x0 := r/rowTiles, r%rowTiles*k.mr
-			h := min(k.mr, ow-x0)
+			y := r / rowTiles
+			x0, h := rowTile(r%rowTiles, rowTiles, ow)
 			c0 := blk * block
 			nc := min(block, pd.C-c0)
 			a := src.Data[src.Offset(n, y*p.StrideH-p.PadH, x0*p.StrideW-p.PadW)+c0:]

@@ -196,8 +196,8 @@ func ConvNHWC(dst, src NHWC, pc *PackedConv, p ConvParams, res *NHWC, clamp *Cla
 		for it := from; it < to; it++ {
 			panel, r := it/perPanel, it%perPanel
 			n, r := r/(oh*rowTiles), r%(oh*rowTiles)
-			y, x0 := r/rowTiles, r%rowTiles*k.mr
-			h := min(k.mr, ow-x0)
+			y := r / rowTiles
+			x0, h := rowTile(r%rowTiles, rowTiles, ow)
 			a := src.Data[src.Offset(n, y*p.StrideH-p.PadH, x0*p.StrideW-p.PadW):]
 			b := pc.w[panel*taps*run*k.nr:]
 			bias := pc.bias[panel*k.nr:]
@@ -257,6 +257,15 @@ func checkResidual(name string, res *NHWC, dst NHWC) {
 	if res.N != dst.N || res.H != dst.H || res.W != dst.W || res.C != dst.C {
 		panic(fmt.Sprintf("kernels: %s residual %dx%dx%dx%d for output %dx%dx%dx%d", name, res.N, res.H, res.W, res.C, dst.N, dst.H, dst.W, dst.C))
 	}
+}
+
+// rowTile returns the first pixel and the width of tile i of the tiles
+// that split a row of w pixels into pieces of near-equal width: 7 pixels
+// in tiles of at most 6 go as 4 + 3, not 6 + 1, so that no tile is left
+// with too few rows to hide the loads of the weights.
+func rowTile(i, tiles, w int) (x0, h int) {
+	x0 = i * w / tiles
+	return x0, (i+1)*w/tiles - x0
 }
 
 // rowPixels returns the residual's floats between horizontally adjacent

@@ -129,13 +129,16 @@ func convKernelsAvailable() []*convKernel {
 	return append(ks, convGo)
 }
 
-// maxRunAsm folds runs of 16 floats into a running maximum, when the CPU
-// has AVX-512.
-var maxRunAsm = func() func(dst, src *float32, n int) {
-	if cpu.X86.HasAVX512F {
-		return maxRunAVX512
+// maxRunAsm folds runs of maxRunWidth floats into a running maximum, when
+// the CPU has AVX-512 or AVX2.
+var maxRunAsm, maxRunWidth = func() (func(dst, src *float32, n int), int) {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return maxRunAVX512, 16
+	case cpu.X86.HasAVX2:
+		return maxRunAVX2, 8
 	}
-	return nil
+	return nil, 0
 }()
 
 // dwAsm is the signature the generated depthwise kernels share.

@@ -13729,3 +13729,24 @@ maxrun_loop:
 	JNE     maxrun_loop
 	VZEROUPPER
 	RET
+
+// func maxRunAVX2(dst *float32, src *float32, n int)
+// Requires: AVX
+TEXT ·maxRunAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+maxrun2_loop:
+	VMOVUPS   (SI), Y0
+	VMOVUPS   (DI), Y1
+	VMAXPS    Y1, Y0, Y2
+	VCMPPS    $0x03, Y0, Y0, Y3
+	VBLENDVPS Y3, Y0, Y2, Y2
+	VMOVUPS   Y2, (DI)
+	ADDQ      $0x20, SI
+	ADDQ      $0x20, DI
+	SUBQ      $0x08, CX
+	JNE       maxrun2_loop
+	VZEROUPPER
+	RET

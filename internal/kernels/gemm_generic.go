@@ -18,7 +18,10 @@ var convBest = convGo
 func convKernelsAvailable() []*convKernel { return []*convKernel{convGo} }
 
 // maxRunAsm is absent without assembly; max pooling runs in Go.
-var maxRunAsm func(dst, src *float32, n int)
+var (
+	maxRunAsm   func(dst, src *float32, n int)
+	maxRunWidth int
+)
 
 // dwBest is the depthwise kernel DepthwiseNHWC uses: the portable one.
 var dwBest = dwGo

@@ -1476,3 +1476,9 @@ func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, rows int, l
 //
 //go:noescape
 func maxRunAVX512(dst *float32, src *float32, n int)
+
+// maxRunAVX2 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;
+// n must be a positive multiple of 8.
+//
+//go:noescape
+func maxRunAVX2(dst *float32, src *float32, n int)

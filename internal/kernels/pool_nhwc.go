@@ -48,8 +48,8 @@ func MaxPoolNHWC(dst, src NHWC, kh, kw, sh, sw, ph, pw int) {
 func maxInto(out, in []float32) {
 	in = in[:len(out)]
 	done := 0
-	if maxRunAsm != nil && len(out) >= 16 {
-		done = len(out) &^ 15
+	if maxRunAsm != nil && len(out) >= maxRunWidth {
+		done = len(out) / maxRunWidth * maxRunWidth
 		maxRunAsm(&out[0], &in[0], done)
 	}
 	for i := done; i < len(out); i++ {

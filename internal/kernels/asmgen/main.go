@@ -36,6 +36,7 @@ func main() {
 	}
 	transpose16()
 	maxRun()
+	maxRunAVX2()
 	Generate()
 }
 
@@ -570,4 +571,32 @@ func dwKernel(name string, mr, nv int) {
 	DECQ(taps)
 	JNE(LabelRef(name + "_tap"))
 	epilogue(name, mr, nv, width, acc, tmp)
+}
+
+// maxRunAVX2 is maxRun for AVX2, eight floats at a time, with a blend
+// instead of a mask register.
+func maxRunAVX2() {
+	TEXT("maxRunAVX2", NOSPLIT, "func(dst, src *float32, n int)")
+	Pragma("noescape")
+	Doc(
+		"maxRunAVX2 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;",
+		"n must be a positive multiple of 8.",
+	)
+	dst, src, n := RDI, RSI, RCX
+	Load(Param("dst"), dst)
+	Load(Param("src"), src)
+	Load(Param("n"), n)
+	Label("maxrun2_loop")
+	VMOVUPS(Mem{Base: src}, Y0)
+	VMOVUPS(Mem{Base: dst}, Y1)
+	VMAXPS(Y1, Y0, Y2)
+	VCMPPS(U8(3), Y0, Y0, Y3)
+	VBLENDVPS(Y3, Y0, Y2, Y2)
+	VMOVUPS(Y2, Mem{Base: dst})
+	ADDQ(U8(32), src)
+	ADDQ(U8(32), dst)
+	SUBQ(U8(8), n)
+	JNE(LabelRef("maxrun2_loop"))
+	VZEROUPPER()
+	RET()
 }
