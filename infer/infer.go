@@ -51,12 +51,8 @@ type Net struct {
 // step is one layer of a Net.
 type step interface {
 	run(b *buffers)
-}
-
-// buffers are the activations of one Run.
-type buffers struct {
-	n    int
-	acts []kernels.NHWC
+	// io returns the values the step reads and the one it writes.
+	io() (reads []int, write int)
 }
 
 // New returns an empty Net and its input value, images of c channels of
@@ -138,6 +134,13 @@ type convStep struct {
 	pd           *kernels.PackedDepthwise // instead of pc for a depthwise convolution
 	p            kernels.ConvParams
 	clamp        *kernels.Clamp
+}
+
+func (s *convStep) io() ([]int, int) {
+	if s.res >= 0 {
+		return []int{s.in, s.res}, s.out
+	}
+	return []int{s.in}, s.out
 }
 
 func (s *convStep) run(b *buffers) {
@@ -244,6 +247,8 @@ type maxPoolStep struct {
 	ph, pw         int
 }
 
+func (s *maxPoolStep) io() ([]int, int) { return []int{s.in}, s.out }
+
 func (s *maxPoolStep) run(b *buffers) {
 	kernels.MaxPoolNHWC(b.acts[s.out], b.acts[s.in], s.kh, s.kw, s.sh, s.sw, s.ph, s.pw)
 }
@@ -266,6 +271,8 @@ func (n *Net) MaxPool(x *Value, k, s, p [2]int) *Value {
 }
 
 type avgPoolStep struct{ in, out int }
+
+func (s *avgPoolStep) io() ([]int, int) { return []int{s.in}, s.out }
 
 func (s *avgPoolStep) run(b *buffers) {
 	src, dst := b.acts[s.in], b.acts[s.out]
@@ -308,6 +315,8 @@ type linearStep struct {
 	k, m    int
 }
 
+func (s *linearStep) io() ([]int, int) { return []int{s.in}, s.out }
+
 func (s *linearStep) run(b *buffers) {
 	src, dst := b.acts[s.in], b.acts[s.out]
 	kernels.Sgemm(false, true, src.N, s.m, s.k, 1, src.Data, s.k, s.w, s.k, 0, dst.Data, s.m)
@@ -342,6 +351,8 @@ func (n *Net) Linear(x *Value, w *tensor.Tensor, b []float32) *Value {
 
 type flattenStep struct{ in, out int }
 
+func (s *flattenStep) io() ([]int, int) { return []int{s.in}, s.out }
+
 func (s *flattenStep) run(b *buffers) {
 	src, dst := b.acts[s.in], b.acts[s.out]
 	fromNHWC(dst.Data, src)
@@ -362,6 +373,8 @@ func (n *Net) Flatten(x *Value) *Value {
 }
 
 type reluStep struct{ in, out int }
+
+func (s *reluStep) io() ([]int, int) { return []int{s.in}, s.out }
 
 func (s *reluStep) run(b *buffers) {
 	src, dst := b.acts[s.in], b.acts[s.out]
@@ -416,8 +429,11 @@ func (n *Net) Run(x *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	b := n.buffers(xs[0])
 	defer n.release(b)
+	b.clearBorder(0)
 	toNHWC(b.acts[0], x.Data())
 	for _, s := range n.steps {
+		_, w := s.io()
+		b.clearBorder(w)
 		s.run(b)
 	}
 	o := b.acts[n.out.id]
@@ -440,15 +456,7 @@ func (n *Net) buffers(bs int) *buffers {
 		}
 	}
 	n.mu.Unlock()
-	b := &buffers{n: bs, acts: make([]kernels.NHWC, len(n.values))}
-	for i, v := range n.values {
-		if v.vector {
-			b.acts[i] = kernels.NHWC{N: bs, H: 1, W: 1, C: v.C, Data: make([]float32, bs*v.C)}
-			continue
-		}
-		b.acts[i] = kernels.NewNHWC(bs, v.H, v.W, v.C, v.pad)
-	}
-	return b
+	return n.plan(bs)
 }
 
 // release keeps b for a later run. At most one set per thread stays idle,

@@ -243,3 +243,47 @@ func TestInvertedResidual(t *testing.T) {
 		t.Fatalf("convolution in 4 groups of 4 channels: %v", err)
 	}
 }
+
+// TestPlanSharesMemory checks that a chain of layers reuses storage and
+// that a reused value's border is zeroed again (the padded convolutions
+// would read garbage otherwise).
+func TestPlanSharesMemory(t *testing.T) {
+	rng := tensor.NewRNG(6)
+	net, x := New(4, 10, 10)
+	y := x
+	var ws []*tensor.Tensor
+	for i := range 6 {
+		w := rng.Normal(0, 0.3, 4, 4, 3, 3)
+		ws = append(ws, w)
+		y = net.Conv(y, w, ConvOptions{Padding: [2]int{1 + i%2, 1 + i%2}, Dilation: [2]int{1 + i%2, 1 + i%2}, ReLU: i%2 == 0})
+	}
+	net.Output(y)
+	b := net.plan(2)
+	pieces := map[*float32]bool{}
+	for _, a := range b.acts {
+		pieces[&a.Data[0]] = true
+	}
+	if len(pieces) > 3 {
+		t.Errorf("%d pieces of storage for a chain of 7 values, want at most 3", len(pieces))
+	}
+	in := rng.Normal(0, 1, 2, 4, 10, 10)
+	for range 3 {
+		got, err := net.Run(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want *autograd.Var
+		autograd.NoGrad(func() {
+			v := autograd.Const(in)
+			for i, w := range ws {
+				d := 1 + i%2
+				v = autograd.Conv2d(v, autograd.Const(w), nil, autograd.Conv2dOptions{Padding: [2]int{d, d}, Dilation: [2]int{d, d}})
+				if i%2 == 0 {
+					v = autograd.ReLU(v)
+				}
+			}
+			want = v
+		})
+		closeTo(t, got, want.Value())
+	}
+}
