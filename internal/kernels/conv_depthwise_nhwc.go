@@ -80,7 +80,7 @@ func depthwiseWith(k *dwKernel, dst, src NHWC, pd *PackedDepthwise, p ConvParams
 			if res != nil {
 				rs = res.Data[res.Offset(n, y, x0)+c0:]
 			}
-			k.tile(h, nc, taps, offs, a, rsA, pd.w[c0:], pd.C, out, dst.C, pd.bias[c0:], rs, res.rowPixels(), flags, lo, hi)
+			k.tile(h, nc, taps, offs, a, rsA, pd.w[c0:], pd.C, out, dst.C, pd.bias[c0:], rs, res.pixelStride(), flags, lo, hi)
 		}
 	}
 	parallelItems(items, 2*items*k.mr*block*taps, work, 0)
@@ -115,7 +115,7 @@ func checkDwTile(h, nc, taps int, offs []int, a []float32, rsA int, w []float32,
 	}
 	ok = ok && len(a) >= maxOff+(h-1)*rsA+nc && len(w) >= (taps-1)*ldw+nc &&
 		len(c) >= (h-1)*ldc+nc && len(bias) >= nc
-	if flags&1 != 0 {
+	if flags&epiResidual != 0 {
 		ok = ok && len(res) >= (h-1)*ldr+nc
 	}
 	if !ok {
@@ -141,7 +141,7 @@ func dwTileGo(h, nc, taps int, offs []int, a []float32, rsA int, w []float32, ld
 			}
 		}
 		var r []float32
-		if flags&1 != 0 {
+		if flags&epiResidual != 0 {
 			r = res[i*ldr:]
 		}
 		storeRow(c[i*ldc:], acc, r, flags, lo, hi)

@@ -98,33 +98,41 @@ func packConvWith(k *convKernel, w, bias []float32, cout, cin, kh, kw int) *Pack
 // Clamp{0, +Inf}, a ReLU6 Clamp{0, 6}. A NaN stays NaN, as in PyTorch.
 type Clamp struct{ Lo, Hi float32 }
 
-// flags returns the epilogue flags of the kernels for a residual and a
-// clamp (nil for none).
+// The epilogue flags of the convolution kernels (the assembly tests the
+// same bits).
+const (
+	epiResidual = 1 << iota // add the residual
+	epiLo                   // clamp from below at lo
+	epiHi                   // clamp from above at hi
+)
+
+// epilogueFlags returns the epilogue flags and bounds of the kernels for a
+// residual and a clamp (nil for none); an infinite bound costs nothing.
 func epilogueFlags(res *NHWC, clamp *Clamp) (flags int, lo, hi float32) {
 	if res != nil {
-		flags |= 1
+		flags |= epiResidual
 	}
 	if clamp == nil {
 		return flags, 0, 0
 	}
 	if !math.IsInf(float64(clamp.Lo), -1) {
-		flags |= 2
+		flags |= epiLo
 	}
 	if !math.IsInf(float64(clamp.Hi), 1) {
-		flags |= 4
+		flags |= epiHi
 	}
 	return flags, clamp.Lo, clamp.Hi
 }
 
 // applyEpilogue is the kernels' epilogue on one value.
 func applyEpilogue(s, r float32, flags int, lo, hi float32) float32 {
-	if flags&1 != 0 {
+	if flags&epiResidual != 0 {
 		s += r
 	}
-	if flags&2 != 0 && s < lo {
+	if flags&epiLo != 0 && s < lo {
 		s = lo
 	}
-	if flags&4 != 0 && s > hi {
+	if flags&epiHi != 0 && s > hi {
 		s = hi
 	}
 	return s
@@ -136,7 +144,7 @@ func storeRow(out, acc, res []float32, flags int, lo, hi float32) {
 	out = out[:len(acc)]
 	for j, v := range acc {
 		var r float32
-		if flags&1 != 0 {
+		if flags&epiResidual != 0 {
 			r = res[j]
 		}
 		out[j] = applyEpilogue(v, r, flags, lo, hi)
@@ -208,7 +216,7 @@ func ConvNHWC(dst, src NHWC, pc *PackedConv, p ConvParams, res *NHWC, clamp *Cla
 				rs = res.Data[res.Offset(n, y, x0)+c0:]
 			}
 			if c0+k.nr <= pc.Cout {
-				k.tile(h, taps, offs, run, a, rsA, b, out, dst.C, bias, rs, res.rowPixels(), flags, lo, hi)
+				k.tile(h, taps, offs, run, a, rsA, b, out, dst.C, bias, rs, res.pixelStride(), flags, lo, hi)
 				continue
 			}
 			// The last block of channels is partial: compute the whole
@@ -268,9 +276,9 @@ func rowTile(i, tiles, w int) (x0, h int) {
 	return x0, (i+1)*w/tiles - x0
 }
 
-// rowPixels returns the residual's floats between horizontally adjacent
-// pixels, which is its channel count, or 0 for no residual.
-func (x *NHWC) rowPixels() int {
+// pixelStride returns the floats between horizontally adjacent pixels of
+// a residual, its channel count, or 0 for no residual.
+func (x *NHWC) pixelStride() int {
 	if x == nil {
 		return 0
 	}
@@ -324,7 +332,7 @@ func checkConvTile(h, nr, taps int, offs []int, run int, a []float32, rsA int, b
 	}
 	ok = ok && len(a) >= maxOff+(h-1)*rsA+run && len(b) >= taps*run*nr &&
 		len(c) >= (h-1)*ldc+nr && len(bias) >= nr
-	if flags&1 != 0 {
+	if flags&epiResidual != 0 {
 		ok = ok && len(res) >= (h-1)*ldr+nr
 	}
 	if !ok {
@@ -353,7 +361,7 @@ func convTileGo(h, taps int, offs []int, run int, a []float32, rsA int, b, c []f
 			}
 		}
 		var r []float32
-		if flags&1 != 0 {
+		if flags&epiResidual != 0 {
 			r = res[i*ldr:]
 		}
 		storeRow(c[i*ldc:], s[:], r, flags, lo, hi)

@@ -94,7 +94,7 @@ func asmConvKernel(name string, nr int, rows []convAsm) *convKernel {
 		tile: func(h, taps int, offs []int, run int, a []float32, rsA int, b, c []float32, ldc int, bias, res []float32, ldr, flags int, lo, hi float32) {
 			checkConvTile(h, nr, taps, offs, run, a, rsA, b, c, ldc, bias, res, ldr, flags)
 			rp := &bias[0] // any valid pointer when there is no residual
-			if flags&1 != 0 {
+			if flags&epiResidual != 0 {
 				rp = &res[0]
 			}
 			rows[h-1](taps, &offs[0], run, &a[0], rsA, &b[0], &c[0], ldc, &bias[0], rp, ldr, flags, lo, hi)
@@ -161,14 +161,14 @@ var dwAVX512 = &dwKernel{name: "avx512-6x64", mr: 6,
 		checkDwTile(h, nc, taps, offs, a, rsA, w, ldw, c, ldc, bias, res, ldr, flags)
 		if v := nc / 16; v > 0 {
 			rp := &bias[0] // any valid pointer when there is no residual
-			if flags&1 != 0 {
+			if flags&epiResidual != 0 {
 				rp = &res[0]
 			}
 			dwAVX512Tiles[h-1][v-1](taps, &offs[0], &a[0], rsA, &w[0], ldw, &c[0], ldc, &bias[0], rp, ldr, flags, lo, hi)
 		}
 		if done := nc &^ 15; done < nc {
 			var rs []float32
-			if flags&1 != 0 {
+			if flags&epiResidual != 0 {
 				rs = res[done:]
 			}
 			dwTileGo(h, nc-done, taps, offs, a[done:], rsA, w[done:], ldw, c[done:], ldc, bias[done:], rs, ldr, flags, lo, hi)
