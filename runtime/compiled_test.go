@@ -182,8 +182,8 @@ func TestCompiledMatchesNodes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := compile(b.g); (err == nil) != c.compiled || (e.net != nil) != c.compiled {
-				t.Fatalf("compile error %v, want compiled %v", err, c.compiled)
+			if err := e.Compiled(); (err == nil) != c.compiled || (e.net != nil) != c.compiled {
+				t.Fatalf("Compiled() = %v, want compiled %v", err, c.compiled)
 			}
 			for _, n := range []int{1, 3} {
 				checkPaths(t, e, randTensor(b.rng, n, 3, 9, 10))

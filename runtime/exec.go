@@ -9,10 +9,12 @@
 // *xgraph.UnsupportedError naming the node, operator and attribute.
 //
 // A feed-forward convolutional network that package infer can express
-// (convolutions with their batch norms, residual additions and ReLUs, max
-// and global average pooling, fully connected layers) runs as a compiled
-// infer.Net on float32 batches of its image size, with the same results up
-// to float32 rounding; any other graph or input is evaluated node by node.
+// (ungrouped and depthwise convolutions with their batch norms, residual
+// additions, ReLUs and clips, max and global average pooling, fully
+// connected layers) runs as a compiled infer.Net on float32 batches of its
+// image size, with the same results up to float32 rounding; any other
+// graph or input is evaluated node by node (Executor.Compiled says which
+// and why).
 package runtime
 
 import (
@@ -206,8 +208,9 @@ type Executor struct {
 	// their input through.
 	fused, folded map[*xgraph.Node]bool
 	// net runs the whole graph when compile can translate it; nil
-	// otherwise.
-	net *compiled
+	// otherwise, and notCompiled says why.
+	net         *compiled
+	notCompiled error
 }
 
 // fusable lists the operators that can apply a following ReLU themselves.
@@ -259,8 +262,17 @@ func New(g *xgraph.Graph) (*Executor, error) {
 	}
 	e.planFusion()
 	// The error only says why the graph runs node by node.
-	e.net, _ = compile(g)
+	e.net, e.notCompiled = compile(g)
 	return e, nil
+}
+
+// Compiled returns nil when the graph runs as a compiled infer.Net, or
+// the reason it runs node by node.
+func (e *Executor) Compiled() error {
+	if e.net == nil {
+		return fmt.Errorf("runs node by node: %w", e.notCompiled)
+	}
+	return nil
 }
 
 // Graph returns the executor's graph.

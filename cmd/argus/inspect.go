@@ -39,7 +39,17 @@ func init() {
 				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", dot)
 			}
 			if asJSON {
-				return printJSON(cmd, inspectResult(g, stats, dot))
+				res := inspectResult(g, stats, dot)
+				// How argus run would execute the graph as it stands now.
+				switch exec, err := runtime.New(g); {
+				case err != nil:
+					res["execution"], res["execution_note"] = "unsupported", err.Error()
+				case exec.Compiled() != nil:
+					res["execution"], res["execution_note"] = "nodes", exec.Compiled().Error()
+				default:
+					res["execution"] = "compiled"
+				}
+				return printJSON(cmd, res)
 			}
 			return g.Dump(cmd.OutOrStdout())
 		},

@@ -57,15 +57,17 @@ func TestInspectCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	var res struct {
-		Nodes  int
-		Ops    map[string]int
-		Passes map[string]int
-		Inputs []struct{ Shape []int }
+		Nodes     int
+		Ops       map[string]int
+		Passes    map[string]int
+		Inputs    []struct{ Shape []int }
+		Execution string
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if res.Ops["BatchNormalization"] != 0 || res.Ops["Conv"] != 20 || res.Passes["fold-batchnorm"] == 0 || res.Inputs[0].Shape[0] != -1 {
+	if res.Ops["BatchNormalization"] != 0 || res.Ops["Conv"] != 20 || res.Passes["fold-batchnorm"] == 0 || res.Inputs[0].Shape[0] != -1 ||
+		res.Execution != "compiled" {
 		t.Errorf("result %+v", res)
 	}
 	b, err := os.ReadFile(svg)
