@@ -7,12 +7,12 @@
 # Both run on THREADS threads (default 2). Each shape alternates the two tools
 # ROUNDS times (default 3) so that other load on the machine hits both alike;
 # the table keeps each tool's best and mean GFLOP/s. -large adds 4096^3.
-# PYTHON names an interpreter with torch (default python3).
+# PYTHON names an interpreter with torch (default /usr/bin/python3, Debian's).
 set -eu
 cd "$(dirname "$0")/../.."
 threads=${THREADS:-2}
 rounds=${ROUNDS:-3}
-py=${PYTHON:-python3}
+py=${PYTHON:-/usr/bin/python3}
 "$py" -c 'import torch' 2>/dev/null || { echo "gemm.sh: $py cannot import torch; set PYTHON" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
