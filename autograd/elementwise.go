@@ -3,6 +3,7 @@ package autograd
 import (
 	"math"
 
+	"argus/internal/kernels"
 	"argus/tensor"
 )
 
@@ -284,26 +285,12 @@ func AddScalar(x *Var, s float32) *Var {
 		func(_, _, g, gx []float32) { copy(gx, g) })
 }
 
-// ReLU returns max(x, 0). Its gradient at 0 is 0, as in PyTorch.
+// ReLU returns max(x, 0). Its gradient at 0 is 0, and a NaN stays NaN and
+// passes no gradient, as in PyTorch.
 func ReLU(x *Var) *Var {
-	// Both loops select by sign-bit masks rather than branches: activations
-	// are positive about half the time, so branches would mispredict.
 	return unary(x,
-		func(x, y []float32) {
-			y = y[:len(x)]
-			for i, v := range x {
-				b := math.Float32bits(v)
-				y[i] = math.Float32frombits(b & uint32(int32(^b)>>31))
-			}
-		},
-		func(_, y, g, gx []float32) {
-			g, gx = g[:len(y)], gx[:len(y)]
-			for i, v := range y {
-				// y is +0 or positive, so its bits are non-zero exactly where x > 0.
-				b := math.Float32bits(v)
-				gx[i] = math.Float32frombits(math.Float32bits(g[i]) & uint32(int32(b|-b)>>31))
-			}
-		})
+		func(x, y []float32) { kernels.ReLU(y, x) },
+		func(_, y, g, gx []float32) { kernels.ReLUGrad(gx, g, y) })
 }
 
 // LeakyReLU returns x for x > 0 and slope*x otherwise.

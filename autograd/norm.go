@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"argus/internal/kernels"
 	"argus/tensor"
 )
 
@@ -121,26 +122,15 @@ func (o *batchNormOp) Forward() *tensor.Tensor {
 				b = o.b.value.Data()[ch]
 			}
 			m32, inv32 := float32(mean), float32(inv)
-			if o.xhat == nil {
-				// Nothing to save; the same arithmetic as below, so that
-				// values match with and without recording to the bit.
-				for i := 0; i < n; i++ {
-					k := (i*c + ch) * inner
-					src, dst := xd[k:k+inner], od[k:k+inner]
-					for j, v := range src {
-						dst[j] = (v-m32)*inv32*w + b
-					}
-				}
-				continue
-			}
+			// Without recording there is nothing to save; the arithmetic is
+			// the same, so values match with and without recording to the bit.
 			for i := 0; i < n; i++ {
 				k := (i*c + ch) * inner
-				src, h, dst := xd[k:k+inner], hd[k:k+inner], od[k:k+inner]
-				for j, v := range src {
-					xh := (v - m32) * inv32
-					h[j] = xh
-					dst[j] = xh*w + b
+				var h []float32
+				if o.xhat != nil {
+					h = hd[k : k+inner]
 				}
+				kernels.NormAffine(od[k:k+inner], h, xd[k:k+inner], m32, inv32, w, b)
 			}
 		}
 	})
@@ -200,10 +190,7 @@ func (o *batchNormOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 			mg, mgh := float32(sg/cnt), float32(sgh/cnt)
 			for i := 0; i < n; i++ {
 				k := (i*c + ch) * inner
-				h, dst := hd[k:k+inner], gx.Data()[k:k+inner]
-				for j, v := range gd[k : k+inner] {
-					dst[j] = scale * (v - mg - h[j]*mgh)
-				}
+				kernels.NormGrad(gx.Data()[k:k+inner], gd[k:k+inner], hd[k:k+inner], mg, mgh, scale)
 			}
 		}
 	})

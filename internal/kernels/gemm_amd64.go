@@ -185,3 +185,14 @@ func dwKernelsAvailable() []*dwKernel {
 	}
 	return []*dwKernel{dwGo}
 }
+
+// ew holds the element-wise kernels of the widest vectors the CPU has.
+var ew = func() *elementwise {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return &elementwise{lanes: 16, relu: reluAVX512, reluGrad: reluGradAVX512, norm: normAffineAVX512, normGrad: normGradAVX512}
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		return &elementwise{lanes: 8, relu: reluAVX2, reluGrad: reluGradAVX2, norm: normAffineAVX2, normGrad: normGradAVX2}
+	}
+	return &elementwise{}
+}()

@@ -13750,3 +13750,226 @@ maxrun2_loop:
 	JNE       maxrun2_loop
 	VZEROUPPER
 	RET
+
+// func reluAVX512(dst *float32, src *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·reluAVX512(SB), NOSPLIT, $0-24
+	MOVQ   dst+0(FP), DI
+	MOVQ   src+8(FP), SI
+	VPXORD Z1, Z1, Z1
+	MOVQ   n+16(FP), CX
+
+reluAVX512_loop:
+	VMOVUPS (SI), Z0
+	VMAXPS  Z0, Z1, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ    $0x00000040, DI
+	ADDQ    $0x00000040, SI
+	SUBQ    $0x00000010, CX
+	JNE     reluAVX512_loop
+	VZEROUPPER
+	RET
+
+// func reluGradAVX512(gx *float32, grad *float32, out *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·reluGradAVX512(SB), NOSPLIT, $0-32
+	MOVQ   gx+0(FP), DI
+	MOVQ   grad+8(FP), SI
+	MOVQ   out+16(FP), DX
+	VPXORD Z2, Z2, Z2
+	MOVQ   n+24(FP), CX
+
+reluGradAVX512_loop:
+	VCMPPS    $0x11, (DX), Z2, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS   Z0, (DI)
+	ADDQ      $0x00000040, DI
+	ADDQ      $0x00000040, SI
+	ADDQ      $0x00000040, DX
+	SUBQ      $0x00000010, CX
+	JNE       reluGradAVX512_loop
+	VZEROUPPER
+	RET
+
+// func normAffineAVX512(dst *float32, h *float32, src *float32, n int, m float32, inv float32, w float32, b float32)
+// Requires: AVX, AVX512F
+TEXT ·normAffineAVX512(SB), NOSPLIT, $0-48
+	MOVQ         dst+0(FP), DI
+	MOVQ         h+8(FP), DX
+	MOVQ         src+16(FP), SI
+	VBROADCASTSS m+32(FP), Z4
+	VBROADCASTSS inv+36(FP), Z5
+	VBROADCASTSS w+40(FP), Z6
+	VBROADCASTSS b+44(FP), Z7
+	TESTQ        DX, DX
+	JE           normAffineAVX512_nosave
+	MOVQ         n+24(FP), CX
+
+normAffineAVX512_save:
+	VMOVUPS     (SI), Z0
+	VSUBPS      Z4, Z0, Z0
+	VMULPS      Z5, Z0, Z0
+	VMOVUPS     Z0, (DX)
+	VFMADD213PS Z7, Z6, Z0
+	VMOVUPS     Z0, (DI)
+	ADDQ        $0x00000040, DI
+	ADDQ        $0x00000040, DX
+	ADDQ        $0x00000040, SI
+	SUBQ        $0x00000010, CX
+	JNE         normAffineAVX512_save
+	VZEROUPPER
+	RET
+
+normAffineAVX512_nosave:
+	MOVQ n+24(FP), CX
+
+normAffineAVX512_loop:
+	VMOVUPS     (SI), Z0
+	VSUBPS      Z4, Z0, Z0
+	VMULPS      Z5, Z0, Z0
+	VFMADD213PS Z7, Z6, Z0
+	VMOVUPS     Z0, (DI)
+	ADDQ        $0x00000040, DI
+	ADDQ        $0x00000040, SI
+	SUBQ        $0x00000010, CX
+	JNE         normAffineAVX512_loop
+	VZEROUPPER
+	RET
+
+// func normGradAVX512(gx *float32, grad *float32, h *float32, n int, mg float32, mgh float32, scale float32)
+// Requires: AVX, AVX512F
+TEXT ·normGradAVX512(SB), NOSPLIT, $0-44
+	MOVQ         gx+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         h+16(FP), DX
+	VBROADCASTSS mg+32(FP), Z4
+	VBROADCASTSS mgh+36(FP), Z5
+	VBROADCASTSS scale+40(FP), Z6
+	MOVQ         n+24(FP), CX
+
+normGradAVX512_loop:
+	VMOVUPS      (SI), Z0
+	VSUBPS       Z4, Z0, Z0
+	VMOVUPS      (DX), Z1
+	VFNMADD231PS Z5, Z1, Z0
+	VMULPS       Z6, Z0, Z0
+	VMOVUPS      Z0, (DI)
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000040, DX
+	SUBQ         $0x00000010, CX
+	JNE          normGradAVX512_loop
+	VZEROUPPER
+	RET
+
+// func reluAVX2(dst *float32, src *float32, n int)
+// Requires: AVX
+TEXT ·reluAVX2(SB), NOSPLIT, $0-24
+	MOVQ   dst+0(FP), DI
+	MOVQ   src+8(FP), SI
+	VXORPS Y1, Y1, Y1
+	MOVQ   n+16(FP), CX
+
+reluAVX2_loop:
+	VMOVUPS (SI), Y0
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $0x00000020, DI
+	ADDQ    $0x00000020, SI
+	SUBQ    $0x00000008, CX
+	JNE     reluAVX2_loop
+	VZEROUPPER
+	RET
+
+// func reluGradAVX2(gx *float32, grad *float32, out *float32, n int)
+// Requires: AVX
+TEXT ·reluGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ   gx+0(FP), DI
+	MOVQ   grad+8(FP), SI
+	MOVQ   out+16(FP), DX
+	VXORPS Y2, Y2, Y2
+	MOVQ   n+24(FP), CX
+
+reluGradAVX2_loop:
+	VMOVUPS (DX), Y1
+	VCMPPS  $0x1e, Y2, Y1, Y1
+	VANDPS  (SI), Y1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $0x00000020, DI
+	ADDQ    $0x00000020, SI
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, CX
+	JNE     reluGradAVX2_loop
+	VZEROUPPER
+	RET
+
+// func normAffineAVX2(dst *float32, h *float32, src *float32, n int, m float32, inv float32, w float32, b float32)
+// Requires: AVX, FMA3
+TEXT ·normAffineAVX2(SB), NOSPLIT, $0-48
+	MOVQ         dst+0(FP), DI
+	MOVQ         h+8(FP), DX
+	MOVQ         src+16(FP), SI
+	VBROADCASTSS m+32(FP), Y4
+	VBROADCASTSS inv+36(FP), Y5
+	VBROADCASTSS w+40(FP), Y6
+	VBROADCASTSS b+44(FP), Y7
+	TESTQ        DX, DX
+	JE           normAffineAVX2_nosave
+	MOVQ         n+24(FP), CX
+
+normAffineAVX2_save:
+	VMOVUPS     (SI), Y0
+	VSUBPS      Y4, Y0, Y0
+	VMULPS      Y5, Y0, Y0
+	VMOVUPS     Y0, (DX)
+	VFMADD213PS Y7, Y6, Y0
+	VMOVUPS     Y0, (DI)
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x00000020, DX
+	ADDQ        $0x00000020, SI
+	SUBQ        $0x00000008, CX
+	JNE         normAffineAVX2_save
+	VZEROUPPER
+	RET
+
+normAffineAVX2_nosave:
+	MOVQ n+24(FP), CX
+
+normAffineAVX2_loop:
+	VMOVUPS     (SI), Y0
+	VSUBPS      Y4, Y0, Y0
+	VMULPS      Y5, Y0, Y0
+	VFMADD213PS Y7, Y6, Y0
+	VMOVUPS     Y0, (DI)
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x00000020, SI
+	SUBQ        $0x00000008, CX
+	JNE         normAffineAVX2_loop
+	VZEROUPPER
+	RET
+
+// func normGradAVX2(gx *float32, grad *float32, h *float32, n int, mg float32, mgh float32, scale float32)
+// Requires: AVX, FMA3
+TEXT ·normGradAVX2(SB), NOSPLIT, $0-44
+	MOVQ         gx+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         h+16(FP), DX
+	VBROADCASTSS mg+32(FP), Y4
+	VBROADCASTSS mgh+36(FP), Y5
+	VBROADCASTSS scale+40(FP), Y6
+	MOVQ         n+24(FP), CX
+
+normGradAVX2_loop:
+	VMOVUPS      (SI), Y0
+	VSUBPS       Y4, Y0, Y0
+	VMOVUPS      (DX), Y1
+	VFNMADD231PS Y5, Y1, Y0
+	VMULPS       Y6, Y0, Y0
+	VMOVUPS      Y0, (DI)
+	ADDQ         $0x00000020, DI
+	ADDQ         $0x00000020, SI
+	ADDQ         $0x00000020, DX
+	SUBQ         $0x00000008, CX
+	JNE          normGradAVX2_loop
+	VZEROUPPER
+	RET

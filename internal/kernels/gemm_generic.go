@@ -28,3 +28,6 @@ var dwBest = dwGo
 
 // dwKernelsAvailable lists every depthwise kernel this build runs.
 func dwKernelsAvailable() []*dwKernel { return []*dwKernel{dwGo} }
+
+// ew has no assembly: the element-wise kernels run in Go.
+var ew = &elementwise{}

@@ -1482,3 +1482,55 @@ func maxRunAVX512(dst *float32, src *float32, n int)
 //
 //go:noescape
 func maxRunAVX2(dst *float32, src *float32, n int)
+
+// reluAVX512 sets dst[i] = max(src[i], 0) for i < n, NaN where src is NaN;
+// n must be a positive multiple of 16.
+//
+//go:noescape
+func reluAVX512(dst *float32, src *float32, n int)
+
+// reluGradAVX512 sets gx[i] = grad[i] where out[i] > 0 and 0 elsewhere, for i < n;
+// n must be a positive multiple of 16.
+//
+//go:noescape
+func reluGradAVX512(gx *float32, grad *float32, out *float32, n int)
+
+// normAffineAVX512 sets t = (src[i] - m) * inv, h[i] = t when h is not nil, and
+// dst[i] = t*w + b (one fused multiply-add) for i < n;
+// n must be a positive multiple of 16.
+//
+//go:noescape
+func normAffineAVX512(dst *float32, h *float32, src *float32, n int, m float32, inv float32, w float32, b float32)
+
+// normGradAVX512 sets gx[i] = (grad[i] - mg - h[i]*mgh) * scale for i < n, the
+// product h[i]*mgh fused into the subtraction;
+// n must be a positive multiple of 16.
+//
+//go:noescape
+func normGradAVX512(gx *float32, grad *float32, h *float32, n int, mg float32, mgh float32, scale float32)
+
+// reluAVX2 sets dst[i] = max(src[i], 0) for i < n, NaN where src is NaN;
+// n must be a positive multiple of 8.
+//
+//go:noescape
+func reluAVX2(dst *float32, src *float32, n int)
+
+// reluGradAVX2 sets gx[i] = grad[i] where out[i] > 0 and 0 elsewhere, for i < n;
+// n must be a positive multiple of 8.
+//
+//go:noescape
+func reluGradAVX2(gx *float32, grad *float32, out *float32, n int)
+
+// normAffineAVX2 sets t = (src[i] - m) * inv, h[i] = t when h is not nil, and
+// dst[i] = t*w + b (one fused multiply-add) for i < n;
+// n must be a positive multiple of 8.
+//
+//go:noescape
+func normAffineAVX2(dst *float32, h *float32, src *float32, n int, m float32, inv float32, w float32, b float32)
+
+// normGradAVX2 sets gx[i] = (grad[i] - mg - h[i]*mgh) * scale for i < n, the
+// product h[i]*mgh fused into the subtraction;
+// n must be a positive multiple of 8.
+//
+//go:noescape
+func normGradAVX2(gx *float32, grad *float32, h *float32, n int, mg float32, mgh float32, scale float32)

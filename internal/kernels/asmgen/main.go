@@ -37,6 +37,16 @@ func main() {
 	transpose16()
 	maxRun()
 	maxRunAVX2()
+	for _, isa := range []struct {
+		name  string
+		lanes int
+		vec   func(int) VecPhysical
+	}{{"AVX512", 16, zmm}, {"AVX2", 8, ymm}} {
+		reluKernel("relu"+isa.name, isa.lanes, isa.vec)
+		reluGradKernel("reluGrad"+isa.name, isa.lanes, isa.vec)
+		normKernel("normAffine"+isa.name, isa.lanes, isa.vec)
+		normGradKernel("normGrad"+isa.name, isa.lanes, isa.vec)
+	}
 	Generate()
 }
 
@@ -599,4 +609,145 @@ func maxRunAVX2() {
 	JNE(LabelRef("maxrun2_loop"))
 	VZEROUPPER()
 	RET()
+}
+
+// streamLoop emits the loop of an element-wise kernel over n floats, a
+// vector of lanes at a time: body(p) works on the vector at byte offset p
+// of every operand, whose pointers are in ptrs.
+func streamLoop(name string, lanes int, ptrs []GPPhysical, body func()) {
+	n := RCX
+	Load(Param("n"), n)
+	Label(name + "_loop")
+	body()
+	for _, p := range ptrs {
+		ADDQ(U32(4*lanes), p)
+	}
+	SUBQ(U32(lanes), n)
+	JNE(LabelRef(name + "_loop"))
+	VZEROUPPER()
+	RET()
+}
+
+// broadcastParam loads a float32 parameter into every lane of r.
+func broadcastParam(name string, r VecPhysical) { VBROADCASTSS(paramAddr(name), r) }
+
+// reluKernel emits dst = max(src, 0), a NaN staying NaN as in PyTorch.
+func reluKernel(name string, lanes int, vec func(int) VecPhysical) {
+	TEXT(name, NOSPLIT, "func(dst, src *float32, n int)")
+	Pragma("noescape")
+	Doc(name+" sets dst[i] = max(src[i], 0) for i < n, NaN where src is NaN;",
+		fmt.Sprintf("n must be a positive multiple of %d.", lanes))
+	dst, src := RDI, RSI
+	Load(Param("dst"), dst)
+	Load(Param("src"), src)
+	zero := vec(1)
+	zeroVec(zero, 4*lanes)
+	streamLoop(name, lanes, []GPPhysical{dst, src}, func() {
+		VMOVUPS(Mem{Base: src}, vec(0))
+		VMAXPS(vec(0), zero, vec(0))
+		VMOVUPS(vec(0), Mem{Base: dst})
+	})
+}
+
+// reluGradKernel emits gx = g where the ReLU's output is positive, else 0
+// (a NaN output passes no gradient, as in PyTorch's threshold_backward).
+// No parameter is called g: the Go assembler reads g+8(FP) as its
+// goroutine register.
+func reluGradKernel(name string, lanes int, vec func(int) VecPhysical) {
+	TEXT(name, NOSPLIT, "func(gx, grad, out *float32, n int)")
+	Pragma("noescape")
+	Doc(name+" sets gx[i] = grad[i] where out[i] > 0 and 0 elsewhere, for i < n;",
+		fmt.Sprintf("n must be a positive multiple of %d.", lanes))
+	gx, g, y := RDI, RSI, RDX
+	Load(Param("gx"), gx)
+	Load(Param("grad"), g)
+	Load(Param("out"), y)
+	zero := vec(2)
+	zeroVec(zero, 4*lanes)
+	// Ordered, quiet comparisons: false when y is NaN.
+	const ltOQ, gtOQ = 0x11, 0x1e
+	streamLoop(name, lanes, []GPPhysical{gx, g, y}, func() {
+		if lanes == 16 {
+			VCMPPS(U8(ltOQ), Mem{Base: y}, zero, K1) // 0 < y
+			VMOVUPS_Z(Mem{Base: g}, K1, vec(0))
+		} else {
+			VMOVUPS(Mem{Base: y}, vec(1))
+			VCMPPS(U8(gtOQ), zero, vec(1), vec(1)) // y > 0
+			VANDPS(Mem{Base: g}, vec(1), vec(0))
+		}
+		VMOVUPS(vec(0), Mem{Base: gx})
+	})
+}
+
+// normKernel emits batch norm's per-channel pass: t = (src - m)·inv,
+// stored to h when h is not nil, and dst = t·w + b.
+func normKernel(name string, lanes int, vec func(int) VecPhysical) {
+	TEXT(name, NOSPLIT, "func(dst, h, src *float32, n int, m, inv, w, b float32)")
+	Pragma("noescape")
+	Doc(name+" sets t = (src[i] - m) * inv, h[i] = t when h is not nil, and",
+		"dst[i] = t*w + b (one fused multiply-add) for i < n;",
+		fmt.Sprintf("n must be a positive multiple of %d.", lanes))
+	dst, h, src := RDI, RDX, RSI
+	Load(Param("dst"), dst)
+	Load(Param("h"), h)
+	Load(Param("src"), src)
+	vm, vinv, vw, vb := vec(4), vec(5), vec(6), vec(7)
+	broadcastParam("m", vm)
+	broadcastParam("inv", vinv)
+	broadcastParam("w", vw)
+	broadcastParam("b", vb)
+	t := vec(0)
+	step := func() {
+		VMOVUPS(Mem{Base: src}, t)
+		VSUBPS(vm, t, t)
+		VMULPS(vinv, t, t)
+	}
+	TESTQ(h, h)
+	JE(LabelRef(name + "_nosave"))
+	n := RCX
+	Load(Param("n"), n)
+	Label(name + "_save")
+	step()
+	VMOVUPS(t, Mem{Base: h})
+	VFMADD213PS(vb, vw, t)
+	VMOVUPS(t, Mem{Base: dst})
+	for _, p := range []GPPhysical{dst, h, src} {
+		ADDQ(U32(4*lanes), p)
+	}
+	SUBQ(U32(lanes), n)
+	JNE(LabelRef(name + "_save"))
+	VZEROUPPER()
+	RET()
+	Label(name + "_nosave")
+	streamLoop(name, lanes, []GPPhysical{dst, src}, func() {
+		step()
+		VFMADD213PS(vb, vw, t)
+		VMOVUPS(t, Mem{Base: dst})
+	})
+}
+
+// normGradKernel emits the input gradient of batch norm in training:
+// gx = (g - mg - h·mgh)·scale.
+func normGradKernel(name string, lanes int, vec func(int) VecPhysical) {
+	TEXT(name, NOSPLIT, "func(gx, grad, h *float32, n int, mg, mgh, scale float32)")
+	Pragma("noescape")
+	Doc(name+" sets gx[i] = (grad[i] - mg - h[i]*mgh) * scale for i < n, the",
+		"product h[i]*mgh fused into the subtraction;",
+		fmt.Sprintf("n must be a positive multiple of %d.", lanes))
+	gx, g, h := RDI, RSI, RDX
+	Load(Param("gx"), gx)
+	Load(Param("grad"), g)
+	Load(Param("h"), h)
+	vmg, vmgh, vs := vec(4), vec(5), vec(6)
+	broadcastParam("mg", vmg)
+	broadcastParam("mgh", vmgh)
+	broadcastParam("scale", vs)
+	streamLoop(name, lanes, []GPPhysical{gx, g, h}, func() {
+		VMOVUPS(Mem{Base: g}, vec(0))
+		VSUBPS(vmg, vec(0), vec(0))
+		VMOVUPS(Mem{Base: h}, vec(1))
+		VFNMADD231PS(vmgh, vec(1), vec(0))
+		VMULPS(vs, vec(0), vec(0))
+		VMOVUPS(vec(0), Mem{Base: gx})
+	})
 }
