@@ -202,3 +202,49 @@ func TestClipGradNorm(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeTensorsUpdateAsSmallOnes checks that a parameter large enough
+// to be updated on several goroutines ends up exactly where the same values
+// in parameters small enough for one goroutine do.
+func TestLargeTensorsUpdateAsSmallOnes(t *testing.T) {
+	const n, parts = 3*elementChunk + 123, 7
+	for name, newOpt := range map[string]func(wd float64, ps ...nn.Parameter) Optimizer{
+		"sgd-nesterov": func(wd float64, ps ...nn.Parameter) Optimizer { return NewSGD(0.9, 0, true, NewGroup(0.01, wd, ps...)) },
+		"adamw": func(wd float64, ps ...nn.Parameter) Optimizer {
+			return NewAdamW(0.9, 0.999, 1e-8, NewGroup(1e-3, wd, ps...))
+		},
+		"adam": func(wd float64, ps ...nn.Parameter) Optimizer {
+			return NewAdam(0.9, 0.999, 1e-8, NewGroup(1e-3, wd, ps...))
+		},
+		"adadelta": func(wd float64, ps ...nn.Parameter) Optimizer { return NewAdadelta(0.9, 1e-6, NewGroup(1, wd, ps...)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			rng := tensor.NewRNG(3)
+			init, grads := rng.Normal(0, 1, n), []*tensor.Tensor{rng.Normal(0, 1, n), rng.Normal(0, 1, n)}
+			big := autograd.Param(init.Clone())
+			var small []nn.Parameter
+			bounds := []int{0}
+			for i := 1; i <= parts; i++ {
+				bounds = append(bounds, i*n/parts)
+				lo, hi := bounds[i-1], bounds[i]
+				small = append(small, nn.Parameter{Name: "p", Var: autograd.Param(tensor.FromSlice(append([]float32(nil), init.Data()[lo:hi]...), hi-lo))})
+			}
+			whole, parted := newOpt(0.01, nn.Parameter{Name: "big", Var: big}), newOpt(0.01, small...)
+			for _, g := range grads {
+				big.SetGrad(g.Clone())
+				for i, p := range small {
+					p.Var.SetGrad(tensor.FromSlice(append([]float32(nil), g.Data()[bounds[i]:bounds[i+1]]...), bounds[i+1]-bounds[i]))
+				}
+				whole.Step()
+				parted.Step()
+			}
+			for i, p := range small {
+				for j, v := range p.Var.Value().Data() {
+					if w := big.Value().Data()[bounds[i]+j]; math.Float32bits(v) != math.Float32bits(w) {
+						t.Fatalf("element %d: %v in one tensor, %v in parts", bounds[i]+j, w, v)
+					}
+				}
+			}
+		})
+	}
+}
