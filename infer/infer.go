@@ -174,18 +174,13 @@ func (n *Net) Conv(x *Value, w *tensor.Tensor, opt ConvOptions) *Value {
 	}
 	cout, kh, kw := ws[0], ws[2], ws[3]
 	p := kernels.ConvParams{StrideH: opt.Stride[0], StrideW: opt.Stride[1], PadH: opt.Padding[0], PadW: opt.Padding[1],
-		DilH: opt.Dilation[0], DilW: opt.Dilation[1]}
-	for i := range 2 {
-		if opt.Stride[i] == 0 {
-			opt.Stride[i] = 1
-		}
-		if opt.Dilation[i] == 0 {
-			opt.Dilation[i] = 1
-		}
+		DilH: opt.Dilation[0], DilW: opt.Dilation[1]}.Norm()
+	if p.StrideH < 1 || p.StrideW < 1 || p.DilH < 1 || p.DilW < 1 || p.PadH < 0 || p.PadW < 0 {
+		n.fail("convolution %v of %dx%dx%d input with %+v", ws, x.C, x.H, x.W, opt)
+		return x
 	}
-	oh := (x.H+2*p.PadH-opt.Dilation[0]*(kh-1)-1)/opt.Stride[0] + 1
-	ow := (x.W+2*p.PadW-opt.Dilation[1]*(kw-1)-1)/opt.Stride[1] + 1
-	if oh < 1 || ow < 1 || opt.Stride[0] < 1 || opt.Stride[1] < 1 || opt.Dilation[0] < 1 || opt.Dilation[1] < 1 || p.PadH < 0 || p.PadW < 0 {
+	oh, ow := p.OutSize(x.H, x.W, kh, kw)
+	if oh < 1 || ow < 1 {
 		n.fail("convolution %v of %dx%dx%d input with %+v gives no output", ws, x.C, x.H, x.W, opt)
 		return x
 	}

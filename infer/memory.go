@@ -41,9 +41,9 @@ func (n *Net) plan(bs int) *buffers {
 		}
 		return bs * (v.H + 2*v.pad) * (v.W + 2*v.pad) * v.C
 	}
-	var caps []int   // capacity of each piece of storage
-	var free []int   // pieces not in use
-	users := []int{} // values per piece
+	var caps []int  // capacity of each piece of storage
+	var free []int  // pieces not in use
+	var users []int // values per piece
 	slot := make([]int, len(n.values))
 	take := func(v *Value) {
 		need := size(v)

@@ -202,7 +202,7 @@ func (t *translator) node(n *xgraph.Node) error {
 		if ks := n.Ints("kernel_shape"); ks != nil && !equalInts(ints(ks), w.Const.Shape[2:]) {
 			return fmt.Errorf("kernel_shape %v for weights %v", ks, w.Const.Shape)
 		}
-		stride, pad, dil, err := window2D(n)
+		stride, pad, dil, err := window2D(n, in, [2]int{w.Const.Shape[2], w.Const.Shape[3]})
 		if err != nil {
 			return err
 		}
@@ -275,15 +275,19 @@ func (t *translator) node(n *xgraph.Node) error {
 		if err != nil {
 			return err
 		}
-		stride, pad, dil, err := window2D(n)
+		ks := n.Ints("kernel_shape")
+		if len(ks) != 2 || n.Int("ceil_mode", 0) != 0 {
+			return fmt.Errorf("kernel_shape %v, ceil_mode %d", ks, n.Int("ceil_mode", 0))
+		}
+		k := [2]int{int(ks[0]), int(ks[1])}
+		stride, pad, dil, err := window2D(n, in, k)
 		if err != nil {
 			return err
 		}
-		ks := n.Ints("kernel_shape")
-		if len(ks) != 2 || dil != [2]int{1, 1} || n.Int("ceil_mode", 0) != 0 {
-			return fmt.Errorf("kernel_shape %v, dilations %v, ceil_mode %d", ks, dil, n.Int("ceil_mode", 0))
+		if dil != [2]int{1, 1} {
+			return fmt.Errorf("dilations %v", dil)
 		}
-		t.vals[out] = activation{v: t.net.MaxPool(in, [2]int{int(ks[0]), int(ks[1])}, stride, pad)}
+		t.vals[out] = activation{v: t.net.MaxPool(in, k, stride, pad)}
 	case "GlobalAveragePool":
 		in, err := t.image(x)
 		if err != nil {
@@ -385,43 +389,17 @@ func (t *translator) move(from, to *xgraph.Value) {
 }
 
 // window2D reads the strides, symmetric pads and dilations of a 2-D
-// convolution or pooling node.
-func window2D(n *xgraph.Node) (stride, pad, dil [2]int, err error) {
-	read := func(name string, def int64, dst []int) bool {
-		v := n.Ints(name)
-		if v == nil {
-			v = make([]int64, len(dst))
-			for i := range v {
-				v[i] = def
-			}
-		}
-		if len(v) != len(dst) {
-			return false
-		}
-		for i, x := range v {
-			dst[i] = int(x)
-		}
-		return true
+// convolution or pooling node with a kh×kw kernel over the image in, with
+// the executor's own reading of the attributes (auto_pad included).
+func window2D(n *xgraph.Node, in *infer.Value, kernel [2]int) (stride, pad, dil [2]int, err error) {
+	w, err := geometry(&call{n: n}, []int{in.H, in.W}, kernel[:], false)
+	if err != nil {
+		return stride, pad, dil, err
 	}
-	var pads [4]int
-	if !read("strides", 1, stride[:]) || !read("dilations", 1, dil[:]) || !read("pads", 0, pads[:]) {
-		return stride, pad, dil, fmt.Errorf("strides %v, dilations %v or pads %v not of a 2-D window", n.Ints("strides"), n.Ints("dilations"), n.Ints("pads"))
+	if !slices.Equal(w.padB, w.padE) {
+		return stride, pad, dil, fmt.Errorf("asymmetric pads %v and %v", w.padB, w.padE)
 	}
-	switch ap := n.String("auto_pad", "NOTSET"); ap {
-	case "NOTSET", "":
-	case "VALID":
-		pads = [4]int{}
-	default:
-		return stride, pad, dil, fmt.Errorf("auto_pad %s", ap)
-	}
-	if pads[0] != pads[2] || pads[1] != pads[3] {
-		return stride, pad, dil, fmt.Errorf("asymmetric pads %v", pads)
-	}
-	// infer reads a zero stride or dilation as 1, where ONNX has an error.
-	if min(stride[0], stride[1], dil[0], dil[1]) < 1 {
-		return stride, pad, dil, fmt.Errorf("strides %v, dilations %v", stride, dil)
-	}
-	return stride, [2]int{pads[0], pads[1]}, dil, nil
+	return [2]int(w.stride), [2]int(w.padB), [2]int(w.dil), nil
 }
 
 // toFeatures reports whether the Flatten or Reshape node n turns the

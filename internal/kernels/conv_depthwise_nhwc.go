@@ -39,19 +39,7 @@ func DepthwiseNHWC(dst, src NHWC, pd *PackedDepthwise, p ConvParams, res *NHWC, 
 }
 
 func depthwiseWith(k *dwKernel, dst, src NHWC, pd *PackedDepthwise, p ConvParams, res *NHWC, clamp *Clamp) {
-	src.check("DepthwiseNHWC input")
-	dst.check("DepthwiseNHWC output")
-	p = p.norm()
-	oh := p.outSize(src.H, pd.KH, p.PadH, p.DilH, p.StrideH)
-	ow := p.outSize(src.W, pd.KW, p.PadW, p.DilW, p.StrideW)
-	if src.C != pd.C || dst.C != pd.C || dst.N != src.N || dst.H != oh || dst.W != ow {
-		panic(fmt.Sprintf("kernels: DepthwiseNHWC of %dx%dx%dx%d by %dx1x%dx%d with %+v into %dx%dx%dx%d (want %dx%d outputs)",
-			src.N, src.H, src.W, src.C, pd.C, pd.KH, pd.KW, p, dst.N, dst.H, dst.W, dst.C, oh, ow))
-	}
-	if src.Pad < p.PadH || src.Pad < p.PadW || p.PadH < 0 || p.PadW < 0 {
-		panic(fmt.Sprintf("kernels: DepthwiseNHWC input border %d is narrower than the padding %dx%d", src.Pad, p.PadH, p.PadW))
-	}
-	checkResidual("DepthwiseNHWC", res, dst)
+	p, oh, ow := checkConv("DepthwiseNHWC", dst, src, p, pd.C, pd.C, pd.KH, pd.KW, res)
 	if src.N == 0 {
 		return
 	}

@@ -29,7 +29,7 @@ func TestDepthwiseNHWC(t *testing.T) {
 				src := randomNHWC(rng, tc.n, tc.h, tc.w, tc.c, tc.srcPad)
 				f := newConvFixture(rng, tc.c, tc.c, tc.bias, tc.res, src, tc.kh, tc.kw, tc.p)
 				w, bias, res, oh, ow := f.w, f.bias, f.res, f.oh, f.ow
-				p := tc.p.norm()
+				p := tc.p.Norm()
 				dst := NewNHWC(tc.n, oh, ow, tc.c, 1)
 				depthwiseWith(k, dst, src, PackDepthwise(w, bias, tc.c, tc.kh, tc.kw), tc.p, res, tc.clamp)
 				for n := range tc.n {

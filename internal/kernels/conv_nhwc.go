@@ -50,9 +50,33 @@ type ConvParams struct {
 	DilH, DilW       int
 }
 
-// outSize returns the output extent of a kernel of k taps over n pixels.
-func (p ConvParams) outSize(n, k, pad, dil, stride int) int {
-	return (n+2*pad-dil*(k-1)-1)/stride + 1
+// OutSize returns the output height and width of a kh×kw filter over h×w
+// pixels, zero strides and dilations read as 1.
+func (p ConvParams) OutSize(h, w, kh, kw int) (oh, ow int) {
+	p = p.Norm()
+	g := ConvGeom{H: h, W: w, KH: kh, KW: kw, StrideH: p.StrideH, StrideW: p.StrideW,
+		PadH: p.PadH, PadW: p.PadW, DilH: p.DilH, DilW: p.DilW}
+	return g.OutH(), g.OutW()
+}
+
+// checkConv panics unless a kh×kw convolution from cin to cout channels
+// fits src, dst and res, and src's border covers the padding. It returns
+// the parameters with strides and dilations normalised, and the output
+// size.
+func checkConv(name string, dst, src NHWC, p ConvParams, cin, cout, kh, kw int, res *NHWC) (ConvParams, int, int) {
+	src.check(name + " input")
+	dst.check(name + " output")
+	p = p.Norm()
+	oh, ow := p.OutSize(src.H, src.W, kh, kw)
+	if src.C != cin || dst.C != cout || dst.N != src.N || dst.H != oh || dst.W != ow {
+		panic(fmt.Sprintf("kernels: %s of %dx%dx%dx%d by %dx%d filters from %d to %d channels with %+v into %dx%dx%dx%d (want %dx%d outputs)",
+			name, src.N, src.H, src.W, src.C, kh, kw, cin, cout, p, dst.N, dst.H, dst.W, dst.C, oh, ow))
+	}
+	if src.Pad < p.PadH || src.Pad < p.PadW || p.PadH < 0 || p.PadW < 0 {
+		panic(fmt.Sprintf("kernels: %s input border %d is narrower than the padding %dx%d", name, src.Pad, p.PadH, p.PadW))
+	}
+	checkResidual(name, res, dst)
+	return p, oh, ow
 }
 
 // PackedConv holds a convolution's weights packed for ConvNHWC: for each
@@ -163,19 +187,7 @@ func storeRow(out, acc, res []float32, flags int, lo, hi float32) {
 // filter's rows in the assembly kernel without leaving the registers
 // (implicit GEMM: no column matrix is built).
 func ConvNHWC(dst, src NHWC, pc *PackedConv, p ConvParams, res *NHWC, clamp *Clamp) {
-	src.check("ConvNHWC input")
-	dst.check("ConvNHWC output")
-	p = p.norm()
-	oh := p.outSize(src.H, pc.KH, p.PadH, p.DilH, p.StrideH)
-	ow := p.outSize(src.W, pc.KW, p.PadW, p.DilW, p.StrideW)
-	if src.C != pc.Cin || dst.C != pc.Cout || dst.N != src.N || dst.H != oh || dst.W != ow {
-		panic(fmt.Sprintf("kernels: ConvNHWC of %dx%dx%dx%d by %dx%dx%dx%d with %+v into %dx%dx%dx%d (want %dx%d outputs)",
-			src.N, src.H, src.W, src.C, pc.Cout, pc.Cin, pc.KH, pc.KW, p, dst.N, dst.H, dst.W, dst.C, oh, ow))
-	}
-	if src.Pad < p.PadH || src.Pad < p.PadW || p.PadH < 0 || p.PadW < 0 {
-		panic(fmt.Sprintf("kernels: ConvNHWC input border %d is narrower than the padding %dx%d", src.Pad, p.PadH, p.PadW))
-	}
-	checkResidual("ConvNHWC", res, dst)
+	p, oh, ow := checkConv("ConvNHWC", dst, src, p, pc.Cin, pc.Cout, pc.KH, pc.KW, res)
 	if src.N == 0 {
 		return
 	}
@@ -285,7 +297,8 @@ func (x *NHWC) pixelStride() int {
 	return x.C
 }
 
-func (p ConvParams) norm() ConvParams {
+// Norm returns p with zero strides and dilations read as 1.
+func (p ConvParams) Norm() ConvParams {
 	if p.StrideH == 0 {
 		p.StrideH = 1
 	}

@@ -10,7 +10,7 @@ import (
 // naiveConvNHWC is the plain loop ConvNHWC computes, reading the padding
 // as zeros by bounds tests instead of from the border.
 func naiveConvNHWC(src NHWC, w, bias []float32, cout, kh, kw int, p ConvParams, res *NHWC, clamp *Clamp, oh, ow int) []float32 {
-	p = p.norm()
+	p = p.Norm()
 	out := make([]float32, src.N*oh*ow*cout)
 	for n := range src.N {
 		for y := range oh {
@@ -56,9 +56,8 @@ type convFixture struct {
 // values and a residual of the output's shape (each only when asked for)
 // for a convolution of src.
 func newConvFixture(rng *rand.Rand, filters, cout int, bias, res bool, src NHWC, kh, kw int, p ConvParams) convFixture {
-	p = p.norm()
-	f := convFixture{w: randomFloats(rng, filters*kh*kw),
-		oh: p.outSize(src.H, kh, p.PadH, p.DilH, p.StrideH), ow: p.outSize(src.W, kw, p.PadW, p.DilW, p.StrideW)}
+	f := convFixture{w: randomFloats(rng, filters*kh*kw)}
+	f.oh, f.ow = p.OutSize(src.H, src.W, kh, kw)
 	if bias {
 		f.bias = randomFloats(rng, cout)
 	}
@@ -194,7 +193,7 @@ func BenchmarkConvNHWC(b *testing.B) {
 			}
 			pc := PackConv(w, make([]float32, s.cout), s.cout, s.cin, s.k, s.k)
 			p := ConvParams{StrideH: s.stride, StrideW: s.stride, PadH: pad, PadW: pad}
-			o := p.norm().outSize(s.h, s.k, pad, 1, s.stride)
+			o, _ := p.OutSize(s.h, s.h, s.k, s.k)
 			dst := NewNHWC(1, o, o, s.cout, 1)
 			relu := Clamp{0, float32(math.Inf(1))}
 			b.ResetTimer()

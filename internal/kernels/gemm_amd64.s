@@ -13716,38 +13716,17 @@ TEXT ·maxRunAVX512(SB), NOSPLIT, $0-24
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
 
-maxrun_loop:
+maxRunAVX512_loop:
 	VMOVUPS (SI), Z0
 	VMOVUPS (DI), Z1
 	VMAXPS  Z1, Z0, Z2
 	VCMPPS  $0x03, Z0, Z0, K1
 	VMOVAPS Z0, K1, Z2
 	VMOVUPS Z2, (DI)
-	ADDQ    $0x40, SI
-	ADDQ    $0x40, DI
-	SUBQ    $0x10, CX
-	JNE     maxrun_loop
-	VZEROUPPER
-	RET
-
-// func maxRunAVX2(dst *float32, src *float32, n int)
-// Requires: AVX
-TEXT ·maxRunAVX2(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-
-maxrun2_loop:
-	VMOVUPS   (SI), Y0
-	VMOVUPS   (DI), Y1
-	VMAXPS    Y1, Y0, Y2
-	VCMPPS    $0x03, Y0, Y0, Y3
-	VBLENDVPS Y3, Y0, Y2, Y2
-	VMOVUPS   Y2, (DI)
-	ADDQ      $0x20, SI
-	ADDQ      $0x20, DI
-	SUBQ      $0x08, CX
-	JNE       maxrun2_loop
+	ADDQ    $0x00000040, DI
+	ADDQ    $0x00000040, SI
+	SUBQ    $0x00000010, CX
+	JNE     maxRunAVX512_loop
 	VZEROUPPER
 	RET
 
@@ -13859,6 +13838,27 @@ normGradAVX512_loop:
 	ADDQ         $0x00000040, DX
 	SUBQ         $0x00000010, CX
 	JNE          normGradAVX512_loop
+	VZEROUPPER
+	RET
+
+// func maxRunAVX2(dst *float32, src *float32, n int)
+// Requires: AVX
+TEXT ·maxRunAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+maxRunAVX2_loop:
+	VMOVUPS   (SI), Y0
+	VMOVUPS   (DI), Y1
+	VMAXPS    Y1, Y0, Y2
+	VCMPPS    $0x03, Y0, Y0, Y3
+	VBLENDVPS Y3, Y0, Y2, Y2
+	VMOVUPS   Y2, (DI)
+	ADDQ      $0x00000020, DI
+	ADDQ      $0x00000020, SI
+	SUBQ      $0x00000008, CX
+	JNE       maxRunAVX2_loop
 	VZEROUPPER
 	RET
 

@@ -1477,12 +1477,6 @@ func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, rows int, l
 //go:noescape
 func maxRunAVX512(dst *float32, src *float32, n int)
 
-// maxRunAVX2 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;
-// n must be a positive multiple of 8.
-//
-//go:noescape
-func maxRunAVX2(dst *float32, src *float32, n int)
-
 // reluAVX512 sets dst[i] = max(src[i], 0) for i < n, NaN where src is NaN;
 // n must be a positive multiple of 16.
 //
@@ -1508,6 +1502,12 @@ func normAffineAVX512(dst *float32, h *float32, src *float32, n int, m float32, 
 //
 //go:noescape
 func normGradAVX512(gx *float32, grad *float32, h *float32, n int, mg float32, mgh float32, scale float32)
+
+// maxRunAVX2 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;
+// n must be a positive multiple of 8.
+//
+//go:noescape
+func maxRunAVX2(dst *float32, src *float32, n int)
 
 // reluAVX2 sets dst[i] = max(src[i], 0) for i < n, NaN where src is NaN;
 // n must be a positive multiple of 8.

@@ -35,13 +35,12 @@ func main() {
 		}
 	}
 	transpose16()
-	maxRun()
-	maxRunAVX2()
 	for _, isa := range []struct {
 		name  string
 		lanes int
 		vec   func(int) VecPhysical
 	}{{"AVX512", 16, zmm}, {"AVX2", 8, ymm}} {
+		maxRunKernel("maxRun"+isa.name, isa.lanes, isa.vec)
 		reluKernel("relu"+isa.name, isa.lanes, isa.vec)
 		reluGradKernel("reluGrad"+isa.name, isa.lanes, isa.vec)
 		normKernel("normAffine"+isa.name, isa.lanes, isa.vec)
@@ -368,36 +367,6 @@ func convKernel(name string, mr, nv, lanes int, vec func(int) VecPhysical) {
 	epilogue(name, mr, nv, width, acc, tmp)
 }
 
-// maxRun emits the element-wise maximum that max pooling folds each tap
-// into, keeping a NaN of either operand as PyTorch does.
-func maxRun() {
-	TEXT("maxRunAVX512", NOSPLIT, "func(dst, src *float32, n int)")
-	Pragma("noescape")
-	Doc(
-		"maxRunAVX512 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;",
-		"n must be a positive multiple of 16.",
-	)
-	dst, src, n := RDI, RSI, RCX
-	Load(Param("dst"), dst)
-	Load(Param("src"), src)
-	Load(Param("n"), n)
-	Label("maxrun_loop")
-	VMOVUPS(Mem{Base: src}, Z0)
-	VMOVUPS(Mem{Base: dst}, Z1)
-	// MAXPS returns its second operand, the old maximum, when either is
-	// NaN; a NaN from src is then put back through the unordered mask.
-	VMAXPS(Z1, Z0, Z2)
-	VCMPPS(U8(3), Z0, Z0, K1)
-	VMOVAPS(Z0, K1, Z2)
-	VMOVUPS(Z2, Mem{Base: dst})
-	ADDQ(U8(64), src)
-	ADDQ(U8(64), dst)
-	SUBQ(U8(16), n)
-	JNE(LabelRef("maxrun_loop"))
-	VZEROUPPER()
-	RET()
-}
-
 // tileRegs assigns the vector registers of an mr×nv-vector tile: the
 // accumulators, nv registers for a row of B, and the temporaries that
 // hold broadcasts of A (four where the registers allow, so that
@@ -583,34 +552,6 @@ func dwKernel(name string, mr, nv int) {
 	epilogue(name, mr, nv, width, acc, tmp)
 }
 
-// maxRunAVX2 is maxRun for AVX2, eight floats at a time, with a blend
-// instead of a mask register.
-func maxRunAVX2() {
-	TEXT("maxRunAVX2", NOSPLIT, "func(dst, src *float32, n int)")
-	Pragma("noescape")
-	Doc(
-		"maxRunAVX2 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;",
-		"n must be a positive multiple of 8.",
-	)
-	dst, src, n := RDI, RSI, RCX
-	Load(Param("dst"), dst)
-	Load(Param("src"), src)
-	Load(Param("n"), n)
-	Label("maxrun2_loop")
-	VMOVUPS(Mem{Base: src}, Y0)
-	VMOVUPS(Mem{Base: dst}, Y1)
-	VMAXPS(Y1, Y0, Y2)
-	VCMPPS(U8(3), Y0, Y0, Y3)
-	VBLENDVPS(Y3, Y0, Y2, Y2)
-	VMOVUPS(Y2, Mem{Base: dst})
-	ADDQ(U8(32), src)
-	ADDQ(U8(32), dst)
-	SUBQ(U8(8), n)
-	JNE(LabelRef("maxrun2_loop"))
-	VZEROUPPER()
-	RET()
-}
-
 // streamLoop emits the loop of an element-wise kernel over n floats, a
 // vector of lanes at a time: body(p) works on the vector at byte offset p
 // of every operand, whose pointers are in ptrs.
@@ -749,5 +690,34 @@ func normGradKernel(name string, lanes int, vec func(int) VecPhysical) {
 		VFNMADD231PS(vmgh, vec(1), vec(0))
 		VMULPS(vs, vec(0), vec(0))
 		VMOVUPS(vec(0), Mem{Base: gx})
+	})
+}
+
+// maxRunKernel emits the element-wise maximum that max pooling folds each
+// tap into, keeping a NaN of either operand as PyTorch does.
+func maxRunKernel(name string, lanes int, vec func(int) VecPhysical) {
+	TEXT(name, NOSPLIT, "func(dst, src *float32, n int)")
+	Pragma("noescape")
+	Doc(name+" sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;",
+		fmt.Sprintf("n must be a positive multiple of %d.", lanes))
+	dst, src := RDI, RSI
+	Load(Param("dst"), dst)
+	Load(Param("src"), src)
+	const unord = 3
+	streamLoop(name, lanes, []GPPhysical{dst, src}, func() {
+		VMOVUPS(Mem{Base: src}, vec(0))
+		VMOVUPS(Mem{Base: dst}, vec(1))
+		// MAXPS returns its second operand, the old maximum, when either
+		// is NaN; a NaN from src is then put back through the unordered
+		// mask (a mask register with AVX-512, a blend with AVX2).
+		VMAXPS(vec(1), vec(0), vec(2))
+		if lanes == 16 {
+			VCMPPS(U8(unord), vec(0), vec(0), K1)
+			VMOVAPS(vec(0), K1, vec(2))
+		} else {
+			VCMPPS(U8(unord), vec(0), vec(0), vec(3))
+			VBLENDVPS(vec(3), vec(0), vec(2), vec(2))
+		}
+		VMOVUPS(vec(2), Mem{Base: dst})
 	})
 }
