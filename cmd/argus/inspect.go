@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"argus/compiler/xgraph"
-	"argus/onnx"
-	"argus/runtime"
+	"argus/compiler/onnx"
+	"argus/compiler/executor"
 )
 
 func init() {
@@ -28,7 +28,7 @@ func init() {
 			}
 			var stats map[string]int
 			if optimize {
-				if stats, err = runtime.Optimize(g); err != nil {
+				if stats, err = executor.Optimize(g); err != nil {
 					return err
 				}
 			}
@@ -41,7 +41,7 @@ func init() {
 			if asJSON {
 				res := inspectResult(g, stats, dot)
 				// How argus run would execute the graph as it stands now.
-				switch exec, err := runtime.New(g); {
+				switch exec, err := executor.New(g); {
 				case err != nil:
 					res["execution"], res["execution_note"] = "unsupported", err.Error()
 				case exec.Compiled() != nil:

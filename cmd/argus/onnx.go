@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"argus/onnx/conformance"
+	"argus/compiler/onnx/conformance"
 )
 
 // onnxCmd groups the ONNX tools.

@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-const smallModelDir = "../../onnx/testdata/models/resnet18_small"
+const smallModelDir = "../../compiler/onnx/testdata/models/resnet18_small"
 
 // onnxCLI runs a command line and returns stdout, stderr and the status.
 func onnxCLI(args ...string) (string, string, int) {
@@ -22,7 +22,7 @@ func onnxCLI(args ...string) (string, string, int) {
 }
 
 func TestOnnxConformanceCommand(t *testing.T) {
-	out, errs, code := onnxCLI("onnx", "conformance", "--dir", "../../onnx/testdata/models", "--json")
+	out, errs, code := onnxCLI("onnx", "conformance", "--dir", "../../compiler/onnx/testdata/models", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}

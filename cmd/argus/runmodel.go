@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"argus/compiler/xgraph"
-	"argus/onnx"
-	"argus/runtime"
+	"argus/compiler/onnx"
+	"argus/compiler/executor"
 )
 
 func init() {
@@ -34,11 +34,11 @@ func init() {
 				return err
 			}
 			if !noOpt {
-				if _, err := runtime.Optimize(g); err != nil {
+				if _, err := executor.Optimize(g); err != nil {
 					return err
 				}
 			}
-			exec, err := runtime.New(g)
+			exec, err := executor.New(g)
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"argus/compiler/xgraph"
-	"argus/runtime"
+	"argus/compiler/executor"
 )
 
 // builder assembles small graphs for the tests.
@@ -139,7 +139,7 @@ func convBN() *builder {
 func TestStandardPassesPreserveOutputs(t *testing.T) {
 	ref := convBN().g
 	opt := convBN().g
-	stats, err := xgraph.Optimize(opt, xgraph.Standard(runtime.Eval)...)
+	stats, err := xgraph.Optimize(opt, xgraph.Standard(executor.Eval)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestStandardPassesPreserveOutputs(t *testing.T) {
 		x.F[i] = float32((i*13)%17)/8 - 1
 	}
 	run := func(g *xgraph.Graph) *xgraph.Tensor {
-		e, err := runtime.New(g)
+		e, err := executor.New(g)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,7 @@ reference inputs and PyTorch outputs in the ONNX backend-test layout:
     OUT/<model>/test_data_set_0/output_0.pb
 
 Architectures are torchvision's (torchvision.models.resnet and
-mobilenetv2). The models committed under onnx/testdata/models are reduced:
+mobilenetv2). The models committed under compiler/onnx/testdata/models are reduced:
 ResNet-18 at 1/8 width (channels 8-16-32-64 instead of 64-128-256-512) and
 MobileNet-V2 at width 0.25 with 100 classes, on 64x64 inputs with batch 2,
 so that the repository stays small. --full writes the full-size models
@@ -19,9 +19,9 @@ Batch normalisation is exported as separate BatchNormalization nodes
 batch-norm folding is exercised; the batch dimension is dynamic.
 
 Usage (Debian python3-torch, python3-torchvision, python3-onnx):
-    python3 tools/onnx/export.py --out onnx/testdata/models
+    python3 tools/onnx/export.py --out compiler/onnx/testdata/models
     python3 tools/onnx/export.py --full --time --out /tmp/onnx-full
-    ARGUS_ONNX_MODELS=/tmp/onnx-full go test ./onnx/ -run XXX -bench . -benchtime 20x -cpu 1
+    ARGUS_ONNX_MODELS=/tmp/onnx-full go test ./compiler/onnx/ -run XXX -bench . -benchtime 20x -cpu 1
 """
 import argparse
 import json

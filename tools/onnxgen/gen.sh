@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gen.sh regenerates onnx/onnxpb/onnx.pb.go from onnx/onnxpb/onnx.proto.
+# gen.sh regenerates compiler/onnx/onnxpb/onnx.pb.go from compiler/onnx/onnxpb/onnx.proto.
 #
 # onnx.proto is the public ONNX schema (ONNX 1.12, IR version 8) as shipped by
 # Debian's libonnx-dev (/usr/include/onnx/onnx.proto). The Go code is produced
@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PATH="$(go env GOPATH)/bin:$PATH"
 protoc \
-  --proto_path=onnx/onnxpb \
-  --go_out=onnx/onnxpb \
+  --proto_path=compiler/onnx/onnxpb \
+  --go_out=compiler/onnx/onnxpb \
   --go_opt=paths=source_relative \
-  --go_opt=Monnx.proto=argus/onnx/onnxpb \
+  --go_opt=Monnx.proto=argus/compiler/compiler/onnx/onnxpb \
   onnx.proto

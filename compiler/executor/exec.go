@@ -1,4 +1,4 @@
-// Package runtime is the reference executor: it runs an XGraph in float32
+// Package executor is the reference executor: it runs an XGraph in float32
 // (integer and boolean tensors flow through shape computations beside the
 // float activations) with any batch size, on the engine's kernels
 // (kernels.Sgemm for convolution, matrix products and Gemm).
@@ -15,7 +15,7 @@
 // image size, with the same results up to float32 rounding; any other
 // graph or input is evaluated node by node (Executor.Compiled says which
 // and why).
-package runtime
+package executor
 
 import (
 	"fmt"

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"argus/compiler/xgraph"
-	"argus/onnx/onnxpb"
+	"argus/compiler/onnx/onnxpb"
 )
 
 // The operator set versions of the default domain the importer accepts.

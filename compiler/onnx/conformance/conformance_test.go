@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"argus/compiler/xgraph"
-	"argus/onnx"
-	"argus/runtime"
+	"argus/compiler/onnx"
+	"argus/compiler/executor"
 )
 
 // listed are the operators the executor must cover: at least 95% of
@@ -179,7 +179,7 @@ func TestInferredShapesMatchExecution(t *testing.T) {
 			if err != nil {
 				continue
 			}
-			exec, err := runtime.New(g)
+			exec, err := executor.New(g)
 			if err != nil {
 				continue
 			}

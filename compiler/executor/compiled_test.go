@@ -1,4 +1,4 @@
-package runtime
+package executor
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"argus/compiler/xgraph"
-	"argus/onnx"
+	"argus/compiler/onnx"
 	"argus/tensor"
 )
 

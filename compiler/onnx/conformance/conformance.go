@@ -14,8 +14,8 @@ import (
 	"strings"
 
 	"argus/compiler/xgraph"
-	"argus/onnx"
-	"argus/runtime"
+	"argus/compiler/onnx"
+	"argus/compiler/executor"
 )
 
 // The tolerances of the comparison: |got-want| <= Atol + Rtol*|want|.
@@ -121,7 +121,7 @@ func RunCase(dir string) (c Case) {
 		return c.fail(err)
 	}
 	c.Op = mainOp(c.Name, g)
-	exec, err := runtime.New(g)
+	exec, err := executor.New(g)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -252,7 +252,7 @@ func mainOp(name string, g *xgraph.Graph) string {
 	}
 	test := strings.ToLower(strings.TrimPrefix(name, "test_")) + "_"
 	best, bestLen := "", 0
-	for _, op := range append(append([]string{}, ops...), runtime.Ops()...) {
+	for _, op := range append(append([]string{}, ops...), executor.Ops()...) {
 		for _, s := range []string{snake(op), strings.ToLower(op)} {
 			if strings.HasPrefix(test, s+"_") && len(s) > bestLen {
 				best, bestLen = op, len(s)

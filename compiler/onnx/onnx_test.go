@@ -10,10 +10,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"argus/compiler/xgraph"
-	"argus/onnx"
-	"argus/onnx/conformance"
-	"argus/onnx/onnxpb"
-	"argus/runtime"
+	"argus/compiler/onnx"
+	"argus/compiler/onnx/conformance"
+	"argus/compiler/onnx/onnxpb"
+	"argus/compiler/executor"
 )
 
 // smallModel builds Conv -> Relu -> Flatten -> Gemm with initialisers, the
@@ -139,7 +139,7 @@ func TestLoadAndRunDynamicBatch(t *testing.T) {
 			if got := g.Outputs[0].ShapeString(); got != "float32[? 3]" {
 				t.Errorf("inferred output %s, want float32[? 3]", got)
 			}
-			exec, err := runtime.New(g)
+			exec, err := executor.New(g)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -236,7 +236,7 @@ func TestMalformed(t *testing.T) {
 			os.WriteFile(path, c.data, 0o644)
 			g, err := onnx.Load(path)
 			if err == nil {
-				_, err = runtime.New(g)
+				_, err = executor.New(g)
 			}
 			if err == nil {
 				t.Fatal("no error")
@@ -265,8 +265,8 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if m, err := onnx.Decode(data); err == nil {
 			if g, err := onnx.Import(m, ""); err == nil {
-				runtime.Check(g)
-				runtime.New(g) // compiles what infer can express
+				executor.Check(g)
+				executor.New(g) // compiles what infer can express
 				var sb strings.Builder
 				g.Dump(&sb)
 				g.SVG(&sb)

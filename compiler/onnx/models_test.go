@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"argus/compiler/xgraph"
-	"argus/onnx"
-	"argus/runtime"
+	"argus/compiler/onnx"
+	"argus/compiler/executor"
 )
 
 // maxModelError is the agreement with PyTorch the issue asks for.
@@ -46,14 +46,14 @@ func TestModelsMatchPyTorch(t *testing.T) {
 				}
 				bn := g.Summarize().Ops["BatchNormalization"]
 				if opt {
-					if _, err := runtime.Optimize(g); err != nil {
+					if _, err := executor.Optimize(g); err != nil {
 						t.Fatal(err)
 					}
 					if left := g.Summarize().Ops["BatchNormalization"]; bn == 0 || left != 0 {
 						t.Errorf("batch norms: %d before optimisation, %d after; want all folded", bn, left)
 					}
 				}
-				exec, err := runtime.New(g)
+				exec, err := executor.New(g)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -126,10 +126,10 @@ func benchModel(b *testing.B, dir string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := runtime.Optimize(g); err != nil {
+	if _, err := executor.Optimize(g); err != nil {
 		b.Fatal(err)
 	}
-	exec, err := runtime.New(g)
+	exec, err := executor.New(g)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"argus/compiler/xgraph"
-	"argus/onnx/onnxpb"
+	"argus/compiler/onnx/onnxpb"
 )
 
 // maxElements bounds the size of one tensor so that a corrupt header cannot
