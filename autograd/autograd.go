@@ -30,7 +30,6 @@ package autograd
 
 import (
 	"fmt"
-	"sync/atomic"
 
 	"argus/tensor"
 )
@@ -59,20 +58,32 @@ type Var struct {
 	released bool
 }
 
-// noGradDepth counts the NoGrad scopes in effect. It is process-wide, as in
-// other frameworks' inference modes; do not mix training and NoGrad inference
-// concurrently in one process.
-var noGradDepth atomic.Int32
-
-// NoGrad runs fn without recording operations.
-func NoGrad(fn func()) {
-	noGradDepth.Add(1)
-	defer noGradDepth.Add(-1)
+// NoGrad runs fn with gradient tracking turned off for the leaves vs (a
+// model's parameters, typically), then restores each leaf's setting. Ops
+// record nothing when none of their operands requires a gradient, so fn's
+// computations over vs and constants build no graph and keep no buffers for
+// a backward pass.
+//
+// The scope is the leaves, not the process: a training step in another
+// goroutine over other Vars keeps recording. Running fn while another
+// goroutine differentiates through the same leaves is a data race, as any
+// concurrent use of one model is.
+func NoGrad(vs []*Var, fn func()) {
+	saved := make([]bool, len(vs))
+	for i, v := range vs {
+		if v.op != nil {
+			panic("autograd: NoGrad on a non-leaf Var")
+		}
+		saved[i] = v.requiresGrad
+		v.requiresGrad = false
+	}
+	defer func() {
+		for i, v := range vs {
+			v.requiresGrad = saved[i]
+		}
+	}()
 	fn()
 }
-
-// GradEnabled reports whether operations are being recorded.
-func GradEnabled() bool { return noGradDepth.Load() == 0 }
 
 // Param returns a leaf that requires a gradient (a trainable parameter).
 func Param(t *tensor.Tensor) *Var { return &Var{value: t, requiresGrad: true} }
@@ -81,12 +92,9 @@ func Param(t *tensor.Tensor) *Var { return &Var{value: t, requiresGrad: true} }
 func Const(t *tensor.Tensor) *Var { return &Var{value: t} }
 
 // Apply runs op and returns its output. The op is recorded for Backward when
-// recording is enabled and some operand requires a gradient.
+// some operand requires a gradient.
 func Apply(op Op) *Var {
 	out := &Var{value: op.Forward()}
-	if !GradEnabled() {
-		return out
-	}
 	for _, in := range op.Operands() {
 		if in != nil && in.requiresGrad {
 			out.op = op

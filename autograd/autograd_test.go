@@ -44,9 +44,45 @@ func TestGradientAccumulatesAcrossBackward(t *testing.T) {
 func TestNoGradRecordsNothing(t *testing.T) {
 	a := Param(tensor.Ones(2))
 	var y *Var
-	NoGrad(func() { y = Add(a, a) })
+	NoGrad([]*Var{a}, func() { y = Add(a, a) })
 	if y.RequiresGrad() || !y.IsLeaf() {
 		t.Fatal("operation under NoGrad was recorded")
+	}
+	if !a.RequiresGrad() {
+		t.Fatal("NoGrad did not restore the leaf's gradient tracking")
+	}
+	frozen := Const(tensor.Ones(2))
+	NoGrad([]*Var{frozen}, func() {})
+	if frozen.RequiresGrad() {
+		t.Fatal("NoGrad turned tracking on for a leaf that had it off")
+	}
+}
+
+// TestNoGradIsScopedToItsLeaves checks that a NoGrad scope in one goroutine
+// does not stop another goroutine's training step from recording.
+func TestNoGradIsScopedToItsLeaves(t *testing.T) {
+	eval := Param(tensor.Ones(64, 64))
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			NoGrad([]*Var{eval}, func() { MatMul(eval, eval) })
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := range 200 {
+		w := Param(tensor.FromSlice([]float32{1, 2, 3}, 3))
+		y := Sum(Mul(w, w))
+		y.Backward()
+		if g := w.Grad(); g == nil || g.Data()[0] != 2 || g.Data()[1] != 4 || g.Data()[2] != 6 {
+			t.Fatalf("step %d: gradient %v while another goroutine evaluates, want [2 4 6]", i, g)
+		}
 	}
 }
 

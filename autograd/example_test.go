@@ -45,7 +45,7 @@ func ExampleTopK() {
 func ExampleNoGrad() {
 	w := autograd.Param(tensor.Ones(2, 2))
 	var y *autograd.Var
-	autograd.NoGrad(func() { y = autograd.MatMul(w, w) })
+	autograd.NoGrad([]*autograd.Var{w}, func() { y = autograd.MatMul(w, w) })
 	fmt.Println(y.RequiresGrad(), y.Value().Data())
 	// Output: false [2 2 2 2]
 }

@@ -40,13 +40,11 @@ func checkGrad(t *testing.T, c gradCase) {
 	out.Backward(WithGrad(w))
 	loss := func() float64 {
 		var y *Var
-		NoGrad(func() {
-			cs := make([]*Var, len(c.inputs))
-			for i, in := range c.inputs {
-				cs[i] = Const(in)
-			}
-			y = c.f(cs)
-		})
+		cs := make([]*Var, len(c.inputs))
+		for i, in := range c.inputs {
+			cs[i] = Const(in)
+		}
+		y = c.f(cs)
 		var s float64
 		for i, v := range y.Value().Data() {
 			s += float64(v) * float64(w.Data()[i])

@@ -419,9 +419,6 @@ func (o *groupNormOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 // recording reports whether an op over these operands will be recorded, so
 // that its Backward may run.
 func recording(vs ...*Var) bool {
-	if !GradEnabled() {
-		return false
-	}
 	for _, v := range vs {
 		if v != nil && v.requiresGrad {
 			return true

@@ -104,16 +104,17 @@ func TestNormsUnderNoGradMatch(t *testing.T) {
 	x := randn(1, 2, 4, 3, 3)
 	w, b := randn(2, 4), randn(3, 4)
 	rm, rv := randn(4, 4), uniform(5, 0.5, 2, 4)
+	px, pw, pb := Param(x), Param(w), Param(b)
 	run := func() []*tensor.Tensor {
 		return []*tensor.Tensor{
-			BatchNorm2d(Param(x), Param(w), Param(b), rm, rv, BatchNormOptions{}).Value(),
-			GroupNorm(Param(x), 2, Param(w), Param(b), 0).Value(),
-			LayerNorm(Param(x), []int{3, 3}, nil, nil, 0).Value(),
+			BatchNorm2d(px, pw, pb, rm, rv, BatchNormOptions{}).Value(),
+			GroupNorm(px, 2, pw, pb, 0).Value(),
+			LayerNorm(px, []int{3, 3}, nil, nil, 0).Value(),
 		}
 	}
 	want := run()
 	var got []*tensor.Tensor
-	NoGrad(func() { got = run() })
+	NoGrad([]*Var{px, pw, pb}, func() { got = run() })
 	for i := range want {
 		for j, v := range want[i].Data() {
 			if got[i].Data()[j] != v {

@@ -47,22 +47,20 @@ func (s *smallNet) build(h, w int, pooled bool) *Net {
 
 func (s *smallNet) reference(x *tensor.Tensor, pooled bool) *tensor.Tensor {
 	var out *autograd.Var
-	autograd.NoGrad(func() {
-		c := autograd.Const
-		y := autograd.Conv2d(c(x), c(s.w1), nil, autograd.Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
-		y = autograd.BatchNorm2d(y, c(tensor.FromSlice(s.gamma, 8)), c(tensor.FromSlice(s.beta, 8)),
-			tensor.FromSlice(s.mu, 8), tensor.FromSlice(s.variance, 8), autograd.BatchNormOptions{Eps: 1e-5})
-		y = autograd.ReLU(y)
-		p := autograd.MaxPool2d(y, autograd.MaxPool2dOptions{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
-		z := autograd.Conv2d(p, c(s.w2), c(tensor.FromSlice(s.b2, 8)), autograd.Conv2dOptions{Padding: [2]int{2, 2}, Dilation: [2]int{2, 2}})
-		z = autograd.ReLU(autograd.Add(z, p))
-		z = autograd.Conv2d(z, c(s.w3), nil, autograd.Conv2dOptions{})
-		if pooled {
-			z = autograd.Flatten(autograd.AdaptiveAvgPool2d(z, 1, 1), 1, -1)
-			z = autograd.Linear(z, c(s.fc), c(tensor.FromSlice(s.fcb, 5)))
-		}
-		out = z
-	})
+	c := autograd.Const
+	y := autograd.Conv2d(c(x), c(s.w1), nil, autograd.Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
+	y = autograd.BatchNorm2d(y, c(tensor.FromSlice(s.gamma, 8)), c(tensor.FromSlice(s.beta, 8)),
+		tensor.FromSlice(s.mu, 8), tensor.FromSlice(s.variance, 8), autograd.BatchNormOptions{Eps: 1e-5})
+	y = autograd.ReLU(y)
+	p := autograd.MaxPool2d(y, autograd.MaxPool2dOptions{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
+	z := autograd.Conv2d(p, c(s.w2), c(tensor.FromSlice(s.b2, 8)), autograd.Conv2dOptions{Padding: [2]int{2, 2}, Dilation: [2]int{2, 2}})
+	z = autograd.ReLU(autograd.Add(z, p))
+	z = autograd.Conv2d(z, c(s.w3), nil, autograd.Conv2dOptions{})
+	if pooled {
+		z = autograd.Flatten(autograd.AdaptiveAvgPool2d(z, 1, 1), 1, -1)
+		z = autograd.Linear(z, c(s.fc), c(tensor.FromSlice(s.fcb, 5)))
+	}
+	out = z
 	return out.Value()
 }
 
@@ -203,9 +201,7 @@ func TestReLUAndFlatten(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want *autograd.Var
-	autograd.NoGrad(func() {
-		want = autograd.Flatten(autograd.ReLU(autograd.Conv2d(autograd.Const(x), autograd.Const(w), nil, autograd.Conv2dOptions{})), 1, -1)
-	})
+	want = autograd.Flatten(autograd.ReLU(autograd.Conv2d(autograd.Const(x), autograd.Const(w), nil, autograd.Conv2dOptions{})), 1, -1)
 	closeTo(t, got, want.Value())
 }
 
@@ -228,12 +224,10 @@ func TestInvertedResidual(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want *autograd.Var
-	autograd.NoGrad(func() {
-		k := autograd.Const
-		y := autograd.Clamp(autograd.Conv2d(k(x), k(expand), nil, autograd.Conv2dOptions{}), 0, 6)
-		y = autograd.Clamp(autograd.Conv2d(y, k(dw), k(tensor.FromSlice(dwBias, e)), autograd.Conv2dOptions{Groups: e, Padding: [2]int{1, 1}}), 0, 6)
-		want = autograd.Add(autograd.Conv2d(y, k(project), nil, autograd.Conv2dOptions{}), k(x))
-	})
+	k := autograd.Const
+	h := autograd.Clamp(autograd.Conv2d(k(x), k(expand), nil, autograd.Conv2dOptions{}), 0, 6)
+	h = autograd.Clamp(autograd.Conv2d(h, k(dw), k(tensor.FromSlice(dwBias, e)), autograd.Conv2dOptions{Groups: e, Padding: [2]int{1, 1}}), 0, 6)
+	want = autograd.Add(autograd.Conv2d(h, k(project), nil, autograd.Conv2dOptions{}), k(x))
 	closeTo(t, got, want.Value())
 
 	// Other groupings are refused.
@@ -273,17 +267,15 @@ func TestPlanSharesMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 		var want *autograd.Var
-		autograd.NoGrad(func() {
-			v := autograd.Const(in)
-			for i, w := range ws {
-				d := 1 + i%2
-				v = autograd.Conv2d(v, autograd.Const(w), nil, autograd.Conv2dOptions{Padding: [2]int{d, d}, Dilation: [2]int{d, d}})
-				if i%2 == 0 {
-					v = autograd.ReLU(v)
-				}
+		v := autograd.Const(in)
+		for i, w := range ws {
+			d := 1 + i%2
+			v = autograd.Conv2d(v, autograd.Const(w), nil, autograd.Conv2dOptions{Padding: [2]int{d, d}, Dilation: [2]int{d, d}})
+			if i%2 == 0 {
+				v = autograd.ReLU(v)
 			}
-			want = v
-		})
+		}
+		want = v
 		closeTo(t, got, want.Value())
 	}
 }

@@ -52,7 +52,7 @@ func TestMNISTNetInference(t *testing.T) {
 	nn.Train(m, false)
 	x := tensor.NewRNG(2).Uniform(0, 1, 3, 1, 28, 28)
 	var want *autograd.Var
-	autograd.NoGrad(func() { want = m.Forward(autograd.Const(x)) })
+	nn.NoGrad(m, func() { want = m.Forward(autograd.Const(x)) })
 	net, err := m.Inference()
 	if err != nil {
 		t.Fatal(err)

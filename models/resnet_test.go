@@ -146,7 +146,7 @@ func TestResNetForwardMatchesTorch(t *testing.T) {
 			}
 			nn.Train(m, false)
 			var y *autograd.Var
-			autograd.NoGrad(func() { y = m.Forward(autograd.Const(hashInput(fw.InputShape))) })
+			nn.NoGrad(m, func() { y = m.Forward(autograd.Const(hashInput(fw.InputShape))) })
 			compareLogits(t, y.Value().Data(), fw.Logits)
 
 			// The compiled inference network gives PyTorch's logits too.
@@ -187,7 +187,7 @@ func TestTorchvisionSafetensors(t *testing.T) {
 	json.Unmarshal(raw, &want)
 	nn.Train(m, false)
 	var y *autograd.Var
-	autograd.NoGrad(func() { y = m.Forward(autograd.Const(hashInput([]int{2, 3, 64, 64}))) })
+	nn.NoGrad(m, func() { y = m.Forward(autograd.Const(hashInput([]int{2, 3, 64, 64}))) })
 	compareLogits(t, y.Value().Data(), want)
 }
 
@@ -212,7 +212,7 @@ func BenchmarkResNet18Inference(b *testing.B) {
 	b.Run("autograd", func(b *testing.B) {
 		in := autograd.Const(x)
 		for b.Loop() {
-			autograd.NoGrad(func() { m.Forward(in) })
+			nn.NoGrad(m, func() { m.Forward(in) })
 		}
 		b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/image")
 	})

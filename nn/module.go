@@ -179,3 +179,15 @@ func (s *Sequential) Forward(x *autograd.Var) *autograd.Var {
 	}
 	return x
 }
+
+// NoGrad runs fn with gradient tracking off for m's parameters, as
+// evaluation needs: m's forward pass then records no graph. Other models,
+// and other goroutines' training steps, are unaffected.
+func NoGrad(m Module, fn func()) {
+	ps := Parameters(m)
+	vs := make([]*autograd.Var, len(ps))
+	for i, p := range ps {
+		vs[i] = p.Var
+	}
+	autograd.NoGrad(vs, fn)
+}

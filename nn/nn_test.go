@@ -208,7 +208,7 @@ func TestLayerForwardMatchesTorch(t *testing.T) {
 				copy(s.Value.Data(), c.State[s.Name])
 			}
 			var y *autograd.Var
-			autograd.NoGrad(func() { y = l.Forward(autograd.Const(tensor.FromSlice(c.X, c.XShape...))) })
+			NoGrad(l, func() { y = l.Forward(autograd.Const(tensor.FromSlice(c.X, c.XShape...))) })
 			near(t, name, y.Value().Data(), c.Y, 1e-5)
 		})
 	}

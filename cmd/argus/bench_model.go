@@ -51,7 +51,7 @@ type inferReport struct {
 	Warmup          int     `json:"warmup"`
 	Threads         int     `json:"threads"`
 	// Engine is "compiled" (infer.Net: folded batch norm, fused NHWC
-	// convolutions) or "autograd" (the training graph under NoGrad).
+	// convolutions) or "autograd" (the training graph under nn.NoGrad).
 	Engine string `json:"engine"`
 }
 
@@ -271,7 +271,7 @@ mean_ms_per_batch the mean.`,
 			switch engine {
 			case "autograd":
 				in := autograd.Const(x)
-				pass = func() { autograd.NoGrad(func() { m.forward(in) }) }
+				pass = func() { nn.NoGrad(m.mod, func() { m.forward(in) }) }
 			case "compiled":
 				net, err := m.compile(inf.imgSize, inf.imgSize)
 				if err != nil {

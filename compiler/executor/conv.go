@@ -317,9 +317,7 @@ func conv2d(x, wt *xgraph.Tensor, bias []float32, group int, w *window, relu boo
 		Groups:   group,
 	}
 	var y *tensor.Tensor
-	autograd.NoGrad(func() {
-		y = autograd.Conv2d(autograd.Const(tensor.Wrap(x.F, x.Shape...)), autograd.Const(tensor.Wrap(wt.F, wt.Shape...)), b, opt).Value()
-	})
+	y = autograd.Conv2d(autograd.Const(tensor.Wrap(x.F, x.Shape...)), autograd.Const(tensor.Wrap(wt.F, wt.Shape...)), b, opt).Value()
 	out := y.Data()
 	if relu {
 		for i, v := range out {

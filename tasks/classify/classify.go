@@ -253,7 +253,7 @@ func Evaluate(m Model, ds Dataset, batch int) (loss, accuracy float64) {
 	defer nn.Train(m, true)
 	n := ds.Len()
 	correct := 0
-	autograd.NoGrad(func() {
+	nn.NoGrad(m, func() {
 		idx := make([]int, 0, batch)
 		for lo := 0; lo < n; lo += batch {
 			idx = idx[:0]
