@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"argus/compiler/xgraph"
-	"argus/compiler/onnx"
 	"argus/compiler/executor"
+	"argus/compiler/onnx"
+	"argus/compiler/xgraph"
 )
 
 func init() {

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"argus/compiler/xgraph"
 	"argus/compiler/onnx"
+	"argus/compiler/xgraph"
 	"argus/tensor"
 )
 

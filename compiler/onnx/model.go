@@ -12,8 +12,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"argus/compiler/xgraph"
 	"argus/compiler/onnx/onnxpb"
+	"argus/compiler/xgraph"
 )
 
 // The operator set versions of the default domain the importer accepts.

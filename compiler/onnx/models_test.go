@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"argus/compiler/xgraph"
-	"argus/compiler/onnx"
 	"argus/compiler/executor"
+	"argus/compiler/onnx"
+	"argus/compiler/xgraph"
 )
 
 // maxModelError is the agreement with PyTorch the issue asks for.

@@ -9,11 +9,11 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"argus/compiler/xgraph"
+	"argus/compiler/executor"
 	"argus/compiler/onnx"
 	"argus/compiler/onnx/conformance"
 	"argus/compiler/onnx/onnxpb"
-	"argus/compiler/executor"
+	"argus/compiler/xgraph"
 )
 
 // smallModel builds Conv -> Relu -> Flatten -> Gemm with initialisers, the

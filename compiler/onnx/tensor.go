@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 
-	"argus/compiler/xgraph"
 	"argus/compiler/onnx/onnxpb"
+	"argus/compiler/xgraph"
 )
 
 // maxElements bounds the size of one tensor so that a corrupt header cannot

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"argus/compiler/xgraph"
 	"argus/compiler/executor"
+	"argus/compiler/xgraph"
 )
 
 // builder assembles small graphs for the tests.

@@ -13,9 +13,9 @@ import (
 	"sort"
 	"strings"
 
-	"argus/compiler/xgraph"
-	"argus/compiler/onnx"
 	"argus/compiler/executor"
+	"argus/compiler/onnx"
+	"argus/compiler/xgraph"
 )
 
 // The tolerances of the comparison: |got-want| <= Atol + Rtol*|want|.

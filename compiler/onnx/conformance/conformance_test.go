@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"argus/compiler/xgraph"
-	"argus/compiler/onnx"
 	"argus/compiler/executor"
+	"argus/compiler/onnx"
+	"argus/compiler/xgraph"
 )
 
 // listed are the operators the executor must cover: at least 95% of
