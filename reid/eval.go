@@ -1,8 +1,8 @@
 // Package reid holds the parts of person re-identification that stand
 // apart from any model: distances between feature sets, the Market-1501
 // evaluation protocol (CMC, mAP, mINP) exactly as torchreid computes it,
-// readers for the Market-1501, DukeMTMC-reID and MSMT17 folder layouts,
-// and the cluster memory of cluster-wise contrastive learning.
+// and the cluster memory of cluster-wise contrastive learning. The
+// Market-1501, DukeMTMC-reID and MSMT17 readers are data/dataset's.
 package reid
 
 import (

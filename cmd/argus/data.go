@@ -143,7 +143,7 @@ func detectFormat(dir string) (string, error) {
 	case has("list_train.txt"):
 		return "msmt17", nil
 	case has("bounding_box_train"):
-		if _, _, _, err := dataset.ReadReID("market1501", dir); err == nil {
+		if _, err := dataset.ReadMarket1501(dir); err == nil {
 			return "market1501", nil
 		}
 		return "dukemtmcreid", nil
@@ -173,17 +173,17 @@ func openForShow(format, dir, split, ann string) (*dataset.Set, error) {
 		s, _, err := dataset.ReadCOCO(ann, imgDir)
 		return s, err
 	case "market1501", "dukemtmcreid", "msmt17":
-		train, query, gallery, err := dataset.ReadReID(format, dir)
+		d, err := dataset.ReadReID(format, dir)
 		if err != nil {
 			return nil, err
 		}
 		switch split {
 		case "query":
-			return query, nil
+			return d.Query, nil
 		case "gallery", "test":
-			return gallery, nil
+			return d.Gallery, nil
 		}
-		return train, nil
+		return d.Train, nil
 	case "cityscapes", "camvid":
 		return dataset.ReadSegmentation(format, dir, split)
 	}

@@ -1,8 +1,9 @@
 // Package dataset reads datasets in their fields' formats — image folders
 // (a class per folder), COCO detection (images and an instances JSON),
-// Market-1501, DukeMTMC-reID and MSMT17 re-ID folders, and
-// Cityscapes/CamVid-style segmentation (images and label PNGs with an id
-// mapping) — into a Set of items that a loader decodes and augments.
+// Market-1501, DukeMTMC-reID and MSMT17 re-ID folders (as torchreid reads
+// them), and Cityscapes/CamVid-style segmentation (images and label PNGs
+// with an id mapping) — into a Set of items that a loader decodes and
+// augments. Every format reads into the one Item type.
 //
 // Malformed input gives one error naming the file at fault.
 package dataset

@@ -124,27 +124,6 @@ func TestCOCO(t *testing.T) {
 	}
 }
 
-func TestReID(t *testing.T) {
-	root := t.TempDir()
-	for _, n := range []string{"bounding_box_train/0002_c1s1_000001_00.jpg", "bounding_box_train/0007_c2s1_000002_00.jpg",
-		"query/0002_c2s1_000003_00.jpg", "bounding_box_test/0002_c3s1_000004_00.jpg", "bounding_box_test/-1_c3s1_000005_00.jpg"} {
-		writeImage(t, filepath.Join(root, n), 8, 16)
-	}
-	train, query, gallery, err := ReadReID("market1501", root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(train.Items) != 2 || train.Items[1].Label != 1 || train.Items[1].Camera != 1 || len(query.Items) != 1 || len(gallery.Items) != 1 {
-		t.Fatalf("splits %+v %+v %+v", train.Items, query.Items, gallery.Items)
-	}
-	if query.Items[0].Label != 2 {
-		t.Fatalf("query pid %d", query.Items[0].Label)
-	}
-	if _, _, _, err := ReadReID("viper", root); err == nil {
-		t.Fatal("unknown format accepted")
-	}
-}
-
 func TestSegmentation(t *testing.T) {
 	root := t.TempDir()
 	img := filepath.Join(root, "leftImg8bit", "train", "town", "a_000001_leftImg8bit.png")

@@ -13,7 +13,6 @@ import (
 	"argus/data/dataset"
 	"argus/data/imageio"
 	"argus/data/transform"
-	"argus/reid"
 )
 
 // digest hashes every file under root with its relative path.
@@ -123,14 +122,15 @@ func TestReIDFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ dir, format string }{{"domain_a", "market1501"}, {"domain_b", "dukemtmcreid"}} {
-		train, query, gallery, err := dataset.ReadReID(c.format, filepath.Join(out, c.dir))
+		d, err := dataset.ReadReID(c.format, filepath.Join(out, c.dir))
 		if err != nil {
 			t.Fatal(err)
 		}
+		train, query, gallery := d.Train, d.Query, d.Gallery
 		ids := map[int]bool{}
 		for _, it := range train.Items {
 			ids[it.Label] = true
-			if _, _, err := reid.ParseMarketName(filepath.Base(it.Path)); err != nil {
+			if _, _, err := dataset.ParseMarketName(filepath.Base(it.Path)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,4 +1,4 @@
-package reid
+package dataset
 
 import (
 	"os"
@@ -51,14 +51,14 @@ func TestReadMarket1501(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ds.NumTrainPIDs != 2 || len(ds.Train) != 3 || ds.Train[2].PID != 1 || ds.Train[1].CamID != 2 {
-		t.Errorf("train %+v, %d pids", ds.Train, ds.NumTrainPIDs)
+	if ds.NumTrainPIDs != 2 || len(ds.Train.Items) != 3 || ds.Train.Items[2].Label != 1 || ds.Train.Items[1].Camera != 2 {
+		t.Errorf("train %+v, %d pids", ds.Train.Items, ds.NumTrainPIDs)
 	}
-	if len(ds.Gallery) != 2 || ds.Gallery[0].PID != 0 || ds.Gallery[1].PID != 1 || ds.Gallery[1].CamID != 1 {
-		t.Errorf("gallery %+v: want the distractor kept and the junk dropped", ds.Gallery)
+	if len(ds.Gallery.Items) != 2 || ds.Gallery.Items[0].Label != 0 || ds.Gallery.Items[1].Label != 1 || ds.Gallery.Items[1].Camera != 1 {
+		t.Errorf("gallery %+v: want the distractor kept and the junk dropped", ds.Gallery.Items)
 	}
-	if len(ds.Query) != 1 || ds.Query[0].PID != 1 || ds.Query[0].CamID != 0 {
-		t.Errorf("query %+v", ds.Query)
+	if len(ds.Query.Items) != 1 || ds.Query.Items[0].Label != 1 || ds.Query.Items[0].Camera != 0 {
+		t.Errorf("query %+v", ds.Query.Items)
 	}
 
 	touch(t, filepath.Join(root, "query"), "0003_c7s1_000001_00.jpg")
@@ -77,6 +77,28 @@ func TestReadMarket1501(t *testing.T) {
 	}
 }
 
+func TestReID(t *testing.T) {
+	root := t.TempDir()
+	for _, n := range []string{"bounding_box_train/0002_c1s1_000001_00.jpg", "bounding_box_train/0007_c2s1_000002_00.jpg",
+		"query/0002_c2s1_000003_00.jpg", "bounding_box_test/0002_c3s1_000004_00.jpg", "bounding_box_test/-1_c3s1_000005_00.jpg"} {
+		writeImage(t, filepath.Join(root, n), 8, 16)
+	}
+	d, err := ReadReID("market1501", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, query, gallery := d.Train, d.Query, d.Gallery
+	if len(train.Items) != 2 || train.Items[1].Label != 1 || train.Items[1].Camera != 1 || len(query.Items) != 1 || len(gallery.Items) != 1 {
+		t.Fatalf("splits %+v %+v %+v", train.Items, query.Items, gallery.Items)
+	}
+	if query.Items[0].Label != 2 {
+		t.Fatalf("query pid %d", query.Items[0].Label)
+	}
+	if _, err := ReadReID("viper", root); err == nil {
+		t.Fatal("unknown format accepted")
+	}
+}
+
 func TestReadMSMT17(t *testing.T) {
 	root := t.TempDir()
 	write := func(name, text string) {
@@ -91,10 +113,10 @@ func TestReadMSMT17(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ds.Train) != 2 || ds.Train[1].CamID != 14 || ds.NumTrainPIDs != 2 ||
-		ds.Query[0].CamID != 4 || ds.Gallery[0].CamID != 6 ||
-		ds.Gallery[0].Path != filepath.Join(root, "test", "0000/0000_001_07_0303afternoon_0144_0.jpg") {
-		t.Errorf("got %+v", ds)
+	if len(ds.Train.Items) != 2 || ds.Train.Items[1].Camera != 14 || ds.NumTrainPIDs != 2 ||
+		ds.Query.Items[0].Camera != 4 || ds.Gallery.Items[0].Camera != 6 ||
+		ds.Gallery.Items[0].Path != filepath.Join(root, "test", "0000/0000_001_07_0303afternoon_0144_0.jpg") {
+		t.Errorf("got %+v %+v %+v, %d pids", ds.Train.Items, ds.Query.Items, ds.Gallery.Items, ds.NumTrainPIDs)
 	}
 	write("list_query.txt", "0000/0000_000_16_0303noon_0003_0.jpg 0\n")
 	if _, err := ReadMSMT17(root); err == nil || !strings.Contains(err.Error(), "list_query.txt:1") {
