@@ -1,14 +1,15 @@
 package coco
 
 import (
-	"bytes"
 	"testing"
+
+	"argus/data/cocofile"
 )
 
 // BenchmarkEvaluate measures the evaluation of 5,000 images x 100 detections
 // x 80 categories (the files already parsed).
 func BenchmarkEvaluate(b *testing.B) {
-	gt, dt := Synthetic(1, 5000, 100, 80)
+	gt, dt := cocofile.Synthetic(1, 5000, 100, 80)
 	b.ReportAllocs()
 	start := cpuTime()
 	for b.Loop() {
@@ -18,39 +19,4 @@ func BenchmarkEvaluate(b *testing.B) {
 	}
 	reportCPU(b, start)
 	b.ReportMetric(float64(len(dt))*float64(b.N)/b.Elapsed().Seconds(), "dets/s")
-}
-
-// BenchmarkReadResults measures parsing the 500,000-detection results file.
-func BenchmarkReadResults(b *testing.B) {
-	_, dt := Synthetic(1, 5000, 100, 80)
-	var buf bytes.Buffer
-	if err := WriteResults(&buf, dt); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(buf.Len()))
-	b.ReportAllocs()
-	start := cpuTime()
-	for b.Loop() {
-		if _, err := ReadResults(bytes.NewReader(buf.Bytes())); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportCPU(b, start)
-}
-
-// BenchmarkReadDataset measures parsing the matching instances file.
-func BenchmarkReadDataset(b *testing.B) {
-	gt, _ := Synthetic(1, 5000, 100, 80)
-	var buf bytes.Buffer
-	if err := WriteDataset(&buf, gt); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(buf.Len()))
-	start := cpuTime()
-	for b.Loop() {
-		if _, err := ReadDataset(bytes.NewReader(buf.Bytes())); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportCPU(b, start)
 }

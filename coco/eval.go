@@ -1,3 +1,6 @@
+// Package coco evaluates box detections exactly as pycocotools' COCOeval
+// does: the instances and results files it scores are read and written by
+// data/cocofile.
 package coco
 
 import (
@@ -9,6 +12,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"argus/data/cocofile"
 )
 
 // AreaRange is an object size range in square pixels, bounds included.
@@ -113,7 +118,7 @@ func (e *Eval) RecallAt(t, k, a, m int) float64 {
 
 // Evaluate runs the bbox evaluation of pycocotools (COCOeval evaluate and
 // accumulate) with DefaultParams.
-func Evaluate(gt *Dataset, dt []Result) (*Eval, error) {
+func Evaluate(gt *cocofile.Dataset, dt []cocofile.Result) (*Eval, error) {
 	return EvaluateParams(gt, dt, DefaultParams())
 }
 
@@ -152,11 +157,11 @@ type detEntry struct {
 // result's area is w*h, the ground truth's annotated area (not its box)
 // decides its size range, and a detection matched to a ground truth whose
 // id is 0 counts as unmatched. The work is spread over categories.
-func EvaluateParams(gt *Dataset, dt []Result, p Params) (*Eval, error) {
+func EvaluateParams(gt *cocofile.Dataset, dt []cocofile.Result, p Params) (*Eval, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
-	if err := ValidateResults(gt, dt); err != nil {
+	if err := cocofile.ValidateResults(gt, dt); err != nil {
 		return nil, err
 	}
 	imgIDs := make([]int64, len(gt.Images))

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"argus/data/cocofile"
 )
 
 // TestGolden reproduces pycocotools' numbers on the randomised golden cases.
@@ -17,11 +19,11 @@ func TestGolden(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			gt, err := ReadDatasetFile(filepath.Join(dir, "gt.json"))
+			gt, err := cocofile.ReadDatasetFile(filepath.Join(dir, "gt.json"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			dt, err := ReadResultsFile(filepath.Join(dir, "dt.json"))
+			dt, err := cocofile.ReadResultsFile(filepath.Join(dir, "dt.json"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,7 +58,7 @@ func TestGolden(t *testing.T) {
 // category with ground truth contributes the same number of entries) and
 // that the mean PR curve at IoU 0.5 averages to AP50.
 func TestCategoryAP(t *testing.T) {
-	gt, dt := Synthetic(11, 40, 30, 7)
+	gt, dt := cocofile.Synthetic(11, 40, 30, 7)
 	e, err := Evaluate(gt, dt)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +95,7 @@ func TestCategoryAP(t *testing.T) {
 
 // TestEvaluateErrors checks the refusals of loadRes and of bad parameters.
 func TestEvaluateErrors(t *testing.T) {
-	gt, dt := Synthetic(2, 3, 4, 2)
+	gt, dt := cocofile.Synthetic(2, 3, 4, 2)
 	dt[5].ImageID = 999
 	if _, err := Evaluate(gt, dt); err == nil || !strings.Contains(err.Error(), "results[5]: image_id: no image 999") {
 		t.Errorf("unknown image: %v", err)
@@ -107,7 +109,7 @@ func TestEvaluateErrors(t *testing.T) {
 	// Categories the ground truth does not list are ignored, as in
 	// pycocotools.
 	e1, _ := Evaluate(gt, dt)
-	dt = append(dt, Result{ImageID: 1, CategoryID: 77, BBox: [4]float64{1, 1, 5, 5}, Score: 0.9})
+	dt = append(dt, cocofile.Result{ImageID: 1, CategoryID: 77, BBox: [4]float64{1, 1, 5, 5}, Score: 0.9})
 	e2, err := Evaluate(gt, dt)
 	if err != nil || e1.Summary() != e2.Summary() {
 		t.Errorf("unknown category changed the result: %v", err)

@@ -18,6 +18,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"argus/coco"
+	"argus/data/cocofile"
 )
 
 // cocoCategory is one row of the per-category table.
@@ -50,14 +51,14 @@ curves (mean over categories, one per IoU threshold).`,
 			}
 			start := time.Now()
 			// The two files parse on two cores.
-			var gt *coco.Dataset
+			var gt *cocofile.Dataset
 			var gtErr error
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				gt, gtErr = coco.ReadDatasetFile(gtPath)
+				gt, gtErr = cocofile.ReadDatasetFile(gtPath)
 			}()
-			dt, dtErr := coco.ReadResultsFile(dtPath)
+			dt, dtErr := cocofile.ReadResultsFile(dtPath)
 			<-done
 			if gtErr != nil {
 				return gtErr
@@ -125,23 +126,23 @@ func benchCOCOCmd() *cobra.Command {
 				return fmt.Errorf("bench coco: need --images >= 1, --dets >= 0, --cats >= 1")
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "generating %d images x %d detections x %d categories\n", images, dets, cats)
-			gt, dt := coco.Synthetic(seed, images, dets, cats)
+			gt, dt := cocofile.Synthetic(seed, images, dets, cats)
 			var gtBuf, dtBuf bytes.Buffer
-			if err := coco.WriteDataset(&gtBuf, gt); err != nil {
+			if err := cocofile.WriteDataset(&gtBuf, gt); err != nil {
 				return err
 			}
-			if err := coco.WriteResults(&dtBuf, dt); err != nil {
+			if err := cocofile.WriteResults(&dtBuf, dt); err != nil {
 				return err
 			}
 			start := time.Now()
-			var gt2 *coco.Dataset
+			var gt2 *cocofile.Dataset
 			var gtErr error
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				gt2, gtErr = coco.ReadDataset(&gtBuf)
+				gt2, gtErr = cocofile.ReadDataset(&gtBuf)
 			}()
-			dt2, err := coco.ReadResults(&dtBuf)
+			dt2, err := cocofile.ReadResults(&dtBuf)
 			<-done
 			if err != nil {
 				return err

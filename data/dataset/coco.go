@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"argus/coco"
+	"argus/data/cocofile"
 )
 
 // ReadCOCO reads a COCO detection split: the instances file ann and the
@@ -17,12 +17,12 @@ import (
 // annotations are left out, as detectors' training loaders do; images
 // without boxes are kept. A missing image file is an error naming it.
 func ReadCOCO(ann, dir string) (*Set, []int64, error) {
-	d, err := coco.ReadDatasetFile(ann)
+	d, err := cocofile.ReadDatasetFile(ann)
 	if err != nil {
 		return nil, nil, err
 	}
 	cats := slices.Clone(d.Categories)
-	slices.SortFunc(cats, func(a, b coco.Category) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(cats, func(a, b cocofile.Category) int { return cmp.Compare(a.ID, b.ID) })
 	label := map[int64]int{}
 	s := &Set{Name: filepath.Base(ann)}
 	ids := make([]int64, len(cats))

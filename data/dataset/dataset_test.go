@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"argus/coco"
+	"argus/data/cocofile"
 	"argus/data/imageio"
 	"argus/data/transform"
 )
@@ -82,17 +82,17 @@ func TestCOCO(t *testing.T) {
 	dir := t.TempDir()
 	writeImage(t, filepath.Join(dir, "images", "1.jpg"), 40, 30)
 	writeImage(t, filepath.Join(dir, "images", "2.jpg"), 20, 20)
-	d := &coco.Dataset{
-		Images: []coco.Image{{ID: 1, Width: 40, Height: 30, FileName: "1.jpg"}, {ID: 2, Width: 21, Height: 20, FileName: "2.jpg"}},
-		Annotations: []coco.Annotation{
+	d := &cocofile.Dataset{
+		Images: []cocofile.Image{{ID: 1, Width: 40, Height: 30, FileName: "1.jpg"}, {ID: 2, Width: 21, Height: 20, FileName: "2.jpg"}},
+		Annotations: []cocofile.Annotation{
 			{ID: 1, ImageID: 1, CategoryID: 9, BBox: [4]float64{2, 3, 10, 5}, Area: 50},
 			{ID: 2, ImageID: 1, CategoryID: 4, BBox: [4]float64{0, 0, 4, 4}, Area: 16},
 			{ID: 3, ImageID: 1, CategoryID: 4, BBox: [4]float64{0, 0, 40, 30}, Area: 1200, IsCrowd: true},
 		},
-		Categories: []coco.Category{{ID: 9, Name: "nine"}, {ID: 4, Name: "four"}},
+		Categories: []cocofile.Category{{ID: 9, Name: "nine"}, {ID: 4, Name: "four"}},
 	}
 	ann := filepath.Join(dir, "instances.json")
-	if err := coco.WriteDatasetFile(ann, d); err != nil {
+	if err := cocofile.WriteDatasetFile(ann, d); err != nil {
 		t.Fatal(err)
 	}
 	s, ids, err := ReadCOCO(ann, filepath.Join(dir, "images"))
@@ -113,8 +113,8 @@ func TestCOCO(t *testing.T) {
 	if _, err := s.Get(1, transform.NewState(0)); err == nil || !strings.Contains(err.Error(), "2.jpg") {
 		t.Fatalf("size mismatch: %v", err)
 	}
-	d.Images = append(d.Images, coco.Image{ID: 3, Width: 5, Height: 5, FileName: "missing.jpg"})
-	coco.WriteDatasetFile(ann, d)
+	d.Images = append(d.Images, cocofile.Image{ID: 3, Width: 5, Height: 5, FileName: "missing.jpg"})
+	cocofile.WriteDatasetFile(ann, d)
 	if _, _, err := ReadCOCO(ann, filepath.Join(dir, "images")); err == nil || !strings.Contains(err.Error(), "missing.jpg") {
 		t.Fatalf("missing image: %v", err)
 	}

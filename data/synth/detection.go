@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"argus/coco"
+	"argus/data/cocofile"
 	"argus/data/imageio"
 	"argus/data/mnist"
 	"argus/data/transform"
@@ -75,9 +75,9 @@ func Detection(out string, o Options) (*Summary, error) {
 		if err != nil {
 			return fmt.Errorf("synth detection: %w", err)
 		}
-		var cats []coco.Category
+		var cats []cocofile.Category
 		for d := range 10 {
-			cats = append(cats, coco.Category{ID: int64(d + 1), Name: strconv.Itoa(d), Supercategory: "digit"})
+			cats = append(cats, cocofile.Category{ID: int64(d + 1), Name: strconv.Itoa(d), Supercategory: "digit"})
 		}
 		counts := map[string]int{}
 		objects, occluded := 0, 0
@@ -85,14 +85,14 @@ func Detection(out string, o Options) (*Summary, error) {
 			name   string
 			lo, hi int
 		}{{"train2017", 0, nTrain}, {"val2017", nTrain, n}} {
-			ds := &coco.Dataset{Categories: cats, Images: []coco.Image{}, Annotations: []coco.Annotation{}}
+			ds := &cocofile.Dataset{Categories: cats, Images: []cocofile.Image{}, Annotations: []cocofile.Annotation{}}
 			for i := split.lo; i < split.hi; i++ {
 				d := imgs[i]
 				id := int64(i - split.lo + 1)
-				ds.Images = append(ds.Images, coco.Image{ID: id, Width: d.w, Height: d.h, FileName: fileName(int(id))})
+				ds.Images = append(ds.Images, cocofile.Image{ID: id, Width: d.w, Height: d.h, FileName: fileName(int(id))})
 				for j, b := range d.boxes {
 					area := b[2] * b[3]
-					ds.Annotations = append(ds.Annotations, coco.Annotation{
+					ds.Annotations = append(ds.Annotations, cocofile.Annotation{
 						ID: int64(len(ds.Annotations) + 1), ImageID: id, CategoryID: d.cats[j], BBox: b, Area: area,
 					})
 					switch {
@@ -111,7 +111,7 @@ func Detection(out string, o Options) (*Summary, error) {
 			if err := mkdirFor(name); err != nil {
 				return err
 			}
-			if err := coco.WriteDatasetFile(name, ds); err != nil {
+			if err := cocofile.WriteDatasetFile(name, ds); err != nil {
 				return fmt.Errorf("synth detection: %w", err)
 			}
 		}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"argus/coco"
+	"argus/data/cocofile"
 	"argus/data/dataset"
 	"argus/data/imageio"
 	"argus/data/transform"
@@ -82,21 +82,8 @@ func TestDetectionFormat(t *testing.T) {
 	}
 	for _, split := range []string{"train2017", "val2017"} {
 		ann := filepath.Join(out, "annotations", "instances_"+split+".json")
-		gt, err := coco.ReadDatasetFile(ann)
-		if err != nil {
+		if _, err := cocofile.ReadDatasetFile(ann); err != nil {
 			t.Fatal(err)
-		}
-		// The ground truth scored as detections is perfect.
-		var dt []coco.Result
-		for _, a := range gt.Annotations {
-			dt = append(dt, coco.Result{ImageID: a.ImageID, CategoryID: a.CategoryID, BBox: a.BBox, Score: 1})
-		}
-		ev, err := coco.Evaluate(gt, dt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s := ev.Summary(); s.AP != 1 {
-			t.Fatalf("%s: ground truth as detections gives AP %v", split, s.AP)
 		}
 		set, _, err := dataset.ReadCOCO(ann, filepath.Join(out, split))
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"argus/coco"
+	"argus/data/cocofile"
 )
 
 func main() {
@@ -35,9 +35,9 @@ func run(out string, images, dets, cats int, seed uint64) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	gt, dt := coco.Synthetic(seed, images, dets, cats)
-	if err := coco.WriteDatasetFile(filepath.Join(out, "gt.json"), gt); err != nil {
+	gt, dt := cocofile.Synthetic(seed, images, dets, cats)
+	if err := cocofile.WriteDatasetFile(filepath.Join(out, "gt.json"), gt); err != nil {
 		return err
 	}
-	return coco.WriteResultsFile(filepath.Join(out, "dt.json"), dt)
+	return cocofile.WriteResultsFile(filepath.Join(out, "dt.json"), dt)
 }

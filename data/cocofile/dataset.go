@@ -1,10 +1,11 @@
-// Package coco reads and writes COCO instances and results files and
-// evaluates box detections exactly as pycocotools' COCOeval does.
+// Package cocofile reads and writes COCO instances and results files: the
+// ground truth and detections of the COCO detection benchmark, which
+// data/dataset loads for training, data/synth writes and coco evaluates.
 //
 // Boxes in COCO files are [x, y, width, height] in pixels. The readers stream
 // their input and validate every record strictly: an error names the record
 // (by index and, where it has one, id) and the field at fault.
-package coco
+package cocofile
 
 import (
 	"bufio"

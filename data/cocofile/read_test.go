@@ -1,4 +1,4 @@
-package coco
+package cocofile
 
 import (
 	"bytes"
@@ -173,10 +173,10 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSmallBuffer parses the golden files through a reader that returns one
+// TestSmallBuffer parses the golden inputs (testdata/README.md) through a reader that returns one
 // byte at a time, exercising every buffer refill path.
 func TestSmallBuffer(t *testing.T) {
-	for _, f := range []string{"testdata/golden/case_0001/gt.json", "testdata/golden/case_0001/dt.json"} {
+	for _, f := range []string{"testdata/case_0001/gt.json", "testdata/case_0001/dt.json"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -190,7 +190,7 @@ func TestSmallBuffer(t *testing.T) {
 			t.Fatalf("%s: captures differ: %v %v", f, err1, err2)
 		}
 	}
-	b, _ := os.ReadFile("testdata/golden/case_0001/dt.json")
+	b, _ := os.ReadFile("testdata/case_0001/dt.json")
 	want, err := ReadResults(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)

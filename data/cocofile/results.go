@@ -1,4 +1,4 @@
-package coco
+package cocofile
 
 import (
 	"encoding/json"
