@@ -5,8 +5,10 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,14 +105,14 @@ func moduleRoot() (string, error) {
 	}
 }
 
-// imports returns the module's imports of its own packages, read from
-// every .go file under root, tests and files of every build tag included.
-// Folders named testdata, hidden ones and nested modules are skipped, as
-// the go command skips them.
-func imports(root string) ([]edge, error) {
-	var edges []edge
+// imports returns the module's packages (their folders relative to root)
+// and their imports of one another, read from every .go file under root,
+// tests and files of every build tag included. Folders named testdata,
+// hidden ones and nested modules are skipped, as the go command skips them.
+func imports(root string) (pkgs map[string]bool, edges []edge, err error) {
+	pkgs = map[string]bool{}
 	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -136,6 +138,7 @@ func imports(root string) ([]edge, error) {
 			return err
 		}
 		file, _ := filepath.Rel(root, p)
+		pkgs[filepath.ToSlash(rel)] = true
 		for _, im := range f.Imports {
 			path, err := strconv.Unquote(im.Path.Value)
 			if err != nil {
@@ -147,35 +150,33 @@ func imports(root string) ([]edge, error) {
 		}
 		return nil
 	})
-	return edges, err
+	return pkgs, edges, err
 }
 
-// TestLayers fails for every import of a higher layer's package and for
-// every package that no layer holds.
+// TestLayers fails for every package that no layer holds and for every
+// import of a higher layer's package.
 func TestLayers(t *testing.T) {
 	root, err := moduleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	edges, err := imports(root)
+	pkgs, edges, err := imports(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(edges) == 0 {
 		t.Fatalf("no imports of %s packages under %s", module, root)
 	}
-	unplaced := map[string]bool{}
+	for _, e := range edges {
+		pkgs[e.to] = true
+	}
+	for _, p := range slices.Sorted(maps.Keys(pkgs)) {
+		if layerOf(p) < 0 {
+			t.Errorf("package %s is in no layer: give it one in internal/layers/layers_test.go and docs/ARCHITECTURE.md", p)
+		}
+	}
 	for _, e := range edges {
 		from, to := layerOf(e.from), layerOf(e.to)
-		for _, p := range []struct {
-			pkg   string
-			layer int
-		}{{e.from, from}, {e.to, to}} {
-			if p.layer < 0 && !unplaced[p.pkg] {
-				unplaced[p.pkg] = true
-				t.Errorf("package %s is in no layer: give it a layer in internal/layers/layers_test.go and docs/ARCHITECTURE.md", p.pkg)
-			}
-		}
 		if from >= 0 && to > from {
 			t.Errorf("%s: %s (layer %s) imports %s (layer %s, higher)", e.file, e.from, layers[from].name, e.to, layers[to].name)
 		}
