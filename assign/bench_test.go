@@ -1,6 +1,7 @@
 package assign
 
 import (
+	"argus/internal/cputime"
 	"math/rand/v2"
 	"testing"
 )
@@ -18,13 +19,13 @@ func uniform(seed uint64, n int) []float64 {
 // the size tools/bench/detection/hungarian_scipy.py times for scipy.
 func BenchmarkHungarian1000(b *testing.B) {
 	cost := uniform(1, 1000*1000)
-	start := cpuTime()
+	start := cputime.Now()
 	for b.Loop() {
 		if _, _, err := Hungarian(cost, 1000, 1000); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }
 
 // BenchmarkSinkhorn300x100 runs 50 log-domain iterations for 300 proposals
@@ -45,13 +46,13 @@ func BenchmarkSinkhorn300x100(b *testing.B) {
 		demand[j] = 1
 	}
 	s := Sinkhorn{Epsilon: 0.1, MaxIter: 50}
-	start := cpuTime()
+	start := cputime.Now()
 	for b.Loop() {
 		if _, _, err := s.Plan(cost, g+1, n, supply, demand); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }
 
 // BenchmarkSinkhornDLA runs Dynamic Sparse R-CNN's setting: 300 proposals,
@@ -72,11 +73,11 @@ func BenchmarkSinkhornDLA(b *testing.B) {
 		demand[j] = 1
 	}
 	s := Sinkhorn{Epsilon: 1e-3, MaxIter: 50}
-	start := cpuTime()
+	start := cputime.Now()
 	for b.Loop() {
 		if _, _, err := s.Plan(cost, g+1, n, supply, demand); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }

@@ -1,6 +1,7 @@
 package coco
 
 import (
+	"argus/internal/cputime"
 	"testing"
 
 	"argus/data/cocofile"
@@ -11,12 +12,12 @@ import (
 func BenchmarkEvaluate(b *testing.B) {
 	gt, dt := cocofile.Synthetic(1, 5000, 100, 80)
 	b.ReportAllocs()
-	start := cpuTime()
+	start := cputime.Now()
 	for b.Loop() {
 		if _, err := Evaluate(gt, dt); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 	b.ReportMetric(float64(len(dt))*float64(b.N)/b.Elapsed().Seconds(), "dets/s")
 }

@@ -1,6 +1,7 @@
 package reid
 
 import (
+	"argus/internal/cputime"
 	"math/rand/v2"
 	"testing"
 )
@@ -37,11 +38,11 @@ func BenchmarkEvaluateMarket(b *testing.B) {
 	dist, qp, gp, qc, gc := marketLike(3368, 15913)
 	cpu := 0.0
 	for b.Loop() {
-		c0 := cpuSeconds()
+		c0 := cputime.Seconds()
 		if _, err := Evaluate(dist, qp, gp, qc, gc, DefaultMaxRank); err != nil {
 			b.Fatal(err)
 		}
-		cpu += cpuSeconds() - c0
+		cpu += cputime.Seconds() - c0
 	}
 	b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
 	b.ReportMetric(float64(len(dist))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mentries/s")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"argus/internal/cputime"
 	"fmt"
 	"os"
 	"runtime"
@@ -181,7 +182,7 @@ func timeLoop(warmup, iters int, f *modelFlags, fn func()) (best, mean, cpu floa
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	cpu0, cpuOK := processCPUSeconds()
+	cpu0, cpuOK := cputime.Seconds(), cputime.Known
 	ts := make([]float64, iters)
 	var total float64
 	for i := range ts {
@@ -190,7 +191,7 @@ func timeLoop(warmup, iters int, f *modelFlags, fn func()) (best, mean, cpu floa
 		ts[i] = time.Since(start).Seconds()
 		total += ts[i]
 	}
-	if cpu1, ok := processCPUSeconds(); ok && cpuOK {
+	if cpu1 := cputime.Seconds(); cpuOK {
 		cpu = (cpu1 - cpu0) / float64(iters)
 	}
 	if err := stop(); err != nil {

@@ -1,11 +1,10 @@
 package onnx_test
 
 import (
+	"argus/internal/cputime"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"argus/compiler/executor"
 	"argus/compiler/onnx"
@@ -138,7 +137,7 @@ func benchModel(b *testing.B, dir string) {
 		b.Fatal(err)
 	}
 	in := map[string]*xgraph.Tensor{g.Inputs[0].Name: x}
-	cpu0 := cpuTime()
+	cpu0 := cputime.Now()
 	for b.Loop() {
 		if _, err := exec.Run(in); err != nil {
 			b.Fatal(err)
@@ -146,15 +145,6 @@ func benchModel(b *testing.B, dir string) {
 	}
 	// CPU time as well as wall time: on a shared machine the wall time
 	// mostly measures the neighbours.
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/inference")
+	b.ReportMetric(float64((cputime.Now()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/inference")
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/inference")
-}
-
-// cpuTime returns the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

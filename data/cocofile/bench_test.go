@@ -1,6 +1,7 @@
 package cocofile
 
 import (
+	"argus/internal/cputime"
 	"bytes"
 	"testing"
 )
@@ -14,13 +15,13 @@ func BenchmarkReadResults(b *testing.B) {
 	}
 	b.SetBytes(int64(buf.Len()))
 	b.ReportAllocs()
-	start := cpuTime()
+	start := cputime.Now()
 	for b.Loop() {
 		if _, err := ReadResults(bytes.NewReader(buf.Bytes())); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }
 
 // BenchmarkReadDataset measures parsing the matching instances file.
@@ -31,11 +32,11 @@ func BenchmarkReadDataset(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(buf.Len()))
-	start := cpuTime()
+	start := cputime.Now()
 	for b.Loop() {
 		if _, err := ReadDataset(bytes.NewReader(buf.Bytes())); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }

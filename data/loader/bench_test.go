@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"argus/internal/cputime"
 	"bytes"
 	"context"
 	"errors"
@@ -71,7 +72,7 @@ func BenchmarkImageNetPipeline(b *testing.B) {
 			l := New([]Dataset{ds}, Indices{N: n, BatchSize: batch, Shuffle: true, DropLast: true},
 				Stack(imageio.ImageNetMean, imageio.ImageNetStd), Options{Workers: workers})
 			epoch := 0
-			cpu0 := cpuSeconds()
+			cpu0 := cputime.Seconds()
 			for b.Loop() {
 				it, err := l.Epoch(context.Background(), epoch)
 				if err != nil {
@@ -91,7 +92,7 @@ func BenchmarkImageNetPipeline(b *testing.B) {
 			// CPU time stays meaningful when other work shares the cores:
 			// images per CPU-second times 2 is the two-core rate of an idle
 			// machine.
-			if cpu := cpuSeconds() - cpu0; cpu > 0 {
+			if cpu := cputime.Seconds() - cpu0; cpu > 0 {
 				b.ReportMetric(1e3*cpu/float64(n*b.N), "cpu-ms/image")
 			}
 		})
@@ -103,24 +104,24 @@ func BenchmarkStages(b *testing.B) {
 	files := benchJPEGs(b, 8)
 	b.Run("decode", func(b *testing.B) {
 		i := 0
-		cpu0 := cpuSeconds()
+		cpu0 := cputime.Seconds()
 		for b.Loop() {
 			if _, err := imageio.Decode("x.jpg", files[i%8], imageio.Limits{}); err != nil {
 				b.Fatal(err)
 			}
 			i++
 		}
-		b.ReportMetric(1e3*(cpuSeconds()-cpu0)/float64(b.N), "cpu-ms/op")
+		b.ReportMetric(1e3*(cputime.Seconds()-cpu0)/float64(b.N), "cpu-ms/op")
 	})
 	img, _ := imageio.Decode("x.jpg", files[0], imageio.Limits{})
 	b.Run("crop-resize", func(b *testing.B) {
 		st := transform.NewState(1)
-		cpu0 := cpuSeconds()
+		cpu0 := cputime.Seconds()
 		for b.Loop() {
 			s := &transform.Sample{Image: img}
 			transform.RandomResizedCrop{W: 224, H: 224}.Apply(s, st)
 		}
-		b.ReportMetric(1e3*(cpuSeconds()-cpu0)/float64(b.N), "cpu-ms/op")
+		b.ReportMetric(1e3*(cputime.Seconds()-cpu0)/float64(b.N), "cpu-ms/op")
 	})
 	b.Run("normalise", func(b *testing.B) {
 		dst := make([]float32, len(img.Pix))

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"argus/internal/cputime"
 	"encoding/binary"
 	"encoding/json"
 	"flag"
@@ -69,13 +70,13 @@ func run(dir string, doJaccard bool, repeats int) error {
 		}
 	}
 	for range repeats {
-		start, cpu := time.Now(), cpuSeconds()
+		start, cpu := time.Now(), cputime.Seconds()
 		res, err := reid.Evaluate(dist, qp, gp, qc, gc, reid.DefaultMaxRank)
 		if err != nil {
 			return err
 		}
 		rep.EvalSeconds = append(rep.EvalSeconds, time.Since(start).Seconds())
-		rep.EvalCPUSeconds = append(rep.EvalCPUSeconds, cpuSeconds()-cpu)
+		rep.EvalCPUSeconds = append(rep.EvalCPUSeconds, cputime.Seconds()-cpu)
 		rep.MAP, rep.MINP, rep.Rank1 = res.MAP, res.MINP, res.CMC[0]
 	}
 	fmt.Fprintf(os.Stderr, "eval %d×%d: %v s wall, %v s CPU\n", rep.NumQuery, rep.NumGallery, rep.EvalSeconds, rep.EvalCPUSeconds)
@@ -95,13 +96,13 @@ func run(dir string, doJaccard bool, repeats int) error {
 		}
 		rep.GEMMSeconds = time.Since(start).Seconds()
 		fmt.Fprintf(os.Stderr, "gemm %d×%d×%d: %.1fs\n", n, n, d, rep.GEMMSeconds)
-		start, cpu := time.Now(), cpuSeconds()
+		start, cpu := time.Now(), cputime.Seconds()
 		s, err := rerank.Jaccard(x, n, d, rerank.DefaultOptions())
 		if err != nil {
 			return err
 		}
 		rep.JaccardSeconds = time.Since(start).Seconds()
-		rep.JaccardCPU = cpuSeconds() - cpu
+		rep.JaccardCPU = cputime.Seconds() - cpu
 		rep.JaccardN = n
 		for _, r := range s.Row {
 			rep.JaccardNonzeros += len(r)
