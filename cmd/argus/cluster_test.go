@@ -70,7 +70,7 @@ func TestClusterBadInput(t *testing.T) {
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(args, &stdout, &stderr)
-		if code == 0 || stdout.Len() != 0 || strings.Count(stderr.String(), "argus:") != 1 || strings.Contains(stderr.String(), "goroutine") {
+		if code == 0 || stdout.Len() != 0 || strings.Count(stderr.String(), "argus cluster: ") != 1 || strings.Contains(stderr.String(), "goroutine") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout.String(), stderr.String())
 		}
 	}

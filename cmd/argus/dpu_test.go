@@ -20,7 +20,7 @@ func TestDPUAsmDisasmSim(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "examples", "dpu", "conv_relu_pool.s")
 	bin := filepath.Join(dir, "p.bin")
-	if _, e, code := runArgus(t, "dpu", "asm", src, "-o", bin); code != 0 {
+	if _, e, code := runArgus(t, "dpu", "asm", src, "--out", bin); code != 0 {
 		t.Fatalf("asm: %s", e)
 	}
 	text, e, code := runArgus(t, "dpu", "disasm", bin)
@@ -116,7 +116,7 @@ func TestDPUBadInput(t *testing.T) {
 		{"field", []string{"dpu", "asm", bad, "-o", out}, "line 2: CONVINIT: field kernel_h: 17 out of range [1, 16]"},
 		{"deadlock", []string{"dpu", "sim", dead, "--target", "b4096"}, "deadlock: core 0 load engine at line 1 LOAD waits for save"},
 		{"odd binary", []string{"dpu", "disasm", odd}, "not a multiple of 4"},
-		{"no target", []string{"dpu", "sim", dead}, "--target is required"},
+		{"no target", []string{"dpu", "sim", dead}, `required flag(s) "target" not set`},
 		{"unknown target", []string{"dpu", "sim", dead, "--target", "zu19"}, `unknown target "zu19"`},
 		{"missing file", []string{"dpu", "sim", filepath.Join(dir, "none.s"), "--target", "zu9"}, "no such file"},
 	}

@@ -70,7 +70,7 @@ func TestEvalCOCOBadInput(t *testing.T) {
 		var out, errOut bytes.Buffer
 		code := run(args, &out, &errOut)
 		lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
-		if code == 0 || out.Len() != 0 || !strings.HasPrefix(lines[len(lines)-1], "argus: ") || strings.Contains(errOut.String(), "goroutine") {
+		if code == 0 || out.Len() != 0 || !strings.HasPrefix(lines[len(lines)-1], "argus eval coco: ") || strings.Contains(errOut.String(), "goroutine") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out.String(), errOut.String())
 		}
 	}

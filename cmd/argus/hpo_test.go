@@ -108,7 +108,7 @@ func TestHPOBadInput(t *testing.T) {
 		{"out of space", []string{"enqueue", "--study", "b", "--storage", db, "--set", "x=2"}, "outside the search space"},
 		{"unknown param", []string{"enqueue", "--study", "b", "--storage", db, "--set", "y=0.5"}, "not in the search space"},
 		{"no command", []string{"run", "--study", "b", "--storage", db, "--trials", "3"}, "no command"},
-		{"no trials", []string{"run", "--study", "b", "--storage", db, "--", "true"}, "--trials must be positive"},
+		{"no trials", []string{"run", "--study", "b", "--storage", db, "--trials", "0", "--", "true"}, "--trials must be positive"},
 		{"bench function", []string{"bench", "--function", "ackley3"}, "unknown function"},
 	}
 	for _, tt := range tests {
