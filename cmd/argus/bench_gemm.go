@@ -30,6 +30,7 @@ type gemmReport struct {
 // newBenchGemmCmd builds argus bench gemm.
 func newBenchGemmCmd() *cobra.Command {
 	var m, n, k, batch, rounds int
+	var seed uint64
 	var transA, transB, asJSON bool
 	var minTime time.Duration
 	cmd := &cobra.Command{
@@ -51,7 +52,7 @@ all of them.`,
 			if elems := batch * (m*k + k*n + m*n); elems > 1<<31 || elems < 0 {
 				return fmt.Errorf("%d×(%dx%dx%d) needs more than 8 GiB", batch, m, n, k)
 			}
-			rep := benchGemm(m, n, k, batch, transA, transB, rounds, minTime)
+			rep := benchGemm(m, n, k, batch, transA, transB, rounds, minTime, seed)
 			if asJSON {
 				return printJSON(cmd, rep)
 			}
@@ -69,12 +70,13 @@ all of them.`,
 	f.BoolVar(&transB, "trans-b", false, "store B transposed (n×k)")
 	f.IntVar(&rounds, "rounds", 5, "timed rounds")
 	f.DurationVar(&minTime, "min-time", 300*time.Millisecond, "least duration of a round")
+	f.Uint64Var(&seed, "seed", 1, "seed of the random matrices")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }
 
-func benchGemm(m, n, k, batch int, transA, transB bool, rounds int, minTime time.Duration) gemmReport {
-	rng := rand.New(rand.NewPCG(1, 2))
+func benchGemm(m, n, k, batch int, transA, transB bool, rounds int, minTime time.Duration, seed uint64) gemmReport {
+	rng := rand.New(rand.NewPCG(seed, 2))
 	fill := func(x []float32) []float32 {
 		for i := range x {
 			x[i] = float32(rng.Float64()*2 - 1)

@@ -23,6 +23,10 @@ func TestDPUAsmDisasmSim(t *testing.T) {
 	if _, e, code := runArgus(t, "dpu", "asm", src, "--out", bin); code != 0 {
 		t.Fatalf("asm: %s", e)
 	}
+	out, e, _ := runArgus(t, "dpu", "asm", src, "--out", bin, "--json")
+	if !strings.Contains(out, `"words":`) {
+		t.Fatalf("asm --json: %q %s", out, e)
+	}
 	text, e, code := runArgus(t, "dpu", "disasm", bin)
 	if code != 0 {
 		t.Fatalf("disasm: %s", e)
@@ -66,7 +70,7 @@ func TestDPUAsmDisasmSim(t *testing.T) {
 		t.Fatalf("trace: %v", err)
 	}
 	// Without --json the same command prints a readable summary.
-	out, _, code := runArgus(t, "dpu", "sim", src, "--target", "zu2")
+	out, _, code = runArgus(t, "dpu", "sim", src, "--target", "zu2")
 	if code != 0 || !strings.Contains(out, "utilization") || strings.HasPrefix(out, "{") {
 		t.Fatalf("plain sim output:\n%s", out)
 	}
