@@ -112,7 +112,9 @@ the values of anything else.`,
 // path, unlike in pflag's string slices).
 type pathList []string
 
-func (p *pathList) String() string     { return "[" + strings.Join(*p, ",") + "]" }
+// String lists the paths; it is empty for no paths, so that the help shows
+// no default.
+func (p *pathList) String() string     { return strings.Join(*p, ",") }
 func (p *pathList) Set(s string) error { *p = append(*p, s); return nil }
 func (p *pathList) Type() string       { return "path" }
 
