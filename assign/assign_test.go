@@ -1,16 +1,16 @@
 package assign
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"argus/internal/golden"
 )
 
-type golden struct {
+type goldenFile struct {
 	Hungarian []struct {
 		Rows, Cols     int
 		Cost           []float64
@@ -38,15 +38,9 @@ type golden struct {
 	}
 }
 
-func load(t *testing.T) golden {
-	b, err := os.ReadFile("testdata/golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g golden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+func load(t *testing.T) goldenFile {
+	var g goldenFile
+	golden.Load(t, "testdata/golden.json", &g)
 	return g
 }
 
@@ -345,10 +339,6 @@ func TestSinkhornScaledMatchesLogDomain(t *testing.T) {
 // TestMatchCostGolden compares Sparse R-CNN's matching cost with the
 // reference matcher's and the Hungarian assignment of it with scipy's.
 func TestMatchCostGolden(t *testing.T) {
-	b, err := os.ReadFile("testdata/golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct {
 		Matchcost []struct {
 			N, G, Classes    int
@@ -360,9 +350,7 @@ func TestMatchCostGolden(t *testing.T) {
 			ColInd           []int `json:"col_ind"`
 		}
 	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/golden.json", &g)
 	if len(g.Matchcost) == 0 {
 		t.Fatal("no match cost cases")
 	}

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
+
+	"argus/internal/par"
 )
 
 // Sinkhorn solves entropic optimal transport in the log domain, as POT's
@@ -273,21 +274,7 @@ type sinkhornWork struct {
 
 // parallel runs f over [0, n) split into w.parts ranges.
 func (w *sinkhornWork) parallel(n int, f func(lo, hi int)) {
-	if w.parts <= 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	step := (n + w.parts - 1) / w.parts
-	for lo := 0; lo < n; lo += step {
-		hi := min(lo+step, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
+	par.Workers(n, w.parts, func(_, lo, hi int) { f(lo, hi) })
 }
 
 // updateV sets v[j] = log b[j] - logsumexp_i(mr[i][j] + u[i]) for columns

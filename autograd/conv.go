@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"argus/internal/kernels"
+	"argus/internal/par"
 	"argus/tensor"
 )
 
@@ -157,7 +158,7 @@ func (o *convOp) Forward() *tensor.Tensor {
 					b = bd[grp*coutG:][:coutG]
 				}
 				blocks := (coutG + 15) / 16
-				parallel(m*blocks, func(_, lo, hi int) {
+				par.Workers(m*blocks, 0, func(_, lo, hi int) {
 					for j := lo; j < hi; j++ {
 						i, c0 := j/blocks, j%blocks*16
 						c1 := min(c0+16, coutG)
@@ -181,7 +182,7 @@ func (o *convOp) Forward() *tensor.Tensor {
 			kernels.Sgemm(false, false, coutG, ld, k, 1, wd[grp*coutG*k:], k, col, ld, 0, tmp, ld)
 			// Scatter the channel-major product to N×C×H×W, adding the bias
 			// on the way.
-			parallel(m*coutG, func(_, lo, hi int) {
+			par.Workers(m*coutG, 0, func(_, lo, hi int) {
 				for j := lo; j < hi; j++ {
 					i, oc := j/coutG, j%coutG
 					src := tmp[oc*ld+i*l:][:l]
@@ -239,10 +240,10 @@ func transposeBias(src []float32, stride, c0, c1 int, b []float32, dst []float32
 func lowerImages(m int, g kernels.ConvGeom, src func(i int) []float32, col []float32, ld int) {
 	l := g.OutH() * g.OutW()
 	if m == 1 {
-		im2col(g, src(0), col, ld, parallelWorkers(g.C))
+		im2col(g, src(0), col, ld, par.NumWorkers(g.C, 0))
 		return
 	}
-	parallel(m, func(_, lo, hi int) {
+	par.Workers(m, 0, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			kernels.Im2colTo(g, src(i), col[i*l:], ld)
 		}
@@ -292,7 +293,7 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 			if m == 1 {
 				gT = gd[(i0*cout+grp*coutG)*l:][:coutG*l]
 			} else {
-				parallel(m*coutG, func(_, lo, hi int) {
+				par.Workers(m*coutG, 0, func(_, lo, hi int) {
 					for j := lo; j < hi; j++ {
 						i, oc := j/coutG, j%coutG
 						copy(gT[oc*ld+i*l:][:l], gd[((i0+i)*cout+grp*coutG+oc)*l:][:l])
@@ -313,10 +314,10 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 				kernels.Sgemm(true, false, k, ld, coutG, 1, wd[grp*coutG*k:], k, gT, ld, 0, col, ld)
 				gxd := gx.Data()
 				if m == 1 {
-					col2im(g, col, ld, gxd[(i0*cin+grp*cinG)*g.H*g.W:][:inSize], parallelWorkers(g.C))
+					col2im(g, col, ld, gxd[(i0*cin+grp*cinG)*g.H*g.W:][:inSize], par.NumWorkers(g.C, 0))
 					continue
 				}
-				parallel(m, func(_, lo, hi int) {
+				par.Workers(m, 0, func(_, lo, hi int) {
 					for i := lo; i < hi; i++ {
 						kernels.Col2imFrom(g, col[i*l:], ld, gxd[((i0+i)*cin+grp*cinG)*g.H*g.W:][:inSize])
 					}
@@ -349,7 +350,7 @@ func (o *convOp) forwardDepthwise() *tensor.Tensor {
 	mult := cout / cin
 	out := tensor.Make[float32](n, cout, g.OutH(), g.OutW())
 	xd, wd, od := o.x.value.Data(), o.w.value.Data(), out.Data()
-	parallel(n*cout, func(_, lo, hi int) {
+	par.Workers(n*cout, 0, func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			i, oc := p/cout, p%cout
 			var b float32
@@ -379,7 +380,7 @@ func (o *convOp) backwardDepthwise(gout *tensor.Tensor) []*tensor.Tensor {
 	if o.w.requiresGrad {
 		gw = tensor.Zeros(ws...)
 	}
-	parallel(cin, func(_, lo, hi int) {
+	par.Workers(cin, 0, func(_, lo, hi int) {
 		for ic := lo; ic < hi; ic++ {
 			for i := 0; i < n; i++ {
 				var gsrc []float32
@@ -417,7 +418,7 @@ func (o *convOp) forwardPerImage() *tensor.Tensor {
 	if o.b != nil {
 		bd = o.b.value.Data()
 	}
-	parallelWith(n, itemWorkers(n, 2*float64(coutG*l*k)), func(_, lo, hi int) {
+	par.Workers(n, itemWorkers(n, 2*float64(coutG*l*k)), func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			for grp := 0; grp < o.groups; grp++ {
 				src := xd[(i*cin+grp*cinG)*g.H*g.W:][:inSize]
@@ -458,7 +459,7 @@ func (o *convOp) backwardPerImage(gout *tensor.Tensor) []*tensor.Tensor {
 			gws[i] = make([]float32, gw.Len())
 		}
 	}
-	parallelWith(n, workers, func(worker, lo, hi int) {
+	par.Workers(n, workers, func(worker, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			for grp := 0; grp < o.groups; grp++ {
 				gslice := gd[(i*cout+grp*coutG)*l:][:coutG*l]
@@ -558,7 +559,7 @@ func (o *convTOp) Forward() *tensor.Tensor {
 	}
 	workers := itemWorkers(n, 2*float64(k*hw*cinG))
 	ways := lowerWays(workers)
-	parallelWith(n, workers, func(_, lo, hi int) {
+	par.Workers(n, workers, func(_, lo, hi int) {
 		col := make([]float32, k*hw)
 		for i := lo; i < hi; i++ {
 			for grp := 0; grp < o.groups; grp++ {
@@ -601,7 +602,7 @@ func (o *convTOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 		}
 	}
 	ways := lowerWays(workers)
-	parallelWith(n, workers, func(worker, lo, hi int) {
+	par.Workers(n, workers, func(worker, lo, hi int) {
 		col := make([]float32, k*hw)
 		for i := lo; i < hi; i++ {
 			for grp := 0; grp < o.groups; grp++ {
@@ -668,7 +669,7 @@ func lowerWays(workers int) int {
 	if workers > 1 {
 		return 1
 	}
-	return parallelWorkers(1 << 30)
+	return par.NumWorkers(1<<30, 0)
 }
 
 // im2col runs kernels.Im2colTo with the channels split over ways
@@ -679,7 +680,7 @@ func im2col(g kernels.ConvGeom, src, dst []float32, ld, ways int) {
 		return
 	}
 	hw, kl := g.H*g.W, g.KH*g.KW*ld
-	parallelWith(g.C, ways, func(_, lo, hi int) {
+	par.Workers(g.C, ways, func(_, lo, hi int) {
 		sub := g
 		sub.C = hi - lo
 		kernels.Im2colTo(sub, src[lo*hw:hi*hw], dst[lo*kl:], ld)
@@ -694,7 +695,7 @@ func col2im(g kernels.ConvGeom, col []float32, ld int, dst []float32, ways int) 
 		return
 	}
 	hw, kl := g.H*g.W, g.KH*g.KW*ld
-	parallelWith(g.C, ways, func(_, lo, hi int) {
+	par.Workers(g.C, ways, func(_, lo, hi int) {
 		sub := g
 		sub.C = hi - lo
 		kernels.Col2imFrom(sub, col[lo*kl:], ld, dst[lo*hw:hi*hw])

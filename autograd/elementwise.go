@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"argus/internal/kernels"
+	"argus/internal/par"
 	"argus/tensor"
 )
 
@@ -235,7 +236,7 @@ func chunks(n int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	parallel((n+chunk-1)/chunk, func(_, lo, hi int) { fn(lo*chunk, min(hi*chunk, n)) })
+	par.Workers((n+chunk-1)/chunk, 0, func(_, lo, hi int) { fn(lo*chunk, min(hi*chunk, n)) })
 }
 
 func (o *unaryOp) Forward() *tensor.Tensor {

@@ -1,13 +1,12 @@
 package autograd
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"argus/internal/golden"
 	"argus/tensor"
 )
 
@@ -253,16 +252,10 @@ func TestGolden(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var doc struct {
 			Cases []*goldenCase `json:"cases"`
 		}
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+		golden.Load(t, f, &doc)
 		for _, c := range doc.Cases {
 			t.Run(c.Op+"/"+c.Name, func(t *testing.T) {
 				fn, ok := goldenOps[c.Op]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"argus/internal/kernels"
+	"argus/internal/par"
 	"argus/tensor"
 )
 
@@ -119,7 +120,7 @@ func (o *bmmOp) Forward() *tensor.Tensor {
 	nb, m, k, n, sa, sb := o.dims()
 	out := tensor.Zeros(append(append([]int{}, o.batch...), m, n)...)
 	ad, bd, od := o.a.value.Data(), o.b.value.Data(), out.Data()
-	parallelWith(nb, itemWorkers(nb, 2*float64(m*n*k)), func(_, lo, hi int) {
+	par.Workers(nb, itemWorkers(nb, 2*float64(m*n*k)), func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			kernels.Sgemm(false, false, m, n, k, 1, ad[i*sa:], k, bd[i*sb:], n, 0, od[i*m*n:], n)
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"argus/internal/kernels"
+	"argus/internal/par"
 	"argus/tensor"
 )
 
@@ -83,7 +84,7 @@ func (o *batchNormOp) Forward() *tensor.Tensor {
 	}
 	o.invStd = make([]float32, c)
 	cnt := float64(n * inner)
-	parallel(c, func(_, lo, hi int) {
+	par.Workers(c, 0, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			var mean, variance float64
 			if o.training {
@@ -151,7 +152,7 @@ func (o *batchNormOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 		gb = tensor.Zeros(c)
 	}
 	cnt := float64(n * inner)
-	parallel(c, func(_, lo, hi int) {
+	par.Workers(c, 0, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			var sg, sgh float64
 			for i := 0; i < n; i++ {
@@ -324,7 +325,7 @@ func (o *groupNormOp) Forward() *tensor.Tensor {
 	if o.b != nil {
 		bd = o.b.value.Data()
 	}
-	parallel(o.rows, func(_, lo, hi int) {
+	par.Workers(o.rows, 0, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			src := xd[r*o.size : (r+1)*o.size]
 			var s float64
@@ -391,7 +392,7 @@ func (o *groupNormOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 		if o.w != nil {
 			wd = o.w.value.Data()
 		}
-		parallel(o.rows, func(_, lo, hi int) {
+		par.Workers(o.rows, 0, func(_, lo, hi int) {
 			gh := make([]float32, o.size)
 			for r := lo; r < hi; r++ {
 				h, gr := hd[r*o.size:(r+1)*o.size], gd[r*o.size:(r+1)*o.size]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"argus/internal/par"
 	"argus/tensor"
 )
 
@@ -89,7 +90,7 @@ func (o *maxPoolOp) Forward() *tensor.Tensor {
 	// need no bounds checks.
 	inside := gh.pad == 0 && gw.pad == 0 &&
 		(gh.out-1)*gh.stride+(gh.k-1)*gh.dil < gh.in && (gw.out-1)*gw.stride+(gw.k-1)*gw.dil < gw.in
-	parallel(planes, func(_, lo, hi int) {
+	par.Workers(planes, 0, func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src := xd[p*inPlane : (p+1)*inPlane]
 			dst := od[p*outPlane : (p+1)*outPlane]
@@ -274,7 +275,7 @@ func (o *maxPoolOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 	gx := tensor.Zeros(s...)
 	inPlane, outPlane := o.g[0].in*o.g[1].in, o.g[0].out*o.g[1].out
 	gd, gxd := g.Data(), gx.Data()
-	parallel(s[0]*s[1], func(_, lo, hi int) {
+	par.Workers(s[0]*s[1], 0, func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			dst := gxd[p*inPlane : (p+1)*inPlane]
 			arg := o.arg[p*outPlane : (p+1)*outPlane]

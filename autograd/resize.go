@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 
+	"argus/internal/par"
 	"argus/tensor"
 )
 
@@ -68,7 +69,7 @@ func (o *resizeOp) Forward() *tensor.Tensor {
 	oh, ow := len(o.ys), len(o.xs)
 	out := tensor.Zeros(s[0], s[1], oh, ow)
 	xd, od := o.x.value.Data(), out.Data()
-	parallel(s[0]*s[1], func(_, lo, hi int) {
+	par.Workers(s[0]*s[1], 0, func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src := xd[p*h*w : (p+1)*h*w]
 			dst := od[p*oh*ow : (p+1)*oh*ow]
@@ -93,7 +94,7 @@ func (o *resizeOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 	oh, ow := len(o.ys), len(o.xs)
 	gx := tensor.Zeros(s...)
 	gd, gxd := g.Data(), gx.Data()
-	parallel(s[0]*s[1], func(_, lo, hi int) {
+	par.Workers(s[0]*s[1], 0, func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src := gd[p*oh*ow : (p+1)*oh*ow]
 			dst := gxd[p*h*w : (p+1)*h*w]

@@ -1,14 +1,14 @@
 package box
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"slices"
 	"testing"
+
+	"argus/internal/golden"
 )
 
-type golden struct {
+type goldenFile struct {
 	Pairs []struct {
 		A, B, IoU, GIoU []float64
 	} `json:"pairs"`
@@ -29,15 +29,9 @@ type golden struct {
 	} `json:"clip"`
 }
 
-func loadGolden(t *testing.T) golden {
-	b, err := os.ReadFile("testdata/golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g golden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+func loadGolden(t *testing.T) goldenFile {
+	var g goldenFile
+	golden.Load(t, "testdata/golden.json", &g)
 	return g
 }
 

@@ -1,12 +1,11 @@
 package boxloss
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"testing"
 
 	"argus/autograd"
+	"argus/internal/golden"
 	"argus/tensor"
 )
 
@@ -33,14 +32,8 @@ func near(t *testing.T, name string, got, want []float32, tol float64) {
 // TestGolden compares the loss and its gradients with torchvision's
 // generalized_box_iou_loss under torch autograd.
 func TestGolden(t *testing.T) {
-	b, err := os.ReadFile("testdata/golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct{ Cases []lossCase }
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/golden.json", &g)
 	for _, c := range g.Cases {
 		n := len(c.Pred) / 4
 		p := autograd.Param(tensor.FromSlice(c.Pred, n, 4))

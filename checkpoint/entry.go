@@ -1,16 +1,12 @@
 package checkpoint
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
 
 	"argus/tensor"
 )
-
-func newBufWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 1<<20) }
 
 // Float32Entry returns an F32 entry holding a copy of t.
 func Float32Entry(t *tensor.Tensor) Entry {

@@ -17,8 +17,9 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
+
+	"argus/internal/atomicfile"
 )
 
 // MaxHeaderSize bounds the JSON header, as the reference implementation
@@ -424,44 +425,8 @@ func Encode(w io.Writer, f *File) error {
 	return nil
 }
 
-// WriteFile writes f to path atomically: the bytes go to a temporary file in
-// the same directory, which is synced and renamed over path only when
-// complete, so a crash or error never leaves a partial file at path.
+// WriteFile writes f to path atomically (see atomicfile.Write), so a crash
+// or error never leaves a partial file at path.
 func WriteFile(path string, f *File) error {
-	return writeAtomic(path, func(w io.Writer) error { return Encode(w, f) })
-}
-
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := newBufWriter(tmp)
-	if err = write(bw); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// CreateTemp makes the file private; give it the usual permissions.
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return Encode(w, f) })
 }

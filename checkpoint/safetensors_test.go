@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"argus/internal/golden"
 	"argus/tensor"
 )
 
@@ -18,18 +19,12 @@ func TestReadGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile("testdata/golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var want map[string]struct {
 		DType  DType
 		Shape  []int
 		Values []float64
 	}
-	if err := json.Unmarshal(raw, &want); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/golden.json", &want)
 	if len(f.Tensors) != len(want) {
 		t.Fatalf("read %d tensors, want %d", len(f.Tensors), len(want))
 	}

@@ -1,14 +1,14 @@
 package cluster
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"slices"
 	"testing"
+
+	"argus/internal/golden"
 )
 
-type golden struct {
+type goldenFile struct {
 	Cases []struct {
 		Eps         float64     `json:"eps"`
 		MinSamples  int         `json:"min_samples"`
@@ -23,15 +23,9 @@ type golden struct {
 	} `json:"cases"`
 }
 
-func readGolden(t *testing.T) golden {
-	b, err := os.ReadFile("testdata/dbscan.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g golden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+func readGolden(t *testing.T) goldenFile {
+	var g goldenFile
+	golden.Load(t, "testdata/dbscan.json", &g)
 	return g
 }
 

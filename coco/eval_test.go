@@ -1,14 +1,13 @@
 package coco
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"argus/data/cocofile"
+	"argus/internal/golden"
 )
 
 // TestGolden reproduces pycocotools' numbers on the randomised golden cases.
@@ -27,14 +26,8 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var want Summary
-			if err := json.Unmarshal(b, &want); err != nil {
-				t.Fatal(err)
-			}
+			golden.Load(t, filepath.Join(dir, "expected.json"), &want)
 			for _, workers := range []int{1, 2} {
 				p := DefaultParams()
 				p.Workers = workers

@@ -1,12 +1,11 @@
 package fourier
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 
+	"argus/internal/golden"
 	"argus/tensor"
 )
 
@@ -40,14 +39,8 @@ func image(v [][][]float64) *tensor.Tensor {
 }
 
 func TestGoldenNumpy(t *testing.T) {
-	b, err := os.ReadFile("testdata/fourier.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct{ Cases []goldenCase }
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/fourier.json", &g)
 	for ci, c := range g.Cases {
 		a := image(c.A)
 		h, w := a.Shape()[1], a.Shape()[2]

@@ -1,7 +1,6 @@
 package models
 
 import (
-	"encoding/json"
 	"math"
 	"os"
 	"strings"
@@ -9,6 +8,7 @@ import (
 
 	"argus/autograd"
 	"argus/checkpoint"
+	"argus/internal/golden"
 	"argus/nn"
 	"argus/tensor"
 )
@@ -22,14 +22,8 @@ type resnetGolden struct {
 }
 
 func loadResnetGolden(t *testing.T) resnetGolden {
-	raw, err := os.ReadFile("testdata/resnet.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g resnetGolden
-	if err := json.Unmarshal(raw, &g); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/resnet.json", &g)
 	return g
 }
 
@@ -179,12 +173,8 @@ func TestTorchvisionSafetensors(t *testing.T) {
 	if err := checkpoint.LoadModel(f, m); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(dir + "/resnet18_logits.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var want []float64
-	json.Unmarshal(raw, &want)
+	golden.Load(t, dir+"/resnet18_logits.json", &want)
 	nn.Train(m, false)
 	var y *autograd.Var
 	nn.NoGrad(m, func() { y = m.Forward(autograd.Const(hashInput([]int{2, 3, 64, 64}))) })

@@ -1,12 +1,11 @@
 package nn
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"testing"
 
 	"argus/autograd"
+	"argus/internal/golden"
 	"argus/tensor"
 )
 
@@ -24,14 +23,8 @@ type nnGolden struct {
 }
 
 func loadGolden(t *testing.T) nnGolden {
-	raw, err := os.ReadFile("testdata/nn.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g nnGolden
-	if err := json.Unmarshal(raw, &g); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/nn.json", &g)
 	return g
 }
 
@@ -177,10 +170,6 @@ func TestTrainModeReachesNestedModules(t *testing.T) {
 }
 
 func TestLayerForwardMatchesTorch(t *testing.T) {
-	raw, err := os.ReadFile("testdata/nn.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct {
 		Forward map[string]struct {
 			State  map[string][]float32
@@ -188,9 +177,7 @@ func TestLayerForwardMatchesTorch(t *testing.T) {
 			XShape []int `json:"x_shape"`
 		}
 	}
-	if err := json.Unmarshal(raw, &g); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/nn.json", &g)
 	rng := tensor.NewRNG(1)
 	bn := NewBatchNorm2d(3)
 	bn.Training = false

@@ -1,17 +1,16 @@
 package optim
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"testing"
 
 	"argus/autograd"
+	"argus/internal/golden"
 	"argus/nn"
 	"argus/tensor"
 )
 
-type golden struct {
+type goldenFile struct {
 	Init  [][]float32
 	Grads [][][]float32
 	Optim map[string]struct {
@@ -28,19 +27,13 @@ type golden struct {
 	}
 }
 
-func load(t *testing.T) golden {
-	b, err := os.ReadFile("testdata/optim.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g golden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+func load(t *testing.T) goldenFile {
+	var g goldenFile
+	golden.Load(t, "testdata/optim.json", &g)
 	return g
 }
 
-func params(g golden) []nn.Parameter {
+func params(g goldenFile) []nn.Parameter {
 	return []nn.Parameter{
 		{Name: "w", Var: autograd.Param(tensor.FromSlice(g.Init[0], 3, 4))},
 		{Name: "b", Var: autograd.Param(tensor.FromSlice(g.Init[1], 4))},
@@ -79,7 +72,7 @@ func close32(a, b float32, rel float64) bool {
 	return d <= rel*math.Max(1, math.Abs(float64(b)))
 }
 
-func runSteps(t *testing.T, g golden, o Optimizer, ps []nn.Parameter, want [][][]float32) {
+func runSteps(t *testing.T, g goldenFile, o Optimizer, ps []nn.Parameter, want [][][]float32) {
 	t.Helper()
 	for s, grads := range g.Grads {
 		for i, p := range ps {

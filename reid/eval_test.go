@@ -1,12 +1,13 @@
 package reid
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"argus/internal/golden"
 )
 
 type expected struct {
@@ -25,14 +26,8 @@ func readCase(t testing.TB, dir string) (*FeatureSet, expected) {
 	if err != nil {
 		t.Fatalf("%s: %v", dir, err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var want expected
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, filepath.Join(dir, "expected.json"), &want)
 	return fs, want
 }
 
@@ -71,18 +66,12 @@ func TestGolden(t *testing.T) {
 // TestGoldenMINP compares mINP (and again mAP and CMC) with fast-reid's
 // evaluation code on the golden cases.
 func TestGoldenMINP(t *testing.T) {
-	b, err := os.ReadFile("testdata/minp.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var want map[string]struct {
 		MAP  float64   `json:"mAP"`
 		MINP float64   `json:"mINP"`
 		CMC  []float64 `json:"cmc"`
 	}
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/minp.json", &want)
 	if len(want) == 0 {
 		t.Fatal("no cases")
 	}
@@ -220,10 +209,6 @@ func TestMINP(t *testing.T) {
 }
 
 func TestArgsortNumpy(t *testing.T) {
-	b, err := os.ReadFile("testdata/argsort.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct {
 		Cases []struct {
 			Dtype  string     `json:"dtype"`
@@ -231,9 +216,7 @@ func TestArgsortNumpy(t *testing.T) {
 			Order  []int      `json:"order"`
 		} `json:"cases"`
 	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/argsort.json", &g)
 	for i, c := range g.Cases {
 		v64 := make([]float64, len(c.Values))
 		for j, p := range c.Values {

@@ -27,8 +27,10 @@ type gemmReport struct {
 	Kernel     string  `json:"kernel"`
 }
 
-func init() {
+// newBenchGemmCmd builds argus bench gemm.
+func newBenchGemmCmd() *cobra.Command {
 	var m, n, k, batch, rounds int
+	var seed uint64
 	var transA, transB, asJSON bool
 	var minTime time.Duration
 	cmd := &cobra.Command{
@@ -42,15 +44,15 @@ all of them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if m < 1 || n < 1 || k < 1 || batch < 1 {
-				return fmt.Errorf("bench gemm: --m, --n, --k and --batch must be positive, got %d %d %d %d", m, n, k, batch)
+				return fmt.Errorf("--m, --n, --k and --batch must be positive, got %d %d %d %d", m, n, k, batch)
 			}
 			if rounds < 1 || minTime <= 0 {
-				return fmt.Errorf("bench gemm: --rounds and --min-time must be positive")
+				return fmt.Errorf("--rounds and --min-time must be positive")
 			}
 			if elems := batch * (m*k + k*n + m*n); elems > 1<<31 || elems < 0 {
-				return fmt.Errorf("bench gemm: %d×(%dx%dx%d) needs more than 8 GiB", batch, m, n, k)
+				return fmt.Errorf("%d×(%dx%dx%d) needs more than 8 GiB", batch, m, n, k)
 			}
-			rep := benchGemm(m, n, k, batch, transA, transB, rounds, minTime)
+			rep := benchGemm(m, n, k, batch, transA, transB, rounds, minTime, seed)
 			if asJSON {
 				return printJSON(cmd, rep)
 			}
@@ -68,12 +70,13 @@ all of them.`,
 	f.BoolVar(&transB, "trans-b", false, "store B transposed (n×k)")
 	f.IntVar(&rounds, "rounds", 5, "timed rounds")
 	f.DurationVar(&minTime, "min-time", 300*time.Millisecond, "least duration of a round")
+	f.Uint64Var(&seed, "seed", 1, "seed of the random matrices")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
-	benchCmd.AddCommand(cmd)
+	return cmd
 }
 
-func benchGemm(m, n, k, batch int, transA, transB bool, rounds int, minTime time.Duration) gemmReport {
-	rng := rand.New(rand.NewPCG(1, 2))
+func benchGemm(m, n, k, batch int, transA, transB bool, rounds int, minTime time.Duration, seed uint64) gemmReport {
+	rng := rand.New(rand.NewPCG(seed, 2))
 	fill := func(x []float32) []float32 {
 		for i := range x {
 			x[i] = float32(rng.Float64()*2 - 1)

@@ -2,8 +2,8 @@ package main
 
 import (
 	"argus/internal/cputime"
+	"bytes"
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -14,6 +14,7 @@ import (
 
 	"argus/autograd"
 	"argus/infer"
+	"argus/internal/atomicfile"
 	"argus/models"
 	"argus/nn"
 	"argus/optim"
@@ -104,9 +105,6 @@ type modelFlags struct {
 	asJSON                     bool
 	cpuProfile                 string
 	engine                     string
-	// imgSize is --size with its model default filled in; the flag itself
-	// keeps its parsed value so that a reset restores it.
-	imgSize int
 }
 
 func (f *modelFlags) register(fs *pflag.FlagSet, batch, iters int) {
@@ -121,42 +119,35 @@ func (f *modelFlags) register(fs *pflag.FlagSet, batch, iters int) {
 }
 
 // profile starts a CPU profile of the timed iterations when one was asked
-// for, and returns the function that stops it.
+// for, and returns the function that stops it and writes the profile. The
+// profile is gathered in memory so that the file is written whole, once.
 func (f *modelFlags) profile() (stop func() error, err error) {
 	if f.cpuProfile == "" {
 		return func() error { return nil }, nil
 	}
-	w, err := os.Create(f.cpuProfile)
-	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(w); err != nil {
-		w.Close()
+	var buf bytes.Buffer
+	if err := pprof.StartCPUProfile(&buf); err != nil {
 		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
 	return func() error {
 		pprof.StopCPUProfile()
-		if err := w.Close(); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		return nil
+		return atomicfile.WriteFile(f.cpuProfile, buf.Bytes())
 	}, nil
 }
 
 // check validates the flags and fills in the default size.
-func (f *modelFlags) check(name string, defSize int) error {
-	f.imgSize = f.size
-	if f.imgSize == 0 {
-		f.imgSize = defSize
+func (f *modelFlags) check(defSize int) error {
+	if f.size == 0 {
+		f.size = defSize
 		if f.model == "mnist-cnn" {
-			f.imgSize = 28
+			f.size = 28
 		}
 	}
-	if f.batch < 1 || f.imgSize < 1 || f.iters < 1 || f.warmup < 0 {
-		return fmt.Errorf("bench %s: --batch, --size and --iters must be positive and --warmup not negative", name)
+	if f.batch < 1 || f.size < 1 || f.iters < 1 || f.warmup < 0 {
+		return fmt.Errorf("--batch, --size and --iters must be positive and --warmup not negative")
 	}
-	if f.batch*f.imgSize*f.imgSize > 1<<28 {
-		return fmt.Errorf("bench %s: batch %d of %d×%d images is too large", name, f.batch, f.imgSize, f.imgSize)
+	if f.batch*f.size*f.size > 1<<28 {
+		return fmt.Errorf("batch %d of %d×%d images is too large", f.batch, f.size, f.size)
 	}
 	return nil
 }
@@ -164,7 +155,7 @@ func (f *modelFlags) check(name string, defSize int) error {
 // inputs returns seeded images in [0, 1) and labels for one batch.
 func (f *modelFlags) inputs(m benchModel) (*tensor.Tensor, []int) {
 	rng := tensor.NewRNG(f.seed + 1)
-	x := rng.Uniform(0, 1, f.batch, m.channels, f.imgSize, f.imgSize)
+	x := rng.Uniform(0, 1, f.batch, m.channels, f.size, f.size)
 	y := make([]int, f.batch)
 	for i := range y {
 		y[i] = rng.Rand().IntN(m.classes)
@@ -200,9 +191,10 @@ func timeLoop(warmup, iters int, f *modelFlags, fn func()) (best, mean, cpu floa
 	return slices.Min(ts), total / float64(iters), cpu, nil
 }
 
-func init() {
+// newBenchTrainStepCmd builds argus bench train-step.
+func newBenchTrainStepCmd() *cobra.Command {
 	var tf modelFlags
-	trainCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "train-step --model resnet18|mnist-cnn --batch B --size S",
 		Short: "Time one training step (forward, loss, backward, SGD update)",
 		Long: `Times full training steps of a network on one seeded batch of random images
@@ -212,12 +204,12 @@ timed one by one; seconds_per_step is the fastest, since other work on the
 machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := tf.check("train-step", 64); err != nil {
+			if err := tf.check(64); err != nil {
 				return err
 			}
-			m, err := newBenchModel(tf.model, tf.imgSize, tf.seed)
+			m, err := newBenchModel(tf.model, tf.size, tf.seed)
 			if err != nil {
-				return fmt.Errorf("bench train-step: %w", err)
+				return err
 			}
 			x, y := tf.inputs(m)
 			in := autograd.Const(x)
@@ -230,11 +222,11 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 				opt.Step()
 			})
 			if err != nil {
-				return fmt.Errorf("bench train-step: %w", err)
+				return err
 			}
 			rep := trainStepReport{
 				SecondsPerStep: best, ImagesPerSecond: float64(tf.batch) / best, MeanSecondsPerStep: mean, CPUSecondsPerStep: cpu,
-				Model: tf.model, Batch: tf.batch, Size: tf.imgSize, Iters: tf.iters, Warmup: tf.warmup,
+				Model: tf.model, Batch: tf.batch, Size: tf.size, Iters: tf.iters, Warmup: tf.warmup,
 				Threads: runtime.GOMAXPROCS(0),
 			}
 			if tf.asJSON {
@@ -245,11 +237,14 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 			return nil
 		},
 	}
-	tf.register(trainCmd.Flags(), 32, 10)
-	benchCmd.AddCommand(trainCmd)
+	tf.register(cmd.Flags(), 32, 10)
+	return cmd
+}
 
+// newBenchInferCmd builds argus bench infer.
+func newBenchInferCmd() *cobra.Command {
 	var inf modelFlags
-	inferCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "infer --model resnet18 --batch 1 --size 224",
 		Short: "Time inference (forward in evaluation mode, no gradients)",
 		Long: `Times the forward pass of a network in evaluation mode without recording
@@ -258,12 +253,12 @@ passes, --iters passes are timed one by one; ms_per_batch is the fastest and
 mean_ms_per_batch the mean.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := inf.check("infer", 224); err != nil {
+			if err := inf.check(224); err != nil {
 				return err
 			}
-			m, err := newBenchModel(inf.model, inf.imgSize, inf.seed)
+			m, err := newBenchModel(inf.model, inf.size, inf.seed)
 			if err != nil {
-				return fmt.Errorf("bench infer: %w", err)
+				return err
 			}
 			x, _ := inf.inputs(m)
 			nn.Train(m.mod, false)
@@ -274,9 +269,9 @@ mean_ms_per_batch the mean.`,
 				in := autograd.Const(x)
 				pass = func() { nn.NoGrad(m.mod, func() { m.forward(in) }) }
 			case "compiled":
-				net, err := m.compile(inf.imgSize, inf.imgSize)
+				net, err := m.compile(inf.size, inf.size)
 				if err != nil {
-					return fmt.Errorf("bench infer: %w", err)
+					return err
 				}
 				pass = func() {
 					if _, err := net.Run(x); err != nil {
@@ -284,15 +279,15 @@ mean_ms_per_batch the mean.`,
 					}
 				}
 			default:
-				return fmt.Errorf("bench infer: unknown --engine %q (have compiled, autograd)", engine)
+				return fmt.Errorf("unknown --engine %q (have compiled, autograd)", engine)
 			}
 			best, mean, cpu, err := timeLoop(inf.warmup, inf.iters, &inf, pass)
 			if err != nil {
-				return fmt.Errorf("bench infer: %w", err)
+				return err
 			}
 			rep := inferReport{
 				MsPerBatch: best * 1e3, MeanMsPerBatch: mean * 1e3, CPUMsPerBatch: cpu * 1e3, ImagesPerSecond: float64(inf.batch) / best,
-				Model: inf.model, Batch: inf.batch, Size: inf.imgSize, Iters: inf.iters, Warmup: inf.warmup,
+				Model: inf.model, Batch: inf.batch, Size: inf.size, Iters: inf.iters, Warmup: inf.warmup,
 				Threads: runtime.GOMAXPROCS(0), Engine: engine,
 			}
 			if inf.asJSON {
@@ -303,7 +298,7 @@ mean_ms_per_batch the mean.`,
 			return nil
 		},
 	}
-	inf.register(inferCmd.Flags(), 1, 20)
-	inferCmd.Flags().StringVar(&inf.engine, "engine", "compiled", "compiled (folded batch norm, fused NHWC convolutions) or autograd")
-	benchCmd.AddCommand(inferCmd)
+	inf.register(cmd.Flags(), 1, 20)
+	cmd.Flags().StringVar(&inf.engine, "engine", "compiled", "compiled (folded batch norm, fused NHWC convolutions) or autograd")
+	return cmd
 }

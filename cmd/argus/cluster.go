@@ -1,10 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -40,7 +37,8 @@ type clusterSummary struct {
 	Seconds     float64 `json:"seconds"`
 }
 
-func init() {
+// newClusterCmd builds argus cluster.
+func newClusterCmd() *cobra.Command {
 	var path, out, distance string
 	var eps, rho float64
 	var minSamples int
@@ -60,11 +58,8 @@ n×d tensor "features". --out writes {"labels": [...], "counts": [...],
 "num_clusters", "num_outliers", "distance", "eps", "min_samples"}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if path == "" {
-				return fmt.Errorf("cluster: --features is required")
-			}
 			if minSamples < 1 {
-				return fmt.Errorf("cluster: --min-samples %d must be at least 1", minSamples)
+				return fmt.Errorf("--min-samples %d must be at least 1", minSamples)
 			}
 			start := time.Now()
 			x, n, d, err := reid.ReadFeatureMatrix(path)
@@ -78,12 +73,12 @@ n×d tensor "features". --out writes {"labels": [...], "counts": [...],
 			switch distance {
 			case "jaccard":
 				if rho == 0 && !(eps >= 0 && eps < 1) {
-					return fmt.Errorf("cluster: --eps %v outside [0, 1) of the Jaccard distance", eps)
+					return fmt.Errorf("--eps %v outside [0, 1) of the Jaccard distance", eps)
 				}
 				logf("jaccard distance of %d features (k1 %d, k2 %d)", n, opt.K1, opt.K2)
 				s, err := rerank.Jaccard(reid.Normalized(x, n, d), n, d, opt)
 				if err != nil {
-					return fmt.Errorf("cluster: %w", err)
+					return err
 				}
 				if rho > 0 {
 					vals, implicit := s.Upper()
@@ -92,7 +87,7 @@ n×d tensor "features". --out writes {"labels": [...], "counts": [...],
 					}
 				}
 				if nb, err = s.Neighbors(eps); err != nil {
-					return fmt.Errorf("cluster: %w", err)
+					return err
 				}
 			case "euclidean", "cosine":
 				m := reid.Euclidean
@@ -121,7 +116,7 @@ n×d tensor "features". --out writes {"labels": [...], "counts": [...],
 					return err
 				}
 			default:
-				return fmt.Errorf("cluster: unknown --distance %q (want jaccard, euclidean or cosine)", distance)
+				return fmt.Errorf("unknown --distance %q (want jaccard, euclidean or cosine)", distance)
 			}
 			labels := cluster.DBSCAN(nb, minSamples)
 			res := clusterLabels{Labels: labels, Distance: distance, Eps: eps, MinSamples: minSamples}
@@ -140,7 +135,7 @@ n×d tensor "features". --out writes {"labels": [...], "counts": [...],
 				res.Counts = []int{}
 			}
 			if out != "" {
-				if err := writeJSONAtomic(out, res); err != nil {
+				if err := writeJSON(out, res); err != nil {
 					return err
 				}
 			}
@@ -170,30 +165,6 @@ n×d tensor "features". --out writes {"labels": [...], "counts": [...],
 	f.IntVar(&opt.K1, "k1", opt.K1, "jaccard: k-reciprocal neighbourhood size")
 	f.IntVar(&opt.K2, "k2", opt.K2, "jaccard: query expansion size")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
-	rootCmd.AddCommand(cmd)
-}
-
-// writeJSONAtomic writes v to path through a temporary file in the same
-// directory, so that a failure leaves nothing half-written.
-func writeJSONAtomic(path string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".argus-*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	cmd.MarkFlagRequired("features")
+	return cmd
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"argus/internal/golden"
 )
 
 func TestClusterCommand(t *testing.T) {
@@ -29,16 +31,10 @@ func TestClusterCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The golden file holds sklearn's labels for the same features.
-	g, err := os.ReadFile("../../reid/rerank/testdata/k30.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var want struct {
 		Labels []int `json:"dbscan_labels"`
 	}
-	if err := json.Unmarshal(g, &want); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "../../reid/rerank/testdata/k30.json", &want)
 	if len(labels.Labels) != len(want.Labels) || sum.NumClusters != labels.NumClusters {
 		t.Fatalf("%d labels, %d/%d clusters", len(labels.Labels), sum.NumClusters, labels.NumClusters)
 	}
@@ -70,7 +66,7 @@ func TestClusterBadInput(t *testing.T) {
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(args, &stdout, &stderr)
-		if code == 0 || stdout.Len() != 0 || strings.Count(stderr.String(), "argus:") != 1 || strings.Contains(stderr.String(), "goroutine") {
+		if code == 0 || stdout.Len() != 0 || strings.Count(stderr.String(), "argus cluster: ") != 1 || strings.Contains(stderr.String(), "goroutine") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout.String(), stderr.String())
 		}
 	}

@@ -19,17 +19,18 @@ import (
 	"argus/data/transform"
 )
 
-var dataCmd = &cobra.Command{
-	Use:   "data",
-	Short: "Generate datasets in the real formats and preview augmented samples",
+// newDataCmd groups the dataset tools.
+func newDataCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "data",
+		Short: "Generate datasets in the real formats and preview augmented samples",
+	}
+	cmd.AddCommand(newDataSynthCmd(), newDataShowCmd())
+	return cmd
 }
 
-func init() {
-	rootCmd.AddCommand(dataCmd)
-	dataCmd.AddCommand(dataSynthCmd(), dataShowCmd())
-}
-
-func dataSynthCmd() *cobra.Command {
+// newDataSynthCmd builds argus data synth.
+func newDataSynthCmd() *cobra.Command {
 	var (
 		out, mnistDir string
 		seed          uint64
@@ -60,13 +61,10 @@ beside DIR and renamed into place when complete; DIR must not exist.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			gen, ok := synth.Tasks[args[0]]
 			if !ok {
-				return fmt.Errorf("data synth: unknown task %q (want detection, reid, segmentation or finegrained)", args[0])
-			}
-			if out == "" {
-				return fmt.Errorf("data synth: --out is required")
+				return fmt.Errorf("unknown task %q (want detection, reid, segmentation or finegrained)", args[0])
 			}
 			if size < 0 {
-				return fmt.Errorf("data synth: --size %d is negative", size)
+				return fmt.Errorf("--size %d is negative", size)
 			}
 			// The bar starts with the first image, so that refusals print
 			// nothing but their error line.
@@ -120,12 +118,14 @@ beside DIR and renamed into place when complete; DIR must not exist.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&out, "out", "", "output folder (must not exist)")
+	f.StringVar(&out, "out", "", "write the dataset into this new folder (it must not exist)")
 	f.Uint64Var(&seed, "seed", 0, "random seed")
 	f.IntVar(&size, "size", 0, "size knob (images, identities or images per class; 0 = the task's default)")
 	f.IntVar(&workers, "workers", 0, "goroutines (0 = one per CPU)")
-	f.StringVar(&mnistDir, "mnist", "", "folder of the MNIST IDX files (default: the GoMNIST module's copy)")
+	f.StringVar(&mnistDir, "data", "", "folder of the MNIST IDX files for the detection digits (default: the GoMNIST module's copy)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON summary on stdout")
+	aliasFlags(cmd, map[string]string{"mnist": "data"})
+	cmd.MarkFlagRequired("out")
 	return cmd
 }
 
@@ -242,7 +242,8 @@ func showPipeline(format, aug string, size int) (transform.Transform, error) {
 	}, nil
 }
 
-func dataShowCmd() *cobra.Command {
+// newDataShowCmd builds argus data show.
+func newDataShowCmd() *cobra.Command {
 	var (
 		dir, formatFlag, split, ann, out, aug string
 		n, cols, size                         int
@@ -250,7 +251,7 @@ func dataShowCmd() *cobra.Command {
 		asJSON, skipBad                       bool
 	)
 	cmd := &cobra.Command{
-		Use:   "show --dataset DIR --out grid.png",
+		Use:   "show --data DIR --out grid.png",
 		Short: "Write a PNG grid of augmented samples of a dataset",
 		Long: `Reads a dataset in one of the formats folder, coco, market1501,
 dukemtmcreid, msmt17, cityscapes or camvid (--format, guessed from the
@@ -259,14 +260,11 @@ format's training recipe (--aug default; none only resizes), and writes them
 as a PNG grid with boxes outlined and label maps tinted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dir == "" || out == "" {
-				return fmt.Errorf("data show: --dataset and --out are required")
-			}
 			if !strings.EqualFold(filepath.Ext(out), ".png") {
-				return fmt.Errorf("data show: --out %s must end in .png", out)
+				return fmt.Errorf("--out %s must end in .png", out)
 			}
 			if n <= 0 || n > 1024 || size < 8 || size > 2048 || cols <= 0 {
-				return fmt.Errorf("data show: --n must be 1..1024, --size 8..2048, --cols positive")
+				return fmt.Errorf("--n must be 1..1024, --size 8..2048, --cols positive")
 			}
 			format := formatFlag
 			if format == "" {
@@ -276,14 +274,14 @@ as a PNG grid with boxes outlined and label maps tinted.`,
 				}
 			}
 			if !slices.Contains(showFormats, format) {
-				return fmt.Errorf("data show: unknown format %q (want %s)", format, strings.Join(showFormats, ", "))
+				return fmt.Errorf("unknown format %q (want %s)", format, strings.Join(showFormats, ", "))
 			}
 			set, err := openForShow(format, dir, split, ann)
 			if err != nil {
-				return fmt.Errorf("data show: %w", err)
+				return err
 			}
 			if set.Transform, err = showPipeline(format, aug, size); err != nil {
-				return fmt.Errorf("data show: %w", err)
+				return err
 			}
 			pick := transform.NewState(seed).Rand.Perm(set.Len())
 			var cells []*imageio.Image
@@ -296,16 +294,16 @@ as a PNG grid with boxes outlined and label maps tinted.`,
 						fmt.Fprintf(cmd.ErrOrStderr(), "skipped: %v\n", err)
 						continue
 					}
-					return fmt.Errorf("data show: %w", err)
+					return err
 				}
 				cells = append(cells, grid.Render(smp))
 			}
 			if len(cells) == 0 {
-				return fmt.Errorf("data show: no readable samples (%d skipped)", skipped)
+				return fmt.Errorf("no readable samples (%d skipped)", skipped)
 			}
 			g := grid.Tile(cells, cols, 2)
 			if err := imageio.WriteFile(out, imageio.ToNRGBA(g)); err != nil {
-				return fmt.Errorf("data show: %w", err)
+				return err
 			}
 			if asJSON {
 				return printJSON(cmd, map[string]any{"out": out, "format": format, "split": split, "samples": len(cells),
@@ -319,11 +317,11 @@ as a PNG grid with boxes outlined and label maps tinted.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dir, "dataset", "", "dataset folder")
+	f.StringVar(&dir, "data", "", "dataset folder")
 	f.StringVar(&formatFlag, "format", "", "dataset format: "+strings.Join(showFormats, ", ")+" (default: guessed)")
 	f.StringVar(&split, "split", "train", "split: train or val (query or gallery for re-ID)")
 	f.StringVar(&ann, "ann", "", "COCO instances file (default annotations/instances_SPLIT2017.json)")
-	f.StringVar(&out, "out", "", "output PNG")
+	f.StringVar(&out, "out", "", "write the grid to this PNG file")
 	f.StringVar(&aug, "aug", "default", "augmentation: default or none")
 	f.IntVar(&n, "n", 16, "number of samples")
 	f.IntVar(&cols, "cols", 8, "samples per row")
@@ -331,5 +329,8 @@ as a PNG grid with boxes outlined and label maps tinted.`,
 	f.Uint64Var(&seed, "seed", 0, "random seed")
 	f.BoolVar(&skipBad, "skip-bad", false, "skip unreadable samples (reported on stderr and counted) instead of stopping")
 	f.BoolVar(&asJSON, "json", false, "print one JSON summary on stdout")
+	aliasFlags(cmd, map[string]string{"dataset": "data"})
+	cmd.MarkFlagRequired("data")
+	cmd.MarkFlagRequired("out")
 	return cmd
 }

@@ -36,7 +36,7 @@ func TestDataSynthAndShow(t *testing.T) {
 			}
 			png := filepath.Join(dir, c.task+".png")
 			so.Reset()
-			if code := run([]string{"data", "show", "--dataset", filepath.Join(out, c.show), "--out", png, "--n", "3", "--size", "48", "--json"}, &so, &se); code != 0 {
+			if code := run([]string{"data", "show", "--data", filepath.Join(out, c.show), "--out", png, "--n", "3", "--size", "48", "--json"}, &so, &se); code != 0 {
 				t.Fatalf("show exit %d: %s", code, se.String())
 			}
 			var shown struct {
@@ -63,12 +63,12 @@ func TestDataErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"data", "synth", "cats", "--out", filepath.Join(dir, "x")}, "unknown task"},
-		{[]string{"data", "synth", "reid"}, "--out is required"},
+		{[]string{"data", "synth", "reid"}, `required flag(s) "out" not set`},
 		{[]string{"data", "synth", "reid", "--out", dir}, "already exists"},
 		{[]string{"data", "synth", "reid", "--out", filepath.Join(dir, "y"), "--size", "3"}, "size"},
-		{[]string{"data", "show", "--dataset", dir, "--out", filepath.Join(dir, "g.png"), "--format", "voc"}, "unknown format"},
-		{[]string{"data", "show", "--dataset", filepath.Join(dir, "coco"), "--out", filepath.Join(dir, "g.png")}, "instances_train2017.json"},
-		{[]string{"data", "show", "--dataset", dir, "--out", filepath.Join(dir, "g.jpg")}, ".png"},
+		{[]string{"data", "show", "--data", dir, "--out", filepath.Join(dir, "g.png"), "--format", "voc"}, "unknown format"},
+		{[]string{"data", "show", "--data", filepath.Join(dir, "coco"), "--out", filepath.Join(dir, "g.png")}, "instances_train2017.json"},
+		{[]string{"data", "show", "--data", dir, "--out", filepath.Join(dir, "g.jpg")}, ".png"},
 	}
 	for _, c := range cases {
 		var so, se bytes.Buffer
@@ -92,7 +92,7 @@ func TestDataShowCorrupt(t *testing.T) {
 	classes, _ := os.ReadDir(filepath.Join(out, "train"))
 	bad := filepath.Join(out, "train", classes[0].Name(), "0000.jpg")
 	os.WriteFile(bad, []byte("\xff\xd8\xff\xe0 truncated"), 0o644)
-	args := []string{"data", "show", "--dataset", out, "--out", filepath.Join(dir, "g.png"), "--n", "20", "--size", "32"}
+	args := []string{"data", "show", "--data", out, "--out", filepath.Join(dir, "g.png"), "--n", "20", "--size", "32"}
 	se.Reset()
 	if code := run(args, &so, &se); code == 0 || !strings.Contains(se.String(), "0000.jpg") {
 		t.Fatalf("corrupt image: exit %d, %q", code, se.String())

@@ -12,94 +12,91 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"argus/dpu/asm"
 	"argus/dpu/isa"
 	"argus/dpu/sim"
 	"argus/dpu/target"
+	"argus/internal/atomicfile"
 )
 
-// dpuCmd groups the DPU tools: assembler, disassembler, simulator, targets.
-var dpuCmd = &cobra.Command{
-	Use:   "dpu",
-	Short: "Assemble, disassemble and simulate DPU programs",
-}
-
-var dpuAsmCmd = &cobra.Command{
-	Use:   "asm F.s -o F.bin",
-	Short: "Assemble a DPU program from text to its binary stream",
-	Args:  cobra.ExactArgs(1),
-	RunE:  runDPUAsm,
-}
-
-var dpuDisasmCmd = &cobra.Command{
-	Use:   "disasm F.bin",
-	Short: "Print a DPU binary stream as text",
-	Args:  cobra.ExactArgs(1),
-	RunE:  runDPUDisasm,
-}
-
-var dpuSimCmd = &cobra.Command{
-	Use:   "sim F.s|F.bin --target T",
-	Short: "Run a DPU program on the functional simulator and cycle model",
-	Long: `Run a DPU program (text, or a .bin stream) on a target. The DDR image is
---ddr (raw bytes), or zeros just large enough for the program's transfers.
-Prints cycles, seconds, ops, ops/s, utilisation of the peak, DDR bytes and
-engine busy fractions; --trace writes a Chrome trace-event timeline.`,
-	Args: cobra.ExactArgs(1),
-	RunE: runDPUSim,
-}
-
-var dpuTargetsCmd = &cobra.Command{
-	Use:   "targets [NAME]",
-	Short: "List the DPU targets, or show one with its assumptions",
-	Args:  cobra.MaximumNArgs(1),
-	RunE:  runDPUTargets,
-}
-
-func init() {
-	dpuAsmCmd.Flags().StringP("output", "o", "", "output file (default: input with .bin)")
-	dpuDisasmCmd.Flags().StringP("output", "o", "", "write the text here instead of stdout")
-	f := dpuSimCmd.Flags()
-	f.String("target", "", "target name (see argus dpu targets)")
-	f.String("ddr", "", "DDR image to run over (raw bytes)")
-	f.String("ddr-out", "", "write the DDR image after the run here")
-	f.String("trace", "", "write the timeline here in Chrome trace-event JSON")
-	f.Bool("json", false, "print one JSON object")
-	dpuTargetsCmd.Flags().Bool("json", false, "print one JSON object")
-	dpuCmd.AddCommand(dpuAsmCmd, dpuDisasmCmd, dpuSimCmd, dpuTargetsCmd)
-	rootCmd.AddCommand(dpuCmd)
-}
-
-// dpuResetFlags restores a command's flags to their defaults, since run may
-// execute the same command tree more than once in a process.
-func dpuResetFlags(cmd *cobra.Command) {
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		_ = f.Value.Set(f.DefValue)
-		f.Changed = false
-	})
-}
-
-// dpuWriteFile writes data to a temporary file beside name and renames
-// it, so a failed run never leaves a half-written file.
-func dpuWriteFile(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
+// newDPUCmd groups the DPU tools: assembler, disassembler, simulator,
+// targets.
+func newDPUCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dpu",
+		Short: "Assemble, disassemble and simulate DPU programs",
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", name, err)
+	cmd.AddCommand(newDPUAsmCmd(), newDPUDisasmCmd(), newDPUSimCmd(), newDPUTargetsCmd())
+	return cmd
+}
+
+// newDPUAsmCmd builds argus dpu asm.
+func newDPUAsmCmd() *cobra.Command {
+	var out string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "asm F.s --out F.bin",
+		Short: "Assemble a DPU program from text to its binary stream",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				out = strings.TrimSuffix(args[0], filepath.Ext(args[0])) + ".bin"
+			}
+			src, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			words, err := asm.Assemble(string(src))
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			if err := atomicfile.WriteFile(out, isa.Bytes(words)); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd, map[string]any{"out": out, "words": len(words)})
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d words\n", out, len(words))
+			return nil
+		},
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write the binary stream here (default: the input with .bin)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	aliasFlags(cmd, map[string]string{"output": "out"})
+	return cmd
+}
+
+// newDPUDisasmCmd builds argus dpu disasm.
+func newDPUDisasmCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "disasm F.bin",
+		Short: "Print a DPU binary stream as text",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			words, err := isa.Words(b)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			text, err := asm.Disassemble(words)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			if out != "" {
+				return atomicfile.WriteFile(out, []byte(text))
+			}
+			_, err = fmt.Fprint(cmd.OutOrStdout(), text)
+			return err
+		},
 	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return nil
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write the text here instead of stdout")
+	aliasFlags(cmd, map[string]string{"output": "out"})
+	return cmd
 }
 
 // dpuReadProgram reads a program: a .bin file is a binary stream, anything
@@ -127,69 +124,43 @@ func dpuReadProgram(name string) ([]isa.Instr, error) {
 	return prog, nil
 }
 
-func runDPUAsm(cmd *cobra.Command, args []string) error {
-	defer dpuResetFlags(cmd)
-	out, _ := cmd.Flags().GetString("output")
-	if out == "" {
-		out = strings.TrimSuffix(args[0], filepath.Ext(args[0])) + ".bin"
-	}
-	src, err := os.ReadFile(args[0])
-	if err != nil {
-		return err
-	}
-	words, err := asm.Assemble(string(src))
-	if err != nil {
-		return fmt.Errorf("%s: %w", args[0], err)
-	}
-	if err := dpuWriteFile(out, isa.Bytes(words)); err != nil {
-		return err
-	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d words\n", out, len(words))
-	return nil
-}
-
-func runDPUDisasm(cmd *cobra.Command, args []string) error {
-	defer dpuResetFlags(cmd)
-	out, _ := cmd.Flags().GetString("output")
-	b, err := os.ReadFile(args[0])
-	if err != nil {
-		return err
-	}
-	words, err := isa.Words(b)
-	if err != nil {
-		return fmt.Errorf("%s: %w", args[0], err)
-	}
-	text, err := asm.Disassemble(words)
-	if err != nil {
-		return fmt.Errorf("%s: %w", args[0], err)
-	}
-	if out != "" {
-		return dpuWriteFile(out, []byte(text))
-	}
-	_, err = fmt.Fprint(cmd.OutOrStdout(), text)
-	return err
-}
-
 // maxDDR bounds the zeroed DDR image the simulator makes when no --ddr is
 // given.
 const maxDDR = 1 << 30
 
-func runDPUSim(cmd *cobra.Command, args []string) error {
-	defer dpuResetFlags(cmd)
-	fl := cmd.Flags()
-	tname, _ := fl.GetString("target")
-	ddrIn, _ := fl.GetString("ddr")
-	ddrOut, _ := fl.GetString("ddr-out")
-	tracePath, _ := fl.GetString("trace")
-	asJSON, _ := fl.GetBool("json")
-	if tname == "" {
-		return fmt.Errorf("--target is required (see argus dpu targets)")
+// newDPUSimCmd builds argus dpu sim.
+func newDPUSimCmd() *cobra.Command {
+	var tname, ddrIn, ddrOut, tracePath string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "sim F.s|F.bin --target T",
+		Short: "Run a DPU program on the functional simulator and cycle model",
+		Long: `Run a DPU program (text, or a .bin stream) on a target. The DDR image is
+--ddr (raw bytes), or zeros just large enough for the program's transfers.
+Prints cycles, seconds, ops, ops/s, utilisation of the peak, DDR bytes and
+engine busy fractions; --trace writes a Chrome trace-event timeline.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return dpuSim(cmd, args[0], tname, ddrIn, ddrOut, tracePath, asJSON)
+		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&tname, "target", "", "target name (see argus dpu targets)")
+	f.StringVar(&ddrIn, "ddr", "", "DDR image to run over (raw bytes)")
+	f.StringVar(&ddrOut, "ddr-out", "", "write the DDR image after the run here")
+	f.StringVar(&tracePath, "trace", "", "write the timeline here in Chrome trace-event JSON")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.MarkFlagRequired("target")
+	return cmd
+}
+
+// dpuSim runs the program in the file prog on the target named tname.
+func dpuSim(cmd *cobra.Command, prog, tname, ddrIn, ddrOut, tracePath string, asJSON bool) error {
 	tg, err := target.Lookup(tname)
 	if err != nil {
 		return err
 	}
-	prog, err := dpuReadProgram(args[0])
+	program, err := dpuReadProgram(prog)
 	if err != nil {
 		return err
 	}
@@ -199,27 +170,27 @@ func runDPUSim(cmd *cobra.Command, args []string) error {
 			return err
 		}
 	} else {
-		n := sim.DDRExtent(prog)
+		n := sim.DDRExtent(program)
 		if n > maxDDR {
 			return fmt.Errorf("program reaches %d DDR bytes; give an image with --ddr", n)
 		}
 		ddr = make([]byte, n)
 	}
-	rep, err := sim.Run(prog, tg, ddr, sim.Options{Trace: tracePath != ""})
+	rep, err := sim.Run(program, tg, ddr, sim.Options{Trace: tracePath != ""})
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", prog, err)
 	}
 	if tracePath != "" {
 		var buf bytes.Buffer
 		if err := sim.WriteTrace(&buf, rep, tg.ClockMHz); err != nil {
 			return err
 		}
-		if err := dpuWriteFile(tracePath, buf.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(tracePath, buf.Bytes()); err != nil {
 			return err
 		}
 	}
 	if ddrOut != "" {
-		if err := dpuWriteFile(ddrOut, ddr); err != nil {
+		if err := atomicfile.WriteFile(ddrOut, ddr); err != nil {
 			return err
 		}
 	}
@@ -253,9 +224,23 @@ type targetSummary struct {
 	DDRBytesPerCycle float64 `json:"ddr_bytes_per_cycle"`
 }
 
-func runDPUTargets(cmd *cobra.Command, args []string) error {
-	defer dpuResetFlags(cmd)
-	asJSON, _ := cmd.Flags().GetBool("json")
+// newDPUTargetsCmd builds argus dpu targets.
+func newDPUTargetsCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "targets [NAME]",
+		Short: "List the DPU targets, or show one with its assumptions",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return dpuTargets(cmd, args, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+// dpuTargets lists the targets, or the one named in args.
+func dpuTargets(cmd *cobra.Command, args []string, asJSON bool) error {
 	ts, err := target.All()
 	if err != nil {
 		return err

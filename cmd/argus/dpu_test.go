@@ -20,8 +20,12 @@ func TestDPUAsmDisasmSim(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "examples", "dpu", "conv_relu_pool.s")
 	bin := filepath.Join(dir, "p.bin")
-	if _, e, code := runArgus(t, "dpu", "asm", src, "-o", bin); code != 0 {
+	if _, e, code := runArgus(t, "dpu", "asm", src, "--out", bin); code != 0 {
 		t.Fatalf("asm: %s", e)
+	}
+	out, e, _ := runArgus(t, "dpu", "asm", src, "--out", bin, "--json")
+	if !strings.Contains(out, `"words":`) {
+		t.Fatalf("asm --json: %q %s", out, e)
 	}
 	text, e, code := runArgus(t, "dpu", "disasm", bin)
 	if code != 0 {
@@ -66,7 +70,7 @@ func TestDPUAsmDisasmSim(t *testing.T) {
 		t.Fatalf("trace: %v", err)
 	}
 	// Without --json the same command prints a readable summary.
-	out, _, code := runArgus(t, "dpu", "sim", src, "--target", "zu2")
+	out, _, code = runArgus(t, "dpu", "sim", src, "--target", "zu2")
 	if code != 0 || !strings.Contains(out, "utilization") || strings.HasPrefix(out, "{") {
 		t.Fatalf("plain sim output:\n%s", out)
 	}
@@ -116,7 +120,7 @@ func TestDPUBadInput(t *testing.T) {
 		{"field", []string{"dpu", "asm", bad, "-o", out}, "line 2: CONVINIT: field kernel_h: 17 out of range [1, 16]"},
 		{"deadlock", []string{"dpu", "sim", dead, "--target", "b4096"}, "deadlock: core 0 load engine at line 1 LOAD waits for save"},
 		{"odd binary", []string{"dpu", "disasm", odd}, "not a multiple of 4"},
-		{"no target", []string{"dpu", "sim", dead}, "--target is required"},
+		{"no target", []string{"dpu", "sim", dead}, `required flag(s) "target" not set`},
 		{"unknown target", []string{"dpu", "sim", dead, "--target", "zu19"}, `unknown target "zu19"`},
 		{"missing file", []string{"dpu", "sim", filepath.Join(dir, "none.s"), "--target", "zu9"}, "no such file"},
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"argus/coco"
 	"argus/data/cocofile"
+	"argus/internal/atomicfile"
 )
 
 // cocoCategory is one row of the per-category table.
@@ -34,7 +34,8 @@ type cocoReport struct {
 	PerCategory []cocoCategory `json:"per_category"`
 }
 
-func init() {
+// newEvalCOCOCmd builds argus eval coco.
+func newEvalCOCOCmd() *cobra.Command {
 	var gtPath, dtPath, plotPath string
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -46,9 +47,6 @@ and the AP of each category. With --plot it also draws the precision-recall
 curves (mean over categories, one per IoU threshold).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if gtPath == "" || dtPath == "" {
-				return fmt.Errorf("eval coco: --gt and --dt are required")
-			}
 			start := time.Now()
 			// The two files parse on two cores.
 			var gt *cocofile.Dataset
@@ -95,8 +93,9 @@ curves (mean over categories, one per IoU threshold).`,
 	cmd.Flags().StringVar(&dtPath, "dt", "", "detections: COCO results JSON")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().StringVar(&plotPath, "plot", "", "write precision-recall curves to this PNG file")
-	evalCmd.AddCommand(cmd)
-	benchCmd.AddCommand(benchCOCOCmd())
+	cmd.MarkFlagRequired("gt")
+	cmd.MarkFlagRequired("dt")
+	return cmd
 }
 
 // cocoBench is the JSON printed by `argus bench coco --json`.
@@ -111,9 +110,10 @@ type cocoBench struct {
 	AP           float64 `json:"AP"`
 }
 
-// benchCOCOCmd times the evaluation of seeded synthetic data: parsing both
-// files from memory, then evaluating, as `argus eval coco` does.
-func benchCOCOCmd() *cobra.Command {
+// newBenchCOCOCmd builds argus bench coco, which times the evaluation of
+// seeded synthetic data: parsing both files from memory, then evaluating, as
+// argus eval coco does.
+func newBenchCOCOCmd() *cobra.Command {
 	var images, dets, cats int
 	var seed uint64
 	var asJSON bool
@@ -123,7 +123,7 @@ func benchCOCOCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if images < 1 || dets < 0 || cats < 1 {
-				return fmt.Errorf("bench coco: need --images >= 1, --dets >= 0, --cats >= 1")
+				return fmt.Errorf("need --images >= 1, --dets >= 0, --cats >= 1")
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "generating %d images x %d detections x %d categories\n", images, dets, cats)
 			gt, dt := cocofile.Synthetic(seed, images, dets, cats)
@@ -194,8 +194,8 @@ func writeCOCOText(w io.Writer, e *coco.Eval, rep cocoReport) error {
 }
 
 // plotPR draws the mean precision-recall curve at each IoU threshold and
-// writes it as a PNG, through a temporary file renamed into place.
-func plotPR(e *coco.Eval, name string) (err error) {
+// writes it as a PNG, atomically.
+func plotPR(e *coco.Eval, name string) error {
 	if !strings.EqualFold(filepath.Ext(name), ".png") {
 		return fmt.Errorf("plot %s: the file name must end in .png", name)
 	}
@@ -234,24 +234,8 @@ func plotPR(e *coco.Eval, name string) (err error) {
 	if err != nil {
 		return fmt.Errorf("plot %s: %w", name, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(name), ".pr-*.png")
-	if err != nil {
-		return fmt.Errorf("plot %s: %w", name, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := wt.WriteTo(f); err != nil {
-		return fmt.Errorf("plot %s: %w", name, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("plot %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("plot %s: %w", name, err)
-	}
-	return os.Rename(f.Name(), name)
+	return atomicfile.Write(name, func(w io.Writer) error {
+		_, err := wt.WriteTo(w)
+		return err
+	})
 }

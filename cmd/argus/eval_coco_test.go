@@ -8,19 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"argus/internal/golden"
 )
 
 func TestEvalCOCO(t *testing.T) {
 	dir := "../../coco/testdata/golden/case_0001"
 	gt, dt := filepath.Join(dir, "gt.json"), filepath.Join(dir, "dt.json")
 	var want map[string]float64
-	b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, filepath.Join(dir, "expected.json"), &want)
 	png := filepath.Join(t.TempDir(), "pr.png")
 	var out, errOut bytes.Buffer
 	if code := run([]string{"eval", "coco", "--gt", gt, "--dt", dt, "--json", "--plot", png}, &out, &errOut); code != 0 {
@@ -70,7 +66,7 @@ func TestEvalCOCOBadInput(t *testing.T) {
 		var out, errOut bytes.Buffer
 		code := run(args, &out, &errOut)
 		lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
-		if code == 0 || out.Len() != 0 || !strings.HasPrefix(lines[len(lines)-1], "argus: ") || strings.Contains(errOut.String(), "goroutine") {
+		if code == 0 || out.Len() != 0 || !strings.HasPrefix(lines[len(lines)-1], "argus eval coco: ") || strings.Contains(errOut.String(), "goroutine") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out.String(), errOut.String())
 		}
 	}

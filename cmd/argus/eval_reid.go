@@ -26,7 +26,8 @@ type reidReport struct {
 	Seconds    float64   `json:"seconds"`
 }
 
-func init() {
+// newEvalReidCmd builds argus eval reid.
+func newEvalReidCmd() *cobra.Command {
 	var path string
 	var asJSON, doRerank bool
 	var maxRank int
@@ -48,9 +49,6 @@ metadata. With --rerank, the k-reciprocal re-ranking of Zhong et al. (k1, k2,
 lambda) replaces the distance.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if path == "" {
-				return fmt.Errorf("eval reid: --features is required")
-			}
 			start := time.Now()
 			fs, err := reid.ReadFeatureFile(path)
 			if err != nil {
@@ -63,11 +61,11 @@ lambda) replaces the distance.`,
 				dist, err = fs.Distances()
 			}
 			if err != nil {
-				return fmt.Errorf("eval reid: %w", err)
+				return err
 			}
 			res, err := reid.Evaluate(dist, fs.QueryPids, fs.GalleryPids, fs.QueryCams, fs.GalleryCams, maxRank)
 			if err != nil {
-				return fmt.Errorf("eval reid %s: %w", path, err)
+				return fmt.Errorf("%s: %w", path, err)
 			}
 			rep := reidReport{
 				MAP: res.MAP, MINP: res.MINP, CMC: res.CMC,
@@ -100,7 +98,8 @@ lambda) replaces the distance.`,
 	f.Float64Var(&opt.Lambda, "lambda", opt.Lambda, "re-ranking: weight of the original distance")
 	f.BoolVar(&opt.Half, "half", true, "re-ranking: float16 encodings, as the reference re_ranking")
 	f.IntVar(&maxRank, "max-rank", reid.DefaultMaxRank, "length of the CMC curve")
-	evalCmd.AddCommand(cmd)
+	cmd.MarkFlagRequired("features")
+	return cmd
 }
 
 // rankAt returns CMC at rank r (1-based), or the last value for short

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"argus/checkpoint"
+	"argus/internal/golden"
 	"argus/reid"
 	"argus/tensor"
 )
@@ -25,17 +26,11 @@ func TestEvalReidJSON(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
 		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout.String())
 	}
-	b, err := os.ReadFile(filepath.Join(reidCase, "expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var want struct {
 		MAP float64   `json:"mAP"`
 		CMC []float64 `json:"cmc"`
 	}
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, filepath.Join(reidCase, "expected.json"), &want)
 	if m := got["mAP"].(float64); math.Abs(m-want.MAP) > 1e-9 {
 		t.Errorf("mAP %v, want %v", m, want.MAP)
 	}
@@ -78,7 +73,7 @@ func TestEvalReidBadInput(t *testing.T) {
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(args, &stdout, &stderr)
-		if code == 0 || stdout.Len() != 0 || strings.Count(stderr.String(), "argus:") != 1 || strings.Contains(stderr.String(), "goroutine") {
+		if code == 0 || stdout.Len() != 0 || strings.Count(stderr.String(), "argus eval reid: ") != 1 || strings.Contains(stderr.String(), "goroutine") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout.String(), stderr.String())
 		}
 	}

@@ -21,13 +21,11 @@ import (
 	"argus/hpo/sampler"
 	"argus/hpo/storage"
 	"argus/hpo/worker"
+	"argus/internal/atomicfile"
 )
 
-// hpoCmd groups the hyper-parameter search commands.
-var hpoCmd = &cobra.Command{
-	Use:   "hpo",
-	Short: "Search hyper-parameters with studies stored in SQLite or PostgreSQL",
-	Long: `Search hyper-parameters: create a study with its search space, run trials
+// hpoLong is the help of argus hpo.
+const hpoLong = `Search hyper-parameters: create a study with its search space, run trials
 with any command (from any number of workers sharing the storage), and
 inspect, export and plot the results.
 
@@ -41,10 +39,11 @@ Search space, at create: repeat --param NAME=KIND:SPEC, or give --space FILE
   momentum=float:0:0.99@opt=sgd   active only when opt is sgd (parents
                                are earlier categorical parameters)
 
-Storage URLs: sqlite:PATH, sqlite:///ABS/PATH, postgres://user:pass@host/db.`,
-}
+Storage URLs: sqlite:PATH, sqlite:///ABS/PATH, postgres://user:pass@host/db.`
 
-var hpoFlags struct {
+// hpoOptions holds the flags of the hpo subcommands; one run uses one
+// subcommand, so they share it.
+type hpoOptions struct {
 	study, storage string
 	json           bool
 	// create
@@ -72,17 +71,18 @@ var hpoFlags struct {
 	seeds        int
 }
 
-func init() {
-	f := &hpoFlags
+// newHPOCmd groups the hyper-parameter search commands.
+func newHPOCmd() *cobra.Command {
+	f := &hpoOptions{}
 	common := func(c *cobra.Command) {
-		c.Flags().StringVar(&f.study, "study", "", "study name (required)")
+		c.Flags().StringVar(&f.study, "study", "", "study name")
 		c.Flags().StringVar(&f.storage, "storage", "sqlite:hpo.db", "storage URL: sqlite:PATH or postgres://...")
 		c.Flags().BoolVar(&f.json, "json", false, "print one JSON object on stdout")
 		c.MarkFlagRequired("study")
 	}
-	create := &cobra.Command{Use: "create", Short: "Create a study with its search space", Args: cobra.NoArgs, RunE: hpoCreate}
+	create := &cobra.Command{Use: "create", Short: "Create a study with its search space", Args: cobra.NoArgs, RunE: f.create}
 	common(create)
-	create.Flags().StringArrayVar(&f.params, "param", nil, "parameter NAME=KIND:SPEC (repeatable; see `argus hpo --help`)")
+	create.Flags().StringArrayVar(&f.params, "param", nil, "parameter NAME=KIND:SPEC (repeatable; see argus hpo --help)")
 	create.Flags().StringVar(&f.spaceFile, "space", "", "JSON file with the search space")
 	create.Flags().StringVar(&f.direction, "direction", "minimize", "minimize or maximize")
 	create.Flags().StringVar(&f.sampler, "sampler", "gp", "sampler: gp (Gaussian-process surrogate), tpe, tpe-exact or random")
@@ -106,48 +106,55 @@ pruner may stop it then), and its last JSON line gives the result:
 ("constraints" and "intermediate" optional; feasible when all constraints
 are <= 0). A command that exits non-zero or prints no objective fails its
 trial with the reason; the search goes on.`,
-		RunE: hpoRun,
+		RunE: f.run,
 	}
 	common(run)
-	run.Flags().IntVar(&f.trials, "trials", 0, "number of trials the study should hold (required)")
+	run.Flags().IntVar(&f.trials, "trials", 0, "number of trials the study should hold")
+	run.MarkFlagRequired("trials")
 	run.Flags().DurationVar(&f.heartbeat, "heartbeat", 5*time.Second, "heartbeat interval")
 	run.Flags().DurationVar(&f.staleAfter, "stale-after", time.Minute, "fail RUNNING trials whose heartbeat is older, and rerun them")
 	run.Flags().DurationVar(&f.timeout, "timeout", 0, "fail a trial whose command runs longer (0: no limit)")
 	run.Flags().StringVar(&f.workerName, "worker", "", "worker name (default host:pid)")
 
-	show := &cobra.Command{Use: "show", Short: "Show a study: best trial and counts by state", Args: cobra.NoArgs, RunE: hpoShow}
+	show := &cobra.Command{Use: "show", Short: "Show a study: best trial and counts by state", Args: cobra.NoArgs, RunE: f.show}
 	common(show)
 
-	export := &cobra.Command{Use: "export", Short: "Export a study's trials as CSV or JSON", Args: cobra.NoArgs, RunE: hpoExport}
+	export := &cobra.Command{Use: "export", Short: "Export a study's trials as CSV or JSON", Args: cobra.NoArgs, RunE: f.export}
 	common(export)
 	export.Flags().StringVar(&f.format, "format", "csv", "csv or json")
-	export.Flags().StringVar(&f.exportOut, "out", "-", "output file (- for stdout)")
+	export.Flags().StringVar(&f.exportOut, "out", "-", "write the trials to this file (- for stdout)")
 
-	enqueue := &cobra.Command{Use: "enqueue", Short: "Add a trial with fixed parameters, run before sampled ones", Args: cobra.NoArgs, RunE: hpoEnqueue}
+	enqueue := &cobra.Command{Use: "enqueue", Short: "Add a trial with fixed parameters, run before sampled ones", Args: cobra.NoArgs, RunE: f.enqueue}
 	common(enqueue)
 	enqueue.Flags().StringArrayVar(&f.set, "set", nil, "parameter value NAME=VALUE (repeatable)")
 
-	pl := &cobra.Command{Use: "plot", Short: "Plot optimisation history and parameter importance as PNG", Args: cobra.NoArgs, RunE: hpoPlot}
+	pl := &cobra.Command{Use: "plot", Short: "Plot optimisation history and parameter importance as PNG", Args: cobra.NoArgs, RunE: f.plot}
 	common(pl)
-	pl.Flags().StringVar(&f.plotOut, "out", ".", "directory for history.png and importance.png")
+	pl.Flags().StringVar(&f.plotOut, "out", ".", "write history.png and importance.png into this folder")
 
-	bn := &cobra.Command{Use: "bench", Short: "Run a sampler on a standard test function over seeds; print the regret", Args: cobra.NoArgs, RunE: hpoBench}
+	bn := &cobra.Command{Use: "bench", Short: "Run a sampler on a standard test function over seeds; print the regret", Args: cobra.NoArgs, RunE: f.bench}
 	bn.Flags().StringVar(&f.function, "function", "branin", "branin, hartmann6 or rosenbrock")
 	bn.Flags().StringVar(&f.benchSampler, "sampler", "gp", "gp, tpe, tpe-exact or random")
 	bn.Flags().IntVar(&f.benchTrials, "trials", 50, "evaluations per run")
 	bn.Flags().IntVar(&f.seeds, "seeds", 20, "runs with seeds 0..K-1")
 	bn.Flags().BoolVar(&f.json, "json", false, "print one JSON object on stdout")
 
-	hpoCmd.AddCommand(create, run, show, export, enqueue, pl, bn)
-	rootCmd.AddCommand(hpoCmd)
+	cmd := &cobra.Command{
+		Use:   "hpo",
+		Short: "Search hyper-parameters with studies stored in SQLite or PostgreSQL",
+		Long:  hpoLong,
+	}
+	cmd.AddCommand(create, run, show, export, enqueue, pl, bn)
+	return cmd
 }
 
-func openStudy(ctx context.Context) (*hpo.Study, func(), error) {
-	st, err := storage.Open(ctx, hpoFlags.storage)
+// openStudy opens --storage and loads --study from it.
+func (f *hpoOptions) openStudy(ctx context.Context) (*hpo.Study, func(), error) {
+	st, err := storage.Open(ctx, f.storage)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := hpo.Load(ctx, st, hpoFlags.study)
+	s, err := hpo.Load(ctx, st, f.study)
 	if err != nil {
 		st.Close()
 		return nil, nil, err
@@ -155,8 +162,7 @@ func openStudy(ctx context.Context) (*hpo.Study, func(), error) {
 	return s, func() { st.Close() }, nil
 }
 
-func hpoCreate(cmd *cobra.Command, _ []string) error {
-	f := &hpoFlags
+func (f *hpoOptions) create(cmd *cobra.Command, _ []string) error {
 	var space hpo.Space
 	if f.spaceFile != "" {
 		b, err := os.ReadFile(f.spaceFile)
@@ -203,8 +209,7 @@ func hpoCreate(cmd *cobra.Command, _ []string) error {
 	return nil
 }
 
-func hpoRun(cmd *cobra.Command, args []string) error {
-	f := &hpoFlags
+func (f *hpoOptions) run(cmd *cobra.Command, args []string) error {
 	if cmd.ArgsLenAtDash() < 0 && len(args) > 0 || cmd.ArgsLenAtDash() > 0 {
 		return errors.New("give the command after --: argus hpo run --study S --trials N -- CMD ARGS...")
 	}
@@ -219,7 +224,7 @@ func hpoRun(cmd *cobra.Command, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, closeFn, err := openStudy(ctx)
+	s, closeFn, err := f.openStudy(ctx)
 	if err != nil {
 		return err
 	}
@@ -257,8 +262,8 @@ type showResult struct {
 	Best      *hpo.TrialJSON `json:"best"`
 }
 
-func hpoShow(cmd *cobra.Command, _ []string) error {
-	s, closeFn, err := openStudy(cmd.Context())
+func (f *hpoOptions) show(cmd *cobra.Command, _ []string) error {
+	s, closeFn, err := f.openStudy(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -278,7 +283,7 @@ func hpoShow(cmd *cobra.Command, _ []string) error {
 		j := s.Info.Space.Export(b)
 		r.Best = &j
 	}
-	if hpoFlags.json {
+	if f.json {
 		return printJSON(cmd, r)
 	}
 	w := cmd.OutOrStdout()
@@ -303,23 +308,15 @@ func hpoShow(cmd *cobra.Command, _ []string) error {
 	return nil
 }
 
-// writeFile writes b to path through a temporary file and a rename, so
-// that a failure leaves nothing half-written.
-func writeFile(path string, write func(tmp string) error) error {
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp"+filepath.Ext(path))
-	if err := write(tmp); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-func hpoExport(cmd *cobra.Command, _ []string) error {
-	f := &hpoFlags
+func (f *hpoOptions) export(cmd *cobra.Command, _ []string) error {
 	if f.format != "csv" && f.format != "json" {
 		return fmt.Errorf("--format %q: want csv or json", f.format)
 	}
-	s, closeFn, err := openStudy(cmd.Context())
+	if f.json && f.exportOut == "-" {
+		// stdout holds the trials themselves then.
+		return errors.New("--json prints a summary of the file written: give --out FILE")
+	}
+	s, closeFn, err := f.openStudy(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -341,19 +338,26 @@ func hpoExport(cmd *cobra.Command, _ []string) error {
 		_, err = cmd.OutOrStdout().Write(buf.Bytes())
 		return err
 	}
-	return writeFile(f.exportOut, func(tmp string) error { return os.WriteFile(tmp, buf.Bytes(), 0o644) })
+	if err := atomicfile.WriteFile(f.exportOut, buf.Bytes()); err != nil {
+		return err
+	}
+	if f.json {
+		return printJSON(cmd, map[string]any{"out": f.exportOut, "format": f.format, "trials": len(trials)})
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %d trials to %s\n", len(trials), f.exportOut)
+	return nil
 }
 
-func hpoEnqueue(cmd *cobra.Command, _ []string) error {
+func (f *hpoOptions) enqueue(cmd *cobra.Command, _ []string) error {
 	vals := map[string]string{}
-	for _, kv := range hpoFlags.set {
+	for _, kv := range f.set {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return fmt.Errorf("--set %q: want NAME=VALUE", kv)
 		}
 		vals[k] = v
 	}
-	s, closeFn, err := openStudy(cmd.Context())
+	s, closeFn, err := f.openStudy(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -362,15 +366,15 @@ func hpoEnqueue(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	if hpoFlags.json {
+	if f.json {
 		return printJSON(cmd, map[string]int{"number": n})
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "enqueued trial %d\n", n)
 	return nil
 }
 
-func hpoPlot(cmd *cobra.Command, _ []string) error {
-	s, closeFn, err := openStudy(cmd.Context())
+func (f *hpoOptions) plot(cmd *cobra.Command, _ []string) error {
+	s, closeFn, err := f.openStudy(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -379,26 +383,25 @@ func hpoPlot(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	dir := hpoFlags.plotOut
+	dir := f.plotOut
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	hist, imp := filepath.Join(dir, "history.png"), filepath.Join(dir, "importance.png")
-	if err := writeFile(hist, func(tmp string) error { return plot.History(tmp, s.Info, trials) }); err != nil {
+	if err := plot.History(hist, s.Info, trials); err != nil {
 		return err
 	}
-	if err := writeFile(imp, func(tmp string) error { return plot.Importance(tmp, s.Info, trials) }); err != nil {
+	if err := plot.Importance(imp, s.Info, trials); err != nil {
 		return err
 	}
-	if hpoFlags.json {
+	if f.json {
 		return printJSON(cmd, map[string]any{"history": hist, "importance": imp, "importances": hpo.Importance(s.Info.Space, trials)})
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", hist, imp)
 	return nil
 }
 
-func hpoBench(cmd *cobra.Command, _ []string) error {
-	f := &hpoFlags
+func (f *hpoOptions) bench(cmd *cobra.Command, _ []string) error {
 	start := time.Now()
 	progress := false
 	res, err := bench.Compare(f.function, f.benchSampler, f.benchTrials, f.seeds, func(done int) {

@@ -51,6 +51,15 @@ func TestHPOCommands(t *testing.T) {
 	if code, _, e := runHPO(t, append(st, "export", "--out", csvPath)...); code != 0 {
 		t.Fatalf("export: %s", e)
 	}
+	jsonPath := filepath.Join(dir, "t.json")
+	code, out, e = runHPO(t, append(st, "export", "--format", "json", "--out", jsonPath, "--json")...)
+	var sumExp map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &sumExp) != nil || sumExp["trials"] != 6.0 || sumExp["out"] != jsonPath {
+		t.Fatalf("export --json: %d %q %s", code, out, e)
+	}
+	if code, _, e := runHPO(t, append(st, "export", "--json")...); code == 0 || !strings.Contains(e, "give --out FILE") {
+		t.Errorf("export --json to stdout: %d %q", code, e)
+	}
 	b, _ := os.ReadFile(csvPath)
 	if lines := strings.Count(string(b), "\n"); lines != 7 || !strings.HasPrefix(string(b), "number,state,value,param_x,param_k,param_opt,param_m") {
 		t.Errorf("csv (%d lines):\n%s", lines, b)
@@ -108,7 +117,7 @@ func TestHPOBadInput(t *testing.T) {
 		{"out of space", []string{"enqueue", "--study", "b", "--storage", db, "--set", "x=2"}, "outside the search space"},
 		{"unknown param", []string{"enqueue", "--study", "b", "--storage", db, "--set", "y=0.5"}, "not in the search space"},
 		{"no command", []string{"run", "--study", "b", "--storage", db, "--trials", "3"}, "no command"},
-		{"no trials", []string{"run", "--study", "b", "--storage", db, "--", "true"}, "--trials must be positive"},
+		{"no trials", []string{"run", "--study", "b", "--storage", db, "--trials", "0", "--", "true"}, "--trials must be positive"},
 		{"bench function", []string{"bench", "--function", "ackley3"}, "unknown function"},
 	}
 	for _, tt := range tests {

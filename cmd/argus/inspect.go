@@ -3,34 +3,32 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"argus/compiler/executor"
-	"argus/compiler/onnx"
 	"argus/compiler/xgraph"
+	"argus/internal/atomicfile"
 )
 
-func init() {
+// newInspectCmd builds argus inspect.
+func newInspectCmd() *cobra.Command {
 	var dot string
-	var optimize, asJSON bool
+	var asJSON bool
+	var model modelOptions
 	cmd := &cobra.Command{
 		Use:   "inspect MODEL",
-		Short: "Show an ONNX model as an XGraph: a readable listing, or a DOT/SVG drawing",
-		Args:  cobra.ExactArgs(1),
+		Short: "Show a model as an XGraph: a readable listing, or a DOT/SVG drawing",
+		Long: `Reads a model file (ONNX), runs the standard passes over it as argus run
+does (--no-optimize shows the graph as imported), and prints the graph as a
+listing, or with --json a summary that says how argus run would execute it.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g, err := onnx.Load(args[0])
+			g, stats, err := model.load(args[0])
 			if err != nil {
 				return err
-			}
-			var stats map[string]int
-			if optimize {
-				if stats, err = executor.Optimize(g); err != nil {
-					return err
-				}
 			}
 			if dot != "" {
 				if err := writeDrawing(g, dot); err != nil {
@@ -54,10 +52,10 @@ func init() {
 			return g.Dump(cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&dot, "dot", "", "also draw the graph: .svg writes an image, .dot or .gv Graphviz source")
-	cmd.Flags().BoolVar(&optimize, "optimize", false, "run the standard passes (constant folding, identity/dropout removal, batch-norm folding, dead-node removal) first")
+	cmd.Flags().StringVar(&dot, "dot", "", "write a drawing of the graph here: .svg an image, .dot or .gv Graphviz source")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object with the graph's summary")
-	rootCmd.AddCommand(cmd)
+	model.register(cmd)
+	return cmd
 }
 
 type valueInfo struct {
@@ -94,7 +92,7 @@ func inspectResult(g *xgraph.Graph, passes map[string]int, drawing string) map[s
 }
 
 // writeDrawing writes the graph as SVG or DOT by the file's extension,
-// through a temporary file so that a failure leaves nothing half-written.
+// atomically.
 func writeDrawing(g *xgraph.Graph, path string) error {
 	var buf bytes.Buffer
 	switch strings.ToLower(filepath.Ext(path)) {
@@ -109,27 +107,5 @@ func writeDrawing(g *xgraph.Graph, path string) error {
 	default:
 		return fmt.Errorf("--dot %s: the file name must end in .svg, .dot or .gv", path)
 	}
-	return onnxWriteFile(path, buf.Bytes())
-}
-
-func onnxWriteFile(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(path, buf.Bytes())
 }

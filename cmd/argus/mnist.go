@@ -112,7 +112,8 @@ func (p *bar) Finish() {
 	fmt.Fprintln(p.w)
 }
 
-func init() {
+// newTrainMNISTCmd builds argus train mnist.
+func newTrainMNISTCmd() *cobra.Command {
 	var (
 		cfg                  classify.Config
 		out, resume, dataDir string
@@ -209,8 +210,11 @@ checkpoint exactly as if it had not stopped.`,
 	f.StringVar(&dataDir, "data", "", "directory with the MNIST IDX files (default: the GoMNIST module)")
 	f.IntVar(&limit, "limit", 0, "use only the first N training and test images (0: all)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object with the results")
-	trainCmd.AddCommand(train)
+	return train
+}
 
+// newEvalMNISTCmd builds argus eval mnist.
+func newEvalMNISTCmd() *cobra.Command {
 	var ckpt, evalData string
 	var evalJSON bool
 	var evalBatch, evalLimit int
@@ -242,10 +246,10 @@ checkpoint exactly as if it had not stopped.`,
 		},
 	}
 	ef := eval.Flags()
-	ef.StringVar(&ckpt, "checkpoint", "", "checkpoint written by `argus train mnist`")
+	ef.StringVar(&ckpt, "checkpoint", "", "checkpoint written by argus train mnist")
 	ef.StringVar(&evalData, "data", "", "directory with the MNIST IDX files (default: the GoMNIST module)")
 	ef.IntVar(&evalBatch, "batch", 100, "evaluation batch size")
 	ef.IntVar(&evalLimit, "limit", 0, "use only the first N test images (0: all)")
 	ef.BoolVar(&evalJSON, "json", false, "print one JSON object with the results")
-	evalCmd.AddCommand(eval)
+	return eval
 }

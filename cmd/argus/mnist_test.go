@@ -166,7 +166,7 @@ func TestMNISTBadInput(t *testing.T) {
 				t.Fatalf("exit 0, stdout %q", stdout)
 			}
 			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
-			if len(lines) != 1 || !strings.HasPrefix(lines[0], "argus: ") || strings.Contains(stderr, "goroutine") {
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "argus "+c.args[0]+" "+c.args[1]+": ") || strings.Contains(stderr, "goroutine") {
 				t.Errorf("stderr is not one error line: %q", stderr)
 			}
 			if !strings.Contains(stderr, c.want) {

@@ -8,23 +8,25 @@ import (
 	"argus/compiler/onnx/conformance"
 )
 
-// onnxCmd groups the ONNX tools.
-var onnxCmd = &cobra.Command{
-	Use:   "onnx",
-	Short: "ONNX model tools",
+// newONNXCmd groups the ONNX tools.
+func newONNXCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "onnx",
+		Short: "ONNX model tools",
+	}
+	cmd.AddCommand(newONNXConformanceCmd())
+	return cmd
 }
 
-func init() {
+// newONNXConformanceCmd builds argus onnx conformance.
+func newONNXConformanceCmd() *cobra.Command {
 	var dir string
 	var asJSON bool
-	confCmd := &cobra.Command{
-		Use:   "conformance --dir DIR",
+	cmd := &cobra.Command{
+		Use:   "conformance --data DIR",
 		Short: "Run ONNX backend test cases (DIR/<test>/model.onnx, test_data_set_*) on the reference executor",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if dir == "" {
-				return fmt.Errorf("onnx conformance: --dir is required")
-			}
 			errw := cmd.ErrOrStderr()
 			rep, err := conformance.Run(dir, func(done, total int, c conformance.Case) {
 				if !asJSON || done%50 == 0 || done == total {
@@ -47,8 +49,9 @@ func init() {
 			return nil
 		},
 	}
-	confCmd.Flags().StringVar(&dir, "dir", "", "directory of test cases")
-	confCmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
-	onnxCmd.AddCommand(confCmd)
-	rootCmd.AddCommand(onnxCmd)
+	cmd.Flags().StringVar(&dir, "data", "", "folder of test cases")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	aliasFlags(cmd, map[string]string{"dir": "data"})
+	cmd.MarkFlagRequired("data")
+	return cmd
 }

@@ -22,7 +22,7 @@ func onnxCLI(args ...string) (string, string, int) {
 }
 
 func TestOnnxConformanceCommand(t *testing.T) {
-	out, errs, code := onnxCLI("onnx", "conformance", "--dir", "../../compiler/onnx/testdata/models", "--json")
+	out, errs, code := onnxCLI("onnx", "conformance", "--data", "../../compiler/onnx/testdata/models", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -42,7 +42,7 @@ func TestOnnxConformanceCommand(t *testing.T) {
 	if strings.Count(out, "\n") != 1 {
 		t.Errorf("want one JSON line, got %q", out)
 	}
-	_, errs, code = onnxCLI("onnx", "conformance", "--dir", filepath.Join(t.TempDir(), "missing"), "--json")
+	_, errs, code = onnxCLI("onnx", "conformance", "--data", filepath.Join(t.TempDir(), "missing"), "--json")
 	if code == 0 || strings.Count(errs, "\n") != 1 {
 		t.Errorf("missing dir: exit %d, stderr %q", code, errs)
 	}
@@ -52,7 +52,7 @@ func TestInspectCommand(t *testing.T) {
 	dir := t.TempDir()
 	model := filepath.Join(smallModelDir, "model.onnx")
 	svg := filepath.Join(dir, "g.svg")
-	out, errs, code := onnxCLI("inspect", model, "--dot", svg, "--optimize", "--json")
+	out, errs, code := onnxCLI("inspect", model, "--dot", svg, "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -75,13 +75,13 @@ func TestInspectCommand(t *testing.T) {
 		t.Errorf("svg: %v %.40q", err, b)
 	}
 	dot := filepath.Join(dir, "g.dot")
-	if _, errs, code := onnxCLI("inspect", model, "--dot", dot, "--optimize=false", "--json=false"); code != 0 {
+	if _, errs, code := onnxCLI("inspect", model, "--dot", dot, "--no-optimize", "--json=false"); code != 0 {
 		t.Fatalf("dot: exit %d: %s", code, errs)
 	}
 	if b, err := os.ReadFile(dot); err != nil || !bytes.HasPrefix(b, []byte("digraph")) {
 		t.Errorf("dot: %v %.40q", err, b)
 	}
-	out, _, _ = onnxCLI("inspect", model, "--dot=", "--json=false")
+	out, _, _ = onnxCLI("inspect", model, "--dot=", "--json=false", "--no-optimize")
 	if !strings.Contains(out, "= BatchNormalization(") {
 		t.Errorf("text dump lacks the batch norms:\n%.300s", out)
 	}

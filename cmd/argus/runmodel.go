@@ -19,31 +19,32 @@ import (
 	"argus/compiler/xgraph"
 )
 
-func init() {
+// newRunCmd builds argus run.
+func newRunCmd() *cobra.Command {
 	var inputs pathList
-	var asJSON, noOpt bool
+	var asJSON bool
+	var model modelOptions
 	var top int
 	var mean, std []float32
 	cmd := &cobra.Command{
 		Use:   "run MODEL --input x.pb|image.png",
-		Short: "Run an ONNX model on the reference executor and print its outputs (top-5 for a classifier)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Run a model on the reference executor and print its outputs (top-5 for a classifier)",
+		Long: `Reads a model file (ONNX), runs the standard passes over it as argus inspect
+does (--no-optimize runs the graph as imported), feeds it the --input tensors
+or images and prints its outputs: the top classes of a classifier's scores,
+the values of anything else.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g, err := onnx.Load(args[0])
+			g, _, err := model.load(args[0])
 			if err != nil {
 				return err
-			}
-			if !noOpt {
-				if _, err := executor.Optimize(g); err != nil {
-					return err
-				}
 			}
 			exec, err := executor.New(g)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			if len(inputs) != len(g.Inputs) {
-				return fmt.Errorf("run: the model has %d inputs, %d given with --input", len(g.Inputs), len(inputs))
+				return fmt.Errorf("the model has %d inputs, %d given with --input", len(g.Inputs), len(inputs))
 			}
 			feed := make(map[string]*xgraph.Tensor)
 			for i, spec := range inputs {
@@ -58,7 +59,7 @@ func init() {
 						}
 					}
 					if v == nil {
-						return fmt.Errorf("run: the model has no input %q", name)
+						return fmt.Errorf("the model has no input %q", name)
 					}
 				}
 				t, err := readInput(path, v, mean, std)
@@ -100,24 +101,22 @@ func init() {
 	f := cmd.Flags()
 	f.Var(&inputs, "input", "input tensor (.pb TensorProto) or image (.png, .jpg), in the model's input order or as NAME=PATH; repeat for several inputs")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
-	f.BoolVar(&noOpt, "no-optimize", false, "run the graph as imported, without the standard passes")
 	f.IntVar(&top, "top", 5, "classes to list for a classifier output (N×K scores)")
 	f.Float32SliceVar(&mean, "mean", []float32{0.485, 0.456, 0.406}, "per-channel mean subtracted from images scaled to [0,1]")
 	f.Float32SliceVar(&std, "std", []float32{0.229, 0.224, 0.225}, "per-channel standard deviation images are divided by")
-	rootCmd.AddCommand(cmd)
+	model.register(cmd)
+	return cmd
 }
 
 // pathList is a repeatable flag collecting paths (commas are part of a
-// path, unlike in pflag's string slices). It is a pflag.SliceValue so that
-// flag resets clear it.
+// path, unlike in pflag's string slices).
 type pathList []string
 
-func (p *pathList) String() string           { return "[" + strings.Join(*p, ",") + "]" }
-func (p *pathList) Set(s string) error       { *p = append(*p, s); return nil }
-func (p *pathList) Type() string             { return "path" }
-func (p *pathList) Append(s string) error    { return p.Set(s) }
-func (p *pathList) Replace(v []string) error { *p = append((*p)[:0:0], v...); return nil }
-func (p *pathList) GetSlice() []string       { return *p }
+// String lists the paths; it is empty for no paths, so that the help shows
+// no default.
+func (p *pathList) String() string     { return strings.Join(*p, ",") }
+func (p *pathList) Set(s string) error { *p = append(*p, s); return nil }
+func (p *pathList) Type() string       { return "path" }
 
 type runResult struct {
 	Model     string      `json:"model"`

@@ -14,6 +14,7 @@ import (
 
 	"argus/compiler/onnx/onnxpb"
 	"argus/compiler/xgraph"
+	"argus/internal/atomicfile"
 )
 
 // The operator set versions of the default domain the importer accepts.
@@ -94,21 +95,13 @@ func ReadTensor(path string) (*xgraph.Tensor, string, error) {
 	return t, tp.GetName(), nil
 }
 
-// WriteTensor writes t as a serialised TensorProto named name.
+// WriteTensor writes t as a serialised TensorProto named name, atomically.
 func WriteTensor(path string, t *xgraph.Tensor, name string) error {
 	data, err := proto.Marshal(TensorProto(t, name))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write: %w", err)
-	}
-	return nil
+	return atomicfile.WriteFile(path, data)
 }
 
 // Opset returns the model's operator set version for the default domain.

@@ -8,13 +8,13 @@
 package cocofile
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"path/filepath"
+
+	"argus/internal/atomicfile"
 )
 
 // Image is an entry of an instances file's "images" list.
@@ -403,36 +403,9 @@ func (d *Dataset) Validate() error {
 	return nil
 }
 
-// writeFile writes v as JSON to name atomically: to a temporary file in the
-// same directory, renamed over name once complete.
-func writeFile(name string, v any) (err error) {
-	dir := filepath.Dir(name)
-	f, err := os.CreateTemp(dir, ".coco-*.json")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	enc := json.NewEncoder(w)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	// CreateTemp makes the file private; a written file is an ordinary one.
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return os.Rename(f.Name(), name)
+// writeFile writes v as JSON to name atomically.
+func writeFile(name string, v any) error {
+	return atomicfile.Write(name, func(w io.Writer) error { return json.NewEncoder(w).Encode(v) })
 }
 
 // WriteDatasetFile validates d and writes it as an instances file.

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"argus/internal/atomicfile"
 	"argus/tensor"
 )
 
@@ -359,14 +360,9 @@ func (m *Mask) ToGray() *image.Gray {
 }
 
 // WriteFile encodes img as PNG or JPEG (by the extension of name, quality
-// 95 for JPEG) and writes it atomically: into a temporary file in the same
-// folder, then renamed.
+// 95 for JPEG) and writes it atomically (see atomicfile.Write).
 func WriteFile(name string, img image.Image) error {
-	var buf bytes.Buffer
-	if err := Encode(&buf, filepath.Ext(name), img); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return WriteAtomic(name, buf.Bytes())
+	return atomicfile.Write(name, func(w io.Writer) error { return Encode(w, filepath.Ext(name), img) })
 }
 
 // Encode writes img in the format named by ext (".png", ".jpg", ".jpeg").
@@ -384,32 +380,6 @@ func Encode(w io.Writer, ext string, img image.Image) error {
 		return jpeg.Encode(w, img, &jpeg.Options{Quality: 95})
 	}
 	return fmt.Errorf("unknown image extension %q (want .png or .jpg)", ext)
-}
-
-// WriteAtomic writes b to name through a temporary file and a rename, so
-// that readers never see a half-written file.
-func WriteAtomic(name string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	tmp := f.Name()
-	// CreateTemp makes the file private; give it the usual permissions.
-	err = f.Chmod(0o644)
-	if err == nil {
-		_, err = f.Write(b)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return nil
 }
 
 // ToTensor stacks images of one size into an (N, C, H, W) tensor,

@@ -11,6 +11,7 @@ import (
 	"argus/data/imageio"
 	"argus/data/mnist"
 	"argus/data/transform"
+	"argus/internal/atomicfile"
 )
 
 // COCO's area ranges: small below 32², large above 96².
@@ -62,7 +63,7 @@ func Detection(out string, o Options) (*Summary, error) {
 	imgs := make([]detImage, n)
 	sum := &Summary{Task: "detection", Out: out, Seed: o.Seed, Size: n, Images: n,
 		Splits: map[string]int{"train2017": nTrain, "val2017": nVal}}
-	err = intoDir(out, func(tmp string) error {
+	err = atomicfile.Dir(out, func(tmp string) error {
 		err := parallel(n, o, func(i int) error {
 			split, set, k := "train2017", train, i
 			if i >= nTrain {

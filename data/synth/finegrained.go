@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+
+	"argus/internal/atomicfile"
 )
 
 // bird is a fine-grained class: the small local parts that tell it apart.
@@ -55,7 +57,7 @@ func FineGrained(out string, o Options) (*Summary, error) {
 		names[i] = all[k].name(i)
 	}
 	sum.Stats = map[string]any{"classes": names}
-	err := intoDir(out, func(tmp string) error {
+	err := atomicfile.Dir(out, func(tmp string) error {
 		err := parallel(per*classes, o, func(i int) error {
 			cl, k := i/per, i%per
 			split := "train"

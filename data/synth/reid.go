@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+
+	"argus/internal/atomicfile"
 )
 
 // person is an identity: a combination of attributes.
@@ -286,7 +288,7 @@ func ReID(out string, o Options) (*Summary, error) {
 		return nil, fmt.Errorf("synth reid: size %d identities, want 4..1500", n)
 	}
 	sum := &Summary{Task: "reid", Out: out, Seed: o.Seed, Size: n, Splits: map[string]int{}}
-	err := intoDir(out, func(tmp string) error {
+	err := atomicfile.Dir(out, func(tmp string) error {
 		var shots []reidShot
 		var people [][]person
 		var cams [][]camera

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"argus/data/imageio"
+	"argus/internal/atomicfile"
 )
 
 // Scene classes, painted into the label map before each dataset's ids
@@ -101,7 +102,7 @@ func Segmentation(out string, o Options) (*Summary, error) {
 	}
 	nVal := max(n/5, 1)
 	sum := &Summary{Task: "segmentation", Out: out, Seed: o.Seed, Size: n, Images: n * len(segStyles), Splits: map[string]int{}}
-	err := intoDir(out, func(tmp string) error {
+	err := atomicfile.Dir(out, func(tmp string) error {
 		for _, st := range segStyles {
 			sum.Splits[st.name+"/train"] = n - nVal
 			sum.Splits[st.name+"/val"] = nVal
@@ -109,7 +110,7 @@ func Segmentation(out string, o Options) (*Summary, error) {
 				if err := os.MkdirAll(filepath.Join(tmp, st.name), 0o755); err != nil {
 					return err
 				}
-				if err := os.WriteFile(filepath.Join(tmp, st.name, "mapping.txt"), []byte(st.mapping), 0o644); err != nil {
+				if err := atomicfile.WriteFile(filepath.Join(tmp, st.name, "mapping.txt"), []byte(st.mapping)); err != nil {
 					return err
 				}
 			}

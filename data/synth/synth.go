@@ -12,8 +12,7 @@
 package synth
 
 import (
-	"bytes"
-	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,6 +21,7 @@ import (
 
 	"argus/data/imageio"
 	"argus/data/transform"
+	"argus/internal/atomicfile"
 	"argus/tensor"
 
 	"math/rand/v2"
@@ -72,38 +72,6 @@ func rngFor(seed uint64, parts ...int) *rand.Rand {
 	return tensor.NewRNG(transform.Mix(seed, parts...)).Rand()
 }
 
-// intoDir runs fill on a fresh temporary folder beside out and renames it
-// to out when fill succeeds. out must not exist.
-func intoDir(out string, fill func(tmp string) error) error {
-	if out == "" {
-		return fmt.Errorf("no output folder")
-	}
-	if _, err := os.Stat(out); err == nil {
-		return fmt.Errorf("output %s already exists", out)
-	}
-	parent := filepath.Dir(filepath.Clean(out))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if err := fill(tmp); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("move %s into place: %w", out, err)
-	}
-	return nil
-}
-
 // parallel runs fn(0..n−1) on workers goroutines and returns the first
 // error.
 func parallel(n int, o Options, fn func(i int) error) error {
@@ -151,26 +119,20 @@ func parallel(n int, o Options, fn func(i int) error) error {
 
 // writeImage encodes the canvas (JPEG quality 95 or PNG, by extension).
 func writeImage(name string, img *imageio.Image) error {
-	var buf bytes.Buffer
-	if err := imageio.Encode(&buf, filepath.Ext(name), imageio.ToNRGBA(img)); err != nil {
-		return fmt.Errorf("encode %s: %w", name, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+	if err := mkdirFor(name); err != nil {
 		return err
 	}
-	return os.WriteFile(name, buf.Bytes(), 0o644)
+	return atomicfile.Write(name, func(w io.Writer) error {
+		return imageio.Encode(w, filepath.Ext(name), imageio.ToNRGBA(img))
+	})
 }
 
 // writeMask encodes a label map as an 8-bit grey PNG.
 func writeMask(name string, m *imageio.Mask) error {
-	var buf bytes.Buffer
-	if err := imageio.Encode(&buf, ".png", m.ToGray()); err != nil {
-		return fmt.Errorf("encode %s: %w", name, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+	if err := mkdirFor(name); err != nil {
 		return err
 	}
-	return os.WriteFile(name, buf.Bytes(), 0o644)
+	return atomicfile.Write(name, func(w io.Writer) error { return imageio.Encode(w, ".png", m.ToGray()) })
 }
 
 func mkdirFor(name string) error { return os.MkdirAll(filepath.Dir(name), 0o755) }

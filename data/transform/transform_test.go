@@ -1,13 +1,12 @@
 package transform
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"slices"
 	"testing"
 
 	"argus/data/imageio"
+	"argus/internal/golden"
 )
 
 func TestResizeFormula(t *testing.T) {
@@ -299,10 +298,6 @@ func TestMultiScale(t *testing.T) {
 }
 
 func TestHueGolden(t *testing.T) {
-	b, err := os.ReadFile("testdata/hue_golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct {
 		Cases []struct {
 			RGB  [3]float32 `json:"rgb"`
@@ -310,9 +305,7 @@ func TestHueGolden(t *testing.T) {
 			Want [3]float32 `json:"want"`
 		} `json:"cases"`
 	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/hue_golden.json", &g)
 	for i, c := range g.Cases {
 		m := imageio.NewImage(3, 1, 1)
 		copy(m.Pix, c.RGB[:])

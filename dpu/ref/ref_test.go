@@ -1,10 +1,10 @@
 package ref
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"testing"
+
+	"argus/internal/golden"
 )
 
 type goldenCase struct {
@@ -29,14 +29,8 @@ type goldenCase struct {
 // pooling with the DPU requantisation applied in numpy
 // (tools/dpu/golden.py).
 func TestGoldenLayers(t *testing.T) {
-	b, err := os.ReadFile("testdata/layers.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct{ Cases []goldenCase }
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/layers.json", &g)
 	if len(g.Cases) == 0 {
 		t.Fatal("no cases")
 	}

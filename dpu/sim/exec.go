@@ -3,10 +3,9 @@ package sim
 import (
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 
 	"argus/dpu/isa"
+	"argus/internal/par"
 )
 
 // ErrWorkLimit is returned when a program needs more work than
@@ -190,15 +189,10 @@ func (m *machine) conv(c *core, in *isa.Instr, depthwise bool) error {
 			}
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), oh)
-	if workers < 2 || int64(oh*ow*oc)*red < 1<<20 {
+	if int64(oh*ow*oc)*red < 1<<20 {
 		rows(0, oh)
 	} else {
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Go(func() { rows(w*oh/workers, (w+1)*oh/workers) })
-		}
-		wg.Wait()
+		par.Workers(oh, 0, func(_, lo, hi int) { rows(lo, hi) })
 	}
 	dst.write(out)
 	return nil

@@ -6,12 +6,12 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
 	"sort"
 	"sync"
 
 	"argus/hpo"
 	"argus/hpo/sampler"
+	"argus/internal/par"
 )
 
 // Function is a test function to minimise over a box.
@@ -163,26 +163,17 @@ func Compare(name, samplerName string, trials, seeds int, progress func(done int
 	}
 	runs := make([][]float64, seeds)
 	errs := make([]error, seeds)
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for s := 0; s < seeds; s++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			runs[s], errs[s] = Run(f, samplerName, uint64(s), trials)
-			mu.Lock()
-			done++
-			if progress != nil {
-				progress(done)
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	par.For(seeds, 1, func(s int) {
+		runs[s], errs[s] = Run(f, samplerName, uint64(s), trials)
+		mu.Lock()
+		done++
+		if progress != nil {
+			progress(done)
+		}
+		mu.Unlock()
+	})
 	for _, err := range errs {
 		if err != nil {
 			return Result{}, err

@@ -5,6 +5,7 @@ package plot
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"sort"
 
 	"gonum.org/v1/plot"
@@ -12,10 +13,11 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"argus/hpo"
+	"argus/internal/atomicfile"
 )
 
 // History draws the objective of each COMPLETE trial against its number and
-// the best value so far, and saves it as a PNG.
+// the best value so far, and writes it to path as a PNG, atomically.
 func History(path string, info hpo.StudyInfo, trials []hpo.Trial) error {
 	p := plot.New()
 	p.Title.Text = "Optimisation history: " + info.Name
@@ -52,11 +54,11 @@ func History(path string, info hpo.StudyInfo, trials []hpo.Trial) error {
 	p.Legend.Top = true
 	p.Legend.Add("objective", sc)
 	p.Legend.Add("best so far", line)
-	return p.Save(8*vg.Inch, 5*vg.Inch, path)
+	return save(p, path)
 }
 
 // Importance draws the parameter importances (hpo.Importance) as a bar
-// chart and saves it as a PNG.
+// chart and writes it to path as a PNG, atomically.
 func Importance(path string, info hpo.StudyInfo, trials []hpo.Trial) error {
 	imp := hpo.Importance(info.Space, trials)
 	names := make([]string, 0, len(imp))
@@ -83,5 +85,17 @@ func Importance(path string, info hpo.StudyInfo, trials []hpo.Trial) error {
 	bars.Color = color.RGBA{R: 31, G: 119, B: 180, A: 255}
 	p.Add(bars)
 	p.NominalX(names...)
-	return p.Save(8*vg.Inch, 5*vg.Inch, path)
+	return save(p, path)
+}
+
+// save renders p at 8×5 inches as a PNG and writes it to path atomically.
+func save(p *plot.Plot, path string) error {
+	wt, err := p.WriterTo(8*vg.Inch, 5*vg.Inch, "png")
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	return atomicfile.Write(path, func(w io.Writer) error {
+		_, err := wt.WriteTo(w)
+		return err
+	})
 }

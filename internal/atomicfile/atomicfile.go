@@ -2,7 +2,9 @@
 // contents, never see a partial write: the bytes go to a temporary file in
 // the destination's folder, which is synced, renamed over the destination
 // and followed by a sync of the folder, so that the rename itself survives a
-// crash.
+// crash. Dir does the same for a whole new folder.
+//
+// Every writer of a user-visible file in argus goes through this package.
 package atomicfile
 
 import (
@@ -59,6 +61,50 @@ func WriteFile(path string, data []byte) error {
 		_, err := w.Write(data)
 		return err
 	})
+}
+
+// Dir builds the new folder path: fill writes its contents into a fresh
+// temporary folder beside path, and only when fill succeeds is that folder
+// renamed to path, so a failed or interrupted run leaves nothing at path.
+// path must not exist. Files inside should be written with Write or
+// WriteFile, whose syncs make them durable before the folder appears.
+func Dir(path string, fill func(tmp string) error) (err error) {
+	if path == "" {
+		return fmt.Errorf("no output folder")
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("output %s already exists", path)
+	}
+	parent := filepath.Dir(filepath.Clean(path))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := fill(tmp); err != nil {
+		return err
+	}
+	// MkdirTemp makes the folder private; give it the usual permissions.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := syncDir(tmp); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("move %s into place: %w", path, err)
+	}
+	if err := syncDir(parent); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // syncDir makes a rename in dir durable. File systems that cannot sync a

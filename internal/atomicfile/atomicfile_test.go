@@ -49,3 +49,33 @@ func TestWriteMissingFolder(t *testing.T) {
 		t.Fatal("write into a missing folder succeeded")
 	}
 }
+
+func TestDir(t *testing.T) {
+	parent := t.TempDir()
+	path := filepath.Join(parent, "set")
+	boom := errors.New("boom")
+	err := Dir(path, func(tmp string) error {
+		if err := WriteFile(filepath.Join(tmp, "a.txt"), []byte("a")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Dir error = %v, want the fill's error", err)
+	}
+	if entries, _ := os.ReadDir(parent); len(entries) != 0 {
+		t.Fatalf("failed Dir left %d entries, want none", len(entries))
+	}
+	if err := Dir(path, func(tmp string) error { return WriteFile(filepath.Join(tmp, "a.txt"), []byte("a")) }); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(path, "a.txt")); err != nil || string(b) != "a" {
+		t.Fatalf("a.txt holds %q (%v)", b, err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o755 {
+		t.Fatalf("folder mode %v, want 0755", st.Mode().Perm())
+	}
+	if err := Dir(path, func(string) error { return nil }); err == nil {
+		t.Fatal("Dir over an existing folder succeeded")
+	}
+}

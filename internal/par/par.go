@@ -42,18 +42,34 @@ func For(n, chunk int, f func(i int)) {
 	wg.Wait()
 }
 
-// Workers calls f(w, lo, hi) once per worker w with contiguous index ranges
-// covering [0, n), for loops that keep per-worker scratch space.
-func Workers(n int, f func(w, lo, hi int)) {
-	workers := max(1, min(runtime.GOMAXPROCS(0), n))
+// Workers calls f(w, lo, hi) once for each worker w in [0, NumWorkers(n,
+// workers)), with contiguous ranges [lo, hi) that cover [0, n) in order:
+// worker w gets [w*n/k, (w+1)*n/k) for k workers. It is for loops that keep
+// per-worker scratch space, or whose iterations cost the same. workers <= 0
+// means GOMAXPROCS. One worker runs on the calling goroutine; n <= 0 calls
+// nothing.
+func Workers(n, workers int, f func(w, lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	k := NumWorkers(n, workers)
+	if k == 1 {
+		f(0, 0, n)
+		return
+	}
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := w*n/workers, (w+1)*n/workers
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(w, lo, hi)
-		}()
+	for w := range k {
+		wg.Go(func() { f(w, w*n/k, (w+1)*n/k) })
 	}
 	wg.Wait()
+}
+
+// NumWorkers returns the number of workers Workers runs for n indices:
+// workers, or GOMAXPROCS when workers <= 0, but no more than n and at
+// least one.
+func NumWorkers(n, workers int) int {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return max(1, min(workers, n))
 }

@@ -21,15 +21,31 @@ func TestFor(t *testing.T) {
 
 func TestWorkers(t *testing.T) {
 	for _, n := range []int{0, 1, 5, 1001} {
-		hits := make([]atomic.Int32, n)
-		Workers(n, func(_, lo, hi int) {
-			for i := lo; i < hi; i++ {
-				hits[i].Add(1)
+		for _, workers := range []int{0, 1, 3, 64} {
+			k := NumWorkers(n, workers)
+			hits := make([]atomic.Int32, n)
+			calls := make([]atomic.Int32, k)
+			next := make([]int, k+1) // lo of each worker, then n
+			next[k] = n
+			Workers(n, workers, func(w, lo, hi int) {
+				calls[w].Add(1)
+				next[w] = lo
+				for i := lo; i < hi; i++ {
+					hits[i].Add(1)
+				}
+			})
+			for i := range hits {
+				if hits[i].Load() != 1 {
+					t.Fatalf("n %d workers %d: index %d visited %d times", n, workers, i, hits[i].Load())
+				}
 			}
-		})
-		for i := range hits {
-			if hits[i].Load() != 1 {
-				t.Fatalf("n %d: index %d visited %d times", n, i, hits[i].Load())
+			for w := range calls {
+				if n > 0 && (calls[w].Load() != 1 || next[w] > next[w+1]) {
+					t.Fatalf("n %d workers %d: worker %d called %d times, lo %d", n, workers, w, calls[w].Load(), next[w])
+				}
+			}
+			if workers > 0 && n > 0 && k != min(workers, n) {
+				t.Fatalf("NumWorkers(%d, %d) = %d", n, workers, k)
 			}
 		}
 	}

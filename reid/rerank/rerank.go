@@ -431,7 +431,7 @@ func (e *encoder) encode() []sparseVec {
 		return v
 	}
 	qe := make([]sparseVec, n)
-	par.Workers(n, func(_, lo, hi int) {
+	par.Workers(n, 0, func(_, lo, hi int) {
 		acc := make([]float32, n)
 		seen := make([]bool, n)
 		var touched []int32
@@ -533,7 +533,7 @@ func (e *encoder) jaccard(v []sparseVec, r0, r1, t0, t1 int) *Sparse {
 	}
 	half16 := e.opt.Half
 	s := &Sparse{Rows: r1 - r0, Cols: t1 - t0, Fill: 1, Row: make([][]Entry, r1-r0)}
-	par.Workers(r1-r0, func(_, lo, hi int) {
+	par.Workers(r1-r0, 0, func(_, lo, hi int) {
 		tm := make([]float32, n)
 		var touched []int32
 		for i := r0 + lo; i < r0+hi; i++ {

@@ -2,14 +2,13 @@ package rerank
 
 import (
 	"cmp"
-	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"argus/cluster"
+	"argus/internal/golden"
 	"argus/reid"
 )
 
@@ -28,14 +27,8 @@ type goldenCase struct {
 
 func readGolden(t *testing.T, path string) (goldenCase, []float32, int) {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g goldenCase
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, path, &g)
 	d := len(g.Features[0])
 	var x []float32
 	for _, r := range g.Features {

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"runtime"
 	"time"
 
+	"argus/internal/atomicfile"
 	"argus/internal/kernels"
 	"argus/reid"
 	"argus/reid/rerank"
@@ -115,7 +117,7 @@ func run(dir string, doJaccard bool, repeats int) error {
 				rows[fmt.Sprint(i)] = s.Row[i]
 			}
 			b, _ := json.Marshal(rows)
-			if err := os.WriteFile(filepath.Join(dir, "jaccard_rows.json"), b, 0o644); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(dir, "jaccard_rows.json"), b); err != nil {
 				return err
 			}
 		}
@@ -193,13 +195,5 @@ func toI32(v []int) []int32 {
 }
 
 func writeBin(path string, v any) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := binary.Write(f, binary.LittleEndian, v); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return f.Close()
+	return atomicfile.Write(path, func(w io.Writer) error { return binary.Write(w, binary.LittleEndian, v) })
 }
