@@ -195,7 +195,7 @@ func (n *Net) Conv(x *Value, w *tensor.Tensor, opt ConvOptions) *Value {
 			n.fail("batch norm of %d/%d/%d/%d values after %d channels", len(nb.Weight), len(nb.Bias), len(nb.Mean), len(nb.Var), cout)
 			return x
 		}
-		weights, bias = foldNorm(weights, bias, nb, cout)
+		weights, bias = kernels.FoldBatchNorm(weights, bias, nb.Weight, nb.Bias, nb.Mean, nb.Var, float64(nb.Eps))
 	}
 	if r := opt.Residual; r != nil && (r.vector || r.C != cout || r.H != oh || r.W != ow) {
 		n.fail("residual %dx%dx%d for a %dx%dx%d convolution output", r.C, r.H, r.W, cout, oh, ow)
@@ -214,26 +214,6 @@ func (n *Net) Conv(x *Value, w *tensor.Tensor, opt ConvOptions) *Value {
 	}
 	n.steps = append(n.steps, s)
 	return out
-}
-
-// foldNorm returns the weights and bias of the convolution followed by the
-// batch norm, computed in float64.
-func foldNorm(w, bias []float32, nb *BatchNorm, cout int) ([]float32, []float32) {
-	per := len(w) / cout
-	fw := make([]float32, len(w))
-	fb := make([]float32, cout)
-	for o := range cout {
-		scale := float64(nb.Weight[o]) / math.Sqrt(float64(nb.Var[o])+float64(nb.Eps))
-		b := 0.0
-		if bias != nil {
-			b = float64(bias[o])
-		}
-		fb[o] = float32((b-float64(nb.Mean[o]))*scale + float64(nb.Bias[o]))
-		for i, v := range w[o*per : (o+1)*per] {
-			fw[o*per+i] = float32(float64(v) * scale)
-		}
-	}
-	return fw, fb
 }
 
 type maxPoolStep struct {
