@@ -8,6 +8,7 @@ import (
 
 	"argus/compiler/xgraph"
 	"argus/infer"
+	"argus/internal/geom"
 	"argus/tensor"
 )
 
@@ -44,12 +45,13 @@ func (c *compiled) run(inputs map[string]*xgraph.Tensor) (out []*xgraph.Tensor, 
 // compile translates g to an infer.Net. It fails, saying why, unless g has
 // one float input of N×C×H×W images with C, H and W fixed, one output, and
 // only the operators and attribute values infer can express: ungrouped or
-// depthwise 2-D convolutions with constant weights and symmetric padding,
-// each optionally followed by a batch normalisation, an addition of
-// another activation, a ReLU and a Clip with constant bounds, which fold
-// into it when the convolution's result has no other reader; max pooling; global average pooling, then Flatten
-// or Reshape to N×C; and fully connected layers with constant weights
-// (Gemm, or MatMul with an optional constant bias).
+// depthwise 2-D convolutions with constant weights, each optionally
+// followed by a batch normalisation, an addition of another activation, a
+// ReLU and a Clip with constant bounds, which fold into it when the
+// convolution's result has no other reader; max pooling without ceil_mode;
+// global average pooling, then Flatten or Reshape to N×C; and fully
+// connected layers with constant weights (Gemm, or MatMul with an optional
+// constant bias). Windows come from the operators' schemas (xgraph.Window).
 func compile(g *xgraph.Graph) (*compiled, error) {
 	if len(g.Inputs) != 1 || len(g.Outputs) != 1 {
 		return nil, fmt.Errorf("%d inputs and %d outputs, want one of each", len(g.Inputs), len(g.Outputs))
@@ -194,16 +196,15 @@ func (t *translator) node(n *xgraph.Node) error {
 		if w == nil || w.Const == nil || !w.Const.DType.IsFloat() || len(w.Const.Shape) != 4 || slices.Min(w.Const.Shape) < 1 {
 			return errors.New("weights are not a constant M×C×KH×KW tensor")
 		}
-		// One group, or one filter per channel (depthwise).
-		group := int(n.Int("group"))
-		if group != 1 && (group != in.C || w.Const.Shape[0] != group || w.Const.Shape[1] != 1) {
-			return fmt.Errorf("group %d", group)
-		}
-		stride, pad, dil, err := window2D(n, in, w.Const.Shape[2:])
+		win, err := window2D(n, in, w.Const.Shape[2:])
 		if err != nil {
 			return err
 		}
-		opt := infer.ConvOptions{Stride: stride, Padding: pad, Dilation: dil, Groups: group}
+		// One group, or one filter per channel (depthwise).
+		if g := win.Groups; g != 1 && (g != in.C || w.Const.Shape[0] != g || w.Const.Shape[1] != 1) {
+			return fmt.Errorf("group %d", g)
+		}
+		opt := infer.ConvOptions{Window: win}
 		if b := n.Input(2); b != nil {
 			if b.Const == nil || !b.Const.DType.IsFloat() {
 				return errors.New("bias is not a float constant")
@@ -272,19 +273,15 @@ func (t *translator) node(n *xgraph.Node) error {
 		if err != nil {
 			return err
 		}
-		ks := n.Ints("kernel_shape")
-		if len(ks) != 2 || n.Int("ceil_mode") != 0 {
-			return fmt.Errorf("kernel_shape %v, ceil_mode %d", ks, n.Int("ceil_mode"))
+		// infer's pooling floors the output size.
+		if n.Int("ceil_mode") != 0 {
+			return errors.New("ceil_mode 1")
 		}
-		k := [2]int{int(ks[0]), int(ks[1])}
-		stride, pad, dil, err := window2D(n, in, nil)
+		win, err := window2D(n, in, nil)
 		if err != nil {
 			return err
 		}
-		if dil != [2]int{1, 1} {
-			return fmt.Errorf("dilations %v", dil)
-		}
-		t.vals[out] = activation{v: t.net.MaxPool(in, k, stride, pad)}
+		t.vals[out] = activation{v: t.net.MaxPool(in, win)}
 	case "GlobalAveragePool":
 		in, err := t.image(x)
 		if err != nil {
@@ -385,18 +382,14 @@ func (t *translator) move(from, to *xgraph.Value) {
 	delete(t.convs, from)
 }
 
-// window2D returns the strides, symmetric padding and dilations of the
-// window of a 2-D convolution or pooling node over the image in, with
-// weights whose spatial dimensions are kernel (nil for pooling).
-func window2D(n *xgraph.Node, in *infer.Value, kernel []int) (stride, pad, dil [2]int, err error) {
-	w, err := xgraph.Window(n, []int{in.H, in.W}, kernel)
-	if err != nil {
-		return stride, pad, dil, err
+// window2D returns the window of a 2-D convolution or pooling node over
+// the image in, with weights whose spatial dimensions are kernel (nil for
+// pooling).
+func window2D(n *xgraph.Node, in *infer.Value, kernel []int) (geom.Window, error) {
+	if kernel != nil && len(kernel) != 2 {
+		return geom.Window{}, fmt.Errorf("kernel %v, want two spatial dimensions", kernel)
 	}
-	if w.Rank() != 2 || !w.Symmetric() {
-		return stride, pad, dil, fmt.Errorf("asymmetric pads %v and %v", w.Padding, w.PadEnd)
-	}
-	return [2]int(w.Stride), [2]int(w.Padding), [2]int(w.Dilation), nil
+	return xgraph.Window(n, []int{in.H, in.W}, kernel)
 }
 
 // toFeatures reports whether the Flatten or Reshape node n turns the

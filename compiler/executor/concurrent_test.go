@@ -18,7 +18,7 @@ type trainStep struct {
 
 func (s trainStep) grads() [3][]float32 {
 	x, w, b := autograd.Param(s.x), autograd.Param(s.w), autograd.Param(s.b)
-	y := autograd.ReLU(autograd.Conv2d(x, w, b, autograd.Conv2dOptions{Padding: [2]int{1, 1}}))
+	y := autograd.ReLU(autograd.Conv2d(x, w, b, autograd.Conv2dOptions{Padding: []int{1, 1}}))
 	autograd.Sum(autograd.Mul(y, y)).Backward()
 	var g [3][]float32
 	for i, v := range []*autograd.Var{x, w, b} {

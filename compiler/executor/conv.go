@@ -178,7 +178,7 @@ func conv(c *call) ([]*xgraph.Tensor, error) {
 		}
 		bias = b.F
 	}
-	if w.Rank() == 2 && w.Symmetric() {
+	if w.Rank() == 2 {
 		return one(conv2d(x, wt, bias, w, c.relu)), nil
 	}
 	y := c.alloc(x.DType, append([]int{N, M}, w.Out...)...)
@@ -186,18 +186,16 @@ func conv(c *call) ([]*xgraph.Tensor, error) {
 	return one(y), nil
 }
 
-// conv2d runs a 2-D convolution with symmetric padding on the engine's
-// convolution, which lowers a whole batch into one product, transposes
-// products with more positions than channels and has a direct depthwise
-// kernel; the executor's own lowering handles the other geometries.
+// conv2d runs a 2-D convolution on the engine's convolution, which lowers
+// a whole batch into one product, transposes products with more positions
+// than channels and has a direct depthwise kernel; the executor's own
+// lowering handles the other ranks.
 func conv2d(x, wt *xgraph.Tensor, bias []float32, w geom.Window, relu bool) *xgraph.Tensor {
 	var b *autograd.Var
 	if bias != nil {
 		b = autograd.Const(tensor.Wrap(bias, len(bias)))
 	}
-	opt := autograd.Conv2dOptions{Stride: [2]int(w.Stride), Padding: [2]int(w.Padding), Dilation: [2]int(w.Dilation), Groups: w.Groups}
-	var y *tensor.Tensor
-	y = autograd.Conv2d(autograd.Const(tensor.Wrap(x.F, x.Shape...)), autograd.Const(tensor.Wrap(wt.F, wt.Shape...)), b, opt).Value()
+	y := autograd.Conv2d(autograd.Const(tensor.Wrap(x.F, x.Shape...)), autograd.Const(tensor.Wrap(wt.F, wt.Shape...)), b, w).Value()
 	out := y.Data()
 	if relu {
 		for i, v := range out {
@@ -207,7 +205,8 @@ func conv2d(x, wt *xgraph.Tensor, bias []float32, w geom.Window, relu bool) *xgr
 	return &xgraph.Tensor{DType: x.DType, Shape: append([]int{}, y.Shape()...), F: out}
 }
 
-// convForward computes a grouped N-d convolution by im2col and Sgemm.
+// convForward computes a grouped convolution of any rank by im2col and
+// Sgemm.
 func convForward(x, wt, bias, y []float32, N, C, M, group int, w geom.Window, relu bool) {
 	inSize, outSize, K := numel(w.In), numel(w.Out), numel(w.Kernel)
 	cg, mg := C/group, M/group
@@ -221,23 +220,12 @@ func convForward(x, wt, bias, y []float32, N, C, M, group int, w geom.Window, re
 		defer colPool.Put(buf)
 		col = (*buf)[:rows*outSize]
 	}
-	// The engine's 2-D im2col covers symmetric padding; the window's own
-	// N-d lowering handles the rest.
-	var geom *kernels.ConvGeom
-	if w.Rank() == 2 && w.Symmetric() {
-		geom = &kernels.ConvGeom{C: cg, H: w.In[0], W: w.In[1], KH: w.Kernel[0], KW: w.Kernel[1],
-			StrideH: w.Stride[0], StrideW: w.Stride[1], PadH: w.Padding[0], PadW: w.Padding[1], DilH: w.Dilation[0], DilW: w.Dilation[1]}
-	}
 	for n := 0; n < N; n++ {
 		for g := 0; g < group; g++ {
 			xs := x[(n*C+g*cg)*inSize : (n*C+(g+1)*cg)*inSize]
 			b := xs
 			if !pw {
-				if geom != nil {
-					kernels.Im2col(*geom, xs, col)
-				} else {
-					im2col(w, xs, cg, col)
-				}
+				im2col(w, xs, cg, col)
 				b = col
 			}
 			ys := y[(n*M+g*mg)*outSize : (n*M+(g+1)*mg)*outSize]

@@ -4,9 +4,11 @@
 // (kernels.Sgemm for convolution, matrix products and Gemm).
 //
 // Operators follow the ONNX specification for the graph's operator set,
-// including the older attribute forms of sets 1 to 12. An operator,
-// attribute or attribute value the executor does not implement gives an
-// *xgraph.UnsupportedError naming the node, operator and attribute.
+// including the older attribute forms of sets 1 to 12, and read their
+// attributes, defaults and windows through their xgraph schemas, as shape
+// inference does. An operator, attribute or attribute value the executor
+// does not implement gives an *xgraph.UnsupportedError naming the node,
+// operator and attribute; an invalid attribute value an *xgraph.AttrError.
 //
 // A feed-forward convolutional network that package infer can express
 // (ungrouped and depthwise convolutions with their batch norms, residual

@@ -96,7 +96,7 @@ func (w Window) Resolve(in, kernel []int, ceil bool) (Window, error) {
 		}
 		span := in[j] + out.Padding[j] + out.PadEnd[j] - ((k-1)*d + 1)
 		if span < 0 {
-			return Window{}, fmt.Errorf("kernel %v with dilations %v does not fit input %v padded by %v and %v", kernel, out.Dilation, in, out.Padding, out.PadEnd)
+			return Window{}, fmt.Errorf("kernel %v with dilations %v does not fit input %v padded by %v and %v: the window gives no output", kernel, out.Dilation, in, out.Padding, out.PadEnd)
 		}
 		o := span/s + 1
 		if ceil {
