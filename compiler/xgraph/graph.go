@@ -2,11 +2,16 @@
 // tensors with element types and shapes, as DNNVM's XGraph. Models from
 // the frameworks (see package onnx) become a Graph; passes rewrite it
 // (constant folding, identity and dropout removal, batch-norm folding, dead
-// node removal); the executor in package runtime runs it, and later stages
-// lower it to the accelerator.
+// node removal); the reference executor (package executor) runs it, and
+// later stages lower it to the accelerator.
 //
 // Operators keep ONNX's names and attribute conventions (NCHW layout,
-// "pads" as begin values then end values).
+// "pads" as begin values then end values). Each has one Schema (Lookup):
+// its attributes with their kinds, defaults and valid values, its shape
+// rule and, for convolution and pooling, its window as a geom.Window.
+// Node's attribute accessors take their defaults from it, and Window
+// resolves a node's window, so that shape inference, the executor and the
+// lowering agree on what an attribute means.
 package xgraph
 
 import (
