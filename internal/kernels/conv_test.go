@@ -3,6 +3,8 @@ package kernels
 import (
 	"math/rand/v2"
 	"testing"
+
+	"argus/internal/geom"
 )
 
 // naiveIm2col is the plain loop Im2col documents.
@@ -40,10 +42,36 @@ func TestIm2colCol2im(t *testing.T) {
 		{C: 2, H: 6, W: 47, KH: 3, KW: 2, StrideH: 2, StrideW: 2, PadH: 1, PadW: 3, DilH: 1, DilW: 2},
 		{C: 1, H: 3, W: 20, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
 	}
+	type lowering struct {
+		c   int
+		win geom.Window
+	}
+	var cases []lowering
+	for _, tg := range geoms {
+		cases = append(cases, lowering{tg.C, tg.window()})
+	}
+	// Padding that differs at the two ends, and a ceil-mode size, which
+	// only the output size shows.
+	for _, c := range []struct {
+		c          int
+		w          geom.Window
+		in, kernel []int
+		ceil       bool
+	}{
+		{2, geom.Window{Padding: []int{0, 2}, PadEnd: []int{1, 0}}, []int{5, 6}, []int{3, 3}, false},
+		{1, geom.Window{Stride: []int{2, 2}, Padding: []int{1, 0}, PadEnd: []int{0, 3}}, []int{6, 41}, []int{2, 3}, false},
+		{3, geom.Window{Stride: []int{2, 3}}, []int{6, 8}, []int{3, 2}, true},
+	} {
+		w, err := c.w.Resolve(c.in, c.kernel, c.ceil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, lowering{c.c, w})
+	}
 	r := rand.New(rand.NewPCG(1, 2))
-	for i, tg := range geoms {
-		win := tg.window()
-		g := planeOf(win, tg.C)
+	for i, tc := range cases {
+		win := tc.win
+		g := planeOf(win, tc.c)
 		src := make([]float32, g.C*g.H*g.W)
 		for j := range src {
 			src[j] = r.Float32()
