@@ -223,8 +223,21 @@ func TestInferUnknownSpatialDims(t *testing.T) {
 	b.input("x", -1, 3, -1, 9)
 	b.node("MaxPool", []string{"x"}, []string{"y"}, map[string]*xgraph.Attr{"kernel_shape": ints(3, 3), "strides": ints(2, 2), "dilations": ints(2, 1)})
 	b.g.Outputs = []*xgraph.Value{b.v("y")}
+	b.constant("w", xgraph.NewFloat(make([]float32, 3*2*3*3), 3, 2, 3, 3))
+	b.node("ConvTranspose", []string{"x", "w"}, []string{"t"}, map[string]*xgraph.Attr{"strides": ints(2, 2)})
+	b.node("ConvTranspose", []string{"x", "w"}, []string{"s"}, map[string]*xgraph.Attr{"strides": ints(2, 2), "output_shape": ints(10, 20)})
+	b.g.Outputs = append(b.g.Outputs, b.v("t"), b.v("s"))
 	xgraph.InferShapes(b.g)
-	if y := b.v("y"); !y.Ranked || !slices.Equal(y.Shape, []int{-1, 3, -1, 4}) {
-		t.Errorf("y has shape %v (ranked %v), want [-1 3 -1 4]", y.Shape, y.Ranked)
+	for _, c := range []struct {
+		v    string
+		want []int
+	}{
+		{"y", []int{-1, 3, -1, 4}},
+		{"t", []int{-1, 2, -1, 19}},
+		{"s", []int{-1, 2, 10, 20}}, // output_shape gives the sizes
+	} {
+		if v := b.v(c.v); !v.Ranked || !slices.Equal(v.Shape, c.want) {
+			t.Errorf("%s has shape %v (ranked %v), want %v", c.v, v.Shape, v.Ranked, c.want)
+		}
 	}
 }

@@ -266,6 +266,9 @@ func windowDims(n *Node, in, kernel []int) (out []int, ok bool) {
 		out = w.In
 	}
 	out = slices.Clone(out)
+	if n.Op == "ConvTranspose" && n.Ints("output_shape") != nil {
+		return out, true // the sizes are given
+	}
 	for j, d := range in {
 		if d < 0 {
 			out[j] = -1
