@@ -487,11 +487,11 @@ func constant(c *call) ([]*xgraph.Tensor, error) {
 	n := c.n
 	switch {
 	case n.Has("value"):
-		a := n.Attrs["value"]
-		if a.Kind != xgraph.AttrTensor || a.T == nil {
-			return nil, c.errorf("attribute value is not a tensor")
+		t := n.Tensor("value")
+		if t == nil {
+			return nil, c.errorf("attribute value holds no tensor")
 		}
-		return one(a.T), nil
+		return one(t), nil
 	case n.Has("value_float"):
 		return one(xgraph.NewFloat([]float32{n.Float("value_float")})), nil
 	case n.Has("value_floats"):
@@ -518,11 +518,12 @@ func constantOfShape(c *call) ([]*xgraph.Tensor, error) {
 		}
 	}
 	val := xgraph.NewFloat([]float32{0})
-	if a, ok := c.n.Attrs["value"]; ok {
-		if a.Kind != xgraph.AttrTensor || a.T == nil || a.T.Len() != 1 {
+	if c.n.Has("value") {
+		t := c.n.Tensor("value")
+		if t == nil || t.Len() != 1 {
 			return nil, c.errorf("attribute value must be a one-element tensor")
 		}
-		val = a.T
+		val = t
 	}
 	out := xgraph.Zero(val.DType, shape...)
 	if val.DType.IsFloat() {
@@ -633,9 +634,6 @@ func cast(c *call) ([]*xgraph.Tensor, error) {
 		}
 		to = t.DType
 	} else {
-		if a, ok := c.n.Attrs["to"]; ok && a.Kind == xgraph.AttrString {
-			return nil, c.unsupported("to", "type given by name %q", a.S)
-		}
 		to = xgraph.DType(c.n.Int("to"))
 	}
 	if !to.Supported() {

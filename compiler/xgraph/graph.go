@@ -166,6 +166,15 @@ func (n *Node) Floats(name string) []float32 {
 	return nil
 }
 
+// Tensor returns the tensor attribute name, or nil when it is absent or
+// holds no tensor.
+func (n *Node) Tensor(name string) *Tensor {
+	if a := n.attr(name); a != nil && a.Kind == AttrTensor {
+		return a.T
+	}
+	return nil
+}
+
 // Has reports whether the node carries the attribute name.
 func (n *Node) Has(name string) bool {
 	_, ok := n.Attrs[name]

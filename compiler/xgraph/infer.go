@@ -46,8 +46,8 @@ func expandRule(_ int, n *Node) {
 func constantOfShapeRule(_ int, n *Node) {
 	s, ok := constInts(n.Input(0))
 	dt := Float32
-	if a, has := n.Attrs["value"]; has && a.Kind == AttrTensor && a.T != nil {
-		dt = a.T.DType
+	if t := n.Tensor("value"); t != nil {
+		dt = t.DType
 	}
 	setOut(n, 0, dt, toInts(s), ok)
 }
@@ -88,9 +88,9 @@ func constInts(v *Value) ([]int64, bool) {
 	if v.Const != nil {
 		return v.Const.Ints(), true
 	}
-	if p := v.Producer; p != nil && p.Op == "Constant" {
-		if a, ok := p.Attrs["value"]; ok && a.Kind == AttrTensor && a.T != nil {
-			return a.T.Ints(), true
+	if p := v.Producer; p != nil && p.Op == "Constant" && p.Domain == "" {
+		if t := p.Tensor("value"); t != nil {
+			return t.Ints(), true
 		}
 	}
 	return nil, false
@@ -431,8 +431,8 @@ func shapeOfRule(_ int, n *Node) {
 }
 
 func constantRule(_ int, n *Node) {
-	if a, ok := n.Attrs["value"]; ok && a.Kind == AttrTensor && a.T != nil {
-		setOut(n, 0, a.T.DType, a.T.Shape, true)
+	if t := n.Tensor("value"); t != nil {
+		setOut(n, 0, t.DType, t.Shape, true)
 	}
 }
 

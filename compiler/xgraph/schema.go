@@ -91,10 +91,10 @@ func (e *AttrError) Error() string {
 }
 
 // CheckAttrs checks the attributes of n against its operator's schema: an
-// operator outside the default domain or without a schema, or an attribute
-// the schema does not list, gives an *UnsupportedError; a value of the
-// wrong kind or one its definition rejects gives an *AttrError. Both name
-// the node and the attribute.
+// operator outside the default domain or without a schema, an attribute
+// the schema does not list or one of another kind gives an
+// *UnsupportedError; a value its definition rejects gives an *AttrError.
+// Both name the node and the attribute.
 func CheckAttrs(n *Node) error {
 	if n.Domain != "" {
 		return &UnsupportedError{Node: n.Label(), Op: n.Op, Reason: fmt.Sprintf("operator domain %q", n.Domain)}
@@ -110,7 +110,9 @@ func CheckAttrs(n *Node) error {
 		}
 		a := n.Attrs[name]
 		if !d.accepts(a.Kind) {
-			return &AttrError{Node: n.Label(), Op: n.Op, Attr: name, Reason: fmt.Sprintf("%s value, want %s", a.Kind, d.Kind)}
+			// Another kind is another form of the attribute (Cast's
+			// type names before set 6, say), not one Argus implements.
+			return Unsupported(n, name, "%s value, want %s", a.Kind, d.Kind)
 		}
 		if d.Check != nil {
 			if err := d.Check(a); err != nil {

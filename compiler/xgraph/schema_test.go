@@ -93,8 +93,8 @@ func TestCheckAttrs(t *testing.T) {
 	}{
 		{"unknown attribute", "Conv", map[string]*xgraph.Attr{"winograd": intv(1)}, "winograd", true},
 		{"unknown operator", "Frobnicate", nil, "", true},
-		{"wrong kind", "Conv", map[string]*xgraph.Attr{"strides": floats(1)}, "strides", false},
-		{"string for an int", "Flatten", map[string]*xgraph.Attr{"axis": str("1")}, "axis", false},
+		{"wrong kind", "Conv", map[string]*xgraph.Attr{"strides": floats(1)}, "strides", true},
+		{"type name before set 6", "Cast", map[string]*xgraph.Attr{"to": str("FLOAT")}, "to", true},
 		{"zero stride", "Conv", map[string]*xgraph.Attr{"strides": ints(1, 0)}, "strides", false},
 		{"zero group", "Conv", map[string]*xgraph.Attr{"group": intv(0)}, "group", false},
 		{"negative pads", "MaxPool", map[string]*xgraph.Attr{"pads": ints(0, -1, 0, 0)}, "pads", false},
