@@ -2,74 +2,54 @@ package autograd
 
 import (
 	"fmt"
+	"slices"
 
+	"argus/internal/geom"
 	"argus/internal/kernels"
 	"argus/internal/par"
 	"argus/tensor"
 )
 
-// Conv2dOptions configures Conv2d. Zero values take PyTorch's defaults:
-// stride 1, no padding, dilation 1, one group.
-type Conv2dOptions struct {
-	Stride   [2]int // vertical and horizontal step
-	Padding  [2]int // zeros added on each side, top/bottom and left/right
-	Dilation [2]int // spacing between kernel taps
-	Groups   int    // input and output channels are split into this many groups; Groups = C gives a depthwise convolution
-}
-
-func (o Conv2dOptions) norm() Conv2dOptions {
-	for i := range 2 {
-		if o.Stride[i] == 0 {
-			o.Stride[i] = 1
-		}
-		if o.Dilation[i] == 0 {
-			o.Dilation[i] = 1
-		}
-	}
-	if o.Groups == 0 {
-		o.Groups = 1
-	}
-	return o
-}
+// Conv2dOptions configures Conv2d: the shared window geometry, of which
+// Conv2d reads the strides, padding (Padding before, PadEnd after; a nil
+// PadEnd is symmetric), dilations and groups, per spatial dimension (height,
+// then width). Nil and zero values take PyTorch's defaults: stride 1, no
+// padding, dilation 1, one group. The input, kernel and output sizes come
+// from the operands.
+type Conv2dOptions = geom.Window
 
 // Conv2d returns the 2-D cross-correlation of x (N×Cin×H×W) with the weights
 // w (Cout×Cin/Groups×KH×KW, PyTorch's layout) plus the bias b (Cout, or nil
 // for none). The output is N×Cout×OH×OW with
-// OH = (H + 2·PadH − DilH·(KH−1) − 1)/StrideH + 1, and likewise OW.
+// OH = (H + Padding[0] + PadEnd[0] − Dilation[0]·(KH−1) − 1)/Stride[0] + 1,
+// and likewise OW.
 //
 // Each image and group is lowered to a column matrix (im2col) and multiplied
 // with the weights by kernels.Sgemm; a 1×1 kernel with stride 1 and no padding
 // multiplies the input directly.
 func Conv2d(x, w, b *Var, opt Conv2dOptions) *Var {
-	opt = opt.norm()
 	xs, ws := x.Shape(), w.Shape()
 	if len(xs) != 4 || len(ws) != 4 {
 		panic(fmt.Sprintf("autograd: Conv2d of input %v with weights %v: want 4-D NCHW input and OIHW weights", xs, ws))
 	}
-	g := opt.Groups
-	if g < 1 || xs[1]%g != 0 || ws[0]%g != 0 || ws[1] != xs[1]/g {
+	g := max(opt.Groups, 1)
+	if xs[1]%g != 0 || ws[0]%g != 0 || ws[1] != xs[1]/g {
 		panic(fmt.Sprintf("autograd: Conv2d of input %v with weights %v in %d groups", xs, ws, g))
 	}
 	if b != nil && (len(b.Shape()) != 1 || b.Shape()[0] != ws[0]) {
 		panic(fmt.Sprintf("autograd: Conv2d bias %v for %d output channels", b.Shape(), ws[0]))
 	}
-	op := &convOp{x: x, w: w, b: b, groups: g}
-	op.geom = kernels.ConvGeom{
-		C: xs[1] / g, H: xs[2], W: xs[3], KH: ws[2], KW: ws[3],
-		StrideH: opt.Stride[0], StrideW: opt.Stride[1],
-		PadH: opt.Padding[0], PadW: opt.Padding[1],
-		DilH: opt.Dilation[0], DilW: opt.Dilation[1],
+	win, err := opt.Resolve(xs[2:], ws[2:], false)
+	if err != nil {
+		panic(fmt.Sprintf("autograd: Conv2d of input %v with weights %v: %v", xs, ws, err))
 	}
-	if op.geom.OutH() <= 0 || op.geom.OutW() <= 0 || opt.Stride[0] < 0 || opt.Stride[1] < 0 || opt.Padding[0] < 0 || opt.Padding[1] < 0 {
-		panic(fmt.Sprintf("autograd: Conv2d of input %v with weights %v and %+v gives no output", xs, ws, opt))
-	}
-	return Apply(op)
+	return Apply(&convOp{x: x, w: w, b: b, groups: g, win: win})
 }
 
 type convOp struct {
 	x, w, b *Var
 	groups  int
-	geom    kernels.ConvGeom
+	win     geom.Window // resolved
 	// col is the forward pass's column matrix of the whole batch, kept for
 	// the weight gradient when it is small enough (see colBudget).
 	col []float32
@@ -78,10 +58,16 @@ type convOp struct {
 func (o *convOp) Operands() []*Var { return []*Var{o.x, o.w, o.b} }
 
 // direct reports whether the input itself is the column matrix.
-func (o *convOp) direct() bool {
-	g := o.geom
-	return g.KH == 1 && g.KW == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0
-}
+func (o *convOp) direct() bool { return o.win.Pointwise() }
+
+// positions returns the output positions of one image, OH·OW.
+func (o *convOp) positions() int { return o.win.Out[0] * o.win.Out[1] }
+
+// cinG returns the input channels of one group.
+func (o *convOp) cinG() int { return o.x.Shape()[1] / o.groups }
+
+// colRows returns the rows of a group's column matrix, Cin/Groups·KH·KW.
+func (o *convOp) colRows() int { return o.cinG() * o.win.Kernel[0] * o.win.Kernel[1] }
 
 // colBudget is the most float32s of column matrix a convolution builds at
 // once (64 MiB). The images of a batch are lowered together, side by side,
@@ -96,19 +82,19 @@ var colBudget = 16 << 20 // a variable only so that tests can force chunks
 // place: a 1×1 convolution over a large image, where the input already is
 // a wide column matrix and lowering would only copy it.
 func (o *convOp) perImage() bool {
-	return o.direct() && (o.x.Shape()[0] == 1 || o.geom.OutH()*o.geom.OutW() >= 1024)
+	return o.direct() && (o.x.Shape()[0] == 1 || o.positions() >= 1024)
 }
 
 // chunk returns how many images are lowered together.
 func (o *convOp) chunk() int {
 	n := o.x.Shape()[0]
-	per := o.geom.ColRows() * o.geom.OutH() * o.geom.OutW()
+	per := o.colRows() * o.positions()
 	return max(1, min(n, colBudget/max(per, 1)))
 }
 
 // depthwise reports whether every group has one input channel, so that
 // the direct depthwise kernels apply.
-func (o *convOp) depthwise() bool { return o.groups > 1 && o.geom.C == 1 }
+func (o *convOp) depthwise() bool { return o.groups > 1 && o.cinG() == 1 }
 
 func (o *convOp) Forward() *tensor.Tensor {
 	if o.depthwise() {
@@ -119,11 +105,11 @@ func (o *convOp) Forward() *tensor.Tensor {
 	}
 	xs, ws := o.x.Shape(), o.w.Shape()
 	n, cin, cout := xs[0], xs[1], ws[0]
-	g := o.geom
-	l, k := g.OutH()*g.OutW(), g.ColRows()
+	g := o.win
+	l, k, hw := o.positions(), o.colRows(), g.In[0]*g.In[1]
 	cinG, coutG := cin/o.groups, cout/o.groups
-	inSize := cinG * g.H * g.W
-	out := tensor.Make[float32](n, cout, g.OutH(), g.OutW())
+	inSize := cinG * hw
+	out := tensor.Make[float32](n, cout, g.Out[0], g.Out[1])
 	xd, wd, od := o.x.value.Data(), o.w.value.Data(), out.Data()
 	var bd []float32
 	if o.b != nil {
@@ -146,8 +132,8 @@ func (o *convOp) Forward() *tensor.Tensor {
 		m := min(nb, n-i0)
 		ld := m * l
 		for grp := 0; grp < o.groups; grp++ {
-			lowerImages(m, g, func(i int) []float32 {
-				return xd[((i0+i)*cin+grp*cinG)*g.H*g.W:][:inSize]
+			lowerImages(m, g, cinG, func(i int) []float32 {
+				return xd[((i0+i)*cin+grp*cinG)*hw:][:inSize]
 			}, col, ld)
 			if positionMajor(ld, coutG) {
 				// The product transposed, positions × channels, then
@@ -235,17 +221,18 @@ func transposeBias(src []float32, stride, c0, c1 int, b []float32, dst []float32
 }
 
 // lowerImages writes the column matrices of m images side by side into
-// col (row stride ld): image i's columns start at column i·OutH·OutW.
+// col (row stride ld) for the window g over c channels: image i's columns
+// start at column i·OH·OW.
 // Images are spread over the cores, or, for a single image, its channels.
-func lowerImages(m int, g kernels.ConvGeom, src func(i int) []float32, col []float32, ld int) {
-	l := g.OutH() * g.OutW()
+func lowerImages(m int, g geom.Window, c int, src func(i int) []float32, col []float32, ld int) {
+	l := g.Out[0] * g.Out[1]
 	if m == 1 {
-		im2col(g, src(0), col, ld, par.NumWorkers(g.C, 0))
+		im2col(g, c, src(0), col, ld, par.NumWorkers(c, 0))
 		return
 	}
 	par.Workers(m, 0, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
-			kernels.Im2colTo(g, src(i), col[i*l:], ld)
+			kernels.Im2colTo(g, c, src(i), col[i*l:], ld)
 		}
 	})
 }
@@ -259,10 +246,10 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 	}
 	xs, ws := o.x.Shape(), o.w.Shape()
 	n, cin, cout := xs[0], xs[1], ws[0]
-	g := o.geom
-	l, k := g.OutH()*g.OutW(), g.ColRows()
+	g := o.win
+	l, k, hw := o.positions(), o.colRows(), g.In[0]*g.In[1]
 	cinG, coutG := cin/o.groups, cout/o.groups
-	inSize := cinG * g.H * g.W
+	inSize := cinG * hw
 	xd, wd, gd := o.x.value.Data(), o.w.value.Data(), gout.Data()
 	needX, needW := o.x.requiresGrad, o.w.requiresGrad
 	var gx, gw *tensor.Tensor
@@ -303,8 +290,8 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 			if needW {
 				c := o.col
 				if c == nil {
-					lowerImages(m, g, func(i int) []float32 {
-						return xd[((i0+i)*cin+grp*cinG)*g.H*g.W:][:inSize]
+					lowerImages(m, g, cinG, func(i int) []float32 {
+						return xd[((i0+i)*cin+grp*cinG)*hw:][:inSize]
 					}, col, ld)
 					c = col
 				}
@@ -314,12 +301,12 @@ func (o *convOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 				kernels.Sgemm(true, false, k, ld, coutG, 1, wd[grp*coutG*k:], k, gT, ld, 0, col, ld)
 				gxd := gx.Data()
 				if m == 1 {
-					col2im(g, col, ld, gxd[(i0*cin+grp*cinG)*g.H*g.W:][:inSize], par.NumWorkers(g.C, 0))
+					col2im(g, cinG, col, ld, gxd[(i0*cin+grp*cinG)*hw:][:inSize], par.NumWorkers(cinG, 0))
 					continue
 				}
 				par.Workers(m, 0, func(_, lo, hi int) {
 					for i := lo; i < hi; i++ {
-						kernels.Col2imFrom(g, col[i*l:], ld, gxd[((i0+i)*cin+grp*cinG)*g.H*g.W:][:inSize])
+						kernels.Col2imFrom(g, cinG, col[i*l:], ld, gxd[((i0+i)*cin+grp*cinG)*hw:][:inSize])
 					}
 				})
 			}
@@ -345,10 +332,10 @@ func (o *convOp) release() {
 func (o *convOp) forwardDepthwise() *tensor.Tensor {
 	xs, ws := o.x.Shape(), o.w.Shape()
 	n, cin, cout := xs[0], xs[1], ws[0]
-	g := o.geom
-	l, hw, kk := g.OutH()*g.OutW(), g.H*g.W, g.KH*g.KW
+	g := o.win
+	l, hw, kk := o.positions(), g.In[0]*g.In[1], g.Kernel[0]*g.Kernel[1]
 	mult := cout / cin
-	out := tensor.Make[float32](n, cout, g.OutH(), g.OutW())
+	out := tensor.Make[float32](n, cout, g.Out[0], g.Out[1])
 	xd, wd, od := o.x.value.Data(), o.w.value.Data(), out.Data()
 	par.Workers(n*cout, 0, func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
@@ -369,8 +356,8 @@ func (o *convOp) forwardDepthwise() *tensor.Tensor {
 func (o *convOp) backwardDepthwise(gout *tensor.Tensor) []*tensor.Tensor {
 	xs, ws := o.x.Shape(), o.w.Shape()
 	n, cin, cout := xs[0], xs[1], ws[0]
-	g := o.geom
-	l, hw, kk := g.OutH()*g.OutW(), g.H*g.W, g.KH*g.KW
+	g := o.win
+	l, hw, kk := o.positions(), g.In[0]*g.In[1], g.Kernel[0]*g.Kernel[1]
 	mult := cout / cin
 	xd, wd, gd := o.x.value.Data(), o.w.value.Data(), gout.Data()
 	var gx, gw *tensor.Tensor
@@ -408,11 +395,11 @@ func (o *convOp) backwardDepthwise(gout *tensor.Tensor) []*tensor.Tensor {
 func (o *convOp) forwardPerImage() *tensor.Tensor {
 	xs, ws := o.x.Shape(), o.w.Shape()
 	n, cin, cout := xs[0], xs[1], ws[0]
-	g := o.geom
-	l, k := g.OutH()*g.OutW(), g.ColRows()
+	g := o.win
+	l, k, hw := o.positions(), o.colRows(), g.In[0]*g.In[1]
 	cinG, coutG := cin/o.groups, cout/o.groups
-	inSize := cinG * g.H * g.W
-	out := tensor.Make[float32](n, cout, g.OutH(), g.OutW())
+	inSize := cinG * hw
+	out := tensor.Make[float32](n, cout, g.Out[0], g.Out[1])
 	xd, wd, od := o.x.value.Data(), o.w.value.Data(), out.Data()
 	var bd []float32
 	if o.b != nil {
@@ -421,7 +408,7 @@ func (o *convOp) forwardPerImage() *tensor.Tensor {
 	par.Workers(n, itemWorkers(n, 2*float64(coutG*l*k)), func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			for grp := 0; grp < o.groups; grp++ {
-				src := xd[(i*cin+grp*cinG)*g.H*g.W:][:inSize]
+				src := xd[(i*cin+grp*cinG)*hw:][:inSize]
 				dst := od[(i*cout+grp*coutG)*l:][:coutG*l]
 				kernels.Sgemm(false, false, coutG, l, k, 1, wd[grp*coutG*k:], k, src, l, 0, dst, l)
 				if bd != nil {
@@ -439,10 +426,10 @@ func (o *convOp) forwardPerImage() *tensor.Tensor {
 func (o *convOp) backwardPerImage(gout *tensor.Tensor) []*tensor.Tensor {
 	xs, ws := o.x.Shape(), o.w.Shape()
 	n, cin, cout := xs[0], xs[1], ws[0]
-	g := o.geom
-	l, k := g.OutH()*g.OutW(), g.ColRows()
+	g := o.win
+	l, k, hw := o.positions(), o.colRows(), g.In[0]*g.In[1]
 	cinG, coutG := cin/o.groups, cout/o.groups
-	inSize := cinG * g.H * g.W
+	inSize := cinG * hw
 	xd, wd, gd := o.x.value.Data(), o.w.value.Data(), gout.Data()
 	needX, needW := o.x.requiresGrad, o.w.requiresGrad
 	var gx, gw *tensor.Tensor
@@ -464,11 +451,11 @@ func (o *convOp) backwardPerImage(gout *tensor.Tensor) []*tensor.Tensor {
 			for grp := 0; grp < o.groups; grp++ {
 				gslice := gd[(i*cout+grp*coutG)*l:][:coutG*l]
 				if needW {
-					src := xd[(i*cin+grp*cinG)*g.H*g.W:][:inSize]
+					src := xd[(i*cin+grp*cinG)*hw:][:inSize]
 					kernels.Sgemm(false, true, coutG, k, l, 1, gslice, l, src, l, 1, gws[worker][grp*coutG*k:], k)
 				}
 				if needX {
-					dst := gx.Data()[(i*cin+grp*cinG)*g.H*g.W:][:inSize]
+					dst := gx.Data()[(i*cin+grp*cinG)*hw:][:inSize]
 					kernels.Sgemm(true, false, k, l, coutG, 1, wd[grp*coutG*k:], k, gslice, l, 0, dst, l)
 				}
 			}
@@ -501,45 +488,40 @@ type ConvTranspose2dOptions struct {
 // The output is N×Cout×OH×OW with
 // OH = (H−1)·StrideH − 2·PadH + DilH·(KH−1) + OutputPadH + 1, and likewise OW.
 func ConvTranspose2d(x, w, b *Var, opt ConvTranspose2dOptions) *Var {
-	c := Conv2dOptions{Stride: opt.Stride, Padding: opt.Padding, Dilation: opt.Dilation, Groups: opt.Groups}.norm()
 	xs, ws := x.Shape(), w.Shape()
 	if len(xs) != 4 || len(ws) != 4 {
 		panic(fmt.Sprintf("autograd: ConvTranspose2d of input %v with weights %v: want 4-D NCHW input and IOHW weights", xs, ws))
 	}
-	g := c.Groups
-	if g < 1 || xs[1]%g != 0 || ws[0] != xs[1] {
+	g := max(opt.Groups, 1)
+	if xs[1]%g != 0 || ws[0] != xs[1] {
 		panic(fmt.Sprintf("autograd: ConvTranspose2d of input %v with weights %v in %d groups", xs, ws, g))
 	}
 	cout := ws[1] * g
 	if b != nil && (len(b.Shape()) != 1 || b.Shape()[0] != cout) {
 		panic(fmt.Sprintf("autograd: ConvTranspose2d bias %v for %d output channels", b.Shape(), cout))
 	}
+	// The window of the forward convolution whose input gradient this is:
+	// its input is this output, its output this input.
+	win := geom.Window{Kernel: slices.Clone(ws[2:]), Out: slices.Clone(xs[2:]), Stride: make([]int, 2), Dilation: make([]int, 2),
+		Padding: opt.Padding[:], PadEnd: opt.Padding[:], In: make([]int, 2), Groups: g}
 	for i := range 2 {
-		if opt.OutputPadding[i] < 0 || opt.OutputPadding[i] >= c.Stride[i] {
-			panic(fmt.Sprintf("autograd: ConvTranspose2d output padding %v must be below the stride %v", opt.OutputPadding, c.Stride))
+		win.Stride[i], win.Dilation[i] = max(opt.Stride[i], 1), max(opt.Dilation[i], 1)
+		if opt.OutputPadding[i] < 0 || opt.OutputPadding[i] >= win.Stride[i] || opt.Padding[i] < 0 || opt.Stride[i] < 0 || opt.Dilation[i] < 0 {
+			panic(fmt.Sprintf("autograd: ConvTranspose2d with %+v: output padding must be below the stride, and nothing negative", opt))
+		}
+		win.In[i] = (xs[2+i]-1)*win.Stride[i] - 2*opt.Padding[i] + win.Dilation[i]*(ws[2+i]-1) + opt.OutputPadding[i] + 1
+		if win.In[i] <= 0 {
+			panic(fmt.Sprintf("autograd: ConvTranspose2d of input %v with weights %v and %+v gives no output", xs, ws, opt))
 		}
 	}
-	oh := (xs[2]-1)*c.Stride[0] - 2*c.Padding[0] + c.Dilation[0]*(ws[2]-1) + opt.OutputPadding[0] + 1
-	ow := (xs[3]-1)*c.Stride[1] - 2*c.Padding[1] + c.Dilation[1]*(ws[3]-1) + opt.OutputPadding[1] + 1
-	if oh <= 0 || ow <= 0 {
-		panic(fmt.Sprintf("autograd: ConvTranspose2d of input %v with weights %v and %+v gives no output", xs, ws, opt))
-	}
-	op := &convTOp{x: x, w: w, b: b, groups: g, cout: cout}
-	// The geometry of the forward convolution whose input gradient this is.
-	op.geom = kernels.ConvGeom{
-		C: ws[1], H: oh, W: ow, KH: ws[2], KW: ws[3],
-		StrideH: c.Stride[0], StrideW: c.Stride[1],
-		PadH: c.Padding[0], PadW: c.Padding[1],
-		DilH: c.Dilation[0], DilW: c.Dilation[1],
-	}
-	return Apply(op)
+	return Apply(&convTOp{x: x, w: w, b: b, groups: g, cout: cout, win: win})
 }
 
 type convTOp struct {
 	x, w, b *Var
 	groups  int
 	cout    int
-	geom    kernels.ConvGeom
+	win     geom.Window // the forward convolution's, see ConvTranspose2d
 }
 
 func (o *convTOp) Operands() []*Var { return []*Var{o.x, o.w, o.b} }
@@ -547,11 +529,12 @@ func (o *convTOp) Operands() []*Var { return []*Var{o.x, o.w, o.b} }
 func (o *convTOp) Forward() *tensor.Tensor {
 	xs := o.x.Shape()
 	n, cin, hw := xs[0], xs[1], xs[2]*xs[3]
-	g := o.geom
+	g := o.win
 	cinG, coutG := cin/o.groups, o.cout/o.groups
-	k := g.ColRows() // coutG*KH*KW
-	outSize := coutG * g.H * g.W
-	out := tensor.Zeros(n, o.cout, g.H, g.W)
+	k := coutG * g.Kernel[0] * g.Kernel[1]
+	ohw := g.In[0] * g.In[1]
+	outSize := coutG * ohw
+	out := tensor.Zeros(n, o.cout, g.In[0], g.In[1])
 	xd, wd, od := o.x.value.Data(), o.w.value.Data(), out.Data()
 	var bd []float32
 	if o.b != nil {
@@ -565,11 +548,11 @@ func (o *convTOp) Forward() *tensor.Tensor {
 			for grp := 0; grp < o.groups; grp++ {
 				xg := xd[(i*cin+grp*cinG)*hw:][:cinG*hw]
 				kernels.Sgemm(true, false, k, hw, cinG, 1, wd[grp*cinG*k:], k, xg, hw, 0, col, hw)
-				dst := od[(i*o.cout+grp*coutG)*g.H*g.W:][:outSize]
-				col2im(g, col, hw, dst, ways)
+				dst := od[(i*o.cout+grp*coutG)*ohw:][:outSize]
+				col2im(g, coutG, col, hw, dst, ways)
 				if bd != nil {
 					for oc := 0; oc < coutG; oc++ {
-						addConst(dst[oc*g.H*g.W:(oc+1)*g.H*g.W], bd[grp*coutG+oc])
+						addConst(dst[oc*ohw:(oc+1)*ohw], bd[grp*coutG+oc])
 					}
 				}
 			}
@@ -581,10 +564,11 @@ func (o *convTOp) Forward() *tensor.Tensor {
 func (o *convTOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 	xs, ws := o.x.Shape(), o.w.Shape()
 	n, cin, hw := xs[0], xs[1], xs[2]*xs[3]
-	g := o.geom
+	g := o.win
 	cinG, coutG := cin/o.groups, o.cout/o.groups
-	k := g.ColRows()
-	outSize := coutG * g.H * g.W
+	k := coutG * g.Kernel[0] * g.Kernel[1]
+	ohw := g.In[0] * g.In[1]
+	outSize := coutG * ohw
 	xd, wd, gd := o.x.value.Data(), o.w.value.Data(), gout.Data()
 	needX, needW := o.x.requiresGrad, o.w.requiresGrad
 	var gx, gw *tensor.Tensor
@@ -606,7 +590,7 @@ func (o *convTOp) Backward(gout *tensor.Tensor) []*tensor.Tensor {
 		col := make([]float32, k*hw)
 		for i := lo; i < hi; i++ {
 			for grp := 0; grp < o.groups; grp++ {
-				im2col(g, gd[(i*o.cout+grp*coutG)*g.H*g.W:][:outSize], col, hw, ways)
+				im2col(g, coutG, gd[(i*o.cout+grp*coutG)*ohw:][:outSize], col, hw, ways)
 				wg := wd[grp*cinG*k:]
 				if needX {
 					dst := gx.Data()[(i*cin+grp*cinG)*hw:][:cinG*hw]
@@ -672,33 +656,30 @@ func lowerWays(workers int) int {
 	return par.NumWorkers(1<<30, 0)
 }
 
-// im2col runs kernels.Im2colTo with the channels split over ways
-// goroutines; both layouts are channel-major, so each share is contiguous.
-func im2col(g kernels.ConvGeom, src, dst []float32, ld, ways int) {
-	if ways <= 1 || g.C < 2 {
-		kernels.Im2colTo(g, src, dst, ld)
+// im2col runs kernels.Im2colTo on c channels with the channels split over
+// ways goroutines; both layouts are channel-major, so each share is
+// contiguous.
+func im2col(g geom.Window, c int, src, dst []float32, ld, ways int) {
+	if ways <= 1 || c < 2 {
+		kernels.Im2colTo(g, c, src, dst, ld)
 		return
 	}
-	hw, kl := g.H*g.W, g.KH*g.KW*ld
-	par.Workers(g.C, ways, func(_, lo, hi int) {
-		sub := g
-		sub.C = hi - lo
-		kernels.Im2colTo(sub, src[lo*hw:hi*hw], dst[lo*kl:], ld)
+	hw, kl := g.In[0]*g.In[1], g.Kernel[0]*g.Kernel[1]*ld
+	par.Workers(c, ways, func(_, lo, hi int) {
+		kernels.Im2colTo(g, hi-lo, src[lo*hw:hi*hw], dst[lo*kl:], ld)
 	})
 }
 
-// col2im runs kernels.Col2imFrom with the channels split over ways
-// goroutines.
-func col2im(g kernels.ConvGeom, col []float32, ld int, dst []float32, ways int) {
-	if ways <= 1 || g.C < 2 {
-		kernels.Col2imFrom(g, col, ld, dst)
+// col2im runs kernels.Col2imFrom on c channels with the channels split
+// over ways goroutines.
+func col2im(g geom.Window, c int, col []float32, ld int, dst []float32, ways int) {
+	if ways <= 1 || c < 2 {
+		kernels.Col2imFrom(g, c, col, ld, dst)
 		return
 	}
-	hw, kl := g.H*g.W, g.KH*g.KW*ld
-	par.Workers(g.C, ways, func(_, lo, hi int) {
-		sub := g
-		sub.C = hi - lo
-		kernels.Col2imFrom(sub, col[lo*kl:], ld, dst[lo*hw:hi*hw])
+	hw, kl := g.In[0]*g.In[1], g.Kernel[0]*g.Kernel[1]*ld
+	par.Workers(c, ways, func(_, lo, hi int) {
+		kernels.Col2imFrom(g, hi-lo, col[lo*kl:], ld, dst[lo*hw:hi*hw])
 	})
 }
 

@@ -10,13 +10,18 @@ import (
 // naiveConv2d is the direct definition of a grouped, strided, padded and
 // dilated cross-correlation.
 func naiveConv2d(x, w *tensor.Tensor, opt Conv2dOptions) *tensor.Tensor {
-	opt = opt.norm()
+	st, pd, dl := pairOr(opt.Stride, 1), pairOr(opt.Padding, 0), pairOr(opt.Dilation, 1)
+	pe := pd
+	if opt.PadEnd != nil {
+		pe = pairOr(opt.PadEnd, 0)
+	}
+	groups := max(opt.Groups, 1)
 	xs, ws := x.Shape(), w.Shape()
 	n, h, wd := xs[0], xs[2], xs[3]
 	cout, cinG, kh, kw := ws[0], ws[1], ws[2], ws[3]
-	coutG := cout / opt.Groups
-	oh := (h+2*opt.Padding[0]-opt.Dilation[0]*(kh-1)-1)/opt.Stride[0] + 1
-	ow := (wd+2*opt.Padding[1]-opt.Dilation[1]*(kw-1)-1)/opt.Stride[1] + 1
+	coutG := cout / groups
+	oh := (h+pd[0]+pe[0]-dl[0]*(kh-1)-1)/st[0] + 1
+	ow := (wd+pd[1]+pe[1]-dl[1]*(kw-1)-1)/st[1] + 1
 	out := tensor.Zeros(n, cout, oh, ow)
 	for b := 0; b < n; b++ {
 		for oc := 0; oc < cout; oc++ {
@@ -27,8 +32,8 @@ func naiveConv2d(x, w *tensor.Tensor, opt Conv2dOptions) *tensor.Tensor {
 					for ic := 0; ic < cinG; ic++ {
 						for ky := 0; ky < kh; ky++ {
 							for kx := 0; kx < kw; kx++ {
-								y := oy*opt.Stride[0] - opt.Padding[0] + ky*opt.Dilation[0]
-								xx := ox*opt.Stride[1] - opt.Padding[1] + kx*opt.Dilation[1]
+								y := oy*st[0] - pd[0] + ky*dl[0]
+								xx := ox*st[1] - pd[1] + kx*dl[1]
 								if y < 0 || y >= h || xx < 0 || xx >= wd {
 									continue
 								}
@@ -44,6 +49,14 @@ func naiveConv2d(x, w *tensor.Tensor, opt Conv2dOptions) *tensor.Tensor {
 	return out
 }
 
+// pairOr returns the two values of v, or def twice when v is nil.
+func pairOr(v []int, def int) [2]int {
+	if v == nil {
+		return [2]int{def, def}
+	}
+	return [2]int(v)
+}
+
 // TestConvRandomGeometries compares Conv2d with the direct definition, and
 // ConvTranspose2d with the adjoint of Conv2d, on random geometries.
 func TestConvRandomGeometries(t *testing.T) {
@@ -54,10 +67,13 @@ func TestConvRandomGeometries(t *testing.T) {
 		cinG, coutG := 1+r.IntN(3), 1+r.IntN(3)
 		kh, kw := 1+r.IntN(3), 1+r.IntN(3)
 		opt := Conv2dOptions{
-			Stride:   [2]int{1 + r.IntN(3), 1 + r.IntN(3)},
-			Padding:  [2]int{r.IntN(3), r.IntN(3)},
-			Dilation: [2]int{1 + r.IntN(2), 1 + r.IntN(2)},
+			Stride:   []int{1 + r.IntN(3), 1 + r.IntN(3)},
+			Padding:  []int{r.IntN(3), r.IntN(3)},
+			Dilation: []int{1 + r.IntN(2), 1 + r.IntN(2)},
 			Groups:   groups,
+		}
+		if i%3 == 0 {
+			opt.PadEnd = []int{r.IntN(3), r.IntN(3)}
 		}
 		h := opt.Dilation[0]*(kh-1) + 1 + r.IntN(5)
 		w := opt.Dilation[1]*(kw-1) + 1 + r.IntN(5)
@@ -75,7 +91,10 @@ func TestConvRandomGeometries(t *testing.T) {
 		}
 		// ConvTranspose2d with the same weights (read as Cin×Cout/G) is
 		// the adjoint: <conv(x), y> = <x, convT(y)>, with the output
-		// padding that restores x's size.
+		// padding that restores x's size; its padding is symmetric.
+		if opt.PadEnd != nil {
+			continue
+		}
 		oh, ow := want.Dim(2), want.Dim(3)
 		op := [2]int{
 			h - ((oh-1)*opt.Stride[0] - 2*opt.Padding[0] + opt.Dilation[0]*(kh-1) + 1),
@@ -86,7 +105,7 @@ func TestConvRandomGeometries(t *testing.T) {
 		}
 		y := randn(uint64(i+200), want.Shape()...)
 		back := ConvTranspose2d(Const(y), Const(wt), nil, ConvTranspose2dOptions{
-			Stride: opt.Stride, Padding: opt.Padding, OutputPadding: op, Dilation: opt.Dilation, Groups: groups}).Value()
+			Stride: [2]int(opt.Stride), Padding: [2]int(opt.Padding), OutputPadding: op, Dilation: [2]int(opt.Dilation), Groups: groups}).Value()
 		if !tensor.EqualShapes(back.Shape(), x.Shape()) {
 			t.Fatalf("case %d: ConvTranspose2d shape %v, want %v", i, back.Shape(), x.Shape())
 		}
@@ -149,7 +168,7 @@ func checkConvBilinear(t *testing.T, name string, x, w *tensor.Tensor, opt Conv2
 func TestConvPaths(t *testing.T) {
 	saved := colBudget
 	defer func() { colBudget = saved }()
-	pad := Conv2dOptions{Padding: [2]int{1, 1}}
+	pad := Conv2dOptions{Padding: []int{1, 1}}
 	for i, c := range []struct {
 		name   string
 		budget int
@@ -158,14 +177,14 @@ func TestConvPaths(t *testing.T) {
 	}{
 		{"one chunk", saved, []int{5, 3, 6, 7}, []int{4, 3, 3, 3}, pad},
 		{"chunks of 2", 2 * 27 * 42, []int{5, 3, 6, 7}, []int{4, 3, 3, 3}, pad},
-		{"chunks of 1", 1, []int{3, 4, 5, 5}, []int{6, 2, 3, 3}, Conv2dOptions{Stride: [2]int{2, 1}, Groups: 2}},
-		{"1x1 stride 2", saved, []int{4, 6, 7, 7}, []int{5, 6, 1, 1}, Conv2dOptions{Stride: [2]int{2, 2}}},
+		{"chunks of 1", 1, []int{3, 4, 5, 5}, []int{6, 2, 3, 3}, Conv2dOptions{Stride: []int{2, 1}, Groups: 2}},
+		{"1x1 stride 2", saved, []int{4, 6, 7, 7}, []int{5, 6, 1, 1}, Conv2dOptions{Stride: []int{2, 2}}},
 		{"1x1 per image", saved, []int{2, 3, 32, 33}, []int{4, 3, 1, 1}, Conv2dOptions{}},
 		{"1x1 one image", saved, []int{1, 3, 4, 5}, []int{4, 3, 1, 1}, Conv2dOptions{}},
 		{"channel-major", saved, []int{2, 2, 3, 3}, []int{40, 2, 3, 3}, Conv2dOptions{}},
 		{"channel-major chunks", 1, []int{2, 2, 4, 3}, []int{40, 2, 3, 3}, Conv2dOptions{}},
-		{"depthwise", saved, []int{3, 4, 7, 6}, []int{4, 1, 3, 3}, Conv2dOptions{Padding: [2]int{1, 1}, Groups: 4}},
-		{"depthwise x2 strided", saved, []int{2, 3, 9, 8}, []int{6, 1, 3, 2}, Conv2dOptions{Stride: [2]int{2, 3}, Padding: [2]int{2, 1}, Dilation: [2]int{2, 1}, Groups: 3}},
+		{"depthwise", saved, []int{3, 4, 7, 6}, []int{4, 1, 3, 3}, Conv2dOptions{Padding: []int{1, 1}, Groups: 4}},
+		{"depthwise x2 strided", saved, []int{2, 3, 9, 8}, []int{6, 1, 3, 2}, Conv2dOptions{Stride: []int{2, 3}, Padding: []int{2, 1}, Dilation: []int{2, 1}, Groups: 3}},
 	} {
 		colBudget = c.budget
 		checkConvBilinear(t, c.name, randn(uint64(300+i), c.xs...), randn(uint64(400+i), c.ws...), c.opt, uint64(500+10*i))
@@ -178,7 +197,7 @@ func TestLeafAdoptsOwnedGradient(t *testing.T) {
 	x := Const(randn(1, 2, 3, 5, 5))
 	w := Param(randn(2, 4, 3, 3, 3))
 	b := Param(randn(3, 4))
-	step := func() *Var { return Sum(Conv2d(x, w, b, Conv2dOptions{Padding: [2]int{1, 1}})) }
+	step := func() *Var { return Sum(Conv2d(x, w, b, Conv2dOptions{Padding: []int{1, 1}})) }
 	step().Backward()
 	first := w.Grad().Clone()
 	firstB := b.Grad().Clone()

@@ -25,11 +25,11 @@ func Example() {
 func ExampleConv2d() {
 	x := autograd.Const(tensor.Ones(2, 3, 32, 32))
 	w := autograd.Param(tensor.Full(0.1, 16, 3, 3, 3))
-	y := autograd.Conv2d(x, w, nil, autograd.Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
+	y := autograd.Conv2d(x, w, nil, autograd.Conv2dOptions{Stride: []int{2, 2}, Padding: []int{1, 1}})
 	fmt.Println(y.Shape())
 	// Depthwise: one group per channel, weights Cout×1×KH×KW.
 	dw := autograd.Param(tensor.Ones(3, 1, 3, 3))
-	fmt.Println(autograd.Conv2d(x, dw, nil, autograd.Conv2dOptions{Padding: [2]int{1, 1}, Groups: 3}).Shape())
+	fmt.Println(autograd.Conv2d(x, dw, nil, autograd.Conv2dOptions{Padding: []int{1, 1}, Groups: 3}).Shape())
 	// Output:
 	// [2 16 16 16]
 	// [2 3 32 32]

@@ -125,8 +125,9 @@ var goldenOps = map[string]func(c *goldenCase, x []*Var) *Var{
 	"matmul":       func(c *goldenCase, x []*Var) *Var { return MatMul(x[0], x[1]) },
 	"batch_matmul": func(c *goldenCase, x []*Var) *Var { return BatchMatMul(x[0], x[1]) },
 	"conv2d": func(c *goldenCase, x []*Var) *Var {
+		stride, padding, dilation := c.pair("stride"), c.pair("padding"), c.pair("dilation")
 		return Conv2d(x[0], x[1], optional(x, 2), Conv2dOptions{
-			Stride: c.pair("stride"), Padding: c.pair("padding"), Dilation: c.pair("dilation"), Groups: c.int("groups")})
+			Stride: stride[:], Padding: padding[:], Dilation: dilation[:], Groups: c.int("groups")})
 	},
 	"conv_transpose2d": func(c *goldenCase, x []*Var) *Var {
 		return ConvTranspose2d(x[0], x[1], optional(x, 2), ConvTranspose2dOptions{

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"argus/internal/geom"
 	"argus/internal/par"
 	"argus/tensor"
 )
@@ -18,47 +19,35 @@ type MaxPool2dOptions struct {
 	CeilMode bool // round the output size up instead of down
 }
 
-// poolGeom is the window geometry of one pooling axis.
+// poolGeom is one axis of a resolved pooling window (geom.Window),
+// unpacked for the loops: output position o and tap k read input position
+// o*stride - pad + k*dil.
 type poolGeom struct{ in, out, k, stride, pad, dil int }
 
-// poolOut returns the pooled size of one axis as PyTorch computes it.
-func poolOut(in, k, stride, pad, dil int, ceil bool) int {
-	num := in + 2*pad - dil*(k-1) - 1
-	if ceil {
-		num += stride - 1
-	}
-	out := num/stride + 1
-	if num < 0 {
-		out = 0
-	}
-	// The last window must start inside the image or the left padding.
-	if ceil && out > 0 && (out-1)*stride >= in+pad {
-		out--
-	}
-	return out
-}
-
+// poolAxes resolves the pooling window of x's shape s with PyTorch's
+// conventions (a zero stride is the kernel, a zero dilation 1, padding at
+// most half the kernel) and returns its two axes.
 func poolAxes(name string, s []int, kernel, stride, pad, dil [2]int, ceil bool) [2]poolGeom {
 	if len(s) != 4 {
 		panic(fmt.Sprintf("autograd: %s of %v: want N×C×H×W", name, s))
 	}
-	var g [2]poolGeom
+	w := geom.Window{Stride: make([]int, 2), Dilation: make([]int, 2), Padding: pad[:]}
 	for i := range 2 {
-		st, d := stride[i], dil[i]
-		if st == 0 {
-			st = kernel[i]
+		w.Stride[i], w.Dilation[i] = stride[i], max(dil[i], 1)
+		if w.Stride[i] == 0 {
+			w.Stride[i] = kernel[i]
 		}
-		if d == 0 {
-			d = 1
-		}
-		if kernel[i] <= 0 || st <= 0 || pad[i] < 0 || pad[i]*2 > kernel[i] {
+		if pad[i]*2 > kernel[i] {
 			panic(fmt.Sprintf("autograd: %s with kernel %v, stride %v, padding %v", name, kernel, stride, pad))
 		}
-		out := poolOut(s[2+i], kernel[i], st, pad[i], d, ceil)
-		if out <= 0 {
-			panic(fmt.Sprintf("autograd: %s of %v with kernel %v gives no output", name, s, kernel))
-		}
-		g[i] = poolGeom{in: s[2+i], out: out, k: kernel[i], stride: st, pad: pad[i], dil: d}
+	}
+	w, err := w.Resolve(s[2:], kernel[:], ceil)
+	if err != nil {
+		panic(fmt.Sprintf("autograd: %s of %v with kernel %v, stride %v, padding %v: %v", name, s, kernel, stride, pad, err))
+	}
+	var g [2]poolGeom
+	for i := range 2 {
+		g[i] = poolGeom{in: w.In[i], out: w.Out[i], k: w.Kernel[i], stride: w.Stride[i], pad: w.Padding[i], dil: w.Dilation[i]}
 	}
 	return g
 }

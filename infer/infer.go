@@ -9,7 +9,7 @@
 // Inference method) and then run on batches of NCHW images:
 //
 //	net, x := infer.New(3, 224, 224)
-//	y := net.Conv(x, w, infer.ConvOptions{Padding: [2]int{1, 1}, Norm: bn, ReLU: true})
+//	y := net.Conv(x, w, infer.ConvOptions{Window: geom.Window{Padding: []int{1, 1}}, Norm: bn, ReLU: true})
 //	...
 //	net.Output(logits)
 //	out, err := net.Run(images)
@@ -20,8 +20,10 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 
+	"argus/internal/geom"
 	"argus/internal/kernels"
 	"argus/internal/par"
 	"argus/tensor"
@@ -96,14 +98,16 @@ type BatchNorm struct {
 	Eps                     float32
 }
 
-// ConvOptions configures Net.Conv. Zero strides and dilations mean 1, zero
-// groups one group.
+// ConvOptions configures Net.Conv.
 type ConvOptions struct {
-	Stride, Padding, Dilation [2]int
-	// Groups splits the channels as in PyTorch; 1 and the number of input
-	// channels (a depthwise convolution, one filter per channel) are
-	// supported.
-	Groups   int
+	// Window holds the strides, padding (before and after, a nil PadEnd
+	// being symmetric), dilations and groups of the 2-D window; nil and
+	// zero values take the defaults: stride 1, no padding, dilation 1,
+	// one group. Groups splits the channels as in PyTorch; 1 and the
+	// number of input channels (a depthwise convolution, one filter per
+	// channel) are supported.
+	geom.Window
+
 	Bias     []float32  // per output channel; nil for none
 	Norm     *BatchNorm // folded into the weights; nil for none
 	Residual *Value     // added after the normalisation; nil for none
@@ -132,7 +136,7 @@ type convStep struct {
 	in, out, res int
 	pc           *kernels.PackedConv
 	pd           *kernels.PackedDepthwise // instead of pc for a depthwise convolution
-	p            kernels.ConvParams
+	win          geom.Window              // resolved
 	clamp        *kernels.Clamp
 }
 
@@ -149,10 +153,10 @@ func (s *convStep) run(b *buffers) {
 		res = &b.acts[s.res]
 	}
 	if s.pd != nil {
-		kernels.DepthwiseNHWC(b.acts[s.out], b.acts[s.in], s.pd, s.p, res, s.clamp)
+		kernels.DepthwiseNHWC(b.acts[s.out], b.acts[s.in], s.pd, s.win, res, s.clamp)
 		return
 	}
-	kernels.ConvNHWC(b.acts[s.out], b.acts[s.in], s.pc, s.p, res, s.clamp)
+	kernels.ConvNHWC(b.acts[s.out], b.acts[s.in], s.pc, s.win, res, s.clamp)
 }
 
 // Conv adds a 2-D convolution of x with w (Cout×C/Groups×KH×KW, PyTorch's
@@ -173,17 +177,12 @@ func (n *Net) Conv(x *Value, w *tensor.Tensor, opt ConvOptions) *Value {
 		return x
 	}
 	cout, kh, kw := ws[0], ws[2], ws[3]
-	p := kernels.ConvParams{StrideH: opt.Stride[0], StrideW: opt.Stride[1], PadH: opt.Padding[0], PadW: opt.Padding[1],
-		DilH: opt.Dilation[0], DilW: opt.Dilation[1]}.Norm()
-	if p.StrideH < 1 || p.StrideW < 1 || p.DilH < 1 || p.DilW < 1 || p.PadH < 0 || p.PadW < 0 {
-		n.fail("convolution %v of %dx%dx%d input with %+v", ws, x.C, x.H, x.W, opt)
+	win, err := opt.Window.Resolve([]int{x.H, x.W}, []int{kh, kw}, false)
+	if err != nil {
+		n.fail("convolution %v of %dx%dx%d input: %v", ws, x.C, x.H, x.W, err)
 		return x
 	}
-	oh, ow := p.OutSize(x.H, x.W, kh, kw)
-	if oh < 1 || ow < 1 {
-		n.fail("convolution %v of %dx%dx%d input with %+v gives no output", ws, x.C, x.H, x.W, opt)
-		return x
-	}
+	oh, ow := win.Out[0], win.Out[1]
 	if opt.Bias != nil && len(opt.Bias) != cout {
 		n.fail("convolution bias of %d values for %d channels", len(opt.Bias), cout)
 		return x
@@ -195,15 +194,15 @@ func (n *Net) Conv(x *Value, w *tensor.Tensor, opt ConvOptions) *Value {
 			n.fail("batch norm of %d/%d/%d/%d values after %d channels", len(nb.Weight), len(nb.Bias), len(nb.Mean), len(nb.Var), cout)
 			return x
 		}
-		weights, bias = foldNorm(weights, bias, nb, cout)
+		weights, bias = kernels.FoldBatchNorm(weights, bias, nb.Weight, nb.Bias, nb.Mean, nb.Var, float64(nb.Eps))
 	}
 	if r := opt.Residual; r != nil && (r.vector || r.C != cout || r.H != oh || r.W != ow) {
 		n.fail("residual %dx%dx%d for a %dx%dx%d convolution output", r.C, r.H, r.W, cout, oh, ow)
 		return x
 	}
 	out := n.value(cout, oh, ow, false)
-	x.pad = max(x.pad, p.PadH, p.PadW)
-	s := &convStep{in: x.id, out: out.id, res: -1, p: p, clamp: opt.clamp()}
+	x.pad = max(x.pad, slices.Max(win.Padding), slices.Max(win.PadEnd))
+	s := &convStep{in: x.id, out: out.id, res: -1, win: win, clamp: opt.clamp()}
 	if depthwise {
 		s.pd = kernels.PackDepthwise(weights, bias, cout, kh, kw)
 	} else {
@@ -216,52 +215,34 @@ func (n *Net) Conv(x *Value, w *tensor.Tensor, opt ConvOptions) *Value {
 	return out
 }
 
-// foldNorm returns the weights and bias of the convolution followed by the
-// batch norm, computed in float64.
-func foldNorm(w, bias []float32, nb *BatchNorm, cout int) ([]float32, []float32) {
-	per := len(w) / cout
-	fw := make([]float32, len(w))
-	fb := make([]float32, cout)
-	for o := range cout {
-		scale := float64(nb.Weight[o]) / math.Sqrt(float64(nb.Var[o])+float64(nb.Eps))
-		b := 0.0
-		if bias != nil {
-			b = float64(bias[o])
-		}
-		fb[o] = float32((b-float64(nb.Mean[o]))*scale + float64(nb.Bias[o]))
-		for i, v := range w[o*per : (o+1)*per] {
-			fw[o*per+i] = float32(float64(v) * scale)
-		}
-	}
-	return fw, fb
-}
-
 type maxPoolStep struct {
-	in, out        int
-	kh, kw, sh, sw int
-	ph, pw         int
+	in, out int
+	win     geom.Window // resolved
 }
 
 func (s *maxPoolStep) io() ([]int, int) { return []int{s.in}, s.out }
 
-func (s *maxPoolStep) run(b *buffers) {
-	kernels.MaxPoolNHWC(b.acts[s.out], b.acts[s.in], s.kh, s.kw, s.sh, s.sw, s.ph, s.pw)
-}
+func (s *maxPoolStep) run(b *buffers) { kernels.MaxPoolNHWC(b.acts[s.out], b.acts[s.in], s.win) }
 
-// MaxPool adds a max pooling of kernel k, stride s and padding p (pixels
-// outside the image are ignored, as in PyTorch).
-func (n *Net) MaxPool(x *Value, k, s, p [2]int) *Value {
+// MaxPool adds a max pooling with the 2-D window opt: its Kernel, and its
+// strides and padding (nil strides are 1, a nil PadEnd is Padding; at most
+// half the kernel on either side). Pixels outside the image are ignored, as
+// in PyTorch.
+func (n *Net) MaxPool(x *Value, opt geom.Window) *Value {
 	if !n.owns(x) {
 		return x
 	}
-	oh := (x.H+2*p[0]-k[0])/max(s[0], 1) + 1
-	ow := (x.W+2*p[1]-k[1])/max(s[1], 1) + 1
-	if x.vector || k[0] < 1 || k[1] < 1 || s[0] < 1 || s[1] < 1 || p[0] < 0 || p[1] < 0 || 2*p[0] > k[0] || 2*p[1] > k[1] || oh < 1 || ow < 1 {
-		n.fail("max pooling %v stride %v padding %v of %dx%dx%d input", k, s, p, x.C, x.H, x.W)
+	win, err := opt.Resolve([]int{x.H, x.W}, opt.Kernel, false)
+	if err == nil && (x.vector || slices.Max(win.Dilation) != 1 || 2*win.Padding[0] > win.Kernel[0] || 2*win.Padding[1] > win.Kernel[1] ||
+		2*win.PadEnd[0] > win.Kernel[0] || 2*win.PadEnd[1] > win.Kernel[1]) {
+		err = errors.New("want a 2-D window without dilation, padding at most half the kernel")
+	}
+	if err != nil {
+		n.fail("max pooling %v of %dx%dx%d input: %v", opt, x.C, x.H, x.W, err)
 		return x
 	}
-	out := n.value(x.C, oh, ow, false)
-	n.steps = append(n.steps, &maxPoolStep{in: x.id, out: out.id, kh: k[0], kw: k[1], sh: s[0], sw: s[1], ph: p[0], pw: p[1]})
+	out := n.value(x.C, win.Out[0], win.Out[1], false)
+	n.steps = append(n.steps, &maxPoolStep{in: x.id, out: out.id, win: win})
 	return out
 }
 

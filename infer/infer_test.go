@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"argus/autograd"
+	"argus/internal/geom"
 	"argus/tensor"
 )
 
@@ -34,9 +35,9 @@ func newSmallNet(rng *tensor.RNG) *smallNet {
 func (s *smallNet) build(h, w int, pooled bool) *Net {
 	net, x := New(3, h, w)
 	bn := &BatchNorm{Weight: s.gamma, Bias: s.beta, Mean: s.mu, Var: s.variance, Eps: 1e-5}
-	y := net.Conv(x, s.w1, ConvOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}, Norm: bn, ReLU: true})
-	p := net.MaxPool(y, [2]int{3, 3}, [2]int{2, 2}, [2]int{1, 1})
-	z := net.Conv(p, s.w2, ConvOptions{Padding: [2]int{2, 2}, Dilation: [2]int{2, 2}, Bias: s.b2, Residual: p, ReLU: true})
+	y := net.Conv(x, s.w1, ConvOptions{Window: geom.Window{Stride: []int{2, 2}, Padding: []int{1, 1}}, Norm: bn, ReLU: true})
+	p := net.MaxPool(y, geom.Window{Kernel: []int{3, 3}, Stride: []int{2, 2}, Padding: []int{1, 1}})
+	z := net.Conv(p, s.w2, ConvOptions{Window: geom.Window{Padding: []int{2, 2}, Dilation: []int{2, 2}}, Bias: s.b2, Residual: p, ReLU: true})
 	z = net.Conv(z, s.w3, ConvOptions{})
 	if pooled {
 		z = net.Linear(net.GlobalAvgPool(z), s.fc, s.fcb)
@@ -48,12 +49,12 @@ func (s *smallNet) build(h, w int, pooled bool) *Net {
 func (s *smallNet) reference(x *tensor.Tensor, pooled bool) *tensor.Tensor {
 	var out *autograd.Var
 	c := autograd.Const
-	y := autograd.Conv2d(c(x), c(s.w1), nil, autograd.Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
+	y := autograd.Conv2d(c(x), c(s.w1), nil, autograd.Conv2dOptions{Stride: []int{2, 2}, Padding: []int{1, 1}})
 	y = autograd.BatchNorm2d(y, c(tensor.FromSlice(s.gamma, 8)), c(tensor.FromSlice(s.beta, 8)),
 		tensor.FromSlice(s.mu, 8), tensor.FromSlice(s.variance, 8), autograd.BatchNormOptions{Eps: 1e-5})
 	y = autograd.ReLU(y)
 	p := autograd.MaxPool2d(y, autograd.MaxPool2dOptions{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
-	z := autograd.Conv2d(p, c(s.w2), c(tensor.FromSlice(s.b2, 8)), autograd.Conv2dOptions{Padding: [2]int{2, 2}, Dilation: [2]int{2, 2}})
+	z := autograd.Conv2d(p, c(s.w2), c(tensor.FromSlice(s.b2, 8)), autograd.Conv2dOptions{Padding: []int{2, 2}, Dilation: []int{2, 2}})
 	z = autograd.ReLU(autograd.Add(z, p))
 	z = autograd.Conv2d(z, c(s.w3), nil, autograd.Conv2dOptions{})
 	if pooled {
@@ -151,7 +152,7 @@ func TestBuildErrors(t *testing.T) {
 			net.Conv(x, w, ConvOptions{Norm: &BatchNorm{Weight: make([]float32, 4)}})
 		}, "batch norm"},
 		{"residual", func(net *Net, x *Value) { net.Conv(x, w, ConvOptions{Residual: x}) }, "residual"},
-		{"pool", func(net *Net, x *Value) { net.MaxPool(x, [2]int{2, 2}, [2]int{1, 1}, [2]int{2, 2}) }, "max pooling"},
+		{"pool", func(net *Net, x *Value) { net.MaxPool(x, geom.Window{Kernel: []int{2, 2}, Padding: []int{2, 2}}) }, "max pooling"},
 		{"linear on image", func(net *Net, x *Value) { net.Linear(x, rng.Normal(0, 1, 2, 3), nil) }, "linear"},
 		{"pool a vector", func(net *Net, x *Value) { net.GlobalAvgPool(net.GlobalAvgPool(x)) }, "vector"},
 		{"foreign value", func(net *Net, _ *Value) {
@@ -194,7 +195,7 @@ func TestReLUAndFlatten(t *testing.T) {
 	y := net.Conv(in, w, ConvOptions{})
 	r := net.ReLU(y)
 	// A second reader with padding widens y's border but not r's.
-	net.Conv(y, rng.Normal(0, 1, 2, 6, 3, 3), ConvOptions{Padding: [2]int{1, 1}})
+	net.Conv(y, rng.Normal(0, 1, 2, 6, 3, 3), ConvOptions{Window: geom.Window{Padding: []int{1, 1}}})
 	net.Output(net.Flatten(r))
 	got, err := net.Run(x)
 	if err != nil {
@@ -217,7 +218,7 @@ func TestInvertedResidual(t *testing.T) {
 	relu6 := &[2]float32{0, 6}
 	net, in := New(c, 9, 11)
 	y := net.Conv(in, expand, ConvOptions{Clamp: relu6})
-	y = net.Conv(y, dw, ConvOptions{Groups: e, Padding: [2]int{1, 1}, Bias: dwBias, ReLU: true, Clamp: relu6})
+	y = net.Conv(y, dw, ConvOptions{Window: geom.Window{Groups: e, Padding: []int{1, 1}}, Bias: dwBias, ReLU: true, Clamp: relu6})
 	net.Output(net.Conv(y, project, ConvOptions{Residual: in}))
 	got, err := net.Run(x)
 	if err != nil {
@@ -226,13 +227,13 @@ func TestInvertedResidual(t *testing.T) {
 	var want *autograd.Var
 	k := autograd.Const
 	h := autograd.Clamp(autograd.Conv2d(k(x), k(expand), nil, autograd.Conv2dOptions{}), 0, 6)
-	h = autograd.Clamp(autograd.Conv2d(h, k(dw), k(tensor.FromSlice(dwBias, e)), autograd.Conv2dOptions{Groups: e, Padding: [2]int{1, 1}}), 0, 6)
+	h = autograd.Clamp(autograd.Conv2d(h, k(dw), k(tensor.FromSlice(dwBias, e)), autograd.Conv2dOptions{Groups: e, Padding: []int{1, 1}}), 0, 6)
 	want = autograd.Add(autograd.Conv2d(h, k(project), nil, autograd.Conv2dOptions{}), k(x))
 	closeTo(t, got, want.Value())
 
 	// Other groupings are refused.
 	net, in = New(c, 9, 11)
-	net.Output(net.Conv(in, rng.Normal(0, 1, 8, 4, 3, 3), ConvOptions{Groups: 4}))
+	net.Output(net.Conv(in, rng.Normal(0, 1, 8, 4, 3, 3), ConvOptions{Window: geom.Window{Groups: 4}}))
 	if err := net.Err(); err == nil || !strings.Contains(err.Error(), "groups") {
 		t.Fatalf("convolution in 4 groups of 4 channels: %v", err)
 	}
@@ -249,7 +250,7 @@ func TestPlanSharesMemory(t *testing.T) {
 	for i := range 6 {
 		w := rng.Normal(0, 0.3, 4, 4, 3, 3)
 		ws = append(ws, w)
-		y = net.Conv(y, w, ConvOptions{Padding: [2]int{1 + i%2, 1 + i%2}, Dilation: [2]int{1 + i%2, 1 + i%2}, ReLU: i%2 == 0})
+		y = net.Conv(y, w, ConvOptions{Window: geom.Window{Padding: []int{1 + i%2, 1 + i%2}, Dilation: []int{1 + i%2, 1 + i%2}}, ReLU: i%2 == 0})
 	}
 	net.Output(y)
 	b := net.plan(2)
@@ -270,7 +271,7 @@ func TestPlanSharesMemory(t *testing.T) {
 		v := autograd.Const(in)
 		for i, w := range ws {
 			d := 1 + i%2
-			v = autograd.Conv2d(v, autograd.Const(w), nil, autograd.Conv2dOptions{Padding: [2]int{d, d}, Dilation: [2]int{d, d}})
+			v = autograd.Conv2d(v, autograd.Const(w), nil, autograd.Conv2dOptions{Padding: []int{d, d}, Dilation: []int{d, d}})
 			if i%2 == 0 {
 				v = autograd.ReLU(v)
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"argus/infer"
+	"argus/internal/geom"
 	"argus/nn"
 )
 
@@ -20,15 +21,14 @@ func (r *ResNet) Inference(h, w int) (*infer.Net, error) {
 		if c.Options.Groups > 1 {
 			grouped = true
 		}
-		opt := infer.ConvOptions{Stride: c.Options.Stride, Padding: c.Options.Padding, Dilation: c.Options.Dilation,
-			Norm: foldable(bn), Residual: res, ReLU: relu}
+		opt := infer.ConvOptions{Window: c.Options, Norm: foldable(bn), Residual: res, ReLU: relu}
 		if c.Bias != nil {
 			opt.Bias = c.Bias.Value().Data()
 		}
 		return net.Conv(x, c.Weight.Value(), opt)
 	}
 	x = conv(x, r.Conv1, r.BN1, nil, true)
-	x = net.MaxPool(x, [2]int{3, 3}, [2]int{2, 2}, [2]int{1, 1})
+	x = net.MaxPool(x, geom.Window{Kernel: []int{3, 3}, Stride: []int{2, 2}, Padding: []int{1, 1}})
 	for _, l := range r.Layers {
 		for _, m := range l.Layers {
 			b, ok := m.(*Block)
@@ -78,7 +78,7 @@ func foldable(bn *nn.BatchNorm2d) *infer.BatchNorm {
 func (m *MNISTNet) Inference() (*infer.Net, error) {
 	net, x := infer.New(1, 28, 28)
 	conv := func(x *infer.Value, c *nn.Conv2d) *infer.Value {
-		opt := infer.ConvOptions{Stride: c.Options.Stride, Padding: c.Options.Padding, Dilation: c.Options.Dilation, ReLU: true}
+		opt := infer.ConvOptions{Window: c.Options, ReLU: true}
 		if c.Bias != nil {
 			opt.Bias = c.Bias.Value().Data()
 		}
@@ -92,7 +92,7 @@ func (m *MNISTNet) Inference() (*infer.Net, error) {
 		return net.Linear(x, l.Weight.Value(), bias)
 	}
 	x = conv(conv(x, m.Conv1), m.Conv2)
-	x = net.MaxPool(x, [2]int{2, 2}, [2]int{2, 2}, [2]int{})
+	x = net.MaxPool(x, geom.Window{Kernel: []int{2, 2}, Stride: []int{2, 2}})
 	x = net.ReLU(linear(net.Flatten(x), m.FC1))
 	net.Output(linear(x, m.FC2))
 	return net, net.Err()

@@ -85,7 +85,7 @@ func NewResNet(rng *tensor.RNG, depth, numClasses int) (*ResNet, error) {
 	conv := func(in, out, k, stride int) *nn.Conv2d {
 		w := tensor.Zeros(out, in, k, k)
 		nn.KaimingNormal(rng, w, 0, nn.FanOut, "relu")
-		return &nn.Conv2d{Weight: autograd.Param(w), Options: autograd.Conv2dOptions{Stride: [2]int{stride, stride}, Padding: [2]int{k / 2, k / 2}}}
+		return &nn.Conv2d{Weight: autograd.Param(w), Options: autograd.Conv2dOptions{Stride: []int{stride, stride}, Padding: []int{k / 2, k / 2}}}
 	}
 	r := &ResNet{Conv1: conv(3, 64, 7, 2), BN1: nn.NewBatchNorm2d(64)}
 	expansion := 1

@@ -90,9 +90,9 @@ func init() {
 			}
 			return one(out), nil
 		}
-		register(name, fn, "broadcast", "axis", "consumed_inputs")
+		register(name, fn)
 	}
-	register("Sum", func(c *call) ([]*xgraph.Tensor, error) { return variadic(c, binaryOps["Add"]) }, "consumed_inputs")
+	register("Sum", func(c *call) ([]*xgraph.Tensor, error) { return variadic(c, binaryOps["Add"]) })
 	register("Mean", func(c *call) ([]*xgraph.Tensor, error) {
 		out, err := variadic(c, binaryOps["Add"])
 		if err != nil {
@@ -103,7 +103,7 @@ func init() {
 			out[0].F[i] /= k
 		}
 		return out, nil
-	}, "consumed_inputs")
+	})
 	register("Mod", func(c *call) ([]*xgraph.Tensor, error) {
 		a, err := c.need(0)
 		if err != nil {
@@ -122,7 +122,7 @@ func init() {
 				return a % b
 			},
 		}
-		if c.n.Int("fmod", 0) == 0 {
+		if c.n.Int("fmod") == 0 {
 			if a.DType.IsFloat() {
 				return nil, c.unsupported("fmod", "fmod=0 with float inputs")
 			}
@@ -142,7 +142,7 @@ func init() {
 			return nil, err
 		}
 		return one(out), nil
-	}, "fmod")
+	})
 	register("Where", where)
 }
 
@@ -158,10 +158,10 @@ func legacyBroadcast(c *call, a, b *xgraph.Tensor) (*xgraph.Tensor, error) {
 		}
 		return b.Reshaped(shape), nil
 	}
-	if c.opset >= 7 || c.n.Int("broadcast", 0) == 0 || !c.n.Has("axis") {
+	if c.opset >= 7 || c.n.Int("broadcast") == 0 || !c.n.Has("axis") {
 		return b, nil
 	}
-	ax, err := axis(c.n.Int("axis", 0), len(a.Shape))
+	ax, err := axis(c.n.Int("axis"), len(a.Shape))
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"argus/compiler/xgraph"
 	"argus/infer"
+	"argus/internal/geom"
 	"argus/tensor"
 )
 
@@ -44,12 +45,13 @@ func (c *compiled) run(inputs map[string]*xgraph.Tensor) (out []*xgraph.Tensor, 
 // compile translates g to an infer.Net. It fails, saying why, unless g has
 // one float input of N×C×H×W images with C, H and W fixed, one output, and
 // only the operators and attribute values infer can express: ungrouped or
-// depthwise 2-D convolutions with constant weights and symmetric padding,
-// each optionally followed by a batch normalisation, an addition of
-// another activation, a ReLU and a Clip with constant bounds, which fold
-// into it when the convolution's result has no other reader; max pooling; global average pooling, then Flatten
-// or Reshape to N×C; and fully connected layers with constant weights
-// (Gemm, or MatMul with an optional constant bias).
+// depthwise 2-D convolutions with constant weights, each optionally
+// followed by a batch normalisation, an addition of another activation, a
+// ReLU and a Clip with constant bounds, which fold into it when the
+// convolution's result has no other reader; max pooling without ceil_mode;
+// global average pooling, then Flatten or Reshape to N×C; and fully
+// connected layers with constant weights (Gemm, or MatMul with an optional
+// constant bias). Windows come from the operators' schemas (xgraph.Window).
 func compile(g *xgraph.Graph) (*compiled, error) {
 	if len(g.Inputs) != 1 || len(g.Outputs) != 1 {
 		return nil, fmt.Errorf("%d inputs and %d outputs, want one of each", len(g.Inputs), len(g.Outputs))
@@ -194,19 +196,15 @@ func (t *translator) node(n *xgraph.Node) error {
 		if w == nil || w.Const == nil || !w.Const.DType.IsFloat() || len(w.Const.Shape) != 4 || slices.Min(w.Const.Shape) < 1 {
 			return errors.New("weights are not a constant M×C×KH×KW tensor")
 		}
-		// One group, or one filter per channel (depthwise).
-		group := int(n.Int("group", 1))
-		if group != 1 && (group != in.C || w.Const.Shape[0] != group || w.Const.Shape[1] != 1) {
-			return fmt.Errorf("group %d", group)
-		}
-		if ks := n.Ints("kernel_shape"); ks != nil && !equalInts(ints(ks), w.Const.Shape[2:]) {
-			return fmt.Errorf("kernel_shape %v for weights %v", ks, w.Const.Shape)
-		}
-		stride, pad, dil, err := window2D(n, in, [2]int{w.Const.Shape[2], w.Const.Shape[3]})
+		win, err := window2D(n, in, w.Const.Shape[2:])
 		if err != nil {
 			return err
 		}
-		opt := infer.ConvOptions{Stride: stride, Padding: pad, Dilation: dil, Groups: group}
+		// One group, or one filter per channel (depthwise).
+		if g := win.Groups; g != 1 && (g != in.C || w.Const.Shape[0] != g || w.Const.Shape[1] != 1) {
+			return fmt.Errorf("group %d", g)
+		}
+		opt := infer.ConvOptions{Window: win}
 		if b := n.Input(2); b != nil {
 			if b.Const == nil || !b.Const.DType.IsFloat() {
 				return errors.New("bias is not a float constant")
@@ -219,7 +217,7 @@ func (t *translator) node(n *xgraph.Node) error {
 		if p == nil || p.opt.Norm != nil || p.opt.Residual != nil || activated(p) {
 			return errors.New("batch norm not right after a convolution read by it alone")
 		}
-		if n.Int("training_mode", 0) != 0 || n.Int("spatial", 1) != 1 || len(n.Inputs) != 5 {
+		if n.Int("training_mode") != 0 || n.Int("spatial") != 1 || len(n.Inputs) != 5 {
 			return errors.New("not an evaluation-mode spatial batch norm")
 		}
 		var par [4][]float32
@@ -230,7 +228,7 @@ func (t *translator) node(n *xgraph.Node) error {
 			}
 			par[i] = v.Const.F
 		}
-		p.opt.Norm = &infer.BatchNorm{Weight: par[0], Bias: par[1], Mean: par[2], Var: par[3], Eps: n.Float("epsilon", 1e-5)}
+		p.opt.Norm = &infer.BatchNorm{Weight: par[0], Bias: par[1], Mean: par[2], Var: par[3], Eps: n.Float("epsilon")}
 		t.move(x, out)
 	case "Relu":
 		p := t.joinable(x)
@@ -275,19 +273,15 @@ func (t *translator) node(n *xgraph.Node) error {
 		if err != nil {
 			return err
 		}
-		ks := n.Ints("kernel_shape")
-		if len(ks) != 2 || n.Int("ceil_mode", 0) != 0 {
-			return fmt.Errorf("kernel_shape %v, ceil_mode %d", ks, n.Int("ceil_mode", 0))
+		// infer's pooling floors the output size.
+		if n.Int("ceil_mode") != 0 {
+			return errors.New("ceil_mode 1")
 		}
-		k := [2]int{int(ks[0]), int(ks[1])}
-		stride, pad, dil, err := window2D(n, in, k)
+		win, err := window2D(n, in, nil)
 		if err != nil {
 			return err
 		}
-		if dil != [2]int{1, 1} {
-			return fmt.Errorf("dilations %v", dil)
-		}
-		t.vals[out] = activation{v: t.net.MaxPool(in, k, stride, pad)}
+		t.vals[out] = activation{v: t.net.MaxPool(in, win)}
 	case "GlobalAveragePool":
 		in, err := t.image(x)
 		if err != nil {
@@ -308,10 +302,10 @@ func (t *translator) node(n *xgraph.Node) error {
 		if err != nil {
 			return err
 		}
-		if n.Int("transA", 0) != 0 || n.Float("alpha", 1) != 1 || (n.Input(2) != nil && n.Float("beta", 1) != 1) {
+		if n.Int("transA") != 0 || n.Float("alpha") != 1 || (n.Input(2) != nil && n.Float("beta") != 1) {
 			return errors.New("transA, alpha or beta other than 0, 1 and 1")
 		}
-		w, err := weights(n.Input(1), n.Int("transB", 0) != 0)
+		w, err := weights(n.Input(1), n.Int("transB") != 0)
 		if err != nil {
 			return err
 		}
@@ -361,7 +355,7 @@ func activated(p *pendingConv) bool { return p.opt.ReLU || p.opt.Clamp != nil }
 func clipBounds(n *xgraph.Node, opset int) (lo, hi float32, err error) {
 	lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
 	if opset < 11 {
-		lo, hi = n.Float("min", lo), n.Float("max", hi)
+		lo, hi = n.Float("min"), n.Float("max")
 	}
 	for i, b := range []*float32{&lo, &hi} {
 		if opset < 11 {
@@ -388,18 +382,14 @@ func (t *translator) move(from, to *xgraph.Value) {
 	delete(t.convs, from)
 }
 
-// window2D reads the strides, symmetric pads and dilations of a 2-D
-// convolution or pooling node with a kh×kw kernel over the image in, with
-// the executor's own reading of the attributes (auto_pad included).
-func window2D(n *xgraph.Node, in *infer.Value, kernel [2]int) (stride, pad, dil [2]int, err error) {
-	w, err := geometry(&call{n: n}, []int{in.H, in.W}, kernel[:], false)
-	if err != nil {
-		return stride, pad, dil, err
+// window2D returns the window of a 2-D convolution or pooling node over
+// the image in, with weights whose spatial dimensions are kernel (nil for
+// pooling).
+func window2D(n *xgraph.Node, in *infer.Value, kernel []int) (geom.Window, error) {
+	if kernel != nil && len(kernel) != 2 {
+		return geom.Window{}, fmt.Errorf("kernel %v, want two spatial dimensions", kernel)
 	}
-	if !slices.Equal(w.padB, w.padE) {
-		return stride, pad, dil, fmt.Errorf("asymmetric pads %v and %v", w.padB, w.padE)
-	}
-	return [2]int(w.stride), [2]int(w.padB), [2]int(w.dil), nil
+	return xgraph.Window(n, []int{in.H, in.W}, kernel)
 }
 
 // toFeatures reports whether the Flatten or Reshape node n turns the
@@ -410,7 +400,7 @@ func toFeatures(n *xgraph.Node, a activation) bool {
 		rank = 2
 	}
 	if n.Op == "Flatten" {
-		axis := int(n.Int("axis", 1))
+		axis := int(n.Int("axis"))
 		return axis == 1 || axis == 1-rank
 	}
 	s := n.Input(1)
@@ -418,7 +408,7 @@ func toFeatures(n *xgraph.Node, a activation) bool {
 		return false
 	}
 	d := s.Const.I
-	batch := d[0] == -1 || (d[0] == 0 && n.Int("allowzero", 0) == 0)
+	batch := d[0] == -1 || (d[0] == 0 && n.Int("allowzero") == 0)
 	return batch && (d[1] == int64(a.v.C) || (d[1] == -1 && d[0] != -1))
 }
 

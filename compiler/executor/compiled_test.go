@@ -157,7 +157,13 @@ func TestCompiledMatchesNodes(t *testing.T) {
 		{"relu after clip", false, func(b *graphBuilder) *xgraph.Value {
 			return b.relu(b.op("Clip", map[string]*xgraph.Attr{"min": floatAttr(-1)}, b.conv(b.x, 3, 4, 3, nil)))
 		}},
-		{"asymmetric pads", false, func(b *graphBuilder) *xgraph.Value { return b.conv(b.x, 3, 4, 3, pads(0, 0, 1, 1)) }},
+		{"asymmetric pads", true, func(b *graphBuilder) *xgraph.Value { return b.conv(b.x, 3, 4, 3, pads(0, 0, 1, 1)) }},
+		{"asymmetric pool", true, func(b *graphBuilder) *xgraph.Value {
+			return b.op("MaxPool", map[string]*xgraph.Attr{"kernel_shape": ints64(3, 2), "pads": ints64(0, 1, 1, 0)}, b.x)
+		}},
+		{"same upper depthwise", true, func(b *graphBuilder) *xgraph.Value {
+			return b.op("Conv", map[string]*xgraph.Attr{"group": int64Attr(3), "auto_pad": strAttr("SAME_UPPER"), "strides": ints64(2, 2)}, b.x, b.param(3, 1, 4, 4))
+		}},
 		{"grouped", false, func(b *graphBuilder) *xgraph.Value {
 			return b.op("Conv", map[string]*xgraph.Attr{"group": int64Attr(3)}, b.x, b.param(6, 1, 3, 3))
 		}},

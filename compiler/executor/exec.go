@@ -4,9 +4,11 @@
 // (kernels.Sgemm for convolution, matrix products and Gemm).
 //
 // Operators follow the ONNX specification for the graph's operator set,
-// including the older attribute forms of sets 1 to 12. An operator,
-// attribute or attribute value the executor does not implement gives an
-// *xgraph.UnsupportedError naming the node, operator and attribute.
+// including the older attribute forms of sets 1 to 12, and read their
+// attributes, defaults and windows through their xgraph schemas, as shape
+// inference does. An operator, attribute or attribute value the executor
+// does not implement gives an *xgraph.UnsupportedError naming the node,
+// operator and attribute; an invalid attribute value an *xgraph.AttrError.
 //
 // A feed-forward convolutional network that package infer can express
 // (ungrouped and depthwise convolutions with their batch norms, residual
@@ -29,19 +31,16 @@ import (
 // the node does not request may be omitted.
 type opFunc func(c *call) ([]*xgraph.Tensor, error)
 
-// opDef describes an operator the executor implements: its function and the
-// attributes it understands.
-type opDef struct {
-	fn    opFunc
-	attrs []string
-}
+// registry maps an operator name to the function that computes it. It is
+// filled by init functions and only read afterwards. What the operator's
+// attributes mean, and which it has, is its schema's (xgraph.Lookup).
+var registry = map[string]opFunc{}
 
-// registry maps an operator name to its definition. It is filled by init
-// functions and only read afterwards.
-var registry = map[string]opDef{}
-
-func register(name string, fn opFunc, attrs ...string) {
-	registry[name] = opDef{fn: fn, attrs: attrs}
+func register(name string, fn opFunc) {
+	if _, ok := xgraph.Lookup(name); !ok {
+		panic("executor: operator " + name + " has no schema")
+	}
+	registry[name] = fn
 }
 
 // Ops returns the names of the operators the executor implements, sorted.
@@ -142,7 +141,8 @@ func (c *call) unsupported(attr, format string, args ...any) error {
 }
 
 // Check reports whether the executor can run every node of g: operators in
-// the default domain that it implements, with attributes it understands.
+// the default domain that it implements, with attributes their schemas
+// list and accept.
 func Check(g *xgraph.Graph) error {
 	for _, n := range g.Nodes {
 		if err := checkNode(n); err != nil {
@@ -152,25 +152,14 @@ func Check(g *xgraph.Graph) error {
 	return nil
 }
 
+// checkNode reports whether the executor implements n's operator and n's
+// attributes are valid for its schema.
 func checkNode(n *xgraph.Node) error {
-	if n.Domain != "" {
-		return &xgraph.UnsupportedError{Node: n.Label(), Op: n.Op, Reason: fmt.Sprintf("operator domain %q", n.Domain)}
+	if err := xgraph.CheckAttrs(n); err != nil {
+		return err
 	}
-	def, ok := registry[n.Op]
-	if !ok {
+	if _, ok := registry[n.Op]; !ok {
 		return &xgraph.UnsupportedError{Node: n.Label(), Op: n.Op, Reason: "operator not implemented"}
-	}
-	for _, name := range n.AttrNames() {
-		known := false
-		for _, a := range def.attrs {
-			if a == name {
-				known = true
-				break
-			}
-		}
-		if !known {
-			return xgraph.Unsupported(n, name, "attribute not implemented")
-		}
 	}
 	return nil
 }
@@ -421,7 +410,7 @@ func evalNode(c *call) (out []*xgraph.Tensor, err error) {
 			out, err = nil, fmt.Errorf("node %s: inconsistent inputs: %v", n.Label(), r)
 		}
 	}()
-	return registry[n.Op].fn(c)
+	return registry[n.Op](c)
 }
 
 // Optimize runs XGraph's standard passes on g with the executor as the

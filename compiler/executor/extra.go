@@ -12,26 +12,26 @@ import (
 // numeric helpers.
 
 func init() {
-	register("Trilu", trilu, "upper")
-	register("BitShift", bitShift, "direction")
-	register("CumSum", cumSum, "exclusive", "reverse")
-	register("GatherElements", gatherElements, "axis")
-	register("ScatterElements", scatterElements, "axis", "reduction")
-	register("Scatter", scatterElements, "axis")
-	register("GatherND", gatherND, "batch_dims")
-	register("ScatterND", scatterND, "reduction")
-	register("DepthToSpace", depthToSpace, "blocksize", "mode")
-	register("SpaceToDepth", spaceToDepth, "blocksize")
-	register("OneHot", oneHot, "axis")
-	register("EyeLike", eyeLike, "dtype", "k")
-	register("IsInf", isInf, "detect_negative", "detect_positive")
-	register("TopK", topK, "axis", "largest", "sorted")
-	register("Compress", compress, "axis")
-	register("LRN", lrn, "alpha", "beta", "bias", "size")
-	register("MeanVarianceNormalization", mvn, "axes")
+	register("Trilu", trilu)
+	register("BitShift", bitShift)
+	register("CumSum", cumSum)
+	register("GatherElements", gatherElements)
+	register("ScatterElements", scatterElements)
+	register("Scatter", scatterElements)
+	register("GatherND", gatherND)
+	register("ScatterND", scatterND)
+	register("DepthToSpace", depthToSpace)
+	register("SpaceToDepth", spaceToDepth)
+	register("OneHot", oneHot)
+	register("EyeLike", eyeLike)
+	register("IsInf", isInf)
+	register("TopK", topK)
+	register("Compress", compress)
+	register("LRN", lrn)
+	register("MeanVarianceNormalization", mvn)
 	register("NonZero", nonZero)
-	register("NegativeLogLikelihoodLoss", nllLoss, "reduction", "ignore_index")
-	register("SoftmaxCrossEntropyLoss", sceLoss, "reduction", "ignore_index")
+	register("NegativeLogLikelihoodLoss", nllLoss)
+	register("SoftmaxCrossEntropyLoss", sceLoss)
 }
 
 // coords converts a flat row-major index to coordinates.
@@ -55,7 +55,7 @@ func trilu(c *call) ([]*xgraph.Tensor, error) {
 	if v, ok := c.intsInput(1); ok && len(v) > 0 {
 		k = v[0]
 	}
-	upper := c.n.Int("upper", 1) != 0
+	upper := c.n.Int("upper") != 0
 	rows, cols := x.Shape[r-2], x.Shape[r-1]
 	out := x.Clone()
 	for i := 0; i < x.Len(); i++ {
@@ -86,7 +86,7 @@ func bitShift(c *call) ([]*xgraph.Tensor, error) {
 		return nil, err
 	}
 	d := binaryDef{}
-	switch dir := c.n.String("direction", ""); dir {
+	switch dir := c.n.String("direction"); dir {
 	case "LEFT":
 		d.i = func(x, y int64) int64 { return int64(uint64(x) << uint64(y)) }
 	case "RIGHT":
@@ -114,7 +114,7 @@ func cumSum(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
-	excl, rev := c.n.Int("exclusive", 0) != 0, c.n.Int("reverse", 0) != 0
+	excl, rev := c.n.Int("exclusive") != 0, c.n.Int("reverse") != 0
 	outer, n, inner := numel(x.Shape[:ax]), x.Shape[ax], numel(x.Shape[ax+1:])
 	out := xgraph.Zero(x.DType, x.Shape...)
 	for o := 0; o < outer; o++ {
@@ -190,7 +190,7 @@ func gatherElements(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	ax, err := axis(c.n.Int("axis", 0), len(data.Shape))
+	ax, err := axis(c.n.Int("axis"), len(data.Shape))
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
@@ -204,7 +204,11 @@ func gatherElements(c *call) ([]*xgraph.Tensor, error) {
 // scatterInto writes update j into out at flat index idx[j] with the
 // reduction.
 func scatterInto(c *call, out, upd *xgraph.Tensor, idx []int) error {
-	red := c.n.String("reduction", "none")
+	// Scatter, ScatterElements' predecessor, has no reduction.
+	red := "none"
+	if c.n.Op != "Scatter" {
+		red = c.n.String("reduction")
+	}
 	for j, i := range idx {
 		if out.DType.IsFloat() {
 			u := upd.F[j]
@@ -259,7 +263,7 @@ func scatterElements(c *call) ([]*xgraph.Tensor, error) {
 	if !equalInts(ind.Shape, upd.Shape) || upd.DType.IsFloat() != data.DType.IsFloat() {
 		return nil, c.errorf("indices %v and updates %v differ", ind.Shape, upd.Shape)
 	}
-	ax, err := axis(c.n.Int("axis", 0), len(data.Shape))
+	ax, err := axis(c.n.Int("axis"), len(data.Shape))
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
@@ -325,7 +329,7 @@ func gatherND(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	batch := int(c.n.Int("batch_dims", 0))
+	batch := int(c.n.Int("batch_dims"))
 	if batch < 0 || batch >= len(ind.Shape) || batch > len(data.Shape) {
 		return nil, c.errorf("batch_dims %d", batch)
 	}
@@ -382,7 +386,7 @@ func depthToSpace(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := int(c.n.Int("blocksize", 0))
+	b := int(c.n.Int("blocksize"))
 	if len(x.Shape) != 4 || b <= 0 || x.Shape[1]%(b*b) != 0 {
 		return nil, c.errorf("input %v does not fit blocksize %d", x.Shape, b)
 	}
@@ -390,7 +394,7 @@ func depthToSpace(c *call) ([]*xgraph.Tensor, error) {
 	oc := C / (b * b)
 	var perm []int
 	var tmp *xgraph.Tensor
-	switch mode := c.n.String("mode", "DCR"); mode {
+	switch mode := c.n.String("mode"); mode {
 	case "DCR":
 		tmp = x.Reshaped([]int{N, b, b, oc, H, W})
 		perm = []int{0, 3, 4, 1, 5, 2}
@@ -408,7 +412,7 @@ func spaceToDepth(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := int(c.n.Int("blocksize", 0))
+	b := int(c.n.Int("blocksize"))
 	if len(x.Shape) != 4 || b <= 0 || x.Shape[2]%b != 0 || x.Shape[3]%b != 0 {
 		return nil, c.errorf("input %v does not fit blocksize %d", x.Shape, b)
 	}
@@ -438,7 +442,7 @@ func oneHot(c *call) ([]*xgraph.Tensor, error) {
 		return nil, c.errorf("depth %d", depth)
 	}
 	r := len(ind.Shape) + 1
-	ax, err := axis(c.n.Int("axis", -1), r)
+	ax, err := axis(c.n.Int("axis"), r)
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
@@ -475,12 +479,12 @@ func eyeLike(c *call) ([]*xgraph.Tensor, error) {
 	}
 	dt := x.DType
 	if c.n.Has("dtype") {
-		dt = xgraph.DType(c.n.Int("dtype", 1))
+		dt = xgraph.DType(c.n.Int("dtype"))
 	}
 	if !dt.Supported() {
 		return nil, c.unsupported("dtype", "element type %s", dt)
 	}
-	k := int(c.n.Int("k", 0))
+	k := int(c.n.Int("k"))
 	out := xgraph.Zero(dt, x.Shape...)
 	for i := 0; i < x.Shape[0]; i++ {
 		j := i + k
@@ -500,7 +504,7 @@ func isInf(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	neg, pos := c.n.Int("detect_negative", 1) != 0, c.n.Int("detect_positive", 1) != 0
+	neg, pos := c.n.Int("detect_negative") != 0, c.n.Int("detect_positive") != 0
 	out := boolTensor(x.Shape)
 	for i, v := range x.F {
 		if (pos && math.IsInf(float64(v), 1)) || (neg && math.IsInf(float64(v), -1)) {
@@ -519,7 +523,7 @@ func topK(c *call) ([]*xgraph.Tensor, error) {
 	if !ok || len(kv) != 1 {
 		return nil, c.errorf("K must hold one value")
 	}
-	ax, err := axis(c.n.Int("axis", -1), len(x.Shape))
+	ax, err := axis(c.n.Int("axis"), len(x.Shape))
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
@@ -528,7 +532,7 @@ func topK(c *call) ([]*xgraph.Tensor, error) {
 	if k < 0 || k > n {
 		return nil, c.errorf("K=%d exceeds dimension %d", k, n)
 	}
-	largest := c.n.Int("largest", 1) != 0
+	largest := c.n.Int("largest") != 0
 	shape := append([]int{}, x.Shape...)
 	shape[ax] = k
 	vals := xgraph.Zero(x.DType, shape...)
@@ -573,7 +577,7 @@ func compress(c *call) ([]*xgraph.Tensor, error) {
 	if !c.n.Has("axis") {
 		x = x.Reshaped([]int{x.Len()})
 	}
-	ax, err := axis(c.n.Int("axis", 0), len(x.Shape))
+	ax, err := axis(c.n.Int("axis"), len(x.Shape))
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
@@ -602,11 +606,11 @@ func lrn(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	size := int(c.n.Int("size", 0))
+	size := int(c.n.Int("size"))
 	if len(x.Shape) < 3 || size <= 0 {
 		return nil, c.errorf("input %v and size %d", x.Shape, size)
 	}
-	alpha, beta, bias := float64(c.n.Float("alpha", 1e-4)), float64(c.n.Float("beta", 0.75)), float64(c.n.Float("bias", 1))
+	alpha, beta, bias := float64(c.n.Float("alpha")), float64(c.n.Float("beta")), float64(c.n.Float("bias"))
 	N, C, inner := x.Shape[0], x.Shape[1], numel(x.Shape[2:])
 	lo, hi := (size-1)/2, (size-1+1)/2
 	y := xgraph.Zero(x.DType, x.Shape...)
@@ -707,7 +711,7 @@ func nll(c *call, lp, target, weight *xgraph.Tensor) (*xgraph.Tensor, error) {
 	N, C, inner := lp.Shape[0], lp.Shape[1], numel(lp.Shape[2:])
 	ignore, hasIgnore := int64(0), c.n.Has("ignore_index")
 	if hasIgnore {
-		ignore = c.n.Int("ignore_index", 0)
+		ignore = c.n.Int("ignore_index")
 	}
 	loss := xgraph.Zero(lp.DType, target.Shape...)
 	var wsum, lsum float64
@@ -732,7 +736,7 @@ func nll(c *call, lp, target, weight *xgraph.Tensor) (*xgraph.Tensor, error) {
 			wsum += w
 		}
 	}
-	switch red := c.n.String("reduction", "mean"); red {
+	switch red := c.n.String("reduction"); red {
 	case "none":
 		return loss, nil
 	case "sum":

@@ -6,7 +6,7 @@ import (
 )
 
 func init() {
-	register("Gemm", gemm, "alpha", "beta", "transA", "transB", "broadcast")
+	register("Gemm", gemm)
 	register("MatMul", matmul)
 }
 
@@ -22,7 +22,7 @@ func gemm(c *call) ([]*xgraph.Tensor, error) {
 	if len(a.Shape) != 2 || len(b.Shape) != 2 {
 		return nil, c.errorf("inputs %v and %v must be matrices", a.Shape, b.Shape)
 	}
-	ta, tb := c.n.Int("transA", 0) != 0, c.n.Int("transB", 0) != 0
+	ta, tb := c.n.Int("transA") != 0, c.n.Int("transB") != 0
 	m, k := a.Shape[0], a.Shape[1]
 	if ta {
 		m, k = k, m
@@ -34,7 +34,7 @@ func gemm(c *call) ([]*xgraph.Tensor, error) {
 	if k != kb {
 		return nil, c.errorf("inner dimensions of %v and %v differ", a.Shape, b.Shape)
 	}
-	alpha, beta := c.n.Float("alpha", 1), c.n.Float("beta", 1)
+	alpha, beta := c.n.Float("alpha"), c.n.Float("beta")
 	y := xgraph.Zero(a.DType, m, n)
 	if bias := c.input(2); bias != nil && beta != 0 {
 		if !bias.DType.IsFloat() {

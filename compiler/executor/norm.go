@@ -7,12 +7,12 @@ import (
 )
 
 func init() {
-	register("Softmax", softmax, "axis")
-	register("LogSoftmax", softmax, "axis")
-	register("Hardmax", softmax, "axis")
-	register("BatchNormalization", batchNorm, "epsilon", "momentum", "spatial", "is_test", "training_mode", "consumed_inputs")
-	register("LayerNormalization", layerNorm, "axis", "epsilon", "stash_type")
-	register("InstanceNormalization", instanceNorm, "epsilon")
+	register("Softmax", softmax)
+	register("LogSoftmax", softmax)
+	register("Hardmax", softmax)
+	register("BatchNormalization", batchNorm)
+	register("LayerNormalization", layerNorm)
+	register("InstanceNormalization", instanceNorm)
 }
 
 // softmax computes Softmax, LogSoftmax and Hardmax. Before set 13 the input
@@ -24,11 +24,14 @@ func softmax(c *call) ([]*xgraph.Tensor, error) {
 		return nil, err
 	}
 	r := len(x.Shape)
-	def := int64(-1)
+	a := int64(-1)
 	if c.opset < 13 {
-		def = 1
+		a = 1
 	}
-	ax, err := axis(c.n.Int("axis", def), max(r, 1))
+	if c.n.Has("axis") {
+		a = c.n.Int("axis")
+	}
+	ax, err := axis(a, max(r, 1))
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
@@ -85,7 +88,7 @@ func batchNorm(c *call) ([]*xgraph.Tensor, error) {
 	if len(x.Shape) < 2 {
 		return nil, c.errorf("input %v must be N×C×...", x.Shape)
 	}
-	if c.opset < 9 && c.n.Int("spatial", 1) == 0 {
+	if c.opset < 9 && c.n.Int("spatial") == 0 {
 		return nil, c.unsupported("spatial", "per-activation statistics (spatial=0)")
 	}
 	N, C := x.Shape[0], x.Shape[1]
@@ -94,11 +97,11 @@ func batchNorm(c *call) ([]*xgraph.Tensor, error) {
 			return nil, c.errorf("parameter %v does not match %d channels", t.Shape, C)
 		}
 	}
-	eps := float64(c.n.Float("epsilon", 1e-5))
-	momentum := float64(c.n.Float("momentum", 0.9))
+	eps := float64(c.n.Float("epsilon"))
+	momentum := float64(c.n.Float("momentum"))
 	inner := numel(x.Shape[2:])
-	training := c.n.Int("training_mode", 0) != 0
-	if c.opset < 7 && c.n.Int("is_test", 0) == 0 && len(c.n.Outputs) > 1 {
+	training := c.n.Int("training_mode") != 0
+	if c.opset < 7 && c.n.Int("is_test") == 0 && len(c.n.Outputs) > 1 {
 		training = true
 	}
 	mu, va := mean.F, variance.F
@@ -154,11 +157,11 @@ func layerNorm(c *call) ([]*xgraph.Tensor, error) {
 		return nil, err
 	}
 	r := len(x.Shape)
-	ax, err := axis(c.n.Int("axis", -1), r)
+	ax, err := axis(c.n.Int("axis"), r)
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
-	eps := float64(c.n.Float("epsilon", 1e-5))
+	eps := float64(c.n.Float("epsilon"))
 	outer, n := numel(x.Shape[:ax]), numel(x.Shape[ax:])
 	norm := x.Shape[ax:]
 	is := bindex(scale.Shape, norm)
@@ -214,7 +217,7 @@ func instanceNorm(c *call) ([]*xgraph.Tensor, error) {
 	if len(x.Shape) < 3 || scale.Len() != x.Shape[1] || bias.Len() != x.Shape[1] {
 		return nil, c.errorf("input %v, scale %v and bias %v do not match", x.Shape, scale.Shape, bias.Shape)
 	}
-	eps := float64(c.n.Float("epsilon", 1e-5))
+	eps := float64(c.n.Float("epsilon"))
 	N, C, inner := x.Shape[0], x.Shape[1], numel(x.Shape[2:])
 	y := xgraph.Zero(x.DType, x.Shape...)
 	for nc := 0; nc < N*C; nc++ {

@@ -4,25 +4,22 @@ import (
 	"math"
 
 	"argus/compiler/xgraph"
+	"argus/internal/geom"
 )
 
 func init() {
-	register("MaxPool", maxPool, "auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides")
-	register("AveragePool", avgPool, "auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides")
+	register("MaxPool", maxPool)
+	register("AveragePool", avgPool)
 	register("GlobalAveragePool", func(c *call) ([]*xgraph.Tensor, error) { return globalPool(c, false) })
 	register("GlobalMaxPool", func(c *call) ([]*xgraph.Tensor, error) { return globalPool(c, true) })
 }
 
-// poolWindow reads the pooling geometry of the node for input x.
-func poolWindow(c *call, x *xgraph.Tensor) (*window, error) {
+// poolWindow returns the pooling window of the node over input x.
+func poolWindow(c *call, x *xgraph.Tensor) (geom.Window, error) {
 	if len(x.Shape) < 3 {
-		return nil, c.errorf("input %v must be N×C×spatial", x.Shape)
+		return geom.Window{}, c.errorf("input %v must be N×C×spatial", x.Shape)
 	}
-	ks := c.n.Ints("kernel_shape")
-	if len(ks) != len(x.Shape)-2 {
-		return nil, c.errorf("kernel_shape %v does not fit input %v", ks, x.Shape)
-	}
-	return geometry(c, x.Shape[2:], ints(ks), c.n.Int("ceil_mode", 0) != 0)
+	return xgraph.Window(c.n, x.Shape[2:], nil)
 }
 
 func maxPool(c *call) ([]*xgraph.Tensor, error) {
@@ -57,15 +54,15 @@ func maxPoolFloat(c *call, x *xgraph.Tensor) ([]*xgraph.Tensor, error) {
 	// Indices count within the batch item and channel in row-major
 	// order, or with storage_order=1 in column-major order of the
 	// spatial dimensions.
-	colMajor := c.n.Int("storage_order", 0) != 0
-	cst := make([]int, len(w.in))
-	for j, s := 0, 1; j < len(w.in); j++ {
+	colMajor := c.n.Int("storage_order") != 0
+	cst := make([]int, len(w.In))
+	for j, s := 0, 1; j < len(w.In); j++ {
 		cst[j] = s
-		s *= w.in[j]
+		s *= w.In[j]
 	}
 	N, C := x.Shape[0], x.Shape[1]
-	inSize, outSize := numel(w.in), numel(w.out)
-	shape := append([]int{N, C}, w.out...)
+	inSize, outSize := numel(w.In), numel(w.Out)
+	shape := append([]int{N, C}, w.Out...)
 	y := c.alloc(x.DType, shape...)
 	// The indices cost twice the values' memory; compute them only when
 	// the node asks for them.
@@ -76,15 +73,15 @@ func maxPoolFloat(c *call, x *xgraph.Tensor) ([]*xgraph.Tensor, error) {
 	}
 	best := make([]float32, outSize)
 	arg := make([]int, outSize)
-	inStr := strides(w.in)
+	inStr := strides(w.In)
 	for nc := 0; nc < N*C; nc++ {
 		src := x.F[nc*inSize : (nc+1)*inSize]
-		if len(w.in) == 2 && !wantIdx {
-			w.max2dValues(src, best)
-		} else if len(w.in) == 2 {
-			w.max2d(src, best, arg)
+		if len(w.In) == 2 && !wantIdx {
+			max2dValues(w, src, best)
+		} else if len(w.In) == 2 {
+			max2d(w, src, best, arg)
 		} else {
-			w.maxNd(src, best, arg, inStr)
+			maxNd(w, src, best, arg, inStr)
 		}
 		copy(y.F[nc*outSize:], best)
 		if !wantIdx {
@@ -93,8 +90,8 @@ func maxPoolFloat(c *call, x *xgraph.Tensor) ([]*xgraph.Tensor, error) {
 		for o, a := range arg {
 			if colMajor && a >= 0 {
 				off := 0
-				for j := range w.in {
-					off += (a / inStr[j] % w.in[j]) * cst[j]
+				for j := range w.In {
+					off += (a / inStr[j] % w.In[j]) * cst[j]
 				}
 				a = off
 			}
@@ -106,13 +103,13 @@ func maxPoolFloat(c *call, x *xgraph.Tensor) ([]*xgraph.Tensor, error) {
 
 // maxNd finds the maximum of each window of src and its position, for any
 // number of spatial dimensions.
-func (w *window) maxNd(src, best []float32, arg []int, inStr []int) {
+func maxNd(w geom.Window, src, best []float32, arg []int, inStr []int) {
 	for i := range best {
 		best[i] = float32(math.Inf(-1))
 		arg[i] = -1
 	}
-	w.forTaps(func(_ int, rows [][]int) {
-		spread(rows, inStr, w.out, func(o, off int) {
+	forTaps(w, func(_ int, rows [][]int) {
+		spread(rows, inStr, w.Out, func(o, off int) {
 			if off >= 0 && (src[off] > best[o] || arg[o] < 0) {
 				best[o], arg[o] = src[off], off
 			}
@@ -122,16 +119,16 @@ func (w *window) maxNd(src, best []float32, arg []int, inStr []int) {
 
 // max2d is maxNd for two spatial dimensions without callbacks, scanning
 // each window in row-major order so ties keep the first position.
-func (w *window) max2d(src, best []float32, arg []int) {
-	H, W := w.in[0], w.in[1]
-	OH, OW := w.out[0], w.out[1]
-	sy, sx, dy, dx := w.stride[0], w.stride[1], w.dil[0], w.dil[1]
+func max2d(w geom.Window, src, best []float32, arg []int) {
+	H, W := w.In[0], w.In[1]
+	OH, OW := w.Out[0], w.Out[1]
+	sy, sx, dy, dx := w.Stride[0], w.Stride[1], w.Dilation[0], w.Dilation[1]
 	for oy := 0; oy < OH; oy++ {
-		y0 := oy*sy - w.padB[0]
+		y0 := oy*sy - w.Padding[0]
 		for ox := 0; ox < OW; ox++ {
-			x0 := ox*sx - w.padB[1]
+			x0 := ox*sx - w.Padding[1]
 			// The taps inside the image: kx in [klo, khi).
-			klo, khi := 0, w.k[1]
+			klo, khi := 0, w.Kernel[1]
 			for klo < khi && x0+klo*dx < 0 {
 				klo++
 			}
@@ -139,7 +136,7 @@ func (w *window) max2d(src, best []float32, arg []int) {
 				khi--
 			}
 			m, a := float32(math.Inf(-1)), -1
-			for ky := 0; ky < w.k[0]; ky++ {
+			for ky := 0; ky < w.Kernel[0]; ky++ {
 				y := y0 + ky*dy
 				if y < 0 || y >= H {
 					continue
@@ -159,24 +156,24 @@ func (w *window) max2d(src, best []float32, arg []int) {
 
 // max2dValues is max2d without the positions: each kernel tap sweeps a
 // whole output row, which keeps the inner loop free of bookkeeping.
-func (w *window) max2dValues(src, best []float32) {
-	H, W := w.in[0], w.in[1]
-	OH, OW := w.out[0], w.out[1]
-	sx := w.stride[1]
+func max2dValues(w geom.Window, src, best []float32) {
+	H, W := w.In[0], w.In[1]
+	OH, OW := w.Out[0], w.Out[1]
+	sx := w.Stride[1]
 	inf := float32(math.Inf(-1))
 	for oy := 0; oy < OH; oy++ {
 		out := best[oy*OW : (oy+1)*OW]
 		for i := range out {
 			out[i] = inf
 		}
-		for ky := 0; ky < w.k[0]; ky++ {
-			y := oy*w.stride[0] - w.padB[0] + ky*w.dil[0]
+		for ky := 0; ky < w.Kernel[0]; ky++ {
+			y := oy*w.Stride[0] - w.Padding[0] + ky*w.Dilation[0]
 			if y < 0 || y >= H {
 				continue
 			}
 			row := src[y*W : (y+1)*W]
-			for kx := 0; kx < w.k[1]; kx++ {
-				off := kx*w.dil[1] - w.padB[1]
+			for kx := 0; kx < w.Kernel[1]; kx++ {
+				off := kx*w.Dilation[1] - w.Padding[1]
 				// Output columns whose tap lies inside the row.
 				lo := 0
 				if off < 0 {
@@ -205,40 +202,41 @@ func avgPool(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	includePad := c.n.Int("count_include_pad", 0) != 0
+	includePad := c.n.Int("count_include_pad") != 0
 	N, C := x.Shape[0], x.Shape[1]
-	inSize, outSize := numel(w.in), numel(w.out)
+	inSize, outSize := numel(w.In), numel(w.Out)
 	// The divisor of each output position: the taps inside the input, or
 	// with count_include_pad the taps inside the padded input.
 	count := make([]float32, outSize)
 	if includePad {
-		padded := &window{in: make([]int, len(w.in)), k: w.k, out: w.out, stride: w.stride, dil: w.dil, padB: make([]int, len(w.in)), padE: w.padE}
-		for j := range w.in {
-			padded.in[j] = w.in[j] + w.padB[j] + w.padE[j]
+		padded := w
+		padded.In, padded.Padding = make([]int, len(w.In)), make([]int, len(w.In))
+		for j := range w.In {
+			padded.In[j] = w.In[j] + w.Padding[j] + w.PadEnd[j]
 		}
-		padded.forTaps(func(_ int, rows [][]int) {
-			spread(rows, strides(padded.in), w.out, func(o, off int) {
+		forTaps(padded, func(_ int, rows [][]int) {
+			spread(rows, strides(padded.In), w.Out, func(o, off int) {
 				if off >= 0 {
 					count[o]++
 				}
 			})
 		})
 	} else {
-		w.forTaps(func(_ int, rows [][]int) {
-			spread(rows, strides(w.in), w.out, func(o, off int) {
+		forTaps(w, func(_ int, rows [][]int) {
+			spread(rows, strides(w.In), w.Out, func(o, off int) {
 				if off >= 0 {
 					count[o]++
 				}
 			})
 		})
 	}
-	y := xgraph.Zero(x.DType, append([]int{N, C}, w.out...)...)
-	inStr := strides(w.in)
+	y := xgraph.Zero(x.DType, append([]int{N, C}, w.Out...)...)
+	inStr := strides(w.In)
 	for nc := 0; nc < N*C; nc++ {
 		src := x.F[nc*inSize : (nc+1)*inSize]
 		dst := y.F[nc*outSize : (nc+1)*outSize]
-		w.forTaps(func(_ int, rows [][]int) {
-			spread(rows, inStr, w.out, func(o, off int) {
+		forTaps(w, func(_ int, rows [][]int) {
+			spread(rows, inStr, w.Out, func(o, off int) {
 				if off >= 0 {
 					dst[o] += src[off]
 				}

@@ -29,10 +29,10 @@ var reducers = map[string]reducer{
 func init() {
 	for name, r := range reducers {
 		r := r
-		register(name, func(c *call) ([]*xgraph.Tensor, error) { return reduce(c, r) }, "axes", "keepdims", "noop_with_empty_axes")
+		register(name, func(c *call) ([]*xgraph.Tensor, error) { return reduce(c, r) })
 	}
-	register("ArgMax", argReduce, "axis", "keepdims", "select_last_index")
-	register("ArgMin", argReduce, "axis", "keepdims", "select_last_index")
+	register("ArgMax", argReduce)
+	register("ArgMin", argReduce)
 }
 
 func reduce(c *call, r reducer) ([]*xgraph.Tensor, error) {
@@ -48,7 +48,7 @@ func reduce(c *call, r reducer) ([]*xgraph.Tensor, error) {
 	if given && len(axes) == 0 {
 		given = false
 	}
-	if !given && c.n.Int("noop_with_empty_axes", 0) != 0 {
+	if !given && c.n.Int("noop_with_empty_axes") != 0 {
 		return one(x), nil
 	}
 	red := make([]bool, rank)
@@ -60,7 +60,7 @@ func reduce(c *call, r reducer) ([]*xgraph.Tensor, error) {
 			red[i] = true
 		}
 	}
-	keep := c.n.Int("keepdims", 1) != 0
+	keep := c.n.Int("keepdims") != 0
 	kshape := make([]int, rank)
 	var oshape []int
 	for i, d := range x.Shape {
@@ -111,11 +111,11 @@ func argReduce(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	ax, err := axis(c.n.Int("axis", 0), len(x.Shape))
+	ax, err := axis(c.n.Int("axis"), len(x.Shape))
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
-	last := c.n.Int("select_last_index", 0) != 0
+	last := c.n.Int("select_last_index") != 0
 	isMax := c.n.Op == "ArgMax"
 	outer, n, inner := numel(x.Shape[:ax]), x.Shape[ax], numel(x.Shape[ax+1:])
 	shape := append([]int{}, x.Shape...)
@@ -134,7 +134,7 @@ func argReduce(c *call) ([]*xgraph.Tensor, error) {
 			out.I[o*inner+q] = int64(arg)
 		}
 	}
-	if c.n.Int("keepdims", 1) == 0 {
+	if c.n.Int("keepdims") == 0 {
 		shape = append(shape[:ax], shape[ax+1:]...)
 		out = out.Reshaped(shape)
 	}

@@ -7,9 +7,9 @@ import (
 )
 
 func init() {
-	register("Pad", pad, "mode", "pads", "value", "paddings")
-	register("Resize", resize, "coordinate_transformation_mode", "cubic_coeff_a", "exclude_outside", "extrapolation_value", "mode", "nearest_mode")
-	register("Upsample", resize, "mode", "scales", "height_scale", "width_scale")
+	register("Pad", pad)
+	register("Resize", resize)
+	register("Upsample", resize)
 }
 
 func pad(c *call) ([]*xgraph.Tensor, error) {
@@ -25,7 +25,7 @@ func pad(c *call) ([]*xgraph.Tensor, error) {
 		if pads == nil {
 			pads = c.n.Ints("paddings")
 		}
-		value = float64(c.n.Float("value", 0))
+		value = float64(c.n.Float("value"))
 	} else {
 		pads, _ = c.intsInput(1)
 		if t := c.input(2); t != nil && t.Len() > 0 {
@@ -35,7 +35,7 @@ func pad(c *call) ([]*xgraph.Tensor, error) {
 	if len(pads) != 2*r {
 		return nil, c.errorf("pads %v do not fit rank %d", pads, r)
 	}
-	mode := c.n.String("mode", "constant")
+	mode := c.n.String("mode")
 	switch mode {
 	case "constant", "reflect", "edge":
 	default:
@@ -131,13 +131,13 @@ func resize(c *call) ([]*xgraph.Tensor, error) {
 		return nil, err
 	}
 	r := len(x.Shape)
-	o := resizeOpts{
-		mode:           c.n.String("mode", "nearest"),
-		coord:          c.n.String("coordinate_transformation_mode", "half_pixel"),
-		nearest:        c.n.String("nearest_mode", "round_prefer_floor"),
-		cubicA:         float64(c.n.Float("cubic_coeff_a", -0.75)),
-		excludeOutside: c.n.Int("exclude_outside", 0) != 0,
-		extrapolation:  float64(c.n.Float("extrapolation_value", 0)),
+	o := resizeOpts{mode: c.n.String("mode")}
+	if c.n.Op == "Resize" {
+		// Upsample has none of these: its modes neither extrapolate nor
+		// use the cubic coefficient, and it fixes the coordinates below.
+		o.coord, o.nearest = c.n.String("coordinate_transformation_mode"), c.n.String("nearest_mode")
+		o.cubicA, o.excludeOutside = float64(c.n.Float("cubic_coeff_a")), c.n.Int("exclude_outside") != 0
+		o.extrapolation = float64(c.n.Float("extrapolation_value"))
 	}
 	var scales []float64
 	var sizes []int64
@@ -153,7 +153,7 @@ func resize(c *call) ([]*xgraph.Tensor, error) {
 					scales = append(scales, float64(v))
 				}
 			} else if c.n.Has("height_scale") {
-				scales = []float64{1, 1, float64(c.n.Float("height_scale", 1)), float64(c.n.Float("width_scale", 1))}
+				scales = []float64{1, 1, float64(c.n.Float("height_scale")), float64(c.n.Float("width_scale"))}
 			}
 		} else if t := c.input(1); t != nil {
 			for i := 0; i < t.Len(); i++ {

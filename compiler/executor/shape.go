@@ -11,17 +11,17 @@ func init() {
 		x, err := c.need(0)
 		return one(x), err
 	})
-	register("Dropout", dropout, "ratio", "is_test", "seed", "consumed_inputs")
-	register("Reshape", reshape, "allowzero", "shape")
-	register("Flatten", flatten, "axis")
-	register("Transpose", transpose, "perm")
-	register("Squeeze", squeeze, "axes")
-	register("Unsqueeze", unsqueeze, "axes")
-	register("Concat", concat, "axis")
-	register("Split", split, "axis", "split")
-	register("Slice", slice, "starts", "ends", "axes")
-	register("Gather", gather, "axis")
-	register("Shape", shapeOp, "start", "end")
+	register("Dropout", dropout)
+	register("Reshape", reshape)
+	register("Flatten", flatten)
+	register("Transpose", transpose)
+	register("Squeeze", squeeze)
+	register("Unsqueeze", unsqueeze)
+	register("Concat", concat)
+	register("Split", split)
+	register("Slice", slice)
+	register("Gather", gather)
+	register("Shape", shapeOp)
 	register("Size", func(c *call) ([]*xgraph.Tensor, error) {
 		x, err := c.need(0)
 		if err != nil {
@@ -29,13 +29,13 @@ func init() {
 		}
 		return one(xgraph.NewInt(xgraph.Int64, []int64{int64(x.Len())})), nil
 	})
-	register("Constant", constant, "value", "value_float", "value_floats", "value_int", "value_ints")
-	register("ConstantOfShape", constantOfShape, "value")
+	register("Constant", constant)
+	register("ConstantOfShape", constantOfShape)
 	register("Expand", expand)
 	register("Tile", tile)
 	register("Range", rangeOp)
-	register("Cast", cast, "to", "saturate")
-	register("CastLike", cast, "saturate")
+	register("Cast", cast)
+	register("CastLike", cast)
 }
 
 func dropout(c *call) ([]*xgraph.Tensor, error) {
@@ -48,7 +48,7 @@ func dropout(c *call) ([]*xgraph.Tensor, error) {
 	if t := c.input(2); t != nil && t.Len() > 0 && t.Float(0) != 0 {
 		training = true
 	}
-	ratio := float64(c.n.Float("ratio", 0.5))
+	ratio := float64(c.n.Float("ratio"))
 	if t := c.input(1); t != nil && t.Len() > 0 {
 		ratio = t.Float(0)
 	}
@@ -83,7 +83,7 @@ func reshape(c *call) ([]*xgraph.Tensor, error) {
 	if !ok {
 		return nil, c.errorf("no target shape")
 	}
-	allowZero := c.n.Int("allowzero", 0) != 0
+	allowZero := c.n.Int("allowzero") != 0
 	shape := make([]int, len(spec))
 	infer := -1
 	known := 1
@@ -124,12 +124,12 @@ func flatten(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	ax := c.n.Int("axis", 1)
+	ax := c.n.Int("axis")
 	if ax < 0 {
 		ax += int64(len(x.Shape))
 	}
 	if ax < 0 || ax > int64(len(x.Shape)) {
-		return nil, c.errorf("axis %d out of range for %v", c.n.Int("axis", 1), x.Shape)
+		return nil, c.errorf("axis %d out of range for %v", c.n.Int("axis"), x.Shape)
 	}
 	outer := numel(x.Shape[:ax])
 	return one(x.Reshaped([]int{outer, x.Len() / max(outer, 1)})), nil
@@ -257,7 +257,7 @@ func concat(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	ax, err := axis(c.n.Int("axis", 1), len(first.Shape))
+	ax, err := axis(c.n.Int("axis"), len(first.Shape))
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
@@ -316,7 +316,7 @@ func split(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	ax, err := axis(c.n.Int("axis", 0), len(x.Shape))
+	ax, err := axis(c.n.Int("axis"), len(x.Shape))
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
@@ -432,7 +432,7 @@ func gather(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	ax, err := axis(c.n.Int("axis", 0), len(x.Shape))
+	ax, err := axis(c.n.Int("axis"), len(x.Shape))
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
@@ -464,7 +464,10 @@ func shapeOp(c *call) ([]*xgraph.Tensor, error) {
 		return nil, err
 	}
 	r := int64(len(x.Shape))
-	start, end := c.n.Int("start", 0), c.n.Int("end", r)
+	start, end := c.n.Int("start"), r
+	if c.n.Has("end") {
+		end = c.n.Int("end")
+	}
 	if start < 0 {
 		start += r
 	}
@@ -484,18 +487,18 @@ func constant(c *call) ([]*xgraph.Tensor, error) {
 	n := c.n
 	switch {
 	case n.Has("value"):
-		a := n.Attrs["value"]
-		if a.Kind != xgraph.AttrTensor || a.T == nil {
-			return nil, c.errorf("attribute value is not a tensor")
+		t := n.Tensor("value")
+		if t == nil {
+			return nil, c.errorf("attribute value holds no tensor")
 		}
-		return one(a.T), nil
+		return one(t), nil
 	case n.Has("value_float"):
-		return one(xgraph.NewFloat([]float32{n.Float("value_float", 0)})), nil
+		return one(xgraph.NewFloat([]float32{n.Float("value_float")})), nil
 	case n.Has("value_floats"):
 		v := append([]float32{}, n.Floats("value_floats")...)
 		return one(xgraph.NewFloat(v, len(v))), nil
 	case n.Has("value_int"):
-		return one(xgraph.NewInt(xgraph.Int64, []int64{n.Int("value_int", 0)})), nil
+		return one(xgraph.NewInt(xgraph.Int64, []int64{n.Int("value_int")})), nil
 	case n.Has("value_ints"):
 		v := append([]int64{}, n.Ints("value_ints")...)
 		return one(xgraph.NewInt(xgraph.Int64, v, len(v))), nil
@@ -515,11 +518,12 @@ func constantOfShape(c *call) ([]*xgraph.Tensor, error) {
 		}
 	}
 	val := xgraph.NewFloat([]float32{0})
-	if a, ok := c.n.Attrs["value"]; ok {
-		if a.Kind != xgraph.AttrTensor || a.T == nil || a.T.Len() != 1 {
+	if c.n.Has("value") {
+		t := c.n.Tensor("value")
+		if t == nil || t.Len() != 1 {
 			return nil, c.errorf("attribute value must be a one-element tensor")
 		}
-		val = a.T
+		val = t
 	}
 	out := xgraph.Zero(val.DType, shape...)
 	if val.DType.IsFloat() {
@@ -630,10 +634,7 @@ func cast(c *call) ([]*xgraph.Tensor, error) {
 		}
 		to = t.DType
 	} else {
-		if a, ok := c.n.Attrs["to"]; ok && a.Kind == xgraph.AttrString {
-			return nil, c.unsupported("to", "type given by name %q", a.S)
-		}
-		to = xgraph.DType(c.n.Int("to", 0))
+		to = xgraph.DType(c.n.Int("to"))
 	}
 	if !to.Supported() {
 		return nil, c.unsupported("to", "element type %s", to)

@@ -2,11 +2,16 @@
 // tensors with element types and shapes, as DNNVM's XGraph. Models from
 // the frameworks (see package onnx) become a Graph; passes rewrite it
 // (constant folding, identity and dropout removal, batch-norm folding, dead
-// node removal); the executor in package runtime runs it, and later stages
-// lower it to the accelerator.
+// node removal); the reference executor (package executor) runs it, and
+// later stages lower it to the accelerator.
 //
 // Operators keep ONNX's names and attribute conventions (NCHW layout,
-// "pads" as begin values then end values).
+// "pads" as begin values then end values). Each has one Schema (Lookup):
+// its attributes with their kinds, defaults and valid values, its shape
+// rule and, for convolution and pooling, its window as a geom.Window.
+// Node's attribute accessors take their defaults from it, and Window
+// resolves a node's window, so that shape inference, the executor and the
+// lowering agree on what an attribute means.
 package xgraph
 
 import (
@@ -105,17 +110,20 @@ func (n *Node) Label() string {
 	return fmt.Sprintf("%s (%s)", n.Name, n.Op)
 }
 
-// Int returns the integer attribute name, or def when absent.
-func (n *Node) Int(name string, def int64) int64 {
-	if a, ok := n.Attrs[name]; ok && a.Kind == AttrInt {
+// Int returns the integer attribute name, or its default from the
+// operator's schema, or 0 when it has none. Like the other accessors it
+// panics when the schema does not list the attribute.
+func (n *Node) Int(name string) int64 {
+	if a := n.attr(name); a != nil && a.Kind == AttrInt {
 		return a.I
 	}
-	return def
+	return 0
 }
 
-// Float returns the float attribute name, or def when absent.
-func (n *Node) Float(name string, def float32) float32 {
-	if a, ok := n.Attrs[name]; ok {
+// Float returns the float attribute name (an integer converted), or its
+// default, or 0 when it has none.
+func (n *Node) Float(name string) float32 {
+	if a := n.attr(name); a != nil {
 		switch a.Kind {
 		case AttrFloat:
 			return a.F
@@ -123,20 +131,22 @@ func (n *Node) Float(name string, def float32) float32 {
 			return float32(a.I)
 		}
 	}
-	return def
+	return 0
 }
 
-// String returns the string attribute name, or def when absent.
-func (n *Node) String(name string, def string) string {
-	if a, ok := n.Attrs[name]; ok && a.Kind == AttrString {
+// String returns the string attribute name, or its default, or "" when it
+// has none.
+func (n *Node) String(name string) string {
+	if a := n.attr(name); a != nil && a.Kind == AttrString {
 		return a.S
 	}
-	return def
+	return ""
 }
 
-// Ints returns the integer-list attribute name, or nil when absent.
+// Ints returns the integer-list attribute name (a single integer as a list
+// of one), or its default, or nil when it has none.
 func (n *Node) Ints(name string) []int64 {
-	if a, ok := n.Attrs[name]; ok {
+	if a := n.attr(name); a != nil {
 		switch a.Kind {
 		case AttrInts:
 			return a.Ints
@@ -147,10 +157,20 @@ func (n *Node) Ints(name string) []int64 {
 	return nil
 }
 
-// Floats returns the float-list attribute name, or nil when absent.
+// Floats returns the float-list attribute name, or its default, or nil
+// when it has none.
 func (n *Node) Floats(name string) []float32 {
-	if a, ok := n.Attrs[name]; ok && a.Kind == AttrFloats {
+	if a := n.attr(name); a != nil && a.Kind == AttrFloats {
 		return a.Floats
+	}
+	return nil
+}
+
+// Tensor returns the tensor attribute name, or nil when it is absent or
+// holds no tensor.
+func (n *Node) Tensor(name string) *Tensor {
+	if a := n.attr(name); a != nil && a.Kind == AttrTensor {
+		return a.T
 	}
 	return nil
 }

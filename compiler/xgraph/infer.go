@@ -8,92 +8,48 @@ package xgraph
 func InferShapes(g *Graph) {
 	g.link()
 	for _, n := range g.Nodes {
-		if r, ok := shapeRules[n.Op]; ok && n.Domain == "" {
-			r(g.Opset, n)
+		if s, ok := schemas[n.Op]; ok && n.Domain == "" && s.Shape != nil {
+			s.Shape(g.Opset, n)
 		}
 	}
 }
 
-// shapeRule infers the outputs of one node.
-type shapeRule func(opset int, n *Node)
+func dropoutRule(_ int, n *Node) {
+	copyType(n, 0, 0)
+	if len(n.Outputs) > 1 && n.Outputs[1] != nil && n.Input(0) != nil {
+		setOut(n, 1, Bool, n.Input(0).Shape, n.Input(0).Ranked)
+	}
+}
 
-var shapeRules = map[string]shapeRule{}
+// boolRule is the rule of element-wise predicates.
+func boolRule(_ int, n *Node) {
+	if x := n.Input(0); x != nil {
+		setOut(n, 0, Bool, x.Shape, x.Ranked)
+	}
+}
 
-func init() {
-	same := func(_ int, n *Node) { copyType(n, 0, 0) }
-	for _, op := range []string{
-		"Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish",
-		"Gelu", "Erf", "Softmax", "LogSoftmax", "Hardmax", "Sqrt", "Exp", "Log", "Neg", "Abs",
-		"Identity", "Elu", "Selu", "Celu", "Softplus", "Softsign", "Reciprocal", "Floor", "Ceil",
-		"Round", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh",
-		"Atanh", "Sign", "Shrink", "ThresholdedRelu", "InstanceNormalization",
-		"BatchNormalization", "LayerNormalization",
-	} {
-		shapeRules[op] = same
+func castRule(_ int, n *Node) {
+	if x := n.Input(0); x != nil {
+		setOut(n, 0, DType(n.Int("to")), x.Shape, x.Ranked)
 	}
-	shapeRules["Dropout"] = func(_ int, n *Node) {
-		copyType(n, 0, 0)
-		if len(n.Outputs) > 1 && n.Outputs[1] != nil && n.Input(0) != nil {
-			setOut(n, 1, Bool, n.Input(0).Shape, n.Input(0).Ranked)
-		}
+}
+
+func expandRule(_ int, n *Node) {
+	x := n.Input(0)
+	s, ok := constInts(n.Input(1))
+	if x == nil || !x.Ranked || !ok {
+		return
 	}
-	for _, op := range []string{"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Mod"} {
-		shapeRules[op] = func(_ int, n *Node) { broadcastRule(n, n.Inputs, dtypeOf(n.Input(0))) }
+	setOut(n, 0, x.DType, broadcastDims(x.Shape, toInts(s)), true)
+}
+
+func constantOfShapeRule(_ int, n *Node) {
+	s, ok := constInts(n.Input(0))
+	dt := Float32
+	if t := n.Tensor("value"); t != nil {
+		dt = t.DType
 	}
-	for _, op := range []string{"Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor"} {
-		shapeRules[op] = func(_ int, n *Node) { broadcastRule(n, n.Inputs, Bool) }
-	}
-	shapeRules["Not"] = func(_ int, n *Node) {
-		if x := n.Input(0); x != nil {
-			setOut(n, 0, Bool, x.Shape, x.Ranked)
-		}
-	}
-	shapeRules["Where"] = func(_ int, n *Node) { broadcastRule(n, n.Inputs, dtypeOf(n.Input(1))) }
-	shapeRules["Cast"] = func(_ int, n *Node) {
-		if x := n.Input(0); x != nil {
-			setOut(n, 0, DType(n.Int("to", 0)), x.Shape, x.Ranked)
-		}
-	}
-	shapeRules["Conv"] = convRule
-	shapeRules["MaxPool"] = poolRule
-	shapeRules["AveragePool"] = poolRule
-	shapeRules["GlobalAveragePool"] = globalPoolRule
-	shapeRules["GlobalMaxPool"] = globalPoolRule
-	shapeRules["Gemm"] = gemmRule
-	shapeRules["MatMul"] = matmulRule
-	shapeRules["Flatten"] = flattenRule
-	shapeRules["Reshape"] = reshapeRule
-	shapeRules["Transpose"] = transposeRule
-	shapeRules["Squeeze"] = squeezeRule
-	shapeRules["Unsqueeze"] = unsqueezeRule
-	shapeRules["Concat"] = concatRule
-	shapeRules["Shape"] = shapeOfRule
-	shapeRules["Constant"] = constantRule
-	shapeRules["Gather"] = gatherRule
-	shapeRules["Pad"] = padRule
-	shapeRules["Slice"] = sliceRule
-	shapeRules["Split"] = splitRule
-	shapeRules["Resize"] = resizeRule
-	shapeRules["ConvTranspose"] = convTransposeRule
-	shapeRules["Expand"] = func(_ int, n *Node) {
-		x := n.Input(0)
-		s, ok := constInts(n.Input(1))
-		if x == nil || !x.Ranked || !ok {
-			return
-		}
-		setOut(n, 0, x.DType, broadcastDims(x.Shape, toInts(s)), true)
-	}
-	shapeRules["ConstantOfShape"] = func(_ int, n *Node) {
-		s, ok := constInts(n.Input(0))
-		dt := Float32
-		if a, has := n.Attrs["value"]; has && a.Kind == AttrTensor && a.T != nil {
-			dt = a.T.DType
-		}
-		setOut(n, 0, dt, toInts(s), ok)
-	}
-	for _, op := range []string{"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"} {
-		shapeRules[op] = reduceRule
-	}
+	setOut(n, 0, dt, toInts(s), ok)
 }
 
 func dtypeOf(v *Value) DType {
@@ -132,9 +88,9 @@ func constInts(v *Value) ([]int64, bool) {
 	if v.Const != nil {
 		return v.Const.Ints(), true
 	}
-	if p := v.Producer; p != nil && p.Op == "Constant" {
-		if a, ok := p.Attrs["value"]; ok && a.Kind == AttrTensor && a.T != nil {
-			return a.T.Ints(), true
+	if p := v.Producer; p != nil && p.Op == "Constant" && p.Domain == "" {
+		if t := p.Tensor("value"); t != nil {
+			return t.Ints(), true
 		}
 	}
 	return nil, false
@@ -179,53 +135,16 @@ func broadcastDims(a, b []int) []int {
 	return out
 }
 
-// windowDims computes pooled or convolved spatial sizes; unknown inputs
-// give unknown outputs.
-func windowDims(n *Node, in, kernel []int, ceil bool) []int {
-	r := len(in)
-	out := make([]int, r)
-	get := func(name string, i, def int) int {
-		if v := n.Ints(name); i < len(v) {
-			return int(v[i])
-		}
-		return def
-	}
-	pads := n.Ints("pads")
-	ap := n.String("auto_pad", "NOTSET")
-	for i := 0; i < r; i++ {
-		s, d := get("strides", i, 1), get("dilations", i, 1)
-		if in[i] < 0 || s <= 0 {
-			out[i] = -1
-			continue
-		}
-		if ap == "SAME_UPPER" || ap == "SAME_LOWER" {
-			out[i] = (in[i] + s - 1) / s
-			continue
-		}
-		pb, pe := 0, 0
-		if len(pads) == 2*r && ap != "VALID" {
-			pb, pe = int(pads[i]), int(pads[r+i])
-		}
-		span := in[i] + pb + pe - ((kernel[i]-1)*d + 1)
-		if ceil {
-			out[i] = (span+s-1)/s + 1
-			if (out[i]-1)*s >= in[i]+pb {
-				out[i]--
-			}
-		} else {
-			out[i] = span/s + 1
-		}
-	}
-	return out
-}
-
 func convRule(_ int, n *Node) {
 	x, w := n.Input(0), n.Input(1)
 	if x == nil || w == nil || !x.Ranked || !w.Ranked || len(x.Shape) < 3 || len(w.Shape) != len(x.Shape) {
 		return
 	}
-	shape := append([]int{x.Shape[0], w.Shape[0]}, windowDims(n, x.Shape[2:], w.Shape[2:], false)...)
-	setOut(n, 0, x.DType, shape, true)
+	dims, ok := windowDims(n, x.Shape[2:], w.Shape[2:])
+	if !ok {
+		return
+	}
+	setOut(n, 0, x.DType, append([]int{x.Shape[0], w.Shape[0]}, dims...), true)
 }
 
 func poolRule(_ int, n *Node) {
@@ -234,7 +153,11 @@ func poolRule(_ int, n *Node) {
 	if x == nil || !x.Ranked || len(x.Shape) != len(ks)+2 {
 		return
 	}
-	shape := append([]int{x.Shape[0], x.Shape[1]}, windowDims(n, x.Shape[2:], toInts(ks), n.Int("ceil_mode", 0) != 0)...)
+	dims, ok := windowDims(n, x.Shape[2:], nil)
+	if !ok {
+		return
+	}
+	shape := append([]int{x.Shape[0], x.Shape[1]}, dims...)
 	setOut(n, 0, x.DType, shape, true)
 	setOut(n, 1, Int64, shape, true)
 }
@@ -257,10 +180,10 @@ func gemmRule(_ int, n *Node) {
 		return
 	}
 	m, nn := a.Shape[0], b.Shape[1]
-	if n.Int("transA", 0) != 0 {
+	if n.Int("transA") != 0 {
 		m = a.Shape[1]
 	}
-	if n.Int("transB", 0) != 0 {
+	if n.Int("transB") != 0 {
 		nn = b.Shape[0]
 	}
 	setOut(n, 0, a.DType, []int{m, nn}, true)
@@ -304,7 +227,7 @@ func flattenRule(_ int, n *Node) {
 	if x == nil || !x.Ranked {
 		return
 	}
-	ax := int(n.Int("axis", 1))
+	ax := int(n.Int("axis"))
 	if ax < 0 {
 		ax += len(x.Shape)
 	}
@@ -328,7 +251,7 @@ func reshapeRule(_ int, n *Node) {
 	infer := -1
 	for i, d := range spec {
 		switch {
-		case d == 0 && n.Int("allowzero", 0) == 0:
+		case d == 0 && n.Int("allowzero") == 0:
 			if !x.Ranked || i >= len(x.Shape) {
 				out[i] = -1
 			} else {
@@ -344,7 +267,7 @@ func reshapeRule(_ int, n *Node) {
 	if infer >= 0 && x.Ranked {
 		// Dimensions copied with 0 cancel on both sides, so a dynamic
 		// batch kept by a 0 still lets the -1 be resolved.
-		copied := func(i int) bool { return i < len(spec) && spec[i] == 0 && n.Int("allowzero", 0) == 0 }
+		copied := func(i int) bool { return i < len(spec) && spec[i] == 0 && n.Int("allowzero") == 0 }
 		xk, ok := 1, true
 		for i, d := range x.Shape {
 			if copied(i) {
@@ -463,7 +386,7 @@ func concatRule(_ int, n *Node) {
 		if v == nil || !v.Ranked {
 			return
 		}
-		ax := int(n.Int("axis", 1))
+		ax := int(n.Int("axis"))
 		if ax < 0 {
 			ax += len(v.Shape)
 		}
@@ -492,7 +415,10 @@ func shapeOfRule(_ int, n *Node) {
 		return
 	}
 	r := int64(len(x.Shape))
-	start, end := n.Int("start", 0), n.Int("end", r)
+	start, end := n.Int("start"), r
+	if n.Has("end") {
+		end = n.Int("end")
+	}
 	if start < 0 {
 		start += r
 	}
@@ -505,8 +431,8 @@ func shapeOfRule(_ int, n *Node) {
 }
 
 func constantRule(_ int, n *Node) {
-	if a, ok := n.Attrs["value"]; ok && a.Kind == AttrTensor && a.T != nil {
-		setOut(n, 0, a.T.DType, a.T.Shape, true)
+	if t := n.Tensor("value"); t != nil {
+		setOut(n, 0, t.DType, t.Shape, true)
 	}
 }
 
@@ -515,7 +441,7 @@ func gatherRule(_ int, n *Node) {
 	if x == nil || ind == nil || !x.Ranked || !ind.Ranked {
 		return
 	}
-	ax := int(n.Int("axis", 0))
+	ax := int(n.Int("axis"))
 	if ax < 0 {
 		ax += len(x.Shape)
 	}
@@ -543,7 +469,7 @@ func reduceRule(_ int, n *Node) {
 		}
 	}
 	if len(axes) == 0 {
-		if n.Int("noop_with_empty_axes", 0) != 0 {
+		if n.Int("noop_with_empty_axes") != 0 {
 			copyType(n, 0, 0)
 			return
 		}
@@ -551,7 +477,7 @@ func reduceRule(_ int, n *Node) {
 			red[i] = true
 		}
 	}
-	keep := n.Int("keepdims", 1) != 0
+	keep := n.Int("keepdims") != 0
 	out := []int{}
 	for i, d := range x.Shape {
 		switch {
@@ -675,7 +601,7 @@ func splitRule(opset int, n *Node) {
 	if x == nil || !x.Ranked {
 		return
 	}
-	ax := int(n.Int("axis", 0))
+	ax := int(n.Int("axis"))
 	if ax < 0 {
 		ax += len(x.Shape)
 	}
@@ -732,31 +658,12 @@ func resizeRule(opset int, n *Node) {
 
 func convTransposeRule(_ int, n *Node) {
 	x, w := n.Input(0), n.Input(1)
-	if x == nil || w == nil || !x.Ranked || !w.Ranked || len(x.Shape) < 3 || len(w.Shape) != len(x.Shape) || n.Has("auto_pad") {
+	if x == nil || w == nil || !x.Ranked || !w.Ranked || len(x.Shape) < 3 || len(w.Shape) != len(x.Shape) {
 		return
 	}
-	r := len(x.Shape) - 2
-	get := func(name string, i, def int) int {
-		if v := n.Ints(name); i < len(v) {
-			return int(v[i])
-		}
-		return def
-	}
-	out := []int{x.Shape[0], w.Shape[1] * int(n.Int("group", 1))}
-	if os := n.Ints("output_shape"); len(os) >= r {
-		out = append(out, toInts(os[len(os)-r:])...)
-		setOut(n, 0, x.DType, out, true)
+	dims, ok := windowDims(n, x.Shape[2:], w.Shape[2:])
+	if !ok {
 		return
 	}
-	for i := 0; i < r; i++ {
-		in := x.Shape[2+i]
-		if in < 0 {
-			out = append(out, -1)
-			continue
-		}
-		s, d := get("strides", i, 1), get("dilations", i, 1)
-		k := w.Shape[2+i]
-		out = append(out, s*(in-1)+get("output_padding", i, 0)+(k-1)*d+1-get("pads", i, 0)-get("pads", r+i, 0))
-	}
-	setOut(n, 0, x.DType, out, true)
+	setOut(n, 0, x.DType, append([]int{x.Shape[0], w.Shape[1] * int(n.Int("group"))}, dims...), true)
 }

@@ -2,7 +2,9 @@ package xgraph
 
 import (
 	"fmt"
-	"math"
+	"slices"
+
+	"argus/internal/kernels"
 )
 
 // Pass is one graph rewrite. Run reports whether it changed the graph.
@@ -213,7 +215,7 @@ func passThrough(n *Node, cons map[*Value][]*Node) bool {
 		if len(n.Outputs) > 1 && n.Outputs[1] != nil && len(cons[n.Outputs[1]]) > 0 {
 			return false // the mask is used
 		}
-		if n.Int("is_test", 1) == 0 && !n.Has("training_mode") && len(n.Inputs) < 3 {
+		if n.Has("is_test") && n.Int("is_test") == 0 && !n.Has("training_mode") && len(n.Inputs) < 3 {
 			// Sets before 7 train unless is_test is set.
 			return false
 		}
@@ -261,7 +263,8 @@ func RemoveDead() Pass {
 // into the Conv before it when the convolution's output feeds only the
 // normalisation and all parameters are constants:
 // W'[m] = W[m]·k[m] and b'[m] = (b[m]-mean[m])·k[m] + beta[m], with
-// k = scale/sqrt(var+eps).
+// k = scale/sqrt(var+eps), computed by kernels.FoldBatchNorm as infer's
+// networks fold theirs.
 func FoldBatchNorm() Pass {
 	return PassFunc{"fold-batchnorm", func(g *Graph) (bool, error) {
 		g.link()
@@ -269,10 +272,10 @@ func FoldBatchNorm() Pass {
 		changed := false
 		drop := map[*Node]bool{}
 		for _, bn := range g.Nodes {
-			if bn.Op != "BatchNormalization" || bn.Domain != "" || len(bn.Inputs) != 5 || bn.Int("training_mode", 0) != 0 {
+			if bn.Op != "BatchNormalization" || bn.Domain != "" || len(bn.Inputs) != 5 || bn.Int("training_mode") != 0 {
 				continue
 			}
-			if g.Opset < 9 && bn.Int("spatial", 1) == 0 {
+			if g.Opset < 9 && bn.Int("spatial") == 0 {
 				continue
 			}
 			live := 0
@@ -305,25 +308,15 @@ func FoldBatchNorm() Pass {
 				p[i] = v.Const
 			}
 			b := conv.Input(2)
-			if !ok || (b != nil && (b.Const == nil || b.Const.Len() != M)) {
+			if !ok || (b != nil && (b.Const == nil || !b.Const.DType.IsFloat() || b.Const.Len() != M)) {
 				continue
 			}
-			eps := float64(bn.Float("epsilon", 1e-5))
-			scale, beta, mean, variance := p[0], p[1], p[2], p[3]
-			nw := w.Const.Clone()
-			nb := make([]float32, M)
-			per := nw.Len() / M
-			for m := 0; m < M; m++ {
-				k := float64(scale.F[m]) / math.Sqrt(float64(variance.F[m])+eps)
-				for i := m * per; i < (m+1)*per; i++ {
-					nw.F[i] = float32(float64(nw.F[i]) * k)
-				}
-				bias := 0.0
-				if b != nil {
-					bias = float64(b.Const.F[m])
-				}
-				nb[m] = float32((bias-float64(mean.F[m]))*k + float64(beta.F[m]))
+			bias := []float32(nil)
+			if b != nil {
+				bias = b.Const.F
 			}
+			fw, nb := kernels.FoldBatchNorm(w.Const.F, bias, p[0].F, p[1].F, p[2].F, p[3].F, float64(bn.Float("epsilon")))
+			nw := &Tensor{DType: w.Const.DType, Shape: slices.Clone(w.Const.Shape), F: fw}
 			wv := &Value{Name: w.Name + "_bnfold", DType: nw.DType, Shape: nw.Shape, Ranked: true, Const: nw}
 			bv := &Value{Name: conv.Label() + "_bnfold_bias", DType: Float32, Shape: []int{M}, Ranked: true, Const: NewFloat(nb, M)}
 			if conv.Name != "" {

@@ -4,7 +4,12 @@
 // shifts, so that the tests can hold one against the other bit for bit.
 package ref
 
-import "math"
+import (
+	"fmt"
+	"math"
+
+	"argus/internal/geom"
+)
 
 // Tensor is an int8 feature map of H x W x C, element (y, x, c) at
 // Data[(y*W+x)*C+c].
@@ -87,32 +92,39 @@ func (q Out) Apply(acc int64) int8 {
 	return int8(v)
 }
 
-// Window is a kernel, stride and padding.
-type Window struct {
-	KH, KW, SH, SW           int
-	Top, Bottom, Left, Right int
+// window resolves the layer window k (its Kernel, Stride, Padding and
+// PadEnd; no dilation) over the input and unpacks it. A window that does
+// not fit the input is a mistake of the caller, and the layers panic on it.
+func window(in Tensor, k geom.Window) (oh, ow, kh, kw, sh, sw, top, left int) {
+	w, err := k.Resolve([]int{in.H, in.W}, k.Kernel, false)
+	if err == nil && (w.Dilation[0] != 1 || w.Dilation[1] != 1) {
+		err = fmt.Errorf("dilations %v", w.Dilation)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("ref: window %v over %dx%d: %v", k, in.H, in.W, err))
+	}
+	return w.Out[0], w.Out[1], w.Kernel[0], w.Kernel[1], w.Stride[0], w.Stride[1], w.Padding[0], w.Padding[1]
 }
 
-// OutSize returns the output height and width over an h x w input.
-func (k Window) OutSize(h, w int) (int, int) {
-	return (h+k.Top+k.Bottom-k.KH)/k.SH + 1, (w+k.Left+k.Right-k.KW)/k.SW + 1
-}
+// The layers slide the window k over their input: its Kernel is KH x KW,
+// its Stride, and its Padding the padding at the top and left, PadEnd at
+// the bottom and right (nil: the same), as in geom.Window.
 
 // Conv is a convolution layer: Weights is OC x KH x KW x C, Bias has OC
 // values that ShiftBias aligns with the accumulator. The accumulator wraps
 // like a 32-bit register.
-func Conv(in Tensor, weights, bias []int8, oc int, k Window, shiftBias int, q Out) Tensor {
-	oh, ow := k.OutSize(in.H, in.W)
+func Conv(in Tensor, weights, bias []int8, oc int, k geom.Window, shiftBias int, q Out) Tensor {
+	oh, ow, kh, kw, sh, sw, top, left := window(in, k)
 	out := New(oh, ow, oc)
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
 			for o := 0; o < oc; o++ {
 				var acc int64
-				for ky := 0; ky < k.KH; ky++ {
-					for kx := 0; kx < k.KW; kx++ {
+				for ky := 0; ky < kh; ky++ {
+					for kx := 0; kx < kw; kx++ {
 						for c := 0; c < in.C; c++ {
-							x := in.At(oy*k.SH+ky-k.Top, ox*k.SW+kx-k.Left, c)
-							wv := weights[((o*k.KH+ky)*k.KW+kx)*in.C+c]
+							x := in.At(oy*sh+ky-top, ox*sw+kx-left, c)
+							wv := weights[((o*kh+ky)*kw+kx)*in.C+c]
 							acc += int64(x) * int64(wv)
 						}
 					}
@@ -127,16 +139,16 @@ func Conv(in Tensor, weights, bias []int8, oc int, k Window, shiftBias int, q Ou
 
 // Depthwise is a depthwise convolution: Weights is KH x KW x C, one filter
 // per channel.
-func Depthwise(in Tensor, weights, bias []int8, k Window, shiftBias int, q Out) Tensor {
-	oh, ow := k.OutSize(in.H, in.W)
+func Depthwise(in Tensor, weights, bias []int8, k geom.Window, shiftBias int, q Out) Tensor {
+	oh, ow, kh, kw, sh, sw, top, left := window(in, k)
 	out := New(oh, ow, in.C)
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
 			for c := 0; c < in.C; c++ {
 				var acc int64
-				for ky := 0; ky < k.KH; ky++ {
-					for kx := 0; kx < k.KW; kx++ {
-						acc += int64(in.At(oy*k.SH+ky-k.Top, ox*k.SW+kx-k.Left, c)) * int64(weights[(ky*k.KW+kx)*in.C+c])
+				for ky := 0; ky < kh; ky++ {
+					for kx := 0; kx < kw; kx++ {
+						acc += int64(in.At(oy*sh+ky-top, ox*sw+kx-left, c)) * int64(weights[(ky*kw+kx)*in.C+c])
 					}
 				}
 				acc = int64(int32(acc + int64(bias[c])*(int64(1)<<shiftBias)))
@@ -149,16 +161,16 @@ func Depthwise(in Tensor, weights, bias []int8, k Window, shiftBias int, q Out) 
 
 // MaxPool takes the maximum over each window; padding never wins (it reads
 // as -128).
-func MaxPool(in Tensor, k Window) Tensor {
-	oh, ow := k.OutSize(in.H, in.W)
+func MaxPool(in Tensor, k geom.Window) Tensor {
+	oh, ow, kh, kw, sh, sw, top, left := window(in, k)
 	out := New(oh, ow, in.C)
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
 			for c := 0; c < in.C; c++ {
 				m := -128
-				for ky := 0; ky < k.KH; ky++ {
-					for kx := 0; kx < k.KW; kx++ {
-						y, x := oy*k.SH+ky-k.Top, ox*k.SW+kx-k.Left
+				for ky := 0; ky < kh; ky++ {
+					for kx := 0; kx < kw; kx++ {
+						y, x := oy*sh+ky-top, ox*sw+kx-left
 						if y >= 0 && y < in.H && x >= 0 && x < in.W && int(in.At(y, x, c)) > m {
 							m = int(in.At(y, x, c))
 						}
@@ -173,17 +185,17 @@ func MaxPool(in Tensor, k Window) Tensor {
 
 // AvgPool sums each window (padding counts as zero), multiplies by mult and
 // shifts right by shift: mult/2^shift approximates 1/(KH*KW).
-func AvgPool(in Tensor, k Window, mult, shift, round int) Tensor {
-	oh, ow := k.OutSize(in.H, in.W)
+func AvgPool(in Tensor, k geom.Window, mult, shift, round int) Tensor {
+	oh, ow, kh, kw, sh, sw, top, left := window(in, k)
 	out := New(oh, ow, in.C)
 	q := Out{ShiftCut: shift, Round: round}
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
 			for c := 0; c < in.C; c++ {
 				var sum int64
-				for ky := 0; ky < k.KH; ky++ {
-					for kx := 0; kx < k.KW; kx++ {
-						sum += int64(in.At(oy*k.SH+ky-k.Top, ox*k.SW+kx-k.Left, c))
+				for ky := 0; ky < kh; ky++ {
+					for kx := 0; kx < kw; kx++ {
+						sum += int64(in.At(oy*sh+ky-top, ox*sw+kx-left, c))
 					}
 				}
 				out.Data[(oy*ow+ox)*in.C+c] = q.Apply(sum * int64(mult))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"argus/internal/geom"
 	"argus/internal/golden"
 )
 
@@ -37,7 +38,7 @@ func TestGoldenLayers(t *testing.T) {
 	for i, c := range g.Cases {
 		t.Run(fmt.Sprintf("%d_%s", i, c.Op), func(t *testing.T) {
 			in := Tensor{H: c.H, W: c.W, C: c.C, Data: c.Input}
-			k := Window{KH: c.KH, KW: c.KW, SH: c.SH, SW: c.SW, Top: c.Top, Bottom: c.Bottom, Left: c.Left, Right: c.Right}
+			k := geom.Window{Kernel: []int{c.KH, c.KW}, Stride: []int{c.SH, c.SW}, Padding: []int{c.Top, c.Left}, PadEnd: []int{c.Bottom, c.Right}}
 			q := Out{ShiftCut: c.ShiftCut, Act: c.Act, ActFix: c.ActFix, Round: c.Round}
 			var got Tensor
 			switch c.Op {

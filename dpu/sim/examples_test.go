@@ -10,6 +10,7 @@ import (
 	"argus/dpu/asm"
 	"argus/dpu/isa"
 	"argus/dpu/ref"
+	"argus/internal/geom"
 )
 
 // region is a block of the DDR image.
@@ -27,7 +28,7 @@ func tensor(ddr []byte, r region, h, w, c int) ref.Tensor {
 	return ref.Tensor{H: h, W: w, C: c, Data: r.of(ddr)}
 }
 
-var pad1 = ref.Window{KH: 3, KW: 3, SH: 1, SW: 1, Top: 1, Bottom: 1, Left: 1, Right: 1}
+var pad1 = geom.Window{Kernel: []int{3, 3}, Padding: []int{1, 1}}
 
 func conv3x3Tiled(ddr []byte) []int8 {
 	x := tensor(ddr, region{0x0000, 8192}, 16, 16, 32)
@@ -55,7 +56,7 @@ var examples = []struct {
 			x := tensor(ddr, region{0, 1024}, 8, 8, 16)
 			y := ref.Conv(x, region{0x400, 4608}.of(ddr), region{0x1600, 32}.of(ddr), 32, pad1, 4,
 				ref.Out{ShiftCut: 11, Act: ref.ActReLU, Round: ref.RoundDPU})
-			return ref.MaxPool(y, ref.Window{KH: 2, KW: 2, SH: 2, SW: 2}).Data
+			return ref.MaxPool(y, geom.Window{Kernel: []int{2, 2}, Stride: []int{2, 2}}).Data
 		}},
 	{"residual.s", 0x1140, []region{{0, 0xd10}}, region{0xd40, 1024},
 		[]string{"b512", "b2304", "b4096"}, func(ddr []byte) []int8 {
@@ -70,7 +71,7 @@ var examples = []struct {
 			y := ref.Depthwise(x, region{0x800, 288}.of(ddr), region{0x920, 32}.of(ddr), pad1, 2,
 				ref.Out{ShiftCut: 7, Act: ref.ActReLU6, ActFix: 4, Round: ref.RoundDPU})
 			return ref.Conv(y, region{0x940, 2048}.of(ddr), region{0x1140, 64}.of(ddr), 64,
-				ref.Window{KH: 1, KW: 1, SH: 1, SW: 1}, 3, ref.Out{ShiftCut: 8, Act: ref.ActReLU6, ActFix: 4, Round: ref.RoundPy3}).Data
+				geom.Window{Kernel: []int{1, 1}}, 3, ref.Out{ShiftCut: 8, Act: ref.ActReLU6, ActFix: 4, Round: ref.RoundPy3}).Data
 		}},
 }
 

@@ -9,6 +9,7 @@ import (
 	"argus/dpu/isa"
 	"argus/dpu/ref"
 	"argus/dpu/target"
+	"argus/internal/geom"
 )
 
 // layer is one randomly drawn layer, run alone on the simulator and by the
@@ -17,7 +18,7 @@ type layer struct {
 	op        isa.Op // CONV, DPTWISE, POOL or ELEW
 	h, w, c   int
 	oc        int
-	win       ref.Window
+	win       geom.Window
 	shiftBias int
 	q         ref.Out
 	avg       bool
@@ -46,13 +47,14 @@ func int8Bytes(s []int8) []byte {
 func randLayer(r *rand.Rand) layer {
 	ops := []isa.Op{isa.CONV, isa.DPTWISE, isa.POOL, isa.ELEW}
 	l := layer{op: ops[r.IntN(len(ops))], h: 1 + r.IntN(12), w: 1 + r.IntN(12), c: 1 + r.IntN(40), oc: 1 + r.IntN(40)}
-	l.win = ref.Window{KH: 1 + r.IntN(5), KW: 1 + r.IntN(5), SH: 1 + r.IntN(3), SW: 1 + r.IntN(3),
-		Top: r.IntN(3), Bottom: r.IntN(3), Left: r.IntN(3), Right: r.IntN(3)}
-	for l.h+l.win.Top+l.win.Bottom < l.win.KH {
-		l.win.Bottom++
+	l.win = geom.Window{Kernel: []int{1 + r.IntN(5), 1 + r.IntN(5)}, Stride: []int{1 + r.IntN(3), 1 + r.IntN(3)},
+		Padding: []int{r.IntN(3), r.IntN(3)}, PadEnd: []int{r.IntN(3), r.IntN(3)}}
+	// Grow the end padding until the kernel fits.
+	for l.h+l.win.Padding[0]+l.win.PadEnd[0] < l.win.Kernel[0] {
+		l.win.PadEnd[0]++
 	}
-	for l.w+l.win.Left+l.win.Right < l.win.KW {
-		l.win.Right++
+	for l.w+l.win.Padding[1]+l.win.PadEnd[1] < l.win.Kernel[1] {
+		l.win.PadEnd[1]++
 	}
 	l.shiftBias = r.IntN(8)
 	l.q = ref.Out{ShiftCut: r.IntN(14), Act: r.IntN(4), ActFix: r.IntN(6), Round: r.IntN(3)}
@@ -69,9 +71,9 @@ func (l layer) program(r *rand.Rand) ([]isa.Instr, []byte, ref.Tensor, int) {
 	var wts []int8
 	switch l.op {
 	case isa.CONV:
-		wts = randInt8s(r, l.oc*l.win.KH*l.win.KW*l.c)
+		wts = randInt8s(r, l.oc*l.win.Kernel[0]*l.win.Kernel[1]*l.c)
 	case isa.DPTWISE:
-		wts = randInt8s(r, l.win.KH*l.win.KW*l.c)
+		wts = randInt8s(r, l.win.Kernel[0]*l.win.Kernel[1]*l.c)
 	}
 	bias := randInt8s(r, max(l.oc, l.c))
 	var want ref.Tensor
@@ -102,26 +104,26 @@ func (l layer) program(r *rand.Rand) ([]isa.Instr, []byte, ref.Tensor, int) {
 		return isa.Instr{Op: isa.LOAD, Bank: bank, DDR: ddr, H: h, W: w, C: c, RowStride: w * c, PixelStride: c}
 	}
 	prog := []isa.Instr{load(0, aIn, l.h, l.w, l.c), load(1, aIn2, l.h, l.w, l.c)}
-	kk := l.win.KH * l.win.KW
+	kk := l.win.Kernel[0] * l.win.Kernel[1]
 	switch l.op {
 	case isa.CONV:
 		prog = append(prog, load(isa.WeightBank0, aW, l.oc, kk, l.c), load(isa.BiasBank, aB, 1, 1, l.oc))
 	case isa.DPTWISE:
-		prog = append(prog, load(isa.WeightBank0, aW, l.win.KH, l.win.KW, l.c), load(isa.BiasBank, aB, 1, 1, l.c))
+		prog = append(prog, load(isa.WeightBank0, aW, l.win.Kernel[0], l.win.Kernel[1], l.c), load(isa.BiasBank, aB, 1, 1, l.c))
 	}
 	prog[len(prog)-1].Signal = 1 << isa.ComputeEngine
-	init := isa.Instr{KernelH: l.win.KH, KernelW: l.win.KW, StrideH: l.win.SH, StrideW: l.win.SW,
+	init := isa.Instr{KernelH: l.win.Kernel[0], KernelW: l.win.Kernel[1], StrideH: l.win.Stride[0], StrideW: l.win.Stride[1],
 		Act: l.q.Act, Round: l.q.Round, ShiftCut: l.q.ShiftCut, ShiftBias: l.shiftBias, ActFix: l.q.ActFix}
 	op := isa.Instr{Op: l.op, Wait: 1 << isa.LoadEngine, Signal: 1 << isa.SaveEngine,
 		InBank: 0, In2Bank: 1, OutBank: 8, WBank: isa.WeightBank0, H: l.h, W: l.w, C: l.c, OC: l.oc,
-		PadTop: l.win.Top, PadBottom: l.win.Bottom, PadLeft: l.win.Left, PadRight: l.win.Right}
+		PadTop: l.win.Padding[0], PadBottom: l.win.PadEnd[0], PadLeft: l.win.Padding[1], PadRight: l.win.PadEnd[1]}
 	switch l.op {
 	case isa.CONV:
 		init.Op = isa.CONVINIT
 	case isa.DPTWISE:
 		init.Op, op.OC = isa.DWINIT, 0
 	case isa.POOL:
-		init = isa.Instr{Op: isa.POOLINIT, KernelH: l.win.KH, KernelW: l.win.KW, StrideH: l.win.SH, StrideW: l.win.SW,
+		init = isa.Instr{Op: isa.POOLINIT, KernelH: l.win.Kernel[0], KernelW: l.win.Kernel[1], StrideH: l.win.Stride[0], StrideW: l.win.Stride[1],
 			Round: l.q.Round, ShiftCut: l.q.ShiftCut, AvgMult: l.mult}
 		if l.avg {
 			init.Pool = isa.PoolAvg
@@ -212,6 +214,6 @@ func TestShiftRounding(t *testing.T) {
 	}
 }
 
-func pad1Window() ref.Window { return pad1 }
+func pad1Window() geom.Window { return pad1 }
 
 func refOut(cut int) ref.Out { return ref.Out{ShiftCut: cut, Act: ref.ActReLU, Round: ref.RoundDPU} }

@@ -1,48 +1,65 @@
 package kernels
 
-// ConvGeom describes a 2-D convolution window sliding over one C×H×W image
-// stored row-major: element (c, y, x) lies at c*H*W + y*W + x. Output
-// position (oy, ox) with kernel offset (ky, kx) reads input row
-// oy*StrideH - PadH + ky*DilH and column ox*StrideW - PadW + kx*DilW;
-// positions outside the image read zero.
-type ConvGeom struct {
-	C, H, W          int // input channels, height and width
-	KH, KW           int // kernel height and width
+import (
+	"fmt"
+
+	"argus/internal/geom"
+)
+
+// plane is a 2-D window (geom.Window) over C channels unpacked into the
+// numbers the loops read. The input is C×H×W row-major: element (c, y, x)
+// lies at c*H*W + y*W + x. Output position (oy, ox) with kernel tap
+// (ky, kx) reads input row oy*StrideH - PadH + ky*DilH and column
+// ox*StrideW - PadW + kx*DilW; positions outside the image read zero. The
+// output is OH×OW, so that padding at the end (and ceil mode) needs no
+// field of its own.
+type plane struct {
+	C, H, W          int
+	KH, KW           int
 	StrideH, StrideW int
 	PadH, PadW       int
 	DilH, DilW       int
+	OH, OW           int
 }
 
-// OutH returns the output height.
-func (g ConvGeom) OutH() int { return (g.H+2*g.PadH-g.DilH*(g.KH-1)-1)/g.StrideH + 1 }
+// planeOf unpacks the resolved 2-D window w for c channels. It panics
+// unless w has two spatial dimensions and every size set.
+func planeOf(w geom.Window, c int) plane {
+	if len(w.In) != 2 || len(w.Kernel) != 2 || len(w.Out) != 2 || len(w.Stride) != 2 || len(w.Dilation) != 2 || len(w.Padding) != 2 || c < 0 {
+		panic(fmt.Sprintf("kernels: %d channels over the window %v: want a resolved 2-D window", c, w))
+	}
+	return plane{C: c, H: w.In[0], W: w.In[1], KH: w.Kernel[0], KW: w.Kernel[1],
+		StrideH: w.Stride[0], StrideW: w.Stride[1], PadH: w.Padding[0], PadW: w.Padding[1],
+		DilH: w.Dilation[0], DilW: w.Dilation[1], OH: w.Out[0], OW: w.Out[1]}
+}
 
-// OutW returns the output width.
-func (g ConvGeom) OutW() int { return (g.W+2*g.PadW-g.DilW*(g.KW-1)-1)/g.StrideW + 1 }
-
-// ColRows returns the number of rows of the column matrix, C*KH*KW.
-func (g ConvGeom) ColRows() int { return g.C * g.KH * g.KW }
-
-// Im2col writes the column matrix of src into dst: a (C*KH*KW) × (OutH*OutW)
-// row-major matrix whose row (c*KH+ky)*KW+kx holds, for every output
-// position, the input value under kernel tap (ky, kx) of channel c. A
-// convolution is then a matrix product of the weights with dst.
+// Im2col writes the column matrix of src, c channels of w.In[0]×w.In[1]
+// pixels, into dst for the resolved 2-D window w: a (c·KH·KW) × (OH·OW)
+// row-major matrix, KH×KW = w.Kernel and OH×OW = w.Out, whose row
+// (c*KH+ky)*KW+kx holds, for every output position, the input value under
+// kernel tap (ky, kx) of channel c. A convolution is then a matrix product
+// of the weights with dst.
 //
-// The plain loop it computes:
+// The plain loop it computes, with S, P and D w's strides, padding before
+// the first pixel and dilations:
 //
 //	for c, ky, kx, oy, ox:
-//		y, x := oy*StrideH-PadH+ky*DilH, ox*StrideW-PadW+kx*DilW
-//		dst[((c*KH+ky)*KW+kx)*OutH*OutW + oy*OutW+ox] = src[c*H*W+y*W+x] or 0 outside
-func Im2col(g ConvGeom, src, dst []float32) { Im2colTo(g, src, dst, g.OutH()*g.OutW()) }
+//		y, x := oy*S[0]-P[0]+ky*D[0], ox*S[1]-P[1]+kx*D[1]
+//		dst[((c*KH+ky)*KW+kx)*OH*OW + oy*OW+ox] = src[c*H*W+y*W+x] or 0 outside
+func Im2col(w geom.Window, c int, src, dst []float32) {
+	Im2colTo(w, c, src, dst, w.Out[0]*w.Out[1])
+}
 
 // Im2colTo is Im2col writing row r of the column matrix at dst[r*ld:], so
 // that the columns of several images can sit side by side in one matrix
 // with ld = images·OutH·OutW and be multiplied by the weights at once.
-func Im2colTo(g ConvGeom, src, dst []float32, ld int) {
-	if g.OutW() < tableWidth {
+func Im2colTo(w geom.Window, c int, src, dst []float32, ld int) {
+	g := planeOf(w, c)
+	if g.OW < tableWidth {
 		im2colTable(g, src, dst, ld)
 		return
 	}
-	oh, ow := g.OutH(), g.OutW()
+	oh, ow := g.OH, g.OW
 	l := oh * ow
 	hw := g.H * g.W
 	for c := 0; c < g.C; c++ {
@@ -80,17 +97,20 @@ func Im2colTo(g ConvGeom, src, dst []float32, ld int) {
 
 // Col2im is the adjoint of Im2col: it adds every entry of the column matrix
 // col back onto the input position it was read from, accumulating into dst
-// (C×H×W). Entries that were read from padding are dropped.
-func Col2im(g ConvGeom, col, dst []float32) { Col2imFrom(g, col, g.OutH()*g.OutW(), dst) }
+// (c×H×W). Entries that were read from padding are dropped.
+func Col2im(w geom.Window, c int, col, dst []float32) {
+	Col2imFrom(w, c, col, w.Out[0]*w.Out[1], dst)
+}
 
 // Col2imFrom is Col2im reading row r of the column matrix at col[r*ld:],
 // the adjoint of Im2colTo.
-func Col2imFrom(g ConvGeom, col []float32, ld int, dst []float32) {
-	if g.OutW() < tableWidth {
+func Col2imFrom(w geom.Window, c int, col []float32, ld int, dst []float32) {
+	g := planeOf(w, c)
+	if g.OW < tableWidth {
 		col2imTable(g, col, ld, dst)
 		return
 	}
-	oh, ow := g.OutH(), g.OutW()
+	oh, ow := g.OH, g.OW
 	l := oh * ow
 	hw := g.H * g.W
 	for c := 0; c < g.C; c++ {
@@ -154,8 +174,8 @@ const tableWidth = 16
 // convTable returns, for kernel tap t = ky*KW+kx and output position p,
 // the offset within an input plane that column row t reads at p, or -1
 // where it reads padding.
-func convTable(g ConvGeom) []int32 {
-	oh, ow := g.OutH(), g.OutW()
+func convTable(g plane) []int32 {
+	oh, ow := g.OH, g.OW
 	l := oh * ow
 	tab := make([]int32, g.KH*g.KW*l)
 	for ky := 0; ky < g.KH; ky++ {
@@ -177,9 +197,9 @@ func convTable(g ConvGeom) []int32 {
 	return tab
 }
 
-func im2colTable(g ConvGeom, src, dst []float32, ld int) {
+func im2colTable(g plane, src, dst []float32, ld int) {
 	tab := convTable(g)
-	kk, l, hw := g.KH*g.KW, g.OutH()*g.OutW(), g.H*g.W
+	kk, l, hw := g.KH*g.KW, g.OH*g.OW, g.H*g.W
 	for c := 0; c < g.C; c++ {
 		plane := src[c*hw : (c+1)*hw]
 		for t := 0; t < kk; t++ {
@@ -195,9 +215,9 @@ func im2colTable(g ConvGeom, src, dst []float32, ld int) {
 	}
 }
 
-func col2imTable(g ConvGeom, col []float32, ld int, dst []float32) {
+func col2imTable(g plane, col []float32, ld int, dst []float32) {
 	tab := convTable(g)
-	kk, l, hw := g.KH*g.KW, g.OutH()*g.OutW(), g.H*g.W
+	kk, l, hw := g.KH*g.KW, g.OH*g.OW, g.H*g.W
 	for c := 0; c < g.C; c++ {
 		plane := dst[c*hw : (c+1)*hw]
 		for t := 0; t < kk; t++ {

@@ -1,16 +1,19 @@
 package kernels
 
+import "argus/internal/geom"
+
 // Depthwise convolution works on one channel plane at a time: the input
-// plane src is H×W, the kernel w is KH×KW, and the output plane OutH×OutW,
-// all with the geometry g (whose C is ignored). Each kernel tap is a
+// plane src is H×W, the kernel w is KH×KW, and the output plane OH×OW, all
+// with the resolved 2-D window w. Each kernel tap is a
 // scaled, strided copy of the input onto the output, so the loops run tap
 // by tap over whole rows instead of lowering to a column matrix, which for
 // one input channel would be a product with a single row.
 
 // DepthwiseConv writes the cross-correlation of the plane src with the
 // kernel w, plus bias, into dst.
-func DepthwiseConv(g ConvGeom, src, w []float32, bias float32, dst []float32) {
-	oh, ow := g.OutH(), g.OutW()
+func DepthwiseConv(win geom.Window, src, w []float32, bias float32, dst []float32) {
+	g := planeOf(win, 1)
+	oh, ow := g.OH, g.OW
 	dst = dst[:oh*ow]
 	for i := range dst {
 		dst[i] = bias
@@ -50,8 +53,9 @@ func DepthwiseConv(g ConvGeom, src, w []float32, bias float32, dst []float32) {
 // DepthwiseConvGrad accumulates the gradients of DepthwiseConv given the
 // output gradient gout: gsrc (H×W) += the input gradient when gsrc is not
 // nil, and gw (KH×KW) += the kernel gradient when gw is not nil.
-func DepthwiseConvGrad(g ConvGeom, src, w, gout, gsrc, gw []float32) {
-	oh, ow := g.OutH(), g.OutW()
+func DepthwiseConvGrad(win geom.Window, src, w, gout, gsrc, gw []float32) {
+	g := planeOf(win, 1)
+	oh, ow := g.OH, g.OW
 	for ky := 0; ky < g.KH; ky++ {
 		for kx := 0; kx < g.KW; kx++ {
 			wv := w[ky*g.KW+kx]

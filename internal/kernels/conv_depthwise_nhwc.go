@@ -1,6 +1,10 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+
+	"argus/internal/geom"
+)
 
 // PackedDepthwise holds a depthwise convolution's weights packed for
 // DepthwiseNHWC: for each tap (ky, kx), the C channels' weights in a row.
@@ -34,12 +38,13 @@ func PackDepthwise(w, bias []float32, c, kh, kw int) *PackedDepthwise {
 // A tile is a run of up to six output pixels of one row times up to 64
 // channels; each channel's taps are multiply-added from memory with the
 // tap's weights held in registers.
-func DepthwiseNHWC(dst, src NHWC, pd *PackedDepthwise, p ConvParams, res *NHWC, clamp *Clamp) {
-	depthwiseWith(dwBest, dst, src, pd, p, res, clamp)
+func DepthwiseNHWC(dst, src NHWC, pd *PackedDepthwise, w geom.Window, res *NHWC, clamp *Clamp) {
+	depthwiseWith(dwBest, dst, src, pd, w, res, clamp)
 }
 
-func depthwiseWith(k *dwKernel, dst, src NHWC, pd *PackedDepthwise, p ConvParams, res *NHWC, clamp *Clamp) {
-	p, oh, ow := checkConv("DepthwiseNHWC", dst, src, p, pd.C, pd.C, pd.KH, pd.KW, res)
+func depthwiseWith(k *dwKernel, dst, src NHWC, pd *PackedDepthwise, w geom.Window, res *NHWC, clamp *Clamp) {
+	p := checkConv("DepthwiseNHWC", dst, src, w, pd.C, pd.C, pd.KH, pd.KW, res)
+	oh, ow := p.OH, p.OW
 	if src.N == 0 {
 		return
 	}

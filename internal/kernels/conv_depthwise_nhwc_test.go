@@ -11,16 +11,16 @@ func TestDepthwiseNHWC(t *testing.T) {
 	inf := float32(math.Inf(1))
 	cases := []struct {
 		n, c, h, w, kh, kw int
-		p                  ConvParams
+		p                  convParams
 		bias, res          bool
 		clamp              *Clamp
 		srcPad             int
 	}{
-		{1, 32, 9, 9, 3, 3, ConvParams{PadH: 1, PadW: 1}, true, false, &Clamp{0, 6}, 1},
-		{2, 40, 11, 13, 3, 3, ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, true, nil, 2},
-		{1, 144, 7, 15, 3, 3, ConvParams{PadH: 1, PadW: 1}, false, true, &Clamp{0, inf}, 1},
-		{1, 7, 10, 10, 5, 3, ConvParams{PadH: 2, PadW: 1, DilH: 2}, true, false, &Clamp{-0.3, 0.4}, 4},
-		{3, 96, 8, 8, 3, 3, ConvParams{StrideH: 2, StrideW: 1, PadH: 1, PadW: 1}, true, false, nil, 1},
+		{1, 32, 9, 9, 3, 3, convParams{PadH: 1, PadW: 1}, true, false, &Clamp{0, 6}, 1},
+		{2, 40, 11, 13, 3, 3, convParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, true, nil, 2},
+		{1, 144, 7, 15, 3, 3, convParams{PadH: 1, PadW: 1}, false, true, &Clamp{0, inf}, 1},
+		{1, 7, 10, 10, 5, 3, convParams{PadH: 2, PadW: 1, DilH: 2}, true, false, &Clamp{-0.3, 0.4}, 4},
+		{3, 96, 8, 8, 3, 3, convParams{StrideH: 2, StrideW: 1, PadH: 1, PadW: 1}, true, false, nil, 1},
 	}
 	for _, k := range dwKernelsAvailable() {
 		for ci, tc := range cases {
@@ -29,9 +29,9 @@ func TestDepthwiseNHWC(t *testing.T) {
 				src := randomNHWC(rng, tc.n, tc.h, tc.w, tc.c, tc.srcPad)
 				f := newConvFixture(rng, tc.c, tc.c, tc.bias, tc.res, src, tc.kh, tc.kw, tc.p)
 				w, bias, res, oh, ow := f.w, f.bias, f.res, f.oh, f.ow
-				p := tc.p.Norm()
+				p := tc.p.norm()
 				dst := NewNHWC(tc.n, oh, ow, tc.c, 1)
-				depthwiseWith(k, dst, src, PackDepthwise(w, bias, tc.c, tc.kh, tc.kw), tc.p, res, tc.clamp)
+				depthwiseWith(k, dst, src, PackDepthwise(w, bias, tc.c, tc.kh, tc.kw), tc.p.window(tc.h, tc.w, tc.kh, tc.kw), res, tc.clamp)
 				for n := range tc.n {
 					for y := range oh {
 						for x := range ow {
@@ -79,7 +79,7 @@ func BenchmarkDepthwiseNHWC(b *testing.B) {
 	dst := NewNHWC(1, 56, 56, 144, 0)
 	relu6 := &Clamp{0, 6}
 	for b.Loop() {
-		DepthwiseNHWC(dst, src, pd, ConvParams{PadH: 1, PadW: 1}, nil, relu6)
+		DepthwiseNHWC(dst, src, pd, convParams{PadH: 1, PadW: 1}.window(56, 56, 3, 3), nil, relu6)
 	}
 	b.ReportMetric(2*56*56*144*9*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+
+	"argus/internal/geom"
 )
 
 // NHWC is a batch of images stored pixel by pixel with the channels of a
@@ -43,40 +45,26 @@ func (x NHWC) check(name string) {
 	}
 }
 
-// ConvParams are the stride, padding and dilation of a convolution.
-type ConvParams struct {
-	StrideH, StrideW int
-	PadH, PadW       int
-	DilH, DilW       int
-}
-
-// OutSize returns the output height and width of a kh×kw filter over h×w
-// pixels, zero strides and dilations read as 1.
-func (p ConvParams) OutSize(h, w, kh, kw int) (oh, ow int) {
-	p = p.Norm()
-	g := ConvGeom{H: h, W: w, KH: kh, KW: kw, StrideH: p.StrideH, StrideW: p.StrideW,
-		PadH: p.PadH, PadW: p.PadW, DilH: p.DilH, DilW: p.DilW}
-	return g.OutH(), g.OutW()
-}
-
-// checkConv panics unless a kh×kw convolution from cin to cout channels
-// fits src, dst and res, and src's border covers the padding. It returns
-// the parameters with strides and dilations normalised, and the output
-// size.
-func checkConv(name string, dst, src NHWC, p ConvParams, cin, cout, kh, kw int, res *NHWC) (ConvParams, int, int) {
+// checkConv panics unless the resolved 2-D window w of a kh×kw
+// convolution from cin to cout channels fits src, dst and res, and src's
+// border covers every tap the window reads outside the image. It returns
+// the window unpacked.
+func checkConv(name string, dst, src NHWC, w geom.Window, cin, cout, kh, kw int, res *NHWC) plane {
 	src.check(name + " input")
 	dst.check(name + " output")
-	p = p.Norm()
-	oh, ow := p.OutSize(src.H, src.W, kh, kw)
-	if src.C != cin || dst.C != cout || dst.N != src.N || dst.H != oh || dst.W != ow {
-		panic(fmt.Sprintf("kernels: %s of %dx%dx%dx%d by %dx%d filters from %d to %d channels with %+v into %dx%dx%dx%d (want %dx%d outputs)",
-			name, src.N, src.H, src.W, src.C, kh, kw, cin, cout, p, dst.N, dst.H, dst.W, dst.C, oh, ow))
+	p := planeOf(w, cin)
+	if src.C != cin || dst.C != cout || dst.N != src.N || p.H != src.H || p.W != src.W || p.KH != kh || p.KW != kw || dst.H != p.OH || dst.W != p.OW {
+		panic(fmt.Sprintf("kernels: %s of %dx%dx%dx%d by %dx%d filters from %d to %d channels with %v into %dx%dx%dx%d",
+			name, src.N, src.H, src.W, src.C, kh, kw, cin, cout, w, dst.N, dst.H, dst.W, dst.C))
 	}
-	if src.Pad < p.PadH || src.Pad < p.PadW || p.PadH < 0 || p.PadW < 0 {
-		panic(fmt.Sprintf("kernels: %s input border %d is narrower than the padding %dx%d", name, src.Pad, p.PadH, p.PadW))
+	// The first and last positions each dimension reads.
+	lastY := (p.OH-1)*p.StrideH - p.PadH + (p.KH-1)*p.DilH
+	lastX := (p.OW-1)*p.StrideW - p.PadW + (p.KW-1)*p.DilW
+	if p.PadH < 0 || p.PadW < 0 || src.Pad < p.PadH || src.Pad < p.PadW || lastY >= src.H+src.Pad || lastX >= src.W+src.Pad {
+		panic(fmt.Sprintf("kernels: %s input border %d is narrower than the padding of %v", name, src.Pad, w))
 	}
 	checkResidual(name, res, dst)
-	return p, oh, ow
+	return p
 }
 
 // PackedConv holds a convolution's weights packed for ConvNHWC: for each
@@ -176,18 +164,19 @@ func storeRow(out, acc, res []float32, flags int, lo, hi float32) {
 }
 
 // ConvNHWC computes dst = clamp(conv(src, pc) + bias + res) for every
-// image: the cross-correlation of src with the packed weights at the given
-// stride, padding and dilation, plus the residual res when it is not nil
+// image: the cross-correlation of src with the packed weights under the
+// resolved 2-D window w, plus the residual res when it is not nil
 // (same shape as dst), clamped when clamp is not nil. Only the interior
 // pixels of dst are written; its border keeps its zeros.
 //
-// src's border must be at least the convolution's padding, so that every
-// tap reads memory of the image. Each register tile is a run of output
+// src's border must cover the window's padding, so that every tap reads
+// memory of the image. Each register tile is a run of output
 // pixels of one row times a block of output channels, summed over the
 // filter's rows in the assembly kernel without leaving the registers
 // (implicit GEMM: no column matrix is built).
-func ConvNHWC(dst, src NHWC, pc *PackedConv, p ConvParams, res *NHWC, clamp *Clamp) {
-	p, oh, ow := checkConv("ConvNHWC", dst, src, p, pc.Cin, pc.Cout, pc.KH, pc.KW, res)
+func ConvNHWC(dst, src NHWC, pc *PackedConv, w geom.Window, res *NHWC, clamp *Clamp) {
+	p := checkConv("ConvNHWC", dst, src, w, pc.Cin, pc.Cout, pc.KH, pc.KW, res)
+	oh, ow := p.OH, p.OW
 	if src.N == 0 {
 		return
 	}
@@ -295,23 +284,6 @@ func (x *NHWC) pixelStride() int {
 		return 0
 	}
 	return x.C
-}
-
-// Norm returns p with zero strides and dilations read as 1.
-func (p ConvParams) Norm() ConvParams {
-	if p.StrideH == 0 {
-		p.StrideH = 1
-	}
-	if p.StrideW == 0 {
-		p.StrideW = 1
-	}
-	if p.DilH == 0 {
-		p.DilH = 1
-	}
-	if p.DilW == 0 {
-		p.DilW = 1
-	}
-	return p
 }
 
 // convKernel computes register tiles of ConvNHWC. tile computes the first

@@ -9,8 +9,8 @@ import (
 
 // naiveConvNHWC is the plain loop ConvNHWC computes, reading the padding
 // as zeros by bounds tests instead of from the border.
-func naiveConvNHWC(src NHWC, w, bias []float32, cout, kh, kw int, p ConvParams, res *NHWC, clamp *Clamp, oh, ow int) []float32 {
-	p = p.Norm()
+func naiveConvNHWC(src NHWC, w, bias []float32, cout, kh, kw int, p convParams, res *NHWC, clamp *Clamp, oh, ow int) []float32 {
+	p = p.norm()
 	out := make([]float32, src.N*oh*ow*cout)
 	for n := range src.N {
 		for y := range oh {
@@ -55,9 +55,10 @@ type convFixture struct {
 // newConvFixture draws weights of filters×kh×kw floats, a bias of cout
 // values and a residual of the output's shape (each only when asked for)
 // for a convolution of src.
-func newConvFixture(rng *rand.Rand, filters, cout int, bias, res bool, src NHWC, kh, kw int, p ConvParams) convFixture {
+func newConvFixture(rng *rand.Rand, filters, cout int, bias, res bool, src NHWC, kh, kw int, p convParams) convFixture {
 	f := convFixture{w: randomFloats(rng, filters*kh*kw)}
-	f.oh, f.ow = p.OutSize(src.H, src.W, kh, kw)
+	win := p.window(src.H, src.W, kh, kw)
+	f.oh, f.ow = win.Out[0], win.Out[1]
 	if bias {
 		f.bias = randomFloats(rng, cout)
 	}
@@ -95,18 +96,18 @@ func TestConvNHWC(t *testing.T) {
 	inf := float32(math.Inf(1))
 	cases := []struct {
 		n, cin, h, w, cout, kh, kw int
-		p                          ConvParams
+		p                          convParams
 		bias, res                  bool
 		clamp                      *Clamp
 		srcPad, dstPad             int
 	}{
-		{1, 3, 9, 9, 64, 3, 3, ConvParams{PadH: 1, PadW: 1}, true, true, &Clamp{0, inf}, 1, 1},
-		{2, 5, 11, 17, 33, 3, 3, ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, false, &Clamp{0, inf}, 2, 0},
-		{1, 3, 23, 23, 16, 7, 7, ConvParams{StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}, false, false, &Clamp{0, 6}, 3, 1},
-		{1, 8, 7, 7, 40, 1, 1, ConvParams{StrideH: 2, StrideW: 2}, true, false, nil, 1, 0},
-		{3, 6, 10, 13, 7, 3, 2, ConvParams{PadH: 2, PadW: 1, DilH: 2, DilW: 2}, true, true, &Clamp{-0.5, 0.7}, 2, 2},
-		{1, 16, 30, 30, 32, 3, 3, ConvParams{PadH: 1, PadW: 1}, true, true, &Clamp{0, inf}, 1, 1},
-		{1, 4, 5, 31, 96, 1, 3, ConvParams{PadW: 1, StrideW: 3}, false, true, &Clamp{-inf, 0.25}, 1, 0},
+		{1, 3, 9, 9, 64, 3, 3, convParams{PadH: 1, PadW: 1}, true, true, &Clamp{0, inf}, 1, 1},
+		{2, 5, 11, 17, 33, 3, 3, convParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, false, &Clamp{0, inf}, 2, 0},
+		{1, 3, 23, 23, 16, 7, 7, convParams{StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}, false, false, &Clamp{0, 6}, 3, 1},
+		{1, 8, 7, 7, 40, 1, 1, convParams{StrideH: 2, StrideW: 2}, true, false, nil, 1, 0},
+		{3, 6, 10, 13, 7, 3, 2, convParams{PadH: 2, PadW: 1, DilH: 2, DilW: 2}, true, true, &Clamp{-0.5, 0.7}, 2, 2},
+		{1, 16, 30, 30, 32, 3, 3, convParams{PadH: 1, PadW: 1}, true, true, &Clamp{0, inf}, 1, 1},
+		{1, 4, 5, 31, 96, 1, 3, convParams{PadW: 1, StrideW: 3}, false, true, &Clamp{-inf, 0.25}, 1, 0},
 	}
 	for _, k := range convKernelsAvailable() {
 		for ci, tc := range cases {
@@ -116,7 +117,7 @@ func TestConvNHWC(t *testing.T) {
 				f := newConvFixture(rng, tc.cout*tc.cin, tc.cout, tc.bias, tc.res, src, tc.kh, tc.kw, tc.p)
 				w, bias, res, oh, ow := f.w, f.bias, f.res, f.oh, f.ow
 				dst := NewNHWC(tc.n, oh, ow, tc.cout, tc.dstPad)
-				ConvNHWC(dst, src, packConvWith(k, w, bias, tc.cout, tc.cin, tc.kh, tc.kw), tc.p, res, tc.clamp)
+				ConvNHWC(dst, src, packConvWith(k, w, bias, tc.cout, tc.cin, tc.kh, tc.kw), tc.p.window(tc.h, tc.w, tc.kh, tc.kw), res, tc.clamp)
 				want := naiveConvNHWC(src, w, bias, tc.cout, tc.kh, tc.kw, tc.p, res, tc.clamp, oh, ow)
 				interior := 0
 				for n := range tc.n {
@@ -151,7 +152,7 @@ func TestConvNHWCReLUKeepsNaN(t *testing.T) {
 		src := NewNHWC(1, 1, 1, 1, 0)
 		src.Data[0] = float32(math.NaN())
 		dst := NewNHWC(1, 1, 1, 1, 0)
-		ConvNHWC(dst, src, packConvWith(k, []float32{1}, nil, 1, 1, 1, 1), ConvParams{}, nil, &Clamp{0, 6})
+		ConvNHWC(dst, src, packConvWith(k, []float32{1}, nil, 1, 1, 1, 1), convParams{}.window(1, 1, 1, 1), nil, &Clamp{0, 6})
 		if !math.IsNaN(float64(dst.Data[0])) {
 			t.Errorf("%s: ReLU6(NaN) = %v, want NaN as PyTorch gives", k.name, dst.Data[0])
 		}
@@ -166,7 +167,7 @@ func TestConvNHWCPanicsOnNarrowBorder(t *testing.T) {
 	}()
 	src := NewNHWC(1, 4, 4, 2, 0)
 	dst := NewNHWC(1, 4, 4, 2, 0)
-	ConvNHWC(dst, src, PackConv(make([]float32, 2*2*9), nil, 2, 2, 3, 3), ConvParams{PadH: 1, PadW: 1}, nil, nil)
+	ConvNHWC(dst, src, PackConv(make([]float32, 2*2*9), nil, 2, 2, 3, 3), convParams{PadH: 1, PadW: 1}.window(4, 4, 3, 3), nil, nil)
 }
 
 // BenchmarkConvNHWC times ResNet-18's convolutions at batch 1, 224×224.
@@ -192,8 +193,8 @@ func BenchmarkConvNHWC(b *testing.B) {
 				w[i] = float32(rng.Float64() - 0.5)
 			}
 			pc := PackConv(w, make([]float32, s.cout), s.cout, s.cin, s.k, s.k)
-			p := ConvParams{StrideH: s.stride, StrideW: s.stride, PadH: pad, PadW: pad}
-			o, _ := p.OutSize(s.h, s.h, s.k, s.k)
+			p := convParams{StrideH: s.stride, StrideW: s.stride, PadH: pad, PadW: pad}.window(s.h, s.h, s.k, s.k)
+			o := p.Out[0]
 			dst := NewNHWC(1, o, o, s.cout, 1)
 			relu := Clamp{0, float32(math.Inf(1))}
 			b.ResetTimer()
@@ -223,7 +224,7 @@ func TestMaxPoolNHWC(t *testing.T) {
 		src.Data[src.Offset(0, 1, 1)+5] = float32(math.NaN())
 		oh, ow := (tc.h+2*tc.p-tc.k)/tc.s+1, (tc.w+2*tc.p-tc.k)/tc.s+1
 		dst := NewNHWC(tc.n, oh, ow, tc.c, 1)
-		MaxPoolNHWC(dst, src, tc.k, tc.k, tc.s, tc.s, tc.p, tc.p)
+		MaxPoolNHWC(dst, src, convParams{StrideH: tc.s, StrideW: tc.s, PadH: tc.p, PadW: tc.p}.window(tc.h, tc.w, tc.k, tc.k))
 		for n := range tc.n {
 			for y := range oh {
 				for x := range ow {

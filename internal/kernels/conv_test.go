@@ -3,12 +3,14 @@ package kernels
 import (
 	"math/rand/v2"
 	"testing"
+
+	"argus/internal/geom"
 )
 
 // naiveIm2col is the plain loop Im2col documents.
-func naiveIm2col(g ConvGeom, src []float32) []float32 {
-	oh, ow := g.OutH(), g.OutW()
-	dst := make([]float32, g.ColRows()*oh*ow)
+func naiveIm2col(g plane, src []float32) []float32 {
+	oh, ow := g.OH, g.OW
+	dst := make([]float32, g.C*g.KH*g.KW*oh*ow)
 	for c := 0; c < g.C; c++ {
 		for ky := 0; ky < g.KH; ky++ {
 			for kx := 0; kx < g.KW; kx++ {
@@ -30,7 +32,7 @@ func naiveIm2col(g ConvGeom, src []float32) []float32 {
 }
 
 func TestIm2colCol2im(t *testing.T) {
-	geoms := []ConvGeom{
+	geoms := []testGeom{
 		{C: 2, H: 5, W: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1},
 		{C: 3, H: 7, W: 5, KH: 3, KW: 2, StrideH: 2, StrideW: 3, PadH: 0, PadW: 2, DilH: 1, DilW: 2},
 		{C: 1, H: 4, W: 4, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
@@ -40,8 +42,36 @@ func TestIm2colCol2im(t *testing.T) {
 		{C: 2, H: 6, W: 47, KH: 3, KW: 2, StrideH: 2, StrideW: 2, PadH: 1, PadW: 3, DilH: 1, DilW: 2},
 		{C: 1, H: 3, W: 20, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
 	}
+	type lowering struct {
+		c   int
+		win geom.Window
+	}
+	var cases []lowering
+	for _, tg := range geoms {
+		cases = append(cases, lowering{tg.C, tg.window()})
+	}
+	// Padding that differs at the two ends, and a ceil-mode size, which
+	// only the output size shows.
+	for _, c := range []struct {
+		c          int
+		w          geom.Window
+		in, kernel []int
+		ceil       bool
+	}{
+		{2, geom.Window{Padding: []int{0, 2}, PadEnd: []int{1, 0}}, []int{5, 6}, []int{3, 3}, false},
+		{1, geom.Window{Stride: []int{2, 2}, Padding: []int{1, 0}, PadEnd: []int{0, 3}}, []int{6, 41}, []int{2, 3}, false},
+		{3, geom.Window{Stride: []int{2, 3}}, []int{6, 8}, []int{3, 2}, true},
+	} {
+		w, err := c.w.Resolve(c.in, c.kernel, c.ceil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, lowering{c.c, w})
+	}
 	r := rand.New(rand.NewPCG(1, 2))
-	for i, g := range geoms {
+	for i, tc := range cases {
+		win := tc.win
+		g := planeOf(win, tc.c)
 		src := make([]float32, g.C*g.H*g.W)
 		for j := range src {
 			src[j] = r.Float32()
@@ -51,17 +81,17 @@ func TestIm2colCol2im(t *testing.T) {
 		for j := range got {
 			got[j] = 99
 		}
-		Im2col(g, src, got)
+		Im2col(win, g.C, src, got)
 		for j := range want {
 			if got[j] != want[j] {
 				t.Fatalf("geom %d: Im2col[%d] = %v, want %v", i, j, got[j], want[j])
 			}
 		}
 		// Im2colTo places the same rows at a stride, beside other images.
-		l := g.OutH() * g.OutW()
+		l := g.OH * g.OW
 		wide := make([]float32, 3*len(want))
-		Im2colTo(g, src, wide[l:], 3*l)
-		for r := 0; r < g.ColRows(); r++ {
+		Im2colTo(win, g.C, src, wide[l:], 3*l)
+		for r := 0; r < g.C*g.KH*g.KW; r++ {
 			for j := 0; j < l; j++ {
 				if wide[r*3*l+l+j] != want[r*l+j] || wide[r*3*l+j] != 0 {
 					t.Fatalf("geom %d: Im2colTo row %d column %d differs", i, r, j)
@@ -74,7 +104,7 @@ func TestIm2colCol2im(t *testing.T) {
 			col[j] = r.Float32()
 		}
 		back := make([]float32, len(src))
-		Col2im(g, col, back)
+		Col2im(win, g.C, col, back)
 		var lhs, rhs float64
 		for j := range want {
 			lhs += float64(want[j]) * float64(col[j])
@@ -85,11 +115,11 @@ func TestIm2colCol2im(t *testing.T) {
 		if d := lhs - rhs; d > 1e-3 || d < -1e-3 {
 			t.Fatalf("geom %d: Col2im is not the adjoint of Im2col: %v vs %v", i, lhs, rhs)
 		}
-		for r := 0; r < g.ColRows(); r++ {
+		for r := 0; r < g.C*g.KH*g.KW; r++ {
 			copy(wide[r*3*l+2*l:][:l], col[r*l:][:l])
 		}
 		back2 := make([]float32, len(src))
-		Col2imFrom(g, wide[2*l:], 3*l, back2)
+		Col2imFrom(win, g.C, wide[2*l:], 3*l, back2)
 		for j := range back {
 			if back2[j] != back[j] {
 				t.Fatalf("geom %d: Col2imFrom[%d] = %v, want %v", i, j, back2[j], back[j])

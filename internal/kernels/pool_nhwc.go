@@ -3,20 +3,27 @@ package kernels
 import (
 	"fmt"
 	"runtime"
+
+	"argus/internal/geom"
 )
 
-// MaxPoolNHWC writes into the interior of dst the maximum of every kh×kw
-// window of src at strides sh, sw with padding ph, pw. Window pixels
-// outside the image are skipped (PyTorch's -inf padding), whatever src's
-// border holds, and a NaN in a window gives NaN.
-func MaxPoolNHWC(dst, src NHWC, kh, kw, sh, sw, ph, pw int) {
+// MaxPoolNHWC writes into the interior of dst the maximum of every window
+// of src under the resolved 2-D window w (dilation 1, padding at most half
+// the kernel at either end). Window pixels outside the image are skipped
+// (PyTorch's -inf padding), whatever src's border holds, and a NaN in a
+// window gives NaN.
+func MaxPoolNHWC(dst, src NHWC, w geom.Window) {
 	src.check("MaxPoolNHWC input")
 	dst.check("MaxPoolNHWC output")
-	oh, ow := (src.H+2*ph-kh)/max(sh, 1)+1, (src.W+2*pw-kw)/max(sw, 1)+1
+	p := planeOf(w, src.C)
+	kh, kw, sh, sw, ph, pw := p.KH, p.KW, p.StrideH, p.StrideW, p.PadH, p.PadW
+	// Every window must hold a pixel of the image: it does when neither
+	// end's padding exceeds half the kernel.
 	if kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || 2*ph > kh || 2*pw > kw ||
-		dst.N != src.N || dst.C != src.C || dst.H != oh || dst.W != ow {
-		panic(fmt.Sprintf("kernels: MaxPoolNHWC %dx%d stride %dx%d padding %dx%d of %dx%dx%dx%d into %dx%dx%dx%d",
-			kh, kw, sh, sw, ph, pw, src.N, src.H, src.W, src.C, dst.N, dst.H, dst.W, dst.C))
+		2*w.PadEnd[0] > kh || 2*w.PadEnd[1] > kw || p.DilH != 1 || p.DilW != 1 ||
+		p.H != src.H || p.W != src.W || dst.N != src.N || dst.C != src.C || dst.H != p.OH || dst.W != p.OW {
+		panic(fmt.Sprintf("kernels: MaxPoolNHWC %v of %dx%dx%dx%d into %dx%dx%dx%d",
+			w, src.N, src.H, src.W, src.C, dst.N, dst.H, dst.W, dst.C))
 	}
 	c := src.C
 	rows := dst.N * dst.H

@@ -62,7 +62,7 @@ type tiny struct {
 
 func newTiny(rng *tensor.RNG) Model {
 	return &tiny{
-		conv: nn.NewConv2d(rng, 1, 4, 3, autograd.Conv2dOptions{Padding: [2]int{1, 1}}, false),
+		conv: nn.NewConv2d(rng, 1, 4, 3, autograd.Conv2dOptions{Padding: []int{1, 1}}, false),
 		bn:   nn.NewBatchNorm2d(4),
 		drop: nn.NewDropout(0.2, rng),
 		fc:   nn.NewLinear(rng, 4*4*4, 3, true),

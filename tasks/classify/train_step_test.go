@@ -57,7 +57,7 @@ func TestTrainStepMatchesPyTorch(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rng := tensor.NewRNG(0)
 			m := &stepNet{
-				conv1: nn.NewConv2d(rng, 3, 4, 3, autograd.Conv2dOptions{Padding: [2]int{1, 1}}, false),
+				conv1: nn.NewConv2d(rng, 3, 4, 3, autograd.Conv2dOptions{Padding: []int{1, 1}}, false),
 				bn1:   nn.NewBatchNorm2d(4),
 				conv2: nn.NewConv2d(rng, 4, 6, 3, autograd.Conv2dOptions{}, true),
 				fc:    nn.NewLinear(rng, 24, 5, true),
