@@ -174,10 +174,16 @@ func ReadConfig(path string, cfg any) error {
 func DecodeConfig(b []byte, cfg any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return err
+	err := dec.Decode(cfg)
+	var te *yaml.TypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil // an empty file changes nothing
+	case errors.As(err, &te):
+		// One line, for the CLI's one error line.
+		return errors.New(strings.Join(te.Errors, "; "))
 	}
-	return nil
+	return err
 }
 
 // EncodeConfig returns cfg as YAML.

@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	defer resetAllFlags(rootCmd)
 	if err := rootCmd.Execute(); err != nil {
 		fmt.Fprintf(stderr, "argus: %v\n", err)
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }

@@ -137,6 +137,12 @@ func TestMNISTBadInput(t *testing.T) {
 	checkpoint.Save(unnamed, r18, checkpoint.Contents{})
 
 	out := filepath.Join(dir, "run")
+	misspelt := filepath.Join(dir, "misspelt.yaml")
+	os.WriteFile(misspelt, []byte("epochs: 1\nlrr: 0.1\n"), 0o644)
+	otherModel := filepath.Join(dir, "other.yaml")
+	os.WriteFile(otherModel, []byte("model: resnet18\n"), 0o644)
+	badValue := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badValue, []byte("epochs: two\n"), 0o644)
 	cases := []struct {
 		name string
 		args []string
@@ -156,7 +162,10 @@ func TestMNISTBadInput(t *testing.T) {
 		{"other model unnamed", []string{"eval", "mnist", "--data", data, "--checkpoint", unnamed}, "missing: conv1.bias"},
 		{"resume other model", []string{"train", "mnist", "--data", data, "--resume", other, "--out", out}, "another model"},
 		{"resume truncated", []string{"train", "mnist", "--data", data, "--resume", truncated, "--out", out}, "not a valid safetensors file"},
-		{"resume changing lr", []string{"train", "mnist", "--data", data, "--resume", good, "--lr", "0.1", "--out", out}, "--lr cannot be changed"},
+		{"misspelt config key", []string{"train", "mnist", "--data", data, "--config", misspelt, "--out", out}, "field lrr not found"},
+		{"missing config", []string{"train", "mnist", "--data", data, "--config", filepath.Join(dir, "none.yaml"), "--out", out}, "no such file"},
+		{"config of another model", []string{"train", "mnist", "--data", data, "--config", otherModel, "--out", out}, `model must be "mnist-cnn", got "resnet18"`},
+		{"bad value in config", []string{"train", "mnist", "--data", data, "--config", badValue, "--out", out}, "cannot unmarshal"},
 		{"resume without state", []string{"train", "mnist", "--data", data, "--resume", good, "--out", out}, "no training configuration"},
 	}
 	for _, c := range cases {
