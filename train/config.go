@@ -116,10 +116,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Resumable lists the settings a resumed run may change: they decide how
-// long it runs and what it records, never the steps it takes (extending
-// Epochs stretches a cosine schedule from then on, as intended).
-var Resumable = []string{"epochs", "max_minutes", "eval_every", "log_every"}
+// Resumable returns the settings of Config a resumed run may change: they
+// decide how long it runs and what it records, never the steps it takes
+// (extending Epochs stretches a cosine schedule from then on, as intended).
+func Resumable() []string { return []string{"epochs", "max_minutes", "eval_every", "log_every"} }
 
 // NewOptimizer builds the optimiser cfg names over m's parameters. AdamW
 // leaves biases and normalisation scales undecayed (optim.SplitDecay);

@@ -261,7 +261,9 @@ func (tr *Trainer[B]) Run(ctx context.Context, opt Options) (Result, error) {
 				return res, err
 			}
 		}
-		if _, err := os.Stat(filepath.Join(opt.Out, CheckpointName)); err == nil {
+		// A resumed run's checkpoint in Out is its last good state; a fresh
+		// run has none until its first save.
+		if _, err := os.Stat(filepath.Join(opt.Out, CheckpointName)); err == nil && tr.pos.Step > 0 {
 			res.Checkpoint = filepath.Join(opt.Out, CheckpointName)
 		}
 	}

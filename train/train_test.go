@@ -289,7 +289,7 @@ func TestConfigFiles(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			req := cfg
 			c.mod(&req)
-			err := CheckChanges(cfg, req, Resumable)
+			err := CheckChanges(cfg, req, Resumable())
 			if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 				t.Errorf("error %v, want %q", err, c.want)
 			}

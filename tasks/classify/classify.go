@@ -5,7 +5,6 @@ package classify
 
 import (
 	"fmt"
-	"slices"
 
 	"argus/autograd"
 	"argus/data/imageio"
@@ -66,8 +65,9 @@ func MNIST() Config {
 	}
 }
 
-// Resumable lists the settings a resumed run may change.
-var Resumable = append(slices.Clone(train.Resumable), "eval_batch", "workers")
+// Resumable returns the settings a resumed run may change: the loop's and
+// the two that change no training step.
+func Resumable() []string { return append(train.Resumable(), "eval_batch", "workers") }
 
 // Fill sets the defaults of settings left at zero.
 func (c *Config) Fill() {
