@@ -248,6 +248,9 @@ func (tr *Trainer[B]) Seconds() float64 { return tr.pos.Seconds }
 func (tr *Trainer[B]) Run(ctx context.Context, opt Options) (Result, error) {
 	start := time.Now()
 	res := Result{}
+	if tr.pos.Epoch >= tr.Config.Epochs {
+		return res, fmt.Errorf("run already has %d of %d epochs: nothing to do (raise epochs)", tr.pos.Epoch, tr.Config.Epochs)
+	}
 	if opt.Out != "" {
 		if err := os.MkdirAll(opt.Out, 0o755); err != nil {
 			return res, fmt.Errorf("create run folder: %w", err)
@@ -266,9 +269,6 @@ func (tr *Trainer[B]) Run(ctx context.Context, opt Options) (Result, error) {
 		if _, err := os.Stat(filepath.Join(opt.Out, CheckpointName)); err == nil && tr.pos.Step > 0 {
 			res.Checkpoint = filepath.Join(opt.Out, CheckpointName)
 		}
-	}
-	if tr.pos.Epoch >= tr.Config.Epochs {
-		return res, fmt.Errorf("run already has %d of %d epochs: nothing to do (raise epochs)", tr.pos.Epoch, tr.Config.Epochs)
 	}
 	budget := time.Duration(tr.Config.MaxMinutes * float64(time.Minute))
 	if tr.Config.MaxMinutes > 0 {

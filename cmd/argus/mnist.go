@@ -214,9 +214,9 @@ func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool)
 	if res.SessionSeconds > 0 {
 		rep.ImagesPerSecond = train.Float(float64(res.Samples) / res.SessionSeconds)
 	}
-	// The report comes out whatever ended the session, so that --json
-	// output is never lost; the error, if any, follows on stderr.
-	if asJSON {
+	// The report comes out whenever the session trained, however it ended,
+	// so that --json output is never lost; the error follows on stderr.
+	if asJSON && (err == nil || res.Stopped != "") {
 		if perr := printJSON(cmd, rep); perr != nil && err == nil {
 			return perr
 		}

@@ -90,6 +90,10 @@ func TestTrainMNISTConfig(t *testing.T) {
 	if code == 0 || !strings.Contains(lastLine(t, stderr), "cannot change batch (8 in the checkpoint, 4 now), lr (0.003 in the checkpoint, 0.1 now)") {
 		t.Errorf("resume with another rate and batch: exit %d, %q", code, stderr)
 	}
+	code, stdout, stderr = runCLI("train", "mnist", "--data", data, "--resume", ckpt, "--json")
+	if code == 0 || stdout != "" || !strings.Contains(lastLine(t, stderr), "nothing to do (raise epochs)") {
+		t.Errorf("resume of a finished run: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
 	code, stdout, stderr = runCLI("train", "mnist", "--data", data, "--resume", ckpt, "--print-config", "--epochs", "3")
 	want.Epochs = 3
 	if err := train.DecodeConfig([]byte(stdout), &printed); code != 0 || err != nil || printed != want {
