@@ -232,3 +232,74 @@ func TestTrainMNISTInterrupt(t *testing.T) {
 		t.Errorf("resumed report %v", rep)
 	}
 }
+
+func readMetrics(t *testing.T, path string) []train.Record {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []train.Record
+	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var r train.Record
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		r.Seconds = 0 // time, which differs between runs
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// TestTrainMNISTKillResume kills `argus train mnist` with SIGKILL after its
+// first checkpoint, resumes it, and compares every step's loss (logged
+// every step) and the final weights with an uninterrupted run's.
+func TestTrainMNISTKillResume(t *testing.T) {
+	data := fakeMNIST(t)
+	args := []string{"train", "mnist", "--data", data, "--epochs", "3", "--log-every", "1", "--ema", "0.9", "--json"}
+	ref := t.TempDir()
+	if code, _, stderr := runCLI(append(args, "--out", ref)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	out := t.TempDir()
+	a, _ := json.Marshal(append(args, "--out", out))
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "ARGUS_CLI_ARGS="+string(a))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(out, "checkpoint.safetensors")
+	for {
+		if _, err := os.Stat(ckpt); err == nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	f, err := checkpoint.ReadFile(ckpt)
+	if err != nil {
+		t.Fatalf("the checkpoint left by the killed run: %v", err)
+	}
+	t.Logf("killed with the checkpoint of epoch %s written", f.Metadata[checkpoint.MetaEpoch])
+	if code, _, stderr := runCLI("train", "mnist", "--data", data, "--resume", ckpt, "--json"); code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, stderr)
+	}
+	want, got := readMetrics(t, filepath.Join(ref, "metrics.jsonl")), readMetrics(t, filepath.Join(out, "metrics.jsonl"))
+	if len(got) != len(want) || len(want) != 3*(6+1) {
+		t.Fatalf("%d records, uninterrupted run %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Kind != w.Kind || g.Step != w.Step || g.Loss != w.Loss || g.LR != w.LR || g.Metrics["test_loss"] != w.Metrics["test_loss"] {
+			t.Fatalf("record %d: %+v, uninterrupted %+v", i, g, w)
+		}
+	}
+	fa, _ := checkpoint.ReadFile(filepath.Join(ref, "checkpoint.safetensors"))
+	fb, _ := checkpoint.ReadFile(ckpt)
+	for _, name := range fa.Names {
+		if !bytes.Equal(fa.Tensors[name].Data, fb.Tensors[name].Data) {
+			t.Fatalf("%s differs from the uninterrupted run's", name)
+		}
+	}
+}
