@@ -30,6 +30,7 @@ type Bar struct {
 	epoch int
 	of    int
 	done  int
+	total int
 }
 
 // NewBar returns a Bar writing to w; unit names what is counted ("img").
@@ -37,7 +38,7 @@ func NewBar(w io.Writer, unit string) *Bar { return &Bar{w: w, unit: unit} }
 
 // Start implements Progress.
 func (p *Bar) Start(epoch, epochs, done, total int) {
-	p.epoch, p.of, p.done = epoch, epochs, done
+	p.epoch, p.of, p.done, p.total = epoch, epochs, done, total
 	p.b = progressbar.NewOptions(total,
 		progressbar.OptionSetWriter(p.w),
 		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch, epochs)),
@@ -61,8 +62,13 @@ func (p *Bar) Update(done int, loss float64) {
 	p.done = done
 }
 
-// Finish implements Progress.
+// Finish implements Progress. A bar stopped early keeps its count, so
+// that it shows where the epoch stopped.
 func (p *Bar) Finish() {
-	_ = p.b.Finish()
+	if p.done >= p.total {
+		_ = p.b.Finish()
+	} else {
+		_ = p.b.Exit()
+	}
 	fmt.Fprintln(p.w)
 }

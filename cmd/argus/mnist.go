@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"time"
 
@@ -200,9 +201,16 @@ func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool)
 			fmt.Fprintln(stderr, line)
 		},
 	})
+	// A run stopped before its first evaluation has no test numbers: null.
+	metric := func(name string) train.Float {
+		if v, ok := res.Metrics[name]; ok {
+			return v
+		}
+		return train.Float(math.NaN())
+	}
 	rep := mnistTrainReport{
 		Task: "mnist", Model: mnistModel, Epochs: res.Epoch, Steps: res.Step,
-		TestAccuracy: res.Metrics["test_accuracy"], TestLoss: res.Metrics["test_loss"], TrainLoss: res.TrainLoss,
+		TestAccuracy: metric("test_accuracy"), TestLoss: metric("test_loss"), TrainLoss: res.TrainLoss,
 		Seconds: train.Float(res.Seconds), Optimizer: tr.Config.Optimizer, LR: tr.Config.LR,
 		Batch: tr.Task.Config.(classify.Config).Batch, Seed: tr.Config.Seed,
 		Checkpoint: res.Checkpoint,
@@ -220,9 +228,12 @@ func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool)
 		if perr := printJSON(cmd, rep); perr != nil && err == nil {
 			return perr
 		}
-	} else if err == nil {
+	} else if err == nil && res.Metrics != nil {
 		fmt.Fprintf(cmd.OutOrStdout(), "test accuracy %.2f%% after %d epochs (%.0f s, %.0f images/s); checkpoint %s\n",
 			100*rep.TestAccuracy, rep.Epochs, rep.Seconds, rep.ImagesPerSecond, rep.Checkpoint)
+	} else if err == nil {
+		fmt.Fprintf(cmd.OutOrStdout(), "%d steps, %d epochs, not yet evaluated (%.0f s, %.0f images/s); checkpoint %s\n",
+			rep.Steps, rep.Epochs, rep.Seconds, rep.ImagesPerSecond, rep.Checkpoint)
 	}
 	if err != nil {
 		return trainError("mnist", res, err)
