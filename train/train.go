@@ -378,6 +378,7 @@ func (tr *Trainer[B]) epoch(ctx context.Context, opt Options, res *Result, stop 
 	tr.pos.Batch, tr.pos.Samples = 0, 0
 	loss, terms := tr.pos.EpochS.mean()
 	tr.pos.EpochS = sums{}
+	res.TrainLoss, res.Terms = loss, terms
 	rec := Record{Kind: "eval", Epoch: tr.pos.Epoch, Step: tr.pos.Step, Loss: loss, Terms: terms, Seconds: Float(tr.pos.Seconds)}
 	if err := tr.checkWeights(); err != nil {
 		return "", err

@@ -159,6 +159,7 @@ func TestMNISTBadInput(t *testing.T) {
 		{"truncated checkpoint", []string{"eval", "mnist", "--data", data, "--checkpoint", truncated}, "not a valid safetensors file"},
 		{"foreign checkpoint", []string{"eval", "mnist", "--data", data, "--checkpoint", foreign}, "not a valid safetensors file"},
 		{"other model", []string{"eval", "mnist", "--data", data, "--checkpoint", other}, `"resnet18", not "mnist-cnn"`},
+		{"no moving average", []string{"eval", "mnist", "--data", data, "--checkpoint", good, "--ema"}, "kept no moving average"},
 		{"other model unnamed", []string{"eval", "mnist", "--data", data, "--checkpoint", unnamed}, "missing: conv1.bias"},
 		{"resume other model", []string{"train", "mnist", "--data", data, "--resume", other, "--out", out}, "another model"},
 		{"resume truncated", []string{"train", "mnist", "--data", data, "--resume", truncated, "--out", out}, "not a valid safetensors file"},

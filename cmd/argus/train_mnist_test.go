@@ -258,8 +258,18 @@ func TestTrainMNISTKillResume(t *testing.T) {
 	data := fakeMNIST(t)
 	args := []string{"train", "mnist", "--data", data, "--epochs", "3", "--log-every", "1", "--ema", "0.9", "--json"}
 	ref := t.TempDir()
-	if code, _, stderr := runCLI(append(args, "--out", ref)...); code != 0 {
+	code, stdout, stderr := runCLI(append(args, "--out", ref)...)
+	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// Training evaluated the moving average; so does eval --ema.
+	trained := decodeReport(t, stdout)
+	code, stdout, stderr = runCLI("eval", "mnist", "--checkpoint", filepath.Join(ref, "checkpoint.safetensors"), "--data", data, "--ema", "--json")
+	if code != 0 {
+		t.Fatalf("eval --ema: exit %d: %s", code, stderr)
+	}
+	if ev := decodeReport(t, stdout); ev["test_loss"] != trained["test_loss"] {
+		t.Errorf("eval --ema: test loss %v, training's evaluation %v", ev["test_loss"], trained["test_loss"])
 	}
 	out := t.TempDir()
 	a, _ := json.Marshal(append(args, "--out", out))
