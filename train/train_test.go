@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -331,5 +332,35 @@ func TestFloatJSON(t *testing.T) {
 	var f Float
 	if err := json.Unmarshal([]byte("null"), &f); err != nil || !math.IsNaN(float64(f)) {
 		t.Errorf("null decodes as %v, %v", f, err)
+	}
+}
+
+// TestEvalEvery evaluates every second epoch and always the last, and
+// records each epoch and every LogEvery steps in the history.
+func TestEvalEvery(t *testing.T) {
+	cfg := testConfig()
+	cfg.EvalEvery, cfg.LogEvery = 2, 5
+	task := newTestTask(cfg, testN, testBatch, buildTiny)
+	evals := 0
+	eval := task.Eval
+	task.Eval = func() (map[string]float64, error) { evals++; return eval() }
+	tr, err := New(cfg, task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Run(context.Background(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range tr.History {
+		got = append(got, r.Kind+":"+strconv.Itoa(r.Step)+":"+strconv.FormatBool(r.Metrics != nil))
+	}
+	// 12 steps an epoch: train records at every fifth step and at the end
+	// of each epoch.
+	want := []string{"train:5:false", "train:10:false", "train:12:false", "eval:12:false",
+		"train:15:false", "train:20:false", "train:24:false", "eval:24:true",
+		"train:25:false", "train:30:false", "train:35:false", "train:36:false", "eval:36:true"}
+	if strings.Join(got, " ") != strings.Join(want, " ") || evals != 2 {
+		t.Errorf("history %v with %d evaluations, want %v with 2", got, evals, want)
 	}
 }
