@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 
 	"argus/checkpoint"
@@ -93,13 +94,25 @@ func StoredConfig(f *checkpoint.File, cfg any) error {
 	return nil
 }
 
-// Restore loads the state of a run saved by Save into tr, which must have
-// been built from the checkpoint's config (see StoredConfig): weights,
-// optimiser, generator, moving average, position and history. After an
-// error the trainer is in an unknown state and must be discarded.
+// Restore loads the state of a run saved by Save into tr: weights,
+// optimiser, generator, moving average, position and history. tr must have
+// been built from the checkpoint's config (see StoredConfig), changed at
+// most in the settings Resumable() and Task.Resumable name; any other
+// change would make the resumed run differ from an uninterrupted one and
+// is refused, naming each. After an error the trainer is in an unknown
+// state and must be discarded.
 func (tr *Trainer[B]) Restore(f *checkpoint.File) error {
 	if err := CheckModel(f, tr.Task.Model); err != nil {
 		return err
+	}
+	if tr.Task.Config != nil {
+		stored := reflect.New(reflect.TypeOf(tr.Task.Config))
+		if err := StoredConfig(f, stored.Interface()); err != nil {
+			return err
+		}
+		if err := CheckChanges(stored.Elem().Interface(), tr.Task.Config, append(Resumable(), tr.Task.Resumable...)); err != nil {
+			return err
+		}
 	}
 	var pos position
 	if err := json.Unmarshal([]byte(f.Metadata[MetaPosition]), &pos); err != nil {

@@ -223,7 +223,7 @@ func CheckChanges(stored, requested any, accepted []string) error {
 		return nil
 	}
 	sort.Strings(changed)
-	return fmt.Errorf("resume: cannot change %s: a resumed run keeps the settings in its checkpoint (%s may change)",
+	return fmt.Errorf("cannot change %s: a resumed run keeps the settings in its checkpoint (%s may change)",
 		strings.Join(changed, ", "), strings.Join(accepted, ", "))
 }
 

@@ -143,8 +143,14 @@ func newTestTask(cfg Config, n, batch int, build func(*tensor.RNG) forwarder) Ta
 			}
 			return map[string]float64{"accuracy": float64(correct) / float64(len(test.y))}, nil
 		},
-		Config: cfg,
+		Config: filled(cfg),
 	}
+}
+
+// filled returns cfg with its defaults set, as a task stores it.
+func filled(cfg Config) Config {
+	cfg.Fill()
+	return cfg
 }
 
 func buildTiny(rng *tensor.RNG) forwarder { return newTiny(rng) }

@@ -71,6 +71,9 @@ type Task[B any] struct {
 	// Config is the task's resolved configuration, written as YAML to the
 	// run folder's config.yaml and into every checkpoint.
 	Config any
+	// Resumable names the settings of Config, besides Resumable()'s, that a
+	// resumed run may change because they change no step (by JSON name).
+	Resumable []string
 }
 
 // File names in a run folder.

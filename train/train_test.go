@@ -364,3 +364,36 @@ func TestEvalEvery(t *testing.T) {
 		t.Errorf("history %v with %d evaluations, want %v with 2", got, evals, want)
 	}
 }
+
+// TestRestoreRefusesChangedSettings: a checkpoint restores only into a run
+// of the settings it stores, but for those that change no step.
+func TestRestoreRefusesChangedSettings(t *testing.T) {
+	cfg := testConfig()
+	tr, err := New(cfg, newTestTask(cfg, testN, testBatch, buildTiny))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), CheckpointName)
+	if err := tr.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		mod  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Epochs, c.LogEvery = 5, 1 }, ""},
+		{func(c *Config) { c.LR = 0.5 }, "cannot change lr (0.01 in the checkpoint, 0.5 now)"},
+		{func(c *Config) { c.Accumulate, c.EMA = 2, 0.5 }, "cannot change accumulate (1 in the checkpoint, 2 now), ema (0.9 in the checkpoint, 0.5 now)"},
+	} {
+		changed := testConfig()
+		c.mod(&changed)
+		next, err := New(changed, newTestTask(changed, testN, testBatch, buildTiny))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = restoreFrom(next, path)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("restore into %+v: %v, want %q", changed, err, c.want)
+		}
+	}
+}

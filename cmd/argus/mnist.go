@@ -110,9 +110,6 @@ step and the loss term and keeps the last good checkpoint.`,
 				if tf.printConfig {
 					return printConfig(cmd, cfg)
 				}
-				if err := train.CheckChanges(stored, cfg, classify.Resumable()); err != nil {
-					return fmt.Errorf("train mnist: %w", err)
-				}
 				trainSet, testSet, err := loadMNIST(dataDir)
 				if err != nil {
 					return err

@@ -65,10 +65,6 @@ func MNIST() Config {
 	}
 }
 
-// Resumable returns the settings a resumed run may change: the loop's and
-// the two that change no training step.
-func Resumable() []string { return append(train.Resumable(), "eval_batch", "workers") }
-
 // Fill sets the defaults of settings left at zero.
 func (c *Config) Fill() {
 	c.Config.Fill()
@@ -133,6 +129,9 @@ func NewTrainer(cfg Config, build func(*tensor.RNG) Model, trainSet, test Datase
 			return map[string]float64{"test_loss": loss, "test_accuracy": acc}, nil
 		},
 		Config: cfg,
+		// Neither changes a training step: evaluation is outside the
+		// steps, and the batches are the same for any number of workers.
+		Resumable: []string{"eval_batch", "workers"},
 	}
 	return train.New(cfg.Config, task)
 }
