@@ -423,10 +423,6 @@ func (tr *Trainer[B]) step(it *loader.Iter[B], sched optim.Schedule, size int) (
 	// The seed of each backward pass is 1/size, so the accumulated gradient
 	// is the mean of the batches' gradients: for a loss that is a mean over
 	// equal batches, the gradient of one batch size times larger.
-	var seed *tensor.Tensor
-	if size > 1 {
-		seed = tensor.Scalar(1 / float32(size))
-	}
 	for range size {
 		b, err := it.Next()
 		if err != nil {
@@ -458,9 +454,12 @@ func (tr *Trainer[B]) step(it *loader.Iter[B], sched optim.Schedule, size int) (
 		if math.IsNaN(tv) || math.IsInf(tv, 0) {
 			return r, bad("total", tv)
 		}
-		if seed == nil {
+		if size == 1 {
 			total.Backward()
 		} else {
+			// Shaped as the total, which may be (1) rather than ().
+			seed := tensor.Zeros(total.Shape()...)
+			seed.Data()[0] = 1 / float32(size)
 			total.Backward(autograd.WithGrad(seed))
 		}
 		for _, term := range terms {
