@@ -196,7 +196,8 @@ func TestMain(m *testing.M) {
 // child trains testConfig in ARGUS_TRAIN_OUT, resuming from its checkpoint
 // when ARGUS_TRAIN_RESUME is set. It prints "step N LOSS" after every step
 // and, with ARGUS_TRAIN_LOCKSTEP set, then waits for a line on stdin, so
-// the parent knows exactly where it is when it kills it. It exits 130 when
+// the parent knows exactly where it is when it kills or signals it; a
+// signal received is announced with a line "signalled". It exits 130 when
 // interrupted, as the CLI does.
 func child() int {
 	out := os.Getenv("ARGUS_TRAIN_OUT")
@@ -216,6 +217,14 @@ func child() int {
 	lockstep := os.Getenv("ARGUS_TRAIN_LOCKSTEP") != ""
 	ctx, stop := SignalContext(context.Background())
 	defer stop()
+	if lockstep {
+		// Tell the parent when the signal has arrived, so that it can let
+		// the step it interrupted finish knowing that the loop will see it.
+		go func() {
+			<-ctx.Done()
+			fmt.Println("signalled")
+		}()
+	}
 	_, err = tr.Run(ctx, Options{Out: out, OnStep: func(s StepInfo) {
 		fmt.Printf("step %d %s\n", s.Step, strconv.FormatFloat(s.Loss, 'g', -1, 64))
 		if lockstep {

@@ -184,33 +184,37 @@ func TestInterruptSavesAndResumes(t *testing.T) {
 	ref, refState := uninterrupted(t)
 	out := t.TempDir()
 	c := startChild(t, out, false, true)
-	sigAt, last := testSteps+5, 0
+	sigAt := testSteps + 5
 	for {
 		step, _, ok := c.next(t)
 		if !ok {
+			t.Fatalf("child ended before step %d: %s", sigAt, c.err.String())
+		}
+		if step == sigAt {
 			break
 		}
-		last = step
-		if step == sigAt {
-			if err := c.cmd.Process.Signal(os.Interrupt); err != nil {
-				t.Fatal(err)
-			}
-		}
-		// The signal reaches the child asynchronously: it may take a
-		// step or two more, each finished before it stops.
 		io.WriteString(c.stdin, "go\n")
+	}
+	// The child waits in step sigAt's hook; once it has the signal, let it
+	// finish the step: it must stop right after it.
+	if err := c.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if !c.lines.Scan() || c.lines.Text() != "signalled" {
+		t.Fatalf("child printed %q, want the signal's announcement", c.lines.Text())
+	}
+	io.WriteString(c.stdin, "go\n")
+	if step, _, ok := c.next(t); ok {
+		t.Fatalf("child went on to step %d after the signal", step)
 	}
 	if code := c.wait(t); code != 130 {
 		t.Fatalf("interrupted child exited %d, want 130: %s", code, c.err.String())
 	}
-	if last < sigAt || last >= 2*testSteps {
-		t.Fatalf("child stopped after step %d, want soon after %d", last, sigAt)
-	}
-	if epoch, step := checkpointStep(t, filepath.Join(out, CheckpointName)); epoch != 1 || step != last {
-		t.Fatalf("checkpoint at epoch %d step %d, want the step the child finished (%d)", epoch, step, last)
+	if epoch, step := checkpointStep(t, filepath.Join(out, CheckpointName)); epoch != 1 || step != sigAt {
+		t.Fatalf("checkpoint at epoch %d step %d, want the step the child finished (%d)", epoch, step, sigAt)
 	}
 	r := startChild(t, out, true, false)
-	expectLosses(t, r, ref, last+1)
+	expectLosses(t, r, ref, sigAt+1)
 	if code := r.wait(t); code != 0 {
 		t.Fatalf("resumed child exited %d: %s", code, r.err.String())
 	}
