@@ -119,7 +119,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			cmd = root
 		}
 		fmt.Fprintln(stderr, errorLine(cmd, err))
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }

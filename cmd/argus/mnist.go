@@ -1,18 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"io"
+	"math"
 	"path/filepath"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"argus/data/mnist"
 	"argus/models"
 	"argus/tasks/classify"
 	"argus/tensor"
+	"argus/train"
 )
 
 // mnistModel names the MNIST network in checkpoints.
@@ -21,23 +22,28 @@ const mnistModel = "mnist-cnn"
 func buildMNIST(rng *tensor.RNG) classify.Model { return models.NewMNISTNet(rng) }
 
 // mnistTrainReport is the JSON printed by `argus train mnist --json`.
+// Non-finite numbers (a diverged run) print as null.
 type mnistTrainReport struct {
-	Task            string  `json:"task"`
-	Model           string  `json:"model"`
-	Epochs          int     `json:"epochs"`
-	Steps           int     `json:"steps"`
-	TestAccuracy    float64 `json:"test_accuracy"`
-	TestLoss        float64 `json:"test_loss"`
-	TrainLoss       float64 `json:"train_loss"`
-	Seconds         float64 `json:"seconds"`
-	ImagesPerSecond float64 `json:"images_per_second"`
-	Optimizer       string  `json:"optimizer"`
-	LR              float64 `json:"lr"`
-	Batch           int     `json:"batch"`
-	Seed            uint64  `json:"seed"`
-	Checkpoint      string  `json:"checkpoint"`
-	Metrics         string  `json:"metrics"`
-	Plot            string  `json:"plot"`
+	Task            string      `json:"task"`
+	Model           string      `json:"model"`
+	Epochs          int         `json:"epochs"`
+	Steps           int         `json:"steps"`
+	TestAccuracy    train.Float `json:"test_accuracy"`
+	TestLoss        train.Float `json:"test_loss"`
+	TrainLoss       train.Float `json:"train_loss"`
+	Seconds         train.Float `json:"seconds"`
+	ImagesPerSecond train.Float `json:"images_per_second"`
+	Optimizer       string      `json:"optimizer"`
+	LR              float64     `json:"lr"`
+	Batch           int         `json:"batch"`
+	Seed            uint64      `json:"seed"`
+	Checkpoint      string      `json:"checkpoint"`
+	Metrics         string      `json:"metrics"`
+	Plot            string      `json:"plot"`
+	Config          string      `json:"config"`
+	// Stopped says why the session ended early ("interrupt",
+	// "max-minutes", "non-finite"); absent when the run is complete.
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // mnistEvalReport is the JSON printed by `argus eval mnist --json`.
@@ -50,15 +56,7 @@ type mnistEvalReport struct {
 	Seconds      float64 `json:"seconds"`
 }
 
-// limited is the first n images of a set, for quick runs.
-type limited struct {
-	*mnist.Set
-	n int
-}
-
-func (l limited) Len() int { return min(l.n, l.Set.Len()) }
-
-func loadMNIST(dir string, limit int) (train, test classify.Dataset, err error) {
+func loadMNIST(dir string) (train, test classify.Dataset, err error) {
 	if dir == "" {
 		if dir, err = mnist.DefaultDir(); err != nil {
 			return nil, nil, err
@@ -68,188 +66,210 @@ func loadMNIST(dir string, limit int) (train, test classify.Dataset, err error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	if limit > 0 {
-		return limited{tr, limit}, limited{te, limit}, nil
-	}
 	return tr, te, nil
 }
 
-// bar shows training progress on stderr: loss, images per second and ETA.
-type bar struct {
-	w     io.Writer
-	batch int
-	n     int
-	b     *progressbar.ProgressBar
-	epoch int
-	of    int
-	done  int
-}
-
-func (p *bar) Start(epoch, epochs, steps int) {
-	p.epoch, p.of, p.done = epoch, epochs, 0
-	p.b = progressbar.NewOptions(p.n,
-		progressbar.OptionSetWriter(p.w),
-		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch, epochs)),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("img"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetWidth(24),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionSetRenderBlankState(true),
-	)
-}
-
-func (p *bar) Update(done int, loss float64) {
-	n := min(done*p.batch, p.n)
-	p.b.Describe(fmt.Sprintf("epoch %d/%d loss %.4f", p.epoch, p.of, loss))
-	p.b.Add(n - p.done)
-	p.done = n
-}
-
-func (p *bar) Finish() {
-	p.b.Finish()
-	fmt.Fprintln(p.w)
-}
-
-// newTrainMNISTCmd builds argus train mnist.
 func newTrainMNISTCmd() *cobra.Command {
-	var (
-		cfg                  classify.Config
-		out, resume, dataDir string
-		asJSON               bool
-		limit                int
-	)
-	train := &cobra.Command{
+	cfg := classify.MNIST()
+	var tf trainFlags
+	var dataDir string
+	cmd := &cobra.Command{
 		Use:   "mnist",
 		Short: "Train the PyTorch-example CNN on the real MNIST digits",
 		Long: `Trains the convolutional network of PyTorch's MNIST example on the 60,000
 MNIST training digits read from the GoMNIST Go module, evaluates it on the
-10,000 test digits after every epoch, and writes to --out a checkpoint
-(safetensors), metrics.jsonl and metrics.png. --resume continues a run from its
-checkpoint exactly as if it had not stopped.`,
+10,000 test digits after every epoch, and writes to --out the resolved
+settings (config.yaml), a checkpoint (safetensors) after every epoch,
+metrics.jsonl and metrics.png.
+
+Settings come from the defaults (see --print-config), then --config FILE,
+then the flags given. --resume continues a run from its checkpoint exactly
+as if it had not stopped. SIGINT or SIGTERM stops after the current step
+with a resumable checkpoint (exit status 130); so does --max-minutes (exit
+status 0). A loss that is not finite stops the run with an error naming the
+step and the loss term and keeps the last good checkpoint.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			stderr := cmd.ErrOrStderr()
-			epochsSet := cmd.Flags().Changed("epochs")
-			var run *classify.Run
-			var err error
-			if resume != "" {
-				for _, name := range []string{"batch", "lr", "optimizer", "weight-decay", "schedule", "warmup", "label-smoothing", "seed"} {
-					if cmd.Flags().Changed(name) {
-						return fmt.Errorf("train mnist: --%s cannot be changed when resuming: the run keeps the settings stored in its checkpoint", name)
-					}
-				}
-				epochs := 0
-				if epochsSet {
-					epochs = cfg.Epochs
-				}
-				run, err = classify.Resume(resume, mnistModel, epochs, buildMNIST)
+			var tr *classify.Trainer
+			out := tf.out
+			flags := cmd.Flags()
+			if tf.resume != "" {
+				var stored classify.Config
+				f, err := storedConfig(tf.resume, mnistModel, &stored)
 				if err != nil {
 					return err
 				}
-				if !cmd.Flags().Changed("out") {
-					out = filepath.Dir(resume)
+				if err := resolveConfig(flags, &cfg, stored, tf.config); err != nil {
+					return err
 				}
-				fmt.Fprintf(stderr, "resuming %s at epoch %d of %d, step %d\n", resume, run.Epoch, run.Config.Epochs, run.Step)
+				if tf.printConfig {
+					return printConfig(cmd, cfg)
+				}
+				trainSet, testSet, err := loadMNIST(dataDir)
+				if err != nil {
+					return err
+				}
+				if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
+					return err
+				}
+				if err := tr.Restore(f); err != nil {
+					return fmt.Errorf("resume %s: %w", tf.resume, err)
+				}
+				if !flags.Changed("out") {
+					out = filepath.Dir(tf.resume)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "resuming %s at epoch %d of %d, step %d\n", tf.resume, tr.Epoch(), cfg.Epochs, tr.Step())
 			} else {
-				cfg.Model = mnistModel
-				if run, err = classify.NewRun(cfg, buildMNIST); err != nil {
-					return fmt.Errorf("train mnist: %w", err)
+				if err := resolveConfig(flags, &cfg, classify.MNIST(), tf.config); err != nil {
+					return err
+				}
+				if tf.printConfig {
+					return printConfig(cmd, cfg)
+				}
+				if cfg.Model != mnistModel {
+					return fmt.Errorf("model must be %q, got %q", mnistModel, cfg.Model)
+				}
+				check := cfg
+				check.Fill()
+				if err := check.Validate(); err != nil {
+					return err
+				}
+				trainSet, testSet, err := loadMNIST(dataDir)
+				if err != nil {
+					return err
+				}
+				if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
+					return err
 				}
 			}
-			trainSet, testSet, err := loadMNIST(dataDir, limit)
-			if err != nil {
-				return err
-			}
-			pb := &bar{w: stderr, batch: run.Config.Batch, n: trainSet.Len()}
-			startSeconds, startEpoch := run.Seconds, run.Epoch
-			rec, err := run.Train(trainSet, testSet, out, classify.Hooks{
-				Progress: pb,
-				Epoch: func(r *classify.Run, rec classify.Record) {
-					fmt.Fprintf(stderr, "epoch %d/%d: train loss %.4f, test loss %.4f, test accuracy %.2f%%\n",
-						rec.Epoch, r.Config.Epochs, rec.TrainLoss, rec.TestLoss, 100*rec.TestAccuracy)
-				},
-			})
-			if err != nil {
-				return fmt.Errorf("train mnist: %w", err)
-			}
-			secs := run.Seconds - startSeconds
-			rep := mnistTrainReport{
-				Task: "mnist", Model: mnistModel, Epochs: run.Epoch, Steps: run.Step,
-				TestAccuracy: rec.TestAccuracy, TestLoss: rec.TestLoss, TrainLoss: rec.TrainLoss,
-				Seconds: run.Seconds, Optimizer: run.Config.Optimizer, LR: run.Config.LR,
-				Batch: run.Config.Batch, Seed: run.Config.Seed,
-				Checkpoint: filepath.Join(out, classify.CheckpointName),
-				Metrics:    filepath.Join(out, "metrics.jsonl"),
-				Plot:       filepath.Join(out, "metrics.png"),
-			}
-			if secs > 0 {
-				rep.ImagesPerSecond = float64((run.Epoch-startEpoch)*trainSet.Len()) / secs
-			}
-			if asJSON {
-				return printJSON(cmd, rep)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "test accuracy %.2f%% after %d epochs (%.0f s, %.0f images/s); checkpoint %s\n",
-				100*rep.TestAccuracy, rep.Epochs, rep.Seconds, rep.ImagesPerSecond, rep.Checkpoint)
-			return nil
+			return runMNIST(cmd, tr, out, tf.json)
 		},
 	}
-	f := train.Flags()
-	f.IntVar(&cfg.Epochs, "epochs", 2, "number of epochs")
-	f.IntVar(&cfg.Batch, "batch", 16, "training batch size")
-	f.Float64Var(&cfg.LR, "lr", 2e-3, "peak learning rate")
-	f.StringVar(&cfg.Optimizer, "optimizer", "adamw", "adamw, adam, sgd or adadelta")
-	f.Float64Var(&cfg.WeightDecay, "weight-decay", 0.01, "weight decay")
-	f.StringVar(&cfg.Schedule, "schedule", "cosine", "learning-rate schedule: cosine, step or constant")
-	f.IntVar(&cfg.Warmup, "warmup", 300, "linear warm-up steps")
-	f.Float64Var(&cfg.LabelSmoothing, "label-smoothing", 0.1, "label smoothing of the training loss")
-	f.Uint64Var(&cfg.Seed, "seed", 1, "random seed for initialisation, shuffling and dropout")
-	f.StringVar(&out, "out", "runs/mnist", "output directory for the checkpoint, metrics.jsonl and metrics.png")
-	f.StringVar(&resume, "resume", "", "continue the run saved in this checkpoint")
+	f := cmd.Flags()
+	f.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "number of epochs")
+	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "training batch size")
+	f.IntVar(&cfg.EvalBatch, "eval-batch", cfg.EvalBatch, "evaluation batch size")
+	f.Float64Var(&cfg.LR, "lr", cfg.LR, "peak learning rate")
+	f.StringVar(&cfg.Optimizer, "optimizer", cfg.Optimizer, "adamw, adam, sgd or adadelta")
+	f.Float64Var(&cfg.Momentum, "momentum", cfg.Momentum, "momentum of sgd")
+	f.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "weight decay")
+	f.StringVar(&cfg.Schedule, "schedule", cfg.Schedule, "learning-rate schedule: cosine, step or constant")
+	f.Float64Var(&cfg.Gamma, "gamma", cfg.Gamma, "factor per epoch of the step schedule")
+	f.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "linear warm-up steps")
+	f.Float64Var(&cfg.LabelSmoothing, "label-smoothing", cfg.LabelSmoothing, "label smoothing of the training loss")
+	f.IntVar(&cfg.Accumulate, "accumulate", cfg.Accumulate, "batches whose gradients are averaged into one step")
+	f.Float64Var(&cfg.ClipNorm, "clip-norm", cfg.ClipNorm, "clip the gradients' global L2 norm to this (0: off)")
+	f.Float64Var(&cfg.EMA, "ema", cfg.EMA, "decay of a moving average of the weights, used for evaluation (0: off)")
+	f.IntVar(&cfg.EvalEvery, "eval-every", cfg.EvalEvery, "epochs between evaluations (the last epoch is always evaluated)")
+	f.IntVar(&cfg.LogEvery, "log-every", cfg.LogEvery, "steps between training-loss records in metrics.jsonl")
+	f.Float64Var(&cfg.MaxMinutes, "max-minutes", cfg.MaxMinutes, "stop this session after so many minutes with a resumable checkpoint (0: no limit)")
+	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed for initialisation, shuffling and dropout")
+	f.IntVar(&cfg.Limit, "limit", cfg.Limit, "use only the first N training and test images (0: all)")
+	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "goroutines building batches (0: one per CPU)")
 	f.StringVar(&dataDir, "data", "", "directory with the MNIST IDX files (default: the GoMNIST module)")
-	f.IntVar(&limit, "limit", 0, "use only the first N training and test images (0: all)")
-	f.BoolVar(&asJSON, "json", false, "print one JSON object with the results")
-	return train
+	tf.add(f, "runs/mnist")
+	return cmd
 }
 
-// newEvalMNISTCmd builds argus eval mnist.
+// runMNIST trains tr to the end of its epochs, or until a signal, the time
+// budget or the non-finite guard stops it, and reports the session.
+func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool) error {
+	stderr := cmd.ErrOrStderr()
+	parent := cmd.Context()
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, stop := train.SignalContext(parent)
+	defer stop()
+	epochs := tr.Config.Epochs
+	res, err := tr.Run(ctx, train.Options{
+		Out:      out,
+		Progress: train.NewBar(stderr, "img"),
+		OnEpoch: func(rec train.Record) {
+			line := fmt.Sprintf("epoch %d/%d: train loss %.4f", rec.Epoch, epochs, rec.Loss)
+			if m := rec.Metrics; m != nil {
+				line += fmt.Sprintf(", test loss %.4f, test accuracy %.2f%%", m["test_loss"], 100*m["test_accuracy"])
+			}
+			fmt.Fprintln(stderr, line)
+		},
+	})
+	// A run stopped before its first evaluation has no test numbers: null.
+	metric := func(name string) train.Float {
+		if v, ok := res.Metrics[name]; ok {
+			return v
+		}
+		return train.Float(math.NaN())
+	}
+	rep := mnistTrainReport{
+		Task: "mnist", Model: mnistModel, Epochs: res.Epoch, Steps: res.Step,
+		TestAccuracy: metric("test_accuracy"), TestLoss: metric("test_loss"), TrainLoss: res.TrainLoss,
+		Seconds: train.Float(res.Seconds), Optimizer: tr.Config.Optimizer, LR: tr.Config.LR,
+		Batch: tr.Task.Config.(classify.Config).Batch, Seed: tr.Config.Seed,
+		Checkpoint: res.Checkpoint,
+		Metrics:    filepath.Join(out, train.MetricsName),
+		Plot:       filepath.Join(out, train.PlotName),
+		Config:     filepath.Join(out, train.ConfigName),
+		Stopped:    res.Stopped,
+	}
+	if res.SessionSeconds > 0 {
+		rep.ImagesPerSecond = train.Float(float64(res.Samples) / res.SessionSeconds)
+	}
+	// The report comes out whenever the session trained, however it ended,
+	// so that --json output is never lost; the error follows on stderr.
+	if asJSON && (err == nil || res.Stopped != "") {
+		if perr := printJSON(cmd, rep); perr != nil && err == nil {
+			return perr
+		}
+	} else if err == nil && res.Metrics != nil {
+		fmt.Fprintf(cmd.OutOrStdout(), "test accuracy %.2f%% after %d epochs (%.0f s, %.0f images/s); checkpoint %s\n",
+			100*rep.TestAccuracy, rep.Epochs, rep.Seconds, rep.ImagesPerSecond, rep.Checkpoint)
+	} else if err == nil {
+		fmt.Fprintf(cmd.OutOrStdout(), "%d steps, %d epochs, not yet evaluated (%.0f s, %.0f images/s); checkpoint %s\n",
+			rep.Steps, rep.Epochs, rep.Seconds, rep.ImagesPerSecond, rep.Checkpoint)
+	}
+	if err != nil {
+		return trainError(res, err)
+	}
+	stoppedNote(stderr, res)
+	return nil
+}
+
 func newEvalMNISTCmd() *cobra.Command {
-	var ckpt, evalData string
-	var evalJSON bool
-	var evalBatch, evalLimit int
-	eval := &cobra.Command{
+	var ckpt, dataDir string
+	var asJSON, ema bool
+	var batch, limit int
+	cmd := &cobra.Command{
 		Use:   "mnist --checkpoint FILE",
 		Short: "Evaluate an MNIST checkpoint on the 10,000 test digits",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if ckpt == "" {
-				return fmt.Errorf("eval mnist: --checkpoint is required")
-			}
 			m := models.NewMNISTNet(tensor.NewRNG(0))
-			if _, err := classify.LoadWeights(ckpt, mnistModel, m); err != nil {
+			if _, err := train.LoadWeights(ckpt, mnistModel, m, ema); err != nil {
 				return err
 			}
-			_, testSet, err := loadMNIST(evalData, evalLimit)
+			_, testSet, err := loadMNIST(dataDir)
 			if err != nil {
 				return err
 			}
+			testSet = classify.First(testSet, limit)
 			start := time.Now()
-			loss, acc := classify.Evaluate(m, testSet, evalBatch)
+			loss, acc := classify.Evaluate(m, testSet, batch)
 			rep := mnistEvalReport{Task: "mnist", Checkpoint: ckpt, Images: testSet.Len(),
 				TestAccuracy: acc, TestLoss: loss, Seconds: time.Since(start).Seconds()}
-			if evalJSON {
+			if asJSON {
 				return printJSON(cmd, rep)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "test accuracy %.2f%% (%d images), test loss %.4f\n", 100*acc, rep.Images, loss)
 			return nil
 		},
 	}
-	ef := eval.Flags()
-	ef.StringVar(&ckpt, "checkpoint", "", "checkpoint written by argus train mnist")
-	ef.StringVar(&evalData, "data", "", "directory with the MNIST IDX files (default: the GoMNIST module)")
-	ef.IntVar(&evalBatch, "batch", 100, "evaluation batch size")
-	ef.IntVar(&evalLimit, "limit", 0, "use only the first N test images (0: all)")
-	ef.BoolVar(&evalJSON, "json", false, "print one JSON object with the results")
-	return eval
+	f := cmd.Flags()
+	f.StringVar(&ckpt, "checkpoint", "", "checkpoint written by argus train mnist")
+	f.StringVar(&dataDir, "data", "", "directory with the MNIST IDX files (default: the GoMNIST module)")
+	f.IntVar(&batch, "batch", 100, "evaluation batch size")
+	f.IntVar(&limit, "limit", 0, "use only the first N test images (0: all)")
+	f.BoolVar(&ema, "ema", false, "evaluate the moving average of the weights kept by a run trained with --ema")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object with the results")
+	cmd.MarkFlagRequired("checkpoint")
+	return cmd
 }

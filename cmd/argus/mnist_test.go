@@ -137,6 +137,12 @@ func TestMNISTBadInput(t *testing.T) {
 	checkpoint.Save(unnamed, r18, checkpoint.Contents{})
 
 	out := filepath.Join(dir, "run")
+	misspelt := filepath.Join(dir, "misspelt.yaml")
+	os.WriteFile(misspelt, []byte("epochs: 1\nlrr: 0.1\n"), 0o644)
+	otherModel := filepath.Join(dir, "other.yaml")
+	os.WriteFile(otherModel, []byte("model: resnet18\n"), 0o644)
+	badValue := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badValue, []byte("epochs: two\n"), 0o644)
 	cases := []struct {
 		name string
 		args []string
@@ -148,15 +154,19 @@ func TestMNISTBadInput(t *testing.T) {
 		{"corrupt data", []string{"train", "mnist", "--data", corrupt, "--out", out}, "train-images-idx3-ubyte.gz"},
 		{"bad epochs", []string{"train", "mnist", "--data", data, "--epochs", "0", "--out", out}, "epochs"},
 		{"bad optimizer", []string{"train", "mnist", "--data", data, "--optimizer", "rmsprop", "--out", out}, "rmsprop"},
-		{"no checkpoint flag", []string{"eval", "mnist", "--data", data}, "--checkpoint is required"},
+		{"no checkpoint flag", []string{"eval", "mnist", "--data", data}, `required flag(s) "checkpoint" not set`},
 		{"missing checkpoint", []string{"eval", "mnist", "--data", data, "--checkpoint", filepath.Join(dir, "none")}, "no such file"},
 		{"truncated checkpoint", []string{"eval", "mnist", "--data", data, "--checkpoint", truncated}, "not a valid safetensors file"},
 		{"foreign checkpoint", []string{"eval", "mnist", "--data", data, "--checkpoint", foreign}, "not a valid safetensors file"},
 		{"other model", []string{"eval", "mnist", "--data", data, "--checkpoint", other}, `"resnet18", not "mnist-cnn"`},
+		{"no moving average", []string{"eval", "mnist", "--data", data, "--checkpoint", good, "--ema"}, "kept no moving average"},
 		{"other model unnamed", []string{"eval", "mnist", "--data", data, "--checkpoint", unnamed}, "missing: conv1.bias"},
 		{"resume other model", []string{"train", "mnist", "--data", data, "--resume", other, "--out", out}, "another model"},
 		{"resume truncated", []string{"train", "mnist", "--data", data, "--resume", truncated, "--out", out}, "not a valid safetensors file"},
-		{"resume changing lr", []string{"train", "mnist", "--data", data, "--resume", good, "--lr", "0.1", "--out", out}, "--lr cannot be changed"},
+		{"misspelt config key", []string{"train", "mnist", "--data", data, "--config", misspelt, "--out", out}, "field lrr not found"},
+		{"missing config", []string{"train", "mnist", "--data", data, "--config", filepath.Join(dir, "none.yaml"), "--out", out}, "no such file"},
+		{"config of another model", []string{"train", "mnist", "--data", data, "--config", otherModel, "--out", out}, `model must be "mnist-cnn", got "resnet18"`},
+		{"bad value in config", []string{"train", "mnist", "--data", data, "--config", badValue, "--out", out}, "cannot unmarshal"},
 		{"resume without state", []string{"train", "mnist", "--data", data, "--resume", good, "--out", out}, "no training configuration"},
 	}
 	for _, c := range cases {

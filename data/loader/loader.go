@@ -85,18 +85,31 @@ type slot[T any] struct {
 // Epoch starts building the batches of an epoch. Close the iterator when
 // done with it (early or not).
 func (l *Loader[T]) Epoch(ctx context.Context, epoch int) (*Iter[T], error) {
+	return l.EpochFrom(ctx, epoch, 0)
+}
+
+// EpochFrom starts building the batches of an epoch at batch first, for
+// resuming an epoch part-way: the batches it yields are the same, Index
+// included, as batches first, first+1, ... of Epoch, and the ones before
+// first are never built.
+func (l *Loader[T]) EpochFrom(ctx context.Context, epoch, first int) (*Iter[T], error) {
 	batches, err := l.sampler.Batches(epoch)
 	if err != nil {
 		return nil, err
 	}
+	if first < 0 || first > len(batches) {
+		return nil, fmt.Errorf("loader: start at batch %d of an epoch of %d", first, len(batches))
+	}
+	offset := first
+	batches = batches[first:]
 	for i, b := range batches {
 		if b.Dataset < 0 || b.Dataset >= len(l.datasets) {
-			return nil, fmt.Errorf("loader: batch %d names dataset %d of %d", i, b.Dataset, len(l.datasets))
+			return nil, fmt.Errorf("loader: batch %d names dataset %d of %d", offset+i, b.Dataset, len(l.datasets))
 		}
 		n := l.datasets[b.Dataset].Len()
 		for _, j := range b.Indices {
 			if j < 0 || j >= n {
-				return nil, fmt.Errorf("loader: batch %d holds index %d of a %d-sample dataset", i, j, n)
+				return nil, fmt.Errorf("loader: batch %d holds index %d of a %d-sample dataset", offset+i, j, n)
 			}
 		}
 	}
@@ -132,7 +145,7 @@ func (l *Loader[T]) Epoch(ctx context.Context, epoch int) (*Iter[T], error) {
 		go func() {
 			defer it.wg.Done()
 			for i := range jobs {
-				r, err := l.build(ctx, epoch, i, batches[i], &it.skipped)
+				r, err := l.build(ctx, epoch, offset+i, batches[i], &it.skipped)
 				it.slots[i] <- slot[T]{r, err}
 			}
 		}()
@@ -174,7 +187,8 @@ func (l *Loader[T]) build(ctx context.Context, epoch, i int, b Batch, skipped *a
 // ErrDone is returned by Next after the last batch.
 var ErrDone = errors.New("no more batches")
 
-// Len returns the number of batches of the epoch.
+// Len returns the number of batches the iterator yields: the epoch's,
+// less those skipped by EpochFrom.
 func (it *Iter[T]) Len() int { return len(it.slots) }
 
 // Next returns the next batch in order, ErrDone after the last, or the

@@ -338,3 +338,37 @@ func TestMultiScaleBatches(t *testing.T) {
 		t.Fatalf("one size for every batch: %v", sizes)
 	}
 }
+
+func TestEpochFromContinuesAnEpoch(t *testing.T) {
+	ds := &memSet{n: 50, tf: transform.Compose{transform.RandomResizedCrop{W: 12, H: 12}, transform.HFlip{P: 0.5}}, fail: -1}
+	l := New([]Dataset{ds}, Indices{N: 50, BatchSize: 8, Shuffle: true, Seed: 2}, Stack(nil, nil), Options{Workers: 2, Seed: 5})
+	all := collectAll(t, l, 1)
+	for _, first := range []int{0, 3, len(all)} {
+		it, err := l.EpochFrom(context.Background(), 1, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Len() != len(all)-first {
+			t.Errorf("from %d: Len %d, want %d", first, it.Len(), len(all)-first)
+		}
+		for k := first; ; k++ {
+			r, err := it.Next()
+			if errors.Is(err, ErrDone) {
+				if k != len(all) {
+					t.Errorf("from %d: ended at batch %d of %d", first, k, len(all))
+				}
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Index != k || !slices.Equal(r.Data.X.Data(), all[k].Data.X.Data()) || !slices.Equal(r.Data.Labels, all[k].Data.Labels) {
+				t.Fatalf("from %d: batch %d (index %d) differs from the whole epoch's", first, k, r.Index)
+			}
+		}
+		it.Close()
+	}
+	if _, err := l.EpochFrom(context.Background(), 1, len(all)+1); err == nil {
+		t.Error("starting past the last batch was accepted")
+	}
+}

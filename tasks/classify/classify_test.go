@@ -1,9 +1,8 @@
 package classify
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"argus/checkpoint"
 	"argus/nn"
 	"argus/tensor"
+	"argus/train"
 )
 
 // blobs is a small synthetic 3-class image set: each class is a bright
@@ -80,52 +80,71 @@ func (m *tiny) Forward(x *autograd.Var) *autograd.Var {
 }
 
 func config(opt string) Config {
-	lr := 0.01
+	c := MNIST()
+	c.Model, c.Epochs, c.Optimizer, c.LR, c.Warmup, c.Seed, c.LogEvery, c.LabelSmoothing = "tiny", 3, opt, 0.01, 5, 7, 4, 0
 	if opt == "adadelta" {
-		lr = 1
+		c.LR = 1
 	}
-	return Config{Model: "tiny", Epochs: 3, Batch: 16, Optimizer: opt, LR: lr, WeightDecay: 0.01,
-		Schedule: "cosine", Warmup: 5, Seed: 7, LogEvery: 4}
+	return c
 }
 
+type stepLosses []float64
+
+func (s *stepLosses) hook(i train.StepInfo) { *s = append(*s, i.Loss) }
+
+// TestResumeContinuesExactly stops a run after its first step (a time
+// budget too short for more) and resumes it from the checkpoint: the
+// losses and weights match an uninterrupted run's under every optimiser,
+// whose state the checkpoint must carry.
 func TestResumeContinuesExactly(t *testing.T) {
-	train, test := newBlobs(100, 1), newBlobs(40, 2)
+	trainSet, test := newBlobs(100, 1), newBlobs(40, 2)
 	for _, opt := range []string{"adamw", "sgd", "adadelta"} {
 		t.Run(opt, func(t *testing.T) {
-			full, err := NewRun(config(opt), newTiny)
+			full, err := NewTrainer(config(opt), newTiny, trainSet, test)
 			if err != nil {
 				t.Fatal(err)
 			}
-			last, err := full.Train(train, test, "", Hooks{})
+			var want stepLosses
+			res, err := full.Run(context.Background(), train.Options{OnStep: want.hook})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if last.TestAccuracy < 0.9 {
-				t.Errorf("test accuracy %.3f: the loop does not learn", last.TestAccuracy)
+			if acc := res.Metrics["test_accuracy"]; acc < 0.9 {
+				t.Errorf("test accuracy %.3f: the loop does not learn", acc)
 			}
-
 			dir := t.TempDir()
-			first, _ := NewRun(config(opt), newTiny)
-			if _, err := first.Train(train, test, dir, Hooks{Until: 1}); err != nil {
-				t.Fatal(err)
+			short := config(opt)
+			short.MaxMinutes = 1e-9
+			first, _ := NewTrainer(short, newTiny, trainSet, test)
+			var got stepLosses
+			if res, err := first.Run(context.Background(), train.Options{Out: dir, OnStep: got.hook}); err != nil || res.Stopped != "max-minutes" {
+				t.Fatalf("budgeted run: %+v, %v", res, err)
 			}
-			resumed, err := Resume(filepath.Join(dir, CheckpointName), "tiny", 0, newTiny)
+			f, err := checkpoint.ReadFile(filepath.Join(dir, train.CheckpointName))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := resumed.Train(train, test, dir, Hooks{}); err != nil {
+			var stored Config
+			if err := train.StoredConfig(f, &stored); err != nil || stored != short {
+				t.Fatalf("stored config %+v (%v), want %+v", stored, err, short)
+			}
+			stored.MaxMinutes = 0
+			resumed, _ := NewTrainer(stored, newTiny, trainSet, test)
+			if err := resumed.Restore(f); err != nil {
 				t.Fatal(err)
 			}
-			losses := append(append([]float32{}, first.Losses...), resumed.Losses...)
-			if len(losses) != len(full.Losses) {
-				t.Fatalf("%d losses, want %d", len(losses), len(full.Losses))
+			if _, err := resumed.Run(context.Background(), train.Options{Out: dir, OnStep: got.hook}); err != nil {
+				t.Fatal(err)
 			}
-			for i := range losses {
-				if losses[i] != full.Losses[i] {
-					t.Fatalf("step %d: resumed loss %v, uninterrupted %v", i+1, losses[i], full.Losses[i])
+			if len(got) != len(want) {
+				t.Fatalf("%d losses, want %d", len(got), len(want))
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("step %d: resumed loss %v, uninterrupted %v", i+1, got[i], want[i])
 				}
 			}
-			a, b := nn.StateDict(full.Model), nn.StateDict(resumed.Model)
+			a, b := nn.StateDict(full.Task.Module), nn.StateDict(resumed.Task.Module)
 			for i := range a {
 				for j, v := range a[i].Value.Data() {
 					if b[i].Value.Data()[j] != v {
@@ -133,37 +152,29 @@ func TestResumeContinuesExactly(t *testing.T) {
 					}
 				}
 			}
-			// metrics.jsonl holds the whole history, including the first session.
-			raw, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-			if len(lines) != len(full.History) {
-				t.Errorf("metrics.jsonl has %d lines, want %d", len(lines), len(full.History))
-			}
-			var rec Record
-			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rec); err != nil || rec.Kind != "eval" || rec.Epoch != 3 {
-				t.Errorf("last record %+v, %v", rec, err)
-			}
-			if _, err := os.Stat(filepath.Join(dir, "metrics.png")); err != nil {
-				t.Error(err)
-			}
 		})
 	}
 }
 
-func TestResumeRejectsOtherModel(t *testing.T) {
+func TestRestoreRejectsOtherModel(t *testing.T) {
 	dir := t.TempDir()
 	cfg := config("adamw")
 	cfg.Epochs = 1
-	r, _ := NewRun(cfg, newTiny)
+	trainSet, test := newBlobs(20, 1), newBlobs(10, 2)
+	r, _ := NewTrainer(cfg, newTiny, trainSet, test)
 	path := filepath.Join(dir, "c.safetensors")
 	if err := r.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Resume(path, "other", 0, newTiny); !errors.Is(err, ErrOtherModel) {
-		t.Errorf("resume as another model: %v", err)
+	f, err := checkpoint.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := cfg
+	other.Model = "other"
+	o, _ := NewTrainer(other, newTiny, trainSet, test)
+	if err := o.Restore(f); !errors.Is(err, train.ErrOtherModel) {
+		t.Errorf("restore as another model: %v", err)
 	}
 	// The same name but a different architecture: every mismatch is named.
 	wide := func(rng *tensor.RNG) Model {
@@ -171,7 +182,8 @@ func TestResumeRejectsOtherModel(t *testing.T) {
 		m.fc = nn.NewLinear(rng, 64, 5, true)
 		return m
 	}
-	_, err := Resume(path, "tiny", 0, wide)
+	w, _ := NewTrainer(cfg, wide, trainSet, test)
+	err = w.Restore(f)
 	var mis *checkpoint.MismatchError
 	if !errors.As(err, &mis) || len(mis.Shapes) != 2 {
 		t.Fatalf("error %v", err)
@@ -188,10 +200,12 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.LR = -1 },
 		func(c *Config) { c.Optimizer = "rmsprop" },
 		func(c *Config) { c.Schedule = "linear" },
+		func(c *Config) { c.LabelSmoothing = 1 },
+		func(c *Config) { c.Workers = -1 },
 	} {
 		c := config("adamw")
 		mod(&c)
-		if _, err := NewRun(c, newTiny); err == nil {
+		if _, err := NewTrainer(c, newTiny, newBlobs(10, 1), newBlobs(10, 2)); err == nil {
 			t.Errorf("config %+v accepted", c)
 		}
 	}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"argus/checkpoint"
+	"argus/train"
+)
+
+// exitInterrupted is the exit status of a training run stopped by SIGINT
+// or SIGTERM after saving its checkpoint, as a shell reports a process
+// ended by SIGINT.
+const exitInterrupted = 130
+
+// exitCode returns the exit status for an error that reached main.
+func exitCode(err error) int {
+	if errors.Is(err, train.ErrInterrupted) {
+		return exitInterrupted
+	}
+	return 1
+}
+
+// trainFlags are the flags every `argus train <task>` command has besides
+// its config's.
+type trainFlags struct {
+	out, resume, config string
+	json, printConfig   bool
+}
+
+func (t *trainFlags) add(f *pflag.FlagSet, defaultOut string) {
+	f.StringVar(&t.out, "out", defaultOut, "run folder: checkpoint, config.yaml, metrics.jsonl and metrics.png")
+	f.StringVar(&t.resume, "resume", "", "continue the run saved in this checkpoint exactly; only epochs, max-minutes, eval-every, log-every, eval-batch and workers may change")
+	f.StringVar(&t.config, "config", "", "YAML file of settings (see --print-config); flags override it")
+	f.BoolVar(&t.printConfig, "print-config", false, "print the resolved settings as YAML (the defaults, without --config and flags) and exit")
+	f.BoolVar(&t.json, "json", false, "print one JSON object with the results")
+}
+
+// resolveConfig sets *cfg to a run's settings: base (a task's defaults, or
+// the config stored in the checkpoint when resuming), then the --config
+// file over it, then the flags given on the command line over both. The
+// config's flags are bound to cfg's fields, so they are re-applied after
+// the file is read.
+func resolveConfig[C any](flags *pflag.FlagSet, cfg *C, base C, file string) error {
+	given := map[string]string{}
+	// VisitAll and Changed, not Visit: Visit also walks flags that an
+	// earlier Execute of the same command set.
+	flags.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			given[f.Name] = f.Value.String()
+		}
+	})
+	*cfg = base
+	if file != "" {
+		if err := train.ReadConfig(file, cfg); err != nil {
+			return err
+		}
+	}
+	for name, v := range given {
+		if err := flags.Lookup(name).Value.Set(v); err != nil {
+			return fmt.Errorf("--%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// storedConfig reads the checkpoint of a run to resume and the config it
+// stores.
+func storedConfig[C any](path, model string, cfg *C) (*checkpoint.File, error) {
+	f, err := checkpoint.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := train.CheckModel(f, model); err != nil {
+		return nil, fmt.Errorf("resume %s: %w", path, err)
+	}
+	if err := train.StoredConfig(f, cfg); err != nil {
+		return nil, fmt.Errorf("resume %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// printConfig writes cfg as YAML to the command's stdout.
+func printConfig(cmd *cobra.Command, cfg any) error {
+	b, err := train.EncodeConfig(cfg)
+	if err != nil {
+		return err
+	}
+	_, err = cmd.OutOrStdout().Write(b)
+	return err
+}
+
+// trainError turns the error that ended a training session into the
+// command's error line, naming the checkpoint to resume from.
+func trainError(res train.Result, err error) error {
+	var nf *train.NonFiniteError
+	switch {
+	case errors.Is(err, train.ErrInterrupted):
+		return fmt.Errorf("%w after step %d; continue with --resume %s", err, res.Step, res.Checkpoint)
+	case errors.As(err, &nf) && res.Checkpoint != "":
+		return fmt.Errorf("%w; the last good checkpoint %s is kept", err, res.Checkpoint)
+	case errors.As(err, &nf):
+		return fmt.Errorf("%w; no checkpoint was written", err)
+	}
+	return err
+}
+
+// stoppedNote tells stderr why a session ended early without an error.
+func stoppedNote(w io.Writer, res train.Result) {
+	if res.Stopped == "max-minutes" {
+		fmt.Fprintf(w, "stopped by --max-minutes after step %d; continue with --resume %s\n", res.Step, res.Checkpoint)
+	}
+}

@@ -1,0 +1,196 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+
+	"argus/checkpoint"
+	"argus/nn"
+)
+
+// Metadata keys of a run's checkpoint, besides checkpoint.MetaModel,
+// MetaEpoch and MetaStep.
+const (
+	// MetaConfig holds the task's resolved config as YAML.
+	MetaConfig = "config"
+	// MetaMetrics holds the run's metrics history as a JSON array.
+	MetaMetrics = "metrics"
+	// MetaPosition holds the position within the run and its running sums
+	// as JSON.
+	MetaPosition = "train"
+)
+
+// Extra entries of a run's checkpoint.
+const (
+	extraRNG = "rng"
+	extraEMA = "ema."
+)
+
+// Save writes the run's model, optimiser state, generator state, moving
+// average, config, position and metrics history to path atomically.
+func (tr *Trainer[B]) Save(path string) error {
+	rng, err := tr.Task.RNG.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("save generator state: %w", err)
+	}
+	extra := map[string][]byte{extraRNG: rng}
+	if tr.ema != nil {
+		for k, v := range tr.ema.encode() {
+			extra[extraEMA+k] = v
+		}
+	}
+	pos, err := json.Marshal(tr.pos)
+	if err != nil {
+		return fmt.Errorf("save position: %w", err)
+	}
+	hist, err := json.Marshal(tr.History)
+	if err != nil {
+		return fmt.Errorf("save metrics: %w", err)
+	}
+	meta := map[string]string{
+		"format":             "pt",
+		checkpoint.MetaModel: tr.Task.Model,
+		checkpoint.MetaEpoch: strconv.Itoa(tr.pos.Epoch),
+		checkpoint.MetaStep:  strconv.Itoa(tr.pos.Step),
+		MetaPosition:         string(pos),
+		MetaMetrics:          string(hist),
+	}
+	if tr.Task.Config != nil {
+		cfg, err := EncodeConfig(tr.Task.Config)
+		if err != nil {
+			return err
+		}
+		meta[MetaConfig] = string(cfg)
+	}
+	return checkpoint.Save(path, tr.Task.Module, checkpoint.Contents{Optimizer: tr.Opt, Extra: extra, Metadata: meta})
+}
+
+// ErrOtherModel is wrapped by the error for a checkpoint of another model.
+var ErrOtherModel = errors.New("checkpoint holds another model")
+
+// CheckModel returns an error if f's metadata names a model other than
+// want.
+func CheckModel(f *checkpoint.File, want string) error {
+	if got, ok := f.Metadata[checkpoint.MetaModel]; ok && got != want {
+		return fmt.Errorf("%w: %q, not %q", ErrOtherModel, got, want)
+	}
+	return nil
+}
+
+// StoredConfig decodes the task config stored in a run's checkpoint into
+// cfg, so that a resumed run can be built with the settings it started
+// with.
+func StoredConfig(f *checkpoint.File, cfg any) error {
+	s, ok := f.Metadata[MetaConfig]
+	if !ok {
+		return fmt.Errorf("no training configuration in checkpoint")
+	}
+	if err := DecodeConfig([]byte(s), cfg); err != nil {
+		return fmt.Errorf("training configuration in checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Restore loads the state of a run saved by Save into tr: weights,
+// optimiser, generator, moving average, position and history. tr must have
+// been built from the checkpoint's config (see StoredConfig), changed at
+// most in the settings Resumable() and Task.Resumable name; any other
+// change would make the resumed run differ from an uninterrupted one and
+// is refused, naming each. After an error the trainer is in an unknown
+// state and must be discarded.
+func (tr *Trainer[B]) Restore(f *checkpoint.File) error {
+	if err := CheckModel(f, tr.Task.Model); err != nil {
+		return err
+	}
+	if tr.Task.Config != nil {
+		stored := reflect.New(reflect.TypeOf(tr.Task.Config))
+		if err := StoredConfig(f, stored.Interface()); err != nil {
+			return err
+		}
+		if err := CheckChanges(stored.Elem().Interface(), tr.Task.Config, append(Resumable(), tr.Task.Resumable...)); err != nil {
+			return err
+		}
+	}
+	var pos position
+	if err := json.Unmarshal([]byte(f.Metadata[MetaPosition]), &pos); err != nil {
+		return fmt.Errorf("no training position in checkpoint: %v", err)
+	}
+	var hist []Record
+	if err := json.Unmarshal([]byte(f.Metadata[MetaMetrics]), &hist); err != nil {
+		return fmt.Errorf("metrics in checkpoint: %w", err)
+	}
+	rng, ok := f.Extra(extraRNG)
+	if !ok {
+		return fmt.Errorf("no generator state in checkpoint")
+	}
+	var emaState map[string][]byte
+	if tr.ema != nil {
+		emaState = map[string][]byte{}
+		for _, s := range tr.ema.names {
+			b, ok := f.Extra(extraEMA + s)
+			if !ok {
+				return fmt.Errorf("no moving average of %s in checkpoint", s)
+			}
+			emaState[s] = b
+		}
+		if err := tr.ema.check(emaState); err != nil {
+			return err
+		}
+	}
+	if err := checkpoint.LoadModel(f, tr.Task.Module); err != nil {
+		return err
+	}
+	if err := checkpoint.LoadOptimizer(f, tr.Opt); err != nil {
+		return err
+	}
+	if err := tr.Task.RNG.UnmarshalBinary(rng); err != nil {
+		return fmt.Errorf("generator state: %w", err)
+	}
+	if tr.ema != nil {
+		tr.ema.decode(emaState)
+	}
+	tr.pos, tr.History = pos, hist
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].Metrics != nil {
+			tr.lastRec = hist[i].Metrics
+			break
+		}
+	}
+	return nil
+}
+
+// LoadWeights reads a checkpoint of the named model into m, for
+// evaluation. With ema set it loads the moving average of the weights that
+// the run kept, and fails when it kept none.
+func LoadWeights(path, model string, m nn.Module, ema bool) (*checkpoint.File, error) {
+	f, err := checkpoint.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckModel(f, model); err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	if err := checkpoint.LoadModel(f, m); err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	if ema {
+		e := newEMA(m, 0)
+		st := map[string][]byte{}
+		for _, s := range e.names {
+			b, ok := f.Extra(extraEMA + s)
+			if !ok {
+				return nil, fmt.Errorf("load %s: the run kept no moving average of the weights (train with ema)", path)
+			}
+			st[s] = b
+		}
+		if err := e.check(st); err != nil {
+			return nil, fmt.Errorf("load %s: %w", path, err)
+		}
+		e.decode(st)
+		e.swapIn(m)
+	}
+	return f, nil
+}
