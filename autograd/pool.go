@@ -72,8 +72,8 @@ func MaxPool2d(x *Var, opt MaxPool2dOptions) *Var {
 type maxPoolOp struct {
 	x    *Var
 	g    [2]poolGeom
-	ceil bool // for Describe; g holds the output sizes
-	arg []int32 // index within the input plane of each output's maximum
+	ceil bool    // for Describe; g holds the output sizes
+	arg  []int32 // index within the input plane of each output's maximum
 }
 
 func (o *maxPoolOp) Operands() []*Var { return []*Var{o.x} }
