@@ -1,0 +1,356 @@
+package trace_test
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+
+	"argus/autograd"
+	"argus/compiler/executor"
+	"argus/compiler/onnx"
+	"argus/compiler/trace"
+	"argus/compiler/xgraph"
+	"argus/models"
+	"argus/nn"
+	"argus/tensor"
+)
+
+// maxError is the agreement with the Argus model that the export must
+// reach, relative to the output's largest magnitude (at least 1).
+const maxError = 1e-5
+
+// layer is a model made of a function and the parameters it reads.
+type layer struct {
+	params []nn.Parameter
+	f      func(x *autograd.Var) *autograd.Var
+}
+
+func (l layer) Members() nn.Members                   { return nn.Members{Params: l.params} }
+func (l layer) Forward(x *autograd.Var) *autograd.Var { return l.f(x) }
+
+// forward runs m in evaluation mode without recording.
+func forward(m nn.Layer, x *tensor.Tensor) *tensor.Tensor {
+	nn.Train(m, false)
+	var y *autograd.Var
+	nn.NoGrad(m, func() { y = m.Forward(autograd.Const(x)) })
+	return y.Value()
+}
+
+// exported traces m on x, writes the graph as ONNX bytes and reads them
+// back, as `argus export` and `argus run` do.
+func exported(t testing.TB, m nn.Layer, x *tensor.Tensor, opt trace.Options) (*xgraph.Graph, *trace.Result) {
+	t.Helper()
+	res, err := trace.Model(m, x, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := onnx.Encode(res.Graph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp, err := onnx.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := onnx.Import(mp, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, res
+}
+
+// run executes g on x, after the standard passes when optimize is set.
+func run(t testing.TB, g *xgraph.Graph, x *tensor.Tensor, optimize bool) (*tensor.Tensor, *executor.Executor) {
+	t.Helper()
+	if optimize {
+		if _, err := executor.Optimize(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := executor.New(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.Run(map[string]*xgraph.Tensor{g.Inputs[0].Name: xgraph.FromDense(x)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out[0].Dense(), e
+}
+
+// compare fails unless got equals want within maxError relative to
+// want's largest magnitude.
+func compare(t *testing.T, what string, got, want *tensor.Tensor) {
+	t.Helper()
+	if !tensor.EqualShapes(got.Shape(), want.Shape()) {
+		t.Fatalf("%s: shape %v, want %v", what, got.Shape(), want.Shape())
+	}
+	scale := 1.0
+	for _, w := range want.Data() {
+		scale = math.Max(scale, math.Abs(float64(w)))
+	}
+	worst := 0.0
+	for i, w := range want.Data() {
+		worst = math.Max(worst, math.Abs(float64(got.Data()[i]-w)))
+	}
+	t.Logf("%s: max abs difference %.3g (largest magnitude %.3g)", what, worst, scale)
+	if !(worst <= maxError*scale) {
+		t.Errorf("%s: max abs difference %.3g, more than %.0e × %.3g", what, worst, maxError, scale)
+	}
+}
+
+// randomStats gives every batch norm of m running statistics and an
+// affine transform that are not the identity, so that the export must
+// carry them.
+func randomStats(m nn.Module, rng *tensor.RNG) {
+	for _, s := range nn.StateDict(m) {
+		if s.Integer {
+			continue
+		}
+		d := s.Value.Data()
+		switch {
+		case strings.HasSuffix(s.Name, "running_var"):
+			copy(d, rng.Uniform(0.5, 1.5, len(d)).Data())
+		case strings.HasSuffix(s.Name, "running_mean"), strings.HasPrefix(s.Name, "bn") || strings.Contains(s.Name, ".bn") || strings.Contains(s.Name, "downsample.1"):
+			copy(d, rng.Uniform(-0.2, 0.2, len(d)).Data())
+			if strings.HasSuffix(s.Name, "weight") {
+				for i := range d {
+					d[i] += 1
+				}
+			}
+		}
+	}
+}
+
+// TestModels exports the MNIST CNN and ResNet-18 with seeded random
+// weights and checks that the executor, node by node and compiled, gives
+// the Argus model's outputs, at the traced batch and at another.
+func TestModels(t *testing.T) {
+	cases := []struct {
+		name string
+		size int
+	}{
+		{"mnist-cnn", 28},
+		{"resnet18", 64},
+		{"resnet18", 224},
+	}
+	for _, c := range cases {
+		if c.size == 224 && testing.Short() {
+			continue
+		}
+		t.Run(c.name+"/"+strconv.Itoa(c.size), func(t *testing.T) {
+			rng := tensor.NewRNG(7)
+			m, err := models.New(c.name, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			randomStats(m, rng)
+			spec, _ := models.Lookup(c.name)
+			x := rng.Uniform(-1, 1, 2, spec.Channels, c.size, c.size)
+			g, res := exported(t, m, x, trace.Options{Name: c.name, OutputName: "logits", DynamicBatch: true})
+			want := forward(m, x)
+			compare(t, "trace", res.Output, want)
+			if s := g.Inputs[0].Shape; s[0] != -1 || s[1] != spec.Channels {
+				t.Errorf("input shape %v, want a dynamic batch of %d-channel images", s, spec.Channels)
+			}
+			got, _ := run(t, g, x, false)
+			compare(t, "executor", got, want)
+			// The standard passes fold the batch norms; the compiled path
+			// runs what infer can express (ResNets).
+			got, e := run(t, g, x, true)
+			compare(t, "optimised", got, want)
+			if strings.HasPrefix(c.name, "resnet") && e.Compiled() != nil {
+				t.Errorf("the exported ResNet %v", e.Compiled())
+			}
+			// Another batch size through the same graph.
+			x1 := rng.Uniform(-1, 1, 3, spec.Channels, c.size, c.size)
+			got, _ = run(t, g, x1, false)
+			compare(t, "batch 3", got, forward(m, x1))
+		})
+	}
+}
+
+// TestNames checks that initialisers carry the state-dict names and that
+// nodes are named after their modules.
+func TestNames(t *testing.T) {
+	m, _ := models.New("resnet18", tensor.NewRNG(1))
+	res, err := trace.Model(m, tensor.NewRNG(2).Uniform(0, 1, 1, 3, 32, 32), trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	consts := map[string]bool{}
+	for _, v := range res.Graph.Values() {
+		if v.Const != nil {
+			consts[v.Name] = true
+		}
+	}
+	for _, s := range nn.StateDict(m) {
+		if !s.Integer && !consts[s.Name] {
+			t.Errorf("state %s is not a constant of the graph", s.Name)
+		}
+	}
+	if n := len(consts); n != 102 {
+		t.Errorf("%d constants, want ResNet-18's 102 float entries", n)
+	}
+	nodes := map[string]string{}
+	for _, n := range res.Graph.Nodes {
+		nodes[n.Name] = n.Op
+	}
+	for name, op := range map[string]string{"conv1": "Conv", "bn1": "BatchNormalization", "layer2.0.downsample.0": "Conv", "fc": "Gemm", "MaxPool": "MaxPool"} {
+		if nodes[name] != op {
+			t.Errorf("node %s is %q, want %s", name, nodes[name], op)
+		}
+	}
+	if g := res.Graph; g.Inputs[0].Name != "input" || g.Outputs[0].Name != "output" || g.Inputs[0].Shape[0] != 1 {
+		t.Errorf("input %s %v, output %s", g.Inputs[0].Name, g.Inputs[0].Shape, g.Outputs[0].Name)
+	}
+}
+
+// TestOps traces small functions of each describable kind and checks the
+// exported graph against autograd, at the traced batch of 2 and at 3.
+func TestOps(t *testing.T) {
+	rng := tensor.NewRNG(3)
+	p := func(name string, shape ...int) nn.Parameter {
+		return nn.Parameter{Name: name, Var: autograd.Param(rng.Normal(0, 0.5, shape...))}
+	}
+	w, b := p("conv.weight", 4, 3, 3, 3), p("conv.bias", 4)
+	dw := p("dw.weight", 6, 1, 3, 3)
+	lw, lb := p("fc.weight", 5, 12), p("fc.bias", 5)
+	mw := p("m.weight", 8, 4)
+	bias4 := p("bias", 4, 1, 1)
+	mean, vari := rng.Uniform(-1, 1, 3), rng.Uniform(0.5, 2, 3)
+	image := []int{3, 8, 8}
+	cases := []struct {
+		name   string
+		shape  []int // of one item
+		params []nn.Parameter
+		f      func(x *autograd.Var) *autograd.Var
+	}{
+		{"conv", image, []nn.Parameter{w, b}, func(x *autograd.Var) *autograd.Var {
+			return autograd.Conv2d(x, w.Var, b.Var, autograd.Conv2dOptions{Stride: [2]int{2, 1}, Padding: [2]int{1, 2}, Dilation: [2]int{1, 2}})
+		}},
+		{"depthwise", image, []nn.Parameter{dw}, func(x *autograd.Var) *autograd.Var {
+			return autograd.Conv2d(x, dw.Var, nil, autograd.Conv2dOptions{Padding: [2]int{1, 1}, Groups: 3})
+		}},
+		{"pools", image, nil, func(x *autograd.Var) *autograd.Var {
+			a := autograd.MaxPool2d(x, autograd.MaxPool2dOptions{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
+			c := autograd.AvgPool2d(x, autograd.AvgPool2dOptions{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
+			d := autograd.AvgPool2d(x, autograd.AvgPool2dOptions{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Padding: [2]int{1, 1}, ExcludePad: true})
+			e := autograd.AdaptiveAvgPool2d(x, 4, 4)
+			return autograd.Add(autograd.Add(a, c), autograd.Sub(d, autograd.Mul(e, e)))
+		}},
+		{"ceil pool", []int{3, 7, 7}, nil, func(x *autograd.Var) *autograd.Var {
+			return autograd.MaxPool2d(x, autograd.MaxPool2dOptions{Kernel: [2]int{2, 2}, CeilMode: true})
+		}},
+		{"global pool", image, nil, func(x *autograd.Var) *autograd.Var {
+			return autograd.Flatten(autograd.AdaptiveAvgPool2d(x, 1, 1), 1, -1)
+		}},
+		{"elementwise", image, []nn.Parameter{bias4}, func(x *autograd.Var) *autograd.Var {
+			y := autograd.Conv2d(x, w.Var, nil, autograd.Conv2dOptions{})
+			y = autograd.Div(autograd.Add(y, bias4.Var), autograd.AddScalar(autograd.Abs(y), 1))
+			y = autograd.Add(autograd.Sigmoid(y), autograd.Tanh(autograd.Scale(y, 2)))
+			y = autograd.Add(y, autograd.LeakyReLU(y, 0.1))
+			y = autograd.Add(autograd.Clamp(y, -0.5, 0.5), autograd.Clamp(y, 0, float32(math.Inf(1))))
+			y = autograd.Add(autograd.Exp(autograd.Neg(y)), autograd.Softplus(y))
+			y = autograd.Add(autograd.Log(autograd.AddScalar(autograd.Sqrt(autograd.Pow(y, 2)), 1)), autograd.GELU(y))
+			return autograd.ReLU(y)
+		}},
+		{"linear", []int{12}, []nn.Parameter{lw, lb}, func(x *autograd.Var) *autograd.Var {
+			return autograd.LogSoftmax(autograd.Linear(x, lw.Var, lb.Var), -1)
+		}},
+		{"linear 3-D", []int{2, 12}, []nn.Parameter{lw}, func(x *autograd.Var) *autograd.Var {
+			return autograd.Softmax(autograd.Linear(x, lw.Var, nil), 1)
+		}},
+		{"batch norm", image, nil, func(x *autograd.Var) *autograd.Var {
+			return autograd.BatchNorm2d(x, nil, nil, mean, vari, autograd.BatchNormOptions{Eps: 1e-3})
+		}},
+		{"shapes", image, nil, func(x *autograd.Var) *autograd.Var {
+			y := autograd.Permute(x, 0, 2, 3, 1)         // N×8×8×3
+			y = autograd.Reshape(y, x.Shape()[0], 8, 24) // N×8×24
+			y = autograd.Concat([]*autograd.Var{autograd.Slice(y, 2, 10, 24), autograd.Slice(y, 2, 0, 10)}, 2)
+			return autograd.Flatten(autograd.Reshape(y, x.Shape()[0], 8, 4, 6), 2, 3)
+		}},
+		{"matmul", []int{4}, []nn.Parameter{mw}, func(x *autograd.Var) *autograd.Var {
+			return autograd.MatMul(x, autograd.Transpose(mw.Var, 0, 1))
+		}},
+		{"batched matmul", []int{3, 4}, []nn.Parameter{mw}, func(x *autograd.Var) *autograd.Var {
+			return autograd.BatchMatMul(x, autograd.Transpose(mw.Var, 0, 1))
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := layer{params: c.params, f: c.f}
+			x := rng.Uniform(-2, 2, append([]int{2}, c.shape...)...)
+			g, res := exported(t, m, x, trace.Options{DynamicBatch: true})
+			compare(t, "trace", res.Output, forward(m, x))
+			got, _ := run(t, g, x, false)
+			compare(t, "executor", got, res.Output)
+			x3 := rng.Uniform(-2, 2, append([]int{3}, c.shape...)...)
+			got, _ = run(t, g, x3, true)
+			compare(t, "batch 3", got, forward(m, x3))
+		})
+	}
+}
+
+// opaque is an op that does not describe itself.
+type opaque struct{ x *autograd.Var }
+
+func (o opaque) Operands() []*autograd.Var { return []*autograd.Var{o.x} }
+func (o opaque) Forward() *tensor.Tensor   { return o.x.Value().Clone() }
+func (o opaque) Backward(g *tensor.Tensor) []*tensor.Tensor {
+	return []*tensor.Tensor{g}
+}
+
+func TestErrors(t *testing.T) {
+	rng := tensor.NewRNG(4)
+	mnist, _ := models.New("mnist-cnn", rng)
+	cases := []struct {
+		name    string
+		m       nn.Layer
+		shape   []int
+		dynamic bool
+		want    string
+	}{
+		{"opaque op", layer{f: func(x *autograd.Var) *autograd.Var {
+			return autograd.ReLU(autograd.Apply(opaque{x}))
+		}}, []int{1, 3}, false, "operation trace_test.opaque cannot be exported: it does not describe itself"},
+		{"training dropout", layer{f: func(x *autograd.Var) *autograd.Var {
+			return autograd.Dropout(x, 0.5, true, rng)
+		}}, []int{1, 3}, false, "Dropout on [1 3]: dropout in training mode"},
+		{"loss", layer{f: func(x *autograd.Var) *autograd.Var {
+			return autograd.SmoothL1Loss(x, autograd.Const(tensor.Zeros(1, 3)), 1, autograd.ReduceNone)
+		}}, []int{1, 3}, false, "SmoothL1 on [1 3]: no ONNX translation for SmoothL1"},
+		{"batch into features", layer{f: func(x *autograd.Var) *autograd.Var {
+			return autograd.Reshape(x, 1, -1)
+		}}, []int{2, 3}, true, "reshaping [2 3] to [1 6] moves the batch axis: trace with a fixed batch"},
+		{"batch-sized constant", layer{f: func(x *autograd.Var) *autograd.Var {
+			return autograd.Add(x, autograd.Const(tensor.Ones(2, 3)))
+		}}, []int{2, 3}, true, "holds one row per traced batch item"},
+		{"unexportable reduction", layer{f: func(x *autograd.Var) *autograd.Var {
+			return autograd.Sum(x)
+		}}, []int{2, 3}, true, "does not describe itself"},
+		{"independent output", layer{f: func(x *autograd.Var) *autograd.Var {
+			return autograd.Const(tensor.Zeros(1))
+		}}, []int{2, 3}, false, "does not depend on its input"},
+		{"identity", layer{f: func(x *autograd.Var) *autograd.Var { return x }}, []int{2, 3}, false, "does not depend on its input"},
+		{"wrong input size", mnist, []int{1, 1, 32, 32}, false, "forward pass on an input of shape [1 1 32 32]: autograd: Linear"},
+		{"uneven adaptive pool", layer{f: func(x *autograd.Var) *autograd.Var {
+			return autograd.AdaptiveAvgPool2d(x, 2, 2)
+		}}, []int{1, 1, 5, 5}, false, "windows of different sizes"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := trace.Model(c.m, rng.Uniform(0, 1, c.shape...), trace.Options{DynamicBatch: c.dynamic})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+			if !strings.HasPrefix(err.Error(), "trace: ") {
+				t.Errorf("error %q does not say where it comes from", err)
+			}
+		})
+	}
+	if _, err := trace.Model(mnist, tensor.Zeros(1, 1, 28, 28), trace.Options{InputName: "x", OutputName: "x"}); err == nil {
+		t.Error("input and output of one name accepted")
+	}
+}
