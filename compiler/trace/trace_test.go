@@ -354,3 +354,26 @@ func TestErrors(t *testing.T) {
 		t.Error("input and output of one name accepted")
 	}
 }
+
+// TestCompile checks the executor that Compile returns against the model,
+// and that it keeps its own weights.
+func TestCompile(t *testing.T) {
+	rng := tensor.NewRNG(8)
+	m, _ := models.NewResNet(rng, 18, 10)
+	randomStats(m, rng)
+	e, err := trace.Compile(m, []int{1, 3, 64, 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Compiled(); err != nil {
+		t.Errorf("the compiled ResNet-18 %v", err)
+	}
+	x := rng.Uniform(-1, 1, 2, 3, 64, 64)
+	want := forward(m, x)
+	m.FC.Weight.Value().Data()[0] += 10
+	out, err := e.Run(map[string]*xgraph.Tensor{"input": xgraph.FromDense(x)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compare(t, "compiled", out[0].Dense(), want)
+}
