@@ -34,6 +34,8 @@ import "argus/tensor"
 //	Slice              x            axis, start, end int
 //	Concat             x...         axis int
 //	Softmax, LogSoftmax x           axis int
+//	Sum                x            keep []int (x's shape with the summed axes 1), shape []int
+//	                                (the result's), scale float32 (0: none; Mean is Sum scaled by 1/n)
 //	Dropout            x            p float32, training bool (only recorded in training)
 type Description struct {
 	Kind  string
@@ -162,4 +164,11 @@ func (o *softmaxOp) Describe() Description {
 // Describe implements Describer.
 func (o *maskOp) Describe() Description {
 	return Description{Kind: "Dropout", Attrs: map[string]any{"p": o.p, "training": true}}
+}
+
+// Describe implements Describer.
+func (o *sumOp) Describe() Description {
+	return Description{Kind: "Sum", Attrs: map[string]any{
+		"keep": append([]int{}, o.keep...), "shape": append([]int{}, o.shape...), "scale": o.scale,
+	}}
 }

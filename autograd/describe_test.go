@@ -37,6 +37,7 @@ func TestDescribe(t *testing.T) {
 		{"reshape", Reshape(x, 2, -1, 6), "Reshape", map[string]any{"shape": []int{2, 24, 6}}},
 		{"linear", Linear(m, Param(rng.Normal(0, 1, 3, 5)), nil), "Linear", nil},
 		{"logsoftmax", LogSoftmax(m, -1), "LogSoftmax", map[string]any{"axis": 1}},
+		{"mean", MeanAxes(x, false, 2, 3), "Sum", map[string]any{"keep": []int{2, 4, 1, 1}, "shape": []int{2, 4}, "scale": float32(1.0 / 36)}},
 		{"dropout", Dropout(x, 0.5, true, rng), "Dropout", map[string]any{"p": float32(0.5), "training": true}},
 	}
 	for _, c := range cases {

@@ -225,6 +225,8 @@ func (e *emitter) translate() (*value, error) {
 			t.intConstant("axes", []int64{int64(axis)})), nil
 	case "Concat":
 		return e.concat()
+	case "Sum":
+		return e.sum()
 	case "Softmax", "LogSoftmax":
 		return e.add(kind, map[string]*xgraph.Attr{"axis": intAttr(e.int("axis"))}, out, e.batched(), x), nil
 	case "Dropout":
@@ -402,10 +404,14 @@ func (e *emitter) flatten() (*value, error) {
 	return e.add("Reshape", nil, out, e.batched() && start > 0, e.arg(0), e.t.intConstant("shape", shape)), nil
 }
 
-// reshape translates Reshape to a literal shape; with a dynamic batch
-// the batch axis must stay in place and is copied (0).
+// reshape translates Reshape to a literal shape.
 func (e *emitter) reshape() (*value, error) {
-	in, out := e.ins[0].Shape(), e.out.Shape()
+	return e.reshapeTo(e.args[0], e.ins[0].Shape(), e.out.Shape())
+}
+
+// reshapeTo reshapes a of shape in to out; with a dynamic batch the batch
+// axis must stay in place and is copied (0).
+func (e *emitter) reshapeTo(a *value, in, out []int) (*value, error) {
 	shape := make([]int64, len(out))
 	for i, d := range out {
 		if d == 0 {
@@ -414,7 +420,7 @@ func (e *emitter) reshape() (*value, error) {
 		shape[i] = int64(d)
 	}
 	batched := false
-	if e.batched() {
+	if a.batched {
 		if len(out) > 0 && out[0] == in[0] {
 			batched = true
 			if e.t.opt.DynamicBatch {
@@ -424,7 +430,62 @@ func (e *emitter) reshape() (*value, error) {
 			return nil, err
 		}
 	}
-	return e.add("Reshape", nil, out, batched, e.arg(0), e.t.intConstant("shape", shape)), nil
+	return e.add("Reshape", nil, out, batched, a.v, e.t.intConstant("shape", shape)), nil
+}
+
+// sum translates sums and means over axes: ReduceMean where the scale is
+// one over the count reduced, else ReduceSum and a Mul by the scale, both
+// keeping the reduced axes, then a Reshape when the result drops them.
+func (e *emitter) sum() (*value, error) {
+	in, keep, shape := e.ins[0].Shape(), e.ints("keep"), e.ints("shape")
+	scale := e.float("scale")
+	var axes []int
+	n := 1
+	for i := range in {
+		if keep[i] != in[i] {
+			axes = append(axes, i)
+			n *= in[i]
+		}
+	}
+	if e.batched() && len(axes) > 0 && axes[0] == 0 {
+		if err := e.fixed("a reduction over the batch axis"); err != nil {
+			return nil, err
+		}
+	}
+	batched := e.batched() && (len(axes) == 0 || axes[0] != 0)
+	r := e.args[0]
+	if len(axes) > 0 {
+		ax := make([]int64, len(axes))
+		for i, a := range axes {
+			ax[i] = int64(a)
+		}
+		if scale != 0 && scale == 1/float32(n) {
+			r = e.add("ReduceMean", map[string]*xgraph.Attr{"axes": intsAttr(axes), "keepdims": intAttr(1)}, keep, batched, r.v)
+		} else {
+			r = e.add("ReduceSum", map[string]*xgraph.Attr{"keepdims": intAttr(1)}, keep, batched, r.v, e.t.intConstant("axes", ax))
+			if scale != 0 {
+				r = e.add("Mul", nil, keep, batched, r.v, e.t.scalar(scale))
+			}
+		}
+	} else if scale != 0 {
+		r = e.add("Mul", nil, keep, batched, r.v, e.t.scalar(scale))
+	}
+	if equal(keep, shape) && r != e.args[0] {
+		return r, nil
+	}
+	return e.reshapeTo(r, keep, shape)
+}
+
+func equal(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *emitter) concat() (*value, error) {

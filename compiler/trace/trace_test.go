@@ -271,6 +271,11 @@ func TestOps(t *testing.T) {
 			y = autograd.Concat([]*autograd.Var{autograd.Slice(y, 2, 10, 24), autograd.Slice(y, 2, 0, 10)}, 2)
 			return autograd.Flatten(autograd.Reshape(y, x.Shape()[0], 8, 4, 6), 2, 3)
 		}},
+		{"reductions", image, nil, func(x *autograd.Var) *autograd.Var {
+			a := autograd.MeanAxes(x, false, 2, 3)                            // N×3
+			b := autograd.SumAxes(autograd.MeanAxes(x, true, 3), false, 1, 2) // N
+			return autograd.Add(a, autograd.Reshape(b, x.Shape()[0], 1))
+		}},
 		{"matmul", []int{4}, []nn.Parameter{mw}, func(x *autograd.Var) *autograd.Var {
 			return autograd.MatMul(x, autograd.Transpose(mw.Var, 0, 1))
 		}},
@@ -327,8 +332,11 @@ func TestErrors(t *testing.T) {
 		{"batch-sized constant", layer{f: func(x *autograd.Var) *autograd.Var {
 			return autograd.Add(x, autograd.Const(tensor.Ones(2, 3)))
 		}}, []int{2, 3}, true, "holds one row per traced batch item"},
-		{"unexportable reduction", layer{f: func(x *autograd.Var) *autograd.Var {
+		{"reduction over the batch", layer{f: func(x *autograd.Var) *autograd.Var {
 			return autograd.Sum(x)
+		}}, []int{2, 3}, true, "a reduction over the batch axis: trace with a fixed batch"},
+		{"unexportable op", layer{f: func(x *autograd.Var) *autograd.Var {
+			return autograd.LayerNorm(x, []int{3}, nil, nil, 1e-5)
 		}}, []int{2, 3}, true, "does not describe itself"},
 		{"independent output", layer{f: func(x *autograd.Var) *autograd.Var {
 			return autograd.Const(tensor.Zeros(1))
