@@ -21,13 +21,18 @@ const IRVersion = 8
 // dimensions are written without a name.
 const BatchParam = "N"
 
+// DefaultGraphName is the name Export gives a graph without one, which
+// ONNX does not allow.
+const DefaultGraphName = "graph"
+
 // Producer is the producer name written into exported models.
 const Producer = "argus"
 
 // Export converts g to an ONNX model, the inverse of Import: constants
 // become initialisers, inputs and outputs carry their element types and
-// shapes (an unknown dimension written as in BatchParam's comment), and
-// every other value whose type is known is listed in value_info. Float
+// shapes (an unknown dimension written as in BatchParam's comment), every
+// other value whose type is known is listed in value_info, and an unnamed
+// graph is named DefaultGraphName. Float
 // types other than float32 are written as float32, the only float type
 // that xgraph holds. g is not modified; its nodes must be in an order that
 // Validate accepts.
@@ -41,7 +46,11 @@ func Export(g *xgraph.Graph) (*onnxpb.ModelProto, error) {
 	if err := sorted.Sort(); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	gp := &onnxpb.GraphProto{Name: proto.String(g.Name)}
+	name := g.Name
+	if name == "" {
+		name = DefaultGraphName // ONNX requires a graph name
+	}
+	gp := &onnxpb.GraphProto{Name: proto.String(name)}
 	names := make(map[string]*xgraph.Value)
 	claim := func(v *xgraph.Value) error {
 		if v.Name == "" {

@@ -143,6 +143,11 @@ func TestExportAttributesAndBatch(t *testing.T) {
 	if len(m.Graph.ValueInfo) != 1 || m.Graph.ValueInfo[0].GetName() != "y" {
 		t.Errorf("value_info %v, want y alone", m.Graph.ValueInfo)
 	}
+	unnamed := attrGraph()
+	unnamed.Name = ""
+	if _, m := roundTrip(t, unnamed); m.Graph.GetName() != onnx.DefaultGraphName {
+		t.Errorf("an unnamed graph is written as %q", m.Graph.GetName())
+	}
 	// The writer leaves the graph alone.
 	if g.Nodes[0].Name != "mm" || g.Inputs[0].Shape[0] != -1 {
 		t.Error("Export changed its graph")

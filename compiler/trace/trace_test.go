@@ -2,6 +2,8 @@ package trace_test
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -209,7 +211,10 @@ func TestNames(t *testing.T) {
 
 // TestOps traces small functions of each describable kind and checks the
 // exported graph against autograd, at the traced batch of 2 and at 3.
+// With ARGUS_EXPORT_DIR set it also writes each export there, for
+// tools/onnx/check_export.py.
 func TestOps(t *testing.T) {
+	dir := os.Getenv("ARGUS_EXPORT_DIR")
 	rng := tensor.NewRNG(3)
 	p := func(name string, shape ...int) nn.Parameter {
 		return nn.Parameter{Name: name, Var: autograd.Param(rng.Normal(0, 0.5, shape...))}
@@ -288,6 +293,11 @@ func TestOps(t *testing.T) {
 			m := layer{params: c.params, f: c.f}
 			x := rng.Uniform(-2, 2, append([]int{2}, c.shape...)...)
 			g, res := exported(t, m, x, trace.Options{DynamicBatch: true})
+			if dir != "" {
+				if err := onnx.Save(filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".onnx"), res.Graph); err != nil {
+					t.Fatal(err)
+				}
+			}
 			compare(t, "trace", res.Output, forward(m, x))
 			got, _ := run(t, g, x, false)
 			compare(t, "executor", got, res.Output)
