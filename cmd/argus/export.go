@@ -25,17 +25,17 @@ func init() { rootCmd.AddCommand(newExportCmd()) }
 
 // exportReport is the JSON printed by `argus export --json`.
 type exportReport struct {
-	Model      string    `json:"model"`
-	Weights    string    `json:"weights"` // the checkpoint or --init file, or "random (seed S)"
-	Out        string    `json:"out"`
-	Bytes      int64     `json:"bytes"`
-	IRVersion  int       `json:"ir_version"`
-	Opset      int       `json:"opset"`
-	Input      valueInfo `json:"input"`
-	Output     valueInfo `json:"output"`
-	Nodes      int       `json:"nodes"`
-	Ops        any       `json:"ops"`
-	Parameters int       `json:"parameters"`
+	Model      string         `json:"model"`
+	Weights    string         `json:"weights"` // the checkpoint or --init file, or "random (seed S)"
+	Out        string         `json:"out"`
+	Bytes      int64          `json:"bytes"`
+	IRVersion  int            `json:"ir_version"`
+	Opset      int            `json:"opset"`
+	Input      valueInfo      `json:"input"`
+	Output     valueInfo      `json:"output"`
+	Nodes      int            `json:"nodes"`
+	Ops        map[string]int `json:"ops"`
+	Parameters int            `json:"parameters"`
 	// MaxAbsDiff is the largest difference between the written model,
 	// read back and run by the executor, and the Argus model on the
 	// traced input.

@@ -113,8 +113,22 @@ func TestExportCommand(t *testing.T) {
 	exportJSON(t, "--model", "mnist-cnn", "--init", init, "--out", out)
 	sameAsModel(t, out, trained, x)
 
+	// argus inspect reads the export and says how argus run executes it.
+	stdout, errs, code := onnxCLI("inspect", filepath.Join(dir, "r18.onnx"), "--json")
+	var info struct {
+		Name, Execution string
+		Nodes           int
+		Ops             map[string]int
+	}
+	if err := json.Unmarshal([]byte(stdout), &info); err != nil || code != 0 {
+		t.Fatalf("inspect: exit %d, %v: %s", code, err, errs)
+	}
+	if info.Name != "resnet18" || info.Execution != "compiled" || info.Nodes != 69 || info.Ops["Conv"] != 20 || info.Ops["BatchNormalization"] != 20 {
+		t.Errorf("inspect %+v", info)
+	}
+
 	// The plain output names the file and the check.
-	stdout, errs, code := onnxCLI("export", "--checkpoint", ckpt, "--out", out)
+	stdout, errs, code = onnxCLI("export", "--checkpoint", ckpt, "--out", out)
 	if code != 0 || !strings.Contains(stdout, "wrote "+out) || !strings.Contains(stdout, "max abs difference") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, errs)
 	}
