@@ -523,7 +523,7 @@ func ConvTranspose2d(x, w, b *Var, opt ConvTranspose2dOptions) *Var {
 	if oh <= 0 || ow <= 0 {
 		panic(fmt.Sprintf("autograd: ConvTranspose2d of input %v with weights %v and %+v gives no output", xs, ws, opt))
 	}
-	op := &convTOp{x: x, w: w, b: b, groups: g, cout: cout}
+	op := &convTOp{x: x, w: w, b: b, groups: g, cout: cout, outPad: opt.OutputPadding}
 	// The geometry of the forward convolution whose input gradient this is.
 	op.geom = kernels.ConvGeom{
 		C: ws[1], H: oh, W: ow, KH: ws[2], KW: ws[3],
@@ -539,6 +539,7 @@ type convTOp struct {
 	groups  int
 	cout    int
 	geom    kernels.ConvGeom
+	outPad  [2]int // for Describe; geom holds the output size
 }
 
 func (o *convTOp) Operands() []*Var { return []*Var{o.x, o.w, o.b} }

@@ -12,9 +12,13 @@ import "argus/tensor"
 // operands and attributes:
 //
 //	Conv2d             x, w, b      stride, padding, dilation []int (2 each), groups int
+//	ConvTranspose2d    x, w, b      stride, padding, output_padding, dilation []int, groups int
 //	Linear             x, w, b      (x·wᵀ + b over the last axis)
 //	BatchNorm2d        x, w, b      eps, momentum float32, training bool;
 //	                                Tensors running_mean, running_var (nil when absent)
+//	LayerNorm          x, w, b      axes int (the trailing axes normalised), eps float32
+//	GroupNorm          x, w, b      groups int, eps float32
+//	ResizeBilinear     x            size []int (height, width), align_corners bool
 //	MaxPool2d          x            kernel, stride, padding, dilation []int, ceil_mode bool
 //	AvgPool2d          x            kernel, stride, padding []int, ceil_mode, exclude_pad bool
 //	AdaptiveAvgPool2d  x            output []int (height, width)
@@ -171,4 +175,29 @@ func (o *sumOp) Describe() Description {
 	return Description{Kind: "Sum", Attrs: map[string]any{
 		"keep": append([]int{}, o.keep...), "shape": append([]int{}, o.shape...), "scale": o.scale,
 	}}
+}
+
+// Describe implements Describer.
+func (o *convTOp) Describe() Description {
+	g := o.geom
+	return Description{Kind: "ConvTranspose2d", Attrs: map[string]any{
+		"stride":         []int{g.StrideH, g.StrideW},
+		"padding":        []int{g.PadH, g.PadW},
+		"output_padding": []int{o.outPad[0], o.outPad[1]},
+		"dilation":       []int{g.DilH, g.DilW},
+		"groups":         o.groups,
+	}}
+}
+
+// Describe implements Describer.
+func (o *groupNormOp) Describe() Description {
+	if o.perElem {
+		return Description{Kind: "LayerNorm", Attrs: map[string]any{"axes": o.axes, "eps": o.eps}}
+	}
+	return Description{Kind: "GroupNorm", Attrs: map[string]any{"groups": o.groups, "eps": o.eps}}
+}
+
+// Describe implements Describer.
+func (o *resizeOp) Describe() Description {
+	return Description{Kind: "ResizeBilinear", Attrs: map[string]any{"size": []int{len(o.ys), len(o.xs)}, "align_corners": o.align}}
 }

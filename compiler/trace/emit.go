@@ -8,6 +8,7 @@ import (
 
 	"argus/autograd"
 	"argus/compiler/xgraph"
+	"argus/tensor"
 )
 
 // emitter translates one described op into ONNX nodes.
@@ -153,6 +154,27 @@ func (e *emitter) translate() (*value, error) {
 			inputs = append(inputs, b)
 		}
 		return e.add("Conv", attrs, out, e.batched(), inputs...), nil
+	case "ConvTranspose2d":
+		e.weightBase(1)
+		w := e.ins[1].Shape()
+		pad := e.ints("padding")
+		attrs := map[string]*xgraph.Attr{
+			"kernel_shape":   intsAttr(w[2:]),
+			"strides":        intsAttr(e.ints("stride")),
+			"pads":           intsAttr([]int{pad[0], pad[1], pad[0], pad[1]}),
+			"output_padding": intsAttr(e.ints("output_padding")),
+			"dilations":      intsAttr(e.ints("dilation")),
+			"group":          intAttr(e.int("groups")),
+		}
+		inputs := []*xgraph.Value{x, e.arg(1)}
+		if b := e.arg(2); b != nil {
+			inputs = append(inputs, b)
+		}
+		return e.add("ConvTranspose", attrs, out, e.batched(), inputs...), nil
+	case "LayerNorm", "GroupNorm":
+		return e.norm()
+	case "ResizeBilinear":
+		return e.resize()
 	case "Linear":
 		return e.linear()
 	case "BatchNorm2d":
@@ -512,4 +534,106 @@ func (t *tracer) unique(name string) string {
 		return name
 	}
 	return t.fresh(name)
+}
+
+// norm translates layer and group normalisation, which operator set 13
+// lacks, into the reductions they compute: (x − mean)/√(var + eps) over
+// the trailing axes (a group norm's over each group of channels, the
+// input reshaped to N×groups×rest), times the weight, plus the bias.
+func (e *emitter) norm() (*value, error) {
+	e.weightBase(1)
+	in, out := e.ins[0].Shape(), e.out.Shape()
+	b := e.batched()
+	x := e.args[0]
+	var axes []int
+	if e.desc.Kind == "LayerNorm" {
+		for i := len(in) - e.int("axes"); i < len(in); i++ {
+			axes = append(axes, i)
+		}
+		if b && axes[0] == 0 {
+			if err := e.fixed("a layer norm over the batch axis"); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		g := e.int("groups")
+		grouped := []int{in[0], g, tensor.NumElements(in) / (in[0] * g)}
+		var err error
+		if x, err = e.reshapeTo(x, in, grouped); err != nil {
+			return nil, err
+		}
+		in, axes = grouped, []int{2}
+	}
+	keep := append([]int{}, in...)
+	for _, a := range axes {
+		keep[a] = 1
+	}
+	mean := func(v *xgraph.Value) *value {
+		return e.add("ReduceMean", map[string]*xgraph.Attr{"axes": intsAttr(axes), "keepdims": intAttr(1)}, keep, b, v)
+	}
+	d := e.add("Sub", nil, in, b, x.v, mean(x.v).v)
+	v := mean(e.add("Mul", nil, in, b, d.v, d.v).v)
+	std := e.add("Sqrt", nil, keep, b, e.add("Add", nil, keep, b, v.v, e.t.scalar(e.float("eps"))).v)
+	y := e.add("Div", nil, in, b, d.v, std.v)
+	if e.desc.Kind == "GroupNorm" {
+		var err error
+		if y, err = e.reshapeTo(y, in, out); err != nil {
+			return nil, err
+		}
+	}
+	// A group norm's per-channel parameters broadcast as C×1×...×1.
+	param := func(i int) *xgraph.Value {
+		p := e.arg(i)
+		if p == nil || e.desc.Kind == "LayerNorm" || len(out) <= 2 {
+			return p
+		}
+		shape := []int64{int64(out[1])}
+		for range out[2:] {
+			shape = append(shape, 1)
+		}
+		dims := make([]int, len(shape))
+		for j, s := range shape {
+			dims[j] = int(s)
+		}
+		return e.add("Reshape", nil, dims, false, p, e.t.intConstant("shape", shape)).v
+	}
+	if w := param(1); w != nil {
+		y = e.add("Mul", nil, out, b, y.v, w)
+	}
+	if bias := param(2); bias != nil {
+		y = e.add("Add", nil, out, b, y.v, bias)
+	}
+	return y, nil
+}
+
+// resize translates bilinear resizing to ONNX's linear Resize to the
+// given sizes: "align_corners", or "half_pixel", whose clamping at the
+// borders is PyTorch's. The sizes include the batch and channels, taken
+// from the input's shape when the batch is dynamic.
+func (e *emitter) resize() (*value, error) {
+	size, out := e.ints("size"), e.out.Shape()
+	mode := "half_pixel"
+	if e.flag("align_corners") {
+		mode = "align_corners"
+	}
+	t := e.t
+	var sizes *xgraph.Value
+	if e.batched() && t.opt.DynamicBatch {
+		shape := &xgraph.Value{Name: t.fresh("shape"), DType: xgraph.Int64, Shape: []int{4}, Ranked: true}
+		t.nodes = append(t.nodes, &xgraph.Node{Name: shape.Name, Op: "Shape", Inputs: []*xgraph.Value{e.arg(0)}, Outputs: []*xgraph.Value{shape}, Attrs: map[string]*xgraph.Attr{}})
+		nc := &xgraph.Value{Name: t.fresh("shape"), DType: xgraph.Int64, Shape: []int{2}, Ranked: true}
+		t.nodes = append(t.nodes, &xgraph.Node{Name: nc.Name, Op: "Slice", Outputs: []*xgraph.Value{nc}, Attrs: map[string]*xgraph.Attr{},
+			Inputs: []*xgraph.Value{shape, t.intConstant("starts", []int64{0}), t.intConstant("ends", []int64{2})}})
+		sizes = &xgraph.Value{Name: t.fresh("sizes"), DType: xgraph.Int64, Shape: []int{4}, Ranked: true}
+		t.nodes = append(t.nodes, &xgraph.Node{Name: sizes.Name, Op: "Concat", Outputs: []*xgraph.Value{sizes},
+			Attrs:  map[string]*xgraph.Attr{"axis": intAttr(0)},
+			Inputs: []*xgraph.Value{nc, t.intConstant("size", []int64{int64(size[0]), int64(size[1])})}})
+	} else {
+		sizes = t.intConstant("sizes", []int64{int64(out[0]), int64(out[1]), int64(size[0]), int64(size[1])})
+	}
+	attrs := map[string]*xgraph.Attr{
+		"mode":                           {Kind: xgraph.AttrString, S: "linear"},
+		"coordinate_transformation_mode": {Kind: xgraph.AttrString, S: mode},
+	}
+	return e.add("Resize", attrs, out, e.batched(), e.arg(0), nil, nil, sizes), nil
 }
