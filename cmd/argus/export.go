@@ -40,6 +40,9 @@ type exportReport struct {
 	// read back and run by the executor, and the Argus model on the
 	// traced input.
 	MaxAbsDiff float64 `json:"max_abs_diff"`
+	// MaxAbsOutput is the largest magnitude of the model's outputs there,
+	// the scale of MaxAbsDiff.
+	MaxAbsOutput float64 `json:"max_abs_output"`
 	// Execution is how `argus run` executes the file: "compiled" or
 	// "nodes".
 	Execution string `json:"execution"`
@@ -77,7 +80,8 @@ Models: ` + strings.Join(models.Names(), ", ") + `.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%.1f MB): %s, input %s %s, output %s %s, %d nodes, %d parameters\n",
 				rep.Out, float64(rep.Bytes)/1e6, rep.Model, rep.Input.Name, dims(rep.Input.Shape), rep.Output.Name, dims(rep.Output.Shape),
 				rep.Nodes, rep.Parameters)
-			fmt.Fprintf(cmd.OutOrStdout(), "read back and run (%s): max abs difference from the Argus model %.3g\n", rep.Execution, rep.MaxAbsDiff)
+			fmt.Fprintf(cmd.OutOrStdout(), "read back and run (%s): max abs difference from the Argus model %.3g (outputs up to %.3g)\n",
+				rep.Execution, rep.MaxAbsDiff, rep.MaxAbsOutput)
 			return nil
 		},
 	}
@@ -216,11 +220,11 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 	if len(got[0].F) != len(want) {
 		return nil, fmt.Errorf("the exported graph computes shape %v, the model %v", got[0].Shape, res.Output.Shape())
 	}
-	scale := 1.0
 	for i, v := range want {
-		scale = math.Max(scale, math.Abs(float64(v)))
+		rep.MaxAbsOutput = math.Max(rep.MaxAbsOutput, math.Abs(float64(v)))
 		rep.MaxAbsDiff = math.Max(rep.MaxAbsDiff, math.Abs(float64(got[0].F[i]-v)))
 	}
+	scale := math.Max(rep.MaxAbsOutput, 1)
 	if !(rep.MaxAbsDiff <= exportTolerance*scale) {
 		return nil, fmt.Errorf("the exported graph differs from the model by up to %.3g (outputs up to %.3g); %s not written", rep.MaxAbsDiff, scale, out)
 	}
