@@ -4,7 +4,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -13,7 +12,6 @@ import (
 	"argus/compiler/onnx"
 	"argus/compiler/trace"
 	"argus/compiler/xgraph"
-	"argus/models"
 	"argus/nn"
 	"argus/tensor"
 )
@@ -103,81 +101,84 @@ func compare(t *testing.T, what string, got, want *tensor.Tensor) {
 }
 
 // randomStats gives every batch norm of m running statistics and an
-// affine transform that are not the identity, so that the export must
-// carry them.
+// affine transform that are not the identity (and every bias a value),
+// so that the export must carry them.
 func randomStats(m nn.Module, rng *tensor.RNG) {
 	for _, s := range nn.StateDict(m) {
-		if s.Integer {
-			continue
-		}
 		d := s.Value.Data()
 		switch {
+		case s.Integer:
 		case strings.HasSuffix(s.Name, "running_var"):
 			copy(d, rng.Uniform(0.5, 1.5, len(d)).Data())
-		case strings.HasSuffix(s.Name, "running_mean"), strings.HasPrefix(s.Name, "bn") || strings.Contains(s.Name, ".bn") || strings.Contains(s.Name, "downsample.1"):
+		case strings.HasSuffix(s.Name, "running_mean"), strings.HasSuffix(s.Name, "bias"):
 			copy(d, rng.Uniform(-0.2, 0.2, len(d)).Data())
-			if strings.HasSuffix(s.Name, "weight") {
-				for i := range d {
-					d[i] += 1
-				}
-			}
+		case strings.HasSuffix(s.Name, "weight") && s.Value.Dims() == 1:
+			copy(d, rng.Uniform(0.8, 1.2, len(d)).Data())
 		}
 	}
 }
 
-// TestModels exports the MNIST CNN and ResNet-18 with seeded random
-// weights and checks that the executor, node by node and compiled, gives
-// the Argus model's outputs, at the traced batch and at another.
-func TestModels(t *testing.T) {
-	cases := []struct {
-		name string
-		size int
-	}{
-		{"mnist-cnn", 28},
-		{"resnet18", 64},
-		{"resnet18", 224},
-	}
-	for _, c := range cases {
-		if c.size == 224 && testing.Short() {
-			continue
-		}
-		t.Run(c.name+"/"+strconv.Itoa(c.size), func(t *testing.T) {
-			rng := tensor.NewRNG(7)
-			m, err := models.New(c.name, rng)
-			if err != nil {
-				t.Fatal(err)
-			}
-			randomStats(m, rng)
-			spec, _ := models.Lookup(c.name)
-			x := rng.Uniform(-1, 1, 2, spec.Channels, c.size, c.size)
-			g, res := exported(t, m, x, trace.Options{Name: c.name, OutputName: "logits", DynamicBatch: true})
-			want := forward(m, x)
-			compare(t, "trace", res.Output, want)
-			if s := g.Inputs[0].Shape; s[0] != -1 || s[1] != spec.Channels {
-				t.Errorf("input shape %v, want a dynamic batch of %d-channel images", s, spec.Channels)
-			}
-			got, _ := run(t, g, x, false)
-			compare(t, "executor", got, want)
-			// The standard passes fold the batch norms; the compiled path
-			// runs what infer can express (ResNets).
-			got, e := run(t, g, x, true)
-			compare(t, "optimised", got, want)
-			if strings.HasPrefix(c.name, "resnet") && e.Compiled() != nil {
-				t.Errorf("the exported ResNet %v", e.Compiled())
-			}
-			// Another batch size through the same graph.
-			x1 := rng.Uniform(-1, 1, 3, spec.Channels, c.size, c.size)
-			got, _ = run(t, g, x1, false)
-			compare(t, "batch 3", got, forward(m, x1))
-		})
-	}
+// tiny is a small residual network of nn layers: convolution, batch norm,
+// ReLU, max pooling, a residual block, global pooling and a linear
+// classifier, as a ResNet has them.
+type tiny struct {
+	Conv  *nn.Conv2d
+	BN    *nn.BatchNorm2d
+	Block *nn.Sequential
+	FC    *nn.Linear
 }
 
-// TestNames checks that initialisers carry the state-dict names and that
+func newTiny(rng *tensor.RNG) *tiny {
+	same := autograd.Conv2dOptions{Padding: [2]int{1, 1}}
+	m := &tiny{
+		Conv:  nn.NewConv2d(rng, 3, 8, 3, autograd.Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}, false),
+		BN:    nn.NewBatchNorm2d(8),
+		Block: nn.NewSequential(nn.NewConv2d(rng, 8, 8, 3, same, false), nn.NewBatchNorm2d(8)),
+		FC:    nn.NewLinear(rng, 8, 5, true),
+	}
+	randomStats(m, rng)
+	return m
+}
+
+func (m *tiny) Members() nn.Members {
+	return nn.Members{Children: []nn.Child{{Name: "conv1", Module: m.Conv}, {Name: "bn1", Module: m.BN}, {Name: "block", Module: m.Block}, {Name: "fc", Module: m.FC}}}
+}
+
+func (m *tiny) Forward(x *autograd.Var) *autograd.Var {
+	x = autograd.ReLU(m.BN.Forward(m.Conv.Forward(x)))
+	x = autograd.MaxPool2d(x, autograd.MaxPool2dOptions{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
+	x = autograd.ReLU(autograd.Add(m.Block.Forward(x), x))
+	return m.FC.Forward(autograd.Flatten(autograd.AdaptiveAvgPool2d(x, 1, 1), 1, -1))
+}
+
+// TestModel exports the small residual network and checks that the
+// executor, node by node and compiled, gives the model's outputs, at the
+// traced batch and at another.
+func TestModel(t *testing.T) {
+	rng := tensor.NewRNG(7)
+	m := newTiny(rng)
+	x := rng.Uniform(-1, 1, 2, 3, 16, 16)
+	g, res := exported(t, m, x, trace.Options{Name: "tiny", OutputName: "logits", DynamicBatch: true})
+	want := forward(m, x)
+	compare(t, "trace", res.Output, want)
+	if s := g.Inputs[0].Shape; s[0] != -1 || s[1] != 3 || g.Outputs[0].Name != "logits" || g.Name != "tiny" {
+		t.Errorf("graph %q, input shape %v, output %q", g.Name, s, g.Outputs[0].Name)
+	}
+	got, e := run(t, g, x, true)
+	compare(t, "optimised", got, want)
+	if err := e.Compiled(); err != nil {
+		t.Errorf("the export %v", err)
+	}
+	x3 := rng.Uniform(-1, 1, 3, 3, 16, 16)
+	got, _ = run(t, g, x3, false)
+	compare(t, "batch 3", got, forward(m, x3))
+}
+
+// TestNames checks that constants carry the state-dict names and that
 // nodes are named after their modules.
 func TestNames(t *testing.T) {
-	m, _ := models.New("resnet18", tensor.NewRNG(1))
-	res, err := trace.Model(m, tensor.NewRNG(2).Uniform(0, 1, 1, 3, 32, 32), trace.Options{})
+	m := newTiny(tensor.NewRNG(1))
+	res, err := trace.Model(m, tensor.NewRNG(2).Uniform(0, 1, 1, 3, 16, 16), trace.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,14 +193,15 @@ func TestNames(t *testing.T) {
 			t.Errorf("state %s is not a constant of the graph", s.Name)
 		}
 	}
-	if n := len(consts); n != 102 {
-		t.Errorf("%d constants, want ResNet-18's 102 float entries", n)
+	if n := len(consts); n != 12 {
+		t.Errorf("%d constants, want the 12 float entries of the state dict", n)
 	}
 	nodes := map[string]string{}
 	for _, n := range res.Graph.Nodes {
 		nodes[n.Name] = n.Op
 	}
-	for name, op := range map[string]string{"conv1": "Conv", "bn1": "BatchNormalization", "layer2.0.downsample.0": "Conv", "fc": "Gemm", "MaxPool": "MaxPool"} {
+	for name, op := range map[string]string{"conv1": "Conv", "bn1": "BatchNormalization", "block.0": "Conv", "block.1": "BatchNormalization",
+		"fc": "Gemm", "MaxPool": "MaxPool", "Relu": "Relu", "Relu_1": "Relu"} {
 		if nodes[name] != op {
 			t.Errorf("node %s is %q, want %s", name, nodes[name], op)
 		}
@@ -337,7 +339,6 @@ func (o opaque) Backward(g *tensor.Tensor) []*tensor.Tensor {
 
 func TestErrors(t *testing.T) {
 	rng := tensor.NewRNG(4)
-	mnist, _ := models.New("mnist-cnn", rng)
 	cases := []struct {
 		name    string
 		m       nn.Layer
@@ -370,7 +371,7 @@ func TestErrors(t *testing.T) {
 			return autograd.Const(tensor.Zeros(1))
 		}}, []int{2, 3}, false, "does not depend on its input"},
 		{"identity", layer{f: func(x *autograd.Var) *autograd.Var { return x }}, []int{2, 3}, false, "does not depend on its input"},
-		{"wrong input size", mnist, []int{1, 1, 32, 32}, false, "forward pass on an input of shape [1 1 32 32]: autograd: Linear"},
+		{"wrong input size", newTiny(rng), []int{1, 1, 16, 16}, false, "forward pass on an input of shape [1 1 16 16]: autograd: Conv2d"},
 		{"uneven adaptive pool", layer{f: func(x *autograd.Var) *autograd.Var {
 			return autograd.AdaptiveAvgPool2d(x, 2, 2)
 		}}, []int{1, 1, 5, 5}, false, "windows of different sizes"},
@@ -386,7 +387,7 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := trace.Model(mnist, tensor.Zeros(1, 1, 28, 28), trace.Options{InputName: "x", OutputName: "x"}); err == nil {
+	if _, err := trace.Model(newTiny(rng), tensor.Zeros(1, 3, 16, 16), trace.Options{InputName: "x", OutputName: "x"}); err == nil {
 		t.Error("input and output of one name accepted")
 	}
 }
@@ -395,16 +396,15 @@ func TestErrors(t *testing.T) {
 // and that it keeps its own weights.
 func TestCompile(t *testing.T) {
 	rng := tensor.NewRNG(8)
-	m, _ := models.NewResNet(rng, 18, 10)
-	randomStats(m, rng)
-	e, err := trace.Compile(m, []int{1, 3, 64, 64})
+	m := newTiny(rng)
+	e, err := trace.Compile(m, []int{1, 3, 16, 16})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Compiled(); err != nil {
-		t.Errorf("the compiled ResNet-18 %v", err)
+		t.Errorf("the compiled network %v", err)
 	}
-	x := rng.Uniform(-1, 1, 2, 3, 64, 64)
+	x := rng.Uniform(-1, 1, 2, 3, 16, 16)
 	want := forward(m, x)
 	m.FC.Weight.Value().Data()[0] += 10
 	out, err := e.Run(map[string]*xgraph.Tensor{"input": xgraph.FromDense(x)})
