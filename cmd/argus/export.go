@@ -175,7 +175,11 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 			return nil, fmt.Errorf("load %s: %w", source, err)
 		}
 	}
-	n := max(batch, 1)
+	// A symbolic batch is traced on two images (see trace.Options).
+	n := batch
+	if n == 0 {
+		n = 2
+	}
 	x := rng.Uniform(-1, 1, n, spec.Channels, h, w)
 	res, err := trace.Model(m, x, trace.Options{Name: model, DynamicBatch: batch == 0})
 	if err != nil {

@@ -35,7 +35,10 @@ type Options struct {
 	// DynamicBatch leaves the batch (axis 0 of the input) open: it is −1
 	// in the graph and a symbolic dimension in ONNX. Tracing then fails
 	// on an op that mixes the batch axis with others, where only the
-	// traced batch size would be right.
+	// traced batch size would be right. The traced batch must be 2 or
+	// more: at 1, a reshape that merges the batch into another axis, or a
+	// constant with one row per batch item, looks like one that keeps the
+	// batch apart.
 	DynamicBatch bool
 }
 
@@ -61,8 +64,8 @@ func Model(m nn.Layer, x *tensor.Tensor, opt Options) (res *Result, err error) {
 	if opt.InputName == opt.OutputName {
 		return nil, fmt.Errorf("trace: input and output are both named %q", opt.InputName)
 	}
-	if opt.DynamicBatch && x.Dims() == 0 {
-		return nil, fmt.Errorf("trace: a dynamic batch needs an input with a batch axis, not shape %v", x.Shape())
+	if opt.DynamicBatch && (x.Dims() == 0 || x.Shape()[0] < 2) {
+		return nil, fmt.Errorf("trace: a dynamic batch is traced on a batch of 2 or more, not an input of shape %v", x.Shape())
 	}
 	nn.Train(m, false)
 	params := nn.Parameters(m)
@@ -83,6 +86,11 @@ func Model(m nn.Layer, x *tensor.Tensor, opt Options) (res *Result, err error) {
 	}
 	for _, name := range t.buffers {
 		t.names[name] = true
+	}
+	for _, name := range []string{opt.InputName, opt.OutputName} {
+		if t.names[name] {
+			return nil, fmt.Errorf("trace: the name %q of the graph's input or output is a name of the state dict", name)
+		}
 	}
 	in := autograd.Param(x)
 	var out *autograd.Var

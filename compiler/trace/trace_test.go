@@ -387,8 +387,14 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := trace.Model(newTiny(rng), tensor.Zeros(1, 3, 16, 16), trace.Options{InputName: "x", OutputName: "x"}); err == nil {
-		t.Error("input and output of one name accepted")
+	for _, opt := range []trace.Options{
+		{InputName: "x", OutputName: "x"},
+		{OutputName: "fc.bias"},
+		{DynamicBatch: true},
+	} {
+		if _, err := trace.Model(newTiny(rng), tensor.Zeros(1, 3, 16, 16), opt); err == nil {
+			t.Errorf("options %+v accepted", opt)
+		}
 	}
 }
 
