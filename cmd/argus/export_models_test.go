@@ -138,6 +138,18 @@ func TestExportModels(t *testing.T) {
 			randomState(m, rng)
 			x := rng.Uniform(-1, 1, 2, spec.Channels, c.size, c.size)
 			g, res := exportGraph(t, m, x)
+			// The initialisers carry the state dict's (torchvision's) names.
+			inits := map[string]bool{}
+			for _, v := range g.Values() {
+				if v.Const != nil {
+					inits[v.Name] = true
+				}
+			}
+			for _, st := range nn.StateDict(m) {
+				if !st.Integer && !inits[st.Name] {
+					t.Fatalf("state %s is not an initialiser of the export", st.Name)
+				}
+			}
 			want := evalForward(m, x)
 			closeTo(t, "trace", res.Output, want)
 			got, _ := execute(t, g, x, false)
