@@ -143,6 +143,9 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 		if err != nil {
 			return nil, err
 		}
+		if name := f.Metadata[checkpoint.MetaModel]; name != "" && name != model {
+			return nil, fmt.Errorf("%s holds model %q, not %q", initPath, name, model)
+		}
 		weights, source = f, initPath
 	default:
 		source = fmt.Sprintf("random (seed %d)", seed)

@@ -179,6 +179,7 @@ func TestExportErrors(t *testing.T) {
 		{"unnamed checkpoint", []string{"--checkpoint", unnamed, "--out", out}, "names no model in its metadata; give --model"},
 		{"unknown model", []string{"--checkpoint", vgg, "--out", out}, `unknown model "vgg16"`},
 		{"other model", []string{"--checkpoint", good, "--model", "resnet18", "--out", out}, `holds model "mnist-cnn", not "resnet18"`},
+		{"other model's init", []string{"--model", "resnet18", "--init", good, "--out", out}, `holds model "mnist-cnn", not "resnet18"`},
 		{"wrong weights", []string{"--checkpoint", lying, "--out", out}, "load " + lying + ": checkpoint does not match the model"},
 		{"bad size", []string{"--model", "resnet18", "--size", "64x64", "--out", out}, `--size "64x64"`},
 		{"small size", []string{"--model", "resnet18", "--size", "16", "--out", out}, "at least 32×32"},
