@@ -104,10 +104,23 @@ func randomState(m nn.Module, rng *tensor.RNG) {
 	}
 }
 
+// nodeByNode returns a copy of g that the executor cannot compile, an
+// Identity node after its output, so that its other nodes run one by one
+// as an ONNX runtime would run them.
+func nodeByNode(g *xgraph.Graph) *xgraph.Graph {
+	c := *g
+	out := g.Outputs[0]
+	id := &xgraph.Value{Name: out.Name + "_identity", DType: out.DType, Shape: out.Shape, Ranked: out.Ranked}
+	c.Nodes = append(append([]*xgraph.Node{}, g.Nodes...), &xgraph.Node{Name: "identity", Op: "Identity",
+		Inputs: []*xgraph.Value{out}, Outputs: []*xgraph.Value{id}, Attrs: map[string]*xgraph.Attr{}})
+	c.Outputs = []*xgraph.Value{id}
+	return &c
+}
+
 // TestExportModels exports every registered model with seeded random
-// weights and batch-norm statistics and checks that the executor, node by
-// node and after the standard passes (compiled for the ResNets), gives the
-// Argus model's outputs, at the traced batch of 2 and at 3. With -short
+// weights and batch-norm statistics and checks that the executor, as
+// imported, node by node, and after the standard passes (compiled for the
+// ResNets), gives the Argus model's outputs, at the traced batch of 2 and at 3. With -short
 // only the MNIST CNN and ResNet-18 at 64×64 run; without, every model at
 // its smallest size and ResNet-18 at 224×224.
 func TestExportModels(t *testing.T) {
@@ -154,7 +167,12 @@ func TestExportModels(t *testing.T) {
 			closeTo(t, "trace", res.Output, want)
 			got, _ := execute(t, g, x, false)
 			closeTo(t, "executor", got, want)
-			got, e := execute(t, g, x, true)
+			got, e := execute(t, nodeByNode(g), x, false)
+			closeTo(t, "node by node", got, want)
+			if e.Compiled() == nil {
+				t.Error("the graph with an Identity at its end runs compiled")
+			}
+			got, e = execute(t, g, x, true)
 			closeTo(t, "optimised", got, want)
 			if strings.HasPrefix(c.name, "resnet") && e.Compiled() != nil {
 				t.Errorf("the exported ResNet %v", e.Compiled())
