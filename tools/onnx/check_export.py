@@ -9,19 +9,26 @@ For each file:
   3. with --argus BIN: the model named in the graph (mnist-cnn, resnet18,
      ...) is built in PyTorch (torchvision's ResNets; the network of
      pytorch/examples' MNIST), its state dict is loaded from the ONNX
-     initialisers by name (so the names must be torchvision's), and its
-     outputs on a seeded input are compared with `BIN run FILE --input
-     x.pb --json` (the executor running the exported file).
+     initialisers by name (so the names must be torchvision's), or with
+     --weights W.safetensors from that file (the one given to `argus
+     export --init`, so that the whole way from PyTorch's weights to
+     `argus run` is checked), and its outputs on a seeded input are
+     compared with `BIN run FILE --input x.pb --json` (the executor running
+     the exported file).
 
 Usage (Debian python3-onnx, python3-torch, python3-torchvision):
     argus export --model resnet18 --out /tmp/resnet18.onnx
     argus export --model mnist-cnn --out /tmp/mnist.onnx
     /usr/bin/python3 tools/onnx/check_export.py --argus ./argus /tmp/resnet18.onnx /tmp/mnist.onnx
+    /usr/bin/python3 tools/onnx/torchvision_weights.py --model resnet18 --out /tmp/tv18.safetensors
+    argus export --model resnet18 --init /tmp/tv18.safetensors --out /tmp/tv18.onnx
+    /usr/bin/python3 tools/onnx/check_export.py --argus ./argus --weights /tmp/tv18.safetensors /tmp/tv18.onnx
 Prints one line per file and exits non-zero if any check fails.
 """
 import argparse
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -71,11 +78,30 @@ def static_shape(vi, batch):
     return dims
 
 
-def compare_torch(path, m, argus, batch, seed):
+def read_safetensors(path):
+    """Returns the tensors of a safetensors file as numpy arrays."""
+    dtypes = {"F32": np.float32, "I64": np.int64}
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        lo, hi = v["data_offsets"]
+        out[k] = np.frombuffer(data[lo:hi], dtype=dtypes[v["dtype"]]).reshape(v["shape"])
+    return out
+
+
+def compare_torch(path, m, argus, batch, seed, weights):
     import torch
 
     model = torch_model(m.graph.name)
-    state = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in m.graph.initializer}
+    if weights:
+        state = {k: torch.from_numpy(v.copy()) for k, v in read_safetensors(weights).items()}
+    else:
+        state = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in m.graph.initializer}
     missing, unexpected = [], []
     sd = model.state_dict()
     for k in sd:
@@ -85,7 +111,7 @@ def compare_torch(path, m, argus, batch, seed):
             missing.append(k)
         else:
             sd[k] = state[k]
-    unexpected = [k for k in state if k not in sd]
+    unexpected = [k for k in state if k not in sd and not k.endswith("num_batches_tracked")]
     if missing:
         return f"initialisers lack {missing[:4]}"
     model.load_state_dict(sd)
@@ -121,6 +147,7 @@ def main():
     ap.add_argument("--argus", help="argus binary: compare `argus run` with PyTorch")
     ap.add_argument("--batch", type=int, default=2, help="batch for a symbolic batch dimension")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--weights", help="safetensors state dict for PyTorch instead of the ONNX initialisers")
     args = ap.parse_args()
     failed = False
     for path in args.files:
@@ -136,7 +163,7 @@ def main():
                 raise ValueError(f"inferred output shape {out} differs from the declared {declared}")
             notes.append(f"shape inference ok ({len(inferred.graph.value_info)} values)")
             if args.argus:
-                r = compare_torch(path, m, args.argus, args.batch, args.seed)
+                r = compare_torch(path, m, args.argus, args.batch, args.seed, args.weights)
                 notes.append(r)
                 failed |= not r.startswith("torch ok")
         except Exception as e:  # report every file, then fail
