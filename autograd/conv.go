@@ -514,7 +514,7 @@ func ConvTranspose2d(x, w, b *Var, opt ConvTranspose2dOptions) *Var {
 			panic(fmt.Sprintf("autograd: ConvTranspose2d of input %v with weights %v and %+v gives no output", xs, ws, opt))
 		}
 	}
-	return Apply(&convTOp{x: x, w: w, b: b, groups: g, cout: cout, win: win})
+	return Apply(&convTOp{x: x, w: w, b: b, groups: g, cout: cout, win: win, outPad: opt.OutputPadding})
 }
 
 type convTOp struct {
@@ -522,6 +522,7 @@ type convTOp struct {
 	groups  int
 	cout    int
 	win     geom.Window // the forward convolution's, see ConvTranspose2d
+	outPad  [2]int      // for Describe; win holds the output size
 }
 
 func (o *convTOp) Operands() []*Var { return []*Var{o.x, o.w, o.b} }

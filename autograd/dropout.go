@@ -27,13 +27,15 @@ func Dropout(x *Var, p float32, training bool, rng *tensor.RNG) *Var {
 			}
 		}
 	}
-	return Apply(&maskOp{x: x, mask: mask})
+	return Apply(&maskOp{x: x, mask: mask, p: p})
 }
 
-// maskOp multiplies x element-wise by a constant mask.
+// maskOp multiplies x element-wise by a constant mask, drawn by Dropout
+// with probability p.
 type maskOp struct {
 	x    *Var
 	mask []float32
+	p    float32
 }
 
 func (o *maskOp) Operands() []*Var { return []*Var{o.x} }

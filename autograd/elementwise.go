@@ -218,10 +218,11 @@ func negate(t *tensor.Tensor) *tensor.Tensor {
 // gradient g. The functions work on whole slices so that the per-element
 // work has no indirect calls.
 type unaryOp struct {
-	x   *Var
-	y   *tensor.Tensor
-	fwd func(x, y []float32)
-	bwd func(x, y, g, gx []float32)
+	x    *Var
+	y    *tensor.Tensor
+	desc Description
+	fwd  func(x, y []float32)
+	bwd  func(x, y, g, gx []float32)
 }
 
 func (o *unaryOp) Operands() []*Var { return []*Var{o.x} }
@@ -253,8 +254,10 @@ func (o *unaryOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 	return []*tensor.Tensor{gx}
 }
 
-func unary(x *Var, fwd func(x, y []float32), bwd func(x, y, g, gx []float32)) *Var {
-	return Apply(&unaryOp{x: x, fwd: fwd, bwd: bwd})
+// unary applies the element-wise function that desc names; desc is what
+// the op tells exporters, since its functions cannot say.
+func unary(x *Var, desc Description, fwd func(x, y []float32), bwd func(x, y, g, gx []float32)) *Var {
+	return Apply(&unaryOp{x: x, desc: desc, fwd: fwd, bwd: bwd})
 }
 
 // Neg returns -x.
@@ -262,7 +265,7 @@ func Neg(x *Var) *Var { return Scale(x, -1) }
 
 // Scale returns s * x for a constant s.
 func Scale(x *Var, s float32) *Var {
-	return unary(x,
+	return unary(x, Description{Kind: "Scale", Attrs: map[string]any{"factor": s}},
 		func(x, y []float32) {
 			for i, v := range x {
 				y[i] = s * v
@@ -277,7 +280,7 @@ func Scale(x *Var, s float32) *Var {
 
 // AddScalar returns x + s for a constant s.
 func AddScalar(x *Var, s float32) *Var {
-	return unary(x,
+	return unary(x, Description{Kind: "AddScalar", Attrs: map[string]any{"value": s}},
 		func(x, y []float32) {
 			for i, v := range x {
 				y[i] = v + s
@@ -289,14 +292,14 @@ func AddScalar(x *Var, s float32) *Var {
 // ReLU returns max(x, 0). Its gradient at 0 is 0, and a NaN stays NaN and
 // passes no gradient, as in PyTorch.
 func ReLU(x *Var) *Var {
-	return unary(x,
+	return unary(x, Description{Kind: "ReLU"},
 		func(x, y []float32) { kernels.ReLU(y, x) },
 		func(_, y, g, gx []float32) { kernels.ReLUGrad(gx, g, y) })
 }
 
 // LeakyReLU returns x for x > 0 and slope*x otherwise.
 func LeakyReLU(x *Var, slope float32) *Var {
-	return unary(x,
+	return unary(x, Description{Kind: "LeakyReLU", Attrs: map[string]any{"slope": slope}},
 		func(x, y []float32) {
 			for i, v := range x {
 				if v > 0 {
@@ -319,7 +322,7 @@ func LeakyReLU(x *Var, slope float32) *Var {
 
 // Exp returns e^x.
 func Exp(x *Var) *Var {
-	return unary(x,
+	return unary(x, Description{Kind: "Exp"},
 		func(x, y []float32) {
 			for i, v := range x {
 				y[i] = float32(math.Exp(float64(v)))
@@ -334,7 +337,7 @@ func Exp(x *Var) *Var {
 
 // Log returns the natural logarithm of x.
 func Log(x *Var) *Var {
-	return unary(x,
+	return unary(x, Description{Kind: "Log"},
 		func(x, y []float32) {
 			for i, v := range x {
 				y[i] = float32(math.Log(float64(v)))
@@ -349,7 +352,7 @@ func Log(x *Var) *Var {
 
 // Sqrt returns the square root of x.
 func Sqrt(x *Var) *Var {
-	return unary(x,
+	return unary(x, Description{Kind: "Sqrt"},
 		func(x, y []float32) {
 			for i, v := range x {
 				y[i] = float32(math.Sqrt(float64(v)))
@@ -365,7 +368,7 @@ func Sqrt(x *Var) *Var {
 // Pow returns x raised to the constant power p.
 func Pow(x *Var, p float32) *Var {
 	pp := float64(p)
-	return unary(x,
+	return unary(x, Description{Kind: "Pow", Attrs: map[string]any{"exponent": p}},
 		func(x, y []float32) {
 			if p == 2 {
 				for i, v := range x {
@@ -392,7 +395,7 @@ func Pow(x *Var, p float32) *Var {
 
 // Abs returns |x|. Its gradient at 0 is 0, as in PyTorch.
 func Abs(x *Var) *Var {
-	return unary(x,
+	return unary(x, Description{Kind: "Abs"},
 		func(x, y []float32) {
 			for i, v := range x {
 				y[i] = float32(math.Abs(float64(v)))
@@ -413,7 +416,7 @@ func Abs(x *Var) *Var {
 // Clamp limits x to [lo, hi]. Use ±Inf for a one-sided clamp. The gradient
 // passes where lo <= x <= hi, as in PyTorch.
 func Clamp(x *Var, lo, hi float32) *Var {
-	return unary(x,
+	return unary(x, Description{Kind: "Clamp", Attrs: map[string]any{"min": lo, "max": hi}},
 		func(x, y []float32) {
 			for i, v := range x {
 				y[i] = min(max(v, lo), hi)
@@ -430,7 +433,7 @@ func Clamp(x *Var, lo, hi float32) *Var {
 
 // Sigmoid returns 1 / (1 + e^-x).
 func Sigmoid(x *Var) *Var {
-	return unary(x,
+	return unary(x, Description{Kind: "Sigmoid"},
 		func(x, y []float32) {
 			for i, v := range x {
 				y[i] = sigmoid(v)
@@ -453,7 +456,7 @@ func sigmoid(v float32) float32 {
 
 // Tanh returns the hyperbolic tangent of x.
 func Tanh(x *Var) *Var {
-	return unary(x,
+	return unary(x, Description{Kind: "Tanh"},
 		func(x, y []float32) {
 			for i, v := range x {
 				y[i] = float32(math.Tanh(float64(v)))
@@ -469,7 +472,7 @@ func Tanh(x *Var) *Var {
 // Softplus returns log(1 + e^x), and x itself where x > 20, as PyTorch's
 // default threshold does.
 func Softplus(x *Var) *Var {
-	return unary(x,
+	return unary(x, Description{Kind: "Softplus"},
 		func(x, y []float32) {
 			for i, v := range x {
 				if v > 20 {
@@ -493,7 +496,7 @@ func Softplus(x *Var) *Var {
 // GELU returns x·Φ(x) with Φ the standard normal distribution function, in
 // its exact erf form: 0.5·x·(1 + erf(x/√2)).
 func GELU(x *Var) *Var {
-	return unary(x,
+	return unary(x, Description{Kind: "GELU"},
 		func(x, y []float32) {
 			for i, v := range x {
 				y[i] = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2)))

@@ -37,7 +37,7 @@ func SmoothL1Loss(x, y *Var, beta float32, red Reduction) *Var {
 	if beta == 0 {
 		return reduce(Abs(d), red)
 	}
-	l := unary(d,
+	l := unary(d, Description{Kind: "SmoothL1", Attrs: map[string]any{"beta": beta}},
 		func(x, y []float32) {
 			for i, v := range x {
 				a := float32(math.Abs(float64(v)))

@@ -257,7 +257,7 @@ func LayerNorm(x *Var, normShape []int, weight, bias *Var, eps float32) *Var {
 	rows := x.value.Len() / d
 	// Layer norm is a group norm with one group per row whose affine
 	// parameters vary along the normalised elements.
-	return Apply(&groupNormOp{x: x, w: weight, b: bias, rows: rows, size: d, eps: eps, perElem: true})
+	return Apply(&groupNormOp{x: x, w: weight, b: bias, rows: rows, size: d, eps: eps, perElem: true, axes: k})
 }
 
 // GroupNorm normalises x (N×C×...) over groups of C/groups channels together
@@ -278,7 +278,7 @@ func GroupNorm(x *Var, groups int, weight, bias *Var, eps float32) *Var {
 		eps = 1e-5
 	}
 	inner := x.value.Len() / (s[0] * c)
-	return Apply(&groupNormOp{x: x, w: weight, b: bias, rows: s[0] * groups, size: c / groups * inner, eps: eps, channels: c, inner: inner})
+	return Apply(&groupNormOp{x: x, w: weight, b: bias, rows: s[0] * groups, size: c / groups * inner, eps: eps, channels: c, inner: inner, groups: groups})
 }
 
 // groupNormOp normalises each of rows contiguous blocks of size elements.
@@ -292,8 +292,11 @@ type groupNormOp struct {
 	perElem    bool
 	channels   int
 	inner      int
-	xhat       *tensor.Tensor
-	invStd     []float32
+	// axes (a layer norm's trailing normalised axes) and groups (a group
+	// norm's) are for Describe.
+	axes, groups int
+	xhat         *tensor.Tensor
+	invStd       []float32
 }
 
 func (o *groupNormOp) Operands() []*Var { return []*Var{o.x, o.w, o.b} }

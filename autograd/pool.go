@@ -56,13 +56,14 @@ func poolAxes(name string, s []int, kernel, stride, pad, dil [2]int, ceil bool) 
 // The gradient flows to the first maximal element of each window.
 func MaxPool2d(x *Var, opt MaxPool2dOptions) *Var {
 	g := poolAxes("MaxPool2d", x.Shape(), opt.Kernel, opt.Stride, opt.Padding, opt.Dilation, opt.CeilMode)
-	return Apply(&maxPoolOp{x: x, g: g})
+	return Apply(&maxPoolOp{x: x, g: g, ceil: opt.CeilMode})
 }
 
 type maxPoolOp struct {
-	x   *Var
-	g   [2]poolGeom
-	arg []int32 // index within the input plane of each output's maximum
+	x    *Var
+	g    [2]poolGeom
+	ceil bool    // for Describe; g holds the output sizes
+	arg  []int32 // index within the input plane of each output's maximum
 }
 
 func (o *maxPoolOp) Operands() []*Var { return []*Var{o.x} }
@@ -292,7 +293,7 @@ type AvgPool2dOptions struct {
 // AvgPool2d returns the mean of x (N×C×H×W) over each pooling window.
 func AvgPool2d(x *Var, opt AvgPool2dOptions) *Var {
 	g := poolAxes("AvgPool2d", x.Shape(), opt.Kernel, opt.Stride, opt.Padding, [2]int{1, 1}, opt.CeilMode)
-	op := &avgPoolOp{x: x, out: [2]int{g[0].out, g[1].out}}
+	op := &avgPoolOp{x: x, out: [2]int{g[0].out, g[1].out}, opt: opt}
 	for i := range 2 {
 		op.win[i] = avgWindows(g[i], opt.ExcludePad)
 	}
@@ -307,7 +308,7 @@ func AdaptiveAvgPool2d(x *Var, outH, outW int) *Var {
 	if len(s) != 4 || outH <= 0 || outW <= 0 || s[2] == 0 || s[3] == 0 {
 		panic(fmt.Sprintf("autograd: AdaptiveAvgPool2d of %v to %d×%d", s, outH, outW))
 	}
-	op := &avgPoolOp{x: x, out: [2]int{outH, outW}}
+	op := &avgPoolOp{x: x, out: [2]int{outH, outW}, adaptive: true}
 	for i, n := range op.out {
 		in := s[2+i]
 		w := make([]window, n)
@@ -343,6 +344,9 @@ type avgPoolOp struct {
 	x   *Var
 	out [2]int
 	win [2][]window
+	// adaptive and opt say how the windows were made, for Describe.
+	adaptive bool
+	opt      AvgPool2dOptions
 }
 
 func (o *avgPoolOp) Operands() []*Var { return []*Var{o.x} }

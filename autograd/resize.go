@@ -17,7 +17,7 @@ func ResizeBilinear(x *Var, outH, outW int, alignCorners bool) *Var {
 	if len(s) != 4 || outH <= 0 || outW <= 0 || s[2] == 0 || s[3] == 0 {
 		panic(fmt.Sprintf("autograd: ResizeBilinear of %v to %d×%d", s, outH, outW))
 	}
-	return Apply(&resizeOp{x: x, ys: lerpTaps(s[2], outH, alignCorners), xs: lerpTaps(s[3], outW, alignCorners)})
+	return Apply(&resizeOp{x: x, ys: lerpTaps(s[2], outH, alignCorners), xs: lerpTaps(s[3], outW, alignCorners), align: alignCorners})
 }
 
 // tap is the pair of input indices an output index reads and the weight of
@@ -59,6 +59,7 @@ func lerpTaps(in, out int, alignCorners bool) []tap {
 type resizeOp struct {
 	x      *Var
 	ys, xs []tap
+	align  bool // for Describe
 }
 
 func (o *resizeOp) Operands() []*Var { return []*Var{o.x} }

@@ -20,6 +20,9 @@ func Reshape(x *Var, shape ...int) *Var {
 type reshapeOp struct {
 	x     *Var
 	shape []int
+	// flatten holds the merged axes when Flatten made the op, for
+	// Describe: an exporter can then keep the other axes symbolic.
+	flatten *[2]int
 }
 
 func (o *reshapeOp) Operands() []*Var { return []*Var{o.x} }
@@ -45,7 +48,7 @@ func Flatten(x *Var, start, end int) *Var {
 	shape := append([]int{}, s[:start]...)
 	shape = append(shape, tensor.NumElements(s[start:end+1]))
 	shape = append(shape, s[end+1:]...)
-	return Reshape(x, shape...)
+	return Apply(&reshapeOp{x: x, shape: shape, flatten: &[2]int{start, end}})
 }
 
 // Permute reorders x's dimensions: dimension i of the result is dimension

@@ -5,8 +5,10 @@
 // channel) with its bias, residual addition, ReLU and clamp applied in the
 // same pass, so that no layer but pooling touches an activation twice.
 //
-// A Net is built once from a network's weights (see models.ResNet's
-// Inference method) and then run on batches of NCHW images:
+// A Net is built once from a network's weights (the executor of package
+// compiler/executor builds one from a graph, such as a traced ResNet's;
+// models.MNISTNet's Inference method builds one by hand) and then run on
+// batches of NCHW images:
 //
 //	net, x := infer.New(3, 224, 224)
 //	y := net.Conv(x, w, infer.ConvOptions{Window: geom.Window{Padding: []int{1, 1}}, Norm: bn, ReLU: true})

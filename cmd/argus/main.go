@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 		newTrainCmd(),
 		newEvalCmd(),
 		newRunCmd(),
+		newExportCmd(),
 		newInspectCmd(),
 		newClusterCmd(),
 		newDataCmd(),

@@ -1,0 +1,85 @@
+package models
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"argus/nn"
+	"argus/tensor"
+)
+
+// Spec describes a model of the registry: how to build it and the images
+// it takes.
+type Spec struct {
+	// Name is the model's name in checkpoints' metadata and on the
+	// command line.
+	Name string
+	// Channels, Height and Width are the default input size.
+	Channels, Height, Width int
+	// FixedSize marks a model that takes images of its default size only
+	// (a fully connected layer reads the flattened feature map).
+	FixedSize bool
+	// MinSize is the smallest height and width the model takes.
+	MinSize int
+	// Classes is the number of outputs.
+	Classes int
+	build   func(rng *tensor.RNG) (nn.Layer, error)
+}
+
+// New builds the model with weights initialised from rng.
+func (s Spec) New(rng *tensor.RNG) (nn.Layer, error) { return s.build(rng) }
+
+// CheckSize returns an error unless the model takes h×w images.
+func (s Spec) CheckSize(h, w int) error {
+	if s.FixedSize && (h != s.Height || w != s.Width) {
+		return fmt.Errorf("model %s takes %d×%d images only, not %d×%d", s.Name, s.Height, s.Width, h, w)
+	}
+	if h < s.MinSize || w < s.MinSize {
+		return fmt.Errorf("model %s needs images of at least %d×%d, not %d×%d", s.Name, s.MinSize, s.MinSize, h, w)
+	}
+	return nil
+}
+
+// registry holds the models by name. It is built once and only read.
+var registry = map[string]Spec{}
+
+func init() {
+	add := func(s Spec) { registry[s.Name] = s }
+	add(Spec{Name: "mnist-cnn", Channels: 1, Height: 28, Width: 28, FixedSize: true, MinSize: 28, Classes: 10,
+		build: func(rng *tensor.RNG) (nn.Layer, error) { return NewMNISTNet(rng), nil }})
+	for depth := range resNetDepths {
+		add(Spec{Name: fmt.Sprintf("resnet%d", depth), Channels: 3, Height: 224, Width: 224,
+			// Five stride-2 stages leave one position from 32 pixels on.
+			MinSize: 32, Classes: 1000,
+			build: func(rng *tensor.RNG) (nn.Layer, error) { return NewResNet(rng, depth, 1000) }})
+	}
+}
+
+// Names returns the registered model names, sorted.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Lookup returns the named model's Spec.
+func Lookup(name string) (Spec, error) {
+	s, ok := registry[name]
+	if !ok {
+		return Spec{}, fmt.Errorf("unknown model %q (have %s)", name, strings.Join(Names(), ", "))
+	}
+	return s, nil
+}
+
+// New builds the named model with weights initialised from rng.
+func New(name string, rng *tensor.RNG) (nn.Layer, error) {
+	s, err := Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return s.New(rng)
+}

@@ -1,0 +1,36 @@
+package models
+
+import (
+	"strings"
+	"testing"
+
+	"argus/nn"
+	"argus/tensor"
+)
+
+func TestRegistry(t *testing.T) {
+	want := map[string]int{"mnist-cnn": 1199882, "resnet18": 11689512, "resnet50": 25557032}
+	for name, params := range want {
+		m, err := New(name, tensor.NewRNG(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := nn.NumParams(m); n != params {
+			t.Errorf("%s: %d parameters, want %d as torchvision", name, n, params)
+		}
+	}
+	if got := strings.Join(Names(), " "); got != "mnist-cnn resnet101 resnet152 resnet18 resnet34 resnet50" {
+		t.Errorf("names %s", got)
+	}
+	if _, err := New("resnet19", tensor.NewRNG(1)); err == nil || !strings.Contains(err.Error(), `unknown model "resnet19" (have mnist-cnn, `) {
+		t.Errorf("error %v", err)
+	}
+	s, _ := Lookup("mnist-cnn")
+	if err := s.CheckSize(32, 32); err == nil {
+		t.Error("the MNIST CNN accepts 32×32 images")
+	}
+	r, _ := Lookup("resnet18")
+	if r.CheckSize(64, 48) != nil || r.CheckSize(16, 64) == nil {
+		t.Error("ResNet-18 size limits wrong")
+	}
+}
