@@ -42,7 +42,7 @@ func TestDescribe(t *testing.T) {
 		{"groupnorm", GroupNorm(x, 2, nil, nil, 1e-3), "GroupNorm", map[string]any{"groups": 2, "eps": float32(1e-3)}},
 		{"resize", ResizeBilinear(x, 3, 9, true), "ResizeBilinear", map[string]any{"size": []int{3, 9}, "align_corners": true}},
 		{"convtranspose", ConvTranspose2d(x, Param(rng.Normal(0, 1, 4, 3, 3, 3)), nil, ConvTranspose2dOptions{Stride: [2]int{2, 2}, OutputPadding: [2]int{1, 0}}), "ConvTranspose2d",
-			map[string]any{"stride": []int{2, 2}, "padding": []int{0, 0}, "output_padding": []int{1, 0}, "dilation": []int{1, 1}, "groups": 1}},
+			map[string]any{"stride": []int{2, 2}, "pads": []int{0, 0, 0, 0}, "output_padding": []int{1, 0}, "dilation": []int{1, 1}, "groups": 1}},
 		{"dropout", Dropout(x, 0.5, true, rng), "Dropout", map[string]any{"p": float32(0.5), "training": true}},
 	}
 	for _, c := range cases {
