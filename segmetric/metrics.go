@@ -59,10 +59,12 @@ func (m *Metrics) MarshalJSON() ([]byte, error) {
 		nullables(m.IoU), nullables(m.Acc), nullables(m.Dice), m.NumImages, m.NumClasses})
 }
 
-// WriteTable writes mmseg's two tables: IoU, Acc and Dice per class, then
-// the summary, as fractions with four decimals and "nan" where undefined.
-// names labels the classes; a class without a name is shown by its index.
+// WriteTable writes mmseg's two tables, the per-class IoU, Acc and Dice and
+// then the summary, as fractions with four decimals and "nan" where
+// undefined. names labels the classes; a class without a name is shown by
+// its index.
 func (m *Metrics) WriteTable(w io.Writer, names []string) error {
+	fmt.Fprintln(w, "per class results:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "class\tIoU\tAcc\tDice\t")
 	for k := range m.NumClasses {
@@ -72,7 +74,11 @@ func (m *Metrics) WriteTable(w io.Writer, names []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", name, fraction(m.IoU[k]), fraction(m.Acc[k]), fraction(m.Dice[k]))
 	}
-	fmt.Fprintln(tw, "\t\t\t\t")
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nsummary:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "aAcc\tmIoU\tmAcc\tmDice\t")
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", fraction(m.AAcc), fraction(m.MIoU), fraction(m.MAcc), fraction(m.MDice))
 	return tw.Flush()

@@ -454,7 +454,7 @@ func TestWriteTable(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", s, out)
 		}
 	}
-	if lines := strings.Count(out, "\n"); lines != 7 {
-		t.Errorf("%d lines, want 7:\n%s", lines, out)
+	if lines := strings.Count(out, "\n"); lines != 9 {
+		t.Errorf("%d lines, want 9:\n%s", lines, out)
 	}
 }
