@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -64,37 +65,31 @@ it does not name are kept.`,
 			if err != nil {
 				return err
 			}
-			// The bar starts only once the work has taken a second, so that
-			// small runs and early refusals print nothing but their lines.
-			var (
-				b    *progressbar.ProgressBar
-				mu   sync.Mutex
-				done int
+			// The bar is drawn only once the work has taken a second, so
+			// that small runs and early refusals print nothing but their
+			// lines.
+			late := &lateWriter{w: cmd.ErrOrStderr(), after: start.Add(time.Second)}
+			bar := progressbar.NewOptions(len(pairs),
+				progressbar.OptionSetWriter(late),
+				progressbar.OptionSetDescription("eval segment"),
+				progressbar.OptionShowIts(),
+				progressbar.OptionSetItsString("img"),
+				progressbar.OptionShowCount(),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionSetWidth(24),
+				progressbar.OptionThrottle(200*time.Millisecond),
 			)
+			var mu sync.Mutex
 			progress := func() {
 				mu.Lock()
 				defer mu.Unlock()
-				done++
-				if b == nil {
-					if time.Since(start) < time.Second {
-						return
-					}
-					b = progressbar.NewOptions(len(pairs),
-						progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-						progressbar.OptionSetDescription("eval segment"),
-						progressbar.OptionShowIts(),
-						progressbar.OptionSetItsString("img"),
-						progressbar.OptionShowCount(),
-						progressbar.OptionSetPredictTime(true),
-						progressbar.OptionSetWidth(24),
-						progressbar.OptionThrottle(200*time.Millisecond),
-					)
-				}
-				b.Set(done)
+				bar.Add(1)
 			}
 			acc, err := evaluateSegmentation(pairs, opt, progress)
-			if b != nil {
-				b.Finish()
+			if err == nil {
+				bar.Finish()
+			}
+			if late.shown {
 				fmt.Fprintln(cmd.ErrOrStderr())
 			}
 			if err != nil {
@@ -120,6 +115,22 @@ it does not name are kept.`,
 	cmd.MarkFlagRequired("gt")
 	cmd.MarkFlagRequired("num-classes")
 	return cmd
+}
+
+// lateWriter drops what is written to it before the time after, and
+// passes the rest on to w.
+type lateWriter struct {
+	w     io.Writer
+	after time.Time
+	shown bool
+}
+
+func (l *lateWriter) Write(p []byte) (int, error) {
+	if !l.shown && time.Now().Before(l.after) {
+		return len(p), nil
+	}
+	l.shown = true
+	return l.w.Write(p)
 }
 
 // labelPair is a prediction and its ground truth.
