@@ -12,6 +12,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -62,7 +63,7 @@ func run(dir string, n, repeats int) error {
 		return fmt.Errorf("need -dir and -n >= 1")
 	}
 	preds, gts := make([][]uint8, n), make([][]uint8, n)
-	var werr error
+	errs := make([]error, n)
 	par.For(n, 1, func(i int) {
 		p, g := scene(uint64(i))
 		preds[i], gts[i] = p, g
@@ -73,17 +74,18 @@ func run(dir string, n, repeats int) error {
 		}{{"pred", p}, {"gt", g}} {
 			path := filepath.Join(dir, side.sub, name)
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				werr = err
+				errs[i] = err
 				return
 			}
 			img := &image.Gray{Pix: side.pix, Stride: width, Rect: image.Rect(0, 0, width, height)}
 			if err := imageio.WriteFile(path, img); err != nil {
-				werr = err
+				errs[i] = err
+				return
 			}
 		}
 	})
-	if werr != nil {
-		return werr
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	rep := report{GOMAXPROCS: runtime.GOMAXPROCS(0), Images: n, Width: width, Height: height}
 	for range repeats {
@@ -147,7 +149,7 @@ func scene(seed uint64) (pred, gt []uint8) {
 	bands := []struct {
 		y0, y1 int
 		v      uint8
-	}{{0, horizon / 2, 10}, {horizon / 2, horizon, 2}, {horizon, height*3/4, 0}, {height * 3 / 4, height, 1}}
+	}{{0, horizon / 2, 10}, {horizon / 2, horizon, 2}, {horizon, height * 3 / 4, 0}, {height * 3 / 4, height, 1}}
 	for _, b := range bands {
 		fill(gt, 0, b.y0, width, b.y1, b.v)
 		fill(pred, 0, b.y0+rng.IntN(9)-4, width, b.y1+rng.IntN(9)-4, b.v)
