@@ -36,7 +36,10 @@
 // label map and ReduceZeroLabel work on the integer values, where mmseg's
 // uint8 tensors would refuse a mapped value over 255. mmseg's pre_eval path
 // sums the per-image histograms in float32, which rounds beyond 2^24 pixels
-// per class; this package sums exactly, as its eval_metrics path does.
+// per class; this package sums exactly, as its eval_metrics path does. With
+// a single class (C = 1) torch.histc(min=0, max=0) falls back to the range
+// of the data and so counts every value in the one bin; this package keeps
+// the rule above there too and counts only label 0.
 package segmetric
 
 import (

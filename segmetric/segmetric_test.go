@@ -458,3 +458,16 @@ func TestWriteTable(t *testing.T) {
 		t.Errorf("%d lines, want 9:\n%s", lines, out)
 	}
 }
+
+func TestOneClass(t *testing.T) {
+	// One class: only label 0 is counted, where torch.histc(bins=1, min=0,
+	// max=0) would take the data's range and count the 3s too.
+	a, _ := New(DefaultOptions(1))
+	if err := a.Add([]uint8{0, 0, 3, 3}, []uint8{0, 3, 0, 3}, 4, 1); err != nil {
+		t.Fatal(err)
+	}
+	ar := a.Areas()
+	if ar.Intersect[0] != 1 || ar.Pred[0] != 2 || ar.Label[0] != 2 || ar.Union[0] != 3 {
+		t.Fatalf("areas %+v", ar)
+	}
+}
