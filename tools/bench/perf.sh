@@ -32,6 +32,9 @@ echo "## Re-ID evaluation and Jaccard distance (docs/perf/reid.md)"
 go run ./tools/bench/reid -dir "$tmp/reid" -jaccard
 "$py" tools/bench/reid/eval_reference.py "$tmp/reid" --jaccard
 
+echo "## Segmentation evaluation (docs/perf/segment.md)"
+PYTHON="$py" tools/bench/segment/run.sh
+
 echo "## Data pipeline (docs/perf/data.md)"
 go test ./data/loader/ -run XXX -bench ImageNetPipeline -benchtime 3x
 "$py" tools/bench/data/torchvision_pipeline.py --workers 2
