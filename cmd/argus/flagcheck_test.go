@@ -1,0 +1,109 @@
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// TestRangeFlags parses good and bad values through each bounded flag
+// type: bad ones are refused with the flag's name and nothing is stored.
+func TestRangeFlags(t *testing.T) {
+	var n int
+	var x float64
+	var d time.Duration
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	intFlag(fs, &n, "n", 3, 1, 10, "count")
+	floatFlag(fs, &x, "x", 0.5, 0, 1, "share")
+	durationFlag(fs, &d, "d", time.Second, 0, time.Hour, "wait")
+	if !strings.HasSuffix(fs.Lookup("n").Usage, "in [1, 10]") || !strings.HasSuffix(fs.Lookup("d").Usage, "in [0s, 1h0m0s]") {
+		t.Errorf("usage does not state the range: %q, %q", fs.Lookup("n").Usage, fs.Lookup("d").Usage)
+	}
+	tests := []struct {
+		arg, err string
+	}{
+		{"--n=10", ""},
+		{"--n=0x5", ""},
+		{"--n=0", `"--n" flag: 0 is outside [1, 10]`},
+		{"--n=-1", "outside"},
+		{"--n=99999999999999999999", "not a whole number"},
+		{"--n=1e3", "not a whole number"},
+		{"--x=1", ""},
+		{"--x=NaN", `"--x" flag: NaN is outside`},
+		{"--x=-1", "outside"},
+		{"--x=+Inf", "outside"},
+		{"--x=abc", "not a number"},
+		{"--d=0s", ""},
+		{"--d=-1s", `"--d" flag: -1s is outside [0s, 1h0m0s]`},
+		{"--d=2h", "outside"},
+		{"--d=5", "not a duration"},
+	}
+	for _, tt := range tests {
+		n, x, d = 3, 0.5, time.Second
+		err := fs.Parse([]string{tt.arg})
+		if tt.err == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tt.arg, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%s: error %v, want %q", tt.arg, err, tt.err)
+		}
+		if n != 3 || x != 0.5 || d != time.Second {
+			t.Errorf("%s: refused value was stored (%d %v %v)", tt.arg, n, x, d)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a default outside the range did not panic")
+		}
+	}()
+	floatFlag(fs, &x, "y", math.NaN(), 0, 1, "bad default")
+}
+
+func TestSameFile(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.bin")
+	if err := os.WriteFile(a, []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.bin")
+	if err := os.Symlink(a, link); err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	rel, err := filepath.Rel(wd, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{a, a, true},
+		{a, link, true},
+		{a, rel, true},
+		{a, filepath.Join(dir, ".", "sub", "..", "a.bin"), true},
+		{filepath.Join(dir, "new"), filepath.Join(dir, "sub", "..", "new"), true},
+		{a, filepath.Join(dir, "b.bin"), false},
+		{a, "", false},
+	}
+	for _, tt := range tests {
+		if got := sameFile(tt.a, tt.b); got != tt.want {
+			t.Errorf("sameFile(%s, %s) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+	err = checkNotInput(namedPath{"--out", link}, namedPath{"--ddr", filepath.Join(dir, "b.bin")}, namedPath{"the program", a})
+	if err == nil || err.Error() != "--out "+link+" is also the program; write to another file" {
+		t.Errorf("checkNotInput = %v", err)
+	}
+	if err := checkNotInput(namedPath{"--out", ""}, namedPath{"the program", a}); err != nil {
+		t.Errorf("no output: %v", err)
+	}
+}
