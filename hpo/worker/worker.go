@@ -35,6 +35,10 @@ type Options struct {
 	Log io.Writer
 }
 
+// MaxLine is the longest line a trial's command may print on stdout; a
+// longer one fails the trial and stops the command.
+const MaxLine = 16 << 20
+
 // Summary counts the trials one Run ended, by state.
 type Summary struct {
 	Complete int `json:"complete"`
@@ -192,7 +196,7 @@ func runTrial(ctx context.Context, s *hpo.Study, t hpo.Trial, opt Options, log i
 	pruned := false
 	var storeErr error
 	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	sc.Buffer(make([]byte, 64*1024), MaxLine)
 	for sc.Scan() {
 		l, err := ParseLine(sc.Bytes())
 		if errors.Is(err, ErrNotJSON) {
@@ -217,6 +221,12 @@ func runTrial(ctx context.Context, s *hpo.Study, t hpo.Trial, opt Options, log i
 			}
 		}
 	}
+	readErr := sc.Err()
+	if readErr != nil {
+		// Nothing reads the command's stdout any more: stop it, or it
+		// blocks on its next write and Wait never returns.
+		cancel()
+	}
 	waitErr := cmd.Wait()
 	cancel()
 	switch {
@@ -236,6 +246,10 @@ func runTrial(ctx context.Context, s *hpo.Study, t hpo.Trial, opt Options, log i
 		return hpo.Pruned, nil
 	case ctx.Err() != nil:
 		return fail(context.WithoutCancel(ctx), s, t, "interrupted", log)
+	case errors.Is(readErr, bufio.ErrTooLong):
+		return fail(ctx, s, t, fmt.Sprintf("the command printed a line longer than %d MiB on stdout; stopped it", MaxLine>>20), log)
+	case readErr != nil:
+		return fail(ctx, s, t, "read output: "+readErr.Error(), log)
 	case waitErr != nil:
 		reason := "command failed: " + waitErr.Error()
 		if tctx.Err() == context.DeadlineExceeded {
@@ -245,8 +259,6 @@ func runTrial(ctx context.Context, s *hpo.Study, t hpo.Trial, opt Options, log i
 			reason += ": " + msg
 		}
 		return fail(ctx, s, t, reason, log)
-	case sc.Err() != nil:
-		return fail(ctx, s, t, "read output: "+sc.Err().Error(), log)
 	case lastBad != nil:
 		return fail(ctx, s, t, "last JSON line: "+lastBad.Error(), log)
 	case last == nil || !last.HasObjective:
