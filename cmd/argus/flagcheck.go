@@ -15,9 +15,9 @@ import (
 // when it is parsed, so that a bad value is refused with the flag's name
 // (pflag reports `invalid argument "-1" for "--trials" flag: ...`) before
 // any work starts, and whose usage ends with its range, so that the help
-// and the check cannot disagree. Bounds are inclusive. The default must
-// lie in the range; a default outside it is a programmer error and panics
-// when the command is built.
+// and the check cannot disagree. Bounds are inclusive. The default lies in
+// the range, except for a required flag (MarkFlagRequired), whose default
+// is never used; TestFlagRanges checks it.
 
 // intRangeValue is an int flag bounded by [lo, hi].
 type intRangeValue struct {
@@ -43,9 +43,6 @@ func (v *intRangeValue) Type() string   { return "int" }
 // intFlag defines an int flag with default value and the inclusive range
 // [lo, hi]; the usage is followed by the range.
 func intFlag(f *pflag.FlagSet, p *int, name string, value, lo, hi int, usage string) {
-	if value < lo || value > hi {
-		panic(fmt.Sprintf("--%s: default %d outside [%d, %d]", name, value, lo, hi))
-	}
 	*p = value
 	f.Var(&intRangeValue{p: p, lo: lo, hi: hi}, name, fmt.Sprintf("%s, in [%d, %d]", usage, lo, hi))
 }
@@ -74,9 +71,6 @@ func (v *floatRangeValue) Type() string   { return "float" }
 // floatFlag defines a float64 flag with default value and the inclusive
 // range [lo, hi]; NaN is never accepted.
 func floatFlag(f *pflag.FlagSet, p *float64, name string, value, lo, hi float64, usage string) {
-	if !(value >= lo && value <= hi) {
-		panic(fmt.Sprintf("--%s: default %g outside [%g, %g]", name, value, lo, hi))
-	}
 	*p = value
 	f.Var(&floatRangeValue{p: p, lo: lo, hi: hi}, name, fmt.Sprintf("%s, in [%g, %g]", usage, lo, hi))
 }
@@ -105,9 +99,6 @@ func (v *durationRangeValue) Type() string   { return "duration" }
 // durationFlag defines a duration flag with default value and the
 // inclusive range [lo, hi].
 func durationFlag(f *pflag.FlagSet, p *time.Duration, name string, value, lo, hi time.Duration, usage string) {
-	if value < lo || value > hi {
-		panic(fmt.Sprintf("--%s: default %v outside [%v, %v]", name, value, lo, hi))
-	}
 	*p = value
 	f.Var(&durationRangeValue{p: p, lo: lo, hi: hi}, name, fmt.Sprintf("%s, in [%v, %v]", usage, lo, hi))
 }

@@ -87,7 +87,7 @@ func newHPOCmd() *cobra.Command {
 	create.Flags().StringVar(&f.direction, "direction", "minimize", "minimize or maximize")
 	create.Flags().StringVar(&f.sampler, "sampler", "gp", "sampler: gp (Gaussian-process surrogate), tpe, tpe-exact or random")
 	create.Flags().Uint64Var(&f.seed, "seed", 0, "sampler seed")
-	create.Flags().IntVar(&f.startup, "startup", 0, "random/space-filling trials before the model (0: sampler default)")
+	intFlag(create.Flags(), &f.startup, "startup", 0, 0, 100000, "random/space-filling trials before the model (0: sampler default)")
 	create.Flags().StringVar(&f.pruner, "pruner", "none", "pruner: none, median or asha")
 
 	run := &cobra.Command{
@@ -109,11 +109,12 @@ trial with the reason; the search goes on.`,
 		RunE: f.run,
 	}
 	common(run)
-	run.Flags().IntVar(&f.trials, "trials", 0, "number of trials the study should hold")
+	intFlag(run.Flags(), &f.trials, "trials", 0, 1, maxHPOTrials, "number of trials the study should hold")
 	run.MarkFlagRequired("trials")
-	run.Flags().DurationVar(&f.heartbeat, "heartbeat", 5*time.Second, "heartbeat interval")
-	run.Flags().DurationVar(&f.staleAfter, "stale-after", time.Minute, "fail RUNNING trials whose heartbeat is older, and rerun them")
-	run.Flags().DurationVar(&f.timeout, "timeout", 0, "fail a trial whose command runs longer (0: no limit)")
+	durationFlag(run.Flags(), &f.heartbeat, "heartbeat", 5*time.Second, 10*time.Millisecond, time.Hour, "heartbeat interval")
+	durationFlag(run.Flags(), &f.staleAfter, "stale-after", time.Minute, 20*time.Millisecond, 24*time.Hour,
+		"fail RUNNING trials whose heartbeat is older, and rerun them (more than --heartbeat)")
+	durationFlag(run.Flags(), &f.timeout, "timeout", 0, 0, 30*24*time.Hour, "fail a trial whose command runs longer (0: no limit)")
 	run.Flags().StringVar(&f.workerName, "worker", "", "worker name (default host:pid)")
 
 	show := &cobra.Command{Use: "show", Short: "Show a study: best trial and counts by state", Args: cobra.NoArgs, RunE: f.show}
@@ -135,8 +136,8 @@ trial with the reason; the search goes on.`,
 	bn := &cobra.Command{Use: "bench", Short: "Run a sampler on a standard test function over seeds; print the regret", Args: cobra.NoArgs, RunE: f.bench}
 	bn.Flags().StringVar(&f.function, "function", "branin", "branin, hartmann6 or rosenbrock")
 	bn.Flags().StringVar(&f.benchSampler, "sampler", "gp", "gp, tpe, tpe-exact or random")
-	bn.Flags().IntVar(&f.benchTrials, "trials", 50, "evaluations per run")
-	bn.Flags().IntVar(&f.seeds, "seeds", 20, "runs with seeds 0..K-1")
+	intFlag(bn.Flags(), &f.benchTrials, "trials", 50, 1, 10000, "evaluations per run")
+	intFlag(bn.Flags(), &f.seeds, "seeds", 20, 1, 1000, "runs with seeds 0..K-1")
 	bn.Flags().BoolVar(&f.json, "json", false, "print one JSON object on stdout")
 
 	cmd := &cobra.Command{
@@ -148,9 +149,22 @@ trial with the reason; the search goes on.`,
 	return cmd
 }
 
+// maxHPOTrials bounds the trials one study may be asked to hold.
+const maxHPOTrials = 1000000
+
+// openStorage opens --storage, which must exist: a SQLite path without a
+// file is a typo, not a new empty study database (hpo create makes one).
+func (f *hpoOptions) openStorage(ctx context.Context) (*storage.DB, error) {
+	st, err := storage.OpenExisting(ctx, f.storage)
+	if errors.Is(err, storage.ErrNoDatabase) {
+		return nil, fmt.Errorf("%w (check the path; argus hpo create makes a new one)", err)
+	}
+	return st, err
+}
+
 // openStudy opens --storage and loads --study from it.
 func (f *hpoOptions) openStudy(ctx context.Context) (*hpo.Study, func(), error) {
-	st, err := storage.Open(ctx, f.storage)
+	st, err := f.openStorage(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -191,7 +205,13 @@ func (f *hpoOptions) create(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	ctx := cmd.Context()
-	st, err := storage.Open(ctx, f.storage)
+	// The one command that makes a new database, and says so.
+	newDB := ""
+	st, err := storage.OpenExisting(ctx, f.storage)
+	if errors.Is(err, storage.ErrNoDatabase) {
+		newDB = storage.FilePath(f.storage)
+		st, err = storage.Open(ctx, f.storage)
+	}
 	if err != nil {
 		return err
 	}
@@ -206,6 +226,9 @@ func (f *hpoOptions) create(cmd *cobra.Command, _ []string) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "created study %s (%s, %d parameters, sampler %s, pruner %s)\n",
 		s.Info.Name, s.Info.Direction, len(space.Params), sc.Name, f.pruner)
+	if newDB != "" {
+		fmt.Fprintf(cmd.OutOrStdout(), "in the new database %s\n", newDB)
+	}
 	return nil
 }
 
@@ -216,11 +239,8 @@ func (f *hpoOptions) run(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return errors.New("no command: argus hpo run --study S --trials N -- CMD ARGS...")
 	}
-	if f.trials <= 0 {
-		return errors.New("--trials must be positive")
-	}
-	if f.heartbeat <= 0 || f.staleAfter <= f.heartbeat {
-		return fmt.Errorf("--stale-after (%v) must exceed --heartbeat (%v) > 0", f.staleAfter, f.heartbeat)
+	if f.staleAfter <= f.heartbeat {
+		return fmt.Errorf("--stale-after %v must exceed --heartbeat %v", f.staleAfter, f.heartbeat)
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -316,6 +336,11 @@ func (f *hpoOptions) export(cmd *cobra.Command, _ []string) error {
 		// stdout holds the trials themselves then.
 		return errors.New("--json prints a summary of the file written: give --out FILE")
 	}
+	if f.exportOut != "-" {
+		if err := checkNotInput(namedPath{"--out", f.exportOut}, namedPath{"the --storage database", storage.FilePath(f.storage)}); err != nil {
+			return err
+		}
+	}
 	s, closeFn, err := f.openStudy(cmd.Context())
 	if err != nil {
 		return err
@@ -384,10 +409,15 @@ func (f *hpoOptions) plot(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	dir := f.plotOut
+	hist, imp := filepath.Join(dir, "history.png"), filepath.Join(dir, "importance.png")
+	for _, out := range []string{hist, imp} {
+		if err := checkNotInput(namedPath{"plot", out}, namedPath{"the --storage database", storage.FilePath(f.storage)}); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	hist, imp := filepath.Join(dir, "history.png"), filepath.Join(dir, "importance.png")
 	if err := plot.History(hist, s.Info, trials); err != nil {
 		return err
 	}

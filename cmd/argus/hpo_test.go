@@ -117,8 +117,27 @@ func TestHPOBadInput(t *testing.T) {
 		{"out of space", []string{"enqueue", "--study", "b", "--storage", db, "--set", "x=2"}, "outside the search space"},
 		{"unknown param", []string{"enqueue", "--study", "b", "--storage", db, "--set", "y=0.5"}, "not in the search space"},
 		{"no command", []string{"run", "--study", "b", "--storage", db, "--trials", "3"}, "no command"},
-		{"no trials", []string{"run", "--study", "b", "--storage", db, "--trials", "0", "--", "true"}, "--trials must be positive"},
+		{"no trials", []string{"run", "--study", "b", "--storage", db, "--trials", "0", "--", "true"}, `invalid argument "0" for "--trials" flag: 0 is outside [1, 1000000]`},
+		{"negative timeout", []string{"run", "--study", "b", "--storage", db, "--trials", "1", "--timeout", "-1s", "--", "true"}, `"--timeout" flag: -1s is outside`},
+		{"zero heartbeat", []string{"run", "--study", "b", "--storage", db, "--trials", "1", "--heartbeat", "0s", "--", "true"}, `"--heartbeat" flag: 0s is outside`},
+		{"stale before heartbeat", []string{"run", "--study", "b", "--storage", db, "--trials", "1", "--heartbeat", "2s", "--stale-after", "1s", "--", "true"}, "--stale-after 1s must exceed --heartbeat 2s"},
+		{"negative startup", []string{"create", "--study", "c", "--storage", db, "--param", "x=float:0:1", "--startup", "-1"}, `"--startup" flag: -1 is outside`},
+		{"empty range", []string{"create", "--study", "c", "--storage", db, "--param", "x=float:0:0"}, "empty range [0, 0]"},
+		{"bench seeds", []string{"bench", "--seeds", "0"}, `"--seeds" flag: 0 is outside [1, 1000]`},
+		{"bench trials", []string{"bench", "--trials", "1e9"}, `"--trials" flag: "1e9" is not a whole number`},
 		{"bench function", []string{"bench", "--function", "ackley3"}, "unknown function"},
+		{"export over the database", []string{"export", "--study", "b", "--storage", db, "--out", filepath.Join(dir, ".", "b.db")}, "--out " + filepath.Join(dir, "b.db") + " is also the --storage database"},
+	}
+	// A mistyped database path is refused by every command but create,
+	// and no empty database is left in its place.
+	typo := filepath.Join(dir, "typo.db")
+	for _, sub := range [][]string{{"show"}, {"run", "--trials", "1", "--", "true"}, {"export"}, {"enqueue", "--set", "x=0.5"}, {"plot", "--out", dir}} {
+		args := append([]string{sub[0], "--study", "b", "--storage", "sqlite:" + typo}, sub[1:]...)
+		tests = append(tests, struct {
+			name string
+			args []string
+			want string
+		}{"mistyped storage " + sub[0], args, "storage " + typo + ": no such database (check the path; argus hpo create makes a new one)"})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +149,84 @@ func TestHPOBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat("b.db"); err == nil {
 		t.Error("a storage file was created for a bad URL")
+	}
+	pngDB := filepath.Join(dir, "history.png")
+	if code, _, e := runHPO(t, "create", "--study", "b", "--storage", "sqlite:"+pngDB, "--param", "x=float:0:1"); code != 0 {
+		t.Fatal(e)
+	}
+	if code, _, e := runHPO(t, "plot", "--study", "b", "--storage", "sqlite:"+pngDB, "--out", dir); code == 0 || !strings.Contains(e, "plot "+pngDB+" is also the --storage database") {
+		t.Errorf("plot over the database: %d %q", code, e)
+	}
+	if _, err := os.Stat(typo); err == nil {
+		t.Error("a mistyped storage path was created")
+	}
+	space := filepath.Join(dir, "space.json")
+	os.WriteFile(space, []byte(`{"params": [{"name": "lr", "kind": "float"}]}`), 0o644)
+	if code, _, e := runHPO(t, "create", "--study", "c", "--storage", db, "--space", space); code == 0 || !strings.Contains(e, space+`: search space: parameter "lr" (float) needs "low" and "high"`) {
+		t.Errorf("space without bounds: %d %q", code, e)
+	}
+}
+
+// TestHPOCreateNewDatabase: create makes a missing database and says so.
+func TestHPOCreateNewDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.db")
+	code, out, e := runHPO(t, "create", "--study", "a", "--storage", "sqlite:"+path, "--param", "x=float:0:1")
+	if code != 0 || !strings.Contains(out, "in the new database "+path) {
+		t.Fatalf("create: %d %q %q", code, out, e)
+	}
+	code, out, e = runHPO(t, "create", "--study", "b", "--storage", "sqlite:"+path, "--param", "x=float:0:1")
+	if code != 0 || strings.Contains(out, "new database") {
+		t.Errorf("second study: %d %q %q", code, out, e)
+	}
+}
+
+// TestHPOConcurrentWrites: two exports and two plots to the same files at
+// once both succeed, leave whole files and no temporary files behind
+// (each write has its own temporary name).
+func TestHPOConcurrentWrites(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "c.db")
+	st := []string{"--study", "c", "--storage", db}
+	if code, _, e := runHPO(t, append(st, "create", "--param", "x=float:0:1", "--sampler", "random")...); code != 0 {
+		t.Fatal(e)
+	}
+	if code, _, e := runHPO(t, append(st, "run", "--trials", "3", "--", "sh", "-c", `echo "{\"objective\": $ARGUS_PARAM_X}"`)...); code != 0 {
+		t.Fatal(e)
+	}
+	out := filepath.Join(dir, "out")
+	csv := filepath.Join(out, "t.csv")
+	os.Mkdir(out, 0o755)
+	jobs := [][]string{
+		append(st, "export", "--out", csv), append(st, "export", "--out", csv),
+		append(st, "plot", "--out", out), append(st, "plot", "--out", out),
+	}
+	errs := make(chan string, len(jobs))
+	for _, args := range jobs {
+		go func() {
+			code, _, e := runHPO(t, args...)
+			if code != 0 {
+				e = "exit " + e
+			} else {
+				e = ""
+			}
+			errs <- e
+		}()
+	}
+	for range jobs {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+	entries, _ := os.ReadDir(out)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "history.png importance.png t.csv" {
+		t.Errorf("output folder holds %v", names)
+	}
+	if b, _ := os.ReadFile(csv); strings.Count(string(b), "\n") != 4 {
+		t.Errorf("csv:\n%s", b)
 	}
 }
 
