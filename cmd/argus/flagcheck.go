@@ -127,11 +127,22 @@ func sameFile(a, b string) bool {
 }
 
 // checkNotInput refuses an output that would replace one of the command's
-// inputs: no command may write over a file it reads. An empty output path
-// (nothing written) passes.
+// inputs: no command may write over a file it reads. An output path that
+// is empty (nothing written) or names no file yet (nothing to lose)
+// passes; the output is looked up once, so long lists of inputs are cheap.
 func checkNotInput(out namedPath, inputs ...namedPath) error {
+	if out.path == "" {
+		return nil
+	}
+	so, err := os.Stat(out.path)
+	if err != nil {
+		return nil
+	}
 	for _, in := range inputs {
-		if sameFile(out.path, in.path) {
+		if in.path == "" {
+			continue
+		}
+		if si, err := os.Stat(in.path); err == nil && os.SameFile(so, si) {
 			return fmt.Errorf("%s %s is also %s; write to another file", out.what, out.path, in.what)
 		}
 	}

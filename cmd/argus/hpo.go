@@ -432,14 +432,18 @@ func (f *hpoOptions) plot(cmd *cobra.Command, _ []string) error {
 }
 
 func (f *hpoOptions) bench(cmd *cobra.Command, _ []string) error {
+	// The bar appears with the first seed, so that refusals print nothing
+	// but their error line.
 	start := time.Now()
-	progress := false
+	var bar *progressBar
 	res, err := bench.Compare(f.function, f.benchSampler, f.benchTrials, f.seeds, func(done int) {
-		progress = true
-		fmt.Fprintf(cmd.ErrOrStderr(), "\r%s %s: %d/%d seeds, %.1fs", f.function, f.benchSampler, done, f.seeds, time.Since(start).Seconds())
+		if bar == nil {
+			bar = newProgressBar(cmd.ErrOrStderr(), f.function+" "+f.benchSampler, "seeds", f.seeds, start)
+		}
+		bar.Set(done)
 	})
-	if progress {
-		fmt.Fprintln(cmd.ErrOrStderr())
+	if bar != nil {
+		bar.Finish()
 	}
 	if err != nil {
 		return err
