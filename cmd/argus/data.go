@@ -3,10 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"os/signal"
 	"sync"
 	"syscall"
 	"time"
