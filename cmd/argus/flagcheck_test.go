@@ -107,7 +107,7 @@ func TestSameFile(t *testing.T) {
 
 // rangeFamilies are the command families whose numeric flags are bounded
 // flags (intFlag, floatFlag, durationFlag).
-var rangeFamilies = []string{"argus hpo", "argus data", "argus dpu"}
+var rangeFamilies = []string{"argus hpo", "argus data", "argus dpu", "argus onnx conformance"}
 
 // TestFlagRanges walks the commands of rangeFamilies: every numeric flag
 // (seeds aside: every uint64 is a seed) is a bounded flag whose help
