@@ -47,6 +47,9 @@ and the AP of each category. With --plot it also draws the precision-recall
 curves (mean over categories, one per IoU threshold).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkNotInput(namedPath{"--plot", plotPath}, namedPath{"the --gt file", gtPath}, namedPath{"the --dt file", dtPath}); err != nil {
+				return err
+			}
 			start := time.Now()
 			// The two files parse on two cores.
 			var gt *cocofile.Dataset
@@ -110,6 +113,10 @@ type cocoBench struct {
 	AP           float64 `json:"AP"`
 }
 
+// maxBenchDetections bounds the detections argus bench coco generates (ten
+// times the default), which it holds in memory as structs and as JSON.
+const maxBenchDetections = 5000000
+
 // newBenchCOCOCmd builds argus bench coco, which times the evaluation of
 // seeded synthetic data: parsing both files from memory, then evaluating, as
 // argus eval coco does.
@@ -122,8 +129,8 @@ func newBenchCOCOCmd() *cobra.Command {
 		Short: "Time the COCO box evaluation on seeded synthetic data",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if images < 1 || dets < 0 || cats < 1 {
-				return fmt.Errorf("need --images >= 1, --dets >= 0, --cats >= 1")
+			if n := int64(images) * int64(dets); n > maxBenchDetections {
+				return fmt.Errorf("--images %d x --dets %d is %d detections, more than the %d this benchmark holds in memory", images, dets, n, maxBenchDetections)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "generating %d images x %d detections x %d categories\n", images, dets, cats)
 			gt, dt := cocofile.Synthetic(seed, images, dets, cats)
@@ -167,9 +174,9 @@ func newBenchCOCOCmd() *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().IntVar(&images, "images", 5000, "number of images")
-	cmd.Flags().IntVar(&dets, "dets", 100, "detections per image")
-	cmd.Flags().IntVar(&cats, "cats", 80, "number of categories")
+	intFlag(cmd.Flags(), &images, "images", 5000, 1, 200000, "number of images")
+	intFlag(cmd.Flags(), &dets, "dets", 100, 0, 1000, "detections per image")
+	intFlag(cmd.Flags(), &cats, "cats", 80, 1, 10000, "number of categories")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed of the synthetic data")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd

@@ -25,10 +25,16 @@ type intRangeValue struct {
 	lo, hi int
 }
 
+// Set accepts a whole number in Go syntax, or in exponent form (1e6, as
+// people write large counts).
 func (v *intRangeValue) Set(s string) error {
 	n, err := strconv.ParseInt(s, 0, 64)
 	if err != nil {
-		return fmt.Errorf("%q is not a whole number", s)
+		x, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || x != math.Trunc(x) || math.Abs(x) >= 1<<63 {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		n = int64(x)
 	}
 	if n < int64(v.lo) || n > int64(v.hi) {
 		return fmt.Errorf("%d is outside [%d, %d]", n, v.lo, v.hi)

@@ -35,7 +35,11 @@ func TestRangeFlags(t *testing.T) {
 		{"--n=0", `"--n" flag: 0 is outside [1, 10]`},
 		{"--n=-1", "outside"},
 		{"--n=99999999999999999999", "not a whole number"},
-		{"--n=1e3", "not a whole number"},
+		{"--n=1e3", "1000 is outside [1, 10]"},
+		{"--n=5e0", ""},
+		{"--n=2.5", `"2.5" is not a whole number`},
+		{"--n=1e30", "not a whole number"},
+		{"--n=NaN", "not a whole number"},
 		{"--x=1", ""},
 		{"--x=NaN", `"--x" flag: NaN is outside`},
 		{"--x=-1", "outside"},
@@ -107,7 +111,7 @@ func TestSameFile(t *testing.T) {
 
 // rangeFamilies are the command families whose numeric flags are bounded
 // flags (intFlag, floatFlag, durationFlag).
-var rangeFamilies = []string{"argus hpo", "argus data", "argus dpu", "argus onnx conformance"}
+var rangeFamilies = []string{"argus hpo", "argus data", "argus dpu", "argus onnx conformance", "argus bench coco", "argus eval coco"}
 
 // TestFlagRanges walks the commands of rangeFamilies: every numeric flag
 // (seeds aside: every uint64 is a seed) is a bounded flag whose help

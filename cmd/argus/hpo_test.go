@@ -124,7 +124,8 @@ func TestHPOBadInput(t *testing.T) {
 		{"negative startup", []string{"create", "--study", "c", "--storage", db, "--param", "x=float:0:1", "--startup", "-1"}, `"--startup" flag: -1 is outside`},
 		{"empty range", []string{"create", "--study", "c", "--storage", db, "--param", "x=float:0:0"}, "empty range [0, 0]"},
 		{"bench seeds", []string{"bench", "--seeds", "0"}, `"--seeds" flag: 0 is outside [1, 1000]`},
-		{"bench trials", []string{"bench", "--trials", "1e9"}, `"--trials" flag: "1e9" is not a whole number`},
+		{"bench trials", []string{"bench", "--trials", "1e9"}, `"--trials" flag: 1000000000 is outside [1, 10000]`},
+		{"bench fractional trials", []string{"bench", "--trials", "2.5"}, `"--trials" flag: "2.5" is not a whole number`},
 		{"bench function", []string{"bench", "--function", "ackley3"}, "unknown function"},
 		{"export over the database", []string{"export", "--study", "b", "--storage", db, "--out", filepath.Join(dir, ".", "b.db")}, "--out " + filepath.Join(dir, "b.db") + " is also the --storage database"},
 	}
