@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"argus/coco"
 	"argus/data/cocofile"
@@ -206,6 +207,24 @@ func plotPR(e *coco.Eval, name string) error {
 	if !strings.EqualFold(filepath.Ext(name), ".png") {
 		return fmt.Errorf("plot %s: the file name must end in .png", name)
 	}
+	p, leg, err := prPlot(e)
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", name, err)
+	}
+	c, err := draw.NewFormattedCanvas(7*vg.Inch, 4.5*vg.Inch, "png")
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", name, err)
+	}
+	prLayout(p, leg, draw.New(c))
+	return atomicfile.Write(name, func(w io.Writer) error {
+		_, err := c.WriteTo(w)
+		return err
+	})
+}
+
+// prPlot builds the precision-recall plot and its legend, one entry per
+// IoU threshold.
+func prPlot(e *coco.Eval) (*plot.Plot, plot.Legend, error) {
 	p := plot.New()
 	p.Title.Text = "Precision-recall (area all, maxDets 100)"
 	p.X.Label.Text = "recall"
@@ -213,8 +232,8 @@ func plotPR(e *coco.Eval, name string) error {
 	p.X.Min, p.X.Max = 0, 1
 	p.Y.Min, p.Y.Max = 0, 1.01
 	p.Add(plotter.NewGrid())
-	// Precision is high at low recall: the top right is free for the legend.
-	p.Legend.Top = true
+	leg := plot.NewLegend()
+	leg.Top = true
 	rec := e.Params.RecallThresholds
 	for t, thr := range e.Params.IoUThresholds {
 		pr := e.PRCurve(t, -1)
@@ -229,20 +248,27 @@ func plotPR(e *coco.Eval, name string) error {
 		}
 		l, err := plotter.NewLine(pts)
 		if err != nil {
-			return fmt.Errorf("plot %s: %w", name, err)
+			return nil, leg, err
 		}
 		l.Color = plotutil.Color(t)
 		l.Dashes = plotutil.Dashes(t / 7)
 		l.Width = vg.Points(1.2)
 		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("IoU=%.2f", thr), l)
+		leg.Add(fmt.Sprintf("IoU=%.2f", thr), l)
 	}
-	wt, err := p.WriterTo(6*vg.Inch, 4.5*vg.Inch, "png")
-	if err != nil {
-		return fmt.Errorf("plot %s: %w", name, err)
-	}
-	return atomicfile.Write(name, func(w io.Writer) error {
-		_, err := wt.WriteTo(w)
-		return err
-	})
+	return p, leg, nil
+}
+
+// prLayout draws the plot on c with its legend in a column to the right
+// of the axes, outside the data area: ten curves fill every corner of it
+// somewhere, so a legend inside would hide some. It returns the data area
+// and the legend's box.
+func prLayout(p *plot.Plot, leg plot.Legend, c draw.Canvas) (data, legend vg.Rectangle) {
+	pad := vg.Points(6)
+	lw := leg.Rectangle(c).Size().X + 2*pad
+	plotC := draw.Crop(c, 0, -lw, 0, 0)
+	legC := draw.Crop(c, c.Size().X-lw+pad, -pad, 0, -pad)
+	p.Draw(plotC)
+	leg.Draw(legC)
+	return p.DataCanvas(plotC).Rectangle, leg.Rectangle(legC)
 }

@@ -9,6 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"argus/coco"
+	"argus/data/cocofile"
 	"argus/internal/golden"
 )
 
@@ -136,5 +141,42 @@ func TestEvalCOCOPlotOverInput(t *testing.T) {
 		if after, _ := os.ReadFile(plot); !bytes.Equal(before, after) {
 			t.Errorf("%s was overwritten", plot)
 		}
+	}
+}
+
+// TestPRLegendOutsideCurves: the legend of pr.png lies beside the data
+// area, not over the curves, and inside the image.
+func TestPRLegendOutsideCurves(t *testing.T) {
+	dir := "../../coco/testdata/golden/case_0001"
+	gt, err := cocofile.ReadDatasetFile(filepath.Join(dir, "gt.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dt, err := cocofile.ReadResultsFile(filepath.Join(dir, "dt.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := coco.Evaluate(gt, dt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, leg, err := prPlot(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := draw.NewFormattedCanvas(7*vg.Inch, 4.5*vg.Inch, "png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc := draw.New(c)
+	data, box := prLayout(p, leg, dc)
+	if box.Min.X < data.Max.X {
+		t.Errorf("legend %v overlaps the data area %v", box, data)
+	}
+	if box.Min.X < dc.Min.X || box.Max.X > dc.Max.X || box.Min.Y < dc.Min.Y || box.Max.Y > dc.Max.Y {
+		t.Errorf("legend %v leaves the image %v", box, dc.Rectangle)
+	}
+	if data.Size().X < dc.Size().X/2 {
+		t.Errorf("data area %v is less than half the image's width", data)
 	}
 }
