@@ -171,3 +171,26 @@ func TestFlagRanges(t *testing.T) {
 		t.Fatal("no bounded flags found")
 	}
 }
+
+// FuzzRangeFlags: whatever the text, a bounded flag either refuses it and
+// keeps its value, or stores a value within its range.
+func FuzzRangeFlags(f *testing.F) {
+	for _, s := range []string{"5", "-1", "0x10", "1e3", "2.5", "NaN", "+Inf", "1h", "-1s", "90s", "", "9223372036854775807", "1e19"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, x, d := 3, 0.5, time.Second
+		iv := &intRangeValue{p: &n, lo: -2, hi: 100}
+		fv := &floatRangeValue{p: &x, lo: 0, hi: 1}
+		dv := &durationRangeValue{p: &d, lo: 0, hi: time.Hour}
+		if err := iv.Set(s); err != nil && n != 3 || n < -2 || n > 100 {
+			t.Errorf("int %q: %d (%v)", s, n, err)
+		}
+		if err := fv.Set(s); err != nil && x != 0.5 || !(x >= 0 && x <= 1) {
+			t.Errorf("float %q: %v (%v)", s, x, err)
+		}
+		if err := dv.Set(s); err != nil && d != time.Second || d < 0 || d > time.Hour {
+			t.Errorf("duration %q: %v (%v)", s, d, err)
+		}
+	})
+}

@@ -136,8 +136,8 @@ trial with the reason; the search goes on.`,
 	bn := &cobra.Command{Use: "bench", Short: "Run a sampler on a standard test function over seeds; print the regret", Args: cobra.NoArgs, RunE: f.bench}
 	bn.Flags().StringVar(&f.function, "function", "branin", "branin, hartmann6 or rosenbrock")
 	bn.Flags().StringVar(&f.benchSampler, "sampler", "gp", "gp, tpe, tpe-exact or random")
-	intFlag(bn.Flags(), &f.benchTrials, "trials", 50, 1, 10000, "evaluations per run")
-	intFlag(bn.Flags(), &f.seeds, "seeds", 20, 1, 1000, "runs with seeds 0..K-1")
+	intFlag(bn.Flags(), &f.benchTrials, "trials", 50, 1, 1000, "evaluations per run")
+	intFlag(bn.Flags(), &f.seeds, "seeds", 20, 1, 100, "runs with seeds 0..K-1")
 	bn.Flags().BoolVar(&f.json, "json", false, "print one JSON object on stdout")
 
 	cmd := &cobra.Command{
