@@ -22,6 +22,7 @@ import (
 	"argus/hpo/storage"
 	"argus/hpo/worker"
 	"argus/internal/atomicfile"
+	"argus/train"
 )
 
 // hpoLong is the help of argus hpo.
@@ -259,6 +260,12 @@ func (f *hpoOptions) run(cmd *cobra.Command, args []string) error {
 		s.Worker = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
 	sum, err := worker.Run(ctx, s, worker.Options{Command: args, Heartbeat: f.heartbeat, Timeout: f.timeout, Log: cmd.ErrOrStderr()})
+	if ctx.Err() != nil && cmd.Context().Err() == nil {
+		// SIGINT or SIGTERM: the command was stopped (its whole process
+		// group) and its trial failed; the study goes on with the next run.
+		return fmt.Errorf("%w after %d complete, %d pruned, %d failed trials; the running trial is FAILED, run again to go on",
+			train.ErrInterrupted, sum.Complete, sum.Pruned, sum.Failed)
+	}
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func runHPO(t *testing.T, args ...string) (int, string, string) {
@@ -272,5 +276,68 @@ func TestHPOBench(t *testing.T) {
 	}
 	if r.Function != "branin" || len(r.Final) != 4 || !(r.Q1 <= r.Median && r.Median <= r.Q3) || len(r.At) != 2 || r.At[0].Trials != 25 {
 		t.Errorf("bench: %s", out)
+	}
+}
+
+// TestHPORunSignal: SIGINT or SIGTERM stops hpo run with one error line and
+// exit 130, stops the trial's command, and fails its trial rather than
+// leaving it RUNNING.
+func TestHPORunSignal(t *testing.T) {
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			db := "sqlite:" + filepath.Join(dir, "s.db")
+			if code, _, e := runHPO(t, "create", "--study", "s", "--storage", db, "--param", "x=float:0:1"); code != 0 {
+				t.Fatal(e)
+			}
+			pidFile := filepath.Join(dir, "pid")
+			args, _ := json.Marshal([]string{"hpo", "run", "--study", "s", "--storage", db, "--trials", "1", "--",
+				"sh", "-c", `echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec sleep 600`, pidFile})
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "ARGUS_CLI_ARGS="+string(args))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Generous bounds: they end a hang, they do not time anything.
+			kill := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+			defer kill.Stop()
+			deadline := time.Now().Add(60 * time.Second)
+			var pid int
+			for {
+				if b, err := os.ReadFile(pidFile); err == nil {
+					pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the trial's command never started")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			defer syscall.Kill(pid, syscall.SIGKILL)
+			cmd.Process.Signal(sig)
+			cmd.Wait()
+			if code := cmd.ProcessState.ExitCode(); code != 130 {
+				t.Errorf("exit %d, want 130", code)
+			}
+			e := stderr.String()
+			if lines := strings.Split(strings.TrimSpace(e), "\n"); !strings.HasPrefix(lines[len(lines)-1], "argus hpo run: interrupted after 0 complete, 0 pruned, 1 failed trials") ||
+				strings.Count(e, "argus hpo run:") != 1 {
+				t.Errorf("stderr %q", e)
+			}
+			// The command is gone: signal 0 fails on a reaped process.
+			for syscall.Kill(pid, 0) == nil {
+				if time.Now().After(deadline) {
+					t.Fatalf("the command (pid %d) still runs", pid)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			_, out, _ := runHPO(t, "show", "--study", "s", "--storage", db, "--json")
+			var show showResult
+			if err := json.Unmarshal([]byte(out), &show); err != nil || show.Counts["FAILED"] != 1 || show.Counts["RUNNING"] != 0 {
+				t.Errorf("study after the signal: %s", out)
+			}
+		})
 	}
 }
