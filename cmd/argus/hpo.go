@@ -205,6 +205,12 @@ func (f *hpoOptions) create(cmd *cobra.Command, _ []string) error {
 	if _, err := sampler.New(sc); err != nil {
 		return err
 	}
+	info := hpo.StudyInfo{Name: f.study, Direction: hpo.Direction(f.direction), Space: space,
+		Sampler: sc, Pruner: hpo.PrunerConfig{Name: f.pruner}}
+	// Everything is checked before a database is made.
+	if err := info.Validate(); err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	// The one command that makes a new database, and says so.
 	newDB := ""
@@ -216,10 +222,15 @@ func (f *hpoOptions) create(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	s, err := hpo.Create(ctx, st, hpo.StudyInfo{Name: f.study, Direction: hpo.Direction(f.direction), Space: space,
-		Sampler: sc, Pruner: hpo.PrunerConfig{Name: f.pruner}})
+	s, err := hpo.Create(ctx, st, info)
+	st.Close()
 	if err != nil {
+		if newDB != "" {
+			// Leave no empty database behind a failed create.
+			for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+				os.Remove(newDB + suffix)
+			}
+		}
 		return err
 	}
 	if f.json {

@@ -133,6 +133,17 @@ func TestHPOBadInput(t *testing.T) {
 		{"bench function", []string{"bench", "--function", "ackley3"}, "unknown function"},
 		{"export over the database", []string{"export", "--study", "b", "--storage", db, "--out", filepath.Join(dir, ".", "b.db")}, "--out " + filepath.Join(dir, "b.db") + " is also the --storage database"},
 	}
+	// A create that fails makes no database.
+	fresh := "sqlite:" + filepath.Join(dir, "fresh.db")
+	tests = append(tests, []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad direction", []string{"create", "--study", "c", "--storage", fresh, "--param", "x=float:0:1", "--direction", "sideways"}, `direction "sideways" (want minimize or maximize)`},
+		{"bad pruner", []string{"create", "--study", "c", "--storage", fresh, "--param", "x=float:0:1", "--pruner", "nah"}, `unknown pruner "nah"`},
+		{"bad sampler, new database", []string{"create", "--study", "c", "--storage", fresh, "--param", "x=float:0:1", "--sampler", "cmaes"}, "unknown sampler"},
+	}...)
 	// A mistyped database path is refused by every command but create,
 	// and no empty database is left in its place.
 	typo := filepath.Join(dir, "typo.db")
@@ -164,6 +175,9 @@ func TestHPOBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat(typo); err == nil {
 		t.Error("a mistyped storage path was created")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fresh.db")); err == nil {
+		t.Error("a failed create left a new database")
 	}
 	space := filepath.Join(dir, "space.json")
 	os.WriteFile(space, []byte(`{"params": [{"name": "lr", "kind": "float"}]}`), 0o644)
