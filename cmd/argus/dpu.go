@@ -134,6 +134,11 @@ func dpuReadProgram(name string) ([]isa.Instr, error) {
 // given.
 const maxDDR = 1 << 30
 
+// maxDDRImage bounds a --ddr image, which is read whole into memory: twice
+// the 2 GiB a 31-bit DDR address names, so a larger file is a mistake (a
+// disk image, a model), not a DDR image.
+const maxDDRImage = 1 << 32
+
 // dpuSimOptions are the flags of argus dpu sim.
 type dpuSimOptions struct {
 	target, ddrIn, ddrOut, trace string
@@ -192,6 +197,13 @@ func dpuSim(cmd *cobra.Command, prog string, o dpuSimOptions) error {
 	}
 	var ddr []byte
 	if ddrIn != "" {
+		st, err := os.Stat(ddrIn)
+		if err != nil {
+			return err
+		}
+		if st.Size() > maxDDRImage {
+			return fmt.Errorf("--ddr %s is %d bytes, more than the %d a program can address", ddrIn, st.Size(), int64(maxDDRImage))
+		}
 		if ddr, err = os.ReadFile(ddrIn); err != nil {
 			return err
 		}

@@ -277,3 +277,23 @@ func TestDPUMaxOps(t *testing.T) {
 		t.Errorf("within the bound: exit %d, %q %q", code, out, e)
 	}
 }
+
+// TestDPUSimHugeDDR: a --ddr file too large to be a DDR image is refused
+// before it is read into memory.
+func TestDPUSimHugeDDR(t *testing.T) {
+	huge := filepath.Join(t.TempDir(), "huge.img")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: nothing is written to the disk.
+	if err := f.Truncate(maxDDRImage + 1); err != nil {
+		t.Skipf("no sparse file: %v", err)
+	}
+	f.Close()
+	src := filepath.Join("..", "..", "examples", "dpu", "conv_relu_pool.s")
+	_, e, code := runArgus(t, "dpu", "sim", src, "--target", "b4096", "--ddr", huge)
+	if code == 0 || e != "argus dpu sim: --ddr "+huge+" is 4294967297 bytes, more than the 4294967296 a program can address\n" {
+		t.Errorf("exit %d, stderr %q", code, e)
+	}
+}
