@@ -202,7 +202,7 @@ func dpuSim(cmd *cobra.Command, prog string, o dpuSimOptions) error {
 			return err
 		}
 		if st.Size() > maxDDRImage {
-			return fmt.Errorf("--ddr %s is %d bytes, more than the %d a program can address", ddrIn, st.Size(), int64(maxDDRImage))
+			return fmt.Errorf("--ddr %s is %d bytes, larger than any DDR image (at most %d)", ddrIn, st.Size(), int64(maxDDRImage))
 		}
 		if ddr, err = os.ReadFile(ddrIn); err != nil {
 			return err

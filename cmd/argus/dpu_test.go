@@ -293,7 +293,7 @@ func TestDPUSimHugeDDR(t *testing.T) {
 	f.Close()
 	src := filepath.Join("..", "..", "examples", "dpu", "conv_relu_pool.s")
 	_, e, code := runArgus(t, "dpu", "sim", src, "--target", "b4096", "--ddr", huge)
-	if code == 0 || e != "argus dpu sim: --ddr "+huge+" is 4294967297 bytes, more than the 4294967296 a program can address\n" {
+	if code == 0 || e != "argus dpu sim: --ddr "+huge+" is 4294967297 bytes, larger than any DDR image (at most 4294967296)\n" {
 		t.Errorf("exit %d, stderr %q", code, e)
 	}
 }
