@@ -75,3 +75,43 @@ func TestKilledWorkerStopsCommand(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestOutputHeldAfterExit: a command that exits while a process it
+// started still holds its stdout ends its trial with its result, at once
+// when that process is in its group (which is then killed), after the
+// grace time when it escaped into a session of its own.
+func TestOutputHeldAfterExit(t *testing.T) {
+	tests := []struct {
+		name, start string
+	}{
+		{"same group", `sh -c 'echo $$ > "$0"; exec sleep 600' "$1" &`},
+		{"own session", `setsid sh -c 'echo $$ > "$0"; exec sleep 600' "$1" &`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			script := tt.start + `
+while [ ! -s "$1" ]; do sleep 0.01; done
+echo '{"objective": 3}'`
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			s := memStudy(t, hpo.PrunerConfig{}, "0.5")
+			t.Cleanup(func() {
+				if b, err := os.ReadFile(pidFile); err == nil {
+					if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+						syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+			})
+			// The helper process writes its pid to the file in $1; the
+			// parameters follow as further arguments.
+			if _, err := Run(ctx, s, Options{Command: []string{"sh", "-c", script, "sh", pidFile}}); err != nil {
+				t.Fatal(err)
+			}
+			trials, _ := s.Trials(ctx)
+			if tr := trials[0]; tr.State != hpo.Complete || *tr.Value != 3 {
+				t.Fatalf("trial %s %q, want COMPLETE 3", tr.State, tr.Reason)
+			}
+		})
+	}
+}

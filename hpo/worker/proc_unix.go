@@ -22,3 +22,13 @@ func setGroup(cmd *exec.Cmd) {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 }
+
+// endGroup kills what is left of the command's process group after the
+// command has exited: background processes it started and did not wait
+// for. It must run before the command is reaped (awaitExit), while the
+// group's id cannot yet belong to another group.
+func endGroup(cmd *exec.Cmd) {
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}

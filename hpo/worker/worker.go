@@ -35,6 +35,10 @@ type Options struct {
 	Log io.Writer
 }
 
+// outputGrace is how long the worker still reads a command's stdout after
+// the command has exited, for output that a process it left behind holds.
+const outputGrace = 5 * time.Second
+
 // MaxLine is the longest line a trial's command may print on stdout; a
 // longer one fails the trial and stops the command.
 const MaxLine = 16 << 20
@@ -163,14 +167,42 @@ func runTrial(ctx context.Context, s *hpo.Study, t hpo.Trial, opt Options, log i
 	cmd.WaitDelay = 5 * time.Second
 	stderr := &tail{w: log}
 	cmd.Stderr = stderr
-	out, err := cmd.StdoutPipe()
+	// Stdout is a pipe of our own rather than StdoutPipe, so that Wait can
+	// run beside the reading: a background process the command leaves
+	// holding stdout must not keep the trial open once the command ends.
+	out, pw, err := os.Pipe()
 	if err != nil {
 		return fail(ctx, s, t, "start: "+err.Error(), log)
 	}
+	defer out.Close()
+	cmd.Stdout = pw
 	fmt.Fprintf(log, "trial %d: %s\n", t.Number, strings.Join(Flags(space, t), " "))
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
 		return fail(ctx, s, t, "start: "+err.Error(), log)
 	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() {
+		// What the trial's command left running ends with it, and the
+		// rest of its output is read for at most outputGrace.
+		exitSeen := awaitExit(cmd)
+		if exitSeen {
+			endGroup(cmd)
+			out.SetReadDeadline(time.Now().Add(outputGrace))
+		}
+		waitErr = cmd.Wait()
+		if errors.Is(waitErr, exec.ErrWaitDelay) {
+			// The command succeeded; a process that escaped its
+			// group still holds its stderr.
+			waitErr = nil
+		}
+		if !exitSeen {
+			out.SetReadDeadline(time.Now().Add(outputGrace))
+		}
+		close(exited)
+	}()
 
 	// The heartbeat stops the command when the trial was taken away.
 	var lost atomic.Bool
@@ -222,12 +254,16 @@ func runTrial(ctx context.Context, s *hpo.Study, t hpo.Trial, opt Options, log i
 		}
 	}
 	readErr := sc.Err()
+	if errors.Is(readErr, os.ErrDeadlineExceeded) {
+		// The command ended; something it started still held stdout.
+		readErr = nil
+	}
 	if readErr != nil {
 		// Nothing reads the command's stdout any more: stop it, or it
-		// blocks on its next write and Wait never returns.
+		// blocks on its next write and never ends.
 		cancel()
 	}
-	waitErr := cmd.Wait()
+	<-exited
 	cancel()
 	switch {
 	case storeErr != nil:
