@@ -40,7 +40,9 @@ Search space, at create: repeat --param NAME=KIND:SPEC, or give --space FILE
   momentum=float:0:0.99@opt=sgd   active only when opt is sgd (parents
                                are earlier categorical parameters)
 
-Storage URLs: sqlite:PATH, sqlite:///ABS/PATH, postgres://user:pass@host/db.`
+Storage URLs: sqlite:PATH, sqlite:///ABS/PATH, postgres://user:pass@host/db.
+Only create makes a new SQLite database (and says so); the other commands
+refuse a path where none exists, so that a typo is not an empty study.`
 
 // hpoOptions holds the flags of the hpo subcommands; one run uses one
 // subcommand, so they share it.
