@@ -65,6 +65,13 @@ beside DIR and renamed into place when complete; DIR must not exist.`,
 			if !ok {
 				return fmt.Errorf("unknown task %q (want detection, reid, segmentation or finegrained)", args[0])
 			}
+			// A killed run (SIGKILL, a crash) cannot remove its temporary
+			// folder; another run may be writing one now, so name them
+			// rather than remove them.
+			if stale, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")); len(stale) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "argus: note: %s left by an earlier run that was killed (remove unless a synth to %s runs now)\n",
+					strings.Join(stale, ", "), out)
+			}
 			// The bar appears with the first image, so that refusals print
 			// nothing but their error line; its rate counts from the start.
 			start := time.Now()

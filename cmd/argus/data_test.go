@@ -214,3 +214,21 @@ func TestDataSynthSignal(t *testing.T) {
 		})
 	}
 }
+
+// TestDataSynthStaleTemp: the temporary folder of a killed run is named,
+// not removed (another run may be writing it), and does not stop a new run.
+func TestDataSynthStaleTemp(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".fg.tmp123")
+	os.Mkdir(stale, 0o755)
+	var so, se bytes.Buffer
+	if code := run([]string{"data", "synth", "finegrained", "--out", filepath.Join(dir, "fg"), "--size", "2"}, &so, &se); code != 0 {
+		t.Fatal(se.String())
+	}
+	if !strings.HasPrefix(se.String(), "argus: note: "+stale+" left by an earlier run that was killed") {
+		t.Errorf("stderr %q", se.String())
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Errorf("the other run's folder was removed: %v", err)
+	}
+}
