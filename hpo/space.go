@@ -85,6 +85,12 @@ func (p *Param) Validate() error {
 		if p.Low > p.High {
 			return fmt.Errorf("parameter %q: low %g above high %g", p.Name, p.Low, p.High)
 		}
+		if p.Low == p.High {
+			// Missing bounds read as [0, 0]: a search over one value is
+			// a mistake, not a dimension (a fixed value is a flag of the
+			// command, or an enqueued trial).
+			return fmt.Errorf("parameter %q: empty range [%g, %g]; give low < high", p.Name, p.Low, p.High)
+		}
 		if p.Log && p.Low <= 0 {
 			return fmt.Errorf("parameter %q: log scale needs low > 0, got %g", p.Name, p.Low)
 		}

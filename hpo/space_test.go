@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -35,6 +36,8 @@ func TestParseParam(t *testing.T) {
 		{in: "=float:0:1", bad: true},
 		{in: "a b=float:0:1", bad: true},
 		{in: "m=float:0:1@opt", bad: true},
+		{in: "x=float:0:0", bad: true}, // searched over one value
+		{in: "k=int:3:3", bad: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -80,6 +83,30 @@ func FuzzParseParam(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseSpace: a numeric parameter needs both bounds; left out, they
+// would read as the empty range [0, 0].
+func TestParseSpace(t *testing.T) {
+	tests := []struct {
+		in, err string
+	}{
+		{`{"params":[{"name":"x","kind":"float","low":0,"high":1}]}`, ""},
+		{`{"params":[{"name":"x","kind":"float","low":-1,"high":0}]}`, ""},
+		{`{"params":[{"name":"o","kind":"cat","choices":["a","b"]}]}`, ""},
+		{`{"params":[{"name":"x","kind":"float"}]}`, `parameter "x" (float) needs "low" and "high"`},
+		{`{"params":[{"name":"k","kind":"int","high":5}]}`, `parameter "k" (int) needs "low" and "high"`},
+		{`{"params":[{"name":"x","kind":"float","low":1}]}`, "needs"},
+		{`{"params":[{"name":"x","kind":"float","low":0,"high":0}]}`, "empty range [0, 0]"},
+		{`{"params":[{"name":"x","kind":"float","low":0,"high":1}]} {}`, "data after"},
+		{`{"params":[{"name":"x","kind":"float","low":0,"high":1,"lo":2}]}`, "unknown field"},
+	}
+	for _, tt := range tests {
+		_, err := ParseSpace([]byte(tt.in))
+		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("ParseSpace(%s) error %v, want %q", tt.in, err, tt.err)
+		}
+	}
 }
 
 func FuzzParseSpace(f *testing.F) {

@@ -2,6 +2,7 @@ package hpo
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -81,6 +82,25 @@ func ParseSpace(b []byte) (Space, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
 		return s, fmt.Errorf("search space: %w", err)
+	}
+	if dec.More() {
+		return s, errors.New("search space: data after the JSON object")
+	}
+	// A bound left out decodes as 0; tell it from a 0 given.
+	var bounds struct {
+		Params []struct {
+			Name      string
+			Kind      Kind
+			Low, High *float64
+		}
+	}
+	if err := json.Unmarshal(b, &bounds); err != nil {
+		return s, fmt.Errorf("search space: %w", err)
+	}
+	for _, p := range bounds.Params {
+		if (p.Kind == Float || p.Kind == Int) && (p.Low == nil || p.High == nil) {
+			return s, fmt.Errorf("search space: parameter %q (%s) needs \"low\" and \"high\"", p.Name, p.Kind)
+		}
 	}
 	if err := s.Validate(); err != nil {
 		return s, fmt.Errorf("search space: %w", err)

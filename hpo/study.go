@@ -41,23 +41,34 @@ type Study struct {
 	StaleAfter time.Duration
 }
 
+// Validate reports the first problem with a study's definition: no name,
+// a direction other than minimize or maximize (empty is minimize), a bad
+// space or an unknown pruner. Create calls it; callers may too, before
+// they make anything.
+func (info *StudyInfo) Validate() error {
+	if info.Name == "" {
+		return errors.New("study without a name")
+	}
+	if info.Direction != "" && info.Direction != Minimize && info.Direction != Maximize {
+		return fmt.Errorf("study %s: direction %q (want minimize or maximize)", info.Name, info.Direction)
+	}
+	if err := info.Space.Validate(); err != nil {
+		return fmt.Errorf("study %s: %w", info.Name, err)
+	}
+	if _, err := NewPruner(info.Pruner); err != nil {
+		return fmt.Errorf("study %s: %w", info.Name, err)
+	}
+	return nil
+}
+
 // Create stores a new study and returns it without sampler or pruner; set
 // them (see package sampler) before asking.
 func Create(ctx context.Context, st Storage, info StudyInfo) (*Study, error) {
-	if info.Name == "" {
-		return nil, errors.New("study without a name")
-	}
 	if info.Direction == "" {
 		info.Direction = Minimize
 	}
-	if info.Direction != Minimize && info.Direction != Maximize {
-		return nil, fmt.Errorf("study %s: direction %q (want minimize or maximize)", info.Name, info.Direction)
-	}
-	if err := info.Space.Validate(); err != nil {
-		return nil, fmt.Errorf("study %s: %w", info.Name, err)
-	}
-	if _, err := NewPruner(info.Pruner); err != nil {
-		return nil, fmt.Errorf("study %s: %w", info.Name, err)
+	if err := info.Validate(); err != nil {
+		return nil, err
 	}
 	if info.Created.IsZero() {
 		info.Created = time.Now().UTC()

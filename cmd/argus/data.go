@@ -3,13 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"argus/data/dataset"
@@ -17,6 +18,7 @@ import (
 	"argus/data/imageio"
 	"argus/data/synth"
 	"argus/data/transform"
+	"argus/train"
 )
 
 // newDataCmd groups the dataset tools.
@@ -63,38 +65,39 @@ beside DIR and renamed into place when complete; DIR must not exist.`,
 			if !ok {
 				return fmt.Errorf("unknown task %q (want detection, reid, segmentation or finegrained)", args[0])
 			}
-			if size < 0 {
-				return fmt.Errorf("--size %d is negative", size)
+			// A killed run (SIGKILL, a crash) cannot remove its temporary
+			// folder; another run may be writing one now, so name them
+			// rather than remove them.
+			if stale, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")); len(stale) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "argus: note: %s left by an earlier run that was killed (remove unless a synth to %s runs now)\n",
+					strings.Join(stale, ", "), out)
 			}
-			// The bar starts with the first image, so that refusals print
-			// nothing but their error line.
+			// The bar appears with the first image, so that refusals print
+			// nothing but their error line; its rate counts from the start.
+			start := time.Now()
 			var (
-				b  *progressbar.ProgressBar
+				b  *progressBar
 				mu sync.Mutex
 			)
-			opt := synth.Options{Seed: seed, Size: size, Workers: workers, MNISTDir: mnistDir}
+			// SIGINT and SIGTERM stop the workers, so that the partial
+			// folder is removed rather than left beside --out.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			opt := synth.Options{Seed: seed, Size: size, Workers: workers, MNISTDir: mnistDir, Context: ctx}
 			opt.Progress = func(done, total int) {
 				mu.Lock()
 				defer mu.Unlock()
 				if b == nil {
-					b = progressbar.NewOptions(total,
-						progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-						progressbar.OptionSetDescription("synth "+args[0]),
-						progressbar.OptionShowIts(),
-						progressbar.OptionSetItsString("img"),
-						progressbar.OptionShowCount(),
-						progressbar.OptionSetPredictTime(true),
-						progressbar.OptionSetWidth(24),
-						progressbar.OptionThrottle(200*time.Millisecond),
-					)
+					b = newProgressBar(cmd.ErrOrStderr(), "synth "+args[0], "img", total, start)
 				}
 				b.Set(done)
 			}
-			start := time.Now()
 			sum, err := gen(out, opt)
 			if b != nil {
 				b.Finish()
-				fmt.Fprintln(cmd.ErrOrStderr())
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: nothing written to %s", train.ErrInterrupted, out)
 			}
 			if err != nil {
 				return err
@@ -120,8 +123,8 @@ beside DIR and renamed into place when complete; DIR must not exist.`,
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "write the dataset into this new folder (it must not exist)")
 	f.Uint64Var(&seed, "seed", 0, "random seed")
-	f.IntVar(&size, "size", 0, "size knob (images, identities or images per class; 0 = the task's default)")
-	f.IntVar(&workers, "workers", 0, "goroutines (0 = one per CPU)")
+	intFlag(f, &size, "size", 0, 0, 1000000, "size knob (images, identities or images per class; 0 = the task's default)")
+	intFlag(f, &workers, "workers", 0, 0, 1024, "goroutines (0 = one per CPU)")
 	f.StringVar(&mnistDir, "data", "", "folder of the MNIST IDX files for the detection digits (default: the GoMNIST module's copy)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON summary on stdout")
 	aliasFlags(cmd, map[string]string{"mnist": "data"})
@@ -132,25 +135,54 @@ beside DIR and renamed into place when complete; DIR must not exist.`,
 // showFormats lists the formats `argus data show` reads.
 var showFormats = []string{"folder", "coco", "market1501", "dukemtmcreid", "msmt17", "cityscapes", "camvid"}
 
-// detectFormat guesses a dataset folder's format from its layout.
+// detectFormat guesses a dataset folder's format from its layout. A folder
+// without a layout of its own whose sub-folders are datasets (the top
+// folder of argus data synth reid or segmentation) is an error naming
+// them, not image folders whose classes are datasets.
 func detectFormat(dir string) (string, error) {
+	format := layoutFormat(dir)
+	if format != "folder" {
+		return format, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("read dataset: %w", err)
+	}
+	var inside []string
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if f := layoutFormat(filepath.Join(dir, e.Name())); f != "folder" {
+			inside = append(inside, fmt.Sprintf("%s (%s)", e.Name(), f))
+		}
+	}
+	if len(inside) > 0 {
+		return "", fmt.Errorf("%s holds datasets, not class folders: %s; give one of them as --data (or --format folder)",
+			dir, strings.Join(inside, ", "))
+	}
+	return "folder", nil
+}
+
+// layoutFormat is the format dir's own layout shows, "folder" when none.
+func layoutFormat(dir string) string {
 	has := func(p string) bool { _, err := os.Stat(filepath.Join(dir, p)); return err == nil }
 	switch {
 	case has("annotations"):
-		return "coco", nil
+		return "coco"
 	case has("leftImg8bit"):
-		return "cityscapes", nil
+		return "cityscapes"
 	case has("list_train.txt"):
-		return "msmt17", nil
+		return "msmt17"
 	case has("bounding_box_train"):
 		if _, err := dataset.ReadMarket1501(dir); err == nil {
-			return "market1501", nil
+			return "market1501"
 		}
-		return "dukemtmcreid", nil
+		return "dukemtmcreid"
 	case has("trainannot"):
-		return "camvid", nil
+		return "camvid"
 	}
-	return "folder", nil
+	return "folder"
 }
 
 // openForShow reads split of the dataset at dir.
@@ -263,9 +295,6 @@ as a PNG grid with boxes outlined and label maps tinted.`,
 			if !strings.EqualFold(filepath.Ext(out), ".png") {
 				return fmt.Errorf("--out %s must end in .png", out)
 			}
-			if n <= 0 || n > 1024 || size < 8 || size > 2048 || cols <= 0 {
-				return fmt.Errorf("--n must be 1..1024, --size 8..2048, --cols positive")
-			}
 			format := formatFlag
 			if format == "" {
 				var err error
@@ -278,6 +307,13 @@ as a PNG grid with boxes outlined and label maps tinted.`,
 			}
 			set, err := openForShow(format, dir, split, ann)
 			if err != nil {
+				return err
+			}
+			inputs := []namedPath{{"the --ann file", ann}}
+			for _, it := range set.Items {
+				inputs = append(inputs, namedPath{"a sample of the dataset", it.Path}, namedPath{"a label map of the dataset", it.MaskPath})
+			}
+			if err := checkNotInput(namedPath{"--out", out}, inputs...); err != nil {
 				return err
 			}
 			if set.Transform, err = showPipeline(format, aug, size); err != nil {
@@ -323,9 +359,9 @@ as a PNG grid with boxes outlined and label maps tinted.`,
 	f.StringVar(&ann, "ann", "", "COCO instances file (default annotations/instances_SPLIT2017.json)")
 	f.StringVar(&out, "out", "", "write the grid to this PNG file")
 	f.StringVar(&aug, "aug", "default", "augmentation: default or none")
-	f.IntVar(&n, "n", 16, "number of samples")
-	f.IntVar(&cols, "cols", 8, "samples per row")
-	f.IntVar(&size, "size", 160, "training size of the preview")
+	intFlag(f, &n, "n", 16, 1, 1024, "number of samples")
+	intFlag(f, &cols, "cols", 8, 1, 1024, "samples per row")
+	intFlag(f, &size, "size", 160, 8, 2048, "training size of the preview")
 	f.Uint64Var(&seed, "seed", 0, "random seed")
 	f.BoolVar(&skipBad, "skip-bad", false, "skip unreadable samples (reported on stderr and counted) instead of stopping")
 	f.BoolVar(&asJSON, "json", false, "print one JSON summary on stdout")

@@ -43,6 +43,9 @@ func newDPUAsmCmd() *cobra.Command {
 			if out == "" {
 				out = strings.TrimSuffix(args[0], filepath.Ext(args[0])) + ".bin"
 			}
+			if err := checkNotInput(namedPath{"--out", out}, namedPath{"the program", args[0]}); err != nil {
+				return err
+			}
 			src, err := os.ReadFile(args[0])
 			if err != nil {
 				return err
@@ -88,6 +91,9 @@ func newDPUDisasmCmd() *cobra.Command {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			if out != "" {
+				if err := checkNotInput(namedPath{"--out", out}, namedPath{"the program", args[0]}); err != nil {
+					return err
+				}
 				return atomicfile.WriteFile(out, []byte(text))
 			}
 			_, err = fmt.Fprint(cmd.OutOrStdout(), text)
@@ -128,35 +134,60 @@ func dpuReadProgram(name string) ([]isa.Instr, error) {
 // given.
 const maxDDR = 1 << 30
 
+// maxDDRImage bounds a --ddr image, which is read whole into memory: twice
+// the 2 GiB a 31-bit DDR address names, so a larger file is a mistake (a
+// disk image, a model), not a DDR image.
+const maxDDRImage = 1 << 32
+
+// dpuSimOptions are the flags of argus dpu sim.
+type dpuSimOptions struct {
+	target, ddrIn, ddrOut, trace string
+	maxOps                       float64
+	json                         bool
+}
+
 // newDPUSimCmd builds argus dpu sim.
 func newDPUSimCmd() *cobra.Command {
-	var tname, ddrIn, ddrOut, tracePath string
-	var asJSON bool
+	var o dpuSimOptions
 	cmd := &cobra.Command{
 		Use:   "sim F.s|F.bin --target T",
 		Short: "Run a DPU program on the functional simulator and cycle model",
 		Long: `Run a DPU program (text, or a .bin stream) on a target. The DDR image is
 --ddr (raw bytes), or zeros just large enough for the program's transfers.
 Prints cycles, seconds, ops, ops/s, utilisation of the peak, DDR bytes and
-engine busy fractions; --trace writes a Chrome trace-event timeline.`,
+engine busy fractions; --trace writes a Chrome trace-event timeline.
+
+The program's operations are counted first, without the arithmetic; one
+that needs more than --max-ops is refused before it runs.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return dpuSim(cmd, args[0], tname, ddrIn, ddrOut, tracePath, asJSON)
+			return dpuSim(cmd, args[0], o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&tname, "target", "", "target name (see argus dpu targets)")
-	f.StringVar(&ddrIn, "ddr", "", "DDR image to run over (raw bytes)")
-	f.StringVar(&ddrOut, "ddr-out", "", "write the DDR image after the run here")
-	f.StringVar(&tracePath, "trace", "", "write the timeline here in Chrome trace-event JSON")
-	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.StringVar(&o.target, "target", "", "target name (see argus dpu targets)")
+	f.StringVar(&o.ddrIn, "ddr", "", "DDR image to run over (raw bytes)")
+	f.StringVar(&o.ddrOut, "ddr-out", "", "write the DDR image after the run here (not the --ddr file)")
+	f.StringVar(&o.trace, "trace", "", "write the timeline here in Chrome trace-event JSON")
+	floatFlag(f, &o.maxOps, "max-ops", 1e11, 1, 1e18, "refuse programs needing more operations than this (as the report counts them)")
+	f.BoolVar(&o.json, "json", false, "print one JSON object")
 	cmd.MarkFlagRequired("target")
 	return cmd
 }
 
-// dpuSim runs the program in the file prog on the target named tname.
-func dpuSim(cmd *cobra.Command, prog, tname, ddrIn, ddrOut, tracePath string, asJSON bool) error {
-	tg, err := target.Lookup(tname)
+// dpuSim runs the program in the file prog as the flags o say.
+func dpuSim(cmd *cobra.Command, prog string, o dpuSimOptions) error {
+	ddrIn, ddrOut, tracePath, asJSON := o.ddrIn, o.ddrOut, o.trace, o.json
+	inputs := []namedPath{{"the program", prog}, {"the --ddr image", ddrIn}}
+	for _, out := range []namedPath{{"--ddr-out", ddrOut}, {"--trace", tracePath}} {
+		if err := checkNotInput(out, inputs...); err != nil {
+			return err
+		}
+	}
+	if ddrOut != "" && sameFile(ddrOut, tracePath) {
+		return fmt.Errorf("--ddr-out and --trace are both %s", ddrOut)
+	}
+	tg, err := target.Lookup(o.target)
 	if err != nil {
 		return err
 	}
@@ -166,6 +197,13 @@ func dpuSim(cmd *cobra.Command, prog, tname, ddrIn, ddrOut, tracePath string, as
 	}
 	var ddr []byte
 	if ddrIn != "" {
+		st, err := os.Stat(ddrIn)
+		if err != nil {
+			return err
+		}
+		if st.Size() > maxDDRImage {
+			return fmt.Errorf("--ddr %s is %d bytes, larger than any DDR image (at most %d)", ddrIn, st.Size(), int64(maxDDRImage))
+		}
 		if ddr, err = os.ReadFile(ddrIn); err != nil {
 			return err
 		}
@@ -175,6 +213,15 @@ func dpuSim(cmd *cobra.Command, prog, tname, ddrIn, ddrOut, tracePath string, as
 			return fmt.Errorf("program reaches %d DDR bytes; give an image with --ddr", n)
 		}
 		ddr = make([]byte, n)
+	}
+	// Count the work without doing it: a program too large for any
+	// sensible wait is refused at once rather than run for hours.
+	plan, err := sim.Run(program, tg, ddr, sim.Options{TimingOnly: true})
+	if err != nil {
+		return fmt.Errorf("%s: %w", prog, err)
+	}
+	if float64(plan.Ops) > o.maxOps {
+		return fmt.Errorf("%s: the program needs %d operations, more than --max-ops %g; raise --max-ops to run it", prog, plan.Ops, o.maxOps)
 	}
 	rep, err := sim.Run(program, tg, ddr, sim.Options{Trace: tracePath != ""})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runArgus(t *testing.T, args ...string) (string, string, int) {
@@ -165,5 +166,134 @@ func TestDPUTargets(t *testing.T) {
 	out, _, code = runArgus(t, "dpu", "targets", "zu9")
 	if code != 0 || !strings.Contains(out, "8,545") {
 		t.Fatalf("zu9 details:\n%s", out)
+	}
+}
+
+// TestDPUNoOverwrite: no dpu command writes over one of its inputs, however
+// the path is spelled; the input is left as it was.
+func TestDPUNoOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "p.s")
+	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "dpu", "conv_relu_pool.s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(src, example, 0o644)
+	// A text program whose default output (.bin) is itself.
+	textBin := filepath.Join(dir, "text.bin")
+	os.WriteFile(textBin, example, 0o644)
+	bin := filepath.Join(dir, "p.bin")
+	if _, e, code := runArgus(t, "dpu", "asm", src, "--out", bin); code != 0 {
+		t.Fatal(e)
+	}
+	ddr := filepath.Join(dir, "ddr.img")
+	os.WriteFile(ddr, make([]byte, 8192), 0o644)
+	dot := func(p string) string { return filepath.Join(dir, ".", filepath.Base(p)) }
+	tests := []struct {
+		name  string
+		args  []string
+		input string
+		want  string
+	}{
+		{"asm -o the input", []string{"dpu", "asm", src, "-o", dot(src)}, src, "--out " + dot(src) + " is also the program"},
+		{"asm default output is the input", []string{"dpu", "asm", textBin}, textBin, "--out " + textBin + " is also the program"},
+		{"disasm -o the input", []string{"dpu", "disasm", bin, "-o", bin}, bin, "is also the program"},
+		{"sim --ddr-out the --ddr", []string{"dpu", "sim", src, "--target", "b4096", "--ddr", ddr, "--ddr-out", dot(ddr)}, ddr, "--ddr-out " + dot(ddr) + " is also the --ddr image"},
+		{"sim --ddr-out the program", []string{"dpu", "sim", bin, "--target", "b4096", "--ddr-out", bin}, bin, "--ddr-out " + bin + " is also the program"},
+		{"sim --trace the program", []string{"dpu", "sim", src, "--target", "b4096", "--trace", src}, src, "--trace " + src + " is also the program"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, _ := os.ReadFile(tt.input)
+			out, e, code := runArgus(t, tt.args...)
+			if code == 0 || !strings.Contains(e, tt.want) || strings.Count(e, "\n") != 1 || out != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q, want one line with %q", code, out, e, tt.want)
+			}
+			if after, _ := os.ReadFile(tt.input); !bytes.Equal(before, after) {
+				t.Errorf("%s was changed", tt.input)
+			}
+		})
+	}
+}
+
+// heavyProgram is a valid program of n 3x3 convolutions over a whole
+// 64x32x16 feature-map tile, 8.6 million operations each.
+func heavyProgram(n int) string {
+	var b strings.Builder
+	b.WriteString(`LOAD bank=w0 addr=0 ddr=0 h=16 w=9 c=16 row_stride=144 pixel_stride=16
+LOAD bank=bias addr=0 ddr=0 h=1 w=1 c=16 row_stride=16 pixel_stride=16
+LOAD signal=compute bank=fm0 addr=0 ddr=0 h=64 w=32 c=16 row_stride=512 pixel_stride=16
+CONVINIT kernel_h=3 kernel_w=3 act=relu round=dpu shift_cut=11 shift_bias=4
+CONV wait=load in_bank=fm0 in_addr=0 in_h=64 in_w=32 ic=16 out_bank=fm8 out_addr=0 oc=16 w_bank=w0 w_addr=0 bias_addr=0
+`)
+	for range n - 1 {
+		b.WriteString("CONV in_bank=fm0 in_addr=0 in_h=64 in_w=32 ic=16 out_bank=fm8 out_addr=0 oc=16 w_bank=w0 w_addr=0 bias_addr=0\n")
+	}
+	b.WriteString("END\n")
+	return b.String()
+}
+
+// TestDPUMaxOps: a program needing more operations than --max-ops (by
+// default 1e11, a minute or two of simulation) is refused before it runs,
+// instead of running for as long as it takes.
+func TestDPUMaxOps(t *testing.T) {
+	dir := t.TempDir()
+	huge := filepath.Join(dir, "huge.s")
+	os.WriteFile(huge, []byte(heavyProgram(12000)), 0o644)
+	small := filepath.Join(dir, "small.s")
+	os.WriteFile(small, []byte(heavyProgram(2)), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"default bound", []string{"dpu", "sim", huge, "--target", "b4096"}, huge + ": the program needs 102850560000 operations, more than --max-ops 1e+11; raise --max-ops to run it"},
+		{"given bound", []string{"dpu", "sim", small, "--target", "b4096", "--max-ops", "1e7"}, "needs 17141760 operations, more than --max-ops 1e+07"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			type result struct {
+				e    string
+				code int
+			}
+			done := make(chan result, 1)
+			go func() {
+				_, e, code := runArgus(t, tt.args...)
+				done <- result{e, code}
+			}()
+			select {
+			case r := <-done:
+				if r.code == 0 || !strings.Contains(r.e, tt.want) || strings.Count(r.e, "\n") != 1 {
+					t.Errorf("exit %d, stderr %q, want one line with %q", r.code, r.e, tt.want)
+				}
+			case <-time.After(60 * time.Second):
+				// Generous: only a run that simulates the whole program
+				// gets here.
+				t.Fatal("the program ran instead of being refused")
+			}
+		})
+	}
+	if out, e, code := runArgus(t, "dpu", "sim", small, "--target", "b4096", "--max-ops", "2e7", "--json"); code != 0 || !strings.Contains(out, `"ops":17141760`) {
+		t.Errorf("within the bound: exit %d, %q %q", code, out, e)
+	}
+}
+
+// TestDPUSimHugeDDR: a --ddr file too large to be a DDR image is refused
+// before it is read into memory.
+func TestDPUSimHugeDDR(t *testing.T) {
+	huge := filepath.Join(t.TempDir(), "huge.img")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: nothing is written to the disk.
+	if err := f.Truncate(maxDDRImage + 1); err != nil {
+		t.Skipf("no sparse file: %v", err)
+	}
+	f.Close()
+	src := filepath.Join("..", "..", "examples", "dpu", "conv_relu_pool.s")
+	_, e, code := runArgus(t, "dpu", "sim", src, "--target", "b4096", "--ddr", huge)
+	if code == 0 || e != "argus dpu sim: --ddr "+huge+" is 4294967297 bytes, larger than any DDR image (at most 4294967296)\n" {
+		t.Errorf("exit %d, stderr %q", code, e)
 	}
 }

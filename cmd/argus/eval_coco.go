@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"argus/coco"
 	"argus/data/cocofile"
@@ -47,6 +48,9 @@ and the AP of each category. With --plot it also draws the precision-recall
 curves (mean over categories, one per IoU threshold).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkNotInput(namedPath{"--plot", plotPath}, namedPath{"the --gt file", gtPath}, namedPath{"the --dt file", dtPath}); err != nil {
+				return err
+			}
 			start := time.Now()
 			// The two files parse on two cores.
 			var gt *cocofile.Dataset
@@ -110,6 +114,10 @@ type cocoBench struct {
 	AP           float64 `json:"AP"`
 }
 
+// maxBenchDetections bounds the detections argus bench coco generates (ten
+// times the default), which it holds in memory as structs and as JSON.
+const maxBenchDetections = 5000000
+
 // newBenchCOCOCmd builds argus bench coco, which times the evaluation of
 // seeded synthetic data: parsing both files from memory, then evaluating, as
 // argus eval coco does.
@@ -122,8 +130,8 @@ func newBenchCOCOCmd() *cobra.Command {
 		Short: "Time the COCO box evaluation on seeded synthetic data",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if images < 1 || dets < 0 || cats < 1 {
-				return fmt.Errorf("need --images >= 1, --dets >= 0, --cats >= 1")
+			if n := int64(images) * int64(dets); n > maxBenchDetections {
+				return fmt.Errorf("--images %d x --dets %d is %d detections, more than the %d this benchmark holds in memory", images, dets, n, maxBenchDetections)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "generating %d images x %d detections x %d categories\n", images, dets, cats)
 			gt, dt := cocofile.Synthetic(seed, images, dets, cats)
@@ -167,9 +175,9 @@ func newBenchCOCOCmd() *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().IntVar(&images, "images", 5000, "number of images")
-	cmd.Flags().IntVar(&dets, "dets", 100, "detections per image")
-	cmd.Flags().IntVar(&cats, "cats", 80, "number of categories")
+	intFlag(cmd.Flags(), &images, "images", 5000, 1, 200000, "number of images")
+	intFlag(cmd.Flags(), &dets, "dets", 100, 0, 1000, "detections per image")
+	intFlag(cmd.Flags(), &cats, "cats", 80, 1, 10000, "number of categories")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed of the synthetic data")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
@@ -199,6 +207,24 @@ func plotPR(e *coco.Eval, name string) error {
 	if !strings.EqualFold(filepath.Ext(name), ".png") {
 		return fmt.Errorf("plot %s: the file name must end in .png", name)
 	}
+	p, leg, err := prPlot(e)
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", name, err)
+	}
+	c, err := draw.NewFormattedCanvas(7*vg.Inch, 4.5*vg.Inch, "png")
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", name, err)
+	}
+	prLayout(p, leg, draw.New(c))
+	return atomicfile.Write(name, func(w io.Writer) error {
+		_, err := c.WriteTo(w)
+		return err
+	})
+}
+
+// prPlot builds the precision-recall plot and its legend, one entry per
+// IoU threshold.
+func prPlot(e *coco.Eval) (*plot.Plot, plot.Legend, error) {
 	p := plot.New()
 	p.Title.Text = "Precision-recall (area all, maxDets 100)"
 	p.X.Label.Text = "recall"
@@ -206,8 +232,8 @@ func plotPR(e *coco.Eval, name string) error {
 	p.X.Min, p.X.Max = 0, 1
 	p.Y.Min, p.Y.Max = 0, 1.01
 	p.Add(plotter.NewGrid())
-	// Precision is high at low recall: the top right is free for the legend.
-	p.Legend.Top = true
+	leg := plot.NewLegend()
+	leg.Top = true
 	rec := e.Params.RecallThresholds
 	for t, thr := range e.Params.IoUThresholds {
 		pr := e.PRCurve(t, -1)
@@ -222,20 +248,27 @@ func plotPR(e *coco.Eval, name string) error {
 		}
 		l, err := plotter.NewLine(pts)
 		if err != nil {
-			return fmt.Errorf("plot %s: %w", name, err)
+			return nil, leg, err
 		}
 		l.Color = plotutil.Color(t)
 		l.Dashes = plotutil.Dashes(t / 7)
 		l.Width = vg.Points(1.2)
 		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("IoU=%.2f", thr), l)
+		leg.Add(fmt.Sprintf("IoU=%.2f", thr), l)
 	}
-	wt, err := p.WriterTo(6*vg.Inch, 4.5*vg.Inch, "png")
-	if err != nil {
-		return fmt.Errorf("plot %s: %w", name, err)
-	}
-	return atomicfile.Write(name, func(w io.Writer) error {
-		_, err := wt.WriteTo(w)
-		return err
-	})
+	return p, leg, nil
+}
+
+// prLayout draws the plot on c with its legend in a column to the right
+// of the axes, outside the data area: ten curves fill every corner of it
+// somewhere, so a legend inside would hide some. It returns the data area
+// and the legend's box.
+func prLayout(p *plot.Plot, leg plot.Legend, c draw.Canvas) (data, legend vg.Rectangle) {
+	pad := vg.Points(6)
+	lw := leg.Rectangle(c).Size().X + 2*pad
+	plotC := draw.Crop(c, 0, -lw, 0, 0)
+	legC := draw.Crop(c, c.Size().X-lw+pad, -pad, 0, -pad)
+	p.Draw(plotC)
+	leg.Draw(legC)
+	return p.DataCanvas(plotC).Rectangle, leg.Rectangle(legC)
 }

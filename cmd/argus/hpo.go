@@ -22,6 +22,7 @@ import (
 	"argus/hpo/storage"
 	"argus/hpo/worker"
 	"argus/internal/atomicfile"
+	"argus/train"
 )
 
 // hpoLong is the help of argus hpo.
@@ -39,7 +40,9 @@ Search space, at create: repeat --param NAME=KIND:SPEC, or give --space FILE
   momentum=float:0:0.99@opt=sgd   active only when opt is sgd (parents
                                are earlier categorical parameters)
 
-Storage URLs: sqlite:PATH, sqlite:///ABS/PATH, postgres://user:pass@host/db.`
+Storage URLs: sqlite:PATH, sqlite:///ABS/PATH, postgres://user:pass@host/db.
+Only create makes a new SQLite database (and says so); the other commands
+refuse a path where none exists, so that a typo is not an empty study.`
 
 // hpoOptions holds the flags of the hpo subcommands; one run uses one
 // subcommand, so they share it.
@@ -87,7 +90,7 @@ func newHPOCmd() *cobra.Command {
 	create.Flags().StringVar(&f.direction, "direction", "minimize", "minimize or maximize")
 	create.Flags().StringVar(&f.sampler, "sampler", "gp", "sampler: gp (Gaussian-process surrogate), tpe, tpe-exact or random")
 	create.Flags().Uint64Var(&f.seed, "seed", 0, "sampler seed")
-	create.Flags().IntVar(&f.startup, "startup", 0, "random/space-filling trials before the model (0: sampler default)")
+	intFlag(create.Flags(), &f.startup, "startup", 0, 0, 100000, "random/space-filling trials before the model (0: sampler default)")
 	create.Flags().StringVar(&f.pruner, "pruner", "none", "pruner: none, median or asha")
 
 	run := &cobra.Command{
@@ -109,11 +112,12 @@ trial with the reason; the search goes on.`,
 		RunE: f.run,
 	}
 	common(run)
-	run.Flags().IntVar(&f.trials, "trials", 0, "number of trials the study should hold")
+	intFlag(run.Flags(), &f.trials, "trials", 0, 1, maxHPOTrials, "number of trials the study should hold")
 	run.MarkFlagRequired("trials")
-	run.Flags().DurationVar(&f.heartbeat, "heartbeat", 5*time.Second, "heartbeat interval")
-	run.Flags().DurationVar(&f.staleAfter, "stale-after", time.Minute, "fail RUNNING trials whose heartbeat is older, and rerun them")
-	run.Flags().DurationVar(&f.timeout, "timeout", 0, "fail a trial whose command runs longer (0: no limit)")
+	durationFlag(run.Flags(), &f.heartbeat, "heartbeat", 5*time.Second, 10*time.Millisecond, time.Hour, "heartbeat interval")
+	durationFlag(run.Flags(), &f.staleAfter, "stale-after", time.Minute, 20*time.Millisecond, 24*time.Hour,
+		"fail RUNNING trials whose heartbeat is older, and rerun them (more than --heartbeat)")
+	durationFlag(run.Flags(), &f.timeout, "timeout", 0, 0, 30*24*time.Hour, "fail a trial whose command runs longer (0: no limit)")
 	run.Flags().StringVar(&f.workerName, "worker", "", "worker name (default host:pid)")
 
 	show := &cobra.Command{Use: "show", Short: "Show a study: best trial and counts by state", Args: cobra.NoArgs, RunE: f.show}
@@ -135,8 +139,8 @@ trial with the reason; the search goes on.`,
 	bn := &cobra.Command{Use: "bench", Short: "Run a sampler on a standard test function over seeds; print the regret", Args: cobra.NoArgs, RunE: f.bench}
 	bn.Flags().StringVar(&f.function, "function", "branin", "branin, hartmann6 or rosenbrock")
 	bn.Flags().StringVar(&f.benchSampler, "sampler", "gp", "gp, tpe, tpe-exact or random")
-	bn.Flags().IntVar(&f.benchTrials, "trials", 50, "evaluations per run")
-	bn.Flags().IntVar(&f.seeds, "seeds", 20, "runs with seeds 0..K-1")
+	intFlag(bn.Flags(), &f.benchTrials, "trials", 50, 1, 1000, "evaluations per run")
+	intFlag(bn.Flags(), &f.seeds, "seeds", 20, 1, 100, "runs with seeds 0..K-1")
 	bn.Flags().BoolVar(&f.json, "json", false, "print one JSON object on stdout")
 
 	cmd := &cobra.Command{
@@ -148,9 +152,22 @@ trial with the reason; the search goes on.`,
 	return cmd
 }
 
+// maxHPOTrials bounds the trials one study may be asked to hold.
+const maxHPOTrials = 1000000
+
+// openStorage opens --storage, which must exist: a SQLite path without a
+// file is a typo, not a new empty study database (hpo create makes one).
+func (f *hpoOptions) openStorage(ctx context.Context) (*storage.DB, error) {
+	st, err := storage.OpenExisting(ctx, f.storage)
+	if errors.Is(err, storage.ErrNoDatabase) {
+		return nil, fmt.Errorf("%w (check the path; argus hpo create makes a new one)", err)
+	}
+	return st, err
+}
+
 // openStudy opens --storage and loads --study from it.
 func (f *hpoOptions) openStudy(ctx context.Context) (*hpo.Study, func(), error) {
-	st, err := storage.Open(ctx, f.storage)
+	st, err := f.openStorage(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -190,15 +207,32 @@ func (f *hpoOptions) create(cmd *cobra.Command, _ []string) error {
 	if _, err := sampler.New(sc); err != nil {
 		return err
 	}
+	info := hpo.StudyInfo{Name: f.study, Direction: hpo.Direction(f.direction), Space: space,
+		Sampler: sc, Pruner: hpo.PrunerConfig{Name: f.pruner}}
+	// Everything is checked before a database is made.
+	if err := info.Validate(); err != nil {
+		return err
+	}
 	ctx := cmd.Context()
-	st, err := storage.Open(ctx, f.storage)
+	// The one command that makes a new database, and says so.
+	newDB := ""
+	st, err := storage.OpenExisting(ctx, f.storage)
+	if errors.Is(err, storage.ErrNoDatabase) {
+		newDB = storage.FilePath(f.storage)
+		st, err = storage.Open(ctx, f.storage)
+	}
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	s, err := hpo.Create(ctx, st, hpo.StudyInfo{Name: f.study, Direction: hpo.Direction(f.direction), Space: space,
-		Sampler: sc, Pruner: hpo.PrunerConfig{Name: f.pruner}})
+	s, err := hpo.Create(ctx, st, info)
+	st.Close()
 	if err != nil {
+		if newDB != "" {
+			// Leave no empty database behind a failed create.
+			for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+				os.Remove(newDB + suffix)
+			}
+		}
 		return err
 	}
 	if f.json {
@@ -206,6 +240,9 @@ func (f *hpoOptions) create(cmd *cobra.Command, _ []string) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "created study %s (%s, %d parameters, sampler %s, pruner %s)\n",
 		s.Info.Name, s.Info.Direction, len(space.Params), sc.Name, f.pruner)
+	if newDB != "" {
+		fmt.Fprintf(cmd.OutOrStdout(), "in the new database %s\n", newDB)
+	}
 	return nil
 }
 
@@ -216,11 +253,8 @@ func (f *hpoOptions) run(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return errors.New("no command: argus hpo run --study S --trials N -- CMD ARGS...")
 	}
-	if f.trials <= 0 {
-		return errors.New("--trials must be positive")
-	}
-	if f.heartbeat <= 0 || f.staleAfter <= f.heartbeat {
-		return fmt.Errorf("--stale-after (%v) must exceed --heartbeat (%v) > 0", f.staleAfter, f.heartbeat)
+	if f.staleAfter <= f.heartbeat {
+		return fmt.Errorf("--stale-after %v must exceed --heartbeat %v", f.staleAfter, f.heartbeat)
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -239,6 +273,12 @@ func (f *hpoOptions) run(cmd *cobra.Command, args []string) error {
 		s.Worker = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
 	sum, err := worker.Run(ctx, s, worker.Options{Command: args, Heartbeat: f.heartbeat, Timeout: f.timeout, Log: cmd.ErrOrStderr()})
+	if ctx.Err() != nil && cmd.Context().Err() == nil {
+		// SIGINT or SIGTERM: the command was stopped (its whole process
+		// group) and its trial failed; the study goes on with the next run.
+		return fmt.Errorf("%w after %d complete, %d pruned, %d failed trials; the running trial is FAILED, run again to go on",
+			train.ErrInterrupted, sum.Complete, sum.Pruned, sum.Failed)
+	}
 	if err != nil {
 		return err
 	}
@@ -316,6 +356,11 @@ func (f *hpoOptions) export(cmd *cobra.Command, _ []string) error {
 		// stdout holds the trials themselves then.
 		return errors.New("--json prints a summary of the file written: give --out FILE")
 	}
+	if f.exportOut != "-" {
+		if err := checkNotInput(namedPath{"--out", f.exportOut}, namedPath{"the --storage database", storage.FilePath(f.storage)}); err != nil {
+			return err
+		}
+	}
 	s, closeFn, err := f.openStudy(cmd.Context())
 	if err != nil {
 		return err
@@ -384,10 +429,15 @@ func (f *hpoOptions) plot(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	dir := f.plotOut
+	hist, imp := filepath.Join(dir, "history.png"), filepath.Join(dir, "importance.png")
+	for _, out := range []string{hist, imp} {
+		if err := checkNotInput(namedPath{"plot", out}, namedPath{"the --storage database", storage.FilePath(f.storage)}); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	hist, imp := filepath.Join(dir, "history.png"), filepath.Join(dir, "importance.png")
 	if err := plot.History(hist, s.Info, trials); err != nil {
 		return err
 	}
@@ -402,14 +452,18 @@ func (f *hpoOptions) plot(cmd *cobra.Command, _ []string) error {
 }
 
 func (f *hpoOptions) bench(cmd *cobra.Command, _ []string) error {
+	// The bar appears with the first seed, so that refusals print nothing
+	// but their error line.
 	start := time.Now()
-	progress := false
+	var bar *progressBar
 	res, err := bench.Compare(f.function, f.benchSampler, f.benchTrials, f.seeds, func(done int) {
-		progress = true
-		fmt.Fprintf(cmd.ErrOrStderr(), "\r%s %s: %d/%d seeds, %.1fs", f.function, f.benchSampler, done, f.seeds, time.Since(start).Seconds())
+		if bar == nil {
+			bar = newProgressBar(cmd.ErrOrStderr(), f.function+" "+f.benchSampler, "seeds", f.seeds, start)
+		}
+		bar.Set(done)
 	})
-	if progress {
-		fmt.Fprintln(cmd.ErrOrStderr())
+	if bar != nil {
+		bar.Finish()
 	}
 	if err != nil {
 		return err

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func runHPO(t *testing.T, args ...string) (int, string, string) {
@@ -117,8 +121,39 @@ func TestHPOBadInput(t *testing.T) {
 		{"out of space", []string{"enqueue", "--study", "b", "--storage", db, "--set", "x=2"}, "outside the search space"},
 		{"unknown param", []string{"enqueue", "--study", "b", "--storage", db, "--set", "y=0.5"}, "not in the search space"},
 		{"no command", []string{"run", "--study", "b", "--storage", db, "--trials", "3"}, "no command"},
-		{"no trials", []string{"run", "--study", "b", "--storage", db, "--trials", "0", "--", "true"}, "--trials must be positive"},
+		{"no trials", []string{"run", "--study", "b", "--storage", db, "--trials", "0", "--", "true"}, `invalid argument "0" for "--trials" flag: 0 is outside [1, 1000000]`},
+		{"negative timeout", []string{"run", "--study", "b", "--storage", db, "--trials", "1", "--timeout", "-1s", "--", "true"}, `"--timeout" flag: -1s is outside`},
+		{"zero heartbeat", []string{"run", "--study", "b", "--storage", db, "--trials", "1", "--heartbeat", "0s", "--", "true"}, `"--heartbeat" flag: 0s is outside`},
+		{"stale before heartbeat", []string{"run", "--study", "b", "--storage", db, "--trials", "1", "--heartbeat", "2s", "--stale-after", "1s", "--", "true"}, "--stale-after 1s must exceed --heartbeat 2s"},
+		{"negative startup", []string{"create", "--study", "c", "--storage", db, "--param", "x=float:0:1", "--startup", "-1"}, `"--startup" flag: -1 is outside`},
+		{"empty range", []string{"create", "--study", "c", "--storage", db, "--param", "x=float:0:0"}, "empty range [0, 0]"},
+		{"bench seeds", []string{"bench", "--seeds", "0"}, `"--seeds" flag: 0 is outside [1, 100]`},
+		{"bench trials", []string{"bench", "--trials", "1e9"}, `"--trials" flag: 1000000000 is outside [1, 1000]`},
+		{"bench fractional trials", []string{"bench", "--trials", "2.5"}, `"--trials" flag: "2.5" is not a whole number`},
 		{"bench function", []string{"bench", "--function", "ackley3"}, "unknown function"},
+		{"export over the database", []string{"export", "--study", "b", "--storage", db, "--out", filepath.Join(dir, ".", "b.db")}, "--out " + filepath.Join(dir, "b.db") + " is also the --storage database"},
+	}
+	// A create that fails makes no database.
+	fresh := "sqlite:" + filepath.Join(dir, "fresh.db")
+	tests = append(tests, []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad direction", []string{"create", "--study", "c", "--storage", fresh, "--param", "x=float:0:1", "--direction", "sideways"}, `direction "sideways" (want minimize or maximize)`},
+		{"bad pruner", []string{"create", "--study", "c", "--storage", fresh, "--param", "x=float:0:1", "--pruner", "nah"}, `unknown pruner "nah"`},
+		{"bad sampler, new database", []string{"create", "--study", "c", "--storage", fresh, "--param", "x=float:0:1", "--sampler", "cmaes"}, "unknown sampler"},
+	}...)
+	// A mistyped database path is refused by every command but create,
+	// and no empty database is left in its place.
+	typo := filepath.Join(dir, "typo.db")
+	for _, sub := range [][]string{{"show"}, {"run", "--trials", "1", "--", "true"}, {"export"}, {"enqueue", "--set", "x=0.5"}, {"plot", "--out", dir}} {
+		args := append([]string{sub[0], "--study", "b", "--storage", "sqlite:" + typo}, sub[1:]...)
+		tests = append(tests, struct {
+			name string
+			args []string
+			want string
+		}{"mistyped storage " + sub[0], args, "storage " + typo + ": no such database (check the path; argus hpo create makes a new one)"})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +165,87 @@ func TestHPOBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat("b.db"); err == nil {
 		t.Error("a storage file was created for a bad URL")
+	}
+	pngDB := filepath.Join(dir, "history.png")
+	if code, _, e := runHPO(t, "create", "--study", "b", "--storage", "sqlite:"+pngDB, "--param", "x=float:0:1"); code != 0 {
+		t.Fatal(e)
+	}
+	if code, _, e := runHPO(t, "plot", "--study", "b", "--storage", "sqlite:"+pngDB, "--out", dir); code == 0 || !strings.Contains(e, "plot "+pngDB+" is also the --storage database") {
+		t.Errorf("plot over the database: %d %q", code, e)
+	}
+	if _, err := os.Stat(typo); err == nil {
+		t.Error("a mistyped storage path was created")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fresh.db")); err == nil {
+		t.Error("a failed create left a new database")
+	}
+	space := filepath.Join(dir, "space.json")
+	os.WriteFile(space, []byte(`{"params": [{"name": "lr", "kind": "float"}]}`), 0o644)
+	if code, _, e := runHPO(t, "create", "--study", "c", "--storage", db, "--space", space); code == 0 || !strings.Contains(e, space+`: search space: parameter "lr" (float) needs "low" and "high"`) {
+		t.Errorf("space without bounds: %d %q", code, e)
+	}
+}
+
+// TestHPOCreateNewDatabase: create makes a missing database and says so.
+func TestHPOCreateNewDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.db")
+	code, out, e := runHPO(t, "create", "--study", "a", "--storage", "sqlite:"+path, "--param", "x=float:0:1")
+	if code != 0 || !strings.Contains(out, "in the new database "+path) {
+		t.Fatalf("create: %d %q %q", code, out, e)
+	}
+	code, out, e = runHPO(t, "create", "--study", "b", "--storage", "sqlite:"+path, "--param", "x=float:0:1")
+	if code != 0 || strings.Contains(out, "new database") {
+		t.Errorf("second study: %d %q %q", code, out, e)
+	}
+}
+
+// TestHPOConcurrentWrites: two exports and two plots to the same files at
+// once both succeed, leave whole files and no temporary files behind
+// (each write has its own temporary name).
+func TestHPOConcurrentWrites(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "c.db")
+	st := []string{"--study", "c", "--storage", db}
+	if code, _, e := runHPO(t, append(st, "create", "--param", "x=float:0:1", "--sampler", "random")...); code != 0 {
+		t.Fatal(e)
+	}
+	if code, _, e := runHPO(t, append(st, "run", "--trials", "3", "--", "sh", "-c", `echo "{\"objective\": $ARGUS_PARAM_X}"`)...); code != 0 {
+		t.Fatal(e)
+	}
+	out := filepath.Join(dir, "out")
+	csv := filepath.Join(out, "t.csv")
+	os.Mkdir(out, 0o755)
+	jobs := [][]string{
+		append(st, "export", "--out", csv), append(st, "export", "--out", csv),
+		append(st, "plot", "--out", out), append(st, "plot", "--out", out),
+	}
+	errs := make(chan string, len(jobs))
+	for _, args := range jobs {
+		go func() {
+			code, _, e := runHPO(t, args...)
+			if code != 0 {
+				e = "exit " + e
+			} else {
+				e = ""
+			}
+			errs <- e
+		}()
+	}
+	for range jobs {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+	entries, _ := os.ReadDir(out)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "history.png importance.png t.csv" {
+		t.Errorf("output folder holds %v", names)
+	}
+	if b, _ := os.ReadFile(csv); strings.Count(string(b), "\n") != 4 {
+		t.Errorf("csv:\n%s", b)
 	}
 }
 
@@ -174,5 +290,68 @@ func TestHPOBench(t *testing.T) {
 	}
 	if r.Function != "branin" || len(r.Final) != 4 || !(r.Q1 <= r.Median && r.Median <= r.Q3) || len(r.At) != 2 || r.At[0].Trials != 25 {
 		t.Errorf("bench: %s", out)
+	}
+}
+
+// TestHPORunSignal: SIGINT or SIGTERM stops hpo run with one error line and
+// exit 130, stops the trial's command, and fails its trial rather than
+// leaving it RUNNING.
+func TestHPORunSignal(t *testing.T) {
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			db := "sqlite:" + filepath.Join(dir, "s.db")
+			if code, _, e := runHPO(t, "create", "--study", "s", "--storage", db, "--param", "x=float:0:1"); code != 0 {
+				t.Fatal(e)
+			}
+			pidFile := filepath.Join(dir, "pid")
+			args, _ := json.Marshal([]string{"hpo", "run", "--study", "s", "--storage", db, "--trials", "1", "--",
+				"sh", "-c", `echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec sleep 600`, pidFile})
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "ARGUS_CLI_ARGS="+string(args))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Generous bounds: they end a hang, they do not time anything.
+			kill := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+			defer kill.Stop()
+			deadline := time.Now().Add(60 * time.Second)
+			var pid int
+			for {
+				if b, err := os.ReadFile(pidFile); err == nil {
+					pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the trial's command never started")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			defer syscall.Kill(pid, syscall.SIGKILL)
+			cmd.Process.Signal(sig)
+			cmd.Wait()
+			if code := cmd.ProcessState.ExitCode(); code != 130 {
+				t.Errorf("exit %d, want 130", code)
+			}
+			e := stderr.String()
+			if lines := strings.Split(strings.TrimSpace(e), "\n"); !strings.HasPrefix(lines[len(lines)-1], "argus hpo run: interrupted after 0 complete, 0 pruned, 1 failed trials") ||
+				strings.Count(e, "argus hpo run:") != 1 {
+				t.Errorf("stderr %q", e)
+			}
+			// The command is gone: signal 0 fails on a reaped process.
+			for syscall.Kill(pid, 0) == nil {
+				if time.Now().After(deadline) {
+					t.Fatalf("the command (pid %d) still runs", pid)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			_, out, _ := runHPO(t, "show", "--study", "s", "--storage", db, "--json")
+			var show showResult
+			if err := json.Unmarshal([]byte(out), &show); err != nil || show.Counts["FAILED"] != 1 || show.Counts["RUNNING"] != 0 {
+				t.Errorf("study after the signal: %s", out)
+			}
+		})
 	}
 }

@@ -156,3 +156,44 @@ func TestRunCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestOnnxConformanceFailure: a failed case makes the command exit
+// non-zero, after the report (text, or the JSON object) and with one error
+// line.
+func TestOnnxConformanceFailure(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(smallModelDir)
+	for _, name := range []string{"good", "bad"} {
+		set := filepath.Join(dir, name, "test_data_set_0")
+		os.MkdirAll(set, 0o755)
+		model, err := os.ReadFile(filepath.Join(src, "model.onnx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name, "model.onnx"), model, 0o644)
+		in, _ := os.ReadFile(filepath.Join(src, "test_data_set_0", "input_0.pb"))
+		os.WriteFile(filepath.Join(set, "input_0.pb"), in, 0o644)
+		want := "output_0.pb"
+		if name == "bad" {
+			want = "input_0.pb" // the wrong expected output
+		}
+		b, _ := os.ReadFile(filepath.Join(src, "test_data_set_0", want))
+		os.WriteFile(filepath.Join(set, "output_0.pb"), b, 0o644)
+	}
+	tests := []struct {
+		name string
+		args []string
+		out  string
+	}{
+		{"text", []string{"onnx", "conformance", "--data", dir}, "passed 1, failed 1, unsupported 0 of 2\n"},
+		{"json", []string{"onnx", "conformance", "--data", dir, "--json"}, `"passed":1,"failed":1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errs, code := onnxCLI(tt.args...)
+			if code == 0 || !strings.Contains(out, tt.out) || !strings.HasSuffix(errs, "argus onnx conformance: 1 of 2 cases failed\n") || strings.Count(errs, "argus") != 1 {
+				t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@
 package synth
 
 import (
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -41,6 +42,9 @@ type Options struct {
 	// Progress, if set, is called after each image with the number done
 	// and the total.
 	Progress func(done, total int)
+	// Context, if set, stops the generation when it is done: the
+	// generator returns its error and leaves nothing at the output.
+	Context context.Context
 }
 
 // Summary describes a generated dataset (the --json output).
@@ -98,7 +102,11 @@ func parallel(n int, o Options, fn func(i int) error) error {
 				if failed {
 					return
 				}
-				if err := fn(i); err != nil {
+				err := o.stopped()
+				if err == nil {
+					err = fn(i)
+				}
+				if err != nil {
 					mu.Lock()
 					if first == nil {
 						first = err
@@ -115,6 +123,14 @@ func parallel(n int, o Options, fn func(i int) error) error {
 	}
 	wg.Wait()
 	return first
+}
+
+// stopped returns the context's error once it is done.
+func (o *Options) stopped() error {
+	if o.Context == nil {
+		return nil
+	}
+	return o.Context.Err()
 }
 
 // writeImage encodes the canvas (JPEG quality 95 or PNG, by extension).

@@ -2,6 +2,8 @@ package synth
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"crypto/sha256"
 	"io/fs"
 	"os"
@@ -191,5 +193,31 @@ func TestFineGrainedFormat(t *testing.T) {
 	}
 	if len(train.Classes) != 20 || len(train.Items) != 40 || len(val.Items) != 20 {
 		t.Fatalf("%d classes, %d train, %d val", len(train.Classes), len(train.Items), len(val.Items))
+	}
+}
+
+// TestStop: a generator whose context ends part-way returns the context's
+// error and leaves nothing in the parent folder, not even its temporary
+// folder.
+func TestStop(t *testing.T) {
+	for _, task := range []string{"detection", "reid", "segmentation", "finegrained"} {
+		t.Run(task, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			o := Options{Seed: 1, Size: map[string]int{"detection": 40, "reid": 8, "segmentation": 10, "finegrained": 4}[task], Workers: 2, Context: ctx}
+			o.Progress = func(done, _ int) {
+				if done == 2 {
+					cancel()
+				}
+			}
+			_, err := Tasks[task](filepath.Join(dir, "out"), o)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("error %v, want context.Canceled", err)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("a stopped generator left %s", entries[0].Name())
+			}
+		})
 	}
 }

@@ -17,24 +17,18 @@ import (
 )
 
 // History draws the objective of each COMPLETE trial against its number and
-// the best value so far, and writes it to path as a PNG, atomically.
+// the best value so far as a step line, and writes it to path as a PNG,
+// atomically.
 func History(path string, info hpo.StudyInfo, trials []hpo.Trial) error {
 	p := plot.New()
 	p.Title.Text = "Optimisation history: " + info.Name
 	p.X.Label.Text = "trial"
 	p.Y.Label.Text = "objective"
-	var pts, best plotter.XYs
-	cur, have := 0.0, false
+	var pts plotter.XYs
 	for _, t := range trials {
-		if t.State != hpo.Complete || t.Value == nil || !t.Feasible() {
-			continue
+		if complete(t) {
+			pts = append(pts, plotter.XY{X: float64(t.Number), Y: *t.Value})
 		}
-		v := *t.Value
-		pts = append(pts, plotter.XY{X: float64(t.Number), Y: v})
-		if !have || (info.Direction == hpo.Maximize) == (v > cur) && v != cur {
-			cur, have = v, true
-		}
-		best = append(best, plotter.XY{X: float64(t.Number), Y: cur})
 	}
 	if len(pts) == 0 {
 		return fmt.Errorf("study %s: no complete trial to plot", info.Name)
@@ -44,7 +38,7 @@ func History(path string, info hpo.StudyInfo, trials []hpo.Trial) error {
 		return err
 	}
 	sc.Color = color.RGBA{R: 31, G: 119, B: 180, A: 255}
-	line, err := plotter.NewLine(best)
+	line, err := plotter.NewLine(BestSoFar(info.Direction, trials))
 	if err != nil {
 		return err
 	}
@@ -55,6 +49,39 @@ func History(path string, info hpo.StudyInfo, trials []hpo.Trial) error {
 	p.Legend.Add("objective", sc)
 	p.Legend.Add("best so far", line)
 	return save(p, path)
+}
+
+// complete reports whether a trial counts for the history: COMPLETE,
+// with a value, feasible.
+func complete(t hpo.Trial) bool {
+	return t.State == hpo.Complete && t.Value != nil && t.Feasible()
+}
+
+// BestSoFar returns the vertices of the best-so-far step line of the
+// trials that count (COMPLETE, feasible): the best value holds flat from
+// one such trial to the next and drops (or rises, maximising) straight
+// down (up) at the trial that improves it, so every segment is horizontal
+// or vertical.
+func BestSoFar(dir hpo.Direction, trials []hpo.Trial) plotter.XYs {
+	var best plotter.XYs
+	cur, have := 0.0, false
+	for _, t := range trials {
+		if !complete(t) {
+			continue
+		}
+		x, v := float64(t.Number), *t.Value
+		if have {
+			// Flat to this trial at the old best.
+			best = append(best, plotter.XY{X: x, Y: cur})
+		}
+		if !have || (dir == hpo.Maximize && v > cur) || (dir != hpo.Maximize && v < cur) {
+			cur, have = v, true
+			if len(best) == 0 || best[len(best)-1].Y != cur {
+				best = append(best, plotter.XY{X: x, Y: cur})
+			}
+		}
+	}
+	return best
 }
 
 // Importance draws the parameter importances (hpo.Importance) as a bar

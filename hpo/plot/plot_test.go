@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
+
+	"gonum.org/v1/plot/plotter"
 
 	"argus/hpo"
 )
@@ -32,6 +35,40 @@ func TestPlots(t *testing.T) {
 		b, err := os.ReadFile(path)
 		if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n")) {
 			t.Errorf("%s is not a PNG", name)
+		}
+	}
+}
+
+// TestBestSoFar: the best-so-far line is a staircase (each segment
+// horizontal or vertical, never a diagonal from one best to the next) over
+// the COMPLETE feasible trials.
+func TestBestSoFar(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	trials := []hpo.Trial{
+		{Number: 0, State: hpo.Complete, Value: f(5)},
+		{Number: 1, State: hpo.Complete, Value: f(7)},
+		{Number: 2, State: hpo.Failed},
+		{Number: 3, State: hpo.Complete, Value: f(2)},
+		{Number: 4, State: hpo.Complete, Value: f(-1), Constraints: []float64{1}}, // infeasible
+		{Number: 5, State: hpo.Complete, Value: f(3)},
+		{Number: 6, State: hpo.Complete, Value: f(1)},
+	}
+	tests := []struct {
+		dir  hpo.Direction
+		want plotter.XYs
+	}{
+		{hpo.Minimize, plotter.XYs{{X: 0, Y: 5}, {X: 1, Y: 5}, {X: 3, Y: 5}, {X: 3, Y: 2}, {X: 5, Y: 2}, {X: 6, Y: 2}, {X: 6, Y: 1}}},
+		{hpo.Maximize, plotter.XYs{{X: 0, Y: 5}, {X: 1, Y: 5}, {X: 1, Y: 7}, {X: 3, Y: 7}, {X: 5, Y: 7}, {X: 6, Y: 7}}},
+	}
+	for _, tt := range tests {
+		got := BestSoFar(tt.dir, trials)
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.dir, got, tt.want)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].X != got[i-1].X && got[i].Y != got[i-1].Y {
+				t.Errorf("%s: diagonal segment %v to %v", tt.dir, got[i-1], got[i])
+			}
 		}
 	}
 }

@@ -14,7 +14,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -31,12 +33,28 @@ type DB struct {
 	postgres bool
 }
 
-// Open opens the storage a URL names and creates its tables when missing:
+// ErrNoDatabase is OpenExisting's error for a SQLite file that does not
+// exist.
+var ErrNoDatabase = errors.New("no such database")
+
+// Open opens the storage a URL names and creates its tables when missing
+// (and, for SQLite, the database file):
 //
 //	sqlite:///abs/path/to.db   SQLite file by absolute path
 //	sqlite:relative/path.db    SQLite file by relative path
 //	postgres://user:pass@host:5432/db   (also postgresql://)
 func Open(ctx context.Context, rawURL string) (*DB, error) {
+	return open(ctx, rawURL, true)
+}
+
+// OpenExisting opens the storage as Open does, but refuses a SQLite file
+// that does not exist with an error wrapping ErrNoDatabase, so that a
+// mistyped path is not taken for a new, empty storage.
+func OpenExisting(ctx context.Context, rawURL string) (*DB, error) {
+	return open(ctx, rawURL, false)
+}
+
+func open(ctx context.Context, rawURL string, create bool) (*DB, error) {
 	scheme, rest, ok := strings.Cut(rawURL, ":")
 	if !ok || scheme == "" {
 		return nil, fmt.Errorf("storage %q: no scheme (want sqlite:PATH, sqlite:///PATH or postgres://...)", rawURL)
@@ -44,16 +62,14 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	var s *DB
 	switch strings.ToLower(scheme) {
 	case "sqlite":
-		path := rest
-		if strings.HasPrefix(rest, "//") {
-			u, err := url.Parse(rawURL)
-			if err != nil {
-				return nil, fmt.Errorf("storage %q: %w", rawURL, err)
-			}
-			path = u.Host + u.Path
+		path, err := sqlitePath(rawURL, rest)
+		if err != nil {
+			return nil, err
 		}
-		if path == "" || strings.ContainsAny(path, "?#") {
-			return nil, fmt.Errorf("storage %q: want sqlite:PATH or sqlite:///PATH without query", rawURL)
+		if !create {
+			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("storage %s: %w", path, ErrNoDatabase)
+			}
 		}
 		dsn := "file:" + path + "?_pragma=busy_timeout(60000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 		db, err := sql.Open("sqlite", dsn)
@@ -76,6 +92,37 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("storage %s: %w", redact(rawURL), err)
 	}
 	return s, nil
+}
+
+// sqlitePath is the file of a sqlite: URL; rest follows the scheme.
+func sqlitePath(rawURL, rest string) (string, error) {
+	path := rest
+	if strings.HasPrefix(rest, "//") {
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return "", fmt.Errorf("storage %q: %w", rawURL, err)
+		}
+		path = u.Host + u.Path
+	}
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return "", fmt.Errorf("storage %q: want sqlite:PATH or sqlite:///PATH without query", rawURL)
+	}
+	return path, nil
+}
+
+// FilePath returns the database file a storage URL names: the path of a
+// SQLite URL, or "" for other schemes and malformed URLs. Commands use it
+// to keep their outputs off the database.
+func FilePath(rawURL string) string {
+	scheme, rest, ok := strings.Cut(rawURL, ":")
+	if !ok || !strings.EqualFold(scheme, "sqlite") {
+		return ""
+	}
+	path, err := sqlitePath(rawURL, rest)
+	if err != nil {
+		return ""
+	}
+	return path
 }
 
 // redact hides a password in a URL for error messages.

@@ -259,3 +259,49 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestOpenExisting: a SQLite path without a file is refused and not
+// created, so that a mistyped path is not a new empty storage; a file made
+// by Open opens.
+func TestOpenExisting(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, u := range []string{"sqlite:" + filepath.Join(dir, "typo.db"), "sqlite://" + filepath.Join(dir, "typo2.db")} {
+		db, err := OpenExisting(ctx, u)
+		if !errors.Is(err, ErrNoDatabase) {
+			if db != nil {
+				db.Close()
+			}
+			t.Errorf("OpenExisting(%q) error %v, want ErrNoDatabase", u, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("OpenExisting left %d files in the folder", len(entries))
+	}
+	u := "sqlite:" + filepath.Join(dir, "s.db")
+	db, err := Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err = OpenExisting(ctx, u); err != nil {
+		t.Fatalf("OpenExisting of a made database: %v", err)
+	}
+	db.Close()
+}
+
+func TestFilePath(t *testing.T) {
+	for u, want := range map[string]string{
+		"sqlite:a/b.db":       "a/b.db",
+		"SQLite:x.db":         "x.db",
+		"sqlite:///abs/x.db":  "/abs/x.db",
+		"sqlite:x.db?mode=ro": "",
+		"postgres://u@h/db":   "",
+		"nothing":             "",
+		"sqlite:":             "",
+	} {
+		if got := FilePath(u); got != want {
+			t.Errorf("FilePath(%q) = %q, want %q", u, got, want)
+		}
+	}
+}

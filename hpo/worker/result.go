@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 )
@@ -49,6 +50,11 @@ func ParseLine(b []byte) (Line, error) {
 		if !ok {
 			return 0, false, nil
 		}
+		if isNull(r) {
+			// Unmarshal leaves a float at 0 for null: a crashed
+			// objective would be recorded as the value 0.
+			return 0, true, fmt.Errorf("%q is null, not a number", key)
+		}
 		var f float64
 		if err := json.Unmarshal(r, &f); err != nil {
 			var s string
@@ -64,7 +70,7 @@ func ParseLine(b []byte) (Line, error) {
 	}
 	if r, ok := raw["step"]; ok {
 		var s int
-		if err := json.Unmarshal(r, &s); err != nil || s < 0 {
+		if err := json.Unmarshal(r, &s); err != nil || s < 0 || isNull(r) {
 			return l, fmt.Errorf("\"step\" is not an int >= 0: %s", r)
 		}
 		v, ok, err := num("intermediate")
@@ -102,18 +108,28 @@ func ParseLine(b []byte) (Line, error) {
 		l.HasObjective, l.Objective = true, v
 	}
 	if r, ok := raw["constraints"]; ok {
-		if err := json.Unmarshal(r, &l.Constraints); err != nil {
+		var list []*float64
+		if err := json.Unmarshal(r, &list); err != nil || isNull(r) || slices.Contains(list, nil) {
 			return l, fmt.Errorf("\"constraints\" is not a list of numbers: %s", r)
+		}
+		l.Constraints = make([]float64, len(list))
+		for i, c := range list {
+			l.Constraints[i] = *c
 		}
 	}
 	if r, ok := raw["intermediate"]; ok {
-		var list []float64
-		var obj map[string]float64
+		var list []*float64
+		var obj map[string]*float64
 		switch {
+		case isNull(r):
+			return l, errors.New("\"intermediate\" is null")
 		case json.Unmarshal(r, &list) == nil:
 			l.Values = map[int]float64{}
 			for i, v := range list {
-				l.Values[i] = v
+				if v == nil {
+					return l, fmt.Errorf("intermediate value at step %d is null", i)
+				}
+				l.Values[i] = *v
 			}
 		case json.Unmarshal(r, &obj) == nil:
 			l.Values = map[int]float64{}
@@ -127,7 +143,10 @@ func ParseLine(b []byte) (Line, error) {
 				if err != nil || s < 0 {
 					return l, fmt.Errorf("intermediate step %q is not an int >= 0", k)
 				}
-				l.Values[s] = obj[k]
+				if obj[k] == nil {
+					return l, fmt.Errorf("intermediate value at step %d is null", s)
+				}
+				l.Values[s] = *obj[k]
 			}
 		default:
 			return l, fmt.Errorf("\"intermediate\" is neither a list nor an object of numbers: %s", r)
@@ -140,3 +159,6 @@ func ParseLine(b []byte) (Line, error) {
 	}
 	return l, nil
 }
+
+// isNull reports whether a JSON value is null.
+func isNull(r json.RawMessage) bool { return string(bytes.TrimSpace(r)) == "null" }

@@ -50,8 +50,17 @@ func TestTrialOutcomes(t *testing.T) {
 		{"bad objective", `echo '{"objective": "high"}'`, hpo.Failed, 0, "not a number"},
 		{"nan objective", `echo '{"objective": "NaN"}'`, hpo.Failed, 0, "objective is NaN"},
 		{"missing program", `exec /nonexistent/program`, hpo.Failed, 0, "exit status"},
+		{"null objective", `echo '{"objective": null}'`, hpo.Failed, 0, `"objective" is null`},
+		{"null value", `echo '{"value": null}'`, hpo.Failed, 0, `"value" is null`},
+		{"null constraint", `echo '{"objective": 1, "constraints": [null]}'`, hpo.Failed, 0, "constraints"},
+		// The worker stops reading at the long line; the command, blocked
+		// on its next write, must be stopped rather than waited for.
+		{"line over the limit", `head -c 17000000 /dev/zero | tr '\0' a; echo; echo '{"objective": 1}'`, hpo.Failed, 0, "line longer than 16 MiB"},
 	}
-	ctx := context.Background()
+	// A hang ends when the context does, as an interrupted trial, which
+	// fails the test on its reason.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := memStudy(t, hpo.PrunerConfig{}, "0.5")
@@ -128,6 +137,15 @@ func TestParseLine(t *testing.T) {
 		{in: `{"objective": "Inf"}`, err: "objective is"},
 		{in: `{"objective": 1, "constraints": "x"}`, err: "constraints"},
 		{in: `{"objective": 1, "intermediate": {"a": 1}}`, err: "intermediate step"},
+		{in: `{"objective": null}`, err: `"objective" is null`},
+		{in: `{"value": null}`, err: `"value" is null`},
+		{in: `{"step": null, "intermediate": 1}`, err: "step"},
+		{in: `{"step": 2, "intermediate": null}`, err: `"intermediate" is null`},
+		{in: `{"objective": 1, "constraints": [0, null]}`, err: "constraints"},
+		{in: `{"objective": 1, "constraints": null}`, err: "constraints"},
+		{in: `{"objective": 1, "intermediate": [1, null]}`, err: "step 1 is null"},
+		{in: `{"objective": 1, "intermediate": {"3": null}}`, err: "step 3 is null"},
+		{in: `{"objective": 1, "intermediate": null}`, err: `"intermediate" is null`},
 	}
 	for _, tt := range tests {
 		got, err := ParseLine([]byte(tt.in))

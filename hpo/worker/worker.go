@@ -35,6 +35,14 @@ type Options struct {
 	Log io.Writer
 }
 
+// outputGrace is how long the worker still reads a command's stdout after
+// the command has exited, for output that a process it left behind holds.
+const outputGrace = 5 * time.Second
+
+// MaxLine is the longest line a trial's command may print on stdout; a
+// longer one fails the trial and stops the command.
+const MaxLine = 16 << 20
+
 // Summary counts the trials one Run ended, by state.
 type Summary struct {
 	Complete int `json:"complete"`
@@ -159,14 +167,42 @@ func runTrial(ctx context.Context, s *hpo.Study, t hpo.Trial, opt Options, log i
 	cmd.WaitDelay = 5 * time.Second
 	stderr := &tail{w: log}
 	cmd.Stderr = stderr
-	out, err := cmd.StdoutPipe()
+	// Stdout is a pipe of our own rather than StdoutPipe, so that Wait can
+	// run beside the reading: a background process the command leaves
+	// holding stdout must not keep the trial open once the command ends.
+	out, pw, err := os.Pipe()
 	if err != nil {
 		return fail(ctx, s, t, "start: "+err.Error(), log)
 	}
+	defer out.Close()
+	cmd.Stdout = pw
 	fmt.Fprintf(log, "trial %d: %s\n", t.Number, strings.Join(Flags(space, t), " "))
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
 		return fail(ctx, s, t, "start: "+err.Error(), log)
 	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() {
+		// What the trial's command left running ends with it, and the
+		// rest of its output is read for at most outputGrace.
+		exitSeen := awaitExit(cmd)
+		if exitSeen {
+			endGroup(cmd)
+			out.SetReadDeadline(time.Now().Add(outputGrace))
+		}
+		waitErr = cmd.Wait()
+		if errors.Is(waitErr, exec.ErrWaitDelay) {
+			// The command succeeded; a process that escaped its
+			// group still holds its stderr.
+			waitErr = nil
+		}
+		if !exitSeen {
+			out.SetReadDeadline(time.Now().Add(outputGrace))
+		}
+		close(exited)
+	}()
 
 	// The heartbeat stops the command when the trial was taken away.
 	var lost atomic.Bool
@@ -192,7 +228,7 @@ func runTrial(ctx context.Context, s *hpo.Study, t hpo.Trial, opt Options, log i
 	pruned := false
 	var storeErr error
 	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	sc.Buffer(make([]byte, 64*1024), MaxLine)
 	for sc.Scan() {
 		l, err := ParseLine(sc.Bytes())
 		if errors.Is(err, ErrNotJSON) {
@@ -217,7 +253,17 @@ func runTrial(ctx context.Context, s *hpo.Study, t hpo.Trial, opt Options, log i
 			}
 		}
 	}
-	waitErr := cmd.Wait()
+	readErr := sc.Err()
+	if errors.Is(readErr, os.ErrDeadlineExceeded) {
+		// The command ended; something it started still held stdout.
+		readErr = nil
+	}
+	if readErr != nil {
+		// Nothing reads the command's stdout any more: stop it, or it
+		// blocks on its next write and never ends.
+		cancel()
+	}
+	<-exited
 	cancel()
 	switch {
 	case storeErr != nil:
@@ -236,6 +282,10 @@ func runTrial(ctx context.Context, s *hpo.Study, t hpo.Trial, opt Options, log i
 		return hpo.Pruned, nil
 	case ctx.Err() != nil:
 		return fail(context.WithoutCancel(ctx), s, t, "interrupted", log)
+	case errors.Is(readErr, bufio.ErrTooLong):
+		return fail(ctx, s, t, fmt.Sprintf("the command printed a line longer than %d MiB on stdout; stopped it", MaxLine>>20), log)
+	case readErr != nil:
+		return fail(ctx, s, t, "read output: "+readErr.Error(), log)
 	case waitErr != nil:
 		reason := "command failed: " + waitErr.Error()
 		if tctx.Err() == context.DeadlineExceeded {
@@ -245,8 +295,6 @@ func runTrial(ctx context.Context, s *hpo.Study, t hpo.Trial, opt Options, log i
 			reason += ": " + msg
 		}
 		return fail(ctx, s, t, reason, log)
-	case sc.Err() != nil:
-		return fail(ctx, s, t, "read output: "+sc.Err().Error(), log)
 	case lastBad != nil:
 		return fail(ctx, s, t, "last JSON line: "+lastBad.Error(), log)
 	case last == nil || !last.HasObjective:
