@@ -9,8 +9,11 @@ package atomicfile
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 )
@@ -21,7 +24,7 @@ import (
 // path.
 func Write(path string, write func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	tmp, err := createTemp(dir, filepath.Base(path))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -45,9 +48,12 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	// CreateTemp makes the file private; give it the usual permissions.
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
+	// A replaced file keeps its permissions; a new one gets what the
+	// umask leaves of 0666, as os.Create would give it.
+	if st, statErr := os.Stat(path); statErr == nil {
+		if err = os.Chmod(tmp.Name(), st.Mode().Perm()); err != nil {
+			return err
+		}
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return err
@@ -79,7 +85,7 @@ func Dir(path string, fill func(tmp string) error) (err error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(path)+".tmp*")
+	tmp, err := tempName(parent, filepath.Base(path), func(name string) error { return os.Mkdir(name, 0o777) })
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -91,10 +97,6 @@ func Dir(path string, fill func(tmp string) error) (err error) {
 	if err := fill(tmp); err != nil {
 		return err
 	}
-	// MkdirTemp makes the folder private; give it the usual permissions.
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
 	if err := syncDir(tmp); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -105,6 +107,36 @@ func Dir(path string, fill func(tmp string) error) (err error) {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// createTemp creates a new file beside the destination named base. Unlike
+// os.CreateTemp, whose files are private (0600) whatever the umask, it
+// leaves the mode to the umask.
+func createTemp(dir, base string) (*os.File, error) {
+	var f *os.File
+	_, err := tempName(dir, base, func(name string) error {
+		var err error
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		return err
+	})
+	return f, err
+}
+
+// tempName calls create with fresh names ".BASE.tmpPID-N" in dir until one
+// does not exist yet, and returns it. The process id in the name tells
+// which run a leftover belongs to.
+func tempName(dir, base string, create func(name string) error) (string, error) {
+	for range 100 {
+		name := filepath.Join(dir, fmt.Sprintf(".%s.tmp%d-%d", base, os.Getpid(), rand.Uint32()))
+		err := create(name)
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("no free temporary name for %s in %s", base, dir)
 }
 
 // syncDir makes a rename in dir durable. File systems that cannot sync a

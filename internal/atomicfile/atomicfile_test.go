@@ -38,8 +38,14 @@ func TestWriteReplacesOnlyOnSuccess(t *testing.T) {
 	if b, _ := os.ReadFile(path); string(b) != "second" {
 		t.Fatalf("file holds %q, want %q", b, "second")
 	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o644 {
-		t.Fatalf("mode %v, want 0644", st.Mode().Perm())
+	if err := os.Chmod(path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []byte("third")); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
+		t.Fatalf("a replaced file has mode %v, want its old 0640", st.Mode().Perm())
 	}
 }
 
