@@ -76,6 +76,9 @@ func Quantize(g *xgraph.Graph, src Source, opt Options) (*Model, *Report, error)
 			l.Bias = fixAll(p.fb[i], l.BiasPos, RoundParam)
 		}
 	}
+	if err := Check(m); err != nil {
+		return nil, nil, fmt.Errorf("quantised model: %w", err)
+	}
 	return m, rep, nil
 }
 
