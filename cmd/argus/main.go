@@ -55,6 +55,7 @@ func newRootCmd() *cobra.Command {
 		newDataCmd(),
 		newDPUCmd(),
 		newONNXCmd(),
+		newQuantizeCmd(),
 		newHPOCmd(),
 		newBenchCmd(),
 	)
