@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"argus/compiler/executor"
@@ -300,5 +301,51 @@ func TestAvgPoolFactor(t *testing.T) {
 	}
 	if !differs {
 		t.Log("no window where 7/64 and 1/9 round apart")
+	}
+}
+
+func TestQuantizeErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		build func(b *graph) *xgraph.Graph
+		src   int
+		want  string
+	}{
+		{"no samples", func(b *graph) *xgraph.Graph {
+			return b.outputs(b.conv("x", "y", 2, 2, 1, 1, []int64{0, 0, 0, 0}, 1))
+		}, 0, "no calibration samples"},
+		{"unsupported operator", func(b *graph) *xgraph.Graph {
+			b.conv("x", "c", 2, 2, 1, 1, []int64{0, 0, 0, 0}, 1)
+			return b.outputs(b.node("Softmax", []string{"c"}, "y", map[string]*xgraph.Attr{"axis": one(1)}))
+		}, 2, "node y (Softmax): operator Softmax: operator not supported by the quantiser"},
+		{"grouped convolution", func(b *graph) *xgraph.Graph {
+			return b.outputs(b.conv("x", "y", 2, 4, 1, 1, []int64{0, 0, 0, 0}, 2))
+		}, 2, "grouped convolution of 2 groups"},
+		{"dilation", func(b *graph) *xgraph.Graph {
+			w := b.constant("w", xgraph.NewFloat(b.grid(2*2*9, 4, 4), 2, 2, 3, 3))
+			return b.outputs(b.node("Conv", []string{"x", w}, "y", map[string]*xgraph.Attr{"dilations": ints(2, 2), "pads": ints(1, 1, 1, 1)}))
+		}, 2, "dilation [2 2]"},
+		{"broadcast add", func(b *graph) *xgraph.Graph {
+			b.conv("x", "c", 2, 2, 1, 1, []int64{0, 0, 0, 0}, 1)
+			b.node("GlobalAveragePool", []string{"c"}, "g", nil)
+			return b.outputs(b.node("Add", []string{"c", "g"}, "y", nil))
+		}, 2, "broadcasting"},
+		{"clip to other bounds", func(b *graph) *xgraph.Graph {
+			b.conv("x", "c", 2, 2, 1, 1, []int64{0, 0, 0, 0}, 1)
+			lo := b.constant("lo", xgraph.NewFloat([]float32{-1}))
+			hi := b.constant("hi", xgraph.NewFloat([]float32{1}))
+			b.node("Clip", []string{"c", lo, hi}, "k", nil)
+			return b.outputs(b.node("Relu", []string{"k"}, "y", nil))
+		}, 2, "bounds other than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newGraph(2, 4, 4)
+			g := tt.build(b)
+			_, _, err := quant.Quantize(g, b.inputs(tt.src, 2, 4, 4), quant.Options{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %v, want one line containing %q", err, tt.want)
+			}
+		})
 	}
 }

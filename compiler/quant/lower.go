@@ -52,7 +52,16 @@ func lower(g *xgraph.Graph) (*plan, error) {
 		if n.Domain != "" {
 			return nil, &xgraph.UnsupportedError{Node: n.Label(), Op: n.Op, Reason: fmt.Sprintf("operator domain %q", n.Domain)}
 		}
+		if len(n.Outputs) == 0 || n.Outputs[0] == nil {
+			return nil, xgraph.Unsupported(n, "", "no output")
+		}
+		for _, o := range n.Outputs[1:] {
+			if o != nil && (len(cons[o]) > 0 || outputs[o]) {
+				return nil, xgraph.Unsupported(n, "", "a second output that is read (%q)", o.Name)
+			}
+		}
 		l := Layer{Name: n.Label(), Output: outName(n)}
+		out := n.Outputs[0]
 		for _, v := range n.Inputs {
 			if v != nil && v.Const == nil {
 				l.Inputs = append(l.Inputs, v.Name)
@@ -76,7 +85,7 @@ func lower(g *xgraph.Graph) (*plan, error) {
 				return err
 			}
 			l.Act = act
-			l.Output = outName(rs[0])
+			l.Output, out = outName(rs[0]), rs[0].Outputs[0]
 			fused[rs[0]] = true
 			return nil
 		}
@@ -129,12 +138,6 @@ func lower(g *xgraph.Graph) (*plan, error) {
 		if (l.Op == OpConcat || l.Op == OpSigmoid) && len(l.Inputs) != len(n.Inputs) {
 			return nil, xgraph.Unsupported(n, "", "constant operands")
 		}
-		var out *xgraph.Value
-		for _, v := range append(n.Outputs, outValues(fused, cons, n)...) {
-			if v != nil && v.Name == l.Output {
-				out = v
-			}
-		}
 		shape, err := perImage(n, out)
 		if err != nil {
 			return nil, err
@@ -161,19 +164,6 @@ func outName(n *xgraph.Node) string {
 		return ""
 	}
 	return n.Outputs[0].Name
-}
-
-// outValues returns the first outputs of the fused readers of n's output.
-func outValues(fused map[*xgraph.Node]bool, cons map[*xgraph.Value][]*xgraph.Node, n *xgraph.Node) []*xgraph.Value {
-	var vs []*xgraph.Value
-	if len(n.Outputs) > 0 && n.Outputs[0] != nil {
-		for _, r := range cons[n.Outputs[0]] {
-			if fused[r] && len(r.Outputs) > 0 {
-				vs = append(vs, r.Outputs[0])
-			}
-		}
-	}
-	return vs
 }
 
 // perImage returns the C×H×W shape of a value of rank 4, or K×1×1 for one
@@ -379,9 +369,6 @@ func (p *plan) binary(n *xgraph.Node, l *Layer) error {
 
 // pool lowers max and average pooling.
 func (p *plan) pool(n *xgraph.Node, l *Layer) error {
-	if len(n.Outputs) > 1 && n.Outputs[1] != nil {
-		return xgraph.Unsupported(n, "", "the indices output")
-	}
 	if len(l.Inputs) != 1 {
 		return xgraph.Unsupported(n, "", "a constant input")
 	}
