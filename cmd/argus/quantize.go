@@ -29,7 +29,11 @@ type quantizeResult struct {
 	Agreement quant.Agreement         `json:"agreement"`
 	Worst     quant.TensorAgreement   `json:"worst_tensor"`
 	Tensors   []quant.TensorAgreement `json:"tensors"`
-	Seconds   float64                 `json:"seconds"`
+	// The wall time of the calibration (Quantize) and of the comparison,
+	// and of the whole command.
+	CalibrateSeconds float64 `json:"calibrate_seconds"`
+	CompareSeconds   float64 `json:"compare_seconds"`
+	Seconds          float64 `json:"seconds"`
 }
 
 // newQuantizeCmd builds argus quantize.
@@ -69,7 +73,9 @@ outputs, and the cosine and relative error of every tensor.`,
 			}
 			errw := cmd.ErrOrStderr()
 			bar := newSampleBar(errw, src.Len(), "calibrate")
+			t0 := time.Now()
 			m, rep, err := quant.Quantize(g, src, quant.Options{BatchSize: batch, Progress: bar.update})
+			calibrate := time.Since(t0).Seconds()
 			bar.finish()
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
@@ -80,7 +86,9 @@ outputs, and the cosine and relative error of every tensor.`,
 				}
 			}
 			bar = newSampleBar(errw, src.Len(), "compare")
+			t0 = time.Now()
 			a, ts, err := quant.Compare(g, m, src, batch, bar.update)
+			compare := time.Since(t0).Seconds()
 			bar.finish()
 			if err != nil {
 				return err
@@ -105,7 +113,7 @@ outputs, and the cosine and relative error of every tensor.`,
 					res.Worst = t
 				}
 			}
-			res.Seconds = time.Since(start).Seconds()
+			res.CalibrateSeconds, res.CompareSeconds, res.Seconds = calibrate, compare, time.Since(start).Seconds()
 			if asJSON {
 				return printJSON(cmd, res)
 			}
@@ -155,6 +163,7 @@ func printQuantize(w io.Writer, r quantizeResult) {
 	fmt.Fprintf(w, "float vs quantised on %d samples: cosine %.4f (min %.4f), top-1 agreement %.3f; centred cosine %.4f, centred top-1 %.3f\n",
 		a.Images, a.CosineMean, a.CosineMin, a.Top1, a.CenteredCosine, a.CenteredTop1)
 	fmt.Fprintf(w, "worst tensor %s: relative error %.4f, cosine %.4f\n", r.Worst.Name, r.Worst.RelError, r.Worst.Cosine)
+	fmt.Fprintf(w, "calibration %.1f s, comparison %.1f s, in all %.1f s\n", r.CalibrateSeconds, r.CompareSeconds, r.Seconds)
 	if r.Out != "" {
 		fmt.Fprintf(w, "wrote %s\n", r.Out)
 	}

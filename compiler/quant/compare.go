@@ -57,10 +57,12 @@ func Compare(g *xgraph.Graph, m *Model, src Source, batch int, progress func(don
 		vals[v.Name] = v
 	}
 	ts := make([]TensorAgreement, len(m.Tensors))
+	index := map[*xgraph.Value]int{}
 	for i, t := range m.Tensors {
 		if vals[t.Name] == nil {
 			return Agreement{}, nil, fmt.Errorf("tensor %q is not a value of the graph", t.Name)
 		}
+		index[vals[t.Name]] = i
 		ts[i] = TensorAgreement{Name: t.Name, Pos: t.Pos}
 	}
 	var fs, qs [][]float32
@@ -71,10 +73,6 @@ func Compare(g *xgraph.Graph, m *Model, src Source, batch int, progress func(don
 		if err != nil {
 			return Agreement{}, nil, err
 		}
-		env, err := floatValues(g, x)
-		if err != nil {
-			return Agreement{}, nil, fmt.Errorf("float model: %w", err)
-		}
 		traces := make([]map[string]ref.Tensor, hi-lo)
 		errs := make([]error, hi-lo)
 		par.For(hi-lo, 1, func(i int) { traces[i], errs[i] = m.Trace(m.QuantizeInput(x, i)) })
@@ -83,14 +81,19 @@ func Compare(g *xgraph.Graph, m *Model, src Source, batch int, progress func(don
 				return Agreement{}, nil, fmt.Errorf("quantised model: %w", err)
 			}
 		}
-		for k, t := range m.Tensors {
-			f := env[vals[t.Name]]
-			if f == nil || !f.DType.IsFloat() {
-				return Agreement{}, nil, fmt.Errorf("tensor %q has no float value", t.Name)
+		seen := 0
+		err = floatValues(g, x, func(v *xgraph.Value, f *xgraph.Tensor) error {
+			k, ok := index[v]
+			if !ok {
+				return nil
+			}
+			t := m.Tensors[k]
+			if !f.DType.IsFloat() {
+				return fmt.Errorf("tensor %q has no float value", t.Name)
 			}
 			q := dequantize(traces, t)
 			if len(q) != len(f.F) {
-				return Agreement{}, nil, fmt.Errorf("tensor %q: %d float values, %d quantised", t.Name, len(f.F), len(q))
+				return fmt.Errorf("tensor %q: %d float values, %d quantised", t.Name, len(f.F), len(q))
 			}
 			ts[k].Cosine += Cosine(f.F, q)
 			ts[k].RelError += relError(f.F, q)
@@ -101,6 +104,14 @@ func Compare(g *xgraph.Graph, m *Model, src Source, batch int, progress func(don
 					qs = append(qs, q[i*per:(i+1)*per])
 				}
 			}
+			seen++
+			return nil
+		})
+		if err == nil && seen != len(index) {
+			err = fmt.Errorf("%d of %d tensors computed", seen, len(index))
+		}
+		if err != nil {
+			return Agreement{}, nil, fmt.Errorf("float model: %w", err)
 		}
 		batches++
 		if progress != nil {

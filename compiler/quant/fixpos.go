@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"argus/dpu/ref"
+	"argus/internal/par"
 )
 
 // Bits is the width of every quantised tensor.
@@ -30,9 +31,11 @@ const (
 // Fix returns v on the fixed-point grid of position pos as an int8:
 // clamp(round(v·2^pos), −128, 127) with the rounding mode (one of dpu/ref's
 // Round modes). Its real value is Fix(v)·2^−pos.
-func Fix(v float64, pos, mode int) int8 {
-	r := ref.RoundFloat(v*math.Exp2(float64(pos)), mode)
-	return int8(min(max(r, -128), 127))
+func Fix(v float64, pos, mode int) int8 { return fixScaled(v*math.Exp2(float64(pos)), mode) }
+
+// fixScaled rounds and saturates a value already multiplied by 2^pos.
+func fixScaled(v float64, mode int) int8 {
+	return int8(min(max(ref.RoundFloat(v, mode), -128), 127))
 }
 
 // MaxAbsPos returns the position the value range of x gives before the
@@ -56,10 +59,10 @@ func MaxAbsPos(x []float32) int {
 // SquaredError returns Σ (Fix(x, pos, mode)·2^−pos − x)², the error the
 // position search minimises.
 func SquaredError(x []float32, pos, mode int) float64 {
-	inv := math.Exp2(-float64(pos))
+	scale, inv := math.Exp2(float64(pos)), math.Exp2(-float64(pos))
 	var e float64
 	for _, v := range x {
-		d := float64(Fix(float64(v), pos, mode))*inv - float64(v)
+		d := float64(fixScaled(float64(v)*scale, mode))*inv - float64(v)
 		e += d * d
 	}
 	return e
@@ -76,10 +79,12 @@ func Position(x []float32, mode int) int {
 	if p0 == ZeroPos && allZero(x) {
 		return ZeroPos
 	}
+	var errs [searchWidth]float64
+	par.For(searchWidth, 1, func(i int) { errs[i] = SquaredError(x, p0+i, mode) })
 	best, bestErr := p0, math.Inf(1)
-	for p := p0; p < p0+searchWidth; p++ {
-		if e := SquaredError(x, p, mode); e < bestErr {
-			best, bestErr = p, e
+	for i, e := range errs {
+		if e < bestErr {
+			best, bestErr = p0+i, e
 		}
 	}
 	return best

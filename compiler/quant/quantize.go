@@ -100,6 +100,10 @@ func (p *plan) calibrate(g *xgraph.Graph, src Source, opt Options) (int, error) 
 	}
 	in := p.m.Tensor(p.m.Input)
 	votes := make([][]int, len(p.m.Tensors))
+	index := map[*xgraph.Value]int{}
+	for i, t := range p.m.Tensors {
+		index[p.values[t.Name]] = i
+	}
 	n, batches := src.Len(), 0
 	for lo := 0; lo < n; lo += bs {
 		hi := min(lo+bs, n)
@@ -107,16 +111,24 @@ func (p *plan) calibrate(g *xgraph.Graph, src Source, opt Options) (int, error) 
 		if err != nil {
 			return 0, err
 		}
-		env, err := floatValues(g, x)
+		seen := 0
+		err = floatValues(g, x, func(v *xgraph.Value, t *xgraph.Tensor) error {
+			i, ok := index[v]
+			if !ok {
+				return nil
+			}
+			if !t.DType.IsFloat() {
+				return fmt.Errorf("tensor %q is not a float tensor", v.Name)
+			}
+			votes[i] = append(votes[i], Position(t.F, RoundActivation))
+			seen++
+			return nil
+		})
+		if err == nil && seen != len(index) {
+			err = fmt.Errorf("%d of %d tensors computed", seen, len(index))
+		}
 		if err != nil {
 			return 0, fmt.Errorf("calibration batch %d: %w", batches+1, err)
-		}
-		for i, t := range p.m.Tensors {
-			v, ok := env[p.values[t.Name]]
-			if !ok || !v.DType.IsFloat() {
-				return 0, fmt.Errorf("calibration: tensor %q has no float value", t.Name)
-			}
-			votes[i] = append(votes[i], Position(v.F, RoundActivation))
 		}
 		batches++
 		if opt.Progress != nil {
@@ -129,36 +141,55 @@ func (p *plan) calibrate(g *xgraph.Graph, src Source, opt Options) (int, error) 
 	return batches, nil
 }
 
-// floatValues evaluates every node of g on input x and returns the value
-// of every computed tensor.
-func floatValues(g *xgraph.Graph, x *xgraph.Tensor) (map[*xgraph.Value]*xgraph.Tensor, error) {
-	env := map[*xgraph.Value]*xgraph.Tensor{g.Inputs[0]: x}
-	for _, n := range g.Nodes {
-		in := make([]*xgraph.Tensor, len(n.Inputs))
+// floatValues evaluates every node of g on input x and calls visit with
+// the input and every computed value in turn. A value is dropped after its
+// last reader, so that only the live ones are held.
+func floatValues(g *xgraph.Graph, x *xgraph.Tensor, visit func(v *xgraph.Value, t *xgraph.Tensor) error) error {
+	last := map[*xgraph.Value]int{}
+	for i, n := range g.Nodes {
+		for _, v := range n.Inputs {
+			last[v] = i
+		}
+	}
+	in := g.Inputs[0]
+	env := map[*xgraph.Value]*xgraph.Tensor{in: x}
+	if err := visit(in, x); err != nil {
+		return err
+	}
+	for i, n := range g.Nodes {
+		ins := make([]*xgraph.Tensor, len(n.Inputs))
 		for j, v := range n.Inputs {
 			switch {
 			case v == nil:
 			case v.Const != nil:
-				in[j] = v.Const
+				ins[j] = v.Const
 			default:
 				t, ok := env[v]
 				if !ok {
-					return nil, fmt.Errorf("node %s: input %q has no value", n.Label(), v.Name)
+					return fmt.Errorf("node %s: input %q has no value", n.Label(), v.Name)
 				}
-				in[j] = t
+				ins[j] = t
 			}
 		}
-		out, err := executor.Eval(g.Opset, n, in)
+		out, err := executor.Eval(g.Opset, n, ins)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for j, v := range n.Outputs {
-			if v != nil && j < len(out) {
+			if v != nil && j < len(out) && out[j] != nil {
 				env[v] = out[j]
+				if err := visit(v, out[j]); err != nil {
+					return err
+				}
+			}
+		}
+		for _, v := range n.Inputs {
+			if last[v] == i {
+				delete(env, v)
 			}
 		}
 	}
-	return env, nil
+	return nil
 }
 
 // Batch stacks samples lo…hi−1 of src into one N×C×H×W tensor, checking
