@@ -165,6 +165,10 @@ func TestLayersExact(t *testing.T) {
 			b.node("Gemm", []string{"f", w}, "fc", nil)
 			return b.outputs(b.node("Relu", []string{"fc"}, "y", nil))
 		}, 2, 3, []quant.Op{quant.OpConv, quant.OpFlatten, quant.OpFC}, 0},
+		{"conv + leaky relu (the DPU's slope 26/256)", func(b *graph) *xgraph.Graph {
+			b.conv("x", "c", 3, 4, 3, 1, pad1, 1)
+			return b.outputs(b.node("LeakyRelu", []string{"c"}, "y", map[string]*xgraph.Attr{"alpha": {Kind: xgraph.AttrFloat, F: 0.1}}))
+		}, 3, 5, []quant.Op{quant.OpConv}, 0},
 		{"sigmoid", func(b *graph) *xgraph.Graph {
 			b.conv("x", "c", 2, 3, 1, 1, []int64{0, 0, 0, 0}, 1)
 			return b.outputs(b.node("Sigmoid", []string{"c"}, "y", nil))
@@ -234,6 +238,15 @@ func checkLayers(t *testing.T, g *xgraph.Graph, m *quant.Model, x *xgraph.Tensor
 		out, err := executor.Eval(g.Opset, n, in)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if n.Op == "LeakyRelu" {
+			// The DPU's slope is 26/256, not the model's 0.1.
+			out[0] = in[0].Clone()
+			for i, v := range out[0].F {
+				if v < 0 {
+					out[0].F[i] = v * 26 / 256
+				}
+			}
 		}
 		o := n.Outputs[0]
 		env[o] = out[0]
