@@ -122,12 +122,13 @@ outputs, and the cosine and relative error of every tensor.`,
 		},
 	}
 	f := cmd.Flags()
+	def := quant.ImageNet(0)
 	f.StringVar(&calib, "calib", "", "folder of calibration images (.jpg, .png) or tensors (.pb, .safetensors)")
 	f.IntVar(&n, "calib-n", 100, "use at most this many calibration samples (0: all)")
 	f.IntVar(&batch, "batch", 8, "calibration batch size; each batch votes for every activation's position")
 	f.IntVar(&size, "size", 0, "image side after resizing and cropping (default: the model's input size, else 224)")
-	f.Float32SliceVar(&mean, "mean", quant.ImageNetMean, "per-channel mean subtracted from images scaled to [0,1]")
-	f.Float32SliceVar(&std, "std", quant.ImageNetStd, "per-channel standard deviation images are divided by")
+	f.Float32SliceVar(&mean, "mean", def.Mean, "per-channel mean subtracted from images scaled to [0,1]")
+	f.Float32SliceVar(&std, "std", def.Std, "per-channel standard deviation images are divided by")
 	f.StringVar(&out, "out", "", "write the quantised model to this .quant file")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.MarkFlagRequired("calib")

@@ -24,11 +24,12 @@ type Preprocess struct {
 	Mean, Std []float32
 }
 
-// ImageNet's normalisation, the default of Preprocess.
-var (
-	ImageNetMean = []float32{0.485, 0.456, 0.406}
-	ImageNetStd  = []float32{0.229, 0.224, 0.225}
-)
+// ImageNet returns the preprocessing of torchvision's ImageNet models at
+// the given size, with copies of imageio.ImageNetMean and ImageNetStd: the
+// normalisation OpenSource uses when Mean is nil.
+func ImageNet(size int) Preprocess {
+	return Preprocess{Size: size, Mean: slices.Clone(imageio.ImageNetMean), Std: slices.Clone(imageio.ImageNetStd)}
+}
 
 // The file kinds a calibration folder may hold.
 var (
@@ -84,7 +85,8 @@ func OpenSource(dir string, pre Preprocess, n int) (Source, error) {
 			return nil, fmt.Errorf("image size %d: want a positive size", pre.Size)
 		}
 		if pre.Mean == nil {
-			pre.Mean, pre.Std = ImageNetMean, ImageNetStd
+			d := ImageNet(pre.Size)
+			pre.Mean, pre.Std = d.Mean, d.Std
 		}
 		if len(pre.Mean) != 3 || len(pre.Std) != 3 {
 			return nil, fmt.Errorf("%d means and %d stds; RGB images need 3 of each", len(pre.Mean), len(pre.Std))

@@ -54,10 +54,10 @@ func TestImageFolder(t *testing.T) {
 		t.Fatalf("sample shape %v, want [3 16 16]", s.Shape)
 	}
 	// A flat image normalises to (v − mean)/std everywhere: red 0 in b.png.
-	if want := (0 - quant.ImageNetMean[0]) / quant.ImageNetStd[0]; abs32(s.F[0]-want) > 1e-5 || abs32(s.F[255]-want) > 1e-5 {
+	if want := (0 - quant.ImageNet(0).Mean[0]) / quant.ImageNet(0).Std[0]; abs32(s.F[0]-want) > 1e-5 || abs32(s.F[255]-want) > 1e-5 {
 		t.Errorf("red plane %g … %g, want %g", s.F[0], s.F[255], want)
 	}
-	if want := (1 - quant.ImageNetMean[2]) / quant.ImageNetStd[2]; abs32(s.F[2*256+17]-want) > 1e-5 {
+	if want := (1 - quant.ImageNet(0).Mean[2]) / quant.ImageNet(0).Std[2]; abs32(s.F[2*256+17]-want) > 1e-5 {
 		t.Errorf("blue %g, want %g", s.F[2*256+17], want)
 	}
 	lim, err := quant.OpenSource(dir, quant.Preprocess{Size: 16}, 2)
