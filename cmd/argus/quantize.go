@@ -24,7 +24,9 @@ type quantizeResult struct {
 	Ops     map[string]int `json:"ops"`
 	// Positions summarises the activations' fix positions: how many
 	// tensors have each position.
-	Positions map[int]int             `json:"positions"`
+	Positions map[int]int `json:"positions"`
+	// Params gives the positions and shifts of the layers with weights.
+	Params    []paramSummary          `json:"params"`
 	Legalized []quant.Change          `json:"legalized"`
 	Agreement quant.Agreement         `json:"agreement"`
 	Worst     quant.TensorAgreement   `json:"worst_tensor"`
@@ -34,6 +36,16 @@ type quantizeResult struct {
 	CalibrateSeconds float64 `json:"calibrate_seconds"`
 	CompareSeconds   float64 `json:"compare_seconds"`
 	Seconds          float64 `json:"seconds"`
+}
+
+// paramSummary is the quantisation of one layer's weights and bias.
+type paramSummary struct {
+	Layer     string `json:"layer"`
+	Op        string `json:"op"`
+	WeightPos int    `json:"weight_pos"`
+	BiasPos   int    `json:"bias_pos"`
+	ShiftCut  int    `json:"shift_cut"`
+	ShiftBias int    `json:"shift_bias"`
 }
 
 // newQuantizeCmd builds argus quantize.
@@ -103,6 +115,9 @@ outputs, and the cosine and relative error of every tensor.`,
 			}
 			for _, l := range m.Layers {
 				res.Ops[string(l.Op)]++
+				if l.Weights != nil {
+					res.Params = append(res.Params, paramSummary{l.Name, string(l.Op), l.WeightPos, l.BiasPos, l.ShiftCut, l.ShiftBias})
+				}
 			}
 			for _, t := range m.Tensors {
 				res.Positions[t.Pos]++
@@ -155,6 +170,19 @@ func printQuantize(w io.Writer, r quantizeResult) {
 	fmt.Fprint(w, "activation positions:")
 	for _, p := range pos {
 		fmt.Fprintf(w, " %d×%d", r.Positions[p], p)
+	}
+	fmt.Fprint(w, "\nweight positions:")
+	wp := map[int]int{}
+	for _, p := range r.Params {
+		wp[p.WeightPos]++
+	}
+	pos = pos[:0]
+	for p := range wp {
+		pos = append(pos, p)
+	}
+	sort.Ints(pos)
+	for _, p := range pos {
+		fmt.Fprintf(w, " %d×%d", wp[p], p)
 	}
 	fmt.Fprintf(w, "\nlegalisation moved %d positions\n", len(r.Legalized))
 	for _, c := range r.Legalized {
