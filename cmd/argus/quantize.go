@@ -52,6 +52,7 @@ type paramSummary struct {
 func newQuantizeCmd() *cobra.Command {
 	var calib, out string
 	var n, batch, size int
+	var crop float64
 	var mean, std []float32
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -59,8 +60,9 @@ func newQuantizeCmd() *cobra.Command {
 		Short: "Quantise a model to int8 with power-of-two fix positions for the DPU, from calibration samples",
 		Long: `Reads an ONNX model, folds its batch norms, calibrates the fix position of
 every weight, bias and activation on the samples in the --calib folder (JPEG
-and PNG images, resized and centre-cropped to the model's input size and
-normalised with --mean and --std, or .pb TensorProto and .safetensors
+and PNG images, resized and centre-cropped to the model's input size (--crop) and
+normalised with --mean and --std, made grey for a model of one input
+channel, or .pb TensorProto and .safetensors
 tensors, already normalised), legalises them for the DPU and writes the
 quantised model (--out, a .quant file). It then runs the float model and
 the quantised one in integer arithmetic on the calibration samples and
@@ -73,13 +75,20 @@ outputs, and the cosine and relative error of every tensor.`,
 			if err != nil {
 				return err
 			}
-			if len(g.Inputs) == 1 && len(g.Inputs[0].Shape) == 4 && size == 0 {
-				size = g.Inputs[0].Shape[2]
+			pre := quant.Preprocess{Size: size, Crop: crop, Mean: mean, Std: std}
+			if len(g.Inputs) == 1 && len(g.Inputs[0].Shape) == 4 {
+				in := g.Inputs[0].Shape
+				if size == 0 {
+					pre.Size = in[2]
+				}
+				if pre.Grey = in[1] == 1; pre.Grey && !cmd.Flags().Changed("mean") {
+					return fmt.Errorf("%s takes grey images: give --mean and --std with one value each", args[0])
+				}
 			}
-			if size <= 0 {
-				size = 224
+			if pre.Size <= 0 {
+				pre.Size = 224
 			}
-			src, err := quant.OpenSource(calib, quant.Preprocess{Size: size, Mean: mean, Std: std}, n)
+			src, err := quant.OpenSource(calib, pre, n)
 			if err != nil {
 				return err
 			}
@@ -142,6 +151,7 @@ outputs, and the cosine and relative error of every tensor.`,
 	f.IntVar(&n, "calib-n", 100, "use at most this many calibration samples (0: all)")
 	f.IntVar(&batch, "batch", 8, "calibration batch size; each batch votes for every activation's position")
 	f.IntVar(&size, "size", 0, "image side after resizing and cropping (default: the model's input size, else 224)")
+	f.Float64Var(&crop, "crop", 0.875, "fraction of the resized image's shorter side that the centre crop keeps (1: resize the shorter side to --size)")
 	f.Float32SliceVar(&mean, "mean", def.Mean, "per-channel mean subtracted from images scaled to [0,1]")
 	f.Float32SliceVar(&std, "std", def.Std, "per-channel standard deviation images are divided by")
 	f.StringVar(&out, "out", "", "write the quantised model to this .quant file")

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"image"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"argus/compiler/quant"
+	"argus/data/imageio"
+	"argus/data/mnist"
 )
 
 const resnetSmall = "../../compiler/onnx/testdata/models/resnet18_small"
@@ -71,5 +75,46 @@ func TestQuantizeErrors(t *testing.T) {
 		if code == 0 || stdout.Len() != 0 || strings.Count(e, "\n") != 1 || !strings.Contains(e, c.want) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want one line with %q", c.args, code, stdout.String(), e, c.want)
 		}
+	}
+}
+
+// TestQuantizeGreyImages quantises the trained MNIST CNN from a folder of
+// PNG digits: grey input, --crop 1 (no resampling of 28×28 images) and
+// MNIST's normalisation.
+func TestQuantizeGreyImages(t *testing.T) {
+	dir, err := mnist.DefaultDir()
+	if err != nil {
+		t.Skipf("MNIST: %v", err)
+	}
+	_, test, err := mnist.Load(dir)
+	if err != nil {
+		t.Skipf("MNIST: %v", err)
+	}
+	calib := t.TempDir()
+	for i := 0; i < 16; i++ {
+		img := &image.Gray{Pix: test.Pixels[i*784 : (i+1)*784], Stride: 28, Rect: image.Rect(0, 0, 28, 28)}
+		if err := imageio.WriteFile(filepath.Join(calib, fmt.Sprintf("%02d.png", i)), img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	model := "../../compiler/quant/testdata/mnist_cnn.onnx"
+	var stdout, stderr bytes.Buffer
+	args := []string{"quantize", model, "--calib", calib, "--crop", "1", "--mean", "0.1307", "--std", "0.3081", "--json"}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var res quantizeResult
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("16 digits: cosine %.4f, top-1 agreement %.3f, worst tensor relative error %.4f (%s)",
+		res.Agreement.CosineMean, res.Agreement.Top1, res.Worst.RelError, res.Worst.Name)
+	if res.Agreement.Top1 < 0.9 || res.Agreement.CosineMean < 0.99 {
+		t.Errorf("agreement %+v", res.Agreement)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"quantize", model, "--calib", calib}, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "takes grey images: give --mean and --std with one value each") {
+		t.Errorf("grey model without --mean: exit %d, stderr %q", code, stderr.String())
 	}
 }

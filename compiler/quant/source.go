@@ -17,11 +17,17 @@ import (
 )
 
 // Preprocess is how a calibration image becomes a model input: the
-// shorter side resized to Size/0.875 (ImageNet's 256 for 224), the centre
-// Size×Size crop, and each channel normalised as (v − Mean)/Std.
+// shorter side resized to Size/Crop (Crop 0 means 0.875, ImageNet's 256 for
+// 224; 1 keeps the whole shorter side), the centre Size×Size crop, and each
+// channel normalised as (v − Mean)/Std. Grey
+// makes a one-channel input of the luma 0.299·R + 0.587·G + 0.114·B (as
+// torchvision's Grayscale), for models of grey images; Mean and Std then
+// hold one value each.
 type Preprocess struct {
 	Size      int
+	Crop      float64
 	Mean, Std []float32
+	Grey      bool
 }
 
 // ImageNet returns the preprocessing of torchvision's ImageNet models at
@@ -84,12 +90,22 @@ func OpenSource(dir string, pre Preprocess, n int) (Source, error) {
 		if pre.Size <= 0 {
 			return nil, fmt.Errorf("image size %d: want a positive size", pre.Size)
 		}
-		if pre.Mean == nil {
+		if pre.Crop == 0 {
+			pre.Crop = 0.875
+		}
+		if !(pre.Crop > 0 && pre.Crop <= 1) {
+			return nil, fmt.Errorf("crop fraction %g: want one in (0, 1]", pre.Crop)
+		}
+		if pre.Mean == nil && !pre.Grey {
 			d := ImageNet(pre.Size)
 			pre.Mean, pre.Std = d.Mean, d.Std
 		}
-		if len(pre.Mean) != 3 || len(pre.Std) != 3 {
-			return nil, fmt.Errorf("%d means and %d stds; RGB images need 3 of each", len(pre.Mean), len(pre.Std))
+		c := 3
+		if pre.Grey {
+			c = 1
+		}
+		if len(pre.Mean) != c || len(pre.Std) != c {
+			return nil, fmt.Errorf("%d means and %d stds for images of %d channels; give %d of each", len(pre.Mean), len(pre.Std), c, c)
 		}
 		return &imageSource{files: images, pre: pre}, nil
 	}
@@ -110,29 +126,46 @@ func (s *imageSource) Sample(i int) (*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	img = CenterCrop(img, s.pre.Size)
+	img = CenterCrop(img, s.pre.Size, s.pre.Crop)
+	if s.pre.Grey {
+		img = grey(img)
+	}
 	t := xgraph.Zero(xgraph.Float32, img.C, img.H, img.W)
 	imageio.Normalize(t.F, img, s.pre.Mean, s.pre.Std)
 	return t, nil
 }
 
-// CenterCrop resizes m so that its shorter side is round(size/0.875) and
-// returns the centre size×size crop, ImageNet's evaluation transform.
-func CenterCrop(m *imageio.Image, size int) *imageio.Image {
-	short := int(math.Round(float64(size) / 0.875))
+// CenterCrop resizes m so that its shorter side is round(size/crop) and
+// returns the centre size×size crop: ImageNet's evaluation transform with
+// crop 0.875. An image of that size already is not resampled.
+func CenterCrop(m *imageio.Image, size int, crop float64) *imageio.Image {
+	short := int(math.Round(float64(size) / crop))
 	w, h := m.W, m.H
 	if w < h {
 		w, h = short, int(math.Round(float64(m.H)*float64(short)/float64(m.W)))
 	} else {
 		w, h = int(math.Round(float64(m.W)*float64(short)/float64(m.H))), short
 	}
-	r := transform.ResizeImage(m, 0, 0, m.W, m.H, max(w, size), max(h, size))
+	r := m
+	if w, h = max(w, size), max(h, size); w != m.W || h != m.H {
+		r = transform.ResizeImage(m, 0, 0, m.W, m.H, w, h)
+	}
 	x0, y0 := (r.W-size)/2, (r.H-size)/2
 	out := imageio.NewImage(r.C, size, size)
 	for c := 0; c < r.C; c++ {
 		for y := 0; y < size; y++ {
 			copy(out.Pix[(c*size+y)*size:(c*size+y+1)*size], r.Pix[(c*r.H+y0+y)*r.W+x0:])
 		}
+	}
+	return out
+}
+
+// grey returns the luma of an RGB image as a one-channel image.
+func grey(m *imageio.Image) *imageio.Image {
+	out := imageio.NewImage(1, m.H, m.W)
+	r, g, b := m.Plane(0), m.Plane(1), m.Plane(2)
+	for i := range out.Pix {
+		out.Pix[i] = 0.299*r[i] + 0.587*g[i] + 0.114*b[i]
 	}
 	return out
 }

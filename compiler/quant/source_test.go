@@ -64,6 +64,22 @@ func TestImageFolder(t *testing.T) {
 	if err != nil || lim.Len() != 2 {
 		t.Errorf("calib-n 2: %d samples, %v", lim.Len(), err)
 	}
+	grey, err := quant.OpenSource(dir, quant.Preprocess{Size: 8, Grey: true, Mean: []float32{0.5}, Std: []float32{0.25}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = grey.Sample(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b.png is (0, 128/255, 1): luma 0.587·0.502 + 0.114.
+	want := float32((0.587*128/255+0.114)-0.5) / 0.25
+	if len(s.Shape) != 3 || s.Shape[0] != 1 || abs32(s.F[5]-want) > 1e-5 {
+		t.Errorf("grey sample %v, element %g; want [1 8 8] and %g", s.Shape, s.F[5], want)
+	}
+	if _, err := quant.OpenSource(dir, quant.Preprocess{Size: 8, Grey: true}, 0); err == nil || !strings.Contains(err.Error(), "give 1 of each") {
+		t.Errorf("grey without a mean: %v", err)
+	}
 }
 
 func abs32(x float32) float32 {
