@@ -170,7 +170,8 @@ const (
 
 // Check reports whether m is consistent: one input tensor, each layer
 // reading tensors defined before it and defining a new one, output shapes
-// that follow from the inputs and windows, parameters of the right sizes,
+// that follow from the inputs and windows (padding below the kernel's
+// size on each side), parameters of the right sizes,
 // positions within ±64 and shifts as Legalize sets them and within their
 // fields.
 func Check(m *Model) error {
@@ -250,6 +251,14 @@ func checkLayer(l *Layer, defined, byName map[string]*Tensor) error {
 	var want [3]int
 	switch l.Op {
 	case OpConv, OpDepthwise, OpMaxPool, OpAvgPool:
+		for j, k := range l.Kernel {
+			if k < 1 || k > maxDim || l.Stride[j] < 1 || l.Stride[j] > maxDim {
+				return fmt.Errorf("kernel %v, stride %v", l.Kernel, l.Stride)
+			}
+			if l.Pad[j] < 0 || l.Pad[j] >= k || l.Pad[j+2] < 0 || l.Pad[j+2] >= k {
+				return fmt.Errorf("padding %v for kernel %v", l.Pad, l.Kernel)
+			}
+		}
 		w, err := geom.Window{Stride: l.Stride[:], Padding: l.Pad[:2], PadEnd: l.Pad[2:]}.Resolve([]int{x[1], x[2]}, l.Kernel[:], false)
 		if err != nil {
 			return err

@@ -245,6 +245,11 @@ func (p *plan) window(n *xgraph.Node, l *Layer, kernel []int) (geom.Window, erro
 	if err != nil || plain.Out[0] != w.Out[0] || plain.Out[1] != w.Out[1] {
 		return w, xgraph.Unsupported(n, "ceil_mode", "ceil mode that adds an output row or column")
 	}
+	for j := range 2 {
+		if w.Padding[j] >= w.Kernel[j] || w.PadEnd[j] >= w.Kernel[j] {
+			return w, xgraph.Unsupported(n, "pads", "padding %v, %v as wide as the kernel %v", w.Padding, w.PadEnd, w.Kernel)
+		}
+	}
 	l.Kernel = [2]int{w.Kernel[0], w.Kernel[1]}
 	l.Stride = [2]int{w.Stride[0], w.Stride[1]}
 	l.Pad = [4]int{w.Padding[0], w.Padding[1], w.PadEnd[0], w.PadEnd[1]}
