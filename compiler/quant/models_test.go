@@ -19,7 +19,7 @@ func (s samples) Sample(i int) (*xgraph.Tensor, error) { return s[i], nil }
 // modelSamples returns the committed input batch of a test model split
 // into images, followed by extra seeded standard-normal images (the
 // reduced models were exported with inputs of that distribution).
-func modelSamples(t *testing.T, dir string, extra int) samples {
+func modelSamples(t testing.TB, dir string, extra int) samples {
 	x, _, err := onnx.ReadTensor(filepath.Join(dir, "test_data_set_0", "input_0.pb"))
 	if err != nil {
 		t.Fatal(err)
@@ -96,5 +96,46 @@ func TestModels(t *testing.T) {
 				t.Errorf("cosine %.4f (want ≥ %g), top-1 agreement %.3f (want ≥ %g)", a.CosineMean, minCosine, a.Top1, minTop1)
 			}
 		})
+	}
+}
+
+// BenchmarkEngine times the quant-ref engine on one 64×64 image of the
+// reduced ResNet-18 and reports images per second.
+func BenchmarkEngine(b *testing.B) {
+	dir := filepath.Join("..", "onnx", "testdata", "models", "resnet18_small")
+	g, err := onnx.Load(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := modelSamples(b, dir, 0)
+	m, _, err := quant.Quantize(g, src, quant.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, err := quant.Batch(src, 0, 1, [3]int{3, 64, 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := m.Run(x); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "img/s")
+}
+
+// BenchmarkQuantize times quantising the reduced ResNet-18 with eight
+// calibration images in batches of four.
+func BenchmarkQuantize(b *testing.B) {
+	dir := filepath.Join("..", "onnx", "testdata", "models", "resnet18_small")
+	src := modelSamples(b, dir, 6)
+	for b.Loop() {
+		g, err := onnx.Load(filepath.Join(dir, "model.onnx"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := quant.Quantize(g, src, quant.Options{BatchSize: 4}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
