@@ -56,6 +56,7 @@ func newRootCmd() *cobra.Command {
 		newDataCmd(),
 		newDPUCmd(),
 		newONNXCmd(),
+		newQuantizeCmd(),
 		newHPOCmd(),
 		newBenchCmd(),
 	)

@@ -37,14 +37,21 @@ const (
 
 // Round returns x / 2^s rounded with mode.
 func Round(x int64, s int, mode int) int64 {
-	v := float64(x) / math.Exp2(float64(s))
+	return int64(RoundFloat(float64(x)/math.Exp2(float64(s)), mode))
+}
+
+// RoundFloat rounds v to an integer with mode: RoundDPU takes halves toward
+// +inf (floor(v + 1/2)), RoundStandard away from zero, RoundPy3 to even.
+// The quantiser rounds real values onto the fixed-point grid with it, so
+// that it and the layers agree on what each mode means.
+func RoundFloat(v float64, mode int) float64 {
 	switch mode {
 	case RoundStandard:
-		return int64(math.Round(v))
+		return math.Round(v)
 	case RoundPy3:
-		return int64(math.RoundToEven(v))
+		return math.RoundToEven(v)
 	}
-	return int64(math.Floor(v + 0.5))
+	return math.Floor(v + 0.5)
 }
 
 // Out is the requantisation of a layer: the accumulator's right shift,
