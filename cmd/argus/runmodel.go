@@ -35,6 +35,14 @@ or images and prints its outputs: the top classes of a classifier's scores,
 the values of anything else.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(mean) != 3 || len(std) != 3 {
+				return fmt.Errorf("--mean and --std need 3 values each, got %d and %d", len(mean), len(std))
+			}
+			for i := range 3 {
+				if m, s := float64(mean[i]), float64(std[i]); math.IsNaN(m) || math.IsInf(m, 0) || !(s > 0) || math.IsInf(s, 0) {
+					return fmt.Errorf("--mean values must be finite and --std values positive and finite, got %v and %v", mean, std)
+				}
+			}
 			g, _, err := model.load(args[0])
 			if err != nil {
 				return err
@@ -101,7 +109,7 @@ the values of anything else.`,
 	f := cmd.Flags()
 	f.Var(&inputs, "input", "input tensor (.pb TensorProto) or image (.png, .jpg), in the model's input order or as NAME=PATH; repeat for several inputs")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
-	f.IntVar(&top, "top", 5, "classes to list for a classifier output (N×K scores)")
+	intFlag(f, &top, "top", 5, 0, noLimit, "classes to list for a classifier output (N×K scores; 0: list values)")
 	f.Float32SliceVar(&mean, "mean", []float32{0.485, 0.456, 0.406}, "per-channel mean subtracted from images scaled to [0,1]")
 	f.Float32SliceVar(&std, "std", []float32{0.229, 0.224, 0.225}, "per-channel standard deviation images are divided by")
 	model.register(cmd)
@@ -208,9 +216,6 @@ func readInput(path string, v *xgraph.Value, mean, std []float32) (*xgraph.Tenso
 	img, _, err := image.Decode(f)
 	if err != nil {
 		return nil, fmt.Errorf("input %s: %w", path, err)
-	}
-	if len(mean) != 3 || len(std) != 3 {
-		return nil, fmt.Errorf("--mean and --std need 3 values each")
 	}
 	b := img.Bounds()
 	h, w := b.Dy(), b.Dx()

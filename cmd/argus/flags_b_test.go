@@ -1,0 +1,196 @@
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// rangedFamilies are the commands whose numeric flags check their range
+// at parse time (the training, evaluation, clustering, model and benchmark
+// commands).
+var rangedFamilies = []string{"argus train mnist", "argus eval mnist", "argus eval reid", "argus cluster",
+	"argus run", "argus inspect", "argus bench gemm", "argus bench train-step", "argus bench infer"}
+
+// TestNumericFlagsStateRanges: every int, float and duration flag of those
+// commands is one that checks its range, and its help states the range.
+func TestNumericFlagsStateRanges(t *testing.T) {
+	seen := map[string]bool{}
+	walk(newRootCmd(), func(cmd *cobra.Command) {
+		path := cmd.CommandPath()
+		found := false
+		for _, f := range rangedFamilies {
+			found = found || f == path
+		}
+		if !found {
+			return
+		}
+		seen[path] = true
+		cmd.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if f.Hidden || f.Deprecated != "" {
+				return
+			}
+			var text string
+			switch v := f.Value.(type) {
+			case *intRange:
+				text = intRangeText(v.min, v.max)
+			case *floatRange:
+				text = v.text()
+			case *durationRange:
+				text = v.text()
+			default:
+				switch f.Value.Type() {
+				case "int", "int64", "int32", "float", "float32", "float64", "duration", "uint", "uint32":
+					t.Errorf("%s --%s: a %s flag that does not check its range", path, f.Name, f.Value.Type())
+				}
+				return
+			}
+			if !strings.HasSuffix(f.Usage, "("+text+")") {
+				t.Errorf("%s --%s: usage %q does not state the range %q", path, f.Name, f.Usage, text)
+			}
+		})
+	})
+	for _, f := range rangedFamilies {
+		if !seen[f] {
+			t.Errorf("no command %s", f)
+		}
+	}
+}
+
+// TestFlagRanges: a value outside a flag's range is refused when the flags
+// are parsed, in one line naming the flag, before any file is read.
+func TestFlagRanges(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"eval", "mnist", "--checkpoint", "x", "--batch", "4000000000"}, `invalid argument "4000000000" for "--batch" flag: must be 1 to 65536`},
+		{[]string{"eval", "mnist", "--checkpoint", "x", "--batch", "0"}, `"--batch" flag: must be 1 to 65536`},
+		{[]string{"eval", "mnist", "--checkpoint", "x", "--batch", "-1"}, `"--batch" flag: must be 1 to 65536`},
+		{[]string{"eval", "mnist", "--checkpoint", "x", "--limit", "-5"}, `"--limit" flag: must be at least 0`},
+		{[]string{"eval", "mnist", "--checkpoint", "x", "--batch", "99999999999999999999"}, `"--batch" flag: must be 1 to 65536`},
+		{[]string{"train", "mnist", "--batch", "0"}, `"--batch" flag: must be 1 to 65536`},
+		{[]string{"train", "mnist", "--batch", "-1"}, `"--batch" flag: must be 1 to 65536`},
+		{[]string{"train", "mnist", "--limit", "-5"}, `"--limit" flag: must be at least 0`},
+		{[]string{"train", "mnist", "--warmup", "-5"}, `"--warmup" flag: must be at least 0`},
+		{[]string{"train", "mnist", "--epochs", "0"}, `"--epochs" flag: must be 1 to`},
+		{[]string{"train", "mnist", "--lr", "0"}, `"--lr" flag: must be above 0`},
+		{[]string{"train", "mnist", "--lr", "NaN"}, `"--lr" flag: must be a finite number above 0`},
+		{[]string{"train", "mnist", "--lr", "abc"}, `"--lr" flag: not a number`},
+		{[]string{"train", "mnist", "--weight-decay", "NaN"}, `"--weight-decay" flag: must be a finite number at least 0`},
+		{[]string{"train", "mnist", "--weight-decay", "-1"}, `"--weight-decay" flag: must be at least 0`},
+		{[]string{"train", "mnist", "--momentum", "NaN"}, `"--momentum" flag: must be a finite number in [0, 1)`},
+		{[]string{"train", "mnist", "--momentum", "1"}, `"--momentum" flag: must be in [0, 1)`},
+		{[]string{"train", "mnist", "--ema", "Inf"}, `"--ema" flag: must be a finite number in [0, 1)`},
+		{[]string{"train", "mnist", "--gamma", "-1"}, `"--gamma" flag: must be above 0`},
+		{[]string{"train", "mnist", "--label-smoothing", "1"}, `"--label-smoothing" flag: must be in [0, 1)`},
+		{[]string{"train", "mnist", "--max-minutes", "-1"}, `"--max-minutes" flag: must be at least 0`},
+		{[]string{"train", "mnist", "--workers", "-1"}, `"--workers" flag: must be 0 to 1024`},
+		{[]string{"train", "mnist", "--accumulate", "0"}, `"--accumulate" flag: must be 1 to 65536`},
+		{[]string{"cluster", "--features", "x", "--rho", "-1"}, `"--rho" flag: must be in [0, 1]`},
+		{[]string{"cluster", "--features", "x", "--rho", "NaN"}, `"--rho" flag: must be a finite number in [0, 1]`},
+		{[]string{"cluster", "--features", "x", "--eps", "-0.5"}, `"--eps" flag: must be at least 0`},
+		{[]string{"cluster", "--features", "x", "--min-samples", "0"}, `"--min-samples" flag: must be at least 1`},
+		{[]string{"cluster", "--features", "x", "--k1", "0"}, `"--k1" flag: must be at least 1`},
+		{[]string{"eval", "reid", "--features", "x", "--lambda", "2"}, `"--lambda" flag: must be in [0, 1]`},
+		{[]string{"eval", "reid", "--features", "x", "--max-rank", "0"}, `"--max-rank" flag: must be at least 1`},
+		{[]string{"run", "m.onnx", "--top", "-1"}, `"--top" flag: must be at least 0`},
+		{[]string{"bench", "gemm", "--m", "0"}, `"--m" flag: must be 1 to 1048575`},
+		{[]string{"bench", "gemm", "--batch", "-1"}, `"--batch" flag: must be 1 to 1048575`},
+		{[]string{"bench", "gemm", "--min-time", "-1s"}, `"--min-time" flag: must be at least 1ms`},
+		{[]string{"bench", "gemm", "--min-time", "soon"}, `"--min-time" flag: not a duration`},
+		{[]string{"bench", "gemm", "--rounds", "0"}, `"--rounds" flag: must be at least 1`},
+		{[]string{"bench", "gemm", "--m", "1048575", "--n", "1048575", "--k", "1048575", "--batch", "1048575"}, "more than the limit"},
+		{[]string{"bench", "train-step", "--warmup", "-5"}, `"--warmup" flag: must be at least 0`},
+		{[]string{"bench", "infer", "--batch", "0"}, `"--batch" flag: must be 1 to 65536`},
+		{[]string{"bench", "infer", "--batch", "65536", "--size", "16384"}, "is too large"},
+		{[]string{"bench", "infer", "--iters", "0"}, `"--iters" flag: must be at least 1`},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			code, stdout, stderr := runCLI(c.args...)
+			if code == 0 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want one line with %q", code, stdout, stderr, c.want)
+			}
+		})
+	}
+}
+
+func TestRangeValues(t *testing.T) {
+	var i int
+	ir := &intRange{p: &i, min: -2, max: 3}
+	for s, ok := range map[string]bool{"-2": true, "3": true, "0x3": true, "4": false, "-3": false, "1.5": false, "": false, "9223372036854775808": false} {
+		if err := ir.Set(s); (err == nil) != ok {
+			t.Errorf("int in [-2, 3]: Set(%q) error %v", s, err)
+		}
+	}
+	var f float64
+	open := &floatRange{p: &f, min: 0, max: 1, minOpen: true, maxOpen: true}
+	for s, ok := range map[string]bool{"0.5": true, "1e-300": true, "0": false, "1": false, "NaN": false, "-Inf": false, "1e400": false, "x": false} {
+		if err := open.Set(s); (err == nil) != ok {
+			t.Errorf("float in (0, 1): Set(%q) error %v", s, err)
+		}
+	}
+	if open.text() != "in (0, 1)" || (&floatRange{min: 0, max: math.Inf(1)}).text() != "at least 0" {
+		t.Errorf("range texts %q", open.text())
+	}
+	var d time.Duration
+	dr := &durationRange{p: &d}
+	for s, ok := range map[string]bool{"0s": true, "1h": true, "-1s": false, "5": false} {
+		if err := dr.Set(s); (err == nil) != ok {
+			t.Errorf("duration: Set(%q) error %v", s, err)
+		}
+	}
+}
+
+// TestHalfFlag: float16 re-ranking is the default, turned off by
+// --no-half; the help shows no flag with a default of true that could
+// only be given as --flag=false.
+func TestHalfFlag(t *testing.T) {
+	code, help, _ := runCLI("eval", "reid", "--help")
+	if code != 0 || strings.Contains(help, "(default true)") || !strings.Contains(help, "--no-half") {
+		t.Errorf("help:\n%s", help)
+	}
+	walk(newRootCmd(), func(cmd *cobra.Command) {
+		cmd.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if f.Value.Type() == "bool" && f.DefValue == "true" && !f.Hidden && f.Deprecated == "" {
+				t.Errorf("%s --%s: a boolean flag on by default", cmd.CommandPath(), f.Name)
+			}
+		})
+	})
+}
+
+// TestOutputIsNotAnInput: an output path that names one of the command's
+// inputs is refused, and the input is left as it was.
+func TestOutputIsNotAnInput(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.svg")
+	os.WriteFile(model, []byte("not a model"), 0o644)
+	feats := filepath.Join(dir, "feats.json")
+	os.WriteFile(feats, []byte(`{"features": [[1, 0], [0, 1]]}`), 0o644)
+	link := filepath.Join(dir, "link.json")
+	os.Symlink(feats, link)
+	for _, c := range []struct {
+		args  []string
+		input string
+		want  string
+	}{
+		{[]string{"inspect", model, "--dot", model}, model, "--dot " + model + " is the input " + model},
+		{[]string{"cluster", "--features", feats, "--out", feats}, feats, "--out " + feats + " is the input " + feats},
+		{[]string{"cluster", "--features", feats, "--out", link}, feats, "is the input"},
+	} {
+		before, _ := os.ReadFile(c.input)
+		code, stdout, stderr := runCLI(c.args...)
+		if code == 0 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %q", c.args, code, stdout, stderr, c.want)
+		}
+		if after, _ := os.ReadFile(c.input); string(after) != string(before) {
+			t.Errorf("%v changed its input", c.args)
+		}
+	}
+}
