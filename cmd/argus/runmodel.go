@@ -24,7 +24,7 @@ func newRunCmd() *cobra.Command {
 	var inputs pathList
 	var asJSON bool
 	var model modelOptions
-	var top int
+	var top, maxMiB int
 	var mean, std []float32
 	cmd := &cobra.Command{
 		Use:   "run MODEL --input x.pb|image.png",
@@ -32,7 +32,12 @@ func newRunCmd() *cobra.Command {
 		Long: `Reads a model file (ONNX), runs the standard passes over it as argus inspect
 does (--no-optimize runs the graph as imported), feeds it the --input tensors
 or images and prints its outputs: the top classes of a classifier's scores,
-the values of anything else.`,
+the values of anything else.
+
+No tensor a node makes may take more than --max-memory MiB (4096 by
+default): a node asking for more (a ConstantOfShape, Expand, Tile or Resize
+to a huge shape, say) fails with an error naming it and the shape, before
+anything is allocated.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(mean) != 3 || len(std) != 3 {
@@ -43,11 +48,12 @@ the values of anything else.`,
 					return fmt.Errorf("--mean values must be finite and --std values positive and finite, got %v and %v", mean, std)
 				}
 			}
+			model.maxBytes = int64(maxMiB) << 20
 			g, _, err := model.load(args[0])
 			if err != nil {
 				return err
 			}
-			exec, err := executor.New(g)
+			exec, err := executor.NewWith(g, executor.Options{MaxTensorBytes: int64(maxMiB) << 20})
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -109,6 +115,7 @@ the values of anything else.`,
 	f := cmd.Flags()
 	f.Var(&inputs, "input", "input tensor (.pb TensorProto) or image (.png, .jpg), in the model's input order or as NAME=PATH; repeat for several inputs")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	intFlag(f, &maxMiB, "max-memory", int(executor.DefaultMaxTensorBytes>>20), 1, 1<<30, "largest tensor a node may make, in MiB")
 	intFlag(f, &top, "top", 5, 0, noLimit, "classes to list for a classifier output (N×K scores; 0: list values)")
 	f.Float32SliceVar(&mean, "mean", []float32{0.485, 0.456, 0.406}, "per-channel mean subtracted from images scaled to [0,1]")
 	f.Float32SliceVar(&std, "std", []float32{0.229, 0.224, 0.225}, "per-channel standard deviation images are divided by")

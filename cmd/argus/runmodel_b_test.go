@@ -1,0 +1,69 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"argus/compiler/onnx"
+	"argus/compiler/onnx/onnxpb"
+	"argus/compiler/xgraph"
+)
+
+// writeFillModel writes an ONNX model of one ConstantOfShape node named
+// "fill" whose shape is a constant, and returns its path.
+func writeFillModel(t *testing.T, shape ...int64) string {
+	t.Helper()
+	str := proto.String
+	m := &onnxpb.ModelProto{
+		IrVersion:   proto.Int64(8),
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: str(""), Version: proto.Int64(13)}},
+		Graph: &onnxpb.GraphProto{
+			Name:        str("fill"),
+			Node:        []*onnxpb.NodeProto{{Name: str("fill"), OpType: str("ConstantOfShape"), Input: []string{"s"}, Output: []string{"y"}}},
+			Initializer: []*onnxpb.TensorProto{onnx.TensorProto(xgraph.NewInt(xgraph.Int64, shape, len(shape)), "s")},
+			Output:      []*onnxpb.ValueInfoProto{{Name: str("y")}},
+		},
+	}
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "fill.onnx")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestRunMaxMemory: argus run refuses a node's output above --max-memory
+// (4 GiB by default) with one line naming the node and the shape, and
+// inspect shows such a model without computing it.
+func TestRunMaxMemory(t *testing.T) {
+	small := writeFillModel(t, 1024, 1024) // 4 MiB
+	huge := writeFillModel(t, 1<<20, 1<<20)
+	overflow := writeFillModel(t, 1<<32, 1<<32)
+	if out, errs, code := onnxCLI("run", small, "--json", "--top", "0"); code != 0 || !strings.Contains(out, `"shape":[1024,1024]`) {
+		t.Errorf("4 MiB under the default limit: exit %d, %.200s, %s", code, out, errs)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", small, "--max-memory", "1"}, "argus run: node fill (ConstantOfShape): output shape [1024 1024] needs 4.0 MiB, over the limit of 1.0 MiB for one tensor"},
+		{[]string{"run", huge}, "argus run: node fill (ConstantOfShape): output shape [1048576 1048576] needs 4096.0 GiB, over the limit of 4.0 GiB for one tensor"},
+		{[]string{"run", overflow, "--json"}, "argus run: node fill (ConstantOfShape): output shape [4294967296 4294967296] has more elements than memory can hold"},
+		{[]string{"run", small, "--max-memory", "0"}, `"--max-memory" flag: must be 1 to`},
+	} {
+		out, errs, code := onnxCLI(c.args...)
+		if code == 0 || out != "" || errs != c.want+"\n" && !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("%v: exit %d, stdout %.200q, stderr %q; want %q", c.args, code, out, errs, c.want)
+		}
+	}
+	if out, errs, code := onnxCLI("inspect", huge); code != 0 || !strings.Contains(out, "ConstantOfShape") {
+		t.Errorf("inspect: exit %d, %.200s, %s", code, out, errs)
+	}
+}
