@@ -47,13 +47,14 @@ type mnistTrainReport struct {
 }
 
 // mnistEvalReport is the JSON printed by `argus eval mnist --json`.
+// Non-finite numbers (a checkpoint of non-finite weights) print as null.
 type mnistEvalReport struct {
-	Task         string  `json:"task"`
-	Checkpoint   string  `json:"checkpoint"`
-	Images       int     `json:"images"`
-	TestAccuracy float64 `json:"test_accuracy"`
-	TestLoss     float64 `json:"test_loss"`
-	Seconds      float64 `json:"seconds"`
+	Task         string      `json:"task"`
+	Checkpoint   string      `json:"checkpoint"`
+	Images       int         `json:"images"`
+	TestAccuracy train.Float `json:"test_accuracy"`
+	TestLoss     train.Float `json:"test_loss"`
+	Seconds      float64     `json:"seconds"`
 }
 
 func loadMNIST(dir string) (train, test classify.Dataset, err error) {
@@ -280,12 +281,21 @@ func newEvalMNISTCmd() *cobra.Command {
 			start := time.Now()
 			loss, acc := classify.Evaluate(m, testSet, batch)
 			rep := mnistEvalReport{Task: "mnist", Checkpoint: ckpt, Images: testSet.Len(),
-				TestAccuracy: acc, TestLoss: loss, Seconds: time.Since(start).Seconds()}
+				TestAccuracy: train.Float(acc), TestLoss: train.Float(loss), Seconds: time.Since(start).Seconds()}
+			// The report comes out, then a loss that is not finite fails
+			// the command.
+			var bad error
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				bad = fmt.Errorf("test loss is %v: the checkpoint %s gives non-finite scores", loss, ckpt)
+			}
 			if asJSON {
-				return printJSON(cmd, rep)
+				if err := printJSON(cmd, rep); err != nil {
+					return err
+				}
+				return bad
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "test accuracy %.2f%% (%d images), test loss %.4f\n", 100*acc, rep.Images, loss)
-			return nil
+			return bad
 		},
 	}
 	f := cmd.Flags()

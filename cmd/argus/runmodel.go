@@ -17,7 +17,17 @@ import (
 	"argus/compiler/executor"
 	"argus/compiler/onnx"
 	"argus/compiler/xgraph"
+	"argus/train"
 )
+
+// numel returns the number of elements of shape.
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
 
 // newRunCmd builds argus run.
 func newRunCmd() *cobra.Command {
@@ -92,8 +102,20 @@ anything is allocated.`,
 			for i, t := range outs {
 				res.Outputs = append(res.Outputs, describeOutput(g.Outputs[i].Name, t, top))
 			}
+			// Non-finite outputs still print (null in JSON), then fail the
+			// command.
+			var bad error
+			for _, o := range res.Outputs {
+				if o.NonFinite > 0 {
+					bad = fmt.Errorf("output %s holds %d NaN or infinite values of %d", o.Name, o.NonFinite, numel(o.Shape))
+					break
+				}
+			}
 			if asJSON {
-				return printJSON(cmd, res)
+				if err := printJSON(cmd, res); err != nil {
+					return err
+				}
+				return bad
 			}
 			w := cmd.OutOrStdout()
 			for _, o := range res.Outputs {
@@ -109,7 +131,7 @@ anything is allocated.`,
 				}
 			}
 			fmt.Fprintf(w, "latency %.2f ms\n", res.LatencyMS)
-			return nil
+			return bad
 		},
 	}
 	f := cmd.Flags()
@@ -140,17 +162,20 @@ type runResult struct {
 }
 
 type runOutput struct {
-	Name   string       `json:"name"`
-	DType  string       `json:"dtype"`
-	Shape  []int        `json:"shape"`
-	Top    [][]classHit `json:"top,omitempty"` // per batch item
-	Values []float64    `json:"values,omitempty"`
+	Name  string       `json:"name"`
+	DType string       `json:"dtype"`
+	Shape []int        `json:"shape"`
+	Top   [][]classHit `json:"top,omitempty"` // per batch item
+	// Values and the scores print non-finite numbers as null.
+	Values []train.Float `json:"values,omitempty"`
+	// NonFinite counts the output's NaN and infinite values.
+	NonFinite int `json:"non_finite,omitempty"`
 }
 
 type classHit struct {
-	Class int     `json:"class"`
-	Score float64 `json:"score"`
-	Prob  float64 `json:"prob"`
+	Class int         `json:"class"`
+	Score train.Float `json:"score"`
+	Prob  train.Float `json:"prob"`
 }
 
 // maxPrinted bounds the values listed for an output that is not a
@@ -159,6 +184,11 @@ const maxPrinted = 64
 
 func describeOutput(name string, t *xgraph.Tensor, top int) runOutput {
 	o := runOutput{Name: name, DType: t.DType.String(), Shape: t.Shape}
+	for _, v := range t.F {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			o.NonFinite++
+		}
+	}
 	if o.Shape == nil {
 		o.Shape = []int{}
 	}
@@ -177,7 +207,7 @@ func describeOutput(name string, t *xgraph.Tensor, top int) runOutput {
 		return o
 	}
 	for i := 0; i < min(t.Len(), maxPrinted); i++ {
-		o.Values = append(o.Values, t.Float(i))
+		o.Values = append(o.Values, train.Float(t.Float(i)))
 	}
 	return o
 }
@@ -198,7 +228,7 @@ func topK(scores []float32, top int) []classHit {
 	hits := make([]classHit, 0, top)
 	for _, i := range idx[:min(top, len(scores))] {
 		v := float64(scores[i])
-		hits = append(hits, classHit{Class: i, Score: v, Prob: math.Exp(v-m) / sum})
+		hits = append(hits, classHit{Class: i, Score: train.Float(v), Prob: train.Float(math.Exp(v-m) / sum)})
 	}
 	return hits
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,9 +10,13 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"argus/checkpoint"
 	"argus/compiler/onnx"
 	"argus/compiler/onnx/onnxpb"
 	"argus/compiler/xgraph"
+	"argus/models"
+	"argus/nn"
+	"argus/tensor"
 )
 
 // writeFillModel writes an ONNX model of one ConstantOfShape node named
@@ -65,5 +71,52 @@ func TestRunMaxMemory(t *testing.T) {
 	}
 	if out, errs, code := onnxCLI("inspect", huge); code != 0 || !strings.Contains(out, "ConstantOfShape") {
 		t.Errorf("inspect: exit %d, %.200s, %s", code, out, errs)
+	}
+}
+
+// TestNonFiniteResults: NaN or infinite numbers in a result print as null
+// in the one JSON object, and the command then fails with one line saying
+// so, for argus run and argus eval mnist.
+func TestNonFiniteResults(t *testing.T) {
+	str := proto.String
+	tensorAttr := onnxpb.AttributeProto_TENSOR
+	m := &onnxpb.ModelProto{
+		IrVersion:   proto.Int64(8),
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: str(""), Version: proto.Int64(13)}},
+		Graph: &onnxpb.GraphProto{
+			Name: str("nan"),
+			Node: []*onnxpb.NodeProto{{Name: str("fill"), OpType: str("ConstantOfShape"), Input: []string{"s"}, Output: []string{"y"},
+				Attribute: []*onnxpb.AttributeProto{{Name: str("value"), Type: &tensorAttr,
+					T: onnx.TensorProto(xgraph.NewFloat([]float32{float32(math.NaN())}, 1), "v")}}}},
+			Initializer: []*onnxpb.TensorProto{onnx.TensorProto(xgraph.NewInt(xgraph.Int64, []int64{2, 3}, 2), "s")},
+			Output:      []*onnxpb.ValueInfoProto{{Name: str("y")}},
+		},
+	}
+	b, _ := proto.Marshal(m)
+	model := filepath.Join(t.TempDir(), "nan.onnx")
+	os.WriteFile(model, b, 0o644)
+	for _, args := range [][]string{{"run", model, "--json"}, {"run", model, "--json", "--top", "0"}} {
+		out, errs, code := onnxCLI(args...)
+		var res map[string]any
+		if code == 0 || json.Unmarshal([]byte(out), &res) != nil || !strings.Contains(out, "null") ||
+			errs != "argus run: output y holds 6 NaN or infinite values of 6\n" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+
+	data := fakeMNIST(t)
+	net := models.NewMNISTNet(tensor.NewRNG(1))
+	for _, s := range nn.StateDict(net) {
+		s.Value.Data()[0] = float32(math.NaN())
+	}
+	ckpt := filepath.Join(t.TempDir(), "nan.safetensors")
+	if err := checkpoint.Save(ckpt, net, checkpoint.Contents{Metadata: map[string]string{"model": "mnist-cnn"}}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI("eval", "mnist", "--checkpoint", ckpt, "--data", data, "--json")
+	rep := map[string]any{}
+	if code == 0 || json.Unmarshal([]byte(out), &rep) != nil || rep["test_loss"] != nil ||
+		errs != "argus eval mnist: test loss is NaN: the checkpoint "+ckpt+" gives non-finite scores\n" {
+		t.Errorf("eval mnist of NaN weights: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
