@@ -233,6 +233,10 @@ func topK(scores []float32, top int) []classHit {
 	return hits
 }
 
+// maxImageSide bounds the sides of an image given to --input, and of the
+// size a model resizes it to: 16384 pixels.
+const maxImageSide = 1 << 14
+
 // readInput reads a TensorProto file or decodes an image into a 1×3×H×W
 // tensor, resized to the input's static height and width when the model
 // fixes them and normalised with mean and std.
@@ -250,6 +254,17 @@ func readInput(path string, v *xgraph.Value, mean, std []float32) (*xgraph.Tenso
 		return nil, fmt.Errorf("input: %w", err)
 	}
 	defer f.Close()
+	// The header's size is checked before the pixels are decoded.
+	ic, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return nil, fmt.Errorf("input %s: %w", path, err)
+	}
+	if ic.Width < 1 || ic.Height < 1 || ic.Width > maxImageSide || ic.Height > maxImageSide {
+		return nil, fmt.Errorf("input %s: image of %d×%d pixels, want 1 to %d a side", path, ic.Width, ic.Height, maxImageSide)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return nil, fmt.Errorf("input %s: %w", path, err)
+	}
 	img, _, err := image.Decode(f)
 	if err != nil {
 		return nil, fmt.Errorf("input %s: %w", path, err)
@@ -262,6 +277,9 @@ func readInput(path string, v *xgraph.Value, mean, std []float32) (*xgraph.Tenso
 		}
 		if v.Shape[2] > 0 && v.Shape[3] > 0 {
 			h, w = v.Shape[2], v.Shape[3]
+		}
+		if h > maxImageSide || w > maxImageSide {
+			return nil, fmt.Errorf("input %s: model input %q asks for %d×%d images, more than %d a side", path, v.Name, h, w, maxImageSide)
 		}
 	}
 	t := xgraph.Zero(xgraph.Float32, 1, 3, h, w)

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"hash/crc32"
+	"image"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -118,5 +123,24 @@ func TestNonFiniteResults(t *testing.T) {
 	if code == 0 || json.Unmarshal([]byte(out), &rep) != nil || rep["test_loss"] != nil ||
 		errs != "argus eval mnist: test loss is NaN: the checkpoint "+ckpt+" gives non-finite scores\n" {
 		t.Errorf("eval mnist of NaN weights: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// TestRunHugeImage: an image whose header claims a huge size is refused
+// from its header, before its pixels are decoded.
+func TestRunHugeImage(t *testing.T) {
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewGray(image.Rect(0, 0, 1, 1)))
+	b := buf.Bytes()
+	// IHDR: length (4), type (4), width, height, ..., CRC over type+data.
+	binary.BigEndian.PutUint32(b[16:], 100000)
+	binary.BigEndian.PutUint32(b[20:], 100000)
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	path := filepath.Join(t.TempDir(), "huge.png")
+	os.WriteFile(path, b, 0o644)
+	model := filepath.Join(smallModelDir, "model.onnx")
+	out, errs, code := onnxCLI("run", model, "--input", path)
+	if code == 0 || out != "" || errs != "argus run: input "+path+": image of 100000×100000 pixels, want 1 to 16384 a side\n" {
+		t.Errorf("exit %d, stdout %.200q, stderr %q", code, out, errs)
 	}
 }
