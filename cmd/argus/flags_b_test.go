@@ -194,3 +194,25 @@ func TestOutputIsNotAnInput(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRangeFlags: whatever text a numeric flag is given, Set refuses it or
+// stores a value inside the flag's range.
+func FuzzRangeFlags(f *testing.F) {
+	for _, s := range []string{"0", "-1", "65536", "1e308", "NaN", "-Inf", "0x10", "1h", "-1s", "", "9223372036854775807"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var i int
+		if (&intRange{p: &i, min: 1, max: 65536}).Set(s) == nil && (i < 1 || i > 65536) {
+			t.Errorf("int %q stored %d", s, i)
+		}
+		var v float64
+		if (&floatRange{p: &v, min: 0, max: 1, maxOpen: true}).Set(s) == nil && !(v >= 0 && v < 1) {
+			t.Errorf("float %q stored %v", s, v)
+		}
+		var d time.Duration
+		if (&durationRange{p: &d, min: time.Millisecond}).Set(s) == nil && d < time.Millisecond {
+			t.Errorf("duration %q stored %v", s, d)
+		}
+	})
+}
