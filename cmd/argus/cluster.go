@@ -67,6 +67,9 @@ n×d tensor "features". --out writes {"labels": [...], "counts": [...],
 			if err != nil {
 				return err
 			}
+			if err := checkPairs(path, n, n); err != nil {
+				return err
+			}
 			logf := func(format string, args ...any) {
 				fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", args...)
 			}

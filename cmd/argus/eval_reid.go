@@ -56,6 +56,14 @@ lambda) replaces the distance.`,
 			if err != nil {
 				return err
 			}
+			nq, ng := fs.NumQuery(), fs.NumGallery()
+			if doRerank {
+				// Re-ranking takes the distances among all features.
+				nq, ng = nq+ng, nq+ng
+			}
+			if err := checkPairs(path, nq, ng); err != nil {
+				return err
+			}
 			var dist []float32
 			if doRerank {
 				dist, err = rerank.ReRank(fs.Query, fs.NumQuery(), fs.Gallery, fs.NumGallery(), fs.Dim, opt)
@@ -107,6 +115,20 @@ lambda) replaces the distance.`,
 	intFlag(f, &maxRank, "max-rank", reid.DefaultMaxRank, 1, noLimit, "length of the CMC curve")
 	cmd.MarkFlagRequired("features")
 	return cmd
+}
+
+// maxPairs bounds the distance matrices the re-ID commands compute: 2^31
+// float32 distances, 8 GiB (Market-1501's re-ranking needs a sixth of
+// that).
+const maxPairs = 1 << 31
+
+// checkPairs returns an error naming the file when an m×n distance matrix
+// would exceed maxPairs, before it is allocated.
+func checkPairs(path string, m, n int) error {
+	if m > 0 && n > maxPairs/m {
+		return fmt.Errorf("%s: %d×%d distances are more than the limit of %d (8 GiB)", path, m, n, maxPairs)
+	}
+	return nil
 }
 
 // rankAt returns CMC at rank r (1-based), or the last value for short

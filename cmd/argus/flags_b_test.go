@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -215,4 +216,39 @@ func FuzzRangeFlags(f *testing.F) {
 			t.Errorf("duration %q stored %v", s, d)
 		}
 	})
+}
+
+// TestDistanceLimit: features that would need a distance matrix above 8
+// GiB are refused, naming the file, before it is allocated.
+func TestDistanceLimit(t *testing.T) {
+	const n = 46341 // n² > 2^31
+	var b strings.Builder
+	b.WriteString(`{"features": [`)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "[%d]", i%7)
+	}
+	b.WriteString("]}")
+	feats := filepath.Join(t.TempDir(), "many.json")
+	os.WriteFile(feats, []byte(b.String()), 0o644)
+	list := func(v string) string { return "[" + strings.TrimSuffix(strings.Repeat(v+",", n-1), ",") + "]" }
+	rows := "[" + strings.TrimSuffix(strings.Repeat("[1],", n-1), ",") + "]"
+	reidFile := filepath.Join(t.TempDir(), "many-reid.json")
+	os.WriteFile(reidFile, []byte(`{"query_features": [[1]], "query_pids": [1], "query_camids": [0], "gallery_features": `+rows+
+		`, "gallery_pids": `+list("1")+`, "gallery_camids": `+list("1")+`}`), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cluster", "--features", feats, "--distance", "euclidean"}, "argus cluster: " + feats + ": 46341×46341 distances are more than the limit of 2147483648 (8 GiB)\n"},
+		{[]string{"cluster", "--features", feats}, "argus cluster: " + feats + ": 46341×46341 distances"},
+		{[]string{"eval", "reid", "--features", reidFile, "--rerank"}, "argus eval reid: " + reidFile + ": 46341×46341 distances"},
+	} {
+		code, stdout, stderr := runCLI(c.args...)
+		if code == 0 || stdout != "" || !strings.HasPrefix(stderr, strings.TrimSuffix(c.want, "\n")) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, stdout %.100q, stderr %q; want %q", c.args[:2], code, stdout, stderr, c.want)
+		}
+	}
 }
