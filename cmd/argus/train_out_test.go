@@ -126,3 +126,32 @@ func TestTrainMNISTResumeRefuses(t *testing.T) {
 		t.Errorf("resume without --data: exit %d: %s", code, stderr)
 	}
 }
+
+// TestTrainMNISTConfigValues: a config file's values meet the checks of
+// the flags: a NaN or out-of-range setting is refused by name before any
+// step, so no NaN checkpoint is ever written.
+func TestTrainMNISTConfigValues(t *testing.T) {
+	data, dir := fakeMNIST(t), t.TempDir()
+	for _, c := range []struct{ yaml, want string }{
+		{"weight_decay: .nan\n", "weight decay must not be negative, got NaN"},
+		{"momentum: .nan\n", "momentum must be in [0, 1), got NaN"},
+		{"ema: .nan\n", "ema decay must be in [0, 1), got NaN"},
+		{"gamma: -1\n", "gamma must be positive, got -1"},
+		{"lr: .inf\n", "learning rate must be positive, got +Inf"},
+		{"label_smoothing: .nan\n", "label smoothing must be in [0, 1), got NaN"},
+		{"batch: 4000000000\n", "batch must be 1 to 65536, got 4000000000"},
+		{"limit: -5\n", "limit must not be negative, got -5"},
+		{"warmup: -5\n", "warmup must not be negative, got -5"},
+	} {
+		cfg := filepath.Join(dir, "run.yaml")
+		os.WriteFile(cfg, []byte(c.yaml), 0o644)
+		out := filepath.Join(dir, "run")
+		code, stdout, stderr := runCLI("train", "mnist", "--data", data, "--config", cfg, "--out", out, "--json")
+		if code == 0 || stdout != "" || stderr != "argus train mnist: "+c.want+"\n" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %q", c.yaml, code, stdout, stderr, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(out, "checkpoint.safetensors")); err == nil {
+			t.Errorf("%q: a checkpoint was written", c.yaml)
+		}
+	}
+}
