@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	_ "image/jpeg" // image decoders for --input
@@ -94,6 +95,10 @@ anything is allocated.`,
 			}
 			start := time.Now()
 			outs, err := exec.Run(feed)
+			var tl *executor.TooLargeError
+			if errors.As(err, &tl) && tl.Bytes >= 0 {
+				return fmt.Errorf("%w (--max-memory %d)", err, maxMiB)
+			}
 			if err != nil {
 				return err
 			}
