@@ -1,6 +1,8 @@
 package onnx_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -85,5 +87,29 @@ func TestHugeShapes(t *testing.T) {
 				t.Errorf("error %v, want %q; outputs %v", err, c.want, out)
 			}
 		})
+	}
+}
+
+// TestExternalDataRange: an external data range whose offset and length
+// overflow when added is refused, not allocated.
+func TestExternalDataRange(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "w.bin"), make([]byte, 16), 0o644)
+	loc := onnxpb.TensorProto_EXTERNAL
+	str := proto.String
+	for _, c := range []struct{ offset, length string }{
+		{"4611686018427387904", "4611686018427387904"},
+		{"9223372036854775807", "1"},
+		{"8", "9223372036854775807"},
+		{"17", ""},
+	} {
+		tp := &onnxpb.TensorProto{Dims: []int64{4}, DataType: proto.Int32(int32(xgraph.Float32)), DataLocation: &loc,
+			ExternalData: []*onnxpb.StringStringEntryProto{{Key: str("location"), Value: str("w.bin")}, {Key: str("offset"), Value: str(c.offset)}}}
+		if c.length != "" {
+			tp.ExternalData = append(tp.ExternalData, &onnxpb.StringStringEntryProto{Key: str("length"), Value: str(c.length)})
+		}
+		if _, err := onnx.Tensor(tp, dir); err == nil || !strings.Contains(err.Error(), "exceeds file size 16") {
+			t.Errorf("offset %s, length %q: error %v", c.offset, c.length, err)
+		}
 	}
 }
