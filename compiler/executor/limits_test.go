@@ -100,3 +100,20 @@ func TestMaxTensorBytes(t *testing.T) {
 		t.Errorf("run: %v", err)
 	}
 }
+
+// TestCompileHugeImage: a model declaring a huge image input is not
+// compiled (the compiled network would size its buffers from it) but left
+// to node-by-node evaluation, which checks every tensor it makes.
+func TestCompileHugeImage(t *testing.T) {
+	in := &xgraph.Value{Name: "x", DType: xgraph.Float32, Shape: []int{-1, 3, 1 << 20, 1 << 20}, Ranked: true}
+	out := &xgraph.Value{Name: "y"}
+	g := &xgraph.Graph{Opset: 13, Inputs: []*xgraph.Value{in}, Outputs: []*xgraph.Value{out},
+		Nodes: []*xgraph.Node{{Name: "r", Op: "Relu", Inputs: []*xgraph.Value{in}, Outputs: []*xgraph.Value{out}, Attrs: map[string]*xgraph.Attr{}}}}
+	e, err := New(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Compiled(); err == nil || !strings.Contains(err.Error(), "too large to compile") {
+		t.Errorf("Compiled() = %v", err)
+	}
+}
