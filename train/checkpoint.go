@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 
@@ -118,6 +119,9 @@ func (tr *Trainer[B]) Restore(f *checkpoint.File) error {
 	if err := json.Unmarshal([]byte(f.Metadata[MetaPosition]), &pos); err != nil {
 		return fmt.Errorf("no training position in checkpoint: %v", err)
 	}
+	if err := pos.check(f); err != nil {
+		return err
+	}
 	var hist []Record
 	if err := json.Unmarshal([]byte(f.Metadata[MetaMetrics]), &hist); err != nil {
 		return fmt.Errorf("metrics in checkpoint: %w", err)
@@ -146,6 +150,19 @@ func (tr *Trainer[B]) Restore(f *checkpoint.File) error {
 	if err := checkpoint.LoadOptimizer(f, tr.Opt); err != nil {
 		return err
 	}
+	if pos.Step > 0 {
+		// Every parameter has had a step, so every one has state: a
+		// checkpoint without it would resume with a fresh optimiser and
+		// silently take other steps.
+		st := tr.Opt.State()
+		for _, g := range tr.Opt.Groups() {
+			for _, p := range g.Params {
+				if _, ok := st[p.Name+".step"]; !ok {
+					return fmt.Errorf("no optimiser state for %s in checkpoint (it was saved without the optimiser, so the run cannot continue exactly)", p.Name)
+				}
+			}
+		}
+	}
 	if err := tr.Task.RNG.UnmarshalBinary(rng); err != nil {
 		return fmt.Errorf("generator state: %w", err)
 	}
@@ -157,6 +174,24 @@ func (tr *Trainer[B]) Restore(f *checkpoint.File) error {
 		if hist[i].Metrics != nil {
 			tr.lastRec = hist[i].Metrics
 			break
+		}
+	}
+	return nil
+}
+
+// check refuses a position that no run reaches: negative counts, or
+// counts that disagree with the checkpoint's epoch and step metadata.
+func (p position) check(f *checkpoint.File) error {
+	switch {
+	case p.Epoch < 0 || p.Batch < 0 || p.Step < 0 || p.Samples < 0:
+		return fmt.Errorf("training position in checkpoint is invalid: epoch %d, batch %d, step %d, samples %d (none may be negative)",
+			p.Epoch, p.Batch, p.Step, p.Samples)
+	case !(p.Seconds >= 0) || math.IsInf(p.Seconds, 0):
+		return fmt.Errorf("training position in checkpoint is invalid: %v seconds", p.Seconds)
+	}
+	for key, want := range map[string]int{checkpoint.MetaEpoch: p.Epoch, checkpoint.MetaStep: p.Step} {
+		if s, ok := f.Metadata[key]; ok && s != strconv.Itoa(want) {
+			return fmt.Errorf("checkpoint metadata %s %q disagrees with its training position (%d)", key, s, want)
 		}
 	}
 	return nil

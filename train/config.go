@@ -86,7 +86,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("learning rate must be positive, got %g", c.LR)
 	case c.WeightDecay < 0 || !finite(c.WeightDecay):
 		return fmt.Errorf("weight decay must not be negative, got %g", c.WeightDecay)
-	case c.Momentum < 0 || c.Momentum >= 1:
+	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return fmt.Errorf("momentum must be in [0, 1), got %g", c.Momentum)
 	case c.Warmup < 0:
 		return fmt.Errorf("warmup must not be negative, got %d", c.Warmup)
@@ -94,7 +94,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("accumulate must be at least 1, got %d", c.Accumulate)
 	case c.ClipNorm < 0 || !finite(c.ClipNorm):
 		return fmt.Errorf("clip norm must not be negative, got %g", c.ClipNorm)
-	case c.EMA < 0 || c.EMA >= 1:
+	case !(c.EMA >= 0 && c.EMA < 1):
 		return fmt.Errorf("ema decay must be in [0, 1), got %g", c.EMA)
 	case c.EvalEvery < 1:
 		return fmt.Errorf("eval every must be at least 1, got %d", c.EvalEvery)
@@ -102,6 +102,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("log every must be at least 1, got %d", c.LogEvery)
 	case c.MaxMinutes < 0 || !finite(c.MaxMinutes):
 		return fmt.Errorf("max minutes must not be negative, got %g", c.MaxMinutes)
+	case !(c.Gamma > 0) || !finite(c.Gamma):
+		return fmt.Errorf("gamma must be positive, got %g", c.Gamma)
 	}
 	switch c.Optimizer {
 	case "adamw", "adam", "sgd", "adadelta":

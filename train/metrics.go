@@ -84,6 +84,40 @@ func WriteMetrics(path string, recs []Record) error {
 // the evaluation metrics named "...loss" against steps, and the other
 // evaluation metrics against epochs. Non-finite values are left out.
 func Plot(path string, recs []Record) error {
+	lossPlot, evalPlot, err := plots(recs)
+	if err != nil {
+		return err
+	}
+	img := vgimg.New(12*vg.Inch, 4.5*vg.Inch)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 4, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
+	lossPlot.Draw(tiles.At(dc, 0, 0))
+	evalPlot.Draw(tiles.At(dc, 1, 0))
+	return atomicfile.Write(path, func(w io.Writer) error {
+		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
+		return err
+	})
+}
+
+// margin is the fraction of an axis's data range added at each end, so
+// that the points at the ends (the last epoch's, above all) are drawn
+// whole inside the plot instead of cut by its edge.
+const margin = 0.05
+
+// padAxes widens both axes of p by margin at each end.
+func padAxes(p *plot.Plot) {
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		d := a.Max - a.Min
+		if d <= 0 || math.IsNaN(d) || math.IsInf(d, 0) {
+			d = math.Max(math.Abs(a.Max), 1)
+		}
+		a.Min -= margin * d
+		a.Max += margin * d
+	}
+}
+
+// plots builds Plot's two panels.
+func plots(recs []Record) (lossPlot, evalPlot *plot.Plot, err error) {
 	var train plotter.XYs
 	lossCurves, otherCurves := map[string]plotter.XYs{}, map[string]plotter.XYs{}
 	finite := func(v Float) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
@@ -106,7 +140,7 @@ func Plot(path string, recs []Record) error {
 			}
 		}
 	}
-	lossPlot := plot.New()
+	lossPlot = plot.New()
 	lossPlot.Title.Text = "Loss"
 	lossPlot.X.Label.Text = "step"
 	lossPlot.Legend.Top = true
@@ -114,32 +148,30 @@ func Plot(path string, recs []Record) error {
 	if len(train) > 0 {
 		l, err := plotter.NewLine(train)
 		if err != nil {
-			return fmt.Errorf("plot: %w", err)
+			return nil, nil, fmt.Errorf("plot: %w", err)
 		}
 		l.Color = color.RGBA{B: 200, A: 255}
 		lossPlot.Add(l)
 		lossPlot.Legend.Add("train", l)
 	}
 	if err := addCurves(lossPlot, lossCurves, 1); err != nil {
-		return err
+		return nil, nil, err
 	}
-	evalPlot := plot.New()
+	evalPlot = plot.New()
 	evalPlot.Title.Text = "Evaluation"
 	evalPlot.X.Label.Text = "epoch"
 	evalPlot.Legend.Top = true
 	evalPlot.Add(plotter.NewGrid())
 	if err := addCurves(evalPlot, otherCurves, 0); err != nil {
-		return err
+		return nil, nil, err
 	}
-	img := vgimg.New(12*vg.Inch, 4.5*vg.Inch)
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 4, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
-	lossPlot.Draw(tiles.At(dc, 0, 0))
-	evalPlot.Draw(tiles.At(dc, 1, 0))
-	return atomicfile.Write(path, func(w io.Writer) error {
-		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
-		return err
-	})
+	if len(train) > 0 || len(lossCurves) > 0 {
+		padAxes(lossPlot)
+	}
+	if len(otherCurves) > 0 {
+		padAxes(evalPlot)
+	}
+	return lossPlot, evalPlot, nil
 }
 
 // addCurves adds one line with points per named curve, in name order,

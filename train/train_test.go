@@ -309,6 +309,12 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.EMA = 1 },
 		func(c *Config) { c.ClipNorm = -1 },
 		func(c *Config) { c.MaxMinutes = math.NaN() },
+		func(c *Config) { c.WeightDecay = math.NaN() },
+		func(c *Config) { c.Momentum = math.NaN() },
+		func(c *Config) { c.EMA = math.NaN() },
+		func(c *Config) { c.Gamma = math.NaN() },
+		func(c *Config) { c.Gamma = -1 },
+		func(c *Config) { c.Warmup = -5 },
 	} {
 		c := testConfig()
 		mod(&c)

@@ -27,6 +27,13 @@ type gemmReport struct {
 	Kernel     string  `json:"kernel"`
 }
 
+// Bounds of bench gemm's sizes: each dimension below 2^20, and all three
+// matrices of the batch together at most 2^31 float32 values (8 GiB).
+const (
+	maxGemmDim      = 1<<20 - 1
+	maxGemmElements = 1 << 31
+)
+
 // newBenchGemmCmd builds argus bench gemm.
 func newBenchGemmCmd() *cobra.Command {
 	var m, n, k, batch, rounds int
@@ -43,14 +50,10 @@ other work on the machine only ever slows a round down, and mean_gflops from
 all of them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if m < 1 || n < 1 || k < 1 || batch < 1 {
-				return fmt.Errorf("--m, --n, --k and --batch must be positive, got %d %d %d %d", m, n, k, batch)
-			}
-			if rounds < 1 || minTime <= 0 {
-				return fmt.Errorf("--rounds and --min-time must be positive")
-			}
-			if elems := batch * (m*k + k*n + m*n); elems > 1<<31 || elems < 0 {
-				return fmt.Errorf("%d×(%dx%dx%d) needs more than 8 GiB", batch, m, n, k)
+			// Each size is below 2^20, so the products cannot overflow.
+			if elems := batch * (m*k + k*n + m*n); elems > maxGemmElements {
+				return fmt.Errorf("--batch %d of %dx%dx%d products needs %d float32 values, more than the limit of %d (8 GiB)",
+					batch, m, n, k, elems, maxGemmElements)
 			}
 			rep := benchGemm(m, n, k, batch, transA, transB, rounds, minTime, seed)
 			if asJSON {
@@ -62,14 +65,14 @@ all of them.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&m, "m", 1024, "rows of C")
-	f.IntVar(&n, "n", 1024, "columns of C")
-	f.IntVar(&k, "k", 1024, "shared dimension")
-	f.IntVar(&batch, "batch", 1, "independent products per call")
+	intFlag(f, &m, "m", 1024, 1, maxGemmDim, "rows of C")
+	intFlag(f, &n, "n", 1024, 1, maxGemmDim, "columns of C")
+	intFlag(f, &k, "k", 1024, 1, maxGemmDim, "shared dimension")
+	intFlag(f, &batch, "batch", 1, 1, maxGemmDim, "independent products per call")
 	f.BoolVar(&transA, "trans-a", false, "store A transposed (k×m)")
 	f.BoolVar(&transB, "trans-b", false, "store B transposed (n×k)")
-	f.IntVar(&rounds, "rounds", 5, "timed rounds")
-	f.DurationVar(&minTime, "min-time", 300*time.Millisecond, "least duration of a round")
+	intFlag(f, &rounds, "rounds", 5, 1, noLimit, "timed rounds")
+	durationFlag(f, &minTime, "min-time", 300*time.Millisecond, time.Millisecond, noDurationLimit, "least duration of a round")
 	f.Uint64Var(&seed, "seed", 1, "seed of the random matrices")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd

@@ -116,6 +116,12 @@ func newBenchModel(name string, size int, seed uint64) (benchModel, error) {
 	return bm, nil
 }
 
+// Bounds of the benchmarks' batch and image size.
+const (
+	maxBenchBatch = 1 << 16
+	maxBenchSize  = 1 << 14
+)
+
 // modelFlags are the flags shared by train-step and infer.
 type modelFlags struct {
 	model                      string
@@ -128,10 +134,10 @@ type modelFlags struct {
 
 func (f *modelFlags) register(fs *pflag.FlagSet, batch, iters int) {
 	fs.StringVar(&f.model, "model", "resnet18", "network: "+strings.Join(models.Names(), ", "))
-	fs.IntVar(&f.batch, "batch", batch, "images per step")
-	fs.IntVar(&f.size, "size", 0, "image height and width (0: 28 for mnist-cnn, 64 for resnet18 training, 224 for resnet18 inference)")
-	fs.IntVar(&f.iters, "iters", iters, "timed iterations")
-	fs.IntVar(&f.warmup, "warmup", 2, "untimed iterations first")
+	intFlag(fs, &f.batch, "batch", batch, 1, maxBenchBatch, "images per step")
+	intFlag(fs, &f.size, "size", 0, 0, maxBenchSize, "image height and width (0: 28 for mnist-cnn, 64 for resnet18 training, 224 for resnet18 inference)")
+	intFlag(fs, &f.iters, "iters", iters, 1, noLimit, "timed iterations")
+	intFlag(fs, &f.warmup, "warmup", 2, 0, noLimit, "untimed iterations first")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the weights, images and labels")
 	fs.BoolVar(&f.asJSON, "json", false, "print one JSON object")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the timed iterations to this file")
@@ -162,11 +168,9 @@ func (f *modelFlags) check(defSize int) error {
 			f.size = 28
 		}
 	}
-	if f.batch < 1 || f.size < 1 || f.iters < 1 || f.warmup < 0 {
-		return fmt.Errorf("--batch, --size and --iters must be positive and --warmup not negative")
-	}
+	// The flags bound each factor, so the product cannot overflow.
 	if f.batch*f.size*f.size > 1<<28 {
-		return fmt.Errorf("batch %d of %d×%d images is too large", f.batch, f.size, f.size)
+		return fmt.Errorf("--batch %d of %d×%d images is too large (at most 2^28 pixels a channel)", f.batch, f.size, f.size)
 	}
 	return nil
 }

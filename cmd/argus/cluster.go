@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -58,12 +59,15 @@ n×d tensor "features". --out writes {"labels": [...], "counts": [...],
 "num_clusters", "num_outliers", "distance", "eps", "min_samples"}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if minSamples < 1 {
-				return fmt.Errorf("--min-samples %d must be at least 1", minSamples)
+			if err := notAnInput("out", out, path); err != nil {
+				return err
 			}
 			start := time.Now()
 			x, n, d, err := reid.ReadFeatureMatrix(path)
 			if err != nil {
+				return err
+			}
+			if err := checkPairs(path, n, n); err != nil {
 				return err
 			}
 			logf := func(format string, args ...any) {
@@ -159,11 +163,11 @@ n×d tensor "features". --out writes {"labels": [...], "counts": [...],
 	f.StringVar(&path, "features", "", "features to cluster (JSON or .safetensors)")
 	f.StringVar(&out, "out", "", "write the labels to this JSON file")
 	f.StringVar(&distance, "distance", "jaccard", "jaccard, euclidean or cosine")
-	f.Float64Var(&eps, "eps", 0.6, "DBSCAN radius")
-	f.Float64Var(&rho, "rho", 0, "if > 0, eps is the mean of the smallest rho fraction of distances (MMT uses 1.6e-3)")
-	f.IntVar(&minSamples, "min-samples", 4, "DBSCAN core point threshold, the point itself included")
-	f.IntVar(&opt.K1, "k1", opt.K1, "jaccard: k-reciprocal neighbourhood size")
-	f.IntVar(&opt.K2, "k2", opt.K2, "jaccard: query expansion size")
+	floatFlag(f, &eps, "eps", 0.6, 0, math.Inf(1), "DBSCAN radius; below 1 for the jaccard distance")
+	floatFlag(f, &rho, "rho", 0, 0, 1, "if > 0, eps is the mean of the smallest rho fraction of distances (MMT uses 1.6e-3)")
+	intFlag(f, &minSamples, "min-samples", 4, 1, noLimit, "DBSCAN core point threshold, the point itself included")
+	intFlag(f, &opt.K1, "k1", opt.K1, 1, noLimit, "jaccard: k-reciprocal neighbourhood size")
+	intFlag(f, &opt.K2, "k2", opt.K2, 1, noLimit, "jaccard: query expansion size, at most k1")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.MarkFlagRequired("features")
 	return cmd

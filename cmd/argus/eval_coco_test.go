@@ -105,10 +105,10 @@ func TestBenchCOCOBounds(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--images", "1000000000000"}, `invalid argument "1000000000000" for "--images" flag: 1000000000000 is outside [1, 200000]`},
-		{[]string{"--images", "1e12"}, `invalid argument "1e12" for "--images" flag: 1000000000000 is outside [1, 200000]`},
-		{[]string{"--dets", "-1"}, `invalid argument "-1" for "--dets" flag: -1 is outside [0, 1000]`},
-		{[]string{"--cats", "0"}, `invalid argument "0" for "--cats" flag: 0 is outside [1, 10000]`},
+		{[]string{"--images", "1000000000000"}, `invalid argument "1000000000000" for "--images" flag: must be 1 to 200000`},
+		{[]string{"--images", "1e12"}, `invalid argument "1e12" for "--images" flag: must be 1 to 200000`},
+		{[]string{"--dets", "-1"}, `invalid argument "-1" for "--dets" flag: must be 0 to 1000`},
+		{[]string{"--cats", "0"}, `invalid argument "0" for "--cats" flag: must be 1 to 10000`},
 		{[]string{"--images", "200000", "--dets", "1000"}, "--images 200000 x --dets 1000 is 200000000 detections, more than the 5000000 this benchmark holds in memory"},
 	}
 	for _, tt := range tests {

@@ -31,6 +31,7 @@ func newEvalReidCmd() *cobra.Command {
 	var path string
 	var asJSON, doRerank bool
 	var maxRank int
+	var noHalf bool
 	opt := rerank.DefaultOptions()
 	cmd := &cobra.Command{
 		Use:   "reid --features F",
@@ -49,9 +50,18 @@ metadata. With --rerank, the k-reciprocal re-ranking of Zhong et al. (k1, k2,
 lambda) replaces the distance.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opt.Half = !noHalf
 			start := time.Now()
 			fs, err := reid.ReadFeatureFile(path)
 			if err != nil {
+				return err
+			}
+			nq, ng := fs.NumQuery(), fs.NumGallery()
+			if doRerank {
+				// Re-ranking takes the distances among all features.
+				nq, ng = nq+ng, nq+ng
+			}
+			if err := checkPairs(path, nq, ng); err != nil {
 				return err
 			}
 			var dist []float32
@@ -93,13 +103,32 @@ lambda) replaces the distance.`,
 	f.StringVar(&path, "features", "", "query and gallery features (JSON or .safetensors)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&doRerank, "rerank", false, "apply k-reciprocal re-ranking first")
-	f.IntVar(&opt.K1, "k1", opt.K1, "re-ranking: k-reciprocal neighbourhood size")
-	f.IntVar(&opt.K2, "k2", opt.K2, "re-ranking: query expansion size")
-	f.Float64Var(&opt.Lambda, "lambda", opt.Lambda, "re-ranking: weight of the original distance")
-	f.BoolVar(&opt.Half, "half", true, "re-ranking: float16 encodings, as the reference re_ranking")
-	f.IntVar(&maxRank, "max-rank", reid.DefaultMaxRank, "length of the CMC curve")
+	intFlag(f, &opt.K1, "k1", opt.K1, 1, noLimit, "re-ranking: k-reciprocal neighbourhood size")
+	intFlag(f, &opt.K2, "k2", opt.K2, 1, noLimit, "re-ranking: query expansion size, at most k1")
+	floatFlag(f, &opt.Lambda, "lambda", opt.Lambda, 0, 1, "re-ranking: weight of the original distance")
+	f.BoolVar(&noHalf, "no-half", false, "re-ranking: float32 encodings instead of the float16 ones of the reference re_ranking")
+	// The old spelling, a flag that was on by default: --half=false was
+	// the only way to use it.
+	f.Var((*invertedBool)(&noHalf), "half", "re-ranking: float16 encodings (the default)")
+	f.Lookup("half").NoOptDefVal = "true"
+	f.MarkDeprecated("half", "float16 is the default; --no-half turns it off")
+	intFlag(f, &maxRank, "max-rank", reid.DefaultMaxRank, 1, noLimit, "length of the CMC curve")
 	cmd.MarkFlagRequired("features")
 	return cmd
+}
+
+// maxPairs bounds the distance matrices the re-ID commands compute: 2^31
+// float32 distances, 8 GiB (Market-1501's re-ranking needs a sixth of
+// that).
+const maxPairs = 1 << 31
+
+// checkPairs returns an error naming the file when an m×n distance matrix
+// would exceed maxPairs, before it is allocated.
+func checkPairs(path string, m, n int) error {
+	if m > 0 && n > maxPairs/m {
+		return fmt.Errorf("%s: %d×%d distances are more than the limit of %d (8 GiB)", path, m, n, maxPairs)
+	}
+	return nil
 }
 
 // rankAt returns CMC at rank r (1-based), or the last value for short

@@ -47,12 +47,6 @@ JSON object from old ground-truth label to new one, {"7": 0, "8": 1}; labels
 it does not name are kept.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opt.NumClasses < 1 || opt.NumClasses > segmetric.MaxLabel+1 {
-				return fmt.Errorf("--num-classes %d, want 1..%d", opt.NumClasses, segmetric.MaxLabel+1)
-			}
-			if opt.IgnoreIndex < 0 || opt.IgnoreIndex > segmetric.MaxLabel {
-				return fmt.Errorf("--ignore-index %d, want 0..%d", opt.IgnoreIndex, segmetric.MaxLabel)
-			}
 			if labelMapPath != "" {
 				m, err := segmetric.ReadLabelMap(labelMapPath)
 				if err != nil {
@@ -106,8 +100,8 @@ it does not name are kept.`,
 	f := cmd.Flags()
 	f.StringVar(&predDir, "pred", "", "folder of predicted label PNGs")
 	f.StringVar(&gtDir, "gt", "", "folder of ground-truth label PNGs")
-	f.IntVar(&opt.NumClasses, "num-classes", 0, "number of classes C: labels 0..C-1")
-	f.IntVar(&opt.IgnoreIndex, "ignore-index", segmetric.DefaultIgnoreIndex, "ground-truth label left out of the metrics")
+	intFlag(f, &opt.NumClasses, "num-classes", 0, 1, segmetric.MaxLabel+1, "number of classes C: labels 0..C-1")
+	intFlag(f, &opt.IgnoreIndex, "ignore-index", segmetric.DefaultIgnoreIndex, 0, segmetric.MaxLabel, "ground-truth label left out of the metrics")
 	f.BoolVar(&opt.ReduceZeroLabel, "reduce-zero-label", false, "ignore ground-truth 0 and shift the other labels down by one")
 	f.StringVar(&labelMapPath, "label-map", "", "JSON object mapping ground-truth labels to new ones, applied first")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")

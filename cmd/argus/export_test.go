@@ -51,7 +51,7 @@ func runScores(t *testing.T, model string, x *tensor.Tensor, k int) [][]float64 
 	for b, hits := range res.Outputs[0].Top {
 		scores[b] = make([]float64, k)
 		for _, h := range hits {
-			scores[b][h.Class] = h.Score
+			scores[b][h.Class] = float64(h.Score)
 		}
 	}
 	return scores

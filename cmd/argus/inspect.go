@@ -26,6 +26,9 @@ does (--no-optimize shows the graph as imported), and prints the graph as a
 listing, or with --json a summary that says how argus run would execute it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := notAnInput("dot", dot, args[0]); err != nil {
+				return err
+			}
 			g, stats, err := model.load(args[0])
 			if err != nil {
 				return err

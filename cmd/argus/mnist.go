@@ -47,13 +47,14 @@ type mnistTrainReport struct {
 }
 
 // mnistEvalReport is the JSON printed by `argus eval mnist --json`.
+// Non-finite numbers (a checkpoint of non-finite weights) print as null.
 type mnistEvalReport struct {
-	Task         string  `json:"task"`
-	Checkpoint   string  `json:"checkpoint"`
-	Images       int     `json:"images"`
-	TestAccuracy float64 `json:"test_accuracy"`
-	TestLoss     float64 `json:"test_loss"`
-	Seconds      float64 `json:"seconds"`
+	Task         string      `json:"task"`
+	Checkpoint   string      `json:"checkpoint"`
+	Images       int         `json:"images"`
+	TestAccuracy train.Float `json:"test_accuracy"`
+	TestLoss     train.Float `json:"test_loss"`
+	Seconds      float64     `json:"seconds"`
 }
 
 func loadMNIST(dir string) (train, test classify.Dataset, err error) {
@@ -72,7 +73,6 @@ func loadMNIST(dir string) (train, test classify.Dataset, err error) {
 func newTrainMNISTCmd() *cobra.Command {
 	cfg := classify.MNIST()
 	var tf trainFlags
-	var dataDir string
 	cmd := &cobra.Command{
 		Use:   "mnist",
 		Short: "Train the PyTorch-example CNN on the real MNIST digits",
@@ -102,10 +102,19 @@ step and the loss term and keeps the last good checkpoint.`,
 				if err := resolveConfig(flags, &cfg, stored, tf.config); err != nil {
 					return err
 				}
+				if err := absData(&cfg); err != nil {
+					return err
+				}
 				if tf.printConfig {
 					return printConfig(cmd, cfg)
 				}
-				trainSet, testSet, err := loadMNIST(dataDir)
+				if !flags.Changed("out") {
+					out = filepath.Dir(tf.resume)
+				}
+				if err := tf.prepareOut(out); err != nil {
+					return err
+				}
+				trainSet, testSet, err := loadMNIST(cfg.Data)
 				if err != nil {
 					return err
 				}
@@ -115,12 +124,12 @@ step and the loss term and keeps the last good checkpoint.`,
 				if err := tr.Restore(f); err != nil {
 					return fmt.Errorf("resume %s: %w", tf.resume, err)
 				}
-				if !flags.Changed("out") {
-					out = filepath.Dir(tf.resume)
-				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "resuming %s at epoch %d of %d, step %d\n", tf.resume, tr.Epoch(), cfg.Epochs, tr.Step())
 			} else {
 				if err := resolveConfig(flags, &cfg, classify.MNIST(), tf.config); err != nil {
+					return err
+				}
+				if err := absData(&cfg); err != nil {
 					return err
 				}
 				if tf.printConfig {
@@ -134,7 +143,10 @@ step and the loss term and keeps the last good checkpoint.`,
 				if err := check.Validate(); err != nil {
 					return err
 				}
-				trainSet, testSet, err := loadMNIST(dataDir)
+				if err := tf.prepareOut(out); err != nil {
+					return err
+				}
+				trainSet, testSet, err := loadMNIST(cfg.Data)
 				if err != nil {
 					return err
 				}
@@ -146,29 +158,43 @@ step and the loss term and keeps the last good checkpoint.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "number of epochs")
-	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "training batch size")
-	f.IntVar(&cfg.EvalBatch, "eval-batch", cfg.EvalBatch, "evaluation batch size")
-	f.Float64Var(&cfg.LR, "lr", cfg.LR, "peak learning rate")
+	intFlag(f, &cfg.Epochs, "epochs", cfg.Epochs, 1, classify.MaxEpochs, "number of epochs")
+	intFlag(f, &cfg.Batch, "batch", cfg.Batch, 1, classify.MaxBatch, "training batch size")
+	intFlag(f, &cfg.EvalBatch, "eval-batch", cfg.EvalBatch, 1, classify.MaxBatch, "evaluation batch size")
+	positiveFloatFlag(f, &cfg.LR, "lr", cfg.LR, "peak learning rate")
 	f.StringVar(&cfg.Optimizer, "optimizer", cfg.Optimizer, "adamw, adam, sgd or adadelta")
-	f.Float64Var(&cfg.Momentum, "momentum", cfg.Momentum, "momentum of sgd")
-	f.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "weight decay")
+	fractionFlag(f, &cfg.Momentum, "momentum", cfg.Momentum, "momentum of sgd")
+	floatFlag(f, &cfg.WeightDecay, "weight-decay", cfg.WeightDecay, 0, math.Inf(1), "weight decay")
 	f.StringVar(&cfg.Schedule, "schedule", cfg.Schedule, "learning-rate schedule: cosine, step or constant")
-	f.Float64Var(&cfg.Gamma, "gamma", cfg.Gamma, "factor per epoch of the step schedule")
-	f.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "linear warm-up steps")
-	f.Float64Var(&cfg.LabelSmoothing, "label-smoothing", cfg.LabelSmoothing, "label smoothing of the training loss")
-	f.IntVar(&cfg.Accumulate, "accumulate", cfg.Accumulate, "batches whose gradients are averaged into one step")
-	f.Float64Var(&cfg.ClipNorm, "clip-norm", cfg.ClipNorm, "clip the gradients' global L2 norm to this (0: off)")
-	f.Float64Var(&cfg.EMA, "ema", cfg.EMA, "decay of a moving average of the weights, used for evaluation (0: off)")
-	f.IntVar(&cfg.EvalEvery, "eval-every", cfg.EvalEvery, "epochs between evaluations (the last epoch is always evaluated)")
-	f.IntVar(&cfg.LogEvery, "log-every", cfg.LogEvery, "steps between training-loss records in metrics.jsonl")
-	f.Float64Var(&cfg.MaxMinutes, "max-minutes", cfg.MaxMinutes, "stop this session after so many minutes with a resumable checkpoint (0: no limit)")
+	positiveFloatFlag(f, &cfg.Gamma, "gamma", cfg.Gamma, "factor per epoch of the step schedule")
+	intFlag(f, &cfg.Warmup, "warmup", cfg.Warmup, 0, noLimit, "linear warm-up steps")
+	fractionFlag(f, &cfg.LabelSmoothing, "label-smoothing", cfg.LabelSmoothing, "label smoothing of the training loss")
+	intFlag(f, &cfg.Accumulate, "accumulate", cfg.Accumulate, 1, classify.MaxBatch, "batches whose gradients are averaged into one step")
+	floatFlag(f, &cfg.ClipNorm, "clip-norm", cfg.ClipNorm, 0, math.Inf(1), "clip the gradients' global L2 norm to this (0: off)")
+	fractionFlag(f, &cfg.EMA, "ema", cfg.EMA, "decay of a moving average of the weights, used for evaluation (0: off)")
+	intFlag(f, &cfg.EvalEvery, "eval-every", cfg.EvalEvery, 1, noLimit, "epochs between evaluations (the last epoch is always evaluated)")
+	intFlag(f, &cfg.LogEvery, "log-every", cfg.LogEvery, 1, noLimit, "steps between training-loss records in metrics.jsonl")
+	floatFlag(f, &cfg.MaxMinutes, "max-minutes", cfg.MaxMinutes, 0, math.Inf(1), "stop this session after so many minutes with a resumable checkpoint (0: no limit)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed for initialisation, shuffling and dropout")
-	f.IntVar(&cfg.Limit, "limit", cfg.Limit, "use only the first N training and test images (0: all)")
-	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "goroutines building batches (0: one per CPU)")
-	f.StringVar(&dataDir, "data", "", "directory with the MNIST IDX files (default: the GoMNIST module)")
+	intFlag(f, &cfg.Limit, "limit", cfg.Limit, 0, noLimit, "use only the first N training and test images (0: all)")
+	intFlag(f, &cfg.Workers, "workers", cfg.Workers, 0, classify.MaxWorkers, "goroutines building batches (0: one per CPU)")
+	f.StringVar(&cfg.Data, "data", "", "directory with the MNIST IDX files (default: the GoMNIST module)")
 	tf.add(f, "runs/mnist")
 	return cmd
+}
+
+// absData makes the data folder of cfg absolute, so that the checkpoint
+// names it whatever folder a resumed run starts in.
+func absData(cfg *classify.Config) error {
+	if cfg.Data == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(cfg.Data)
+	if err != nil {
+		return fmt.Errorf("--data %s: %w", cfg.Data, err)
+	}
+	cfg.Data = abs
+	return nil
 }
 
 // runMNIST trains tr to the end of its epochs, or until a signal, the time
@@ -255,19 +281,28 @@ func newEvalMNISTCmd() *cobra.Command {
 			start := time.Now()
 			loss, acc := classify.Evaluate(m, testSet, batch)
 			rep := mnistEvalReport{Task: "mnist", Checkpoint: ckpt, Images: testSet.Len(),
-				TestAccuracy: acc, TestLoss: loss, Seconds: time.Since(start).Seconds()}
+				TestAccuracy: train.Float(acc), TestLoss: train.Float(loss), Seconds: time.Since(start).Seconds()}
+			// The report comes out, then a loss that is not finite fails
+			// the command.
+			var bad error
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				bad = fmt.Errorf("test loss is %v: the checkpoint %s gives non-finite scores", loss, ckpt)
+			}
 			if asJSON {
-				return printJSON(cmd, rep)
+				if err := printJSON(cmd, rep); err != nil {
+					return err
+				}
+				return bad
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "test accuracy %.2f%% (%d images), test loss %.4f\n", 100*acc, rep.Images, loss)
-			return nil
+			return bad
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&ckpt, "checkpoint", "", "checkpoint written by argus train mnist")
 	f.StringVar(&dataDir, "data", "", "directory with the MNIST IDX files (default: the GoMNIST module)")
-	f.IntVar(&batch, "batch", 100, "evaluation batch size")
-	f.IntVar(&limit, "limit", 0, "use only the first N test images (0: all)")
+	intFlag(f, &batch, "batch", 100, 1, classify.MaxBatch, "evaluation batch size")
+	intFlag(f, &limit, "limit", 0, 0, noLimit, "use only the first N test images (0: all)")
 	f.BoolVar(&ema, "ema", false, "evaluate the moving average of the weights kept by a run trained with --ema")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object with the results")
 	cmd.MarkFlagRequired("checkpoint")

@@ -24,6 +24,9 @@ var modelFormats = map[string]func(path string) (*xgraph.Graph, error){
 // see a model file the same way.
 type modelOptions struct {
 	noOptimize bool
+	// maxBytes bounds each tensor constant folding computes (0: the
+	// executor's default).
+	maxBytes int64
 }
 
 // register adds --no-optimize, and the older --optimize of inspect as a
@@ -52,7 +55,7 @@ func (o *modelOptions) load(path string) (g *xgraph.Graph, stats map[string]int,
 	if o.noOptimize {
 		return g, nil, nil
 	}
-	if stats, err = executor.Optimize(g); err != nil {
+	if stats, err = executor.OptimizeWith(g, executor.Options{MaxTensorBytes: o.maxBytes}); err != nil {
 		return nil, nil, fmt.Errorf("optimize %s: %w", path, err)
 	}
 	return g, stats, nil

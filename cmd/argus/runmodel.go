@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	_ "image/jpeg" // image decoders for --input
@@ -17,14 +18,24 @@ import (
 	"argus/compiler/executor"
 	"argus/compiler/onnx"
 	"argus/compiler/xgraph"
+	"argus/train"
 )
+
+// numel returns the number of elements of shape.
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
 
 // newRunCmd builds argus run.
 func newRunCmd() *cobra.Command {
 	var inputs pathList
 	var asJSON bool
 	var model modelOptions
-	var top int
+	var top, maxMiB int
 	var mean, std []float32
 	cmd := &cobra.Command{
 		Use:   "run MODEL --input x.pb|image.png",
@@ -32,14 +43,28 @@ func newRunCmd() *cobra.Command {
 		Long: `Reads a model file (ONNX), runs the standard passes over it as argus inspect
 does (--no-optimize runs the graph as imported), feeds it the --input tensors
 or images and prints its outputs: the top classes of a classifier's scores,
-the values of anything else.`,
+the values of anything else.
+
+No tensor a node makes may take more than --max-memory MiB (4096 by
+default): a node asking for more (a ConstantOfShape, Expand, Tile or Resize
+to a huge shape, say) fails with an error naming it and the shape, before
+anything is allocated.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(mean) != 3 || len(std) != 3 {
+				return fmt.Errorf("--mean and --std need 3 values each, got %d and %d", len(mean), len(std))
+			}
+			for i := range 3 {
+				if m, s := float64(mean[i]), float64(std[i]); math.IsNaN(m) || math.IsInf(m, 0) || !(s > 0) || math.IsInf(s, 0) {
+					return fmt.Errorf("--mean values must be finite and --std values positive and finite, got %v and %v", mean, std)
+				}
+			}
+			model.maxBytes = int64(maxMiB) << 20
 			g, _, err := model.load(args[0])
 			if err != nil {
 				return err
 			}
-			exec, err := executor.New(g)
+			exec, err := executor.NewWith(g, executor.Options{MaxTensorBytes: int64(maxMiB) << 20})
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -70,6 +95,10 @@ the values of anything else.`,
 			}
 			start := time.Now()
 			outs, err := exec.Run(feed)
+			var tl *executor.TooLargeError
+			if errors.As(err, &tl) && tl.Bytes >= 0 {
+				return fmt.Errorf("%w (--max-memory %d)", err, maxMiB)
+			}
 			if err != nil {
 				return err
 			}
@@ -78,8 +107,20 @@ the values of anything else.`,
 			for i, t := range outs {
 				res.Outputs = append(res.Outputs, describeOutput(g.Outputs[i].Name, t, top))
 			}
+			// Non-finite outputs still print (null in JSON), then fail the
+			// command.
+			var bad error
+			for _, o := range res.Outputs {
+				if o.NonFinite > 0 {
+					bad = fmt.Errorf("output %s holds %d NaN or infinite values of %d", o.Name, o.NonFinite, numel(o.Shape))
+					break
+				}
+			}
 			if asJSON {
-				return printJSON(cmd, res)
+				if err := printJSON(cmd, res); err != nil {
+					return err
+				}
+				return bad
 			}
 			w := cmd.OutOrStdout()
 			for _, o := range res.Outputs {
@@ -95,13 +136,14 @@ the values of anything else.`,
 				}
 			}
 			fmt.Fprintf(w, "latency %.2f ms\n", res.LatencyMS)
-			return nil
+			return bad
 		},
 	}
 	f := cmd.Flags()
 	f.Var(&inputs, "input", "input tensor (.pb TensorProto) or image (.png, .jpg), in the model's input order or as NAME=PATH; repeat for several inputs")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
-	f.IntVar(&top, "top", 5, "classes to list for a classifier output (N×K scores)")
+	intFlag(f, &maxMiB, "max-memory", int(executor.DefaultMaxTensorBytes>>20), 1, 1<<30, "largest tensor a node may make, in MiB")
+	intFlag(f, &top, "top", 5, 0, noLimit, "classes to list for a classifier output (N×K scores; 0: list values)")
 	f.Float32SliceVar(&mean, "mean", []float32{0.485, 0.456, 0.406}, "per-channel mean subtracted from images scaled to [0,1]")
 	f.Float32SliceVar(&std, "std", []float32{0.229, 0.224, 0.225}, "per-channel standard deviation images are divided by")
 	model.register(cmd)
@@ -125,17 +167,20 @@ type runResult struct {
 }
 
 type runOutput struct {
-	Name   string       `json:"name"`
-	DType  string       `json:"dtype"`
-	Shape  []int        `json:"shape"`
-	Top    [][]classHit `json:"top,omitempty"` // per batch item
-	Values []float64    `json:"values,omitempty"`
+	Name  string       `json:"name"`
+	DType string       `json:"dtype"`
+	Shape []int        `json:"shape"`
+	Top   [][]classHit `json:"top,omitempty"` // per batch item
+	// Values and the scores print non-finite numbers as null.
+	Values []train.Float `json:"values,omitempty"`
+	// NonFinite counts the output's NaN and infinite values.
+	NonFinite int `json:"non_finite,omitempty"`
 }
 
 type classHit struct {
-	Class int     `json:"class"`
-	Score float64 `json:"score"`
-	Prob  float64 `json:"prob"`
+	Class int         `json:"class"`
+	Score train.Float `json:"score"`
+	Prob  train.Float `json:"prob"`
 }
 
 // maxPrinted bounds the values listed for an output that is not a
@@ -144,6 +189,11 @@ const maxPrinted = 64
 
 func describeOutput(name string, t *xgraph.Tensor, top int) runOutput {
 	o := runOutput{Name: name, DType: t.DType.String(), Shape: t.Shape}
+	for _, v := range t.F {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			o.NonFinite++
+		}
+	}
 	if o.Shape == nil {
 		o.Shape = []int{}
 	}
@@ -162,7 +212,7 @@ func describeOutput(name string, t *xgraph.Tensor, top int) runOutput {
 		return o
 	}
 	for i := 0; i < min(t.Len(), maxPrinted); i++ {
-		o.Values = append(o.Values, t.Float(i))
+		o.Values = append(o.Values, train.Float(t.Float(i)))
 	}
 	return o
 }
@@ -183,10 +233,14 @@ func topK(scores []float32, top int) []classHit {
 	hits := make([]classHit, 0, top)
 	for _, i := range idx[:min(top, len(scores))] {
 		v := float64(scores[i])
-		hits = append(hits, classHit{Class: i, Score: v, Prob: math.Exp(v-m) / sum})
+		hits = append(hits, classHit{Class: i, Score: train.Float(v), Prob: train.Float(math.Exp(v-m) / sum)})
 	}
 	return hits
 }
+
+// maxImageSide bounds the sides of an image given to --input, and of the
+// size a model resizes it to: 16384 pixels.
+const maxImageSide = 1 << 14
 
 // readInput reads a TensorProto file or decodes an image into a 1×3×H×W
 // tensor, resized to the input's static height and width when the model
@@ -205,12 +259,20 @@ func readInput(path string, v *xgraph.Value, mean, std []float32) (*xgraph.Tenso
 		return nil, fmt.Errorf("input: %w", err)
 	}
 	defer f.Close()
-	img, _, err := image.Decode(f)
+	// The header's size is checked before the pixels are decoded.
+	ic, _, err := image.DecodeConfig(f)
 	if err != nil {
 		return nil, fmt.Errorf("input %s: %w", path, err)
 	}
-	if len(mean) != 3 || len(std) != 3 {
-		return nil, fmt.Errorf("--mean and --std need 3 values each")
+	if ic.Width < 1 || ic.Height < 1 || ic.Width > maxImageSide || ic.Height > maxImageSide {
+		return nil, fmt.Errorf("input %s: image of %d×%d pixels, want 1 to %d a side", path, ic.Width, ic.Height, maxImageSide)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return nil, fmt.Errorf("input %s: %w", path, err)
+	}
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("input %s: %w", path, err)
 	}
 	b := img.Bounds()
 	h, w := b.Dy(), b.Dx()
@@ -220,6 +282,9 @@ func readInput(path string, v *xgraph.Value, mean, std []float32) (*xgraph.Tenso
 		}
 		if v.Shape[2] > 0 && v.Shape[3] > 0 {
 			h, w = v.Shape[2], v.Shape[3]
+		}
+		if h > maxImageSide || w > maxImageSide {
+			return nil, fmt.Errorf("input %s: model input %q asks for %d×%d images, more than %d a side", path, v.Name, h, w, maxImageSide)
 		}
 	}
 	t := xgraph.Zero(xgraph.Float32, 1, 3, h, w)

@@ -73,6 +73,7 @@ func TestTrainMNISTConfig(t *testing.T) {
 	}
 	want := classify.MNIST()
 	want.Epochs, want.Batch, want.LR, want.Warmup, want.LogEvery = 1, 8, 0.003, 2, 3
+	want.Data, _ = filepath.Abs(data)
 	var written classify.Config
 	if err := train.ReadConfig(filepath.Join(out, "config.yaml"), &written); err != nil || written != want {
 		t.Errorf("config.yaml holds %+v (%v), want %+v", written, err, want)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -28,8 +29,8 @@ func exitCode(err error) int {
 // trainFlags are the flags every `argus train <task>` command has besides
 // its config's.
 type trainFlags struct {
-	out, resume, config string
-	json, printConfig   bool
+	out, resume, config      string
+	json, printConfig, force bool
 }
 
 func (t *trainFlags) add(f *pflag.FlagSet, defaultOut string) {
@@ -37,7 +38,27 @@ func (t *trainFlags) add(f *pflag.FlagSet, defaultOut string) {
 	f.StringVar(&t.resume, "resume", "", "continue the run saved in this checkpoint exactly; only epochs, max-minutes, eval-every, log-every, eval-batch and workers may change")
 	f.StringVar(&t.config, "config", "", "YAML file of settings (see --print-config); flags override it")
 	f.BoolVar(&t.printConfig, "print-config", false, "print the resolved settings as YAML (the defaults, without --config and flags) and exit")
+	f.BoolVar(&t.force, "force", false, "replace the run already in --out (without it such a run is refused: continue it with --resume)")
 	f.BoolVar(&t.json, "json", false, "print one JSON object with the results")
+}
+
+// prepareOut checks, before any data is read or step taken, that out can
+// hold the run: see train.PrepareOut. The run's config.yaml must not be the
+// --config file it reads.
+func (t *trainFlags) prepareOut(out string) error {
+	if err := notAnInput("out", filepath.Join(out, train.ConfigName), t.config); err != nil {
+		return err
+	}
+	err := train.PrepareOut(out, t.resume, t.force)
+	var re *train.RunExistsError
+	if errors.As(err, &re) {
+		if re.File == train.CheckpointName {
+			return fmt.Errorf("--out %s holds a run already: continue it with --resume %s, or replace it with --force",
+				out, filepath.Join(out, train.CheckpointName))
+		}
+		return fmt.Errorf("--out %s holds another run's %s: choose another --out, or replace it with --force", out, re.File)
+	}
+	return err
 }
 
 // resolveConfig sets *cfg to a run's settings: base (a task's defaults, or

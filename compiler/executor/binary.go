@@ -178,6 +178,8 @@ func binary(c *call, d binaryDef, a, b *xgraph.Tensor) (*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
+	// Index tables of the output's size are built below.
+	c.check(a.DType, shape)
 	af, bf := a.DType.IsFloat(), b.DType.IsFloat()
 	outType := a.DType
 	if d.cmp {
@@ -300,8 +302,9 @@ func where(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
+	c.check(x.DType, shape)
 	ic, ix, iy := bindex(cond.Shape, shape), bindex(x.Shape, shape), bindex(y.Shape, shape)
-	out := xgraph.Zero(x.DType, shape...)
+	out := c.zero(x.DType, shape...)
 	for i := range ic {
 		take := cond.Float(ic[i]) != 0
 		if x.DType.IsFloat() {

@@ -61,6 +61,12 @@ func compile(g *xgraph.Graph) (*compiled, error) {
 		return nil, fmt.Errorf("input %q of type %s and shape %s, want float N×C×H×W images with fixed C, H and W",
 			in.Name, in.DType, in.ShapeString())
 	}
+	// An image far larger than any network takes is left to the node by
+	// node evaluation, which checks every tensor it makes; the compiled
+	// network sizes its buffers from the image.
+	if b := tensorBytes(in.DType, in.Shape[1:]); b < 0 || b > DefaultMaxTensorBytes/16 {
+		return nil, fmt.Errorf("input %q of shape %s is too large to compile", in.Name, in.ShapeString())
+	}
 	net, x := infer.New(in.Shape[1], in.Shape[2], in.Shape[3])
 	t := &translator{net: net, opset: g.Opset, cons: g.Consumers(), output: g.Outputs[0],
 		vals: map[*xgraph.Value]activation{in: {v: x}}, convs: map[*xgraph.Value]*pendingConv{}, done: map[*xgraph.Node]bool{}}

@@ -10,6 +10,18 @@ import (
 	"argus/tensor"
 )
 
+// checkWindow checks, before anything is allocated, the output of a
+// convolution or pooling window with the leading dimensions lead, the
+// input the window reads (a transposed convolution's output) and the tap
+// tables forTaps builds, against the node's memory limit.
+func (c *call) checkWindow(dt xgraph.DType, lead []int, w geom.Window) {
+	c.check(dt, append(append([]int{}, lead...), w.Out...))
+	c.check(dt, append(append([]int{}, lead...), w.In...))
+	for j := range w.Kernel {
+		c.check(xgraph.Int64, []int{w.Kernel[j], w.Out[j]})
+	}
+}
+
 // forTaps calls fn for every kernel tap of the window (in row-major
 // order, index kk) with the per-dimension input positions that every
 // output position reads, -1 where it reads padding.
@@ -167,6 +179,7 @@ func conv(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.checkWindow(x.DType, []int{N, max(C, M)}, w)
 	group := w.Groups
 	if C%group != 0 || M%group != 0 || wt.Shape[1] != C/group {
 		return nil, c.errorf("group %d does not divide input %v and weight %v", group, x.Shape, wt.Shape)
@@ -283,11 +296,13 @@ func convTranspose(c *call) ([]*xgraph.Tensor, error) {
 	}
 	mg := wt.Shape[1]
 	M := mg * group
+	c.checkWindow(x.DType, []int{N, max(C, M)}, w)
 	in, out, kernel := w.Out, w.In, w.Kernel
+	c.check(x.DType, []int{mg, numel(kernel), numel(in)}) // the column buffer
 	inSize, outSize, K := numel(in), numel(out), numel(kernel)
 	cg := C / group
 	col := make([]float32, mg*K*inSize)
-	y := xgraph.Zero(x.DType, append([]int{N, M}, out...)...)
+	y := c.zero(x.DType, append([]int{N, M}, out...)...)
 	var bias []float32
 	if b := c.input(2); b != nil {
 		if b.Len() != M || !b.DType.IsFloat() {

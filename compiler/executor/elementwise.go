@@ -198,7 +198,7 @@ func unaryNum(c *call, f func(float64) float64, g func(int64) int64) ([]*xgraph.
 	if err != nil {
 		return nil, err
 	}
-	out := xgraph.Zero(x.DType, x.Shape...)
+	out := c.zero(x.DType, x.Shape...)
 	if x.DType.IsFloat() {
 		for i, v := range x.F {
 			out.F[i] = float32(f(float64(v)))

@@ -21,6 +21,7 @@ package executor
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"argus/compiler/xgraph"
@@ -63,18 +64,115 @@ type call struct {
 	// writes it: the executor folds a Relu that is the only reader of a
 	// Conv, Gemm or Add into that node.
 	relu bool
+	// limit bounds the bytes of one tensor the node makes (0:
+	// DefaultMaxTensorBytes).
+	limit int64
+}
+
+// DefaultMaxTensorBytes is the most memory one tensor made by a node may
+// take unless Options say otherwise: 4 GiB, a thousand 224×224 images of
+// 64 channels in float32.
+const DefaultMaxTensorBytes int64 = 4 << 30
+
+// Options configure an executor.
+type Options struct {
+	// MaxTensorBytes bounds the memory of each tensor a node makes (float
+	// elements take 4 bytes, integer and boolean ones 8); 0 means
+	// DefaultMaxTensorBytes. A node asked for a larger one (a
+	// ConstantOfShape, Expand, Tile or Resize to a huge shape, say) fails
+	// with a *TooLargeError before anything is allocated.
+	MaxTensorBytes int64
+}
+
+func (o Options) limit() int64 {
+	if o.MaxTensorBytes > 0 {
+		return o.MaxTensorBytes
+	}
+	return DefaultMaxTensorBytes
+}
+
+// TooLargeError reports a node whose output would exceed the memory limit
+// of one tensor, or whose size does not even fit in an int.
+type TooLargeError struct {
+	Node  string
+	Shape []int
+	// Bytes is the memory the tensor would take (-1: more than an int64
+	// holds), Limit the bound it exceeds.
+	Bytes, Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	if e.Bytes < 0 {
+		return fmt.Sprintf("node %s: output shape %v has more elements than memory can hold", e.Node, e.Shape)
+	}
+	return fmt.Sprintf("node %s: output shape %v needs %s, over the limit of %s for one tensor", e.Node, e.Shape, byteSize(e.Bytes), byteSize(e.Limit))
+}
+
+// byteSize formats n bytes with a binary unit.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// tensorBytes returns the memory of a tensor of type dt and the given
+// shape, or -1 when it does not fit in an int64 (or a dimension is
+// negative, which no tensor has).
+func tensorBytes(dt xgraph.DType, shape []int) int64 {
+	size := int64(8)
+	if dt.IsFloat() {
+		size = 4
+	}
+	n := size
+	for _, d := range shape {
+		if d < 0 {
+			return -1
+		}
+		if d != 0 && n > math.MaxInt64/int64(d) {
+			return -1
+		}
+		n *= int64(d)
+	}
+	return n
+}
+
+// check makes sure that a tensor of type dt and the given shape fits the
+// node's memory limit, before it is allocated. Operators call it (through
+// zero and alloc, or directly before building index tables of the output's
+// size); it panics with a *TooLargeError, which evalNode returns as the
+// node's error.
+func (c *call) check(dt xgraph.DType, shape []int) {
+	limit := c.limit
+	if limit <= 0 {
+		limit = DefaultMaxTensorBytes
+	}
+	if b := tensorBytes(dt, shape); b < 0 || b > limit {
+		panic(&TooLargeError{Node: c.n.Label(), Shape: append([]int{}, shape...), Bytes: b, Limit: limit})
+	}
+}
+
+// zero returns a zero-filled tensor of type dt and the given shape, after
+// checking it against the node's memory limit.
+func (c *call) zero(dt xgraph.DType, shape ...int) *xgraph.Tensor {
+	c.check(dt, shape)
+	return xgraph.Zero(dt, shape...)
 }
 
 // alloc returns a tensor of type dt and the given shape whose contents are
 // undefined: the caller must write every element. Float storage comes from
 // the run's recycled buffers where one of the right size is free.
 func (c *call) alloc(dt xgraph.DType, shape ...int) *xgraph.Tensor {
+	c.check(dt, shape)
 	if c.bufs != nil && dt.IsFloat() {
 		if f := c.bufs.get(numel(shape)); f != nil {
 			return &xgraph.Tensor{DType: dt, Shape: append([]int{}, shape...), F: f}
 		}
 	}
-	return xgraph.Zero(dt, shape...)
+	return c.zero(dt, shape...)
 }
 
 // buffers holds float storage released during one run, by length.
@@ -165,9 +263,19 @@ func checkNode(n *xgraph.Node) error {
 }
 
 // Eval computes one node's outputs from its input tensors, for a graph of
-// operator set opset. Constant folding uses it.
+// operator set opset, with the default Options.
 func Eval(opset int, n *xgraph.Node, in []*xgraph.Tensor) ([]*xgraph.Tensor, error) {
 	return eval(&call{n: n, opset: opset, in: in})
+}
+
+// foldLimit bounds the tensors constant folding makes: folding keeps no
+// larger constant (xgraph.MaxFoldElements), so computing one would only
+// spend memory.
+const foldLimit = xgraph.MaxFoldElements * 8
+
+// foldEval is the evaluator of constant folding.
+func foldEval(opset int, n *xgraph.Node, in []*xgraph.Tensor) ([]*xgraph.Tensor, error) {
+	return eval(&call{n: n, opset: opset, in: in, limit: foldLimit})
 }
 
 func eval(c *call) ([]*xgraph.Tensor, error) {
@@ -200,6 +308,7 @@ type Executor struct {
 	// otherwise, and notCompiled says why.
 	net         *compiled
 	notCompiled error
+	limit       int64
 }
 
 // fusable lists the operators that can apply a following ReLU themselves.
@@ -230,15 +339,19 @@ func (e *Executor) planFusion() {
 }
 
 // New returns an executor for g after checking that every node is
-// supported. g must not be changed while the executor is in use.
-func New(g *xgraph.Graph) (*Executor, error) {
+// supported, with the default Options. g must not be changed while the
+// executor is in use.
+func New(g *xgraph.Graph) (*Executor, error) { return NewWith(g, Options{}) }
+
+// NewWith returns an executor for g with the given options.
+func NewWith(g *xgraph.Graph, opt Options) (*Executor, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
 	if err := Check(g); err != nil {
 		return nil, err
 	}
-	e := &Executor{g: g, order: g.Nodes, last: map[*xgraph.Value]int{}}
+	e := &Executor{g: g, order: g.Nodes, last: map[*xgraph.Value]int{}, limit: opt.limit()}
 	for i, n := range g.Nodes {
 		for _, v := range n.Inputs {
 			if v != nil {
@@ -326,7 +439,7 @@ func (e *Executor) Run(inputs map[string]*xgraph.Tensor) ([]*xgraph.Tensor, erro
 			out = in
 		} else {
 			var err error
-			out, err = eval(&call{n: n, opset: e.g.Opset, in: in, bufs: bufs, relu: e.fused[n]})
+			out, err = eval(&call{n: n, opset: e.g.Opset, in: in, bufs: bufs, relu: e.fused[n], limit: e.limit})
 			if err != nil {
 				return nil, err
 			}
@@ -407,6 +520,10 @@ func evalNode(c *call) (out []*xgraph.Tensor, err error) {
 	n := c.n
 	defer func() {
 		if r := recover(); r != nil {
+			if e, ok := r.(*TooLargeError); ok {
+				out, err = nil, e
+				return
+			}
 			out, err = nil, fmt.Errorf("node %s: inconsistent inputs: %v", n.Label(), r)
 		}
 	}()
@@ -416,5 +533,15 @@ func evalNode(c *call) (out []*xgraph.Tensor, err error) {
 // Optimize runs XGraph's standard passes on g with the executor as the
 // constant folder and returns how often each pass changed the graph.
 func Optimize(g *xgraph.Graph) (map[string]int, error) {
-	return xgraph.Optimize(g, xgraph.Standard(Eval)...)
+	return xgraph.Optimize(g, xgraph.Standard(foldEval)...)
+}
+
+// OptimizeWith is Optimize under the memory limit of opt: constant folding
+// computes no tensor larger than the executor would.
+func OptimizeWith(g *xgraph.Graph, opt Options) (map[string]int, error) {
+	limit := min(opt.limit(), foldLimit)
+	fold := func(opset int, n *xgraph.Node, in []*xgraph.Tensor) ([]*xgraph.Tensor, error) {
+		return eval(&call{n: n, opset: opset, in: in, limit: limit})
+	}
+	return xgraph.Optimize(g, xgraph.Standard(fold)...)
 }

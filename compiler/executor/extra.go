@@ -116,7 +116,7 @@ func cumSum(c *call) ([]*xgraph.Tensor, error) {
 	}
 	excl, rev := c.n.Int("exclusive") != 0, c.n.Int("reverse") != 0
 	outer, n, inner := numel(x.Shape[:ax]), x.Shape[ax], numel(x.Shape[ax+1:])
-	out := xgraph.Zero(x.DType, x.Shape...)
+	out := c.zero(x.DType, x.Shape...)
 	for o := 0; o < outer; o++ {
 		for q := 0; q < inner; q++ {
 			var acc float64
@@ -447,7 +447,7 @@ func oneHot(c *call) ([]*xgraph.Tensor, error) {
 		return nil, c.errorf("%v", err)
 	}
 	shape := append(append(append([]int{}, ind.Shape[:ax]...), depth), ind.Shape[ax:]...)
-	out := xgraph.Zero(vals.DType, shape...)
+	out := c.zero(vals.DType, shape...)
 	inner := numel(ind.Shape[ax:])
 	for i := 0; i < out.Len(); i++ {
 		o, rest := i/(depth*inner), i%(depth*inner)
@@ -485,7 +485,7 @@ func eyeLike(c *call) ([]*xgraph.Tensor, error) {
 		return nil, c.unsupported("dtype", "element type %s", dt)
 	}
 	k := int(c.n.Int("k"))
-	out := xgraph.Zero(dt, x.Shape...)
+	out := c.zero(dt, x.Shape...)
 	for i := 0; i < x.Shape[0]; i++ {
 		j := i + k
 		if j >= 0 && j < x.Shape[1] {
@@ -535,8 +535,8 @@ func topK(c *call) ([]*xgraph.Tensor, error) {
 	largest := c.n.Int("largest") != 0
 	shape := append([]int{}, x.Shape...)
 	shape[ax] = k
-	vals := xgraph.Zero(x.DType, shape...)
-	idxs := xgraph.Zero(xgraph.Int64, shape...)
+	vals := c.zero(x.DType, shape...)
+	idxs := c.zero(xgraph.Int64, shape...)
 	order := make([]int, n)
 	for o := 0; o < outer; o++ {
 		for q := 0; q < inner; q++ {
@@ -613,7 +613,7 @@ func lrn(c *call) ([]*xgraph.Tensor, error) {
 	alpha, beta, bias := float64(c.n.Float("alpha")), float64(c.n.Float("beta")), float64(c.n.Float("bias"))
 	N, C, inner := x.Shape[0], x.Shape[1], numel(x.Shape[2:])
 	lo, hi := (size-1)/2, (size-1+1)/2
-	y := xgraph.Zero(x.DType, x.Shape...)
+	y := c.zero(x.DType, x.Shape...)
 	for n := 0; n < N; n++ {
 		for ch := 0; ch < C; ch++ {
 			for q := 0; q < inner; q++ {
@@ -669,7 +669,7 @@ func mvn(c *call) ([]*xgraph.Tensor, error) {
 		sum[off] += v
 		sq[off] += v * v
 	})
-	y := xgraph.Zero(x.DType, x.Shape...)
+	y := c.zero(x.DType, x.Shape...)
 	walk(x.Shape, st, func(i, off int) {
 		mean := sum[off] / cnt
 		variance := sq[off]/cnt - mean*mean
@@ -691,7 +691,7 @@ func nonZero(c *call) ([]*xgraph.Tensor, error) {
 			hits = append(hits, i)
 		}
 	}
-	out := xgraph.Zero(xgraph.Int64, r, len(hits))
+	out := c.zero(xgraph.Int64, r, len(hits))
 	co := make([]int, r)
 	for j, i := range hits {
 		coords(i, st, co)
@@ -713,7 +713,7 @@ func nll(c *call, lp, target, weight *xgraph.Tensor) (*xgraph.Tensor, error) {
 	if hasIgnore {
 		ignore = c.n.Int("ignore_index")
 	}
-	loss := xgraph.Zero(lp.DType, target.Shape...)
+	loss := c.zero(lp.DType, target.Shape...)
 	var wsum, lsum float64
 	tv := target.Ints()
 	for n := 0; n < N; n++ {
@@ -780,7 +780,7 @@ func sceLoss(c *call) ([]*xgraph.Tensor, error) {
 		return nil, c.errorf("scores %v must be N×C×...", x.Shape)
 	}
 	N, C, inner := x.Shape[0], x.Shape[1], numel(x.Shape[2:])
-	lp := xgraph.Zero(x.DType, x.Shape...)
+	lp := c.zero(x.DType, x.Shape...)
 	for n := 0; n < N; n++ {
 		for q := 0; q < inner; q++ {
 			m := math.Inf(-1)

@@ -35,7 +35,7 @@ func gemm(c *call) ([]*xgraph.Tensor, error) {
 		return nil, c.errorf("inner dimensions of %v and %v differ", a.Shape, b.Shape)
 	}
 	alpha, beta := c.n.Float("alpha"), c.n.Float("beta")
-	y := xgraph.Zero(a.DType, m, n)
+	y := c.zero(a.DType, m, n)
 	if bias := c.input(2); bias != nil && beta != 0 {
 		if !bias.DType.IsFloat() {
 			return nil, c.errorf("C has element type %s", bias.DType)
@@ -87,10 +87,11 @@ func matmul(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, c.errorf("batch dimensions of %v and %v: %v", a.Shape, b.Shape, err)
 	}
+	c.check(a.DType, append(append([]int{}, batch...), m, n))
 	ia := bindex(as[:len(as)-2], batch)
 	ib := bindex(bs[:len(bs)-2], batch)
 	shape := append(append([]int{}, batch...), m, n)
-	y := xgraph.Zero(a.DType, shape...)
+	y := c.zero(a.DType, shape...)
 	nb := numel(batch)
 	for p := 0; p < nb; p++ {
 		kernels.Sgemm(false, false, m, n, k, 1, a.F[ia[p]*m*k:(ia[p]+1)*m*k], k, b.F[ib[p]*k*n:(ib[p]+1)*k*n], n, 0, y.F[p*m*n:(p+1)*m*n], n)

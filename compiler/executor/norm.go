@@ -43,7 +43,7 @@ func softmax(c *call) ([]*xgraph.Tensor, error) {
 	} else {
 		outer, n, inner = numel(x.Shape[:ax]), x.Shape[ax], numel(x.Shape[ax+1:])
 	}
-	y := xgraph.Zero(x.DType, x.Shape...)
+	y := c.zero(x.DType, x.Shape...)
 	for o := 0; o < outer; o++ {
 		for q := 0; q < inner; q++ {
 			base := o*n*inner + q
@@ -109,7 +109,7 @@ func batchNorm(c *call) ([]*xgraph.Tensor, error) {
 	if training {
 		bm, bv := make([]float32, C), make([]float32, C)
 		cnt := float64(N * inner)
-		outMean, outVar = xgraph.Zero(x.DType, C), xgraph.Zero(x.DType, C)
+		outMean, outVar = c.zero(x.DType, C), c.zero(x.DType, C)
 		for ch := 0; ch < C; ch++ {
 			var s, s2 float64
 			for n := 0; n < N; n++ {
@@ -129,7 +129,7 @@ func batchNorm(c *call) ([]*xgraph.Tensor, error) {
 		}
 		mu, va = bm, bv
 	}
-	y := xgraph.Zero(x.DType, x.Shape...)
+	y := c.zero(x.DType, x.Shape...)
 	for n := 0; n < N; n++ {
 		for ch := 0; ch < C; ch++ {
 			k := float32(float64(scale.F[ch]) / math.Sqrt(float64(va[ch])+eps))
@@ -174,8 +174,8 @@ func layerNorm(c *call) ([]*xgraph.Tensor, error) {
 	for i := ax; i < r; i++ {
 		statShape[i] = 1
 	}
-	y := xgraph.Zero(x.DType, x.Shape...)
-	meanT, invT := xgraph.Zero(xgraph.Float32, statShape...), xgraph.Zero(xgraph.Float32, statShape...)
+	y := c.zero(x.DType, x.Shape...)
+	meanT, invT := c.zero(xgraph.Float32, statShape...), c.zero(xgraph.Float32, statShape...)
 	for o := 0; o < outer; o++ {
 		src := x.F[o*n : (o+1)*n]
 		var s float64
@@ -219,7 +219,7 @@ func instanceNorm(c *call) ([]*xgraph.Tensor, error) {
 	}
 	eps := float64(c.n.Float("epsilon"))
 	N, C, inner := x.Shape[0], x.Shape[1], numel(x.Shape[2:])
-	y := xgraph.Zero(x.DType, x.Shape...)
+	y := c.zero(x.DType, x.Shape...)
 	for nc := 0; nc < N*C; nc++ {
 		src := x.F[nc*inner : (nc+1)*inner]
 		var s, s2 float64

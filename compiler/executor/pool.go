@@ -19,7 +19,11 @@ func poolWindow(c *call, x *xgraph.Tensor) (geom.Window, error) {
 	if len(x.Shape) < 3 {
 		return geom.Window{}, c.errorf("input %v must be N×C×spatial", x.Shape)
 	}
-	return xgraph.Window(c.n, x.Shape[2:], nil)
+	w, err := xgraph.Window(c.n, x.Shape[2:], nil)
+	if err == nil {
+		c.checkWindow(x.DType, x.Shape[:2], w)
+	}
+	return w, err
 }
 
 func maxPool(c *call) ([]*xgraph.Tensor, error) {
@@ -37,7 +41,7 @@ func maxPool(c *call) ([]*xgraph.Tensor, error) {
 		if err != nil {
 			return nil, err
 		}
-		y := xgraph.Zero(x.DType, out[0].Shape...)
+		y := c.zero(x.DType, out[0].Shape...)
 		for i, v := range out[0].F {
 			y.I[i] = int64(v)
 		}
@@ -69,7 +73,7 @@ func maxPoolFloat(c *call, x *xgraph.Tensor) ([]*xgraph.Tensor, error) {
 	wantIdx := len(c.n.Outputs) > 1 && c.n.Outputs[1] != nil
 	idx := &xgraph.Tensor{DType: xgraph.Int64, Shape: append([]int{}, shape...)}
 	if wantIdx {
-		idx = xgraph.Zero(xgraph.Int64, shape...)
+		idx = c.zero(xgraph.Int64, shape...)
 	}
 	best := make([]float32, outSize)
 	arg := make([]int, outSize)
@@ -230,7 +234,7 @@ func avgPool(c *call) ([]*xgraph.Tensor, error) {
 			})
 		})
 	}
-	y := xgraph.Zero(x.DType, append([]int{N, C}, w.Out...)...)
+	y := c.zero(x.DType, append([]int{N, C}, w.Out...)...)
 	inStr := strides(w.In)
 	for nc := 0; nc < N*C; nc++ {
 		src := x.F[nc*inSize : (nc+1)*inSize]
@@ -265,7 +269,7 @@ func globalPool(c *call, isMax bool) ([]*xgraph.Tensor, error) {
 		shape = append(shape, 1)
 	}
 	size := numel(x.Shape[2:])
-	y := xgraph.Zero(x.DType, shape...)
+	y := c.zero(x.DType, shape...)
 	for nc := 0; nc < N*C; nc++ {
 		src := x.F[nc*size : (nc+1)*size]
 		if isMax {

@@ -92,7 +92,7 @@ func reduce(c *call, r reducer) ([]*xgraph.Tensor, error) {
 	if x.Len() > 0 {
 		cnt = x.Len() / max(m, 1)
 	}
-	out := xgraph.Zero(x.DType, oshape...)
+	out := c.zero(x.DType, oshape...)
 	for i, a := range acc {
 		if r.finish != nil {
 			a = r.finish(a, cnt)
@@ -120,7 +120,7 @@ func argReduce(c *call) ([]*xgraph.Tensor, error) {
 	outer, n, inner := numel(x.Shape[:ax]), x.Shape[ax], numel(x.Shape[ax+1:])
 	shape := append([]int{}, x.Shape...)
 	shape[ax] = 1
-	out := xgraph.Zero(xgraph.Int64, shape...)
+	out := c.zero(xgraph.Int64, shape...)
 	for o := 0; o < outer; o++ {
 		for q := 0; q < inner; q++ {
 			best, arg := 0.0, 0

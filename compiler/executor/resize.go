@@ -43,6 +43,9 @@ func pad(c *call) ([]*xgraph.Tensor, error) {
 	}
 	shape := make([]int, r)
 	for i := range shape {
+		if p, q := pads[i], pads[r+i]; p > math.MaxInt32 || q > math.MaxInt32 || p < math.MinInt32 || q < math.MinInt32 {
+			return nil, c.errorf("pads %v of shape %v give more elements than memory can hold", pads, x.Shape)
+		}
 		shape[i] = x.Shape[i] + int(pads[i]) + int(pads[r+i])
 		if shape[i] < 0 {
 			return nil, c.errorf("pads %v crop more than %v", pads, x.Shape)
@@ -54,6 +57,7 @@ func pad(c *call) ([]*xgraph.Tensor, error) {
 			return nil, c.errorf("reflect pads %v must be smaller than %v", pads, x.Shape)
 		}
 	}
+	c.check(x.DType, shape)
 	st := strides(x.Shape)
 	n := numel(shape)
 	idx := make([]int, n)
@@ -95,7 +99,7 @@ func pad(c *call) ([]*xgraph.Tensor, error) {
 			coord[d] = 0
 		}
 	}
-	out := xgraph.Zero(x.DType, shape...)
+	out := c.zero(x.DType, shape...)
 	for i, j := range idx {
 		switch {
 		case j >= 0 && x.DType.IsFloat():
@@ -225,10 +229,18 @@ func resize(c *call) ([]*xgraph.Tensor, error) {
 		return nil, c.errorf("neither scales nor sizes given")
 	}
 	for i := range out {
-		if out[i] < 0 || sc[i] <= 0 {
+		if out[i] < 0 || !(sc[i] > 0) || math.IsInf(outF[i], 0) || outF[i] > math.MaxInt32 {
 			return nil, c.errorf("bad output size %v", out)
 		}
 	}
+	// Each dimension is resampled in turn, so the largest intermediate
+	// has the larger of the input's and the output's size in every
+	// dimension.
+	big := make([]int, r)
+	for i := range big {
+		big[i] = max(out[i], x.Shape[i])
+	}
+	c.check(x.DType, big)
 	if o.coord == "tf_crop_and_resize" && len(roi) != 2*r {
 		return nil, c.errorf("roi %v does not fit rank %d", roi, r)
 	}

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"math"
+	"slices"
 
 	"argus/compiler/xgraph"
 )
@@ -87,6 +88,7 @@ func reshape(c *call) ([]*xgraph.Tensor, error) {
 	shape := make([]int, len(spec))
 	infer := -1
 	known := 1
+	overflow := false
 	for i, d := range spec {
 		switch {
 		case d == 0 && !allowZero:
@@ -105,7 +107,17 @@ func reshape(c *call) ([]*xgraph.Tensor, error) {
 		default:
 			shape[i] = int(d)
 		}
+		if shape[i] != 0 && known > math.MaxInt/shape[i] {
+			overflow = true
+			known = 1
+		}
 		known *= shape[i]
+	}
+	if overflow && !slices.Contains(shape, 0) {
+		return nil, c.errorf("cannot reshape %v to %v: the shape has more elements than memory can hold", x.Shape, spec)
+	}
+	if overflow {
+		known = 0
 	}
 	if infer >= 0 {
 		if known == 0 || x.Len()%known != 0 {
@@ -274,7 +286,7 @@ func concat(c *call) ([]*xgraph.Tensor, error) {
 		}
 		shape[ax] += t.Shape[ax]
 	}
-	out := xgraph.Zero(first.DType, shape...)
+	out := c.zero(first.DType, shape...)
 	outer := numel(shape[:ax])
 	inner := numel(shape[ax+1:])
 	off := 0
@@ -418,6 +430,7 @@ func slice(c *call) ([]*xgraph.Tensor, error) {
 		base += lo[i] * st[i]
 		sst[i] = step[i] * st[i]
 	}
+	c.check(x.DType, shape)
 	idx := make([]int, numel(shape))
 	walk(shape, sst, func(i, off int) { idx[i] = base + off })
 	return one(take(x, shape, idx)), nil
@@ -440,6 +453,7 @@ func gather(c *call) ([]*xgraph.Tensor, error) {
 	outer := numel(x.Shape[:ax])
 	inner := numel(x.Shape[ax+1:])
 	shape := append(append(append([]int{}, x.Shape[:ax]...), ind.Shape...), x.Shape[ax+1:]...)
+	c.check(x.DType, shape)
 	ids := ind.Ints()
 	idx := make([]int, 0, numel(shape))
 	for o := 0; o < outer; o++ {
@@ -525,7 +539,7 @@ func constantOfShape(c *call) ([]*xgraph.Tensor, error) {
 		}
 		val = t
 	}
-	out := xgraph.Zero(val.DType, shape...)
+	out := c.zero(val.DType, shape...)
 	if val.DType.IsFloat() {
 		for i := range out.F {
 			out.F[i] = val.F[0]
@@ -547,10 +561,17 @@ func expand(c *call) ([]*xgraph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	shape, err := broadcast(x.Shape, ints(s.Ints()))
+	spec := ints(s.Ints())
+	for _, d := range spec {
+		if d < 0 {
+			return nil, c.errorf("negative dimension in shape %v", spec)
+		}
+	}
+	shape, err := broadcast(x.Shape, spec)
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
+	c.check(x.DType, shape)
 	return one(take(x, shape, bindex(x.Shape, shape))), nil
 }
 
@@ -568,8 +589,12 @@ func tile(c *call) ([]*xgraph.Tensor, error) {
 		if r < 0 {
 			return nil, c.errorf("negative repeat %d", r)
 		}
+		if r != 0 && int64(x.Shape[i]) > math.MaxInt64/r {
+			return nil, c.errorf("repeats %v of shape %v give more elements than memory can hold", reps, x.Shape)
+		}
 		shape[i] = x.Shape[i] * int(r)
 	}
+	c.check(x.DType, shape)
 	st := strides(x.Shape)
 	idx := make([]int, numel(shape))
 	coord := make([]int, len(shape))
@@ -610,7 +635,7 @@ func rangeOp(c *call) ([]*xgraph.Tensor, error) {
 	if n > 1<<28 {
 		return nil, c.errorf("range of %d elements is too large", n)
 	}
-	out := xgraph.Zero(v[0].DType, n)
+	out := c.zero(v[0].DType, n)
 	for i := 0; i < n; i++ {
 		if out.DType.IsFloat() {
 			out.F[i] = float32(start + float64(i)*delta)
@@ -639,7 +664,7 @@ func cast(c *call) ([]*xgraph.Tensor, error) {
 	if !to.Supported() {
 		return nil, c.unsupported("to", "element type %s", to)
 	}
-	out := xgraph.Zero(to, x.Shape...)
+	out := c.zero(to, x.Shape...)
 	switch {
 	case x.DType.IsFloat() && to.IsFloat():
 		copy(out.F, x.F)

@@ -250,7 +250,8 @@ func readExternal(tp *onnxpb.TensorProto, dir string) ([]byte, error) {
 	if length < 0 {
 		length = st.Size() - offset
 	}
-	if length < 0 || offset+length > st.Size() {
+	// Compared without adding, which could overflow.
+	if length < 0 || offset > st.Size() || length > st.Size()-offset {
 		return nil, fmt.Errorf("external data %q: range %d+%d exceeds file size %d", location, offset, length, st.Size())
 	}
 	buf := make([]byte, length)

@@ -1,5 +1,7 @@
 package xgraph
 
+import "math"
+
 // InferShapes fills in the element types and shapes of node outputs that
 // follow statically from the graph inputs, the constants and the operators'
 // rules, in topological order. Dimensions that depend on run-time values
@@ -45,6 +47,9 @@ func expandRule(_ int, n *Node) {
 
 func constantOfShapeRule(_ int, n *Node) {
 	s, ok := constInts(n.Input(0))
+	for _, d := range s {
+		ok = ok && d >= 0 // a negative size is the executor's error
+	}
 	dt := Float32
 	if t := n.Tensor("value"); t != nil {
 		dt = t.DType
@@ -211,10 +216,12 @@ func matmulRule(_ int, n *Node) {
 	setOut(n, 0, a.DType, out, true)
 }
 
+// product returns the number of elements of dims, or -1 when a dimension
+// is unknown or the product overflows an int.
 func product(dims []int) int {
 	p := 1
 	for _, d := range dims {
-		if d < 0 {
+		if d < 0 || d != 0 && p > math.MaxInt/d {
 			return -1
 		}
 		p *= d
@@ -268,22 +275,19 @@ func reshapeRule(_ int, n *Node) {
 		// Dimensions copied with 0 cancel on both sides, so a dynamic
 		// batch kept by a 0 still lets the -1 be resolved.
 		copied := func(i int) bool { return i < len(spec) && spec[i] == 0 && n.Int("allowzero") == 0 }
-		xk, ok := 1, true
+		var xs, ks []int
 		for i, d := range x.Shape {
-			if copied(i) {
-				continue
+			if !copied(i) {
+				xs = append(xs, d)
 			}
-			if d < 0 {
-				ok = false
-			}
-			xk *= d
 		}
-		known := 1
 		for i, d := range out {
 			if i != infer && !copied(i) {
-				known *= d
+				ks = append(ks, d)
 			}
 		}
+		xk, known := product(xs), product(ks)
+		ok := xk >= 0
 		if ok && known > 0 {
 			out[infer] = xk / known
 		}

@@ -67,10 +67,10 @@ var nondeterministic = map[string]bool{
 	"RandomUniformLike": true, "Multinomial": true, "Bernoulli": true,
 }
 
-// maxFoldElements bounds the size of a folded constant, so that folding
+// MaxFoldElements bounds the size of a folded constant, so that folding
 // does not blow a small graph up into a large one (an Expand to a big
 // shape, say).
-const maxFoldElements = 1 << 22
+const MaxFoldElements = 1 << 22
 
 // FoldConstants returns the pass that evaluates nodes whose inputs are all
 // constants and replaces their outputs by constants. A Shape node whose
@@ -121,7 +121,7 @@ func foldNode(g *Graph, n *Node, eval Evaluator) bool {
 		return false
 	}
 	for i, v := range n.Outputs {
-		if v != nil && (i >= len(out) || out[i] == nil || out[i].Len() > maxFoldElements) {
+		if v != nil && (i >= len(out) || out[i] == nil || out[i].Len() > MaxFoldElements) {
 			return false
 		}
 	}

@@ -12,6 +12,22 @@ func (n *Node) attrError(attr, format string, args ...any) error {
 	return &AttrError{Node: n.Label(), Op: n.Op, Attr: attr, Reason: fmt.Sprintf(format, args...)}
 }
 
+// maxWindowValue bounds the magnitude of every window attribute (kernel
+// sizes, strides, dilations, pads, output sizes), so that the sizes
+// computed from them cannot overflow; real networks stay far below it.
+const maxWindowValue = 1 << 24
+
+// windowInts returns the values of the window attribute name as ints,
+// refusing any whose magnitude exceeds maxWindowValue.
+func (n *Node) windowInts(name string, v []int64) ([]int, error) {
+	for _, x := range v {
+		if x > maxWindowValue || x < -maxWindowValue {
+			return nil, n.attrError(name, "value %d is out of range (magnitude at most %d)", x, maxWindowValue)
+		}
+	}
+	return toInts(v), nil
+}
+
 // spatialAttr returns the integer-list attribute name with one value per
 // spatial dimension, or def in each when it is absent.
 func (n *Node) spatialAttr(name string, r, def int) ([]int, error) {
@@ -22,7 +38,7 @@ func (n *Node) spatialAttr(name string, r, def int) ([]int, error) {
 	if len(v) != r {
 		return nil, n.attrError(name, "%d values for %d spatial dimensions", len(v), r)
 	}
-	return toInts(v), nil
+	return n.windowInts(name, v)
 }
 
 // filled returns r copies of v.
@@ -45,7 +61,11 @@ func (n *Node) padsAttr(r int) (begin, end []int, err error) {
 	if len(p) != 2*r {
 		return nil, nil, n.attrError("pads", "%d values for %d spatial dimensions, want %d", len(p), r, 2*r)
 	}
-	return toInts(p[:r]), toInts(p[r:]), nil
+	all, err := n.windowInts("pads", p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return all[:r], all[r:], nil
 }
 
 // kernelAttr checks that a kernel_shape attribute, when given, agrees with
@@ -113,7 +133,11 @@ func poolWindow(n *Node, in, _ []int) (geom.Window, error) {
 	if len(ks) != len(in) {
 		return geom.Window{}, n.attrError("kernel_shape", "%v for %d spatial dimensions", ks, len(in))
 	}
-	return slidingWindow(n, in, toInts(ks), n.Int("ceil_mode") != 0, 1)
+	kernel, err := n.windowInts("kernel_shape", ks)
+	if err != nil {
+		return geom.Window{}, err
+	}
+	return slidingWindow(n, in, kernel, n.Int("ceil_mode") != 0, 1)
 }
 
 // globalPoolWindow is the window of a global pooling: one window covering
@@ -168,6 +192,9 @@ func convTransposeWindow(n *Node, in, kernel []int) (geom.Window, error) {
 	}
 	if outShape != nil && len(outShape) != r {
 		return geom.Window{}, n.attrError("output_shape", "%v for %d spatial dimensions", outShape, r)
+	}
+	if _, err := n.windowInts("output_shape", outShape); err != nil {
+		return geom.Window{}, err
 	}
 	out := make([]int, r)
 	for i := range r {

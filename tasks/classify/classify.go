@@ -51,7 +51,19 @@ type Config struct {
 	// Workers is the number of goroutines building batches (0: one per
 	// CPU); it changes no result.
 	Workers int `yaml:"workers" json:"workers"`
+	// Data is the absolute path of the dataset's folder, empty for the
+	// default copy (MNIST's inside the GoMNIST module). It is stored so
+	// that a resumed run reads the data it started with.
+	Data string `yaml:"data,omitempty" json:"data,omitempty"`
 }
+
+// Bounds of a classification run's settings, refused above: larger
+// batches or more workers than these only exhaust memory.
+const (
+	MaxBatch   = 1 << 16
+	MaxEpochs  = 1 << 20
+	MaxWorkers = 1 << 10
+)
 
 // MNIST is the recipe of `argus train mnist`: PyTorch's MNIST network
 // trained with AdamW, a cosine schedule after a short warm-up, and label
@@ -79,16 +91,20 @@ func (c *Config) Validate() error {
 		return err
 	}
 	switch {
-	case c.Batch < 1:
-		return fmt.Errorf("batch must be at least 1, got %d", c.Batch)
-	case c.EvalBatch < 1:
-		return fmt.Errorf("eval batch must be at least 1, got %d", c.EvalBatch)
-	case c.LabelSmoothing < 0 || c.LabelSmoothing >= 1:
+	case c.Epochs > MaxEpochs:
+		return fmt.Errorf("epochs must be at most %d, got %d", MaxEpochs, c.Epochs)
+	case c.Batch < 1 || c.Batch > MaxBatch:
+		return fmt.Errorf("batch must be 1 to %d, got %d", MaxBatch, c.Batch)
+	case c.EvalBatch < 1 || c.EvalBatch > MaxBatch:
+		return fmt.Errorf("eval batch must be 1 to %d, got %d", MaxBatch, c.EvalBatch)
+	case c.Accumulate > MaxBatch:
+		return fmt.Errorf("accumulate must be at most %d, got %d", MaxBatch, c.Accumulate)
+	case !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1):
 		return fmt.Errorf("label smoothing must be in [0, 1), got %g", c.LabelSmoothing)
 	case c.Limit < 0:
 		return fmt.Errorf("limit must not be negative, got %d", c.Limit)
-	case c.Workers < 0:
-		return fmt.Errorf("workers must not be negative, got %d", c.Workers)
+	case c.Workers < 0 || c.Workers > MaxWorkers:
+		return fmt.Errorf("workers must be 0 to %d, got %d", MaxWorkers, c.Workers)
 	}
 	return nil
 }
@@ -170,9 +186,10 @@ func Evaluate(m Model, ds Dataset, batch int) (loss, accuracy float64) {
 	if batch < 1 {
 		batch = 100
 	}
+	n := ds.Len()
+	batch = min(batch, max(n, 1))
 	nn.Train(m, false)
 	defer nn.Train(m, true)
-	n := ds.Len()
 	correct := 0
 	nn.NoGrad(m, func() {
 		idx := make([]int, 0, batch)

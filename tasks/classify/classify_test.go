@@ -3,6 +3,7 @@ package classify
 import (
 	"context"
 	"errors"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -202,6 +203,15 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.Schedule = "linear" },
 		func(c *Config) { c.LabelSmoothing = 1 },
 		func(c *Config) { c.Workers = -1 },
+		func(c *Config) { c.Batch = -1 },
+		func(c *Config) { c.Batch = 4000000000 },
+		func(c *Config) { c.EvalBatch = MaxBatch + 1 },
+		func(c *Config) { c.Accumulate = MaxBatch + 1 },
+		func(c *Config) { c.Epochs = MaxEpochs + 1 },
+		func(c *Config) { c.Limit = -5 },
+		func(c *Config) { c.Warmup = -5 },
+		func(c *Config) { c.Workers = MaxWorkers + 1 },
+		func(c *Config) { c.LabelSmoothing = math.NaN() },
 	} {
 		c := config("adamw")
 		mod(&c)
