@@ -30,7 +30,7 @@ and test_data_set_*) on the reference executor and compares its outputs.
 Prints the cases that did not pass and the counts (--json: the whole
 report), and exits non-zero when any case failed; cases whose operators
 the executor does not support are counted, not failures.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			errw := cmd.ErrOrStderr()
 			rep, err := conformance.Run(dir, func(done, total int, c conformance.Case) {
