@@ -16,6 +16,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // Write calls write with a buffered writer over a temporary file next to
@@ -126,6 +128,7 @@ func createTemp(dir, base string) (*os.File, error) {
 // does not exist yet, and returns it. The process id in the name tells
 // which run a leftover belongs to.
 func tempName(dir, base string, create func(name string) error) (string, error) {
+	removeStale(dir, base)
 	for range 100 {
 		name := filepath.Join(dir, fmt.Sprintf(".%s.tmp%d-%d", base, os.Getpid(), rand.Uint32()))
 		err := create(name)
@@ -137,6 +140,30 @@ func tempName(dir, base string, create func(name string) error) (string, error) 
 		}
 	}
 	return "", fmt.Errorf("no free temporary name for %s in %s", base, dir)
+}
+
+// removeStale removes the temporary files and folders for base in dir that
+// were left by processes no longer running (a run killed with SIGKILL has
+// no chance to remove its own). A leftover whose process is alive, or whose
+// name does not parse, is left alone: it may be another writer's.
+func removeStale(dir, base string) {
+	prefix := "." + base + ".tmp"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		pidText, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
 }
 
 // syncDir makes a rename in dir durable. File systems that cannot sync a
