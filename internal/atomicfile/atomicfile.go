@@ -4,6 +4,11 @@
 // and followed by a sync of the folder, so that the rename itself survives a
 // crash. Dir does the same for a whole new folder.
 //
+// New files get the permissions the umask leaves of 0666, as os.Create
+// gives them; a replaced file keeps its own. A writer killed with SIGKILL
+// cannot remove its temporary file; the next write of the same file removes
+// it, knowing it by the dead process's id in its name.
+//
 // Every writer of a user-visible file in argus goes through this package.
 package atomicfile
 
