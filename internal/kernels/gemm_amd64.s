@@ -13709,6 +13709,18 @@ tr_next15:
 	VZEROUPPER
 	RET
 
+// func cpuid(leaf uint32, sub uint32) (eax uint32, ebx uint32, ecx uint32, edx uint32)
+// Requires: CPUID
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL leaf+0(FP), AX
+	MOVL sub+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
 // func maxRunAVX512(dst *float32, src *float32, n int)
 // Requires: AVX, AVX512F
 TEXT ·maxRunAVX512(SB), NOSPLIT, $0-24

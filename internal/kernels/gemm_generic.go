@@ -2,10 +2,8 @@
 
 package kernels
 
-// best is the kernel Sgemm uses: without assembly, the portable one.
-var best = goKernel
-
-// kernelsAvailable lists every kernel this build can run on this CPU.
+// kernelsAvailable lists every kernel this build can run on this CPU:
+// without assembly, the portable one.
 func kernelsAvailable() []*microKernel { return []*microKernel{goKernel} }
 
 // transposeAsm is absent without assembly; packing runs in Go.

@@ -1471,6 +1471,11 @@ func dwKernel6x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ld
 //go:noescape
 func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, rows int, lanes int)
 
+// cpuid executes the CPUID instruction with EAX = leaf and ECX = sub and returns
+// the four registers it sets. It computes no loop: it is the processor's own
+// table, which the tests check against /proc/cpuinfo where Linux has one.
+func cpuid(leaf uint32, sub uint32) (eax uint32, ebx uint32, ecx uint32, edx uint32)
+
 // maxRunAVX512 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;
 // n must be a positive multiple of 16.
 //

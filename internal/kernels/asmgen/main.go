@@ -35,6 +35,7 @@ func main() {
 		}
 	}
 	transpose16()
+	cpuidFunc()
 	for _, isa := range []struct {
 		name  string
 		lanes int
@@ -125,6 +126,25 @@ func transpose16() {
 		ADDQ(ldd, dst)
 	}
 	VZEROUPPER()
+	RET()
+}
+
+// cpuidFunc emits the CPUID instruction, from which the kernels read the
+// processor's vendor, family, model and caches.
+func cpuidFunc() {
+	TEXT("cpuid", NOSPLIT, "func(leaf, sub uint32) (eax, ebx, ecx, edx uint32)")
+	Doc(
+		"cpuid executes the CPUID instruction with EAX = leaf and ECX = sub and returns",
+		"the four registers it sets. It computes no loop: it is the processor's own",
+		"table, which the tests check against /proc/cpuinfo where Linux has one.",
+	)
+	Load(Param("leaf"), EAX)
+	Load(Param("sub"), ECX)
+	CPUID()
+	Store(EAX, Return("eax"))
+	Store(EBX, Return("ebx"))
+	Store(ECX, Return("ecx"))
+	Store(EDX, Return("edx"))
 	RET()
 }
 
