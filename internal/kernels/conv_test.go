@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"argus/internal/geom"
@@ -31,6 +32,60 @@ func naiveIm2col(g plane, src []float32) []float32 {
 	return dst
 }
 
+// naiveCol2im is the plain loop Col2im documents.
+func naiveCol2im(g plane, col []float32) []float32 {
+	oh, ow := g.OH, g.OW
+	dst := make([]float32, g.C*g.H*g.W)
+	for c := 0; c < g.C; c++ {
+		for ky := 0; ky < g.KH; ky++ {
+			for kx := 0; kx < g.KW; kx++ {
+				for oy := 0; oy < oh; oy++ {
+					for ox := 0; ox < ow; ox++ {
+						y := oy*g.StrideH - g.PadH + ky*g.DilH
+						x := ox*g.StrideW - g.PadW + kx*g.DilW
+						if y >= 0 && y < g.H && x >= 0 && x < g.W {
+							dst[c*g.H*g.W+y*g.W+x] += col[((c*g.KH+ky)*g.KW+kx)*oh*ow+oy*ow+ox]
+						}
+					}
+				}
+			}
+		}
+	}
+	return dst
+}
+
+// TestAddRows checks the assembly row adds against their plain loop, with
+// sentinels around every row that must stay.
+func TestAddRows(t *testing.T) {
+	if addRowsAsm == nil {
+		t.Skip("no assembly on this path")
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 70} {
+		for _, rows := range []int{1, 2, 5} {
+			ldd, lds := n+3+rng.IntN(5), n+rng.IntN(4)
+			dst := make([]float32, rows*ldd+8)
+			src := make([]float32, rows*lds+8)
+			for i := range dst {
+				dst[i] = float32(rng.NormFloat64())
+			}
+			for i := range src {
+				src[i] = float32(rng.NormFloat64())
+			}
+			want := append([]float32(nil), dst...)
+			for r := 0; r < rows; r++ {
+				for i := 0; i < n; i++ {
+					want[r*ldd+i] += src[r*lds+i]
+				}
+			}
+			addRowsAsm(&dst[0], ldd, &src[0], lds, rows, n)
+			if !slices.Equal(dst, want) {
+				t.Fatalf("n=%d rows=%d: addRows differs from the plain loop", n, rows)
+			}
+		}
+	}
+}
+
 func TestIm2colCol2im(t *testing.T) {
 	geoms := []testGeom{
 		{C: 2, H: 5, W: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1},
@@ -41,6 +96,11 @@ func TestIm2colCol2im(t *testing.T) {
 		{C: 2, H: 5, W: 40, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1},
 		{C: 2, H: 6, W: 47, KH: 3, KW: 2, StrideH: 2, StrideW: 2, PadH: 1, PadW: 3, DilH: 1, DilW: 2},
 		{C: 1, H: 3, W: 20, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
+		// Wide rows of horizontal stride 1 with vertical strides, dilations
+		// and padding wider than the window: the assembly block path.
+		{C: 3, H: 9, W: 33, KH: 3, KW: 3, StrideH: 2, StrideW: 1, PadH: 1, PadW: 2, DilH: 2, DilW: 2},
+		{C: 2, H: 4, W: 17, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadH: 2, PadW: 2, DilH: 1, DilW: 1},
+		{C: 2, H: 5, W: 70, KH: 3, KW: 4, StrideH: 3, StrideW: 1, PadH: 5, PadW: 6, DilH: 1, DilW: 1},
 	}
 	type lowering struct {
 		c   int
@@ -117,6 +177,10 @@ func TestIm2colCol2im(t *testing.T) {
 		}
 		for r := 0; r < g.C*g.KH*g.KW; r++ {
 			copy(wide[r*3*l+2*l:][:l], col[r*l:][:l])
+		}
+		// Every path sums each pixel's taps in the plain loop's order.
+		if exact := naiveCol2im(g, col); !slices.Equal(back, exact) {
+			t.Fatalf("geom %d: Col2im differs from the plain loop", i)
 		}
 		back2 := make([]float32, len(src))
 		Col2imFrom(win, g.C, wide[2*l:], 3*l, back2)

@@ -61,6 +61,18 @@ func partKernel(nr int, rows []asmKernel) func(h, k int, a []float32, rsA, csA i
 	}
 }
 
+// addRowsAsm adds blocks of rows for col2im, when the CPU has AVX-512 or
+// AVX2.
+var addRowsAsm = func() func(dst *float32, ldd int, src *float32, lds, rows, n int) {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return addRowsAVX512
+	case cpu.X86.HasAVX2:
+		return addRowsAVX2
+	}
+	return nil
+}()
+
 // transposeAsm moves 16×16 blocks for packing, when the CPU has AVX-512.
 var transposeAsm = func() func(dst *float32, ldd int, src *float32, lds, rows, lanes int) {
 	if cpu.X86.HasAVX512F {

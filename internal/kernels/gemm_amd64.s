@@ -13721,6 +13721,111 @@ TEXT ·cpuid(SB), NOSPLIT, $0-24
 	MOVL DX, edx+20(FP)
 	RET
 
+// func addRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int)
+// Requires: AVX, AVX512F
+TEXT ·addRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), DI
+	MOVQ  ldd+8(FP), R8
+	SHLQ  $0x02, R8
+	MOVQ  src+16(FP), SI
+	MOVQ  lds+24(FP), R9
+	SHLQ  $0x02, R9
+	MOVQ  rows+32(FP), DX
+	MOVQ  n+40(FP), R10
+	MOVQ  R10, AX
+	SHRQ  $0x04, R10
+	ANDQ  $0x0f, AX
+	MOVQ  AX, CX
+	MOVQ  $0x00000001, BX
+	SHLQ  CL, BX
+	DECQ  BX
+	KMOVW BX, K1
+
+addRowsAVX512_row:
+	MOVQ  DI, R11
+	MOVQ  SI, R12
+	MOVQ  R10, R13
+	TESTQ R13, R13
+	JZ    addRowsAVX512_tail
+
+addRowsAVX512_vec:
+	VMOVUPS (R11), Z0
+	VADDPS  (R12), Z0, Z0
+	VMOVUPS Z0, (R11)
+	ADDQ    $0x40, R11
+	ADDQ    $0x40, R12
+	DECQ    R13
+	JNZ     addRowsAVX512_vec
+
+addRowsAVX512_tail:
+	TESTQ     AX, AX
+	JZ        addRowsAVX512_next
+	VMOVUPS.Z (R11), K1, Z0
+	VMOVUPS.Z (R12), K1, Z1
+	VADDPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (R11)
+
+addRowsAVX512_next:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ DX
+	JNZ  addRowsAVX512_row
+	VZEROUPPER
+	RET
+
+// func addRowsAVX2(dst *float32, ldd int, src *float32, lds int, rows int, n int)
+// Requires: AVX
+TEXT ·addRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R8
+	SHLQ $0x02, R8
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R9
+	SHLQ $0x02, R9
+	MOVQ rows+32(FP), DX
+	MOVQ n+40(FP), R10
+	MOVQ R10, AX
+	SHRQ $0x03, R10
+	ANDQ $0x07, AX
+
+addRowsAVX2_row:
+	MOVQ  DI, R11
+	MOVQ  SI, R12
+	MOVQ  R10, R13
+	TESTQ R13, R13
+	JZ    addRowsAVX2_tail
+
+addRowsAVX2_vec:
+	VMOVUPS (R11), Y0
+	VADDPS  (R12), Y0, Y0
+	VMOVUPS Y0, (R11)
+	ADDQ    $0x20, R11
+	ADDQ    $0x20, R12
+	DECQ    R13
+	JNZ     addRowsAVX2_vec
+
+addRowsAVX2_tail:
+	MOVQ  AX, R13
+	TESTQ R13, R13
+	JZ    addRowsAVX2_next
+
+addRowsAVX2_one:
+	VMOVSS (R11), X0
+	VADDSS (R12), X0, X0
+	VMOVSS X0, (R11)
+	ADDQ   $0x04, R11
+	ADDQ   $0x04, R12
+	DECQ   R13
+	JNZ    addRowsAVX2_one
+
+addRowsAVX2_next:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ DX
+	JNZ  addRowsAVX2_row
+	VZEROUPPER
+	RET
+
 // func maxRunAVX512(dst *float32, src *float32, n int)
 // Requires: AVX, AVX512F
 TEXT ·maxRunAVX512(SB), NOSPLIT, $0-24

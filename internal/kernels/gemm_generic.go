@@ -6,6 +6,9 @@ package kernels
 // without assembly, the portable one.
 func kernelsAvailable() []*microKernel { return []*microKernel{goKernel} }
 
+// addRowsAsm is absent without assembly; col2im runs in Go.
+var addRowsAsm func(dst *float32, ldd int, src *float32, lds, rows, n int)
+
 // transposeAsm is absent without assembly; packing runs in Go.
 var transposeAsm func(dst *float32, ldd int, src *float32, lds, rows, lanes int)
 

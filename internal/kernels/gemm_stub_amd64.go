@@ -1476,6 +1476,32 @@ func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, rows int, l
 // table, which the tests check against /proc/cpuinfo where Linux has one.
 func cpuid(leaf uint32, sub uint32) (eax uint32, ebx uint32, ecx uint32, edx uint32)
 
+// addRowsAVX512 adds rows of src into rows of dst, the accumulation of col2im:
+//
+//	for r := 0; r < rows; r++ {
+//		for i := 0; i < n; i++ {
+//			dst[r*ldd+i] += src[r*lds+i]
+//		}
+//	}
+//
+// rows and n must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func addRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int)
+
+// addRowsAVX2 adds rows of src into rows of dst, the accumulation of col2im:
+//
+//	for r := 0; r < rows; r++ {
+//		for i := 0; i < n; i++ {
+//			dst[r*ldd+i] += src[r*lds+i]
+//		}
+//	}
+//
+// rows and n must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func addRowsAVX2(dst *float32, ldd int, src *float32, lds int, rows int, n int)
+
 // maxRunAVX512 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;
 // n must be a positive multiple of 16.
 //

@@ -36,6 +36,8 @@ func main() {
 	}
 	transpose16()
 	cpuidFunc()
+	addRowsAVX512()
+	addRowsAVX2()
 	for _, isa := range []struct {
 		name  string
 		lanes int
@@ -740,4 +742,131 @@ func maxRunKernel(name string, lanes int, vec func(int) VecPhysical) {
 		}
 		VMOVUPS(vec(2), Mem{Base: dst})
 	})
+}
+
+// addRowsDoc is the plain loop of the addRows kernels.
+func addRowsDoc(name string) {
+	Doc(
+		name+" adds rows of src into rows of dst, the accumulation of col2im:",
+		"",
+		"\tfor r := 0; r < rows; r++ {",
+		"\t\tfor i := 0; i < n; i++ {",
+		"\t\t\tdst[r*ldd+i] += src[r*lds+i]",
+		"\t\t}",
+		"\t}",
+		"",
+		"rows and n must be at least 1; the caller checks that every element is in range.",
+	)
+}
+
+// addRowsAVX512 emits addRows with 16-float vectors and a masked vector for
+// the last n mod 16 floats of each row, which neither reads nor writes
+// past them.
+func addRowsAVX512() {
+	name := "addRowsAVX512"
+	TEXT(name, NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, rows, n int)")
+	Pragma("noescape")
+	addRowsDoc(name)
+	dst, ldd, src, lds, rows := RDI, R8, RSI, R9, RDX
+	full, tail, d, s, c := R10, RAX, R11, R12, R13
+	Load(Param("dst"), dst)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	Load(Param("src"), src)
+	Load(Param("lds"), lds)
+	SHLQ(U8(2), lds)
+	Load(Param("rows"), rows)
+	Load(Param("n"), full)
+	MOVQ(full, tail)
+	SHRQ(U8(4), full)
+	ANDQ(U8(15), tail)
+	// K1 selects the tail's floats: (1 << tail) - 1.
+	MOVQ(tail, RCX)
+	MOVQ(U32(1), RBX)
+	SHLQ(CL, RBX)
+	DECQ(RBX)
+	KMOVW(EBX, K1)
+	Label(name + "_row")
+	MOVQ(dst, d)
+	MOVQ(src, s)
+	MOVQ(full, c)
+	TESTQ(c, c)
+	JZ(LabelRef(name + "_tail"))
+	Label(name + "_vec")
+	VMOVUPS(Mem{Base: d}, Z0)
+	VADDPS(Mem{Base: s}, Z0, Z0)
+	VMOVUPS(Z0, Mem{Base: d})
+	ADDQ(U8(64), d)
+	ADDQ(U8(64), s)
+	DECQ(c)
+	JNZ(LabelRef(name + "_vec"))
+	Label(name + "_tail")
+	TESTQ(tail, tail)
+	JZ(LabelRef(name + "_next"))
+	VMOVUPS_Z(Mem{Base: d}, K1, Z0)
+	VMOVUPS_Z(Mem{Base: s}, K1, Z1)
+	VADDPS(Z1, Z0, Z0)
+	VMOVUPS(Z0, K1, Mem{Base: d})
+	Label(name + "_next")
+	ADDQ(ldd, dst)
+	ADDQ(lds, src)
+	DECQ(rows)
+	JNZ(LabelRef(name + "_row"))
+	VZEROUPPER()
+	RET()
+}
+
+// addRowsAVX2 emits addRows with 8-float vectors and scalar adds for the
+// last n mod 8 floats of each row.
+func addRowsAVX2() {
+	name := "addRowsAVX2"
+	TEXT(name, NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, rows, n int)")
+	Pragma("noescape")
+	addRowsDoc(name)
+	dst, ldd, src, lds, rows := RDI, R8, RSI, R9, RDX
+	full, tail, d, s, c := R10, RAX, R11, R12, R13
+	Load(Param("dst"), dst)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	Load(Param("src"), src)
+	Load(Param("lds"), lds)
+	SHLQ(U8(2), lds)
+	Load(Param("rows"), rows)
+	Load(Param("n"), full)
+	MOVQ(full, tail)
+	SHRQ(U8(3), full)
+	ANDQ(U8(7), tail)
+	Label(name + "_row")
+	MOVQ(dst, d)
+	MOVQ(src, s)
+	MOVQ(full, c)
+	TESTQ(c, c)
+	JZ(LabelRef(name + "_tail"))
+	Label(name + "_vec")
+	VMOVUPS(Mem{Base: d}, Y0)
+	VADDPS(Mem{Base: s}, Y0, Y0)
+	VMOVUPS(Y0, Mem{Base: d})
+	ADDQ(U8(32), d)
+	ADDQ(U8(32), s)
+	DECQ(c)
+	JNZ(LabelRef(name + "_vec"))
+	Label(name + "_tail")
+	MOVQ(tail, c)
+	TESTQ(c, c)
+	JZ(LabelRef(name + "_next"))
+	Label(name + "_one")
+	VMOVSS(Mem{Base: d}, X0)
+	VADDSS(Mem{Base: s}, X0, X0)
+	VMOVSS(X0, Mem{Base: d})
+	ADDQ(U8(4), d)
+	ADDQ(U8(4), s)
+	DECQ(c)
+	JNZ(LabelRef(name + "_one"))
+	Label(name + "_next")
+	ADDQ(ldd, dst)
+	ADDQ(lds, src)
+	DECQ(rows)
+	JNZ(LabelRef(name + "_row"))
+	VZEROUPPER()
+	RET()
 }
