@@ -270,3 +270,45 @@ func col2imTable(g plane, col []float32, ld int, dst []float32) {
 		}
 	}
 }
+
+// Transpose writes the transpose of the rows×cols matrix src (row stride
+// lds) into dst (row stride ldd):
+//
+//	for i := 0; i < rows; i++ {
+//		for j := 0; j < cols; j++ {
+//			dst[j*ldd+i] = src[i*lds+j]
+//		}
+//	}
+//
+// With AVX-512 it moves 16×16 blocks through registers; columns past the
+// last whole block of 16, and CPUs without AVX-512, take tiles of 16 rows
+// in Go. dst must not overlap src.
+func Transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	if ldd < rows || lds < cols || len(src) < (rows-1)*lds+cols || len(dst) < (cols-1)*ldd+rows {
+		panic(fmt.Sprintf("kernels: Transpose of %dx%d (stride %d) into stride %d with %d and %d floats", rows, cols, lds, ldd, len(src), len(dst)))
+	}
+	full := 0
+	if transposeAsm != nil {
+		full = cols / 16 * 16
+		for i0 := 0; i0 < rows; i0 += 16 {
+			h := min(16, rows-i0)
+			for j0 := 0; j0 < full; j0 += 16 {
+				transposeAsm(&dst[j0*ldd+i0], ldd, &src[i0*lds+j0], lds, h, h)
+			}
+		}
+	}
+	// Tiles of 16 rows × the remaining columns: the tile's rows of src
+	// stay in L1 while each column's run of dst is written contiguously.
+	for i0 := 0; i0 < rows; i0 += 16 {
+		h := min(16, rows-i0)
+		for j := full; j < cols; j++ {
+			out := dst[j*ldd+i0:][:h]
+			for q := range out {
+				out[q] = src[(i0+q)*lds+j]
+			}
+		}
+	}
+}

@@ -191,3 +191,32 @@ func TestIm2colCol2im(t *testing.T) {
 		}
 	}
 }
+
+// TestTranspose checks Transpose against its plain loop around the block
+// edges, with sentinels in dst's padding that must stay.
+func TestTranspose(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, rows := range []int{1, 5, 16, 17, 40} {
+		for _, cols := range []int{1, 15, 16, 33, 48} {
+			lds, ldd := cols+rng.IntN(3), rows+rng.IntN(3)
+			src := make([]float32, rows*lds)
+			for i := range src {
+				src[i] = float32(rng.NormFloat64())
+			}
+			dst := make([]float32, cols*ldd)
+			for i := range dst {
+				dst[i] = -7
+			}
+			want := append([]float32(nil), dst...)
+			for i := 0; i < rows; i++ {
+				for j := 0; j < cols; j++ {
+					want[j*ldd+i] = src[i*lds+j]
+				}
+			}
+			Transpose(dst, ldd, src, lds, rows, cols)
+			if !slices.Equal(dst, want) {
+				t.Fatalf("%dx%d: Transpose differs from the plain loop", rows, cols)
+			}
+		}
+	}
+}
