@@ -106,6 +106,10 @@ func Col2im(w geom.Window, c int, col, dst []float32) {
 // the adjoint of Im2colTo.
 func Col2imFrom(w geom.Window, c int, col []float32, ld int, dst []float32) {
 	g := planeOf(w, c)
+	if col2imGatherAsm != nil && g.StrideW == 1 && g.W <= 16 && g.C > 0 {
+		col2imGather(g, col, ld, dst)
+		return
+	}
 	if addRowsAsm != nil && g.StrideW == 1 && g.OW >= tableWidth {
 		col2imRows(g, col, ld, dst)
 		return
@@ -186,6 +190,50 @@ func col2imRows(g plane, col []float32, ld int, dst []float32) {
 				addRowsAsm(&plane[d], ldd, &row[s], ow, rows, n)
 			}
 		}
+	}
+}
+
+// col2imGather is Col2imFrom for a horizontal stride of 1 and planes at
+// most 16 pixels wide, in AVX-512: for each input row, the taps that read
+// it are listed once (the offset of the output row in a channel's column
+// rows, shifted by the tap's column, and the mask of the pixels it
+// reaches), and one call sums them for that row of every channel in a
+// register, storing each row once. Each pixel receives its taps in the
+// plain loop's order, and masked lanes are left alone rather than added
+// zero, so the sums are the plain loop's bit for bit, signed zeros
+// included.
+func col2imGather(g plane, col []float32, ld int, dst []float32) {
+	kk, hw := g.KH*g.KW, g.H*g.W
+	offs := make([]int, 0, kk)
+	masks := make([]uint16, 0, kk)
+	for y := 0; y < g.H; y++ {
+		offs, masks = offs[:0], masks[:0]
+		for ky := 0; ky < g.KH; ky++ {
+			num := y + g.PadH - ky*g.DilH
+			if num < 0 || num%g.StrideH != 0 || num/g.StrideH >= g.OH {
+				continue
+			}
+			oy := num / g.StrideH
+			for kx := 0; kx < g.KW; kx++ {
+				// Output column ox lands on pixel x = ox + sh.
+				sh := kx*g.DilW - g.PadW
+				lo, hi := max(sh, 0), min(sh+g.OW, g.W)
+				if lo >= hi {
+					continue
+				}
+				off := (ky*g.KW+kx)*ld + oy*g.OW - sh
+				// The first and last elements the unmasked lanes read.
+				_ = col[off+lo]
+				_ = col[(g.C-1)*kk*ld+off+hi-1]
+				offs = append(offs, off)
+				masks = append(masks, uint16(1<<hi-1)&^uint16(1<<lo-1))
+			}
+		}
+		if len(offs) == 0 {
+			continue
+		}
+		_ = dst[(g.C-1)*hw+y*g.W+g.W-1]
+		col2imGatherAsm(&dst[y*g.W], hw, &col[0], kk*ld, g.C, len(offs), &offs[0], &masks[0], 1<<g.W-1)
 	}
 }
 

@@ -101,6 +101,13 @@ func TestIm2colCol2im(t *testing.T) {
 		{C: 3, H: 9, W: 33, KH: 3, KW: 3, StrideH: 2, StrideW: 1, PadH: 1, PadW: 2, DilH: 2, DilW: 2},
 		{C: 2, H: 4, W: 17, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadH: 2, PadW: 2, DilH: 1, DilW: 1},
 		{C: 2, H: 5, W: 70, KH: 3, KW: 4, StrideH: 3, StrideW: 1, PadH: 5, PadW: 6, DilH: 1, DilW: 1},
+		// Planes at most 16 wide with horizontal stride 1: the AVX-512
+		// gather path, with padding wider than the kernel so that some taps
+		// reach no pixel.
+		{C: 3, H: 7, W: 16, KH: 3, KW: 3, StrideH: 2, StrideW: 1, PadH: 2, PadW: 1, DilH: 2, DilW: 2},
+		{C: 2, H: 2, W: 2, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1},
+		{C: 2, H: 6, W: 9, KH: 5, KW: 3, StrideH: 1, StrideW: 1, PadH: 4, PadW: 5, DilH: 1, DilW: 1},
+		{C: 5, H: 8, W: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1},
 	}
 	type lowering struct {
 		c   int
@@ -217,6 +224,47 @@ func TestTranspose(t *testing.T) {
 			if !slices.Equal(dst, want) {
 				t.Fatalf("%dx%d: Transpose differs from the plain loop", rows, cols)
 			}
+		}
+	}
+}
+
+// TestCol2imGatherKernel checks the gather kernel against its plain loop
+// on random masks and offsets, with lanes outside wmask that must stay.
+func TestCol2imGatherKernel(t *testing.T) {
+	if col2imGatherAsm == nil {
+		t.Skip("no AVX-512 on this path")
+	}
+	rng := rand.New(rand.NewPCG(6, 6))
+	for trial := 0; trial < 50; trial++ {
+		channels, taps := 1+rng.IntN(4), 1+rng.IntN(9)
+		ldd, ldc := 16+rng.IntN(8), 40+rng.IntN(20)
+		wmask := 1 + rng.IntN(1<<16-1)
+		offs := make([]int, taps)
+		masks := make([]uint16, taps)
+		for i := range offs {
+			offs[i] = rng.IntN(ldc - 16)
+			masks[i] = uint16(rng.IntN(1 << 16))
+		}
+		col := randSlice(rng, channels*ldc)
+		dst := randSlice(rng, channels*ldd)
+		want := append([]float32(nil), dst...)
+		for c := 0; c < channels; c++ {
+			for x := 0; x < 16; x++ {
+				if wmask>>x&1 == 0 {
+					continue
+				}
+				s := want[c*ldd+x]
+				for t := 0; t < taps; t++ {
+					if masks[t]>>x&1 != 0 {
+						s += col[c*ldc+offs[t]+x]
+					}
+				}
+				want[c*ldd+x] = s
+			}
+		}
+		col2imGatherAsm(&dst[0], ldd, &col[0], ldc, channels, taps, &offs[0], &masks[0], wmask)
+		if !slices.Equal(dst, want) {
+			t.Fatalf("trial %d: the gather kernel differs from its plain loop", trial)
 		}
 	}
 }

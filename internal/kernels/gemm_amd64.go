@@ -73,6 +73,15 @@ var addRowsAsm = func() func(dst *float32, ldd int, src *float32, lds, rows, n i
 	return nil
 }()
 
+// col2imGatherAsm runs col2im on planes at most 16 pixels wide, when the
+// CPU has AVX-512.
+var col2imGatherAsm = func() func(dst *float32, ldd int, col *float32, ldc, channels, taps int, offs *int, masks *uint16, wmask int) {
+	if cpu.X86.HasAVX512F {
+		return col2imGatherAVX512
+	}
+	return nil
+}()
+
 // transposeAsm moves 16×16 blocks for packing, when the CPU has AVX-512.
 var transposeAsm = func() func(dst *float32, ldd int, src *float32, lds, rows, lanes int) {
 	if cpu.X86.HasAVX512F {

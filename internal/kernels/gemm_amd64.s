@@ -13826,6 +13826,44 @@ addRowsAVX2_next:
 	VZEROUPPER
 	RET
 
+// func col2imGatherAVX512(dst *float32, ldd int, col *float32, ldc int, channels int, taps int, offs *int, masks *uint16, wmask int)
+// Requires: AVX, AVX512F
+TEXT ·col2imGatherAVX512(SB), NOSPLIT, $0-72
+	MOVQ  dst+0(FP), DI
+	MOVQ  ldd+8(FP), R8
+	SHLQ  $0x02, R8
+	MOVQ  col+16(FP), SI
+	MOVQ  ldc+24(FP), R9
+	SHLQ  $0x02, R9
+	MOVQ  channels+32(FP), DX
+	MOVQ  taps+40(FP), R10
+	MOVQ  offs+48(FP), R11
+	MOVQ  masks+56(FP), R12
+	MOVQ  wmask+64(FP), BX
+	KMOVW BX, K1
+
+col2imGatherAVX512_chan:
+	VMOVUPS.Z (DI), K1, Z0
+	MOVQ      R10, CX
+	MOVQ      R11, R13
+	MOVQ      R12, AX
+
+col2imGatherAVX512_tap:
+	MOVQ    (R13), BX
+	KMOVW   (AX), K2
+	VADDPS  (SI)(BX*4), Z0, K2, Z0
+	ADDQ    $0x08, R13
+	ADDQ    $0x02, AX
+	DECQ    CX
+	JNZ     col2imGatherAVX512_tap
+	VMOVUPS Z0, K1, (DI)
+	ADDQ    R8, DI
+	ADDQ    R9, SI
+	DECQ    DX
+	JNZ     col2imGatherAVX512_chan
+	VZEROUPPER
+	RET
+
 // func maxRunAVX512(dst *float32, src *float32, n int)
 // Requires: AVX, AVX512F
 TEXT ·maxRunAVX512(SB), NOSPLIT, $0-24

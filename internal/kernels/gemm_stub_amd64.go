@@ -1502,6 +1502,30 @@ func addRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int
 //go:noescape
 func addRowsAVX2(dst *float32, ldd int, src *float32, lds int, rows int, n int)
 
+// col2imGatherAVX512 adds the taps of one input row of every channel, lane x of 16:
+//
+//	for c := 0; c < channels; c++ {
+//		for x := 0; x < 16; x++ {
+//			if wmask>>x&1 == 0 {
+//				continue
+//			}
+//			s := dst[c*ldd+x]
+//			for t := 0; t < taps; t++ {
+//				if masks[t]>>x&1 != 0 {
+//					s += col[c*ldc+offs[t]+x]
+//				}
+//			}
+//			dst[c*ldd+x] = s
+//		}
+//	}
+//
+// offs[t] may be negative where masks[t] excludes the lanes that would read
+// before col; masked lanes are neither read nor written. channels and taps
+// must be at least 1, and the caller checks that every element is in range.
+//
+//go:noescape
+func col2imGatherAVX512(dst *float32, ldd int, col *float32, ldc int, channels int, taps int, offs *int, masks *uint16, wmask int)
+
 // maxRunAVX512 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;
 // n must be a positive multiple of 16.
 //

@@ -38,6 +38,7 @@ func main() {
 	cpuidFunc()
 	addRowsAVX512()
 	addRowsAVX2()
+	col2imGatherAVX512()
 	for _, isa := range []struct {
 		name  string
 		lanes int
@@ -867,6 +868,71 @@ func addRowsAVX2() {
 	ADDQ(lds, src)
 	DECQ(rows)
 	JNZ(LabelRef(name + "_row"))
+	VZEROUPPER()
+	RET()
+}
+
+// col2imGatherAVX512 emits col2im for planes at most 16 pixels wide: one
+// input row of every channel gathers, in one register, the taps that read
+// it, each a masked load of a shifted output row, and is stored once.
+func col2imGatherAVX512() {
+	name := "col2imGatherAVX512"
+	TEXT(name, NOSPLIT, "func(dst *float32, ldd int, col *float32, ldc int, channels, taps int, offs *int, masks *uint16, wmask int)")
+	Pragma("noescape")
+	Doc(
+		name+" adds the taps of one input row of every channel, lane x of 16:",
+		"",
+		"\tfor c := 0; c < channels; c++ {",
+		"\t\tfor x := 0; x < 16; x++ {",
+		"\t\t\tif wmask>>x&1 == 0 {",
+		"\t\t\t\tcontinue",
+		"\t\t\t}",
+		"\t\t\ts := dst[c*ldd+x]",
+		"\t\t\tfor t := 0; t < taps; t++ {",
+		"\t\t\t\tif masks[t]>>x&1 != 0 {",
+		"\t\t\t\t\ts += col[c*ldc+offs[t]+x]",
+		"\t\t\t\t}",
+		"\t\t\t}",
+		"\t\t\tdst[c*ldd+x] = s",
+		"\t\t}",
+		"\t}",
+		"",
+		"offs[t] may be negative where masks[t] excludes the lanes that would read",
+		"before col; masked lanes are neither read nor written. channels and taps",
+		"must be at least 1, and the caller checks that every element is in range.",
+	)
+	dst, ldd, col, ldc, ch := RDI, R8, RSI, R9, RDX
+	taps, offs, masks, t, op, mp, off := R10, R11, R12, RCX, R13, RAX, RBX
+	Load(Param("dst"), dst)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	Load(Param("col"), col)
+	Load(Param("ldc"), ldc)
+	SHLQ(U8(2), ldc)
+	Load(Param("channels"), ch)
+	Load(Param("taps"), taps)
+	Load(Param("offs"), offs)
+	Load(Param("masks"), masks)
+	Load(Param("wmask"), off)
+	KMOVW(EBX, K1)
+	Label(name + "_chan")
+	VMOVUPS_Z(Mem{Base: dst}, K1, Z0)
+	MOVQ(taps, t)
+	MOVQ(offs, op)
+	MOVQ(masks, mp)
+	Label(name + "_tap")
+	MOVQ(Mem{Base: op}, off)
+	KMOVW(Mem{Base: mp}, K2)
+	VADDPS(Mem{Base: col, Index: off, Scale: 4}, Z0, K2, Z0)
+	ADDQ(U8(8), op)
+	ADDQ(U8(2), mp)
+	DECQ(t)
+	JNZ(LabelRef(name + "_tap"))
+	VMOVUPS(Z0, K1, Mem{Base: dst})
+	ADDQ(ldd, dst)
+	ADDQ(ldc, col)
+	DECQ(ch)
+	JNZ(LabelRef(name + "_chan"))
 	VZEROUPPER()
 	RET()
 }
