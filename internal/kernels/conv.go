@@ -55,6 +55,10 @@ func Im2col(w geom.Window, c int, src, dst []float32) {
 // with ld = images·OutH·OutW and be multiplied by the weights at once.
 func Im2colTo(w geom.Window, c int, src, dst []float32, ld int) {
 	g := planeOf(w, c)
+	if im2colRowsAsm != nil && g.StrideW == 1 && g.OW <= 16 && g.C > 0 {
+		im2colRows(g, src, dst, ld)
+		return
+	}
 	if g.OW < tableWidth {
 		im2colTable(g, src, dst, ld)
 		return
@@ -191,6 +195,41 @@ func col2imRows(g plane, col []float32, ld int, dst []float32) {
 			}
 		}
 	}
+}
+
+// im2colRows is Im2colTo for a horizontal stride of 1 and output rows at
+// most 16 wide, in AVX-512: each output row of each tap is one
+// masked load of the input row it reads, shifted by the tap's column and
+// zero over padding, and one store of the row's OW floats. The rows are
+// listed once and one call copies them for every channel.
+func im2colRows(g plane, src, dst []float32, ld int) {
+	kk, hw := g.KH*g.KW, g.H*g.W
+	offs := make([]int, 0, 2*kk*g.OH)
+	masks := make([]uint16, 0, kk*g.OH)
+	for ky := 0; ky < g.KH; ky++ {
+		for kx := 0; kx < g.KW; kx++ {
+			// Output column ox reads pixel x = ox + sh.
+			sh := kx*g.DilW - g.PadW
+			lo, hi := max(-sh, 0), min(g.W-sh, g.OW)
+			for oy := 0; oy < g.OH; oy++ {
+				y := oy*g.StrideH - g.PadH + ky*g.DilH
+				var m uint16
+				soff := 0
+				if y >= 0 && y < g.H && lo < hi {
+					m = uint16(1<<hi-1) &^ uint16(1<<lo-1)
+					soff = y*g.W + sh
+					// The first and last elements the unmasked lanes read.
+					_ = src[soff+lo]
+					_ = src[(g.C-1)*hw+soff+hi-1]
+				}
+				doff := (ky*g.KW+kx)*ld + oy*g.OW
+				offs = append(offs, soff, doff)
+				masks = append(masks, m)
+			}
+		}
+	}
+	_ = dst[(g.C-1)*kk*ld+(kk-1)*ld+g.OH*g.OW-1]
+	im2colRowsAsm(&dst[0], kk*ld, &src[0], hw, g.C, len(masks), &offs[0], &masks[0], 1<<g.OW-1)
 }
 
 // col2imGather is Col2imFrom for a horizontal stride of 1 and planes at

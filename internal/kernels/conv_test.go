@@ -108,6 +108,8 @@ func TestIm2colCol2im(t *testing.T) {
 		{C: 2, H: 2, W: 2, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1},
 		{C: 2, H: 6, W: 9, KH: 5, KW: 3, StrideH: 1, StrideW: 1, PadH: 4, PadW: 5, DilH: 1, DilW: 1},
 		{C: 5, H: 8, W: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1},
+		{C: 2, H: 16, W: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1},
+		{C: 2, H: 5, W: 30, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 0, DilH: 1, DilW: 8},
 	}
 	type lowering struct {
 		c   int
@@ -156,11 +158,15 @@ func TestIm2colCol2im(t *testing.T) {
 		}
 		// Im2colTo places the same rows at a stride, beside other images.
 		l := g.OH * g.OW
+		// Sentinels around every row, which Im2colTo must not touch.
 		wide := make([]float32, 3*len(want))
+		for j := range wide {
+			wide[j] = 7
+		}
 		Im2colTo(win, g.C, src, wide[l:], 3*l)
 		for r := 0; r < g.C*g.KH*g.KW; r++ {
 			for j := 0; j < l; j++ {
-				if wide[r*3*l+l+j] != want[r*l+j] || wide[r*3*l+j] != 0 {
+				if wide[r*3*l+l+j] != want[r*l+j] || wide[r*3*l+j] != 7 || (r*3*l+2*l+j < len(wide) && wide[r*3*l+2*l+j] != 7) {
 					t.Fatalf("geom %d: Im2colTo row %d column %d differs", i, r, j)
 				}
 			}
@@ -265,6 +271,47 @@ func TestCol2imGatherKernel(t *testing.T) {
 		col2imGatherAsm(&dst[0], ldd, &col[0], ldc, channels, taps, &offs[0], &masks[0], wmask)
 		if !slices.Equal(dst, want) {
 			t.Fatalf("trial %d: the gather kernel differs from its plain loop", trial)
+		}
+	}
+}
+
+// TestIm2colRowsKernel checks the row-copy kernel against its plain loop on
+// random masks and offsets, with lanes outside wmask that must stay.
+func TestIm2colRowsKernel(t *testing.T) {
+	if im2colRowsAsm == nil {
+		t.Skip("no AVX-512 on this path")
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	for trial := 0; trial < 50; trial++ {
+		channels, rows := 1+rng.IntN(4), 1+rng.IntN(9)
+		lds, ldd := 40+rng.IntN(20), 16*rows+rng.IntN(8)
+		wmask := 1 + rng.IntN(1<<16-1)
+		offs := make([]int, 2*rows)
+		masks := make([]uint16, rows)
+		for e := range rows {
+			offs[2*e], offs[2*e+1] = rng.IntN(lds-16), 16*e
+			masks[e] = uint16(rng.IntN(1 << 16))
+		}
+		src := randSlice(rng, channels*lds)
+		dst := randSlice(rng, channels*ldd)
+		want := append([]float32(nil), dst...)
+		for c := 0; c < channels; c++ {
+			for e := 0; e < rows; e++ {
+				for x := 0; x < 16; x++ {
+					if wmask>>x&1 == 0 {
+						continue
+					}
+					var v float32
+					if masks[e]>>x&1 != 0 {
+						v = src[c*lds+offs[2*e]+x]
+					}
+					want[c*ldd+offs[2*e+1]+x] = v
+				}
+			}
+		}
+		im2colRowsAsm(&dst[0], ldd, &src[0], lds, channels, rows, &offs[0], &masks[0], wmask)
+		if !slices.Equal(dst, want) {
+			t.Fatalf("trial %d: the row-copy kernel differs from its plain loop", trial)
 		}
 	}
 }

@@ -82,6 +82,15 @@ var col2imGatherAsm = func() func(dst *float32, ldd int, col *float32, ldc, chan
 	return nil
 }()
 
+// im2colRowsAsm runs im2col on output rows at most 16 wide, when the CPU
+// has AVX-512.
+var im2colRowsAsm = func() func(dst *float32, ldd int, src *float32, lds, channels, rows int, offs *int, masks *uint16, wmask int) {
+	if cpu.X86.HasAVX512F {
+		return im2colRowsAVX512
+	}
+	return nil
+}()
+
 // transposeAsm moves 16×16 blocks for packing, when the CPU has AVX-512.
 var transposeAsm = func() func(dst *float32, ldd int, src *float32, lds, rows, lanes int) {
 	if cpu.X86.HasAVX512F {

@@ -13864,6 +13864,44 @@ col2imGatherAVX512_tap:
 	VZEROUPPER
 	RET
 
+// func im2colRowsAVX512(dst *float32, ldd int, src *float32, lds int, channels int, rows int, offs *int, masks *uint16, wmask int)
+// Requires: AVX, AVX512F
+TEXT ·im2colRowsAVX512(SB), NOSPLIT, $0-72
+	MOVQ  dst+0(FP), DI
+	MOVQ  ldd+8(FP), R8
+	SHLQ  $0x02, R8
+	MOVQ  src+16(FP), SI
+	MOVQ  lds+24(FP), R9
+	SHLQ  $0x02, R9
+	MOVQ  channels+32(FP), DX
+	MOVQ  rows+40(FP), R10
+	MOVQ  offs+48(FP), R11
+	MOVQ  masks+56(FP), R12
+	MOVQ  wmask+64(FP), BX
+	KMOVW BX, K1
+
+im2colRowsAVX512_chan:
+	MOVQ R10, CX
+	MOVQ R11, AX
+	MOVQ R12, R13
+
+im2colRowsAVX512_row:
+	KMOVW     (R13), K2
+	MOVQ      (AX), BX
+	VMOVUPS.Z (SI)(BX*4), K2, Z0
+	MOVQ      8(AX), BX
+	VMOVUPS   Z0, K1, (DI)(BX*4)
+	ADDQ      $0x10, AX
+	ADDQ      $0x02, R13
+	DECQ      CX
+	JNZ       im2colRowsAVX512_row
+	ADDQ      R8, DI
+	ADDQ      R9, SI
+	DECQ      DX
+	JNZ       im2colRowsAVX512_chan
+	VZEROUPPER
+	RET
+
 // func maxRunAVX512(dst *float32, src *float32, n int)
 // Requires: AVX, AVX512F
 TEXT ·maxRunAVX512(SB), NOSPLIT, $0-24

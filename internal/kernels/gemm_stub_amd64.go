@@ -1526,6 +1526,31 @@ func addRowsAVX2(dst *float32, ldd int, src *float32, lds int, rows int, n int)
 //go:noescape
 func col2imGatherAVX512(dst *float32, ldd int, col *float32, ldc int, channels int, taps int, offs *int, masks *uint16, wmask int)
 
+// im2colRowsAVX512 copies rows of 16 lanes, zero where a row's mask is clear, row e
+// reading at offs[2*e] and writing at offs[2*e+1]:
+//
+//	for c := 0; c < channels; c++ {
+//		for e := 0; e < rows; e++ {
+//			for x := 0; x < 16; x++ {
+//				if wmask>>x&1 == 0 {
+//					continue
+//				}
+//				var v float32
+//				if masks[e]>>x&1 != 0 {
+//					v = src[c*lds+offs[2*e]+x]
+//				}
+//				dst[c*ldd+offs[2*e+1]+x] = v
+//			}
+//		}
+//	}
+//
+// offs[2*e] may be negative where masks[e] excludes the lanes that would read
+// before src; masked lanes are not read. channels and rows must be at least
+// 1, and the caller checks that every element is in range.
+//
+//go:noescape
+func im2colRowsAVX512(dst *float32, ldd int, src *float32, lds int, channels int, rows int, offs *int, masks *uint16, wmask int)
+
 // maxRunAVX512 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;
 // n must be a positive multiple of 16.
 //

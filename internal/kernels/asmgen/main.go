@@ -39,6 +39,7 @@ func main() {
 	addRowsAVX512()
 	addRowsAVX2()
 	col2imGatherAVX512()
+	im2colRowsAVX512()
 	for _, isa := range []struct {
 		name  string
 		lanes int
@@ -931,6 +932,73 @@ func col2imGatherAVX512() {
 	VMOVUPS(Z0, K1, Mem{Base: dst})
 	ADDQ(ldd, dst)
 	ADDQ(ldc, col)
+	DECQ(ch)
+	JNZ(LabelRef(name + "_chan"))
+	VZEROUPPER()
+	RET()
+}
+
+// im2colRowsAVX512 emits im2col for output rows at most 16 wide: each
+// output row of a tap is one masked load of the shifted input row, zero
+// where it reads padding, and one masked store.
+func im2colRowsAVX512() {
+	name := "im2colRowsAVX512"
+	TEXT(name, NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, channels, rows int, offs *int, masks *uint16, wmask int)")
+	Pragma("noescape")
+	Doc(
+		name+" copies rows of 16 lanes, zero where a row's mask is clear, row e",
+		"reading at offs[2*e] and writing at offs[2*e+1]:",
+		"",
+		"\tfor c := 0; c < channels; c++ {",
+		"\t\tfor e := 0; e < rows; e++ {",
+		"\t\t\tfor x := 0; x < 16; x++ {",
+		"\t\t\t\tif wmask>>x&1 == 0 {",
+		"\t\t\t\t\tcontinue",
+		"\t\t\t\t}",
+		"\t\t\t\tvar v float32",
+		"\t\t\t\tif masks[e]>>x&1 != 0 {",
+		"\t\t\t\t\tv = src[c*lds+offs[2*e]+x]",
+		"\t\t\t\t}",
+		"\t\t\t\tdst[c*ldd+offs[2*e+1]+x] = v",
+		"\t\t\t}",
+		"\t\t}",
+		"\t}",
+		"",
+		"offs[2*e] may be negative where masks[e] excludes the lanes that would read",
+		"before src; masked lanes are not read. channels and rows must be at least",
+		"1, and the caller checks that every element is in range.",
+	)
+	dst, ldd, src, lds, ch := RDI, R8, RSI, R9, RDX
+	rows, offs, masks := R10, R11, R12
+	e, op, mp, off := RCX, RAX, R13, RBX
+	Load(Param("dst"), dst)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	Load(Param("src"), src)
+	Load(Param("lds"), lds)
+	SHLQ(U8(2), lds)
+	Load(Param("channels"), ch)
+	Load(Param("rows"), rows)
+	Load(Param("offs"), offs)
+	Load(Param("masks"), masks)
+	Load(Param("wmask"), off)
+	KMOVW(EBX, K1)
+	Label(name + "_chan")
+	MOVQ(rows, e)
+	MOVQ(offs, op)
+	MOVQ(masks, mp)
+	Label(name + "_row")
+	KMOVW(Mem{Base: mp}, K2)
+	MOVQ(Mem{Base: op}, off)
+	VMOVUPS_Z(Mem{Base: src, Index: off, Scale: 4}, K2, Z0)
+	MOVQ(Mem{Base: op, Disp: 8}, off)
+	VMOVUPS(Z0, K1, Mem{Base: dst, Index: off, Scale: 4})
+	ADDQ(U8(16), op)
+	ADDQ(U8(2), mp)
+	DECQ(e)
+	JNZ(LabelRef(name + "_row"))
+	ADDQ(ldd, dst)
+	ADDQ(lds, src)
 	DECQ(ch)
 	JNZ(LabelRef(name + "_chan"))
 	VZEROUPPER()
