@@ -55,8 +55,8 @@ func Im2col(w geom.Window, c int, src, dst []float32) {
 // with ld = images·OutH·OutW and be multiplied by the weights at once.
 func Im2colTo(w geom.Window, c int, src, dst []float32, ld int) {
 	g := planeOf(w, c)
-	if im2colRowsAsm != nil && g.StrideW == 1 && g.OW <= 16 && g.C > 0 {
-		im2colRows(g, src, dst, ld)
+	if rk := rowKernelFor(g.OW); rk != nil && g.StrideW == 1 && g.C > 0 {
+		im2colRows(rk, g, src, dst, ld)
 		return
 	}
 	if g.OW < tableWidth {
@@ -110,8 +110,8 @@ func Col2im(w geom.Window, c int, col, dst []float32) {
 // the adjoint of Im2colTo.
 func Col2imFrom(w geom.Window, c int, col []float32, ld int, dst []float32) {
 	g := planeOf(w, c)
-	if col2imGatherAsm != nil && g.StrideW == 1 && g.W <= 16 && g.C > 0 {
-		col2imGather(g, col, ld, dst)
+	if rk := rowKernelFor(g.W); rk != nil && g.StrideW == 1 && g.C > 0 {
+		col2imGather(rk, g, col, ld, dst)
 		return
 	}
 	if addRowsAsm != nil && g.StrideW == 1 && g.OW >= tableWidth {
@@ -197,12 +197,31 @@ func col2imRows(g plane, col []float32, ld int, dst []float32) {
 	}
 }
 
-// im2colRows is Im2colTo for a horizontal stride of 1 and output rows at
-// most 16 wide, in AVX-512: each output row of each tap is one
+// rowKernel is a pair of masked row kernels, for rows of at most lanes
+// floats: gather runs col2imGather's rows and rows im2colRows'.
+type rowKernel struct {
+	lanes  int
+	gather func(dst *float32, ldd int, col *float32, ldc, channels, taps int, offs *int, masks *uint16, wmask uint16)
+	rows   func(dst *float32, ldd int, src *float32, lds, channels, rows int, offs *int, masks *uint16, wmask uint16)
+}
+
+// rowKernelFor returns the narrowest row kernel for rows of w floats, or
+// nil when none is wide enough.
+func rowKernelFor(w int) *rowKernel {
+	for i := range rowKernels {
+		if w <= rowKernels[i].lanes {
+			return &rowKernels[i]
+		}
+	}
+	return nil
+}
+
+// im2colRows is Im2colTo for a horizontal stride of 1 and output rows no
+// wider than rk's lanes, in assembly: each output row of each tap is one
 // masked load of the input row it reads, shifted by the tap's column and
 // zero over padding, and one store of the row's OW floats. The rows are
 // listed once and one call copies them for every channel.
-func im2colRows(g plane, src, dst []float32, ld int) {
+func im2colRows(rk *rowKernel, g plane, src, dst []float32, ld int) {
 	kk, hw := g.KH*g.KW, g.H*g.W
 	offs := make([]int, 0, 2*kk*g.OH)
 	masks := make([]uint16, 0, kk*g.OH)
@@ -229,11 +248,11 @@ func im2colRows(g plane, src, dst []float32, ld int) {
 		}
 	}
 	_ = dst[(g.C-1)*kk*ld+(kk-1)*ld+g.OH*g.OW-1]
-	im2colRowsAsm(&dst[0], kk*ld, &src[0], hw, g.C, len(masks), &offs[0], &masks[0], 1<<g.OW-1)
+	rk.rows(&dst[0], kk*ld, &src[0], hw, g.C, len(masks), &offs[0], &masks[0], uint16(1<<g.OW-1))
 }
 
-// col2imGather is Col2imFrom for a horizontal stride of 1 and planes at
-// most 16 pixels wide, in AVX-512: for each input row, the taps that read
+// col2imGather is Col2imFrom for a horizontal stride of 1 and planes no
+// wider than rk's lanes, in assembly: for each input row, the taps that read
 // it are listed once (the offset of the output row in a channel's column
 // rows, shifted by the tap's column, and the mask of the pixels it
 // reaches), and one call sums them for that row of every channel in a
@@ -241,7 +260,7 @@ func im2colRows(g plane, src, dst []float32, ld int) {
 // plain loop's order, and masked lanes are left alone rather than added
 // zero, so the sums are the plain loop's bit for bit, signed zeros
 // included.
-func col2imGather(g plane, col []float32, ld int, dst []float32) {
+func col2imGather(rk *rowKernel, g plane, col []float32, ld int, dst []float32) {
 	kk, hw := g.KH*g.KW, g.H*g.W
 	offs := make([]int, 0, kk)
 	masks := make([]uint16, 0, kk)
@@ -272,7 +291,7 @@ func col2imGather(g plane, col []float32, ld int, dst []float32) {
 			continue
 		}
 		_ = dst[(g.C-1)*hw+y*g.W+g.W-1]
-		col2imGatherAsm(&dst[y*g.W], hw, &col[0], kk*ld, g.C, len(offs), &offs[0], &masks[0], 1<<g.W-1)
+		rk.gather(&dst[y*g.W], hw, &col[0], kk*ld, g.C, len(offs), &offs[0], &masks[0], uint16(1<<g.W-1))
 	}
 }
 

@@ -237,25 +237,27 @@ func TestTranspose(t *testing.T) {
 // TestCol2imGatherKernel checks the gather kernel against its plain loop
 // on random masks and offsets, with lanes outside wmask that must stay.
 func TestCol2imGatherKernel(t *testing.T) {
-	if col2imGatherAsm == nil {
-		t.Skip("no AVX-512 on this path")
+	if len(rowKernels) == 0 {
+		t.Skip("no assembly on this path")
 	}
 	rng := rand.New(rand.NewPCG(6, 6))
-	for trial := 0; trial < 50; trial++ {
+	for trial := 0; trial < 50*len(rowKernels); trial++ {
+		rk := rowKernels[trial%len(rowKernels)]
+		rowLanes := rk.lanes
 		channels, taps := 1+rng.IntN(4), 1+rng.IntN(9)
 		ldd, ldc := 16+rng.IntN(8), 40+rng.IntN(20)
-		wmask := 1 + rng.IntN(1<<16-1)
+		wmask := uint16(1 + rng.IntN(1<<rowLanes-1))
 		offs := make([]int, taps)
 		masks := make([]uint16, taps)
 		for i := range offs {
 			offs[i] = rng.IntN(ldc - 16)
-			masks[i] = uint16(rng.IntN(1 << 16))
+			masks[i] = uint16(rng.IntN(1 << rowLanes))
 		}
 		col := randSlice(rng, channels*ldc)
 		dst := randSlice(rng, channels*ldd)
 		want := append([]float32(nil), dst...)
 		for c := 0; c < channels; c++ {
-			for x := 0; x < 16; x++ {
+			for x := 0; x < rowLanes; x++ {
 				if wmask>>x&1 == 0 {
 					continue
 				}
@@ -268,9 +270,9 @@ func TestCol2imGatherKernel(t *testing.T) {
 				want[c*ldd+x] = s
 			}
 		}
-		col2imGatherAsm(&dst[0], ldd, &col[0], ldc, channels, taps, &offs[0], &masks[0], wmask)
+		rk.gather(&dst[0], ldd, &col[0], ldc, channels, taps, &offs[0], &masks[0], wmask)
 		if !slices.Equal(dst, want) {
-			t.Fatalf("trial %d: the gather kernel differs from its plain loop", trial)
+			t.Fatalf("trial %d: the %d-lane gather kernel differs from its plain loop", trial, rowLanes)
 		}
 	}
 }
@@ -278,26 +280,28 @@ func TestCol2imGatherKernel(t *testing.T) {
 // TestIm2colRowsKernel checks the row-copy kernel against its plain loop on
 // random masks and offsets, with lanes outside wmask that must stay.
 func TestIm2colRowsKernel(t *testing.T) {
-	if im2colRowsAsm == nil {
-		t.Skip("no AVX-512 on this path")
+	if len(rowKernels) == 0 {
+		t.Skip("no assembly on this path")
 	}
 	rng := rand.New(rand.NewPCG(8, 8))
-	for trial := 0; trial < 50; trial++ {
+	for trial := 0; trial < 50*len(rowKernels); trial++ {
+		rk := rowKernels[trial%len(rowKernels)]
+		rowLanes := rk.lanes
 		channels, rows := 1+rng.IntN(4), 1+rng.IntN(9)
 		lds, ldd := 40+rng.IntN(20), 16*rows+rng.IntN(8)
-		wmask := 1 + rng.IntN(1<<16-1)
+		wmask := uint16(1 + rng.IntN(1<<rowLanes-1))
 		offs := make([]int, 2*rows)
 		masks := make([]uint16, rows)
 		for e := range rows {
 			offs[2*e], offs[2*e+1] = rng.IntN(lds-16), 16*e
-			masks[e] = uint16(rng.IntN(1 << 16))
+			masks[e] = uint16(rng.IntN(1 << rowLanes))
 		}
 		src := randSlice(rng, channels*lds)
 		dst := randSlice(rng, channels*ldd)
 		want := append([]float32(nil), dst...)
 		for c := 0; c < channels; c++ {
 			for e := 0; e < rows; e++ {
-				for x := 0; x < 16; x++ {
+				for x := 0; x < rowLanes; x++ {
 					if wmask>>x&1 == 0 {
 						continue
 					}
@@ -309,9 +313,9 @@ func TestIm2colRowsKernel(t *testing.T) {
 				}
 			}
 		}
-		im2colRowsAsm(&dst[0], ldd, &src[0], lds, channels, rows, &offs[0], &masks[0], wmask)
+		rk.rows(&dst[0], ldd, &src[0], lds, channels, rows, &offs[0], &masks[0], wmask)
 		if !slices.Equal(dst, want) {
-			t.Fatalf("trial %d: the row-copy kernel differs from its plain loop", trial)
+			t.Fatalf("trial %d: the %d-lane row-copy kernel differs from its plain loop", trial, rowLanes)
 		}
 	}
 }

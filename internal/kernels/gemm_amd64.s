@@ -13826,21 +13826,21 @@ addRowsAVX2_next:
 	VZEROUPPER
 	RET
 
-// func col2imGatherAVX512(dst *float32, ldd int, col *float32, ldc int, channels int, taps int, offs *int, masks *uint16, wmask int)
+// func col2imGatherAVX512(dst *float32, ldd int, col *float32, ldc int, channels int, taps int, offs *int, masks *uint16, wmask uint16)
 // Requires: AVX, AVX512F
-TEXT ·col2imGatherAVX512(SB), NOSPLIT, $0-72
-	MOVQ  dst+0(FP), DI
-	MOVQ  ldd+8(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  col+16(FP), SI
-	MOVQ  ldc+24(FP), R9
-	SHLQ  $0x02, R9
-	MOVQ  channels+32(FP), DX
-	MOVQ  taps+40(FP), R10
-	MOVQ  offs+48(FP), R11
-	MOVQ  masks+56(FP), R12
-	MOVQ  wmask+64(FP), BX
-	KMOVW BX, K1
+TEXT ·col2imGatherAVX512(SB), NOSPLIT, $0-66
+	MOVQ    dst+0(FP), DI
+	MOVQ    ldd+8(FP), R8
+	SHLQ    $0x02, R8
+	MOVQ    col+16(FP), SI
+	MOVQ    ldc+24(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    channels+32(FP), DX
+	MOVQ    taps+40(FP), R10
+	MOVQ    offs+48(FP), R11
+	MOVQ    masks+56(FP), R12
+	MOVWQZX wmask+64(FP), BX
+	KMOVW   BX, K1
 
 col2imGatherAVX512_chan:
 	VMOVUPS.Z (DI), K1, Z0
@@ -13864,21 +13864,21 @@ col2imGatherAVX512_tap:
 	VZEROUPPER
 	RET
 
-// func im2colRowsAVX512(dst *float32, ldd int, src *float32, lds int, channels int, rows int, offs *int, masks *uint16, wmask int)
+// func im2colRowsAVX512(dst *float32, ldd int, src *float32, lds int, channels int, rows int, offs *int, masks *uint16, wmask uint16)
 // Requires: AVX, AVX512F
-TEXT ·im2colRowsAVX512(SB), NOSPLIT, $0-72
-	MOVQ  dst+0(FP), DI
-	MOVQ  ldd+8(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  src+16(FP), SI
-	MOVQ  lds+24(FP), R9
-	SHLQ  $0x02, R9
-	MOVQ  channels+32(FP), DX
-	MOVQ  rows+40(FP), R10
-	MOVQ  offs+48(FP), R11
-	MOVQ  masks+56(FP), R12
-	MOVQ  wmask+64(FP), BX
-	KMOVW BX, K1
+TEXT ·im2colRowsAVX512(SB), NOSPLIT, $0-66
+	MOVQ    dst+0(FP), DI
+	MOVQ    ldd+8(FP), R8
+	SHLQ    $0x02, R8
+	MOVQ    src+16(FP), SI
+	MOVQ    lds+24(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    channels+32(FP), DX
+	MOVQ    rows+40(FP), R10
+	MOVQ    offs+48(FP), R11
+	MOVQ    masks+56(FP), R12
+	MOVWQZX wmask+64(FP), BX
+	KMOVW   BX, K1
 
 im2colRowsAVX512_chan:
 	MOVQ R10, CX
@@ -13899,6 +13899,102 @@ im2colRowsAVX512_row:
 	ADDQ      R9, SI
 	DECQ      DX
 	JNZ       im2colRowsAVX512_chan
+	VZEROUPPER
+	RET
+
+DATA laneBits<>+0(SB)/4, $0x00000001
+DATA laneBits<>+4(SB)/4, $0x00000002
+DATA laneBits<>+8(SB)/4, $0x00000004
+DATA laneBits<>+12(SB)/4, $0x00000008
+DATA laneBits<>+16(SB)/4, $0x00000010
+DATA laneBits<>+20(SB)/4, $0x00000020
+DATA laneBits<>+24(SB)/4, $0x00000040
+DATA laneBits<>+28(SB)/4, $0x00000080
+GLOBL laneBits<>(SB), RODATA|NOPTR, $32
+
+// func col2imGatherAVX2(dst *float32, ldd int, col *float32, ldc int, channels int, taps int, offs *int, masks *uint16, wmask uint16)
+// Requires: AVX, AVX2
+TEXT ·col2imGatherAVX2(SB), NOSPLIT, $0-66
+	MOVQ         dst+0(FP), DI
+	MOVQ         ldd+8(FP), R8
+	SHLQ         $0x02, R8
+	MOVQ         col+16(FP), SI
+	MOVQ         ldc+24(FP), R9
+	SHLQ         $0x02, R9
+	MOVQ         channels+32(FP), DX
+	MOVQ         taps+40(FP), R10
+	MOVQ         offs+48(FP), R11
+	MOVQ         masks+56(FP), R12
+	VMOVDQU      laneBits<>+0(SB), Y15
+	VPBROADCASTW wmask+64(FP), Y14
+	VPAND        Y15, Y14, Y14
+	VPCMPEQD     Y15, Y14, Y14
+
+col2imGatherAVX2_chan:
+	VMASKMOVPS (DI), Y14, Y0
+	MOVQ       R10, CX
+	MOVQ       R11, R13
+	MOVQ       R12, AX
+
+col2imGatherAVX2_tap:
+	MOVQ         (R13), BX
+	VPBROADCASTW (AX), Y2
+	VPAND        Y15, Y2, Y2
+	VPCMPEQD     Y15, Y2, Y2
+	VMASKMOVPS   (SI)(BX*4), Y2, Y1
+	VADDPS       Y1, Y0, Y3
+	VBLENDVPS    Y2, Y3, Y0, Y0
+	ADDQ         $0x08, R13
+	ADDQ         $0x02, AX
+	DECQ         CX
+	JNZ          col2imGatherAVX2_tap
+	VMASKMOVPS   Y0, Y14, (DI)
+	ADDQ         R8, DI
+	ADDQ         R9, SI
+	DECQ         DX
+	JNZ          col2imGatherAVX2_chan
+	VZEROUPPER
+	RET
+
+// func im2colRowsAVX2(dst *float32, ldd int, src *float32, lds int, channels int, rows int, offs *int, masks *uint16, wmask uint16)
+// Requires: AVX, AVX2
+TEXT ·im2colRowsAVX2(SB), NOSPLIT, $0-66
+	MOVQ         dst+0(FP), DI
+	MOVQ         ldd+8(FP), R8
+	SHLQ         $0x02, R8
+	MOVQ         src+16(FP), SI
+	MOVQ         lds+24(FP), R9
+	SHLQ         $0x02, R9
+	MOVQ         channels+32(FP), DX
+	MOVQ         rows+40(FP), R10
+	MOVQ         offs+48(FP), R11
+	MOVQ         masks+56(FP), R12
+	VMOVDQU      laneBits<>+0(SB), Y15
+	VPBROADCASTW wmask+64(FP), Y14
+	VPAND        Y15, Y14, Y14
+	VPCMPEQD     Y15, Y14, Y14
+
+im2colRowsAVX2_chan:
+	MOVQ R10, CX
+	MOVQ R11, AX
+	MOVQ R12, R13
+
+im2colRowsAVX2_row:
+	VPBROADCASTW (R13), Y2
+	VPAND        Y15, Y2, Y2
+	VPCMPEQD     Y15, Y2, Y2
+	MOVQ         (AX), BX
+	VMASKMOVPS   (SI)(BX*4), Y2, Y0
+	MOVQ         8(AX), BX
+	VMASKMOVPS   Y0, Y14, (DI)(BX*4)
+	ADDQ         $0x10, AX
+	ADDQ         $0x02, R13
+	DECQ         CX
+	JNZ          im2colRowsAVX2_row
+	ADDQ         R8, DI
+	ADDQ         R9, SI
+	DECQ         DX
+	JNZ          im2colRowsAVX2_chan
 	VZEROUPPER
 	RET
 

@@ -9,11 +9,8 @@ func kernelsAvailable() []*microKernel { return []*microKernel{goKernel} }
 // addRowsAsm is absent without assembly; col2im runs in Go.
 var addRowsAsm func(dst *float32, ldd int, src *float32, lds, rows, n int)
 
-// col2imGatherAsm is absent without assembly.
-var col2imGatherAsm func(dst *float32, ldd int, col *float32, ldc, channels, taps int, offs *int, masks *uint16, wmask int)
-
-// im2colRowsAsm is absent without assembly.
-var im2colRowsAsm func(dst *float32, ldd int, src *float32, lds, channels, rows int, offs *int, masks *uint16, wmask int)
+// rowKernels is empty without assembly: col2im and im2col run in Go.
+var rowKernels []rowKernel
 
 // transposeAsm is absent without assembly; packing runs in Go.
 var transposeAsm func(dst *float32, ldd int, src *float32, lds, rows, lanes int)
