@@ -201,22 +201,12 @@ func positionMajor(ld, coutG int) bool { return 4*ld >= 3*coutG }
 // channels, row-major) into dst (channels × l) plus the channel's bias b
 // (nil for none).
 func transposeBias(src []float32, stride, c0, c1 int, b []float32, dst []float32, l int) {
-	var bias [16]float32
-	if b != nil {
-		copy(bias[:c1-c0], b[c0:c1])
+	kernels.Transpose(dst[c0*l:], l, src[c0:], stride, l, c1-c0)
+	if b == nil {
+		return
 	}
-	// Tiles of 16 positions × the channels: the tile's rows of src stay
-	// in L1 while each channel's run of dst is written contiguously.
-	for p0 := 0; p0 < l; p0 += 16 {
-		pw := min(16, l-p0)
-		tile := src[p0*stride : (p0+pw-1)*stride+c1]
-		for c := c0; c < c1; c++ {
-			out := dst[c*l+p0:][:pw]
-			b := bias[c-c0]
-			for q := range out {
-				out[q] = tile[q*stride+c] + b
-			}
-		}
+	for c := c0; c < c1; c++ {
+		addConst(dst[c*l:(c+1)*l], b[c])
 	}
 }
 

@@ -89,7 +89,7 @@ Models: ` + strings.Join(models.Names(), ", ") + `.`,
 	f.StringVar(&initPath, "init", "", "weights (safetensors state dict) for --model")
 	f.StringVar(&out, "out", "", "ONNX file to write")
 	f.StringVar(&size, "size", "", "input height and width, H or H,W (default: the model's)")
-	f.IntVar(&batch, "batch", 0, "fixed batch size (0: a symbolic batch dimension N)")
+	intFlag(f, &batch, "batch", 0, 0, 65536, "fixed batch size (0: a symbolic batch dimension N)")
 	f.Uint64Var(&seed, "seed", 1, "seed of random weights and of the traced input")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
@@ -110,9 +110,6 @@ func dims(s []int) string {
 func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) (*exportReport, error) {
 	if out == "" {
 		return nil, fmt.Errorf("--out is required")
-	}
-	if batch < 0 {
-		return nil, fmt.Errorf("--batch %d: want 0 (symbolic) or a batch size", batch)
 	}
 	var weights *checkpoint.File
 	var source string

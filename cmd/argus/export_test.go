@@ -185,7 +185,7 @@ func TestExportErrors(t *testing.T) {
 		{"bad size", []string{"--model", "resnet18", "--size", "64x64", "--out", out}, `--size "64x64"`},
 		{"small size", []string{"--model", "resnet18", "--size", "16", "--out", out}, "at least 32×32"},
 		{"fixed size", []string{"--model", "mnist-cnn", "--size", "32", "--out", out}, "takes 28×28 images only"},
-		{"negative batch", []string{"--model", "mnist-cnn", "--batch", "-1", "--out", out}, "--batch -1"},
+		{"negative batch", []string{"--model", "mnist-cnn", "--batch", "-1", "--out", out}, `"--batch" flag: must be 0 to 65536`},
 		{"overwrite input", []string{"--checkpoint", good, "--out", good}, "never overwritten"},
 		{"missing folder", []string{"--model", "mnist-cnn", "--out", filepath.Join(dir, "no", "m.onnx")}, "write " + filepath.Join(dir, "no", "m.onnx")},
 	}

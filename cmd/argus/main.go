@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"argus/internal/atomicfile"
+	"argus/internal/kernels"
 )
 
 // newRootCmd builds the whole command tree. Every call makes a fresh tree
@@ -89,7 +90,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure the speed of kernels, training and inference",
 	}
-	cmd.AddCommand(newBenchGemmCmd(), newBenchTrainStepCmd(), newBenchInferCmd(), newBenchCOCOCmd())
+	cmd.AddCommand(newBenchGemmCmd(), newBenchTuneCmd(), newBenchTrainStepCmd(), newBenchInferCmd(), newBenchCOCOCmd())
 	return cmd
 }
 
@@ -115,6 +116,11 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			code = 2
 		}
 	}()
+	if _, _, err := kernels.GemmChoice(); err != nil {
+		// A kernel forced through the environment that this CPU lacks.
+		fmt.Fprintf(stderr, "argus: %v\n", err)
+		return 1
+	}
 	var err error
 	if cmd, err = root.ExecuteC(); err != nil {
 		if cmd == nil {

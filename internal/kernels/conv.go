@@ -55,6 +55,10 @@ func Im2col(w geom.Window, c int, src, dst []float32) {
 // with ld = images·OutH·OutW and be multiplied by the weights at once.
 func Im2colTo(w geom.Window, c int, src, dst []float32, ld int) {
 	g := planeOf(w, c)
+	if rk := rowKernelFor(g.OW); rk != nil && g.StrideW == 1 && g.C > 0 {
+		im2colRows(rk, g, src, dst, ld)
+		return
+	}
 	if g.OW < tableWidth {
 		im2colTable(g, src, dst, ld)
 		return
@@ -106,6 +110,14 @@ func Col2im(w geom.Window, c int, col, dst []float32) {
 // the adjoint of Im2colTo.
 func Col2imFrom(w geom.Window, c int, col []float32, ld int, dst []float32) {
 	g := planeOf(w, c)
+	if rk := rowKernelFor(g.W); rk != nil && g.StrideW == 1 && g.C > 0 {
+		col2imGather(rk, g, col, ld, dst)
+		return
+	}
+	if addRowsAsm != nil && g.StrideW == 1 && g.OW >= tableWidth {
+		col2imRows(g, col, ld, dst)
+		return
+	}
 	if g.OW < tableWidth {
 		col2imTable(g, col, ld, dst)
 		return
@@ -146,6 +158,140 @@ func Col2imFrom(w geom.Window, c int, col []float32, ld int, dst []float32) {
 				}
 			}
 		}
+	}
+}
+
+// col2imRows is Col2imFrom for a horizontal stride of 1 in assembly (for
+// rows of at least tableWidth outputs: on shorter ones the call per block
+// costs more than the table's scalar loop, measured on Zen 5): the
+// valid output rows of one tap of one channel form a block that lands, cut
+// to the image's columns, on every StrideH-th input row, and one addRows
+// call adds the whole block. Each input pixel receives the taps in the same
+// order as in the loops below, so the sums are theirs bit for bit.
+func col2imRows(g plane, col []float32, ld int, dst []float32) {
+	oh, ow := g.OH, g.OW
+	l, hw := oh*ow, g.H*g.W
+	for c := 0; c < g.C; c++ {
+		plane := dst[c*hw : (c+1)*hw]
+		for ky := 0; ky < g.KH; ky++ {
+			y0 := ky*g.DilH - g.PadH
+			oy0, oy1 := convValidRange(y0, g.StrideH, g.H, oh)
+			if oy0 >= oy1 {
+				continue
+			}
+			rows, ldd := oy1-oy0, g.StrideH*g.W
+			for kx := 0; kx < g.KW; kx++ {
+				x0 := kx*g.DilW - g.PadW
+				lo, hi := convValidRange(x0, 1, g.W, ow)
+				if lo >= hi {
+					continue
+				}
+				n := hi - lo
+				row := col[((c*g.KH+ky)*g.KW+kx)*ld:][:l]
+				d, s := (oy0*g.StrideH+y0)*g.W+x0+lo, oy0*ow+lo
+				_ = plane[d+(rows-1)*ldd+n-1] // the last element either side
+				_ = row[s+(rows-1)*ow+n-1]
+				addRowsAsm(&plane[d], ldd, &row[s], ow, rows, n)
+			}
+		}
+	}
+}
+
+// rowKernel is a pair of masked row kernels, for rows of at most lanes
+// floats: gather runs col2imGather's rows and rows im2colRows'.
+type rowKernel struct {
+	lanes  int
+	gather func(dst *float32, ldd int, col *float32, ldc, channels, taps int, offs *int, masks *uint16, wmask uint16)
+	rows   func(dst *float32, ldd int, src *float32, lds, channels, rows int, offs *int, masks *uint16, wmask uint16)
+}
+
+// rowKernelFor returns the narrowest row kernel for rows of w floats, or
+// nil when none is wide enough.
+func rowKernelFor(w int) *rowKernel {
+	for i := range rowKernels {
+		if w <= rowKernels[i].lanes {
+			return &rowKernels[i]
+		}
+	}
+	return nil
+}
+
+// im2colRows is Im2colTo for a horizontal stride of 1 and output rows no
+// wider than rk's lanes, in assembly: each output row of each tap is one
+// masked load of the input row it reads, shifted by the tap's column and
+// zero over padding, and one store of the row's OW floats. The rows are
+// listed once and one call copies them for every channel.
+func im2colRows(rk *rowKernel, g plane, src, dst []float32, ld int) {
+	kk, hw := g.KH*g.KW, g.H*g.W
+	offs := make([]int, 0, 2*kk*g.OH)
+	masks := make([]uint16, 0, kk*g.OH)
+	for ky := 0; ky < g.KH; ky++ {
+		for kx := 0; kx < g.KW; kx++ {
+			// Output column ox reads pixel x = ox + sh.
+			sh := kx*g.DilW - g.PadW
+			lo, hi := max(-sh, 0), min(g.W-sh, g.OW)
+			for oy := 0; oy < g.OH; oy++ {
+				y := oy*g.StrideH - g.PadH + ky*g.DilH
+				var m uint16
+				soff := 0
+				if y >= 0 && y < g.H && lo < hi {
+					m = uint16(1<<hi-1) &^ uint16(1<<lo-1)
+					soff = y*g.W + sh
+					// The first and last elements the unmasked lanes read.
+					_ = src[soff+lo]
+					_ = src[(g.C-1)*hw+soff+hi-1]
+				}
+				doff := (ky*g.KW+kx)*ld + oy*g.OW
+				offs = append(offs, soff, doff)
+				masks = append(masks, m)
+			}
+		}
+	}
+	_ = dst[(g.C-1)*kk*ld+(kk-1)*ld+g.OH*g.OW-1]
+	rk.rows(&dst[0], kk*ld, &src[0], hw, g.C, len(masks), &offs[0], &masks[0], uint16(1<<g.OW-1))
+}
+
+// col2imGather is Col2imFrom for a horizontal stride of 1 and planes no
+// wider than rk's lanes, in assembly: for each input row, the taps that read
+// it are listed once (the offset of the output row in a channel's column
+// rows, shifted by the tap's column, and the mask of the pixels it
+// reaches), and one call sums them for that row of every channel in a
+// register, storing each row once. Each pixel receives its taps in the
+// plain loop's order, and masked lanes are left alone rather than added
+// zero, so the sums are the plain loop's bit for bit, signed zeros
+// included.
+func col2imGather(rk *rowKernel, g plane, col []float32, ld int, dst []float32) {
+	kk, hw := g.KH*g.KW, g.H*g.W
+	offs := make([]int, 0, kk)
+	masks := make([]uint16, 0, kk)
+	for y := 0; y < g.H; y++ {
+		offs, masks = offs[:0], masks[:0]
+		for ky := 0; ky < g.KH; ky++ {
+			num := y + g.PadH - ky*g.DilH
+			if num < 0 || num%g.StrideH != 0 || num/g.StrideH >= g.OH {
+				continue
+			}
+			oy := num / g.StrideH
+			for kx := 0; kx < g.KW; kx++ {
+				// Output column ox lands on pixel x = ox + sh.
+				sh := kx*g.DilW - g.PadW
+				lo, hi := max(sh, 0), min(sh+g.OW, g.W)
+				if lo >= hi {
+					continue
+				}
+				off := (ky*g.KW+kx)*ld + oy*g.OW - sh
+				// The first and last elements the unmasked lanes read.
+				_ = col[off+lo]
+				_ = col[(g.C-1)*kk*ld+off+hi-1]
+				offs = append(offs, off)
+				masks = append(masks, uint16(1<<hi-1)&^uint16(1<<lo-1))
+			}
+		}
+		if len(offs) == 0 {
+			continue
+		}
+		_ = dst[(g.C-1)*hw+y*g.W+g.W-1]
+		rk.gather(&dst[y*g.W], hw, &col[0], kk*ld, g.C, len(offs), &offs[0], &masks[0], uint16(1<<g.W-1))
 	}
 }
 
@@ -226,6 +372,48 @@ func col2imTable(g plane, col []float32, ld int, dst []float32) {
 				if off >= 0 {
 					plane[off] += row[p]
 				}
+			}
+		}
+	}
+}
+
+// Transpose writes the transpose of the rows×cols matrix src (row stride
+// lds) into dst (row stride ldd):
+//
+//	for i := 0; i < rows; i++ {
+//		for j := 0; j < cols; j++ {
+//			dst[j*ldd+i] = src[i*lds+j]
+//		}
+//	}
+//
+// With AVX-512 it moves 16×16 blocks through registers; columns past the
+// last whole block of 16, and CPUs without AVX-512, take tiles of 16 rows
+// in Go. dst must not overlap src.
+func Transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	if ldd < rows || lds < cols || len(src) < (rows-1)*lds+cols || len(dst) < (cols-1)*ldd+rows {
+		panic(fmt.Sprintf("kernels: Transpose of %dx%d (stride %d) into stride %d with %d and %d floats", rows, cols, lds, ldd, len(src), len(dst)))
+	}
+	full := 0
+	if transposeAsm != nil {
+		full = cols / 16 * 16
+		for i0 := 0; i0 < rows; i0 += 16 {
+			h := min(16, rows-i0)
+			for j0 := 0; j0 < full; j0 += 16 {
+				transposeAsm(&dst[j0*ldd+i0], ldd, &src[i0*lds+j0], lds, h, h)
+			}
+		}
+	}
+	// Tiles of 16 rows × the remaining columns: the tile's rows of src
+	// stay in L1 while each column's run of dst is written contiguously.
+	for i0 := 0; i0 < rows; i0 += 16 {
+		h := min(16, rows-i0)
+		for j := full; j < cols; j++ {
+			out := dst[j*ldd+i0:][:h]
+			for q := range out {
+				out[q] = src[(i0+q)*lds+j]
 			}
 		}
 	}

@@ -9,6 +9,14 @@
 // GODEBUG=cpu.avx512f=off runs the AVX2 code on an AVX-512 machine, and
 // GODEBUG=cpu.avx512f=off,cpu.avx2=off the pure-Go code, so that one machine
 // can test every implementation of every caller.
+//
+// Sgemm's micro-kernel and cache blocks are chosen once at start-up from
+// what the CPU is (HostCPU: CPUID's vendor, family and model, and the cache
+// sizes under /sys/devices/system/cpu): ARGUS_GEMM_KERNEL forces a kernel
+// by name, else the tune file that `argus bench tune` writes under
+// os.UserCacheDir() gives this CPU model's measured choice, else the first
+// kernel of the registry runs with blocks derived from the caches. NewGemm
+// builds any other registered choice for one caller.
 package kernels
 
 import (
@@ -42,8 +50,15 @@ import (
 //
 // Large products are packed into cache-sized panels and split over
 // GOMAXPROCS goroutines of a persistent worker pool; Sgemm is safe for
-// concurrent use as long as the callers' C matrices do not overlap.
+// concurrent use as long as the callers' C matrices do not overlap. It runs
+// the micro-kernel and blocking chosen at start-up (see GemmChoice).
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	std.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Sgemm computes the product as the package's Sgemm does, with e's
+// micro-kernel and blocking.
+func (e Gemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
@@ -54,7 +69,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	g := gemm{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
 		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
-	g.do(best)
+	g.do(e.mk)
 }
 
 // do computes the product with the kernel mk, reading the operands in
@@ -75,7 +90,7 @@ func (g *gemm) do(mk *microKernel) {
 
 // GemmKernel names the micro-kernel Sgemm uses on this machine, such as
 // "avx512-14x32", "avx2-6x16" or "go4x4".
-func GemmKernel() string { return best.name }
+func GemmKernel() string { return std.mk.name }
 
 // SgemmStrided computes batch independent products
 // C_t = alpha*op(A_t)*op(B_t) + beta*C_t, where matrix t of X starts at
@@ -84,6 +99,12 @@ func GemmKernel() string { return best.name }
 // keep the outputs apart. Batches of small products run in parallel over the
 // batch, large ones one after another with each product parallel inside.
 func SgemmStrided(transA, transB bool, batch, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
+	std.SgemmStrided(transA, transB, batch, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC)
+}
+
+// SgemmStrided computes the batch as the package's SgemmStrided does, with
+// e's micro-kernel and blocking.
+func (e Gemm) SgemmStrided(transA, transB bool, batch, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
 	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
 		panic(fmt.Sprintf("kernels: SgemmStrided with negative batch %d or strides %d %d %d", batch, strideA, strideB, strideC))
 	}
@@ -97,9 +118,9 @@ func SgemmStrided(transA, transB bool, batch, m, n, k int, alpha float32, a []fl
 	checkGemm(transA, transB, m, n, k, a[last*strideA:], lda, b[last*strideB:], ldb, c[last*strideC:], ldc)
 	g := gemm{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
 		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
-	s := strided{g: g, batch: batch, strideA: strideA, strideB: strideB, strideC: strideC}
+	s := strided{g: g, mk: e.mk, batch: batch, strideA: strideA, strideB: strideB, strideC: strideC}
 	nw := min(runtime.GOMAXPROCS(0), batch)
-	if nw <= 1 || workersFor(best, m, n, k) > 1 {
+	if nw <= 1 || workersFor(e.mk, m, n, k) > 1 {
 		s.items(0, batch)
 		return
 	}
@@ -111,6 +132,7 @@ func SgemmStrided(transA, transB bool, batch, m, n, k int, alpha float32, a []fl
 // strided is a batch of products with the same shape.
 type strided struct {
 	g                         gemm
+	mk                        *microKernel
 	batch                     int
 	strideA, strideB, strideC int
 }
@@ -124,7 +146,7 @@ func (s *strided) items(lo, hi int) {
 			scaleC(g.m, g.n, g.beta, g.c, g.ldc)
 			continue
 		}
-		g.do(best)
+		g.do(s.mk)
 	}
 }
 

@@ -6,12 +6,11 @@ import "golang.org/x/sys/cpu"
 
 //go:generate go run -C asmgen . -out ../gemm_amd64.s -stubs ../gemm_stub_amd64.go -pkg kernels
 
-// The assembly kernels, with BLIS-style cache blocks: the B micro-panel
-// (kc×nr) stays in L1, the A block (mc×kc) in L2 and the B block (kc×nc)
-// in L3.
+// The assembly kernels; their cache blocks are derived from the CPU's
+// caches when the registry is built (see deriveBlocking).
 var (
 	avx512Kernel12 = &microKernel{
-		name: "avx512-12x32", mr: 12, nr: 32, mc: 192, kc: 256, nc: 4096,
+		name: "avx512-12x32", mr: 12, nr: 32,
 		fn: func(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 			checkTile(12, 32, k, a, rsA, csA, b, ldb, c, ldc)
 			sgemmKernel12x32AVX512(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta)
@@ -19,7 +18,7 @@ var (
 		part: partKernel(32, avx512Rows[:12]),
 	}
 	avx512Kernel14 = &microKernel{
-		name: "avx512-14x32", mr: 14, nr: 32, mc: 196, kc: 256, nc: 4096,
+		name: "avx512-14x32", mr: 14, nr: 32,
 		fn: func(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 			checkTile(14, 32, k, a, rsA, csA, b, ldb, c, ldc)
 			sgemmKernel14x32AVX512(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta)
@@ -27,7 +26,7 @@ var (
 		part: partKernel(32, avx512Rows[:14]),
 	}
 	avx2Kernel = &microKernel{
-		name: "avx2-6x16", mr: 6, nr: 16, mc: 144, kc: 256, nc: 4080,
+		name: "avx2-6x16", mr: 6, nr: 16,
 		fn: func(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 			checkTile(6, 16, k, a, rsA, csA, b, ldb, c, ldc)
 			sgemmKernel6x16AVX2(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta)
@@ -62,6 +61,33 @@ func partKernel(nr int, rows []asmKernel) func(h, k int, a []float32, rsA, csA i
 	}
 }
 
+// addRowsAsm adds blocks of rows for col2im, when the CPU has AVX-512 or
+// AVX2.
+var addRowsAsm = func() func(dst *float32, ldd int, src *float32, lds, rows, n int) {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return addRowsAVX512
+	case cpu.X86.HasAVX2:
+		return addRowsAVX2
+	}
+	return nil
+}()
+
+// rowKernels lists the masked row kernels of col2im and im2col this CPU
+// runs, narrowest first. Rows of at most 8 floats take the AVX2 ones even
+// with AVX-512: on Zen 5 they ran 1.4× faster there (go test -bench
+// 'Col2im|Im2col', 8×8 planes), and AVX2 comes with every AVX-512 CPU.
+var rowKernels = func() []rowKernel {
+	var ks []rowKernel
+	if cpu.X86.HasAVX2 {
+		ks = append(ks, rowKernel{lanes: 8, gather: col2imGatherAVX2, rows: im2colRowsAVX2})
+	}
+	if cpu.X86.HasAVX512F {
+		ks = append(ks, rowKernel{lanes: 16, gather: col2imGatherAVX512, rows: im2colRowsAVX512})
+	}
+	return ks
+}()
+
 // transposeAsm moves 16×16 blocks for packing, when the CPU has AVX-512.
 var transposeAsm = func() func(dst *float32, ldd int, src *float32, lds, rows, lanes int) {
 	if cpu.X86.HasAVX512F {
@@ -70,10 +96,8 @@ var transposeAsm = func() func(dst *float32, ldd int, src *float32, lds, rows, l
 	return nil
 }()
 
-// best is the fastest kernel this CPU runs, chosen once at start-up.
-var best = kernelsAvailable()[0]
-
-// kernelsAvailable lists every kernel this CPU runs, fastest first.
+// kernelsAvailable lists every kernel this CPU runs, fastest first, without
+// their cache blocks.
 func kernelsAvailable() []*microKernel {
 	var ks []*microKernel
 	if cpu.X86.HasAVX512F {

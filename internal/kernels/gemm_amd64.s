@@ -13709,6 +13709,295 @@ tr_next15:
 	VZEROUPPER
 	RET
 
+// func cpuid(leaf uint32, sub uint32) (eax uint32, ebx uint32, ecx uint32, edx uint32)
+// Requires: CPUID
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL leaf+0(FP), AX
+	MOVL sub+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func addRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int)
+// Requires: AVX, AVX512F
+TEXT ·addRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), DI
+	MOVQ  ldd+8(FP), R8
+	SHLQ  $0x02, R8
+	MOVQ  src+16(FP), SI
+	MOVQ  lds+24(FP), R9
+	SHLQ  $0x02, R9
+	MOVQ  rows+32(FP), DX
+	MOVQ  n+40(FP), R10
+	MOVQ  R10, AX
+	SHRQ  $0x04, R10
+	ANDQ  $0x0f, AX
+	MOVQ  AX, CX
+	MOVQ  $0x00000001, BX
+	SHLQ  CL, BX
+	DECQ  BX
+	KMOVW BX, K1
+
+addRowsAVX512_row:
+	MOVQ  DI, R11
+	MOVQ  SI, R12
+	MOVQ  R10, R13
+	TESTQ R13, R13
+	JZ    addRowsAVX512_tail
+
+addRowsAVX512_vec:
+	VMOVUPS (R11), Z0
+	VADDPS  (R12), Z0, Z0
+	VMOVUPS Z0, (R11)
+	ADDQ    $0x40, R11
+	ADDQ    $0x40, R12
+	DECQ    R13
+	JNZ     addRowsAVX512_vec
+
+addRowsAVX512_tail:
+	TESTQ     AX, AX
+	JZ        addRowsAVX512_next
+	VMOVUPS.Z (R11), K1, Z0
+	VMOVUPS.Z (R12), K1, Z1
+	VADDPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (R11)
+
+addRowsAVX512_next:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ DX
+	JNZ  addRowsAVX512_row
+	VZEROUPPER
+	RET
+
+// func addRowsAVX2(dst *float32, ldd int, src *float32, lds int, rows int, n int)
+// Requires: AVX
+TEXT ·addRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R8
+	SHLQ $0x02, R8
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R9
+	SHLQ $0x02, R9
+	MOVQ rows+32(FP), DX
+	MOVQ n+40(FP), R10
+	MOVQ R10, AX
+	SHRQ $0x03, R10
+	ANDQ $0x07, AX
+
+addRowsAVX2_row:
+	MOVQ  DI, R11
+	MOVQ  SI, R12
+	MOVQ  R10, R13
+	TESTQ R13, R13
+	JZ    addRowsAVX2_tail
+
+addRowsAVX2_vec:
+	VMOVUPS (R11), Y0
+	VADDPS  (R12), Y0, Y0
+	VMOVUPS Y0, (R11)
+	ADDQ    $0x20, R11
+	ADDQ    $0x20, R12
+	DECQ    R13
+	JNZ     addRowsAVX2_vec
+
+addRowsAVX2_tail:
+	MOVQ  AX, R13
+	TESTQ R13, R13
+	JZ    addRowsAVX2_next
+
+addRowsAVX2_one:
+	VMOVSS (R11), X0
+	VADDSS (R12), X0, X0
+	VMOVSS X0, (R11)
+	ADDQ   $0x04, R11
+	ADDQ   $0x04, R12
+	DECQ   R13
+	JNZ    addRowsAVX2_one
+
+addRowsAVX2_next:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ DX
+	JNZ  addRowsAVX2_row
+	VZEROUPPER
+	RET
+
+// func col2imGatherAVX512(dst *float32, ldd int, col *float32, ldc int, channels int, taps int, offs *int, masks *uint16, wmask uint16)
+// Requires: AVX, AVX512F
+TEXT ·col2imGatherAVX512(SB), NOSPLIT, $0-66
+	MOVQ    dst+0(FP), DI
+	MOVQ    ldd+8(FP), R8
+	SHLQ    $0x02, R8
+	MOVQ    col+16(FP), SI
+	MOVQ    ldc+24(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    channels+32(FP), DX
+	MOVQ    taps+40(FP), R10
+	MOVQ    offs+48(FP), R11
+	MOVQ    masks+56(FP), R12
+	MOVWQZX wmask+64(FP), BX
+	KMOVW   BX, K1
+
+col2imGatherAVX512_chan:
+	VMOVUPS.Z (DI), K1, Z0
+	MOVQ      R10, CX
+	MOVQ      R11, R13
+	MOVQ      R12, AX
+
+col2imGatherAVX512_tap:
+	MOVQ    (R13), BX
+	KMOVW   (AX), K2
+	VADDPS  (SI)(BX*4), Z0, K2, Z0
+	ADDQ    $0x08, R13
+	ADDQ    $0x02, AX
+	DECQ    CX
+	JNZ     col2imGatherAVX512_tap
+	VMOVUPS Z0, K1, (DI)
+	ADDQ    R8, DI
+	ADDQ    R9, SI
+	DECQ    DX
+	JNZ     col2imGatherAVX512_chan
+	VZEROUPPER
+	RET
+
+// func im2colRowsAVX512(dst *float32, ldd int, src *float32, lds int, channels int, rows int, offs *int, masks *uint16, wmask uint16)
+// Requires: AVX, AVX512F
+TEXT ·im2colRowsAVX512(SB), NOSPLIT, $0-66
+	MOVQ    dst+0(FP), DI
+	MOVQ    ldd+8(FP), R8
+	SHLQ    $0x02, R8
+	MOVQ    src+16(FP), SI
+	MOVQ    lds+24(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    channels+32(FP), DX
+	MOVQ    rows+40(FP), R10
+	MOVQ    offs+48(FP), R11
+	MOVQ    masks+56(FP), R12
+	MOVWQZX wmask+64(FP), BX
+	KMOVW   BX, K1
+
+im2colRowsAVX512_chan:
+	MOVQ R10, CX
+	MOVQ R11, AX
+	MOVQ R12, R13
+
+im2colRowsAVX512_row:
+	KMOVW     (R13), K2
+	MOVQ      (AX), BX
+	VMOVUPS.Z (SI)(BX*4), K2, Z0
+	MOVQ      8(AX), BX
+	VMOVUPS   Z0, K1, (DI)(BX*4)
+	ADDQ      $0x10, AX
+	ADDQ      $0x02, R13
+	DECQ      CX
+	JNZ       im2colRowsAVX512_row
+	ADDQ      R8, DI
+	ADDQ      R9, SI
+	DECQ      DX
+	JNZ       im2colRowsAVX512_chan
+	VZEROUPPER
+	RET
+
+DATA laneBits<>+0(SB)/4, $0x00000001
+DATA laneBits<>+4(SB)/4, $0x00000002
+DATA laneBits<>+8(SB)/4, $0x00000004
+DATA laneBits<>+12(SB)/4, $0x00000008
+DATA laneBits<>+16(SB)/4, $0x00000010
+DATA laneBits<>+20(SB)/4, $0x00000020
+DATA laneBits<>+24(SB)/4, $0x00000040
+DATA laneBits<>+28(SB)/4, $0x00000080
+GLOBL laneBits<>(SB), RODATA|NOPTR, $32
+
+// func col2imGatherAVX2(dst *float32, ldd int, col *float32, ldc int, channels int, taps int, offs *int, masks *uint16, wmask uint16)
+// Requires: AVX, AVX2
+TEXT ·col2imGatherAVX2(SB), NOSPLIT, $0-66
+	MOVQ         dst+0(FP), DI
+	MOVQ         ldd+8(FP), R8
+	SHLQ         $0x02, R8
+	MOVQ         col+16(FP), SI
+	MOVQ         ldc+24(FP), R9
+	SHLQ         $0x02, R9
+	MOVQ         channels+32(FP), DX
+	MOVQ         taps+40(FP), R10
+	MOVQ         offs+48(FP), R11
+	MOVQ         masks+56(FP), R12
+	VMOVDQU      laneBits<>+0(SB), Y15
+	VPBROADCASTW wmask+64(FP), Y14
+	VPAND        Y15, Y14, Y14
+	VPCMPEQD     Y15, Y14, Y14
+
+col2imGatherAVX2_chan:
+	VMASKMOVPS (DI), Y14, Y0
+	MOVQ       R10, CX
+	MOVQ       R11, R13
+	MOVQ       R12, AX
+
+col2imGatherAVX2_tap:
+	MOVQ         (R13), BX
+	VPBROADCASTW (AX), Y2
+	VPAND        Y15, Y2, Y2
+	VPCMPEQD     Y15, Y2, Y2
+	VMASKMOVPS   (SI)(BX*4), Y2, Y1
+	VADDPS       Y1, Y0, Y3
+	VBLENDVPS    Y2, Y3, Y0, Y0
+	ADDQ         $0x08, R13
+	ADDQ         $0x02, AX
+	DECQ         CX
+	JNZ          col2imGatherAVX2_tap
+	VMASKMOVPS   Y0, Y14, (DI)
+	ADDQ         R8, DI
+	ADDQ         R9, SI
+	DECQ         DX
+	JNZ          col2imGatherAVX2_chan
+	VZEROUPPER
+	RET
+
+// func im2colRowsAVX2(dst *float32, ldd int, src *float32, lds int, channels int, rows int, offs *int, masks *uint16, wmask uint16)
+// Requires: AVX, AVX2
+TEXT ·im2colRowsAVX2(SB), NOSPLIT, $0-66
+	MOVQ         dst+0(FP), DI
+	MOVQ         ldd+8(FP), R8
+	SHLQ         $0x02, R8
+	MOVQ         src+16(FP), SI
+	MOVQ         lds+24(FP), R9
+	SHLQ         $0x02, R9
+	MOVQ         channels+32(FP), DX
+	MOVQ         rows+40(FP), R10
+	MOVQ         offs+48(FP), R11
+	MOVQ         masks+56(FP), R12
+	VMOVDQU      laneBits<>+0(SB), Y15
+	VPBROADCASTW wmask+64(FP), Y14
+	VPAND        Y15, Y14, Y14
+	VPCMPEQD     Y15, Y14, Y14
+
+im2colRowsAVX2_chan:
+	MOVQ R10, CX
+	MOVQ R11, AX
+	MOVQ R12, R13
+
+im2colRowsAVX2_row:
+	VPBROADCASTW (R13), Y2
+	VPAND        Y15, Y2, Y2
+	VPCMPEQD     Y15, Y2, Y2
+	MOVQ         (AX), BX
+	VMASKMOVPS   (SI)(BX*4), Y2, Y0
+	MOVQ         8(AX), BX
+	VMASKMOVPS   Y0, Y14, (DI)(BX*4)
+	ADDQ         $0x10, AX
+	ADDQ         $0x02, R13
+	DECQ         CX
+	JNZ          im2colRowsAVX2_row
+	ADDQ         R8, DI
+	ADDQ         R9, SI
+	DECQ         DX
+	JNZ          im2colRowsAVX2_chan
+	VZEROUPPER
+	RET
+
 // func maxRunAVX512(dst *float32, src *float32, n int)
 // Requires: AVX, AVX512F
 TEXT ·maxRunAVX512(SB), NOSPLIT, $0-24

@@ -2,11 +2,15 @@
 
 package kernels
 
-// best is the kernel Sgemm uses: without assembly, the portable one.
-var best = goKernel
-
-// kernelsAvailable lists every kernel this build can run on this CPU.
+// kernelsAvailable lists every kernel this build can run on this CPU:
+// without assembly, the portable one.
 func kernelsAvailable() []*microKernel { return []*microKernel{goKernel} }
+
+// addRowsAsm is absent without assembly; col2im runs in Go.
+var addRowsAsm func(dst *float32, ldd int, src *float32, lds, rows, n int)
+
+// rowKernels is empty without assembly: col2im and im2col run in Go.
+var rowKernels []rowKernel
 
 // transposeAsm is absent without assembly; packing runs in Go.
 var transposeAsm func(dst *float32, ldd int, src *float32, lds, rows, lanes int)

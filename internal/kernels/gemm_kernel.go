@@ -27,7 +27,7 @@ import "fmt"
 type microKernel struct {
 	name       string
 	mr, nr     int
-	mc, kc, nc int // cache blocks: A block mc×kc (L2), B block kc×nc (L3)
+	mc, kc, nc int // cache blocks, from deriveBlocking or a GemmConfig: A block mc×kc (L2), B block kc×nc (L3)
 	fn         func(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 	// part, when set, computes only the first h rows (1 <= h <= mr) of
 	// the tile, so that the bottom edge of C costs no wasted rows.
@@ -46,7 +46,7 @@ func checkTile(mr, nr, k int, a []float32, rsA, csA int, b []float32, ldb int, c
 // goKernel is the portable kernel: 4×4 tiles, so that the accumulators stay
 // in registers on every architecture Go supports.
 var goKernel = &microKernel{
-	name: "go4x4", mr: 4, nr: 4, mc: 128, kc: 256, nc: 2048,
+	name: "go4x4", mr: 4, nr: 4,
 	fn: kernelGo4x4,
 }
 

@@ -1471,6 +1471,135 @@ func dwKernel6x64AVX512(taps int, offs *int, a *float32, rsA int, w *float32, ld
 //go:noescape
 func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, rows int, lanes int)
 
+// cpuid executes the CPUID instruction with EAX = leaf and ECX = sub and returns
+// the four registers it sets. It computes no loop: it is the processor's own
+// table, which the tests check against /proc/cpuinfo where Linux has one.
+func cpuid(leaf uint32, sub uint32) (eax uint32, ebx uint32, ecx uint32, edx uint32)
+
+// addRowsAVX512 adds rows of src into rows of dst, the accumulation of col2im:
+//
+//	for r := 0; r < rows; r++ {
+//		for i := 0; i < n; i++ {
+//			dst[r*ldd+i] += src[r*lds+i]
+//		}
+//	}
+//
+// rows and n must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func addRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int)
+
+// addRowsAVX2 adds rows of src into rows of dst, the accumulation of col2im:
+//
+//	for r := 0; r < rows; r++ {
+//		for i := 0; i < n; i++ {
+//			dst[r*ldd+i] += src[r*lds+i]
+//		}
+//	}
+//
+// rows and n must be at least 1; the caller checks that every element is in range.
+//
+//go:noescape
+func addRowsAVX2(dst *float32, ldd int, src *float32, lds int, rows int, n int)
+
+// col2imGatherAVX512 adds the taps of one input row of every channel, lane x of 16:
+//
+//	for c := 0; c < channels; c++ {
+//		for x := 0; x < 16; x++ {
+//			if wmask>>x&1 == 0 {
+//				continue
+//			}
+//			s := dst[c*ldd+x]
+//			for t := 0; t < taps; t++ {
+//				if masks[t]>>x&1 != 0 {
+//					s += col[c*ldc+offs[t]+x]
+//				}
+//			}
+//			dst[c*ldd+x] = s
+//		}
+//	}
+//
+// offs[t] may be negative where masks[t] excludes the lanes that would read
+// before col; masked lanes are neither read nor written. channels and taps
+// must be at least 1, and the caller checks that every element is in range.
+//
+//go:noescape
+func col2imGatherAVX512(dst *float32, ldd int, col *float32, ldc int, channels int, taps int, offs *int, masks *uint16, wmask uint16)
+
+// im2colRowsAVX512 copies rows of 16 lanes, zero where a row's mask is clear, row e
+// reading at offs[2*e] and writing at offs[2*e+1]:
+//
+//	for c := 0; c < channels; c++ {
+//		for e := 0; e < rows; e++ {
+//			for x := 0; x < 16; x++ {
+//				if wmask>>x&1 == 0 {
+//					continue
+//				}
+//				var v float32
+//				if masks[e]>>x&1 != 0 {
+//					v = src[c*lds+offs[2*e]+x]
+//				}
+//				dst[c*ldd+offs[2*e+1]+x] = v
+//			}
+//		}
+//	}
+//
+// offs[2*e] may be negative where masks[e] excludes the lanes that would read
+// before src; masked lanes are not read. channels and rows must be at least
+// 1, and the caller checks that every element is in range.
+//
+//go:noescape
+func im2colRowsAVX512(dst *float32, ldd int, src *float32, lds int, channels int, rows int, offs *int, masks *uint16, wmask uint16)
+
+// col2imGatherAVX2 adds the taps of one input row of every channel, lane x of 8:
+//
+//	for c := 0; c < channels; c++ {
+//		for x := 0; x < 8; x++ {
+//			if wmask>>x&1 == 0 {
+//				continue
+//			}
+//			s := dst[c*ldd+x]
+//			for t := 0; t < taps; t++ {
+//				if masks[t]>>x&1 != 0 {
+//					s += col[c*ldc+offs[t]+x]
+//				}
+//			}
+//			dst[c*ldd+x] = s
+//		}
+//	}
+//
+// offs[t] may be negative where masks[t] excludes the lanes that would read
+// before col; masked lanes are neither read nor written. channels and taps
+// must be at least 1, and the caller checks that every element is in range.
+//
+//go:noescape
+func col2imGatherAVX2(dst *float32, ldd int, col *float32, ldc int, channels int, taps int, offs *int, masks *uint16, wmask uint16)
+
+// im2colRowsAVX2 copies rows of 8 lanes, zero where a row's mask is clear, row e
+// reading at offs[2*e] and writing at offs[2*e+1]:
+//
+//	for c := 0; c < channels; c++ {
+//		for e := 0; e < rows; e++ {
+//			for x := 0; x < 8; x++ {
+//				if wmask>>x&1 == 0 {
+//					continue
+//				}
+//				var v float32
+//				if masks[e]>>x&1 != 0 {
+//					v = src[c*lds+offs[2*e]+x]
+//				}
+//				dst[c*ldd+offs[2*e+1]+x] = v
+//			}
+//		}
+//	}
+//
+// offs[2*e] may be negative where masks[e] excludes the lanes that would read
+// before src; masked lanes are not read. channels and rows must be at least
+// 1, and the caller checks that every element is in range.
+//
+//go:noescape
+func im2colRowsAVX2(dst *float32, ldd int, src *float32, lds int, channels int, rows int, offs *int, masks *uint16, wmask uint16)
+
 // maxRunAVX512 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;
 // n must be a positive multiple of 16.
 //

@@ -169,7 +169,7 @@ func TestKernelPaths(t *testing.T) {
 				pad := (sz[0] + sz[1]) % 3 * 5
 				o := newOperands(rng, tc.a, tc.b, sz[0], sz[1], sz[2], pad, s.alpha, s.beta)
 				want, scale := o.reference()
-				for _, mk := range kernelsAvailable() {
+				for _, mk := range gemmRegistry {
 					for _, path := range paths {
 						g := o.gemm()
 						path.run(g, mk)
@@ -208,7 +208,7 @@ func TestSgemm(t *testing.T) {
 // the same tiles to float32 rounding, on inputs with exact products.
 func TestKernelsAgree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, mk := range kernelsAvailable() {
+	for _, mk := range gemmRegistry {
 		k := 37
 		a := make([]float32, mk.mr*k)
 		b := make([]float32, k*mk.nr)
@@ -238,7 +238,7 @@ func TestKernelsAgree(t *testing.T) {
 // the plain loop, in place in a padded C whose other elements must stay.
 func TestPartKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	for _, mk := range kernelsAvailable() {
+	for _, mk := range gemmRegistry {
 		if mk.part == nil {
 			continue
 		}

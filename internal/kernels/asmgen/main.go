@@ -35,6 +35,14 @@ func main() {
 		}
 	}
 	transpose16()
+	cpuidFunc()
+	addRowsAVX512()
+	addRowsAVX2()
+	col2imGatherAVX512()
+	im2colRowsAVX512()
+	bits := laneBits()
+	col2imGatherAVX2(bits)
+	im2colRowsAVX2(bits)
 	for _, isa := range []struct {
 		name  string
 		lanes int
@@ -125,6 +133,25 @@ func transpose16() {
 		ADDQ(ldd, dst)
 	}
 	VZEROUPPER()
+	RET()
+}
+
+// cpuidFunc emits the CPUID instruction, from which the kernels read the
+// processor's vendor, family, model and caches.
+func cpuidFunc() {
+	TEXT("cpuid", NOSPLIT, "func(leaf, sub uint32) (eax, ebx, ecx, edx uint32)")
+	Doc(
+		"cpuid executes the CPUID instruction with EAX = leaf and ECX = sub and returns",
+		"the four registers it sets. It computes no loop: it is the processor's own",
+		"table, which the tests check against /proc/cpuinfo where Linux has one.",
+	)
+	Load(Param("leaf"), EAX)
+	Load(Param("sub"), ECX)
+	CPUID()
+	Store(EAX, Return("eax"))
+	Store(EBX, Return("ebx"))
+	Store(ECX, Return("ecx"))
+	Store(EDX, Return("edx"))
 	RET()
 }
 
@@ -720,4 +747,412 @@ func maxRunKernel(name string, lanes int, vec func(int) VecPhysical) {
 		}
 		VMOVUPS(vec(2), Mem{Base: dst})
 	})
+}
+
+// addRowsDoc is the plain loop of the addRows kernels.
+func addRowsDoc(name string) {
+	Doc(
+		name+" adds rows of src into rows of dst, the accumulation of col2im:",
+		"",
+		"\tfor r := 0; r < rows; r++ {",
+		"\t\tfor i := 0; i < n; i++ {",
+		"\t\t\tdst[r*ldd+i] += src[r*lds+i]",
+		"\t\t}",
+		"\t}",
+		"",
+		"rows and n must be at least 1; the caller checks that every element is in range.",
+	)
+}
+
+// addRowsAVX512 emits addRows with 16-float vectors and a masked vector for
+// the last n mod 16 floats of each row, which neither reads nor writes
+// past them.
+func addRowsAVX512() {
+	name := "addRowsAVX512"
+	TEXT(name, NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, rows, n int)")
+	Pragma("noescape")
+	addRowsDoc(name)
+	dst, ldd, src, lds, rows := RDI, R8, RSI, R9, RDX
+	full, tail, d, s, c := R10, RAX, R11, R12, R13
+	Load(Param("dst"), dst)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	Load(Param("src"), src)
+	Load(Param("lds"), lds)
+	SHLQ(U8(2), lds)
+	Load(Param("rows"), rows)
+	Load(Param("n"), full)
+	MOVQ(full, tail)
+	SHRQ(U8(4), full)
+	ANDQ(U8(15), tail)
+	// K1 selects the tail's floats: (1 << tail) - 1.
+	MOVQ(tail, RCX)
+	MOVQ(U32(1), RBX)
+	SHLQ(CL, RBX)
+	DECQ(RBX)
+	KMOVW(EBX, K1)
+	Label(name + "_row")
+	MOVQ(dst, d)
+	MOVQ(src, s)
+	MOVQ(full, c)
+	TESTQ(c, c)
+	JZ(LabelRef(name + "_tail"))
+	Label(name + "_vec")
+	VMOVUPS(Mem{Base: d}, Z0)
+	VADDPS(Mem{Base: s}, Z0, Z0)
+	VMOVUPS(Z0, Mem{Base: d})
+	ADDQ(U8(64), d)
+	ADDQ(U8(64), s)
+	DECQ(c)
+	JNZ(LabelRef(name + "_vec"))
+	Label(name + "_tail")
+	TESTQ(tail, tail)
+	JZ(LabelRef(name + "_next"))
+	VMOVUPS_Z(Mem{Base: d}, K1, Z0)
+	VMOVUPS_Z(Mem{Base: s}, K1, Z1)
+	VADDPS(Z1, Z0, Z0)
+	VMOVUPS(Z0, K1, Mem{Base: d})
+	Label(name + "_next")
+	ADDQ(ldd, dst)
+	ADDQ(lds, src)
+	DECQ(rows)
+	JNZ(LabelRef(name + "_row"))
+	VZEROUPPER()
+	RET()
+}
+
+// addRowsAVX2 emits addRows with 8-float vectors and scalar adds for the
+// last n mod 8 floats of each row.
+func addRowsAVX2() {
+	name := "addRowsAVX2"
+	TEXT(name, NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, rows, n int)")
+	Pragma("noescape")
+	addRowsDoc(name)
+	dst, ldd, src, lds, rows := RDI, R8, RSI, R9, RDX
+	full, tail, d, s, c := R10, RAX, R11, R12, R13
+	Load(Param("dst"), dst)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	Load(Param("src"), src)
+	Load(Param("lds"), lds)
+	SHLQ(U8(2), lds)
+	Load(Param("rows"), rows)
+	Load(Param("n"), full)
+	MOVQ(full, tail)
+	SHRQ(U8(3), full)
+	ANDQ(U8(7), tail)
+	Label(name + "_row")
+	MOVQ(dst, d)
+	MOVQ(src, s)
+	MOVQ(full, c)
+	TESTQ(c, c)
+	JZ(LabelRef(name + "_tail"))
+	Label(name + "_vec")
+	VMOVUPS(Mem{Base: d}, Y0)
+	VADDPS(Mem{Base: s}, Y0, Y0)
+	VMOVUPS(Y0, Mem{Base: d})
+	ADDQ(U8(32), d)
+	ADDQ(U8(32), s)
+	DECQ(c)
+	JNZ(LabelRef(name + "_vec"))
+	Label(name + "_tail")
+	MOVQ(tail, c)
+	TESTQ(c, c)
+	JZ(LabelRef(name + "_next"))
+	Label(name + "_one")
+	VMOVSS(Mem{Base: d}, X0)
+	VADDSS(Mem{Base: s}, X0, X0)
+	VMOVSS(X0, Mem{Base: d})
+	ADDQ(U8(4), d)
+	ADDQ(U8(4), s)
+	DECQ(c)
+	JNZ(LabelRef(name + "_one"))
+	Label(name + "_next")
+	ADDQ(ldd, dst)
+	ADDQ(lds, src)
+	DECQ(rows)
+	JNZ(LabelRef(name + "_row"))
+	VZEROUPPER()
+	RET()
+}
+
+// col2imGatherAVX512 emits col2im for planes at most 16 pixels wide: one
+// input row of every channel gathers, in one register, the taps that read
+// it, each a masked load of a shifted output row, and is stored once.
+func col2imGatherAVX512() {
+	name := "col2imGatherAVX512"
+	TEXT(name, NOSPLIT, "func(dst *float32, ldd int, col *float32, ldc int, channels, taps int, offs *int, masks *uint16, wmask uint16)")
+	Pragma("noescape")
+	Doc(
+		name+" adds the taps of one input row of every channel, lane x of 16:",
+		"",
+		"\tfor c := 0; c < channels; c++ {",
+		"\t\tfor x := 0; x < 16; x++ {",
+		"\t\t\tif wmask>>x&1 == 0 {",
+		"\t\t\t\tcontinue",
+		"\t\t\t}",
+		"\t\t\ts := dst[c*ldd+x]",
+		"\t\t\tfor t := 0; t < taps; t++ {",
+		"\t\t\t\tif masks[t]>>x&1 != 0 {",
+		"\t\t\t\t\ts += col[c*ldc+offs[t]+x]",
+		"\t\t\t\t}",
+		"\t\t\t}",
+		"\t\t\tdst[c*ldd+x] = s",
+		"\t\t}",
+		"\t}",
+		"",
+		"offs[t] may be negative where masks[t] excludes the lanes that would read",
+		"before col; masked lanes are neither read nor written. channels and taps",
+		"must be at least 1, and the caller checks that every element is in range.",
+	)
+	dst, ldd, col, ldc, ch := RDI, R8, RSI, R9, RDX
+	taps, offs, masks, t, op, mp, off := R10, R11, R12, RCX, R13, RAX, RBX
+	Load(Param("dst"), dst)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	Load(Param("col"), col)
+	Load(Param("ldc"), ldc)
+	SHLQ(U8(2), ldc)
+	Load(Param("channels"), ch)
+	Load(Param("taps"), taps)
+	Load(Param("offs"), offs)
+	Load(Param("masks"), masks)
+	Load(Param("wmask"), off)
+	KMOVW(EBX, K1)
+	Label(name + "_chan")
+	VMOVUPS_Z(Mem{Base: dst}, K1, Z0)
+	MOVQ(taps, t)
+	MOVQ(offs, op)
+	MOVQ(masks, mp)
+	Label(name + "_tap")
+	MOVQ(Mem{Base: op}, off)
+	KMOVW(Mem{Base: mp}, K2)
+	VADDPS(Mem{Base: col, Index: off, Scale: 4}, Z0, K2, Z0)
+	ADDQ(U8(8), op)
+	ADDQ(U8(2), mp)
+	DECQ(t)
+	JNZ(LabelRef(name + "_tap"))
+	VMOVUPS(Z0, K1, Mem{Base: dst})
+	ADDQ(ldd, dst)
+	ADDQ(ldc, col)
+	DECQ(ch)
+	JNZ(LabelRef(name + "_chan"))
+	VZEROUPPER()
+	RET()
+}
+
+// im2colRowsAVX512 emits im2col for output rows at most 16 wide: each
+// output row of a tap is one masked load of the shifted input row, zero
+// where it reads padding, and one masked store.
+func im2colRowsAVX512() {
+	name := "im2colRowsAVX512"
+	TEXT(name, NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, channels, rows int, offs *int, masks *uint16, wmask uint16)")
+	Pragma("noescape")
+	Doc(
+		name+" copies rows of 16 lanes, zero where a row's mask is clear, row e",
+		"reading at offs[2*e] and writing at offs[2*e+1]:",
+		"",
+		"\tfor c := 0; c < channels; c++ {",
+		"\t\tfor e := 0; e < rows; e++ {",
+		"\t\t\tfor x := 0; x < 16; x++ {",
+		"\t\t\t\tif wmask>>x&1 == 0 {",
+		"\t\t\t\t\tcontinue",
+		"\t\t\t\t}",
+		"\t\t\t\tvar v float32",
+		"\t\t\t\tif masks[e]>>x&1 != 0 {",
+		"\t\t\t\t\tv = src[c*lds+offs[2*e]+x]",
+		"\t\t\t\t}",
+		"\t\t\t\tdst[c*ldd+offs[2*e+1]+x] = v",
+		"\t\t\t}",
+		"\t\t}",
+		"\t}",
+		"",
+		"offs[2*e] may be negative where masks[e] excludes the lanes that would read",
+		"before src; masked lanes are not read. channels and rows must be at least",
+		"1, and the caller checks that every element is in range.",
+	)
+	dst, ldd, src, lds, ch := RDI, R8, RSI, R9, RDX
+	rows, offs, masks := R10, R11, R12
+	e, op, mp, off := RCX, RAX, R13, RBX
+	Load(Param("dst"), dst)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	Load(Param("src"), src)
+	Load(Param("lds"), lds)
+	SHLQ(U8(2), lds)
+	Load(Param("channels"), ch)
+	Load(Param("rows"), rows)
+	Load(Param("offs"), offs)
+	Load(Param("masks"), masks)
+	Load(Param("wmask"), off)
+	KMOVW(EBX, K1)
+	Label(name + "_chan")
+	MOVQ(rows, e)
+	MOVQ(offs, op)
+	MOVQ(masks, mp)
+	Label(name + "_row")
+	KMOVW(Mem{Base: mp}, K2)
+	MOVQ(Mem{Base: op}, off)
+	VMOVUPS_Z(Mem{Base: src, Index: off, Scale: 4}, K2, Z0)
+	MOVQ(Mem{Base: op, Disp: 8}, off)
+	VMOVUPS(Z0, K1, Mem{Base: dst, Index: off, Scale: 4})
+	ADDQ(U8(16), op)
+	ADDQ(U8(2), mp)
+	DECQ(e)
+	JNZ(LabelRef(name + "_row"))
+	ADDQ(ldd, dst)
+	ADDQ(lds, src)
+	DECQ(ch)
+	JNZ(LabelRef(name + "_chan"))
+	VZEROUPPER()
+	RET()
+}
+
+// laneBits emits the constant {1, 2, 4, ..., 128}, from which the AVX2
+// kernels turn a row's bit mask into a lane mask.
+func laneBits() Mem {
+	bits := GLOBL("laneBits", RODATA|NOPTR)
+	for i := range 8 {
+		DATA(4*i, U32(1<<i))
+	}
+	return bits
+}
+
+// laneMask sets the 32-bit lanes of dst whose bit is set in the 16-bit mask
+// at m, with the lane bits in bits: broadcast, and, compare.
+func laneMask(m Mem, bits, dst VecPhysical) {
+	VPBROADCASTW(m, dst)
+	VPAND(bits, dst, dst)
+	VPCMPEQD(bits, dst, dst)
+}
+
+// col2imGatherAVX2 is col2imGatherAVX512 on 8 lanes: masked loads, and a
+// blend instead of merge masking so that masked lanes stay as they were.
+func col2imGatherAVX2(bits Mem) {
+	name := "col2imGatherAVX2"
+	TEXT(name, NOSPLIT, "func(dst *float32, ldd int, col *float32, ldc int, channels, taps int, offs *int, masks *uint16, wmask uint16)")
+	Pragma("noescape")
+	Doc(
+		name+" adds the taps of one input row of every channel, lane x of 8:",
+		"",
+		"\tfor c := 0; c < channels; c++ {",
+		"\t\tfor x := 0; x < 8; x++ {",
+		"\t\t\tif wmask>>x&1 == 0 {",
+		"\t\t\t\tcontinue",
+		"\t\t\t}",
+		"\t\t\ts := dst[c*ldd+x]",
+		"\t\t\tfor t := 0; t < taps; t++ {",
+		"\t\t\t\tif masks[t]>>x&1 != 0 {",
+		"\t\t\t\t\ts += col[c*ldc+offs[t]+x]",
+		"\t\t\t\t}",
+		"\t\t\t}",
+		"\t\t\tdst[c*ldd+x] = s",
+		"\t\t}",
+		"\t}",
+		"",
+		"offs[t] may be negative where masks[t] excludes the lanes that would read",
+		"before col; masked lanes are neither read nor written. channels and taps",
+		"must be at least 1, and the caller checks that every element is in range.",
+	)
+	dst, ldd, col, ldc, ch := RDI, R8, RSI, R9, RDX
+	taps, offs, masks, t, op, mp, off := R10, R11, R12, RCX, R13, RAX, RBX
+	Load(Param("dst"), dst)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	Load(Param("col"), col)
+	Load(Param("ldc"), ldc)
+	SHLQ(U8(2), ldc)
+	Load(Param("channels"), ch)
+	Load(Param("taps"), taps)
+	Load(Param("offs"), offs)
+	Load(Param("masks"), masks)
+	VMOVDQU(bits, Y15)
+	laneMask(paramAddr("wmask"), Y15, Y14)
+	Label(name + "_chan")
+	VMASKMOVPS(Mem{Base: dst}, Y14, Y0)
+	MOVQ(taps, t)
+	MOVQ(offs, op)
+	MOVQ(masks, mp)
+	Label(name + "_tap")
+	MOVQ(Mem{Base: op}, off)
+	laneMask(Mem{Base: mp}, Y15, Y2)
+	VMASKMOVPS(Mem{Base: col, Index: off, Scale: 4}, Y2, Y1)
+	VADDPS(Y1, Y0, Y3)
+	VBLENDVPS(Y2, Y3, Y0, Y0)
+	ADDQ(U8(8), op)
+	ADDQ(U8(2), mp)
+	DECQ(t)
+	JNZ(LabelRef(name + "_tap"))
+	VMASKMOVPS(Y0, Y14, Mem{Base: dst})
+	ADDQ(ldd, dst)
+	ADDQ(ldc, col)
+	DECQ(ch)
+	JNZ(LabelRef(name + "_chan"))
+	VZEROUPPER()
+	RET()
+}
+
+// im2colRowsAVX2 is im2colRowsAVX512 on 8 lanes, with masked moves.
+func im2colRowsAVX2(bits Mem) {
+	name := "im2colRowsAVX2"
+	TEXT(name, NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, channels, rows int, offs *int, masks *uint16, wmask uint16)")
+	Pragma("noescape")
+	Doc(
+		name+" copies rows of 8 lanes, zero where a row's mask is clear, row e",
+		"reading at offs[2*e] and writing at offs[2*e+1]:",
+		"",
+		"\tfor c := 0; c < channels; c++ {",
+		"\t\tfor e := 0; e < rows; e++ {",
+		"\t\t\tfor x := 0; x < 8; x++ {",
+		"\t\t\t\tif wmask>>x&1 == 0 {",
+		"\t\t\t\t\tcontinue",
+		"\t\t\t\t}",
+		"\t\t\t\tvar v float32",
+		"\t\t\t\tif masks[e]>>x&1 != 0 {",
+		"\t\t\t\t\tv = src[c*lds+offs[2*e]+x]",
+		"\t\t\t\t}",
+		"\t\t\t\tdst[c*ldd+offs[2*e+1]+x] = v",
+		"\t\t\t}",
+		"\t\t}",
+		"\t}",
+		"",
+		"offs[2*e] may be negative where masks[e] excludes the lanes that would read",
+		"before src; masked lanes are not read. channels and rows must be at least",
+		"1, and the caller checks that every element is in range.",
+	)
+	dst, ldd, src, lds, ch := RDI, R8, RSI, R9, RDX
+	rows, offs, masks := R10, R11, R12
+	e, op, mp, off := RCX, RAX, R13, RBX
+	Load(Param("dst"), dst)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	Load(Param("src"), src)
+	Load(Param("lds"), lds)
+	SHLQ(U8(2), lds)
+	Load(Param("channels"), ch)
+	Load(Param("rows"), rows)
+	Load(Param("offs"), offs)
+	Load(Param("masks"), masks)
+	VMOVDQU(bits, Y15)
+	laneMask(paramAddr("wmask"), Y15, Y14)
+	Label(name + "_chan")
+	MOVQ(rows, e)
+	MOVQ(offs, op)
+	MOVQ(masks, mp)
+	Label(name + "_row")
+	laneMask(Mem{Base: mp}, Y15, Y2)
+	MOVQ(Mem{Base: op}, off)
+	VMASKMOVPS(Mem{Base: src, Index: off, Scale: 4}, Y2, Y0)
+	MOVQ(Mem{Base: op, Disp: 8}, off)
+	VMASKMOVPS(Y0, Y14, Mem{Base: dst, Index: off, Scale: 4})
+	ADDQ(U8(16), op)
+	ADDQ(U8(2), mp)
+	DECQ(e)
+	JNZ(LabelRef(name + "_row"))
+	ADDQ(ldd, dst)
+	ADDQ(lds, src)
+	DECQ(ch)
+	JNZ(LabelRef(name + "_chan"))
+	VZEROUPPER()
+	RET()
 }
