@@ -44,6 +44,8 @@ type mnistTrainReport struct {
 	// Stopped says why the session ended early ("interrupt",
 	// "max-minutes", "non-finite"); absent when the run is complete.
 	Stopped string `json:"stopped,omitempty"`
+	// Dist describes a data-parallel run; absent in a run of one process.
+	Dist *distReport `json:"dist,omitempty"`
 }
 
 // mnistEvalReport is the JSON printed by `argus eval mnist --json`.
@@ -72,6 +74,7 @@ func loadMNIST(dir string) (train, test classify.Dataset, err error) {
 func newTrainMNISTCmd() *cobra.Command {
 	cfg := classify.MNIST()
 	var tf trainFlags
+	var df distFlags
 	var dataDir string
 	cmd := &cobra.Command{
 		Use:   "mnist",
@@ -87,65 +90,25 @@ then the flags given. --resume continues a run from its checkpoint exactly
 as if it had not stopped. SIGINT or SIGTERM stops after the current step
 with a resumable checkpoint (exit status 130); so does --max-minutes (exit
 status 0). A loss that is not finite stops the run with an error naming the
-step and the loss term and keeps the last good checkpoint.`,
+step and the loss term and keeps the last good checkpoint.
+
+Under mpirun (argus built with -tags mpi) every process is one rank of a
+data-parallel run: --batch stays the global batch, each of N ranks trains
+on batch/N images of it, the gradients are averaged in buckets while the
+backward pass runs (--allreduce, --first-bucket, --bucket), and rank 0 alone
+writes the run folder and the report. A run resumes with any number of
+ranks. A rank that fails stops them all.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var tr *classify.Trainer
-			out := tf.out
-			flags := cmd.Flags()
-			if tf.resume != "" {
-				var stored classify.Config
-				f, err := storedConfig(tf.resume, mnistModel, &stored)
-				if err != nil {
-					return err
-				}
-				if err := resolveConfig(flags, &cfg, stored, tf.config); err != nil {
-					return err
-				}
-				if tf.printConfig {
-					return printConfig(cmd, cfg)
-				}
-				trainSet, testSet, err := loadMNIST(dataDir)
-				if err != nil {
-					return err
-				}
-				if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
-					return err
-				}
-				if err := tr.Restore(f); err != nil {
-					return fmt.Errorf("resume %s: %w", tf.resume, err)
-				}
-				if !flags.Changed("out") {
-					out = filepath.Dir(tf.resume)
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "resuming %s at epoch %d of %d, step %d\n", tf.resume, tr.Epoch(), cfg.Epochs, tr.Step())
-			} else {
-				if err := resolveConfig(flags, &cfg, classify.MNIST(), tf.config); err != nil {
-					return err
-				}
-				if tf.printConfig {
-					return printConfig(cmd, cfg)
-				}
-				if cfg.Model != mnistModel {
-					return fmt.Errorf("model must be %q, got %q", mnistModel, cfg.Model)
-				}
-				check := cfg
-				check.Fill()
-				if err := check.Validate(); err != nil {
-					return err
-				}
-				trainSet, testSet, err := loadMNIST(dataDir)
-				if err != nil {
-					return err
-				}
-				if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
-					return err
-				}
+			p, err := df.open(cmd)
+			if err != nil {
+				return err
 			}
-			return runMNIST(cmd, tr, out, tf.json)
+			return p.finish(cmd, trainMNIST(cmd, p, &cfg, tf, dataDir))
 		},
 	}
 	f := cmd.Flags()
+
 	f.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "number of epochs")
 	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "training batch size")
 	f.IntVar(&cfg.EvalBatch, "eval-batch", cfg.EvalBatch, "evaluation batch size")
@@ -168,12 +131,76 @@ step and the loss term and keeps the last good checkpoint.`,
 	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "goroutines building batches (0: one per CPU)")
 	f.StringVar(&dataDir, "data", "", "directory with the MNIST IDX files (default: the GoMNIST module)")
 	tf.add(f, "runs/mnist")
+	df.add(f)
 	return cmd
+}
+
+// trainMNIST resolves the settings of `argus train mnist` (a fresh run or
+// one resumed) for this process's rank of p and runs it.
+func trainMNIST(cmd *cobra.Command, p *parallel, cfgp *classify.Config, tf trainFlags, dataDir string) error {
+	var tr *classify.Trainer
+	var cfg classify.Config
+	out := tf.out
+	flags := cmd.Flags()
+	if tf.resume != "" {
+		var stored classify.Config
+		f, err := storedConfig(tf.resume, mnistModel, &stored)
+		if err != nil {
+			return err
+		}
+		if err := resolveConfig(flags, cfgp, stored, tf.config); err != nil {
+			return err
+		}
+		cfg = *cfgp
+		cfg.Rank, cfg.World = p.Rank(), p.Size()
+		if tf.printConfig {
+			return printConfig(cmd, cfg)
+		}
+		trainSet, testSet, err := loadMNIST(dataDir)
+		if err != nil {
+			return err
+		}
+		if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
+			return err
+		}
+		if err := tr.Restore(f); err != nil {
+			return fmt.Errorf("resume %s: %w", tf.resume, err)
+		}
+		if !flags.Changed("out") {
+			out = filepath.Dir(tf.resume)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "resuming %s at epoch %d of %d, step %d\n", tf.resume, tr.Epoch(), cfg.Epochs, tr.Step())
+	} else {
+		if err := resolveConfig(flags, cfgp, classify.MNIST(), tf.config); err != nil {
+			return err
+		}
+		cfg = *cfgp
+		cfg.Rank, cfg.World = p.Rank(), p.Size()
+		if tf.printConfig {
+			return printConfig(cmd, cfg)
+		}
+		if cfg.Model != mnistModel {
+			return fmt.Errorf("model must be %q, got %q", mnistModel, cfg.Model)
+		}
+		check := cfg
+		check.Fill()
+		if err := check.Validate(); err != nil {
+			return err
+		}
+		trainSet, testSet, err := loadMNIST(dataDir)
+		if err != nil {
+			return err
+		}
+		if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
+			return err
+		}
+	}
+	return runMNIST(cmd, tr, out, tf.json, p)
 }
 
 // runMNIST trains tr to the end of its epochs, or until a signal, the time
 // budget or the non-finite guard stops it, and reports the session.
-func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool) error {
+func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool, p *parallel) error {
 	stderr := cmd.ErrOrStderr()
 	parent := cmd.Context()
 	if parent == nil {
@@ -182,8 +209,13 @@ func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool)
 	ctx, stop := train.SignalContext(parent)
 	defer stop()
 	epochs := tr.Config.Epochs
+	sync, err := p.sync(tr.Task.Module)
+	if err != nil {
+		return err
+	}
 	res, err := tr.Run(ctx, train.Options{
 		Out:      out,
+		Sync:     sync,
 		Progress: train.NewBar(stderr, "img"),
 		OnEpoch: func(rec train.Record) {
 			line := fmt.Sprintf("epoch %d/%d: train loss %.4f", rec.Epoch, epochs, rec.Loss)
@@ -210,9 +242,11 @@ func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool)
 		Plot:       filepath.Join(out, train.PlotName),
 		Config:     filepath.Join(out, train.ConfigName),
 		Stopped:    res.Stopped,
+		Dist:       p.report(),
 	}
 	if res.SessionSeconds > 0 {
-		rep.ImagesPerSecond = train.Float(float64(res.Samples) / res.SessionSeconds)
+		// Every rank trains on as many images as rank 0.
+		rep.ImagesPerSecond = train.Float(float64(res.Samples*p.Size()) / res.SessionSeconds)
 	}
 	// The report comes out whenever the session trained, however it ended,
 	// so that --json output is never lost; the error follows on stderr.

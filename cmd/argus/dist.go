@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"argus/autograd"
+	"argus/dist"
+	"argus/nn"
+	"argus/train"
+)
+
+// distFlags are the data-parallel flags of every `argus train <task>`:
+// under mpirun (with an argus built with -tags mpi) each process is one
+// rank and trains on its share of every global batch.
+type distFlags struct {
+	allreduce           string
+	firstBucket, bucket string
+}
+
+func (d *distFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&d.allreduce, "allreduce", "ring", "gradient all-reduce under mpirun: ring (MPI_Allreduce) or butterfly (reduce-scatter then all-gather, Deep Image's)")
+	f.StringVar(&d.firstBucket, "first-bucket", "1M", "size of the first gradient bucket reduced during the backward pass (K, M, G: KiB, MiB, GiB)")
+	f.StringVar(&d.bucket, "bucket", "25M", "size of the later gradient buckets (K, M, G: KiB, MiB, GiB)")
+}
+
+// parallel is a process's part in a training run: its communicator (of
+// one process outside mpirun) and how it reduces gradients.
+type parallel struct {
+	comm dist.Comm
+	opt  dist.ReducerOptions
+	red  *dist.Reducer
+	// stderr is the command's, kept for finish: every rank but 0 runs
+	// with the command's output discarded.
+	stderr io.Writer
+}
+
+// open reads the flags and opens the run's communicator; the caller must
+// end with finish. On every rank but 0 the command's stdout and stderr are
+// discarded from then on, so that one report and one progress bar come
+// out.
+func (d *distFlags) open(cmd *cobra.Command) (*parallel, error) {
+	alg, err := dist.ParseAlgorithm(d.allreduce)
+	if err != nil {
+		return nil, fmt.Errorf("--allreduce: %w", err)
+	}
+	first, err := parseBytes(d.firstBucket)
+	if err != nil {
+		return nil, fmt.Errorf("--first-bucket: %w", err)
+	}
+	later, err := parseBytes(d.bucket)
+	if err != nil {
+		return nil, fmt.Errorf("--bucket: %w", err)
+	}
+	c, err := dist.Open()
+	if err != nil {
+		return nil, err
+	}
+	p := &parallel{comm: c, opt: dist.ReducerOptions{Algorithm: alg, FirstBucketBytes: first, BucketBytes: later}, stderr: cmd.ErrOrStderr()}
+	if c.Rank() != 0 {
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+	}
+	return p, nil
+}
+
+// Rank and Size are the process's rank and the number of processes.
+func (p *parallel) Rank() int { return p.comm.Rank() }
+func (p *parallel) Size() int { return p.comm.Size() }
+
+// sync returns the train.Sync of m's training: nil in a run of one
+// process; otherwise a Reducer of m's gradients, after every rank has
+// taken rank 0's weights (they agree already when built from one seed or
+// restored from one checkpoint; the broadcast makes sure).
+func (p *parallel) sync(m nn.Module) (train.Sync, error) {
+	if p.comm.Size() == 1 {
+		return nil, nil
+	}
+	var vars []*autograd.Var
+	for _, q := range nn.Parameters(m) {
+		vars = append(vars, q.Var)
+	}
+	if err := dist.BroadcastParams(p.comm, vars, 0); err != nil {
+		return nil, err
+	}
+	red, err := dist.NewReducer(p.comm, vars, p.opt)
+	if err != nil {
+		return nil, err
+	}
+	p.red = red
+	return red, nil
+}
+
+// distReport is the data-parallel part of a training report.
+type distReport struct {
+	Ranks     int    `json:"ranks"`
+	Allreduce string `json:"allreduce"`
+	Buckets   int    `json:"buckets"`
+	// HiddenBuckets is the fraction of the buckets whose all-reduce ended
+	// before the backward pass did; AllreduceSeconds the time in the
+	// collectives, WaitSeconds the part of it the backward pass did not
+	// hide, both summed over the session's steps on rank 0.
+	HiddenBuckets    float64 `json:"hidden_buckets"`
+	AllreduceSeconds float64 `json:"allreduce_seconds"`
+	WaitSeconds      float64 `json:"wait_seconds"`
+}
+
+// report returns the session's data-parallel numbers, nil in a run of one
+// process.
+func (p *parallel) report() *distReport {
+	if p.red == nil {
+		return nil
+	}
+	st := p.red.Stats()
+	r := &distReport{Ranks: p.comm.Size(), Allreduce: p.opt.Algorithm.String(), Buckets: len(p.red.Buckets()),
+		AllreduceSeconds: st.ReduceSeconds, WaitSeconds: st.WaitSeconds}
+	if st.Buckets > 0 {
+		r.HiddenBuckets = float64(st.Hidden) / float64(st.Buckets)
+	}
+	return r
+}
+
+// finish ends the process's part in the run. When it fails in a run of
+// several processes, the others may be waiting for it in a collective: it
+// prints its error line, naming its rank, and aborts the whole run.
+func (p *parallel) finish(cmd *cobra.Command, err error) error {
+	if p.red != nil {
+		p.red.Close()
+	}
+	if err != nil && p.comm.Size() > 1 {
+		fmt.Fprintf(p.stderr, "%s: rank %d of %d: %v\n", cmd.CommandPath(), p.comm.Rank(), p.comm.Size(), err)
+		p.comm.Abort(exitCode(err))
+	}
+	if cerr := p.comm.Close(); cerr != nil && err == nil {
+		return cerr
+	}
+	return err
+}
+
+// parseBytes reads a size in bytes with an optional binary suffix: K (KiB),
+// M (MiB) or G (GiB).
+func parseBytes(s string) (int, error) {
+	mult := 1
+	num := strings.TrimSpace(s)
+	switch {
+	case strings.HasSuffix(num, "K"):
+		mult, num = 1<<10, num[:len(num)-1]
+	case strings.HasSuffix(num, "M"):
+		mult, num = 1<<20, num[:len(num)-1]
+	case strings.HasSuffix(num, "G"):
+		mult, num = 1<<30, num[:len(num)-1]
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("size %q must be a positive number of bytes, with K, M or G for KiB, MiB, GiB", s)
+	}
+	return n * mult, nil
+}
