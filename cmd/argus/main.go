@@ -88,7 +88,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure the speed of kernels, training and inference",
 	}
-	cmd.AddCommand(newBenchGemmCmd(), newBenchTrainStepCmd(), newBenchInferCmd(), newBenchCOCOCmd())
+	cmd.AddCommand(newBenchGemmCmd(), newBenchTrainStepCmd(), newBenchInferCmd(), newBenchCOCOCmd(), newBenchAllreduceCmd())
 	return cmd
 }
 
