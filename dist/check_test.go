@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"argus/autograd"
+	"argus/nn"
 	"argus/tensor"
 )
 
@@ -100,6 +101,53 @@ func checkComm(t *testing.T, c Comm) {
 	for _, alg := range []Algorithm{Ring, Butterfly} {
 		checkReducer(t, c, alg)
 	}
+	checkShardedLinear(t, c)
+}
+
+// checkShardedLinear compares the model-parallel layer on this rank's 3
+// samples with one Linear on every rank's samples: the logits, the
+// shard's weight and bias gradients, and the input gradients, of a mean
+// cross-entropy over the global batch (each rank's loss is the mean over
+// its samples, and the run's loss the mean over the ranks).
+func checkShardedLinear(t *testing.T, c Comm) {
+	const in, out, b, tol = 5, 7, 3, 1e-5
+	n, rank := c.Size(), c.Rank()
+	if out < n {
+		return
+	}
+	full := nn.NewLinear(tensor.NewRNG(3), in, out, true)
+	xs := tensor.NewRNG(4).Normal(0, 1, n*b, in)
+	labels := make([]int, n*b)
+	for i := range labels {
+		labels[i] = (i * 5) % out
+	}
+	X := autograd.Param(xs.Clone())
+	ref := full.Forward(X)
+	autograd.CrossEntropy(ref, labels, autograd.CrossEntropyOptions{}).Backward()
+
+	sl, err := NewShardedLinear(c, full)
+	if err != nil {
+		t.Errorf("rank %d: %v", rank, err)
+		return
+	}
+	x := autograd.Param(tensor.FromSlice(xs.Data()[rank*b*in:(rank+1)*b*in], b, in))
+	y := sl.Forward(x)
+	autograd.CrossEntropy(y, labels[rank*b:(rank+1)*b], autograd.CrossEntropyOptions{}).Backward()
+
+	near := func(what string, got, want []float32, scale float32) {
+		for i := range want {
+			if d := got[i] - want[i]*scale; d > tol || d < -tol {
+				t.Errorf("rank %d of %d: sharded linear %s[%d] = %v, one Linear %v", rank, n, what, i, got[i], want[i]*scale)
+				return
+			}
+		}
+	}
+	near("logits", y.Value().Data(), ref.Value().Data()[rank*b*out:(rank+1)*b*out], 1)
+	near("weight gradient", sl.Weight.Grad().Data(), full.Weight.Grad().Data()[sl.Lo*in:sl.Hi*in], 1)
+	near("bias gradient", sl.Bias.Grad().Data(), full.Bias.Grad().Data()[sl.Lo:sl.Hi], 1)
+	// The rank's loss is the mean over its b samples, the reference's over
+	// n·b: the input gradients differ by n.
+	near("input gradient", x.Grad().Data(), X.Grad().Data()[rank*b*in:(rank+1)*b*in], float32(n))
 }
 
 // checkReducer gives each rank gradients of its own and reports them Ready

@@ -89,3 +89,19 @@ func TestOpenWithoutLauncher(t *testing.T) {
 		t.Error("Open as rank 1 of 2 without MPI gave no error")
 	}
 }
+
+func TestShardRange(t *testing.T) {
+	for _, tt := range []struct{ n, size int }{{7, 1}, {7, 2}, {7, 3}, {7, 4}, {8, 4}, {1000, 3}} {
+		next := 0
+		for r := range tt.size {
+			lo, hi := ShardRange(tt.n, tt.size, r)
+			if lo != next || hi-lo < tt.n/tt.size || hi-lo > (tt.n+tt.size-1)/tt.size {
+				t.Errorf("ShardRange(%d, %d, %d) = %d, %d after %d", tt.n, tt.size, r, lo, hi, next)
+			}
+			next = hi
+		}
+		if next != tt.n {
+			t.Errorf("ShardRange(%d, %d, ·) covers %d features", tt.n, tt.size, next)
+		}
+	}
+}
