@@ -131,7 +131,9 @@ type StepInfo struct {
 // overlap the pass; after it, Wait, which returns when every gradient is
 // the mean over the processes, before clipping and the optimiser step;
 // then Average with the step's loss and terms (in the terms' name order),
-// so that every process records the run's loss.
+// so that every process records the run's loss, and after every step and
+// epoch with the process's reasons to stop (a signal, the time budget: 1
+// or 0 each), so that all processes stop after the same step.
 type Sync interface {
 	// Rank is the process's index; only rank 0 writes the run folder and
 	// shows progress.
@@ -302,7 +304,7 @@ func (tr *Trainer[B]) Run(ctx context.Context, opt Options) (Result, error) {
 	if tr.Config.MaxMinutes > 0 {
 		budget = max(budget, 1) // a budget too small to count still ends the session
 	}
-	stopReason := func() string {
+	local := func() string {
 		switch {
 		case ctx.Err() != nil:
 			return "interrupt"
@@ -310,6 +312,32 @@ func (tr *Trainer[B]) Run(ctx context.Context, opt Options) (Result, error) {
 			return "max-minutes"
 		}
 		return ""
+	}
+	// In a data-parallel run the processes agree after every step: one
+	// that stopped alone would leave the others waiting in the next
+	// step's reduction, so all stop when any does.
+	stopReason := func() (string, error) {
+		reason := local()
+		if opt.Sync == nil {
+			return reason, nil
+		}
+		v := []float64{0, 0}
+		switch reason {
+		case "interrupt":
+			v[0] = 1
+		case "max-minutes":
+			v[1] = 1
+		}
+		if err := opt.Sync.Average(v); err != nil {
+			return "", fmt.Errorf("agree on stopping: %w", err)
+		}
+		switch {
+		case v[0] > 0:
+			return "interrupt", nil
+		case v[1] > 0:
+			return "max-minutes", nil
+		}
+		return "", nil
 	}
 	finish := func(reason string) (Result, error) {
 		res.Epoch, res.Step, res.Seconds = tr.pos.Epoch, tr.pos.Step, tr.pos.Seconds
@@ -344,7 +372,7 @@ func (tr *Trainer[B]) Run(ctx context.Context, opt Options) (Result, error) {
 // epoch trains the rest of the current epoch and, when it completes,
 // evaluates and checkpoints it. It returns a stop reason when the session
 // must end, after saving a resumable checkpoint.
-func (tr *Trainer[B]) epoch(ctx context.Context, opt Options, res *Result, stop func() string) (string, error) {
+func (tr *Trainer[B]) epoch(ctx context.Context, opt Options, res *Result, stop func() (string, error)) (string, error) {
 	cfg, t := tr.Config, tr.Task
 	e := tr.pos.Epoch
 	// The loader gets its own context: a signal must let the step in
@@ -392,7 +420,12 @@ func (tr *Trainer[B]) epoch(ctx context.Context, opt Options, res *Result, stop 
 		if opt.Progress != nil {
 			opt.Progress.Update(tr.pos.Samples, float64(res.TrainLoss))
 		}
-		if reason := stop(); reason != "" {
+		reason, err := stop()
+		if err != nil {
+			endProgress()
+			return "", err
+		}
+		if reason != "" {
 			endProgress()
 			if err := tr.checkWeights(); err != nil {
 				return "", err
@@ -426,7 +459,7 @@ func (tr *Trainer[B]) epoch(ctx context.Context, opt Options, res *Result, stop 
 	if opt.OnEpoch != nil {
 		opt.OnEpoch(rec)
 	}
-	return stop(), nil
+	return stop()
 }
 
 type stepResult struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -127,12 +128,14 @@ func (p *parallel) report() *distReport {
 
 // finish ends the process's part in the run. When it fails in a run of
 // several processes, the others may be waiting for it in a collective: it
-// prints its error line, naming its rank, and aborts the whole run.
+// prints its error line, naming its rank, and aborts the whole run. An
+// interruption is not a failure: the ranks agreed on the step to stop
+// after (train.Sync), and end as one process does.
 func (p *parallel) finish(cmd *cobra.Command, err error) error {
 	if p.red != nil {
 		p.red.Close()
 	}
-	if err != nil && p.comm.Size() > 1 {
+	if err != nil && p.comm.Size() > 1 && !errors.Is(err, train.ErrInterrupted) {
 		fmt.Fprintf(p.stderr, "%s: rank %d of %d: %v\n", cmd.CommandPath(), p.comm.Rank(), p.comm.Size(), err)
 		p.comm.Abort(exitCode(err))
 	}
