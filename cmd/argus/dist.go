@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -97,6 +100,61 @@ func (p *parallel) sync(m nn.Module) (train.Sync, error) {
 	return red, nil
 }
 
+// errSettings reports ranks started with other settings than rank 0's.
+// Every rank returns it; rank 0 alone prints it.
+type errSettings struct{ ranks []int }
+
+func (e *errSettings) Error() string {
+	return fmt.Sprintf("the settings of rank %v differ from rank 0's: start every rank with the same flags and --config", e.ranks)
+}
+
+// agree checks that every rank runs with rank 0's settings (a training
+// config, with the all-reduce flags): ranks that differ would take
+// different steps, or different collectives, and hang or diverge.
+func (p *parallel) agree(settings any) error {
+	n := p.comm.Size()
+	if n == 1 {
+		return nil
+	}
+	b, err := json.Marshal(struct {
+		Settings     any
+		Allreduce    string
+		First, Later int
+	}{settings, p.opt.Algorithm.String(), p.opt.FirstBucketBytes, p.opt.BucketBytes})
+	if err != nil {
+		return fmt.Errorf("encode settings: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write(b)
+	sum := h.Sum64()
+	// 16-bit pieces of the hash, exact in float32.
+	mine := make([]float32, 4)
+	for i := range mine {
+		mine[i] = float32(sum >> (16 * i) & 0xffff)
+	}
+	root := slices.Clone(mine)
+	if err := p.comm.Bcast(root, 0); err != nil {
+		return fmt.Errorf("compare settings: %w", err)
+	}
+	differ := make([]float32, n)
+	if !slices.Equal(mine, root) {
+		differ[p.comm.Rank()] = 1
+	}
+	if err := p.comm.Allreduce(differ); err != nil {
+		return fmt.Errorf("compare settings: %w", err)
+	}
+	var bad []int
+	for r, d := range differ {
+		if d != 0 {
+			bad = append(bad, r)
+		}
+	}
+	if bad != nil {
+		return &errSettings{bad}
+	}
+	return nil
+}
+
 // distReport is the data-parallel part of a training report.
 type distReport struct {
 	Ranks     int    `json:"ranks"`
@@ -135,7 +193,12 @@ func (p *parallel) finish(cmd *cobra.Command, err error) error {
 	if p.red != nil {
 		p.red.Close()
 	}
+	var settings *errSettings
 	if err != nil && p.comm.Size() > 1 && !errors.Is(err, train.ErrInterrupted) {
+		if errors.As(err, &settings) && p.comm.Rank() != 0 {
+			// Rank 0 says it; the abort must wait for its line.
+			select {}
+		}
 		fmt.Fprintf(p.stderr, "%s: rank %d of %d: %v\n", cmd.CommandPath(), p.comm.Rank(), p.comm.Size(), err)
 		p.comm.Abort(exitCode(err))
 	}

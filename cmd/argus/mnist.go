@@ -153,6 +153,9 @@ func trainMNIST(cmd *cobra.Command, p *parallel, cfgp *classify.Config, tf train
 		}
 		cfg = *cfgp
 		cfg.Rank, cfg.World = p.Rank(), p.Size()
+		if err := p.agree(cfg); err != nil {
+			return err
+		}
 		if tf.printConfig {
 			return printConfig(cmd, cfg)
 		}
@@ -176,6 +179,9 @@ func trainMNIST(cmd *cobra.Command, p *parallel, cfgp *classify.Config, tf train
 		}
 		cfg = *cfgp
 		cfg.Rank, cfg.World = p.Rank(), p.Size()
+		if err := p.agree(cfg); err != nil {
+			return err
+		}
 		if tf.printConfig {
 			return printConfig(cmd, cfg)
 		}
