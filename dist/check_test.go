@@ -148,6 +148,21 @@ func checkShardedLinear(t *testing.T, c Comm) {
 	// The rank's loss is the mean over its b samples, the reference's over
 	// n·b: the input gradients differ by n.
 	near("input gradient", x.Grad().Data(), X.Grad().Data()[rank*b*in:(rank+1)*b*in], float32(n))
+
+	// Gathered after a change of every shard, the layer is full's with the
+	// same change.
+	for _, v := range []*autograd.Var{sl.Weight, sl.Bias, full.Weight, full.Bias} {
+		for i := range v.Value().Data() {
+			v.Value().Data()[i] *= 2
+		}
+	}
+	whole, err := sl.Gather()
+	if err != nil {
+		t.Errorf("rank %d: %v", rank, err)
+		return
+	}
+	near("gathered weight", whole.Weight.Value().Data(), full.Weight.Value().Data(), 1)
+	near("gathered bias", whole.Bias.Value().Data(), full.Bias.Value().Data(), 1)
 }
 
 // checkReducer gives each rank gradients of its own and reports them Ready

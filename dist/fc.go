@@ -161,3 +161,29 @@ func (o *shardedFC) Backward(g *tensor.Tensor) []*tensor.Tensor {
 	must(l.Comm.ReduceScatter(dxAll, dx.Data()))
 	return []*tensor.Tensor{dx, dw, db}
 }
+
+// Gather returns the whole layer, every rank's rows of the weight and the
+// bias together, as the Linear it shards: what a checkpoint of the model
+// holds. It is collective: every rank calls it and receives the layer.
+func (l *ShardedLinear) Gather() (*nn.Linear, error) {
+	n := l.Comm.Size()
+	m := (l.Out + n - 1) / n
+	own := l.Hi - l.Lo
+	// Each rank's block: m rows of the weight then m of the bias, padded.
+	block := m * (l.In + 1)
+	mine := make([]float32, block)
+	copy(mine, l.Weight.Value().Data())
+	copy(mine[m*l.In:], l.Bias.Value().Data()[:own])
+	all := make([]float32, n*block)
+	if err := l.Comm.Allgather(mine, all); err != nil {
+		return nil, fmt.Errorf("gather sharded linear layer: %w", err)
+	}
+	w, b := tensor.Zeros(l.Out, l.In), tensor.Zeros(l.Out)
+	for q := range n {
+		lo, hi := ShardRange(l.Out, n, q)
+		src := all[q*block:]
+		copy(w.Data()[lo*l.In:hi*l.In], src[:(hi-lo)*l.In])
+		copy(b.Data()[lo:hi], src[m*l.In:m*l.In+hi-lo])
+	}
+	return &nn.Linear{Weight: autograd.Param(w), Bias: autograd.Param(b)}, nil
+}
