@@ -16,6 +16,7 @@ import (
 	"argus/autograd"
 	"argus/dist"
 	"argus/nn"
+	"argus/tasks/classify"
 	"argus/train"
 )
 
@@ -76,6 +77,14 @@ func (d *distFlags) open(cmd *cobra.Command) (*parallel, error) {
 // Rank and Size are the process's rank and the number of processes.
 func (p *parallel) Rank() int { return p.comm.Rank() }
 func (p *parallel) Size() int { return p.comm.Size() }
+
+// join places a classification run's settings in the run: this process's
+// rank and the number of processes, and a check that every rank has rank
+// 0's settings.
+func (p *parallel) join(cfg *classify.Config) error {
+	cfg.Rank, cfg.World = p.Rank(), p.Size()
+	return p.agree(*cfg)
+}
 
 // sync returns the train.Sync of m's training: nil in a run of one
 // process; otherwise a Reducer of m's gradients, after every rank has

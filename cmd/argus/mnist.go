@@ -99,16 +99,74 @@ backward pass runs (--allreduce, --first-bucket, --bucket), and rank 0 alone
 writes the run folder and the report. A run resumes with any number of
 ranks. A rank that fails stops them all.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			p, err := df.open(cmd)
 			if err != nil {
 				return err
 			}
-			return p.finish(cmd, trainMNIST(cmd, p, &cfg, tf, dataDir))
+			defer func() { err = p.finish(cmd, err) }()
+			var tr *classify.Trainer
+			out := tf.out
+			flags := cmd.Flags()
+			if tf.resume != "" {
+				var stored classify.Config
+				f, err := storedConfig(tf.resume, mnistModel, &stored)
+				if err != nil {
+					return err
+				}
+				if err := resolveConfig(flags, &cfg, stored, tf.config); err != nil {
+					return err
+				}
+				if err := p.join(&cfg); err != nil {
+					return err
+				}
+				if tf.printConfig {
+					return printConfig(cmd, cfg)
+				}
+				trainSet, testSet, err := loadMNIST(dataDir)
+				if err != nil {
+					return err
+				}
+				if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
+					return err
+				}
+				if err := tr.Restore(f); err != nil {
+					return fmt.Errorf("resume %s: %w", tf.resume, err)
+				}
+				if !flags.Changed("out") {
+					out = filepath.Dir(tf.resume)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "resuming %s at epoch %d of %d, step %d\n", tf.resume, tr.Epoch(), cfg.Epochs, tr.Step())
+			} else {
+				if err := resolveConfig(flags, &cfg, classify.MNIST(), tf.config); err != nil {
+					return err
+				}
+				if err := p.join(&cfg); err != nil {
+					return err
+				}
+				if tf.printConfig {
+					return printConfig(cmd, cfg)
+				}
+				if cfg.Model != mnistModel {
+					return fmt.Errorf("model must be %q, got %q", mnistModel, cfg.Model)
+				}
+				check := cfg
+				check.Fill()
+				if err := check.Validate(); err != nil {
+					return err
+				}
+				trainSet, testSet, err := loadMNIST(dataDir)
+				if err != nil {
+					return err
+				}
+				if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
+					return err
+				}
+			}
+			return runMNIST(cmd, tr, out, tf.json, p)
 		},
 	}
 	f := cmd.Flags()
-
 	f.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "number of epochs")
 	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "training batch size")
 	f.IntVar(&cfg.EvalBatch, "eval-batch", cfg.EvalBatch, "evaluation batch size")
@@ -133,75 +191,6 @@ ranks. A rank that fails stops them all.`,
 	tf.add(f, "runs/mnist")
 	df.add(f)
 	return cmd
-}
-
-// trainMNIST resolves the settings of `argus train mnist` (a fresh run or
-// one resumed) for this process's rank of p and runs it.
-func trainMNIST(cmd *cobra.Command, p *parallel, cfgp *classify.Config, tf trainFlags, dataDir string) error {
-	var tr *classify.Trainer
-	var cfg classify.Config
-	out := tf.out
-	flags := cmd.Flags()
-	if tf.resume != "" {
-		var stored classify.Config
-		f, err := storedConfig(tf.resume, mnistModel, &stored)
-		if err != nil {
-			return err
-		}
-		if err := resolveConfig(flags, cfgp, stored, tf.config); err != nil {
-			return err
-		}
-		cfg = *cfgp
-		cfg.Rank, cfg.World = p.Rank(), p.Size()
-		if err := p.agree(cfg); err != nil {
-			return err
-		}
-		if tf.printConfig {
-			return printConfig(cmd, cfg)
-		}
-		trainSet, testSet, err := loadMNIST(dataDir)
-		if err != nil {
-			return err
-		}
-		if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
-			return err
-		}
-		if err := tr.Restore(f); err != nil {
-			return fmt.Errorf("resume %s: %w", tf.resume, err)
-		}
-		if !flags.Changed("out") {
-			out = filepath.Dir(tf.resume)
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "resuming %s at epoch %d of %d, step %d\n", tf.resume, tr.Epoch(), cfg.Epochs, tr.Step())
-	} else {
-		if err := resolveConfig(flags, cfgp, classify.MNIST(), tf.config); err != nil {
-			return err
-		}
-		cfg = *cfgp
-		cfg.Rank, cfg.World = p.Rank(), p.Size()
-		if err := p.agree(cfg); err != nil {
-			return err
-		}
-		if tf.printConfig {
-			return printConfig(cmd, cfg)
-		}
-		if cfg.Model != mnistModel {
-			return fmt.Errorf("model must be %q, got %q", mnistModel, cfg.Model)
-		}
-		check := cfg
-		check.Fill()
-		if err := check.Validate(); err != nil {
-			return err
-		}
-		trainSet, testSet, err := loadMNIST(dataDir)
-		if err != nil {
-			return err
-		}
-		if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
-			return err
-		}
-	}
-	return runMNIST(cmd, tr, out, tf.json, p)
 }
 
 // runMNIST trains tr to the end of its epochs, or until a signal, the time

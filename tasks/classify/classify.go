@@ -39,6 +39,14 @@ type Config struct {
 	train.Config `yaml:",inline"`
 	// Batch is the training batch size.
 	Batch int `yaml:"batch" json:"batch"`
+	// Rank and World place this process in a data-parallel run of World
+	// processes (dist.Comm's rank and size; World 0 means 1): Batch stays
+	// the global batch and this process trains on its share, Batch/World
+	// samples of every batch, sharded as PyTorch's DistributedSampler
+	// shards. They come from the launcher, not the settings, so neither is
+	// stored, and a run may resume with another World.
+	Rank  int `yaml:"-" json:"-"`
+	World int `yaml:"-" json:"-"`
 	// EvalBatch is the batch size for evaluation (default 100: larger
 	// batches are slower, their activations no longer fit in cache).
 	EvalBatch int `yaml:"eval_batch" json:"eval_batch"`
@@ -51,18 +59,7 @@ type Config struct {
 	// Workers is the number of goroutines building batches (0: one per
 	// CPU); it changes no result.
 	Workers int `yaml:"workers" json:"workers"`
-	// Rank and World place this process in a data-parallel run of World
-	// processes (dist.Comm's rank and size; World 0 means 1): Batch stays
-	// the global batch and this process trains on its share, Batch/World
-	// samples of every batch, sharded as PyTorch's DistributedSampler
-	// shards. They come from the launcher, not the settings, so neither is
-	// stored, and a run may resume with another World.
-	Rank  int `yaml:"-" json:"-"`
-	World int `yaml:"-" json:"-"`
 }
-
-// world returns the number of processes of the run, at least 1.
-func (c *Config) world() int { return max(c.World, 1) }
 
 // MNIST is the recipe of `argus train mnist`: PyTorch's MNIST network
 // trained with AdamW, a cosine schedule after a short warm-up, and label
@@ -100,6 +97,19 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("limit must not be negative, got %d", c.Limit)
 	case c.Workers < 0:
 		return fmt.Errorf("workers must not be negative, got %d", c.Workers)
+	}
+	return nil
+}
+
+// Trainer is a classification run on the training loop.
+type Trainer = train.Trainer[*loader.Images]
+
+// world returns the number of processes of the run, at least 1.
+func (c *Config) world() int { return max(c.World, 1) }
+
+// checkShard reports a Rank and World that cannot shard the batches.
+func (c *Config) checkShard() error {
+	switch {
 	case c.World < 0 || c.Rank < 0 || c.Rank >= c.world():
 		return fmt.Errorf("rank %d outside a run of %d processes", c.Rank, c.world())
 	case c.Batch%c.world() != 0:
@@ -107,9 +117,6 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
-
-// Trainer is a classification run on the training loop.
-type Trainer = train.Trainer[*loader.Images]
 
 // NewTrainer builds a fresh run of cfg: the model from build with a
 // generator seeded by cfg.Seed, which then also drives dropout; batches
@@ -120,6 +127,9 @@ type Trainer = train.Trainer[*loader.Images]
 func NewTrainer(cfg Config, build func(*tensor.RNG) Model, trainSet, test Dataset) (*Trainer, error) {
 	cfg.Fill()
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkShard(); err != nil {
 		return nil, err
 	}
 	trainSet, test = First(trainSet, cfg.Limit), First(test, cfg.Limit)
