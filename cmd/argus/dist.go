@@ -78,21 +78,25 @@ func (d *distFlags) open(cmd *cobra.Command) (*parallel, error) {
 func (p *parallel) Rank() int { return p.comm.Rank() }
 func (p *parallel) Size() int { return p.comm.Size() }
 
-// join places a classification run's settings in the run: this process's
-// rank and the number of processes, and a check that every rank has rank
-// 0's settings.
-func (p *parallel) join(cfg *classify.Config) error {
+// place returns a classification run's settings for this process: its
+// rank and the number of processes set.
+func (p *parallel) place(cfg classify.Config) classify.Config {
 	cfg.Rank, cfg.World = p.Rank(), p.Size()
-	return p.agree(*cfg)
+	return cfg
 }
 
-// sync returns the train.Sync of m's training: nil in a run of one
-// process; otherwise a Reducer of m's gradients, after every rank has
-// taken rank 0's weights (they agree already when built from one seed or
-// restored from one checkpoint; the broadcast makes sure).
-func (p *parallel) sync(m nn.Module) (train.Sync, error) {
+// sync returns the train.Sync of m's training under settings (the task's
+// resolved config): nil in a run of one process; otherwise, once every
+// rank is found to have rank 0's settings (agree), a Reducer of m's
+// gradients, after every rank has taken rank 0's weights (they agree
+// already when built from one seed or restored from one checkpoint; the
+// broadcast makes sure).
+func (p *parallel) sync(m nn.Module, settings any) (train.Sync, error) {
 	if p.comm.Size() == 1 {
 		return nil, nil
+	}
+	if err := p.agree(settings); err != nil {
+		return nil, err
 	}
 	var vars []*autograd.Var
 	for _, q := range nn.Parameters(m) {

@@ -72,9 +72,9 @@ func loadMNIST(dir string) (train, test classify.Dataset, err error) {
 }
 
 func newTrainMNISTCmd() *cobra.Command {
+	var df distFlags
 	cfg := classify.MNIST()
 	var tf trainFlags
-	var df distFlags
 	var dataDir string
 	cmd := &cobra.Command{
 		Use:   "mnist",
@@ -117,9 +117,6 @@ ranks. A rank that fails stops them all.`,
 				if err := resolveConfig(flags, &cfg, stored, tf.config); err != nil {
 					return err
 				}
-				if err := p.join(&cfg); err != nil {
-					return err
-				}
 				if tf.printConfig {
 					return printConfig(cmd, cfg)
 				}
@@ -127,7 +124,7 @@ ranks. A rank that fails stops them all.`,
 				if err != nil {
 					return err
 				}
-				if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
+				if tr, err = classify.NewTrainer(p.place(cfg), buildMNIST, trainSet, testSet); err != nil {
 					return err
 				}
 				if err := tr.Restore(f); err != nil {
@@ -139,9 +136,6 @@ ranks. A rank that fails stops them all.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "resuming %s at epoch %d of %d, step %d\n", tf.resume, tr.Epoch(), cfg.Epochs, tr.Step())
 			} else {
 				if err := resolveConfig(flags, &cfg, classify.MNIST(), tf.config); err != nil {
-					return err
-				}
-				if err := p.join(&cfg); err != nil {
 					return err
 				}
 				if tf.printConfig {
@@ -159,7 +153,7 @@ ranks. A rank that fails stops them all.`,
 				if err != nil {
 					return err
 				}
-				if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
+				if tr, err = classify.NewTrainer(p.place(cfg), buildMNIST, trainSet, testSet); err != nil {
 					return err
 				}
 			}
@@ -204,7 +198,7 @@ func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool,
 	ctx, stop := train.SignalContext(parent)
 	defer stop()
 	epochs := tr.Config.Epochs
-	sync, err := p.sync(tr.Task.Module)
+	sync, err := p.sync(tr.Task.Module, tr.Task.Config)
 	if err != nil {
 		return err
 	}
