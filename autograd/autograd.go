@@ -152,6 +152,7 @@ type BackwardOption func(*backwardConfig)
 type backwardConfig struct {
 	retainGraph bool
 	grad        *tensor.Tensor
+	onLeaf      func(*Var)
 }
 
 // RetainGraph keeps the recorded graph so Backward can run through it again.
@@ -160,6 +161,15 @@ func RetainGraph() BackwardOption { return func(c *backwardConfig) { c.retainGra
 // WithGrad seeds Backward with the gradient g of the loss with respect to v,
 // instead of ones.
 func WithGrad(g *tensor.Tensor) BackwardOption { return func(c *backwardConfig) { c.grad = g } }
+
+// OnLeafGrad makes Backward call fn with each leaf that receives a gradient,
+// as soon as that gradient is complete: every contribution of the pass has
+// been accumulated into Grad and the rest of the pass adds nothing more.
+// Leaves complete in reverse topological order, the last layers' first,
+// which lets data-parallel training reduce them while the pass goes on.
+// fn runs on the goroutine of Backward and must not change the leaf's
+// gradient in place before Backward returns.
+func OnLeafGrad(fn func(*Var)) BackwardOption { return func(c *backwardConfig) { c.onLeaf = fn } }
 
 // Backward computes the gradient of v with respect to every Var in its graph
 // that requires one, accumulating into the leaves' gradients. Intermediate
@@ -203,9 +213,12 @@ func (v *Var) Backward(opts ...BackwardOption) {
 		if n.op == nil {
 			if n.grad == nil && own {
 				n.grad = g
-				continue
+			} else {
+				n.grad = accumulateLeaf(n.grad, g)
 			}
-			n.grad = accumulateLeaf(n.grad, g)
+			if cfg.onLeaf != nil {
+				cfg.onLeaf(n)
+			}
 			continue
 		}
 		n.grad = g

@@ -151,3 +151,35 @@ func TestRetainGraphAllowsSecondBackward(t *testing.T) {
 		}
 	}
 }
+
+func TestOnLeafGradReportsCompleteGradients(t *testing.T) {
+	// a reaches the loss by two paths, the second through b's layer, so
+	// its gradient is complete only after b's; c requires no gradient.
+	a := Param(tensor.FromSlice([]float32{1, 2}, 2))
+	b := Param(tensor.FromSlice([]float32{3, 4}, 2))
+	c := Const(tensor.FromSlice([]float32{5, 6}, 2))
+	h := Mul(a, c)
+	loss := Add(Sum(Mul(h, b)), Sum(Mul(a, a)))
+	var order []*Var
+	seen := map[*Var][]float32{}
+	loss.Backward(OnLeafGrad(func(v *Var) {
+		order = append(order, v)
+		seen[v] = v.Grad().Clone().Data()
+	}))
+	if len(order) != 2 || order[0] != b || order[1] != a {
+		t.Fatalf("leaves reported %v, want b then a (%p, %p)", order, b, a)
+	}
+	for _, v := range []*Var{a, b} {
+		for i, g := range v.Grad().Data() {
+			if seen[v][i] != g {
+				t.Fatalf("gradient at report %v, final %v", seen[v], v.Grad().Data())
+			}
+		}
+	}
+	// d(loss)/da = c·b + 2a, d(loss)/db = a·c.
+	for i, want := range []float32{5*3 + 2, 6*4 + 4} {
+		if a.Grad().Data()[i] != want {
+			t.Fatalf("grad a = %v", a.Grad().Data())
+		}
+	}
+}

@@ -190,7 +190,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("ARGUS_TRAIN_CHILD") != "" {
 		os.Exit(child())
 	}
-	os.Exit(m.Run())
+	os.Exit(runTests(m))
 }
 
 // child trains testConfig in ARGUS_TRAIN_OUT, resuming from its checkpoint

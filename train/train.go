@@ -18,9 +18,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"argus/autograd"
@@ -122,10 +124,32 @@ type StepInfo struct {
 	GradNorm float64
 }
 
+// Sync joins the processes of a data-parallel run, each training the same
+// model on its share of every batch (dist.Reducer implements it). During
+// the last backward pass of each step the loop calls Ready with each
+// parameter as soon as its gradient is complete, so that reducing can
+// overlap the pass; after it, Wait, which returns when every gradient is
+// the mean over the processes, before clipping and the optimiser step;
+// then Average with the step's loss and terms (in the terms' name order),
+// so that every process records the run's loss, and after every step and
+// epoch with the process's reasons to stop (a signal, the time budget: 1
+// or 0 each), so that all processes stop after the same step.
+type Sync interface {
+	// Rank is the process's index; only rank 0 writes the run folder and
+	// shows progress.
+	Rank() int
+	Ready(p *autograd.Var)
+	Wait() error
+	Average(v []float64) error
+}
+
 // Options configure one session of Run.
 type Options struct {
 	// Out is the run folder; empty writes nothing.
 	Out string
+	// Sync, when not nil, makes the session one process of a data-parallel
+	// run; on every rank but 0 Out and Progress are then ignored.
+	Sync Sync
 	// Progress, when not nil, shows each epoch's progress.
 	Progress Progress
 	// OnEpoch is called with each epoch's record after its checkpoint is
@@ -251,6 +275,9 @@ func (tr *Trainer[B]) Seconds() float64 { return tr.pos.Seconds }
 func (tr *Trainer[B]) Run(ctx context.Context, opt Options) (Result, error) {
 	start := time.Now()
 	res := Result{}
+	if opt.Sync != nil && opt.Sync.Rank() != 0 {
+		opt.Out, opt.Progress = "", nil
+	}
 	if tr.pos.Epoch >= tr.Config.Epochs {
 		return res, fmt.Errorf("run already has %d of %d epochs: nothing to do (raise epochs)", tr.pos.Epoch, tr.Config.Epochs)
 	}
@@ -277,7 +304,7 @@ func (tr *Trainer[B]) Run(ctx context.Context, opt Options) (Result, error) {
 	if tr.Config.MaxMinutes > 0 {
 		budget = max(budget, 1) // a budget too small to count still ends the session
 	}
-	stopReason := func() string {
+	local := func() string {
 		switch {
 		case ctx.Err() != nil:
 			return "interrupt"
@@ -285,6 +312,32 @@ func (tr *Trainer[B]) Run(ctx context.Context, opt Options) (Result, error) {
 			return "max-minutes"
 		}
 		return ""
+	}
+	// In a data-parallel run the processes agree after every step: one
+	// that stopped alone would leave the others waiting in the next
+	// step's reduction, so all stop when any does.
+	stopReason := func() (string, error) {
+		reason := local()
+		if opt.Sync == nil {
+			return reason, nil
+		}
+		v := []float64{0, 0}
+		switch reason {
+		case "interrupt":
+			v[0] = 1
+		case "max-minutes":
+			v[1] = 1
+		}
+		if err := opt.Sync.Average(v); err != nil {
+			return "", fmt.Errorf("agree on stopping: %w", err)
+		}
+		switch {
+		case v[0] > 0:
+			return "interrupt", nil
+		case v[1] > 0:
+			return "max-minutes", nil
+		}
+		return "", nil
 	}
 	finish := func(reason string) (Result, error) {
 		res.Epoch, res.Step, res.Seconds = tr.pos.Epoch, tr.pos.Step, tr.pos.Seconds
@@ -319,7 +372,7 @@ func (tr *Trainer[B]) Run(ctx context.Context, opt Options) (Result, error) {
 // epoch trains the rest of the current epoch and, when it completes,
 // evaluates and checkpoints it. It returns a stop reason when the session
 // must end, after saving a resumable checkpoint.
-func (tr *Trainer[B]) epoch(ctx context.Context, opt Options, res *Result, stop func() string) (string, error) {
+func (tr *Trainer[B]) epoch(ctx context.Context, opt Options, res *Result, stop func() (string, error)) (string, error) {
 	cfg, t := tr.Config, tr.Task
 	e := tr.pos.Epoch
 	// The loader gets its own context: a signal must let the step in
@@ -350,7 +403,7 @@ func (tr *Trainer[B]) epoch(ctx context.Context, opt Options, res *Result, stop 
 	}
 	for tr.pos.Batch < nb {
 		size := min(k, nb-tr.pos.Batch)
-		info, err := tr.step(it, sched, size)
+		info, err := tr.step(it, sched, size, opt.Sync)
 		res.SessionSeconds += time.Since(t0).Seconds()
 		tr.pos.Seconds += time.Since(t0).Seconds()
 		t0 = time.Now()
@@ -367,7 +420,12 @@ func (tr *Trainer[B]) epoch(ctx context.Context, opt Options, res *Result, stop 
 		if opt.Progress != nil {
 			opt.Progress.Update(tr.pos.Samples, float64(res.TrainLoss))
 		}
-		if reason := stop(); reason != "" {
+		reason, err := stop()
+		if err != nil {
+			endProgress()
+			return "", err
+		}
+		if reason != "" {
 			endProgress()
 			if err := tr.checkWeights(); err != nil {
 				return "", err
@@ -401,7 +459,7 @@ func (tr *Trainer[B]) epoch(ctx context.Context, opt Options, res *Result, stop 
 	if opt.OnEpoch != nil {
 		opt.OnEpoch(rec)
 	}
-	return stop(), nil
+	return stop()
 }
 
 type stepResult struct {
@@ -410,8 +468,8 @@ type stepResult struct {
 }
 
 // step takes one optimiser step over the next size batches, their
-// gradients averaged.
-func (tr *Trainer[B]) step(it *loader.Iter[B], sched optim.Schedule, size int) (stepResult, error) {
+// gradients averaged, and over the processes of sync when not nil.
+func (tr *Trainer[B]) step(it *loader.Iter[B], sched optim.Schedule, size int, sync Sync) (stepResult, error) {
 	cfg, t := tr.Config, tr.Task
 	optim.SetSchedule(tr.Opt, sched, tr.pos.Step)
 	optim.ZeroGrad(tr.Opt)
@@ -423,7 +481,7 @@ func (tr *Trainer[B]) step(it *loader.Iter[B], sched optim.Schedule, size int) (
 	// The seed of each backward pass is 1/size, so the accumulated gradient
 	// is the mean of the batches' gradients: for a loss that is a mean over
 	// equal batches, the gradient of one batch size times larger.
-	for range size {
+	for i := range size {
 		b, err := it.Next()
 		if err != nil {
 			return r, fmt.Errorf("epoch %d, batch %d: %w", tr.pos.Epoch+1, tr.pos.Batch+1, err)
@@ -454,14 +512,17 @@ func (tr *Trainer[B]) step(it *loader.Iter[B], sched optim.Schedule, size int) (
 		if math.IsNaN(tv) || math.IsInf(tv, 0) {
 			return r, bad("total", tv)
 		}
-		if size == 1 {
-			total.Backward()
-		} else {
+		var opts []autograd.BackwardOption
+		if size > 1 {
 			// Shaped as the total, which may be (1) rather than ().
 			seed := tensor.Zeros(total.Shape()...)
 			seed.Data()[0] = 1 / float32(size)
-			total.Backward(autograd.WithGrad(seed))
+			opts = append(opts, autograd.WithGrad(seed))
 		}
+		if sync != nil && i == size-1 {
+			opts = append(opts, autograd.OnLeafGrad(sync.Ready))
+		}
+		total.Backward(opts...)
 		for _, term := range terms {
 			r.Terms[term.Name] += float64(term.Loss.Value().Item()) / float64(size)
 		}
@@ -474,6 +535,11 @@ func (tr *Trainer[B]) step(it *loader.Iter[B], sched optim.Schedule, size int) (
 		} else {
 			r.samples++
 			tr.pos.Samples++
+		}
+	}
+	if sync != nil {
+		if err := tr.synchronise(sync, &r); err != nil {
+			return r, fmt.Errorf("step %d: %w", tr.pos.Step+1, err)
 		}
 	}
 	if cfg.ClipNorm > 0 {
@@ -495,6 +561,27 @@ func (tr *Trainer[B]) step(it *loader.Iter[B], sched optim.Schedule, size int) (
 		tr.flushWindow()
 	}
 	return r, nil
+}
+
+// synchronise waits for the mean gradients of a data-parallel step and
+// replaces r's losses with their means over the processes.
+func (tr *Trainer[B]) synchronise(sync Sync, r *stepResult) error {
+	if err := sync.Wait(); err != nil {
+		return fmt.Errorf("synchronise gradients: %w", err)
+	}
+	names := slices.Sorted(maps.Keys(r.Terms))
+	v := []float64{r.Loss}
+	for _, name := range names {
+		v = append(v, r.Terms[name])
+	}
+	if err := sync.Average(v); err != nil {
+		return fmt.Errorf("synchronise losses: %w", err)
+	}
+	r.Loss = v[0]
+	for i, name := range names {
+		r.Terms[name] = v[i+1]
+	}
+	return nil
 }
 
 // flushWindow records the mean of the steps since the last train record.

@@ -90,7 +90,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure the speed of kernels, training and inference",
 	}
-	cmd.AddCommand(newBenchGemmCmd(), newBenchTuneCmd(), newBenchTrainStepCmd(), newBenchInferCmd(), newBenchCOCOCmd())
+	cmd.AddCommand(newBenchGemmCmd(), newBenchTuneCmd(), newBenchTrainStepCmd(), newBenchInferCmd(), newBenchCOCOCmd(), newBenchAllreduceCmd())
 	return cmd
 }
 

@@ -44,6 +44,8 @@ type mnistTrainReport struct {
 	// Stopped says why the session ended early ("interrupt",
 	// "max-minutes", "non-finite"); absent when the run is complete.
 	Stopped string `json:"stopped,omitempty"`
+	// Dist describes a data-parallel run; absent in a run of one process.
+	Dist *distReport `json:"dist,omitempty"`
 }
 
 // mnistEvalReport is the JSON printed by `argus eval mnist --json`.
@@ -71,6 +73,7 @@ func loadMNIST(dir string) (train, test classify.Dataset, err error) {
 }
 
 func newTrainMNISTCmd() *cobra.Command {
+	var df distFlags
 	cfg := classify.MNIST()
 	var tf trainFlags
 	cmd := &cobra.Command{
@@ -87,9 +90,21 @@ then the flags given. --resume continues a run from its checkpoint exactly
 as if it had not stopped. SIGINT or SIGTERM stops after the current step
 with a resumable checkpoint (exit status 130); so does --max-minutes (exit
 status 0). A loss that is not finite stops the run with an error naming the
-step and the loss term and keeps the last good checkpoint.`,
+step and the loss term and keeps the last good checkpoint.
+
+Under mpirun (argus built with -tags mpi) every process is one rank of a
+data-parallel run: --batch stays the global batch, each of N ranks trains
+on batch/N images of it, the gradients are averaged in buckets while the
+backward pass runs (--allreduce, --first-bucket, --bucket), and rank 0 alone
+writes the run folder and the report. A run resumes with any number of
+ranks. A rank that fails stops them all.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			p, err := df.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer func() { err = p.finish(cmd, err) }()
 			var tr *classify.Trainer
 			out := tf.out
 			flags := cmd.Flags()
@@ -118,7 +133,7 @@ step and the loss term and keeps the last good checkpoint.`,
 				if err != nil {
 					return err
 				}
-				if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
+				if tr, err = classify.NewTrainer(p.place(cfg), buildMNIST, trainSet, testSet); err != nil {
 					return err
 				}
 				if err := tr.Restore(f); err != nil {
@@ -150,11 +165,11 @@ step and the loss term and keeps the last good checkpoint.`,
 				if err != nil {
 					return err
 				}
-				if tr, err = classify.NewTrainer(cfg, buildMNIST, trainSet, testSet); err != nil {
+				if tr, err = classify.NewTrainer(p.place(cfg), buildMNIST, trainSet, testSet); err != nil {
 					return err
 				}
 			}
-			return runMNIST(cmd, tr, out, tf.json)
+			return runMNIST(cmd, tr, out, tf.json, p)
 		},
 	}
 	f := cmd.Flags()
@@ -180,6 +195,7 @@ step and the loss term and keeps the last good checkpoint.`,
 	intFlag(f, &cfg.Workers, "workers", cfg.Workers, 0, classify.MaxWorkers, "goroutines building batches (0: one per CPU)")
 	f.StringVar(&cfg.Data, "data", "", "directory with the MNIST IDX files (default: the GoMNIST module)")
 	tf.add(f, "runs/mnist")
+	df.add(f)
 	return cmd
 }
 
@@ -199,7 +215,7 @@ func absData(cfg *classify.Config) error {
 
 // runMNIST trains tr to the end of its epochs, or until a signal, the time
 // budget or the non-finite guard stops it, and reports the session.
-func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool) error {
+func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool, p *parallel) error {
 	stderr := cmd.ErrOrStderr()
 	parent := cmd.Context()
 	if parent == nil {
@@ -208,8 +224,13 @@ func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool)
 	ctx, stop := train.SignalContext(parent)
 	defer stop()
 	epochs := tr.Config.Epochs
+	sync, err := p.sync(tr.Task.Module, tr.Task.Config)
+	if err != nil {
+		return err
+	}
 	res, err := tr.Run(ctx, train.Options{
 		Out:      out,
+		Sync:     sync,
 		Progress: train.NewBar(stderr, "img"),
 		OnEpoch: func(rec train.Record) {
 			line := fmt.Sprintf("epoch %d/%d: train loss %.4f", rec.Epoch, epochs, rec.Loss)
@@ -236,9 +257,11 @@ func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool)
 		Plot:       filepath.Join(out, train.PlotName),
 		Config:     filepath.Join(out, train.ConfigName),
 		Stopped:    res.Stopped,
+		Dist:       p.report(),
 	}
 	if res.SessionSeconds > 0 {
-		rep.ImagesPerSecond = train.Float(float64(res.Samples) / res.SessionSeconds)
+		// Every rank trains on as many images as rank 0.
+		rep.ImagesPerSecond = train.Float(float64(res.Samples*p.Size()) / res.SessionSeconds)
 	}
 	// The report comes out whenever the session trained, however it ended,
 	// so that --json output is never lost; the error follows on stderr.

@@ -39,6 +39,14 @@ type Config struct {
 	train.Config `yaml:",inline"`
 	// Batch is the training batch size.
 	Batch int `yaml:"batch" json:"batch"`
+	// Rank and World place this process in a data-parallel run of World
+	// processes (dist.Comm's rank and size; World 0 means 1): Batch stays
+	// the global batch and this process trains on its share, Batch/World
+	// samples of every batch, sharded as PyTorch's DistributedSampler
+	// shards. They come from the launcher, not the settings, so neither is
+	// stored, and a run may resume with another World.
+	Rank  int `yaml:"-" json:"-"`
+	World int `yaml:"-" json:"-"`
 	// EvalBatch is the batch size for evaluation (default 100: larger
 	// batches are slower, their activations no longer fit in cache).
 	EvalBatch int `yaml:"eval_batch" json:"eval_batch"`
@@ -112,14 +120,32 @@ func (c *Config) Validate() error {
 // Trainer is a classification run on the training loop.
 type Trainer = train.Trainer[*loader.Images]
 
+// world returns the number of processes of the run, at least 1.
+func (c *Config) world() int { return max(c.World, 1) }
+
+// checkShard reports a Rank and World that cannot shard the batches.
+func (c *Config) checkShard() error {
+	switch {
+	case c.World < 0 || c.Rank < 0 || c.Rank >= c.world():
+		return fmt.Errorf("rank %d outside a run of %d processes", c.Rank, c.world())
+	case c.Batch%c.world() != 0:
+		return fmt.Errorf("the batch of %d does not split over %d processes: make it a multiple of %d", c.Batch, c.world(), c.world())
+	}
+	return nil
+}
+
 // NewTrainer builds a fresh run of cfg: the model from build with a
 // generator seeded by cfg.Seed, which then also drives dropout; batches
-// shuffled by a sampler seeded by cfg.Seed and the epoch; the loss term
-// "cross_entropy"; and an evaluation on test giving "test_loss" and
-// "test_accuracy".
+// shuffled by a sampler seeded by cfg.Seed and the epoch (this process's
+// share of them in a data-parallel run); the loss term "cross_entropy";
+// and an evaluation on test giving "test_loss" and "test_accuracy", on
+// rank 0 alone.
 func NewTrainer(cfg Config, build func(*tensor.RNG) Model, trainSet, test Dataset) (*Trainer, error) {
 	cfg.Fill()
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkShard(); err != nil {
 		return nil, err
 	}
 	trainSet, test = First(trainSet, cfg.Limit), First(test, cfg.Limit)
@@ -128,13 +154,14 @@ func NewTrainer(cfg Config, build func(*tensor.RNG) Model, trainSet, test Datase
 	}
 	rng := tensor.NewRNG(cfg.Seed)
 	m := build(rng)
+	world := cfg.world()
 	data := loader.New([]loader.Dataset{samples{trainSet}},
-		loader.Indices{N: trainSet.Len(), BatchSize: cfg.Batch, Shuffle: true, Seed: cfg.Seed},
+		loader.Indices{N: trainSet.Len(), BatchSize: cfg.Batch / world, Shuffle: true, Seed: cfg.Seed, Rank: cfg.Rank, World: world},
 		loader.Stack(nil, nil), loader.Options{Workers: cfg.Workers, Seed: cfg.Seed})
 	smoothing := autograd.CrossEntropyOptions{LabelSmoothing: float32(cfg.LabelSmoothing)}
 	task := train.Task[*loader.Images]{
 		Model: cfg.Model, Module: m, RNG: rng, Data: data,
-		EpochSize: trainSet.Len(),
+		EpochSize: (trainSet.Len() + world - 1) / world,
 		Count:     func(b *loader.Images) int { return len(b.Labels) },
 		Loss: func(b *loader.Images) ([]train.Term, error) {
 			loss := autograd.CrossEntropy(m.Forward(autograd.Const(b.X)), b.Labels, smoothing)
@@ -148,6 +175,10 @@ func NewTrainer(cfg Config, build func(*tensor.RNG) Model, trainSet, test Datase
 		// Neither changes a training step: evaluation is outside the
 		// steps, and the batches are the same for any number of workers.
 		Resumable: []string{"eval_batch", "workers"},
+	}
+	if cfg.Rank != 0 {
+		// Rank 0 writes the metrics; the others need not evaluate.
+		task.Eval = nil
 	}
 	return train.New(cfg.Config, task)
 }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The tests of the OpenMPI build: builds each package's test binary with
+# -tags mpi and runs it as 2 ranks under mpirun, with OpenMPI's all-reduce
+# fixed to its ring algorithm so that runs repeat exactly. Needs
+# openmpi-bin and libopenmpi-dev. NP overrides the number of ranks.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+np=${NP:-2}
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+
+base=(mpirun --oversubscribe --allow-run-as-root
+  --mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 4)
+mpi=("${base[@]}" -np "$np")
+
+# The tests that need several ranks: all of dist's, train's data-parallel
+# ones (its others are the default build's).
+declare -A run=([dist]=. [train]=DataParallel)
+
+go vet -tags mpi ./dist ./train ./cmd/argus
+for pkg in dist train; do
+  go test -tags mpi -c -o "$bin/$pkg.test" "./$pkg"
+  # Each rank runs in the package's folder, as go test runs a test binary.
+  (cd "$pkg" && "${mpi[@]}" "$bin/$pkg.test" -test.count=1 -test.run "${run[$pkg]}")
+done
+
+# The command under mpirun: a short data-parallel run reports its ranks,
+# and ranks started with different settings stop with rank 0's error line.
+go build -tags mpi -o "$bin/argus" ./cmd/argus
+train=(train mnist --limit 64 --epochs 1 --workers 1)
+"${mpi[@]}" "$bin/argus" "${train[@]}" --out "$bin/run" --json > "$bin/run.json" 2> "$bin/run.err"
+grep -q "\"ranks\":$np" "$bin/run.json" || { echo "mpi test: no $np-rank report: $(cat "$bin/run.json")" >&2; exit 1; }
+if "${base[@]}" -np 1 "$bin/argus" "${train[@]}" --out "$bin/bad" --lr 0.1 : \
+    -np 1 "$bin/argus" "${train[@]}" --out "$bin/bad" --lr 0.2 2> "$bin/bad.err"; then
+  echo "mpi test: ranks with different --lr ran" >&2
+  exit 1
+fi
+grep -q "rank 0 of 2: the settings of rank \[1\] differ" "$bin/bad.err" || { echo "mpi test: no settings error: $(cat "$bin/bad.err")" >&2; exit 1; }
+echo "mpi test: ok"
