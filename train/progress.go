@@ -56,8 +56,11 @@ func (p *Bar) Start(epoch, epochs, done, total int) {
 	p.bar = b
 }
 
-// Update implements Progress.
+// Update implements Progress. Before Start it does nothing.
 func (p *Bar) Update(done int, loss float64) {
+	if p.bar == nil {
+		return
+	}
 	p.bar.SetDesc(fmt.Sprintf("epoch %d/%d loss %.4f", p.epoch, p.of, loss))
 	p.bar.Set(done)
 }
@@ -65,10 +68,15 @@ func (p *Bar) Update(done int, loss float64) {
 // Finish implements Progress. A bar stopped early keeps its count, so
 // that it shows where the epoch stopped.
 func (p *Bar) Finish() {
-	p.bar.Finish()
+	if p.bar != nil {
+		p.bar.Finish()
+	}
 }
 
-// Line returns the bar's current text.
+// Line returns the bar's current text, empty before Start.
 func (p *Bar) Line() string {
+	if p.bar == nil {
+		return ""
+	}
 	return p.bar.Line()
 }

@@ -99,3 +99,15 @@ func TestBarNotTerminal(t *testing.T) {
 		})
 	}
 }
+
+// TestBarBeforeStart: a Bar not yet started ignores updates.
+func TestBarBeforeStart(t *testing.T) {
+	var w bytes.Buffer
+	b := NewBar(&w, "img")
+	b.Visible = true
+	b.Update(1, 0.5)
+	b.Finish()
+	if w.Len() != 0 || b.Line() != "" {
+		t.Errorf("wrote %q, line %q", w.String(), b.Line())
+	}
+}
