@@ -213,9 +213,10 @@ func (b *Bar) line(now time.Time, bar bool) string {
 	}
 	rate := float64(n) / el.Seconds()
 	fmt.Fprintf(&s, ", %s %s/s, %v", fmtRate(rate), b.unit, el.Round(time.Second))
-	if b.done < b.total {
-		left := time.Duration(float64(b.total-b.done) / rate * float64(time.Second))
-		fmt.Fprintf(&s, ", about %v left", left.Round(time.Second))
+	// Under half a second left reads as nothing left.
+	left := time.Duration(float64(b.total-b.done) / rate * float64(time.Second)).Round(time.Second)
+	if b.done < b.total && left > 0 {
+		fmt.Fprintf(&s, ", about %v left", left)
 	}
 	return s.String()
 }
