@@ -18,6 +18,7 @@ import (
 	"argus/data/imageio"
 	"argus/data/synth"
 	"argus/data/transform"
+	"argus/internal/progress"
 	"argus/train"
 )
 
@@ -74,9 +75,10 @@ beside DIR and renamed into place when complete; DIR must not exist.`,
 			}
 			// The bar appears with the first image, so that refusals print
 			// nothing but their error line; its rate counts from the start.
+			// The total is known only then.
 			start := time.Now()
 			var (
-				b  *progressBar
+				b  *progress.Bar
 				mu sync.Mutex
 			)
 			// SIGINT and SIGTERM stop the workers, so that the partial
@@ -88,13 +90,21 @@ beside DIR and renamed into place when complete; DIR must not exist.`,
 				mu.Lock()
 				defer mu.Unlock()
 				if b == nil {
-					b = newProgressBar(cmd.ErrOrStderr(), "synth "+args[0], "img", total, start)
+					b = progress.New(cmd.ErrOrStderr(), "synth "+args[0], "img", total)
+					b.StartAt(start, 0)
 				}
 				b.Set(done)
 			}
 			sum, err := gen(out, opt)
-			if b != nil {
-				b.Finish()
+			mu.Lock()
+			bar := b
+			mu.Unlock()
+			// An interrupted run shows where it stopped; a failed one
+			// leaves its error line last.
+			if bar != nil && (err == nil || ctx.Err() != nil) {
+				bar.Finish()
+			} else if bar != nil {
+				bar.Abort()
 			}
 			if ctx.Err() != nil {
 				return fmt.Errorf("%w: nothing written to %s", train.ErrInterrupted, out)

@@ -2,20 +2,18 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"argus/data/imageio"
 	"argus/internal/par"
+	"argus/internal/progress"
 	"argus/segmetric"
 )
 
@@ -59,36 +57,17 @@ it does not name are kept.`,
 			if err != nil {
 				return err
 			}
-			// The bar is drawn only once the work has taken a second, so
-			// that small runs and early refusals print nothing but their
-			// lines.
-			late := &lateWriter{w: cmd.ErrOrStderr(), after: start.Add(time.Second)}
-			bar := progressbar.NewOptions(len(pairs),
-				progressbar.OptionSetWriter(late),
-				progressbar.OptionSetDescription("eval segment"),
-				progressbar.OptionShowIts(),
-				progressbar.OptionSetItsString("img"),
-				progressbar.OptionShowCount(),
-				progressbar.OptionSetPredictTime(true),
-				progressbar.OptionSetWidth(24),
-				progressbar.OptionThrottle(200*time.Millisecond),
-			)
-			var mu sync.Mutex
-			progress := func() {
-				mu.Lock()
-				defer mu.Unlock()
-				bar.Add(1)
-			}
-			acc, err := evaluateSegmentation(pairs, opt, progress)
-			if err == nil {
-				bar.Finish()
-			}
-			if late.shown {
-				fmt.Fprintln(cmd.ErrOrStderr())
-			}
+			// The bar appears with the first pair evaluated; away from a
+			// terminal it adds no last line to the summary below.
+			bar := progress.New(cmd.ErrOrStderr(), "eval segment", "img", len(pairs))
+			bar.FinalLine = false
+			bar.StartAt(start, 0)
+			acc, err := evaluateSegmentation(pairs, opt, func() { bar.Add(1) })
 			if err != nil {
+				bar.Abort()
 				return err
 			}
+			bar.Finish()
 			m := acc.Metrics()
 			fmt.Fprintf(cmd.ErrOrStderr(), "evaluated %d images, %d classes in %.2fs\n", m.NumImages, m.NumClasses, time.Since(start).Seconds())
 			if asJSON {
@@ -109,22 +88,6 @@ it does not name are kept.`,
 	cmd.MarkFlagRequired("gt")
 	cmd.MarkFlagRequired("num-classes")
 	return cmd
-}
-
-// lateWriter drops what is written to it before the time after, and
-// passes the rest on to w.
-type lateWriter struct {
-	w     io.Writer
-	after time.Time
-	shown bool
-}
-
-func (l *lateWriter) Write(p []byte) (int, error) {
-	if !l.shown && time.Now().Before(l.after) {
-		return len(p), nil
-	}
-	l.shown = true
-	return l.w.Write(p)
 }
 
 // labelPair is a prediction and its ground truth.

@@ -22,6 +22,7 @@ import (
 	"argus/hpo/storage"
 	"argus/hpo/worker"
 	"argus/internal/atomicfile"
+	"argus/internal/progress"
 	"argus/train"
 )
 
@@ -454,20 +455,14 @@ func (f *hpoOptions) plot(cmd *cobra.Command, _ []string) error {
 func (f *hpoOptions) bench(cmd *cobra.Command, _ []string) error {
 	// The bar appears with the first seed, so that refusals print nothing
 	// but their error line.
-	start := time.Now()
-	var bar *progressBar
-	res, err := bench.Compare(f.function, f.benchSampler, f.benchTrials, f.seeds, func(done int) {
-		if bar == nil {
-			bar = newProgressBar(cmd.ErrOrStderr(), f.function+" "+f.benchSampler, "seeds", f.seeds, start)
-		}
-		bar.Set(done)
-	})
-	if bar != nil {
-		bar.Finish()
-	}
+	bar := progress.New(cmd.ErrOrStderr(), f.function+" "+f.benchSampler, "seeds", f.seeds)
+	bar.Start(0)
+	res, err := bench.Compare(f.function, f.benchSampler, f.benchTrials, f.seeds, bar.Set)
 	if err != nil {
+		bar.Abort()
 		return err
 	}
+	bar.Finish()
 	if f.json {
 		return printJSON(cmd, res)
 	}

@@ -7,11 +7,11 @@ import (
 	"sort"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"argus/compiler/onnx"
 	"argus/compiler/quant"
+	"argus/internal/progress"
 )
 
 // quantizeResult is what argus quantize reports.
@@ -93,27 +93,31 @@ outputs, and the cosine and relative error of every tensor.`,
 				return err
 			}
 			errw := cmd.ErrOrStderr()
-			bar := newSampleBar(errw, src.Len(), "calibrate")
+			bar := progress.New(errw, "calibrate", "img", src.Len())
 			t0 := time.Now()
-			m, rep, err := quant.Quantize(g, src, quant.Options{BatchSize: batch, Progress: bar.update})
+			bar.StartAt(t0, 0)
+			m, rep, err := quant.Quantize(g, src, quant.Options{BatchSize: batch, Progress: samplesDone(bar)})
 			calibrate := time.Since(t0).Seconds()
-			bar.finish()
 			if err != nil {
+				bar.Abort()
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
+			bar.Finish()
 			if out != "" {
 				if err := quant.Write(out, m); err != nil {
 					return err
 				}
 			}
-			bar = newSampleBar(errw, src.Len(), "compare")
+			bar = progress.New(errw, "compare", "img", src.Len())
 			t0 = time.Now()
-			a, ts, err := quant.Compare(g, m, src, batch, bar.update)
+			bar.StartAt(t0, 0)
+			a, ts, err := quant.Compare(g, m, src, batch, samplesDone(bar))
 			compare := time.Since(t0).Seconds()
-			bar.finish()
 			if err != nil {
+				bar.Abort()
 				return err
 			}
+			bar.Finish()
 			res := quantizeResult{
 				Model: filepath.Base(args[0]), Out: out, Samples: rep.Samples, Batches: rep.Batches,
 				Layers: len(m.Layers), Ops: map[string]int{}, Positions: map[int]int{},
@@ -208,28 +212,8 @@ func printQuantize(w io.Writer, r quantizeResult) {
 	}
 }
 
-// sampleBar is a progress bar over samples on stderr.
-type sampleBar struct {
-	w io.Writer
-	b *progressbar.ProgressBar
-}
-
-func newSampleBar(w io.Writer, total int, what string) *sampleBar {
-	return &sampleBar{w, progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("img"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetWidth(24),
-		progressbar.OptionThrottle(200*time.Millisecond),
-	)}
-}
-
-func (s *sampleBar) update(done, _ int) { _ = s.b.Set(done) }
-
-func (s *sampleBar) finish() {
-	_ = s.b.Finish()
-	fmt.Fprintln(s.w)
+// samplesDone returns the progress callback of quant.Quantize and
+// quant.Compare (samples done of total) that moves bar.
+func samplesDone(bar *progress.Bar) func(done, total int) {
+	return func(done, _ int) { bar.Set(done) }
 }
