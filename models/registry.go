@@ -54,6 +54,13 @@ func init() {
 			MinSize: 32, Classes: 1000,
 			build: func(rng *tensor.RNG) (nn.Layer, error) { return NewResNet(rng, depth, 1000) }})
 	}
+	for name, c := range vitPresets {
+		// The position embedding fixes the patch grid, and so the size;
+		// LoadWeights resamples it for other grids.
+		add(Spec{Name: name, Channels: 3, Height: c.GridH * c.Patch, Width: c.GridW * c.Patch, FixedSize: true,
+			MinSize: c.Patch, Classes: c.Classes,
+			build: func(rng *tensor.RNG) (nn.Layer, error) { return NewViT(rng, c) }})
+	}
 }
 
 // Names returns the registered model names, sorted.
