@@ -58,7 +58,7 @@ func init() {
 		// The position embedding fixes the patch grid, and so the size;
 		// LoadWeights resamples it for other grids.
 		add(Spec{Name: name, Channels: 3, Height: c.GridH * c.Patch, Width: c.GridW * c.Patch, FixedSize: true,
-			MinSize: c.Patch, Classes: c.Classes,
+			MinSize: c.GridH * c.Patch, Classes: c.Classes,
 			build: func(rng *tensor.RNG) (nn.Layer, error) { return NewViT(rng, c) }})
 	}
 }

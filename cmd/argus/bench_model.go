@@ -158,8 +158,10 @@ func (f *modelFlags) profile() (stop func() error, err error) {
 func (f *modelFlags) check(defSize int) error {
 	if f.size == 0 {
 		f.size = defSize
-		if f.model == "mnist-cnn" {
-			f.size = 28
+		// Models of one input size (the MNIST CNN, the ViTs' position
+		// embedding) run at it.
+		if spec, err := models.Lookup(f.model); err == nil && spec.FixedSize {
+			f.size = spec.Height
 		}
 	}
 	if f.batch < 1 || f.size < 1 || f.iters < 1 || f.warmup < 0 {
@@ -214,7 +216,7 @@ func timeLoop(warmup, iters int, f *modelFlags, fn func()) (best, mean, cpu floa
 func newBenchTrainStepCmd() *cobra.Command {
 	var tf modelFlags
 	cmd := &cobra.Command{
-		Use:   "train-step --model resnet18|mnist-cnn --batch B --size S",
+		Use:   "train-step --model resnet18|mnist-cnn|deit-tiny --batch B --size S",
 		Short: "Time one training step (forward, loss, backward, SGD update)",
 		Long: `Times full training steps of a network on one seeded batch of random images
 and labels: zero the gradients, forward, cross-entropy, backward, and an SGD
@@ -282,15 +284,26 @@ mean_ms_per_batch the mean.`,
 			x, _ := inf.inputs(m)
 			nn.Train(m.mod, false)
 			engine := inf.engine
+			var run func(*tensor.Tensor) error
+			if engine == "auto" {
+				// The compiled path where the executor compiles the
+				// model's export (convolutional networks), else the
+				// autograd forward (the ViTs).
+				engine = "autograd"
+				if r, err := m.compile(inf.size, inf.size); err == nil {
+					run, engine = r, "compiled"
+				}
+			}
 			var pass func()
 			switch engine {
 			case "autograd":
 				in := autograd.Const(x)
 				pass = func() { nn.NoGrad(m.mod, func() { m.forward(in) }) }
 			case "compiled":
-				run, err := m.compile(inf.size, inf.size)
-				if err != nil {
-					return err
+				if run == nil {
+					if run, err = m.compile(inf.size, inf.size); err != nil {
+						return err
+					}
 				}
 				pass = func() {
 					if err := run(x); err != nil {
@@ -298,7 +311,7 @@ mean_ms_per_batch the mean.`,
 					}
 				}
 			default:
-				return fmt.Errorf("unknown --engine %q (have compiled, autograd)", engine)
+				return fmt.Errorf("unknown --engine %q (have auto, compiled, autograd)", engine)
 			}
 			best, mean, cpu, err := timeLoop(inf.warmup, inf.iters, &inf, pass)
 			if err != nil {
@@ -318,6 +331,6 @@ mean_ms_per_batch the mean.`,
 		},
 	}
 	inf.register(cmd.Flags(), 1, 20)
-	cmd.Flags().StringVar(&inf.engine, "engine", "compiled", "compiled (folded batch norm, fused NHWC convolutions) or autograd")
+	cmd.Flags().StringVar(&inf.engine, "engine", "auto", "compiled (folded batch norm, fused NHWC convolutions), autograd, or auto: compiled where the model compiles")
 	return cmd
 }

@@ -28,6 +28,10 @@ func TestBenchModel(t *testing.T) {
 			[]string{"ms_per_batch"}},
 		{[]string{"bench", "infer", "--model", "resnet50", "--size", "32", "--iters", "1", "--warmup", "0", "--json"},
 			[]string{"ms_per_batch"}},
+		{[]string{"bench", "infer", "--model", "deit-tiny", "--iters", "1", "--warmup", "0", "--json"},
+			[]string{"ms_per_batch", "size:224"}},
+		{[]string{"bench", "train-step", "--model", "deit-tiny", "--batch", "1", "--iters", "1", "--warmup", "0", "--json"},
+			[]string{"seconds_per_step", "size:224"}},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(tc.args, &out, &errb); code != 0 {
