@@ -35,6 +35,7 @@ type trainStepReport struct {
 	Model             string  `json:"model"`
 	Batch             int     `json:"batch"`
 	Size              int     `json:"size"`
+	Classes           int     `json:"classes"`
 	Iters             int     `json:"iters"`
 	Warmup            int     `json:"warmup"`
 	Threads           int     `json:"threads"`
@@ -51,6 +52,7 @@ type inferReport struct {
 	Model           string  `json:"model"`
 	Batch           int     `json:"batch"`
 	Size            int     `json:"size"`
+	Classes         int     `json:"classes"`
 	Iters           int     `json:"iters"`
 	Warmup          int     `json:"warmup"`
 	Threads         int     `json:"threads"`
@@ -73,7 +75,7 @@ type benchModel struct {
 
 // newBenchModel builds the named model of the registry for images of the
 // given size.
-func newBenchModel(name string, size int, seed uint64) (benchModel, error) {
+func newBenchModel(name string, size, classes int, seed uint64) (benchModel, error) {
 	spec, err := models.Lookup(name)
 	if err != nil {
 		return benchModel{}, err
@@ -81,11 +83,14 @@ func newBenchModel(name string, size int, seed uint64) (benchModel, error) {
 	if err := spec.CheckSize(size, size); err != nil {
 		return benchModel{}, err
 	}
-	m, err := spec.New(tensor.NewRNG(seed))
+	if classes == 0 {
+		classes = spec.Classes
+	}
+	m, err := spec.NewClasses(tensor.NewRNG(seed), classes)
 	if err != nil {
 		return benchModel{}, err
 	}
-	bm := benchModel{mod: m, forward: m.Forward, channels: spec.Channels, classes: spec.Classes}
+	bm := benchModel{mod: m, forward: m.Forward, channels: spec.Channels, classes: classes}
 	if mn, ok := m.(*models.MNISTNet); ok {
 		// A hand-written translation, until the executor's compiled path
 		// takes this network's export (see MNISTNet.Inference).
@@ -118,18 +123,19 @@ func newBenchModel(name string, size int, seed uint64) (benchModel, error) {
 
 // modelFlags are the flags shared by train-step and infer.
 type modelFlags struct {
-	model                      string
-	batch, size, iters, warmup int
-	seed                       uint64
-	asJSON                     bool
-	cpuProfile                 string
-	engine                     string
+	model                               string
+	batch, size, iters, warmup, classes int
+	seed                                uint64
+	asJSON                              bool
+	cpuProfile                          string
+	engine                              string
 }
 
 func (f *modelFlags) register(fs *pflag.FlagSet, batch, iters int) {
 	fs.StringVar(&f.model, "model", "resnet18", "network: "+strings.Join(models.Names(), ", "))
 	fs.IntVar(&f.batch, "batch", batch, "images per step")
-	fs.IntVar(&f.size, "size", 0, "image height and width (0: 28 for mnist-cnn, 64 for resnet18 training, 224 for resnet18 inference)")
+	fs.IntVar(&f.size, "size", 0, "image height and width (0: 28 for mnist-cnn, 224 for the ViTs, 64 for resnet training, 224 for resnet inference)")
+	fs.IntVar(&f.classes, "classes", 0, "outputs of the model's head (0: the model's, 1000 for the ResNets and ViTs)")
 	fs.IntVar(&f.iters, "iters", iters, "timed iterations")
 	fs.IntVar(&f.warmup, "warmup", 2, "untimed iterations first")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the weights, images and labels")
@@ -164,8 +170,8 @@ func (f *modelFlags) check(defSize int) error {
 			f.size = spec.Height
 		}
 	}
-	if f.batch < 1 || f.size < 1 || f.iters < 1 || f.warmup < 0 {
-		return fmt.Errorf("--batch, --size and --iters must be positive and --warmup not negative")
+	if f.batch < 1 || f.size < 1 || f.iters < 1 || f.warmup < 0 || f.classes < 0 {
+		return fmt.Errorf("--batch, --size and --iters must be positive and --warmup and --classes not negative")
 	}
 	if f.batch*f.size*f.size > 1<<28 {
 		return fmt.Errorf("batch %d of %d×%d images is too large", f.batch, f.size, f.size)
@@ -228,7 +234,7 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 			if err := tf.check(64); err != nil {
 				return err
 			}
-			m, err := newBenchModel(tf.model, tf.size, tf.seed)
+			m, err := newBenchModel(tf.model, tf.size, tf.classes, tf.seed)
 			if err != nil {
 				return err
 			}
@@ -247,7 +253,7 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 			}
 			rep := trainStepReport{
 				SecondsPerStep: best, ImagesPerSecond: float64(tf.batch) / best, MeanSecondsPerStep: mean, CPUSecondsPerStep: cpu,
-				Model: tf.model, Batch: tf.batch, Size: tf.size, Iters: tf.iters, Warmup: tf.warmup,
+				Model: tf.model, Batch: tf.batch, Size: tf.size, Classes: m.classes, Iters: tf.iters, Warmup: tf.warmup,
 				Threads: runtime.GOMAXPROCS(0),
 			}
 			if tf.asJSON {
@@ -277,7 +283,7 @@ mean_ms_per_batch the mean.`,
 			if err := inf.check(224); err != nil {
 				return err
 			}
-			m, err := newBenchModel(inf.model, inf.size, inf.seed)
+			m, err := newBenchModel(inf.model, inf.size, inf.classes, inf.seed)
 			if err != nil {
 				return err
 			}
@@ -319,7 +325,7 @@ mean_ms_per_batch the mean.`,
 			}
 			rep := inferReport{
 				MsPerBatch: best * 1e3, MeanMsPerBatch: mean * 1e3, CPUMsPerBatch: cpu * 1e3, ImagesPerSecond: float64(inf.batch) / best,
-				Model: inf.model, Batch: inf.batch, Size: inf.size, Iters: inf.iters, Warmup: inf.warmup,
+				Model: inf.model, Batch: inf.batch, Size: inf.size, Classes: m.classes, Iters: inf.iters, Warmup: inf.warmup,
 				Threads: runtime.GOMAXPROCS(0), Engine: engine,
 			}
 			if inf.asJSON {

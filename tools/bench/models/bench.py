@@ -58,7 +58,7 @@ class MNISTNet(nn.Module):
         return self.fc2(x)
 
 
-def build(name, size):
+def build(name, size, classes=1000):
     if name == "mnist-cnn":
         if size != 28:
             raise SystemExit("bench.py: model mnist-cnn takes 28x28 images")
@@ -77,7 +77,7 @@ def build(name, size):
             raise SystemExit(f"bench.py: model {name} takes 224x224 images")
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "timm"))
         import vit
-        return getattr(vit, vits[name])(), 3, 1000
+        return getattr(vit, vits[name])(num_classes=classes), 3, classes
     raise SystemExit(f"bench.py: unknown model {name!r} (have resnet18, resnet50, mobilenet_v2, mnist-cnn, deit-tiny, deit-small, vit-base)")
 
 
@@ -105,6 +105,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--classes", type=int, default=1000, help="head outputs (the ViTs only)")
     args = ap.parse_args()
     train = args.command == "train-step"
     batch = args.batch or (32 if train else 1)
@@ -113,7 +114,7 @@ def main():
                          else 64 if train else 224)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model, channels, classes = build(args.model, size)
+    model, channels, classes = build(args.model, size, args.classes)
     x = torch.rand(batch, channels, size, size)
     y = torch.randint(0, classes, (batch,))
     out = {"model": args.model, "batch": batch, "size": size, "iters": iters,
