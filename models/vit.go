@@ -381,3 +381,64 @@ func bicubicAATaps(in, out int) []aaTaps {
 	}
 	return taps
 }
+
+// ViTConfigFromState reads a ViT's shape from the tensor shapes of a timm
+// state dict: the patch size and width from patch_embed.proj.weight, the
+// depth from the blocks present, the MLP width from blocks.0.mlp.fc1.weight,
+// the classes from head.weight and the grid from pos_embed (taken as square,
+// as timm does). Heads cannot be read from shapes: heads zero means
+// width/64, timm's head width for DeiT and ViT. Build the model for another
+// grid by setting GridH and GridW; LoadWeights then resamples.
+func ViTConfigFromState(f *checkpoint.File, heads int) (ViTConfig, error) {
+	shape := func(name string, dims int) ([]int, error) {
+		e, ok := f.Tensors[name]
+		if !ok {
+			return nil, fmt.Errorf("not a timm ViT state dict: no %s", name)
+		}
+		if len(e.Shape) != dims {
+			return nil, fmt.Errorf("%s has shape %v, want %d dimensions", name, e.Shape, dims)
+		}
+		return e.Shape, nil
+	}
+	pw, err := shape("patch_embed.proj.weight", 4)
+	if err != nil {
+		return ViTConfig{}, err
+	}
+	if pw[2] != pw[3] {
+		return ViTConfig{}, fmt.Errorf("patch_embed.proj.weight %v: patches are not square", pw)
+	}
+	c := ViTConfig{Channels: pw[1], Patch: pw[2], Dim: pw[0], Heads: heads}
+	if c.Heads == 0 {
+		c.Heads = max(c.Dim/64, 1)
+	}
+	for {
+		if _, ok := f.Tensors[fmt.Sprintf("blocks.%d.norm1.weight", c.Depth)]; !ok {
+			break
+		}
+		c.Depth++
+	}
+	if c.Depth == 0 {
+		return ViTConfig{}, fmt.Errorf("not a timm ViT state dict: no blocks.0.norm1.weight")
+	}
+	fc1, err := shape("blocks.0.mlp.fc1.weight", 2)
+	if err != nil {
+		return ViTConfig{}, err
+	}
+	head, err := shape("head.weight", 2)
+	if err != nil {
+		return ViTConfig{}, err
+	}
+	pos, err := shape("pos_embed", 3)
+	if err != nil {
+		return ViTConfig{}, err
+	}
+	side := int(math.Sqrt(float64(pos[1] - 1)))
+	if side*side != pos[1]-1 || side < 1 {
+		return ViTConfig{}, fmt.Errorf("pos_embed %v: %d patch positions are not a square grid", pos, pos[1]-1)
+	}
+	c.MLP, c.Classes, c.GridH, c.GridW = fc1[0], head[0], side, side
+	if c.Dim%c.Heads != 0 {
+		return ViTConfig{}, fmt.Errorf("width %d does not split into %d heads", c.Dim, c.Heads)
+	}
+	return c, nil
+}

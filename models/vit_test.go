@@ -274,3 +274,45 @@ func TestViTBackward(t *testing.T) {
 		}
 	}
 }
+
+// TestViTConfigFromState reads the small timm state dict's shape and the
+// errors of state dicts that are not a ViT's.
+func TestViTConfigFromState(t *testing.T) {
+	f, err := checkpoint.ReadFile("testdata/vit_tiny.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ViTConfigFromState(f, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ViTConfig{Channels: 3, Patch: 16, Dim: 24, Depth: 2, Heads: 2, MLP: 96, Classes: 5, GridH: 2, GridW: 2}
+	if c != want {
+		t.Errorf("config %+v, want %+v", c, want)
+	}
+	if c, err := ViTConfigFromState(f, 0); err != nil || c.Heads != 1 {
+		t.Errorf("default heads of width 24: %d, %v; want 1", c.Heads, err)
+	}
+	for _, tc := range []struct {
+		name, drop, want string
+	}{
+		{"no patch embedding", "patch_embed.proj.weight", "no patch_embed.proj.weight"},
+		{"no blocks", "blocks.0.norm1.weight", "no blocks.0.norm1.weight"},
+		{"no head", "head.weight", "no head.weight"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &checkpoint.File{Tensors: map[string]checkpoint.Entry{}}
+			for k, e := range f.Tensors {
+				if k != tc.drop {
+					g.Tensors[k] = e
+				}
+			}
+			if _, err := ViTConfigFromState(g, 2); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+	if _, err := ViTConfigFromState(f, 5); err == nil {
+		t.Error("width 24 in 5 heads accepted")
+	}
+}
