@@ -29,6 +29,7 @@ import (
 //	Add, Sub, Mul, Div a, b         (NumPy broadcasting)
 //	MatMul             a, b         (2-D)
 //	BatchMatMul        a, b         (batched; one operand may be a shared matrix)
+//	Attention          q, k, v      scale float32 (softmax(scale·q·kᵀ)·v over the last two axes)
 //	ReLU, Sigmoid, Tanh, Exp, Log, Sqrt, Abs, Softplus, GELU   x
 //	LeakyReLU          x            slope float32
 //	Clamp              x            min, max float32 (±Inf for a one-sided clamp)

@@ -61,3 +61,34 @@ func mulInto(dst, a, b []float32) {
 		dst[i] = a[i] * b[i]
 	}
 }
+
+// DropPath is stochastic depth as timm's drop_path computes it: sample i of
+// x (its first axis) is kept, divided by the keep probability 1−p, when
+// keep[i] is true and zeroed otherwise. The caller draws keep (one flag per
+// sample, true with probability 1−p), so that a test or a reference run can
+// feed in the same masks; nn.DropPath draws them from a seeded generator.
+// With p zero it returns x itself.
+func DropPath(x *Var, p float32, keep []bool) *Var {
+	if p < 0 || p >= 1 {
+		panic(fmt.Sprintf("autograd: DropPath probability %v outside [0, 1)", p))
+	}
+	s := x.Shape()
+	if len(s) == 0 || len(keep) != s[0] {
+		panic(fmt.Sprintf("autograd: DropPath of %v with %d flags", s, len(keep)))
+	}
+	if p == 0 {
+		return x
+	}
+	mask := make([]float32, x.value.Len())
+	per := len(mask) / s[0]
+	scale := 1 / (1 - p)
+	for i, k := range keep {
+		if k {
+			row := mask[i*per : (i+1)*per]
+			for j := range row {
+				row[j] = scale
+			}
+		}
+	}
+	return Apply(&maskOp{x: x, mask: mask, p: p})
+}

@@ -226,6 +226,16 @@ var goldenOps = map[string]func(c *goldenCase, x []*Var) *Var{
 		c.got = map[string][]float32{"indices": intsToFloats(idx)}
 		return v
 	},
+	"attention": func(c *goldenCase, x []*Var) *Var {
+		out, _ := Attention(x[0], x[1], x[2], c.float("scale"))
+		return out
+	},
+	"drop_path": func(c *goldenCase, x []*Var) *Var { return DropPath(x[0], c.float("p"), c.bools("keep")) },
+	"patch_embed": func(c *goldenCase, x []*Var) *Var {
+		p := c.int("patch")
+		y := Conv2d(x[0], x[1], x[2], Conv2dOptions{Stride: []int{p, p}})
+		return Transpose(Flatten(y, 2, -1), 1, 2)
+	},
 	"resize_bilinear": func(c *goldenCase, x []*Var) *Var {
 		o := c.ints("out")
 		return ResizeBilinear(x[0], o[0], o[1], c.bool("align_corners"))

@@ -179,6 +179,7 @@ func TestGradients(t *testing.T) {
 	cases = append(cases, unaryCases()...)
 	cases = append(cases, layerCases()...)
 	cases = append(cases, moreCases()...)
+	cases = append(cases, attentionCases()...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { checkGrad(t, c) })
 	}

@@ -24,11 +24,21 @@ type Spec struct {
 	MinSize int
 	// Classes is the number of outputs.
 	Classes int
-	build   func(rng *tensor.RNG) (nn.Layer, error)
+	// build makes the model with a head of the given number of classes.
+	build func(rng *tensor.RNG, classes int) (nn.Layer, error)
 }
 
 // New builds the model with weights initialised from rng.
-func (s Spec) New(rng *tensor.RNG) (nn.Layer, error) { return s.build(rng) }
+func (s Spec) New(rng *tensor.RNG) (nn.Layer, error) { return s.build(rng, s.Classes) }
+
+// NewClasses builds the model with a head of classes outputs instead of
+// Classes; the MNIST CNN has 10 only.
+func (s Spec) NewClasses(rng *tensor.RNG, classes int) (nn.Layer, error) {
+	if classes < 1 {
+		return nil, fmt.Errorf("model %s with %d classes", s.Name, classes)
+	}
+	return s.build(rng, classes)
+}
 
 // CheckSize returns an error unless the model takes h×w images.
 func (s Spec) CheckSize(h, w int) error {
@@ -47,12 +57,27 @@ var registry = map[string]Spec{}
 func init() {
 	add := func(s Spec) { registry[s.Name] = s }
 	add(Spec{Name: "mnist-cnn", Channels: 1, Height: 28, Width: 28, FixedSize: true, MinSize: 28, Classes: 10,
-		build: func(rng *tensor.RNG) (nn.Layer, error) { return NewMNISTNet(rng), nil }})
+		build: func(rng *tensor.RNG, classes int) (nn.Layer, error) {
+			if classes != 10 {
+				return nil, fmt.Errorf("model mnist-cnn has 10 classes, not %d", classes)
+			}
+			return NewMNISTNet(rng), nil
+		}})
 	for depth := range resNetDepths {
 		add(Spec{Name: fmt.Sprintf("resnet%d", depth), Channels: 3, Height: 224, Width: 224,
 			// Five stride-2 stages leave one position from 32 pixels on.
 			MinSize: 32, Classes: 1000,
-			build: func(rng *tensor.RNG) (nn.Layer, error) { return NewResNet(rng, depth, 1000) }})
+			build: func(rng *tensor.RNG, classes int) (nn.Layer, error) { return NewResNet(rng, depth, classes) }})
+	}
+	for name, c := range vitPresets {
+		// The position embedding fixes the patch grid, and so the size;
+		// LoadWeights resamples it for other grids.
+		add(Spec{Name: name, Channels: 3, Height: c.GridH * c.Patch, Width: c.GridW * c.Patch, FixedSize: true,
+			MinSize: c.GridH * c.Patch, Classes: c.Classes,
+			build: func(rng *tensor.RNG, classes int) (nn.Layer, error) {
+				c.Classes = classes
+				return NewViT(rng, c)
+			}})
 	}
 }
 

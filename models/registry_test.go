@@ -9,7 +9,7 @@ import (
 )
 
 func TestRegistry(t *testing.T) {
-	want := map[string]int{"mnist-cnn": 1199882, "resnet18": 11689512, "resnet50": 25557032}
+	want := map[string]int{"mnist-cnn": 1199882, "resnet18": 11689512, "resnet50": 25557032, "deit-tiny": 5717416}
 	for name, params := range want {
 		m, err := New(name, tensor.NewRNG(1))
 		if err != nil {
@@ -19,10 +19,10 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("%s: %d parameters, want %d as torchvision", name, n, params)
 		}
 	}
-	if got := strings.Join(Names(), " "); got != "mnist-cnn resnet101 resnet152 resnet18 resnet34 resnet50" {
+	if got := strings.Join(Names(), " "); got != "deit-small deit-tiny mnist-cnn resnet101 resnet152 resnet18 resnet34 resnet50 vit-base" {
 		t.Errorf("names %s", got)
 	}
-	if _, err := New("resnet19", tensor.NewRNG(1)); err == nil || !strings.Contains(err.Error(), `unknown model "resnet19" (have mnist-cnn, `) {
+	if _, err := New("resnet19", tensor.NewRNG(1)); err == nil || !strings.Contains(err.Error(), `unknown model "resnet19" (have deit-small, deit-tiny, mnist-cnn, `) {
 		t.Errorf("error %v", err)
 	}
 	s, _ := Lookup("mnist-cnn")
@@ -32,5 +32,9 @@ func TestRegistry(t *testing.T) {
 	r, _ := Lookup("resnet18")
 	if r.CheckSize(64, 48) != nil || r.CheckSize(16, 64) == nil {
 		t.Error("ResNet-18 size limits wrong")
+	}
+	d, _ := Lookup("deit-tiny")
+	if d.Height != 224 || d.Width != 224 || d.CheckSize(224, 224) != nil || d.CheckSize(256, 128) == nil {
+		t.Error("DeiT-tiny takes 224×224 images only, its position embedding's grid")
 	}
 }

@@ -136,3 +136,34 @@ func (MaxPool2d) Members() Members { return Members{} }
 
 // Forward pools x.
 func (m MaxPool2d) Forward(x *autograd.Var) *autograd.Var { return autograd.MaxPool2d(x, m.Options) }
+
+// PatchEmbed cuts an image into non-overlapping Patch×Patch squares and
+// projects each to a vector, as timm's PatchEmbed: a convolution with
+// kernel and stride Patch (its parameters proj.weight and proj.bias), whose
+// N×Dim×GH×GW output is flattened to N×(GH·GW)×Dim, patches in row-major
+// order.
+type PatchEmbed struct {
+	Proj  *Conv2d
+	Patch int
+}
+
+// NewPatchEmbed returns a PatchEmbed of in channels to dim features, the
+// projection initialised as PyTorch's default convolution.
+func NewPatchEmbed(rng *tensor.RNG, in, dim, patch int) *PatchEmbed {
+	opt := autograd.Conv2dOptions{Stride: []int{patch, patch}}
+	return &PatchEmbed{Proj: NewConv2d(rng, in, dim, patch, opt, true), Patch: patch}
+}
+
+// Members implements Module.
+func (p *PatchEmbed) Members() Members {
+	return Members{Children: []Child{{Name: "proj", Module: p.Proj}}}
+}
+
+// Grid returns the patch grid of an h×w image: the rows and columns of
+// whole patches (a remainder is cut off, as a strided convolution does).
+func (p *PatchEmbed) Grid(h, w int) (gh, gw int) { return h / p.Patch, w / p.Patch }
+
+// Forward embeds x (N, In, H, W) as (N, GH·GW, Dim).
+func (p *PatchEmbed) Forward(x *autograd.Var) *autograd.Var {
+	return autograd.Transpose(autograd.Flatten(p.Proj.Forward(x), 2, -1), 1, 2)
+}

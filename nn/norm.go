@@ -130,3 +130,37 @@ func (d *Dropout) SetTraining(on bool) { d.Training = on }
 func (d *Dropout) Forward(x *autograd.Var) *autograd.Var {
 	return autograd.Dropout(x, d.P, d.Training, d.RNG)
 }
+
+// DropPath is stochastic depth (timm's DropPath): in training each sample of
+// the batch is zeroed with probability P and the others are divided by
+// 1−P; in evaluation it is the identity. The flags come from RNG, so a
+// seeded run repeats exactly.
+type DropPath struct {
+	P        float32
+	RNG      *tensor.RNG
+	Training bool
+}
+
+// NewDropPath returns a DropPath layer in training mode drawing from rng.
+func NewDropPath(p float32, rng *tensor.RNG) *DropPath {
+	return &DropPath{P: p, RNG: rng, Training: true}
+}
+
+// Members implements Module.
+func (d *DropPath) Members() Members { return Members{} }
+
+// SetTraining turns dropping on or off.
+func (d *DropPath) SetTraining(on bool) { d.Training = on }
+
+// Forward applies drop path to x, whose first axis is the batch.
+func (d *DropPath) Forward(x *autograd.Var) *autograd.Var {
+	if !d.Training || d.P == 0 {
+		return x
+	}
+	keep := make([]bool, x.Shape()[0])
+	r := d.RNG.Rand()
+	for i := range keep {
+		keep[i] = r.Float32() >= d.P
+	}
+	return autograd.DropPath(x, d.P, keep)
+}

@@ -35,6 +35,7 @@ type trainStepReport struct {
 	Model             string  `json:"model"`
 	Batch             int     `json:"batch"`
 	Size              int     `json:"size"`
+	Classes           int     `json:"classes"`
 	Iters             int     `json:"iters"`
 	Warmup            int     `json:"warmup"`
 	Threads           int     `json:"threads"`
@@ -51,6 +52,7 @@ type inferReport struct {
 	Model           string  `json:"model"`
 	Batch           int     `json:"batch"`
 	Size            int     `json:"size"`
+	Classes         int     `json:"classes"`
 	Iters           int     `json:"iters"`
 	Warmup          int     `json:"warmup"`
 	Threads         int     `json:"threads"`
@@ -73,7 +75,7 @@ type benchModel struct {
 
 // newBenchModel builds the named model of the registry for images of the
 // given size.
-func newBenchModel(name string, size int, seed uint64) (benchModel, error) {
+func newBenchModel(name string, size, classes int, seed uint64) (benchModel, error) {
 	spec, err := models.Lookup(name)
 	if err != nil {
 		return benchModel{}, err
@@ -81,11 +83,14 @@ func newBenchModel(name string, size int, seed uint64) (benchModel, error) {
 	if err := spec.CheckSize(size, size); err != nil {
 		return benchModel{}, err
 	}
-	m, err := spec.New(tensor.NewRNG(seed))
+	if classes == 0 {
+		classes = spec.Classes
+	}
+	m, err := spec.NewClasses(tensor.NewRNG(seed), classes)
 	if err != nil {
 		return benchModel{}, err
 	}
-	bm := benchModel{mod: m, forward: m.Forward, channels: spec.Channels, classes: spec.Classes}
+	bm := benchModel{mod: m, forward: m.Forward, channels: spec.Channels, classes: classes}
 	if mn, ok := m.(*models.MNISTNet); ok {
 		// A hand-written translation, until the executor's compiled path
 		// takes this network's export (see MNISTNet.Inference).
@@ -124,18 +129,19 @@ const (
 
 // modelFlags are the flags shared by train-step and infer.
 type modelFlags struct {
-	model                      string
-	batch, size, iters, warmup int
-	seed                       uint64
-	asJSON                     bool
-	cpuProfile                 string
-	engine                     string
+	model                               string
+	batch, size, iters, warmup, classes int
+	seed                                uint64
+	asJSON                              bool
+	cpuProfile                          string
+	engine                              string
 }
 
 func (f *modelFlags) register(fs *pflag.FlagSet, batch, iters int) {
 	fs.StringVar(&f.model, "model", "resnet18", "network: "+strings.Join(models.Names(), ", "))
 	intFlag(fs, &f.batch, "batch", batch, 1, maxBenchBatch, "images per step")
-	intFlag(fs, &f.size, "size", 0, 0, maxBenchSize, "image height and width (0: 28 for mnist-cnn, 64 for resnet18 training, 224 for resnet18 inference)")
+	intFlag(fs, &f.size, "size", 0, 0, maxBenchSize, "image height and width (0: 28 for mnist-cnn, 224 for the ViTs, 64 for resnet training, 224 for resnet inference)")
+	intFlag(fs, &f.classes, "classes", 0, 0, 1<<20, "outputs of the model's head (0: the model's, 1000 for the ResNets and ViTs)")
 	intFlag(fs, &f.iters, "iters", iters, 1, noLimit, "timed iterations")
 	intFlag(fs, &f.warmup, "warmup", 2, 0, noLimit, "untimed iterations first")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the weights, images and labels")
@@ -164,8 +170,10 @@ func (f *modelFlags) profile() (stop func() error, err error) {
 func (f *modelFlags) check(defSize int) error {
 	if f.size == 0 {
 		f.size = defSize
-		if f.model == "mnist-cnn" {
-			f.size = 28
+		// Models of one input size (the MNIST CNN, the ViTs' position
+		// embedding) run at it.
+		if spec, err := models.Lookup(f.model); err == nil && spec.FixedSize {
+			f.size = spec.Height
 		}
 	}
 	// The flags bound each factor, so the product cannot overflow.
@@ -218,7 +226,7 @@ func timeLoop(warmup, iters int, f *modelFlags, fn func()) (best, mean, cpu floa
 func newBenchTrainStepCmd() *cobra.Command {
 	var tf modelFlags
 	cmd := &cobra.Command{
-		Use:   "train-step --model resnet18|mnist-cnn --batch B --size S",
+		Use:   "train-step --model resnet18|mnist-cnn|deit-tiny --batch B --size S",
 		Short: "Time one training step (forward, loss, backward, SGD update)",
 		Long: `Times full training steps of a network on one seeded batch of random images
 and labels: zero the gradients, forward, cross-entropy, backward, and an SGD
@@ -230,7 +238,7 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 			if err := tf.check(64); err != nil {
 				return err
 			}
-			m, err := newBenchModel(tf.model, tf.size, tf.seed)
+			m, err := newBenchModel(tf.model, tf.size, tf.classes, tf.seed)
 			if err != nil {
 				return err
 			}
@@ -249,7 +257,7 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 			}
 			rep := trainStepReport{
 				SecondsPerStep: best, ImagesPerSecond: float64(tf.batch) / best, MeanSecondsPerStep: mean, CPUSecondsPerStep: cpu,
-				Model: tf.model, Batch: tf.batch, Size: tf.size, Iters: tf.iters, Warmup: tf.warmup,
+				Model: tf.model, Batch: tf.batch, Size: tf.size, Classes: m.classes, Iters: tf.iters, Warmup: tf.warmup,
 				Threads: runtime.GOMAXPROCS(0),
 			}
 			if tf.asJSON {
@@ -279,22 +287,33 @@ mean_ms_per_batch the mean.`,
 			if err := inf.check(224); err != nil {
 				return err
 			}
-			m, err := newBenchModel(inf.model, inf.size, inf.seed)
+			m, err := newBenchModel(inf.model, inf.size, inf.classes, inf.seed)
 			if err != nil {
 				return err
 			}
 			x, _ := inf.inputs(m)
 			nn.Train(m.mod, false)
 			engine := inf.engine
+			var run func(*tensor.Tensor) error
+			if engine == "auto" {
+				// The compiled path where the executor compiles the
+				// model's export (convolutional networks), else the
+				// autograd forward (the ViTs).
+				engine = "autograd"
+				if r, err := m.compile(inf.size, inf.size); err == nil {
+					run, engine = r, "compiled"
+				}
+			}
 			var pass func()
 			switch engine {
 			case "autograd":
 				in := autograd.Const(x)
 				pass = func() { nn.NoGrad(m.mod, func() { m.forward(in) }) }
 			case "compiled":
-				run, err := m.compile(inf.size, inf.size)
-				if err != nil {
-					return err
+				if run == nil {
+					if run, err = m.compile(inf.size, inf.size); err != nil {
+						return err
+					}
 				}
 				pass = func() {
 					if err := run(x); err != nil {
@@ -302,7 +321,7 @@ mean_ms_per_batch the mean.`,
 					}
 				}
 			default:
-				return fmt.Errorf("unknown --engine %q (have compiled, autograd)", engine)
+				return fmt.Errorf("unknown --engine %q (have auto, compiled, autograd)", engine)
 			}
 			best, mean, cpu, err := timeLoop(inf.warmup, inf.iters, &inf, pass)
 			if err != nil {
@@ -310,7 +329,7 @@ mean_ms_per_batch the mean.`,
 			}
 			rep := inferReport{
 				MsPerBatch: best * 1e3, MeanMsPerBatch: mean * 1e3, CPUMsPerBatch: cpu * 1e3, ImagesPerSecond: float64(inf.batch) / best,
-				Model: inf.model, Batch: inf.batch, Size: inf.size, Iters: inf.iters, Warmup: inf.warmup,
+				Model: inf.model, Batch: inf.batch, Size: inf.size, Classes: m.classes, Iters: inf.iters, Warmup: inf.warmup,
 				Threads: runtime.GOMAXPROCS(0), Engine: engine,
 			}
 			if inf.asJSON {
@@ -322,6 +341,6 @@ mean_ms_per_batch the mean.`,
 		},
 	}
 	inf.register(cmd.Flags(), 1, 20)
-	cmd.Flags().StringVar(&inf.engine, "engine", "compiled", "compiled (folded batch norm, fused NHWC convolutions) or autograd")
+	cmd.Flags().StringVar(&inf.engine, "engine", "auto", "compiled (folded batch norm, fused NHWC convolutions), autograd, or auto: compiled where the model compiles")
 	return cmd
 }

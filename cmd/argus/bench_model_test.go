@@ -28,6 +28,10 @@ func TestBenchModel(t *testing.T) {
 			[]string{"ms_per_batch"}},
 		{[]string{"bench", "infer", "--model", "resnet50", "--size", "32", "--iters", "1", "--warmup", "0", "--json"},
 			[]string{"ms_per_batch"}},
+		{[]string{"bench", "infer", "--model", "deit-tiny", "--iters", "1", "--warmup", "0", "--json"},
+			[]string{"ms_per_batch", "size:224"}},
+		{[]string{"bench", "train-step", "--model", "deit-tiny", "--batch", "1", "--classes", "200", "--iters", "1", "--warmup", "0", "--json"},
+			[]string{"seconds_per_step", "size:224", "classes:200"}},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(tc.args, &out, &errb); code != 0 {
@@ -53,6 +57,8 @@ func TestBenchModel(t *testing.T) {
 func TestBenchModelBadInput(t *testing.T) {
 	for _, args := range [][]string{
 		{"bench", "train-step", "--model", "vgg"},
+		{"bench", "train-step", "--model", "mnist-cnn", "--classes", "200"},
+		{"bench", "train-step", "--classes", "-1"},
 		{"bench", "train-step", "--model", "mnist-cnn", "--size", "32"},
 		{"bench", "train-step", "--batch", "0"},
 		{"bench", "train-step", "--model", "resnet18", "--size", "16"},

@@ -169,7 +169,7 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 		return nil, err
 	}
 	if weights != nil {
-		if err := checkpoint.LoadModel(weights, m); err != nil {
+		if err := models.LoadWeights(weights, m); err != nil {
 			return nil, fmt.Errorf("load %s: %w", source, err)
 		}
 	}

@@ -219,6 +219,8 @@ func (e *emitter) translate() (*value, error) {
 		return e.add("Mul", nil, out, b, s.v, e.t.scalar(0.5)), nil
 	case "MatMul", "BatchMatMul":
 		return e.matMul()
+	case "Attention":
+		return e.attention()
 	case "Flatten":
 		return e.flatten()
 	case "Reshape":
@@ -397,6 +399,43 @@ func (e *emitter) matMul() (*value, error) {
 		}
 	}
 	return e.add("MatMul", nil, out, batched, e.arg(0), e.arg(1)), nil
+}
+
+// attention translates fused scaled dot-product attention into its steps:
+// MatMul(q, kᵀ), Mul by the scale, Softmax over the last axis, MatMul by v.
+// The batch is kept when all three operands carry it on axis 0 beside at
+// least two matrix axes.
+func (e *emitter) attention() (*value, error) {
+	q, k := e.ins[0].Shape(), e.ins[1].Shape()
+	n := len(q)
+	batched := false
+	for i := range e.args {
+		if e.args[i].batched {
+			batched = true
+		}
+	}
+	if batched {
+		for i := range e.args {
+			if !e.args[i].batched || n < 3 {
+				if err := e.fixed(fmt.Sprintf("operand %d of attention of shape %v mixes its batch axis", i, e.ins[i].Shape())); err != nil {
+					return nil, err
+				}
+				batched = false
+			}
+		}
+	}
+	perm := make([]int, n)
+	for i := range perm {
+		perm[i] = i
+	}
+	perm[n-2], perm[n-1] = n-1, n-2
+	kt := append(append([]int{}, k[:n-2]...), k[n-1], k[n-2])
+	scores := append(append([]int{}, q[:n-1]...), k[n-2])
+	t := e.add("Transpose", map[string]*xgraph.Attr{"perm": intsAttr(perm)}, kt, batched, e.arg(1))
+	s := e.add("MatMul", nil, scores, batched, e.arg(0), t.v)
+	s = e.add("Mul", nil, scores, batched, s.v, e.t.scalar(e.float("scale")))
+	s = e.add("Softmax", map[string]*xgraph.Attr{"axis": intAttr(n - 1)}, scores, batched, s.v)
+	return e.add("MatMul", nil, e.out.Shape(), batched, s.v, e.arg(2)), nil
 }
 
 // flatten translates Flatten(start, end): ONNX's Flatten where it agrees

@@ -266,6 +266,10 @@ func TestOps(t *testing.T) {
 			y = autograd.Add(autograd.Log(autograd.AddScalar(autograd.Sqrt(autograd.Pow(y, 2)), 1)), autograd.GELU(y))
 			return autograd.ReLU(y)
 		}},
+		{"attention", []int{2, 5, 4}, nil, func(x *autograd.Var) *autograd.Var {
+			out, _ := autograd.Attention(x, autograd.Tanh(x), autograd.Scale(x, 2), 0.7)
+			return out
+		}},
 		{"linear", []int{12}, []nn.Parameter{lw, lb}, func(x *autograd.Var) *autograd.Var {
 			return autograd.LogSoftmax(autograd.Linear(x, lw.Var, lb.Var), -1)
 		}},

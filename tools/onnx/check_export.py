@@ -7,8 +7,9 @@ For each file:
   2. onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True),
      and the inferred output shape against the declared one;
   3. with --argus BIN: the model named in the graph (mnist-cnn, resnet18,
-     ...) is built in PyTorch (torchvision's ResNets; the network of
-     pytorch/examples' MNIST), its state dict is loaded from the ONNX
+     deit-tiny, ...) is built in PyTorch (torchvision's ResNets; the network
+     of pytorch/examples' MNIST; timm's VisionTransformer from
+     tools/timm/vit.py for deit-tiny, deit-small and vit-base), its state dict is loaded from the ONNX
      initialisers by name (so the names must be torchvision's), or with
      --weights W.safetensors from that file (the one given to `argus
      export --init`, so that the whole way from PyTorch's weights to
@@ -19,6 +20,7 @@ For each file:
 Usage (Debian python3-onnx, python3-torch, python3-torchvision):
     argus export --model resnet18 --out /tmp/resnet18.onnx
     argus export --model mnist-cnn --out /tmp/mnist.onnx
+    argus export --model deit-tiny --out /tmp/deit-tiny.onnx
     /usr/bin/python3 tools/onnx/check_export.py --argus ./argus /tmp/resnet18.onnx /tmp/mnist.onnx
     /usr/bin/python3 tools/onnx/torchvision_weights.py --model resnet18 --out /tmp/tv18.safetensors
     argus export --model resnet18 --init /tmp/tv18.safetensors --out /tmp/tv18.onnx
@@ -68,6 +70,11 @@ def torch_model(name):
                 x = self.dropout2(x)
                 return self.fc2(x)
         return Net()
+    vits = {"deit-tiny": "deit_tiny", "deit-small": "deit_small", "vit-base": "vit_base"}
+    if name in vits:  # timm's VisionTransformer, tools/timm/vit.py
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "timm"))
+        import vit
+        return getattr(vit, vits[name])()
     raise SystemExit(f"no PyTorch model for {name!r}")
 
 

@@ -7,6 +7,8 @@ Run from the repository root with Debian's python3-torch 1.13:
     python3 tools/bench/models/bench.py train-step --model mnist-cnn --batch 64
     python3 tools/bench/models/bench.py infer --model resnet18 --batch 1 --size 224
     python3 tools/bench/models/bench.py infer --model mobilenet_v2 --batch 1 --size 224
+    python3 tools/bench/models/bench.py infer --model deit-tiny --batch 1 --size 224
+    python3 tools/bench/models/bench.py train-step --model deit-tiny --batch 16 --size 224
 
 It builds the same network (torchvision's ResNet-18 with 1000 classes, or
 the pytorch/examples MNIST CNN), one seeded batch of random images in [0, 1)
@@ -23,6 +25,8 @@ and cpu_ms_per_batch likewise for infer.
 
 import argparse
 import json
+import os
+import sys
 import time
 
 import torch
@@ -54,7 +58,7 @@ class MNISTNet(nn.Module):
         return self.fc2(x)
 
 
-def build(name, size):
+def build(name, size, classes=1000):
     if name == "mnist-cnn":
         if size != 28:
             raise SystemExit("bench.py: model mnist-cnn takes 28x28 images")
@@ -65,7 +69,16 @@ def build(name, size):
         return torchvision.models.resnet50(num_classes=1000), 3, 1000
     if name == "mobilenet_v2":
         return torchvision.models.mobilenet_v2(num_classes=1000), 3, 1000
-    raise SystemExit(f"bench.py: unknown model {name!r} (have resnet18, resnet50, mobilenet_v2, mnist-cnn)")
+    vits = {"deit-tiny": "deit_tiny", "deit-small": "deit_small", "vit-base": "vit_base"}
+    if name in vits:
+        # timm's VisionTransformer (tools/timm/vit.py, timm 0.9.16's code),
+        # at the 224×224 of its position embedding.
+        if size != 224:
+            raise SystemExit(f"bench.py: model {name} takes 224x224 images")
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "timm"))
+        import vit
+        return getattr(vit, vits[name])(num_classes=classes), 3, classes
+    raise SystemExit(f"bench.py: unknown model {name!r} (have resnet18, resnet50, mobilenet_v2, mnist-cnn, deit-tiny, deit-small, vit-base)")
 
 
 def time_loop(warmup, iters, fn):
@@ -92,14 +105,16 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--classes", type=int, default=1000, help="head outputs (the ViTs only)")
     args = ap.parse_args()
     train = args.command == "train-step"
     batch = args.batch or (32 if train else 1)
     iters = args.iters or (10 if train else 20)
-    size = args.size or (28 if args.model == "mnist-cnn" else 64 if train else 224)
+    size = args.size or (28 if args.model == "mnist-cnn" else 224 if args.model in ("deit-tiny", "deit-small", "vit-base")
+                         else 64 if train else 224)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model, channels, classes = build(args.model, size)
+    model, channels, classes = build(args.model, size, args.classes)
     x = torch.rand(batch, channels, size, size)
     y = torch.randint(0, classes, (batch,))
     out = {"model": args.model, "batch": batch, "size": size, "iters": iters,

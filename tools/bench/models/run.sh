@@ -8,7 +8,8 @@
 # Workloads: ResNet-18 training step (batch 32, 64×64), MNIST CNN training
 # step (batch 64, 28×28), ResNet-18 inference (batch 1, 224×224) on the
 # compiled network (infer.Net) and on the autograd graph, ResNet-50
-# inference on the compiled network. Each
+# inference on the compiled network, DeiT-tiny training step (batch 16,
+# 224×224) and inference (batch 1, on the autograd graph). Each
 # workload alternates `argus bench ...` and tools/bench/models/bench.py
 # ROUNDS times (default 3), so that other load on the machine hits both
 # alike, and keeps each tool's fastest step over all rounds and its best
@@ -71,5 +72,7 @@ workload "ResNet-18 train step, batch 32, 64×64" train-step 5 --model resnet18 
 workload "MNIST CNN train step, batch 64, 28×28" train-step 10 --model mnist-cnn --batch 64
 workload "ResNet-18 inference, batch 1, 224×224" infer 10 --model resnet18 --batch 1 --size 224
 workload "ResNet-50 inference, batch 1, 224×224" infer 10 --model resnet50 --batch 1 --size 224
+workload "DeiT-tiny train step, batch 16, 224×224" train-step 3 --model deit-tiny --batch 16 --size 224
+workload "DeiT-tiny inference, batch 1, 224×224" infer 10 --model deit-tiny --batch 1 --size 224
 extra="--engine autograd"
 workload "ResNet-18 inference, batch 1, 224×224, autograd engine" infer 10 --model resnet18 --batch 1 --size 224

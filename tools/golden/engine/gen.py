@@ -262,9 +262,26 @@ def resize():
             {"out": o, "align_corners": ac})
 
 
+def attention():
+    """Scaled dot-product attention fused into one op, and DropPath and the
+    ViT's patch embedding (a strided convolution, flattened)."""
+    for name, qs, ks, scale in [("sdpa", (2, 3, 4, 8), (2, 3, 5, 8), 8 ** -0.5), ("sdpa-square", (1, 2, 6, 4), (1, 2, 6, 4), 0.5),
+                                ("sdpa-3d", (3, 1, 5), (3, 7, 5), 1.0)]:
+        add("attention", name, lambda q, k, v: torch.softmax(scale * q @ k.transpose(-2, -1), -1) @ v,
+            [randn(*qs), randn(*ks), randn(*ks)], {"scale": scale})
+    keep = [True, False, True, True]
+    for p in [0.25, 0.5]:
+        mask = torch.tensor(keep, dtype=torch.float32).reshape(4, 1, 1) / (1 - p)
+        add("drop_path", f"drop_path-{p}", lambda x: x * mask, [randn(4, 3, 2)], {"p": p, "keep": keep})
+    for name, xs, ws in [("patch16", (1, 3, 32, 16), (4, 3, 16, 16)), ("patch4", (1, 2, 8, 4), (5, 2, 4, 4))]:
+        pt = ws[2]
+        add("patch_embed", name, lambda x, w, b: F.conv2d(x, w, b, stride=pt).flatten(2).transpose(1, 2),
+            [randn(*xs), 0.1 * randn(*ws), randn(ws[0])], {"patch": pt})
+
+
 def main():
     torch.set_num_threads(1)
-    for f in [binary, unary, linear, conv, pool, norms, softmax, losses, shapes, reductions, resize]:
+    for f in [binary, unary, linear, conv, pool, norms, softmax, losses, shapes, reductions, resize, attention]:
         f()
     os.makedirs(OUT, exist_ok=True)
     for op, cs in sorted(cases.items()):
