@@ -42,8 +42,9 @@ Search space, at create: repeat --param NAME=KIND:SPEC, or give --space FILE
                                are earlier categorical parameters)
 
 Storage URLs: sqlite:PATH, sqlite:///ABS/PATH, postgres://user:pass@host/db.
-Only create makes a new SQLite database (and says so); the other commands
-refuse a path where none exists, so that a typo is not an empty study.`
+Only create --create makes a new SQLite database (and says so); without
+--create, and in the other commands, a path where none exists is refused,
+so that a typo is not an empty study.`
 
 // hpoOptions holds the flags of the hpo subcommands; one run uses one
 // subcommand, so they share it.
@@ -51,6 +52,7 @@ type hpoOptions struct {
 	study, storage string
 	json           bool
 	// create
+	createDB  bool
 	params    []string
 	spaceFile string
 	direction string
@@ -93,6 +95,7 @@ func newHPOCmd() *cobra.Command {
 	create.Flags().Uint64Var(&f.seed, "seed", 0, "sampler seed")
 	intFlag(create.Flags(), &f.startup, "startup", 0, 0, 100000, "random/space-filling trials before the model (0: sampler default)")
 	create.Flags().StringVar(&f.pruner, "pruner", "none", "pruner: none, median or asha")
+	create.Flags().BoolVar(&f.createDB, "create", false, "make the SQLite database if it does not exist (without it, a missing file is taken for a typo)")
 
 	run := &cobra.Command{
 		Use:   "run --study S --storage URL --trials N -- CMD [ARGS...]",
@@ -219,6 +222,9 @@ func (f *hpoOptions) create(cmd *cobra.Command, _ []string) error {
 	newDB := ""
 	st, err := storage.OpenExisting(ctx, f.storage)
 	if errors.Is(err, storage.ErrNoDatabase) {
+		if !f.createDB {
+			return fmt.Errorf("%w; add --create to make a new database there", err)
+		}
 		newDB = storage.FilePath(f.storage)
 		st, err = storage.Open(ctx, f.storage)
 	}

@@ -24,7 +24,7 @@ func TestHPOCommands(t *testing.T) {
 	dir := t.TempDir()
 	db := "sqlite:" + filepath.Join(dir, "s.db")
 	st := []string{"--study", "q", "--storage", db}
-	if code, _, e := runHPO(t, append(st, "create", "--param", "x=float:0:1", "--param", "k=int:1:9:2",
+	if code, _, e := runHPO(t, append(st, "create", "--create", "--param", "x=float:0:1", "--param", "k=int:1:9:2",
 		"--param", "opt=cat:sgd,adam", "--param", "m=float:0:0.99@opt=sgd", "--sampler", "tpe", "--seed", "3")...); code != 0 {
 		t.Fatalf("create: %s", e)
 	}
@@ -103,7 +103,7 @@ func TestHPOCommands(t *testing.T) {
 func TestHPOBadInput(t *testing.T) {
 	dir := t.TempDir()
 	db := "sqlite:" + filepath.Join(dir, "b.db")
-	if code, _, e := runHPO(t, "create", "--study", "b", "--storage", db, "--param", "x=float:0:1"); code != 0 {
+	if code, _, e := runHPO(t, "create", "--create", "--study", "b", "--storage", db, "--param", "x=float:0:1"); code != 0 {
 		t.Fatal(e)
 	}
 	tests := []struct {
@@ -114,10 +114,10 @@ func TestHPOBadInput(t *testing.T) {
 		{"unknown scheme", []string{"show", "--study", "b", "--storage", "mysql://u@h/db"}, `unknown scheme "mysql"`},
 		{"no scheme", []string{"show", "--study", "b", "--storage", "b.db"}, "no scheme"},
 		{"missing study", []string{"show", "--study", "nope", "--storage", db}, "study nope: not found"},
-		{"duplicate study", []string{"create", "--study", "b", "--storage", db, "--param", "x=float:0:1"}, "already exists"},
-		{"bad param", []string{"create", "--study", "c", "--storage", db, "--param", "x=float:1:0"}, "low 1 above high 0"},
-		{"bad sampler", []string{"create", "--study", "c", "--storage", db, "--param", "x=float:0:1", "--sampler", "cmaes"}, "unknown sampler"},
-		{"no space", []string{"create", "--study", "c", "--storage", db}, "no search space"},
+		{"duplicate study", []string{"create", "--create", "--study", "b", "--storage", db, "--param", "x=float:0:1"}, "already exists"},
+		{"bad param", []string{"create", "--create", "--study", "c", "--storage", db, "--param", "x=float:1:0"}, "low 1 above high 0"},
+		{"bad sampler", []string{"create", "--create", "--study", "c", "--storage", db, "--param", "x=float:0:1", "--sampler", "cmaes"}, "unknown sampler"},
+		{"no space", []string{"create", "--create", "--study", "c", "--storage", db}, "no search space"},
 		{"out of space", []string{"enqueue", "--study", "b", "--storage", db, "--set", "x=2"}, "outside the search space"},
 		{"unknown param", []string{"enqueue", "--study", "b", "--storage", db, "--set", "y=0.5"}, "not in the search space"},
 		{"no command", []string{"run", "--study", "b", "--storage", db, "--trials", "3"}, "no command"},
@@ -125,8 +125,8 @@ func TestHPOBadInput(t *testing.T) {
 		{"negative timeout", []string{"run", "--study", "b", "--storage", db, "--trials", "1", "--timeout", "-1s", "--", "true"}, `"--timeout" flag: must be 0s to`},
 		{"zero heartbeat", []string{"run", "--study", "b", "--storage", db, "--trials", "1", "--heartbeat", "0s", "--", "true"}, `"--heartbeat" flag: must be 10ms to`},
 		{"stale before heartbeat", []string{"run", "--study", "b", "--storage", db, "--trials", "1", "--heartbeat", "2s", "--stale-after", "1s", "--", "true"}, "--stale-after 1s must exceed --heartbeat 2s"},
-		{"negative startup", []string{"create", "--study", "c", "--storage", db, "--param", "x=float:0:1", "--startup", "-1"}, `"--startup" flag: must be 0 to`},
-		{"empty range", []string{"create", "--study", "c", "--storage", db, "--param", "x=float:0:0"}, "empty range [0, 0]"},
+		{"negative startup", []string{"create", "--create", "--study", "c", "--storage", db, "--param", "x=float:0:1", "--startup", "-1"}, `"--startup" flag: must be 0 to`},
+		{"empty range", []string{"create", "--create", "--study", "c", "--storage", db, "--param", "x=float:0:0"}, "empty range [0, 0]"},
 		{"bench seeds", []string{"bench", "--seeds", "0"}, `"--seeds" flag: must be 1 to 100`},
 		{"bench trials", []string{"bench", "--trials", "1e9"}, `"--trials" flag: must be 1 to 1000`},
 		{"bench fractional trials", []string{"bench", "--trials", "2.5"}, `"--trials" flag: not an integer`},
@@ -140,9 +140,9 @@ func TestHPOBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"bad direction", []string{"create", "--study", "c", "--storage", fresh, "--param", "x=float:0:1", "--direction", "sideways"}, `direction "sideways" (want minimize or maximize)`},
-		{"bad pruner", []string{"create", "--study", "c", "--storage", fresh, "--param", "x=float:0:1", "--pruner", "nah"}, `unknown pruner "nah"`},
-		{"bad sampler, new database", []string{"create", "--study", "c", "--storage", fresh, "--param", "x=float:0:1", "--sampler", "cmaes"}, "unknown sampler"},
+		{"bad direction", []string{"create", "--create", "--study", "c", "--storage", fresh, "--param", "x=float:0:1", "--direction", "sideways"}, `direction "sideways" (want minimize or maximize)`},
+		{"bad pruner", []string{"create", "--create", "--study", "c", "--storage", fresh, "--param", "x=float:0:1", "--pruner", "nah"}, `unknown pruner "nah"`},
+		{"bad sampler, new database", []string{"create", "--create", "--study", "c", "--storage", fresh, "--param", "x=float:0:1", "--sampler", "cmaes"}, "unknown sampler"},
 	}...)
 	// A mistyped database path is refused by every command but create,
 	// and no empty database is left in its place.
@@ -167,7 +167,7 @@ func TestHPOBadInput(t *testing.T) {
 		t.Error("a storage file was created for a bad URL")
 	}
 	pngDB := filepath.Join(dir, "history.png")
-	if code, _, e := runHPO(t, "create", "--study", "b", "--storage", "sqlite:"+pngDB, "--param", "x=float:0:1"); code != 0 {
+	if code, _, e := runHPO(t, "create", "--create", "--study", "b", "--storage", "sqlite:"+pngDB, "--param", "x=float:0:1"); code != 0 {
 		t.Fatal(e)
 	}
 	if code, _, e := runHPO(t, "plot", "--study", "b", "--storage", "sqlite:"+pngDB, "--out", dir); code == 0 || !strings.Contains(e, "plot "+pngDB+" is also the --storage database") {
@@ -181,7 +181,7 @@ func TestHPOBadInput(t *testing.T) {
 	}
 	space := filepath.Join(dir, "space.json")
 	os.WriteFile(space, []byte(`{"params": [{"name": "lr", "kind": "float"}]}`), 0o644)
-	if code, _, e := runHPO(t, "create", "--study", "c", "--storage", db, "--space", space); code == 0 || !strings.Contains(e, space+`: search space: parameter "lr" (float) needs "low" and "high"`) {
+	if code, _, e := runHPO(t, "create", "--create", "--study", "c", "--storage", db, "--space", space); code == 0 || !strings.Contains(e, space+`: search space: parameter "lr" (float) needs "low" and "high"`) {
 		t.Errorf("space without bounds: %d %q", code, e)
 	}
 }
@@ -189,13 +189,18 @@ func TestHPOBadInput(t *testing.T) {
 // TestHPOCreateNewDatabase: create makes a missing database and says so.
 func TestHPOCreateNewDatabase(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "new.db")
-	code, out, e := runHPO(t, "create", "--study", "a", "--storage", "sqlite:"+path, "--param", "x=float:0:1")
+	code, out, e := runHPO(t, "create", "--create", "--study", "a", "--storage", "sqlite:"+path, "--param", "x=float:0:1")
 	if code != 0 || !strings.Contains(out, "in the new database "+path) {
 		t.Fatalf("create: %d %q %q", code, out, e)
 	}
 	code, out, e = runHPO(t, "create", "--study", "b", "--storage", "sqlite:"+path, "--param", "x=float:0:1")
 	if code != 0 || strings.Contains(out, "new database") {
 		t.Errorf("second study: %d %q %q", code, out, e)
+	}
+	typo := filepath.Join(filepath.Dir(path), "nwe.db")
+	code, _, e = runHPO(t, "create", "--study", "c", "--storage", "sqlite:"+typo, "--param", "x=float:0:1")
+	if _, err := os.Stat(typo); code == 0 || err == nil || !strings.Contains(e, typo) || !strings.Contains(e, "--create") {
+		t.Errorf("create without --create on a missing database: exit %d, stderr %q, file made: %v", code, e, err == nil)
 	}
 }
 
@@ -206,7 +211,7 @@ func TestHPOConcurrentWrites(t *testing.T) {
 	dir := t.TempDir()
 	db := "sqlite:" + filepath.Join(dir, "c.db")
 	st := []string{"--study", "c", "--storage", db}
-	if code, _, e := runHPO(t, append(st, "create", "--param", "x=float:0:1", "--sampler", "random")...); code != 0 {
+	if code, _, e := runHPO(t, append(st, "create", "--create", "--param", "x=float:0:1", "--sampler", "random")...); code != 0 {
 		t.Fatal(e)
 	}
 	if code, _, e := runHPO(t, append(st, "run", "--trials", "3", "--", "sh", "-c", `echo "{\"objective\": $ARGUS_PARAM_X}"`)...); code != 0 {
@@ -257,7 +262,7 @@ func TestHPOSpaceFile(t *testing.T) {
 		{"name": "m", "kind": "float", "low": 0, "high": 0.99, "if": {"parent": "opt", "values": ["sgd"]}},
 		{"name": "lr", "kind": "float", "low": 1e-5, "high": 0.1, "log": true}]}`), 0o644)
 	db := "sqlite:" + filepath.Join(dir, "f.db")
-	code, out, e := runHPO(t, "create", "--study", "f", "--storage", db, "--space", space, "--direction", "maximize", "--sampler", "gp", "--json")
+	code, out, e := runHPO(t, "create", "--create", "--study", "f", "--storage", db, "--space", space, "--direction", "maximize", "--sampler", "gp", "--json")
 	if code != 0 {
 		t.Fatal(e)
 	}
@@ -269,7 +274,7 @@ func TestHPOSpaceFile(t *testing.T) {
 		t.Fatalf("create --json: %s", out)
 	}
 	os.WriteFile(space, []byte(`{"params": [{"name": "m", "kind": "float", "low": 0, "high": 1, "if": {"parent": "opt", "values": ["sgd"]}}]}`), 0o644)
-	if code, _, e := runHPO(t, "create", "--study", "g", "--storage", db, "--space", space); code == 0 || !strings.Contains(e, "not an earlier parameter") {
+	if code, _, e := runHPO(t, "create", "--create", "--study", "g", "--storage", db, "--space", space); code == 0 || !strings.Contains(e, "not an earlier parameter") {
 		t.Errorf("bad space file: %d %q", code, e)
 	}
 }
@@ -301,7 +306,7 @@ func TestHPORunSignal(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			db := "sqlite:" + filepath.Join(dir, "s.db")
-			if code, _, e := runHPO(t, "create", "--study", "s", "--storage", db, "--param", "x=float:0:1"); code != 0 {
+			if code, _, e := runHPO(t, "create", "--create", "--study", "s", "--storage", db, "--param", "x=float:0:1"); code != 0 {
 				t.Fatal(e)
 			}
 			pidFile := filepath.Join(dir, "pid")
