@@ -226,6 +226,10 @@ var goldenOps = map[string]func(c *goldenCase, x []*Var) *Var{
 		c.got = map[string][]float32{"indices": intsToFloats(idx)}
 		return v
 	},
+	"resize_nearest": func(c *goldenCase, x []*Var) *Var {
+		o := c.ints("out")
+		return ResizeNearest(x[0], o[0], o[1])
+	},
 	"roi_align": func(c *goldenCase, x []*Var) *Var {
 		o := c.ints("out")
 		return RoIAlign(x[0], c.konst("boxes"), c.ints("batch"), RoIAlignOptions{OutputSize: [2]int{o[0], o[1]},

@@ -308,9 +308,14 @@ def multiscale_roi_align():
             {"batch": batch, "out": out, "sampling": sr, "canonical": canonical}, consts={"boxes": b})
 
 
+def resize_nearest():
+    for xs, o in [((1, 2, 3, 4), [6, 8]), ((1, 1, 5, 7), [3, 4]), ((2, 1, 3, 3), [7, 5]), ((1, 1, 4, 4), [4, 4])]:
+        add("resize_nearest", f"nearest{list(xs)}{o}", lambda x: F.interpolate(x, size=o, mode="nearest"), [randn(*xs)], {"out": o})
+
+
 def main():
     torch.set_num_threads(1)
-    for f in [binary, unary, linear, conv, pool, norms, softmax, losses, shapes, reductions, resize, roi_align, multiscale_roi_align]:
+    for f in [binary, unary, linear, conv, pool, norms, softmax, losses, shapes, reductions, resize, roi_align, multiscale_roi_align, resize_nearest]:
         f()
     os.makedirs(OUT, exist_ok=True)
     for op, cs in sorted(cases.items()):
