@@ -261,49 +261,99 @@ func (o *roiAlignOp) plane(k, c int) (off, w int) {
 	return ((g.image * s[1]) + c) * s[2] * s[3], s[3]
 }
 
-// Forward runs over channels in parallel: a channel's bins read that
-// channel's planes only, so the result does not depend on the workers.
+// roiSample is one bilinear sample of a bin: the offsets of its four
+// pixels in a plane and their weights, torchvision's PreCalc. A sample
+// outside the map has zero weights.
+type roiSample struct {
+	p1, p2, p3, p4 int32
+	w1, w2, w3, w4 float32
+}
+
+// samples fills the bilinear samples of box k, bin after bin, from its
+// axes' taps, and returns them.
+func (o *roiAlignOp) samples(k int, buf []roiSample) []roiSample {
+	g := &o.geom[k]
+	w := o.xs[g.level].Shape()[3]
+	oh, ow := o.opt.OutputSize[0], o.opt.OutputSize[1]
+	buf = buf[:0]
+	for ph := range oh {
+		yts := o.ytaps[g.yt+ph*g.gh : g.yt+(ph+1)*g.gh]
+		for pw := range ow {
+			xts := o.xtaps[g.xt+pw*g.gw : g.xt+(pw+1)*g.gw]
+			for _, ty := range yts {
+				for _, tx := range xts {
+					if ty.lo < 0 || tx.lo < 0 {
+						buf = append(buf, roiSample{})
+						continue
+					}
+					r0, r1 := ty.lo*int32(w), ty.hi*int32(w)
+					buf = append(buf, roiSample{
+						p1: r0 + tx.lo, p2: r0 + tx.hi, p3: r1 + tx.lo, p4: r1 + tx.hi,
+						w1: ty.wLo * tx.wLo, w2: ty.wLo * tx.wHi, w3: ty.wHi * tx.wLo, w4: ty.wHi * tx.wHi,
+					})
+				}
+			}
+		}
+	}
+	return buf
+}
+
+// Forward runs over boxes in parallel, as torchvision's loop over boxes
+// does serially: each box's samples are computed once and read for every
+// channel, and each box writes its own rows of the output, so the result
+// does not depend on the workers.
 func (o *roiAlignOp) Forward() *tensor.Tensor {
 	c := o.xs[0].Shape()[1]
 	oh, ow := o.opt.OutputSize[0], o.opt.OutputSize[1]
+	bins := oh * ow
 	out := tensor.Zeros(len(o.geom), c, oh, ow)
 	od := out.Data()
-	par.For(c, 1, func(ch int) {
-		for k := range o.geom {
-			g := &o.geom[k]
-			off, w := o.plane(k, ch)
-			src := o.xs[g.level].value.Data()[off:]
-			dst := od[(k*c+ch)*oh*ow : (k*c+ch+1)*oh*ow]
-			for ph := range oh {
-				yts := o.ytaps[g.yt+ph*g.gh : g.yt+(ph+1)*g.gh]
-				for pw := range ow {
-					xts := o.xtaps[g.xt+pw*g.gw : g.xt+(pw+1)*g.gw]
-					var sum float32
-					for _, ty := range yts {
-						if ty.lo < 0 {
-							continue
-						}
-						r0, r1 := src[int(ty.lo)*w:], src[int(ty.hi)*w:]
-						for _, tx := range xts {
-							if tx.lo < 0 {
-								continue
-							}
-							sum += ty.wLo*tx.wLo*r0[tx.lo] + ty.wLo*tx.wHi*r0[tx.hi] +
-								ty.wHi*tx.wLo*r1[tx.lo] + ty.wHi*tx.wHi*r1[tx.hi]
-						}
-					}
-					dst[ph*ow+pw] = sum / g.count
+	par.For(len(o.geom), 1, func(k int) {
+		g := &o.geom[k]
+		s := o.xs[g.level].Shape()
+		hw := s[2] * s[3]
+		smp := o.samples(k, make([]roiSample, 0, bins*g.gh*g.gw))
+		per := g.gh * g.gw
+		data := o.xs[g.level].value.Data()
+		plane := func(ch int) []float32 { return data[(g.image*c+ch)*hw : (g.image*c+ch+1)*hw] }
+		row := func(ch int) []float32 { return od[(k*c+ch)*bins : (k*c+ch+1)*bins] }
+		ch := 0
+		// Four channels at a time read each sample's offsets and weights
+		// once; every channel's sum is still formed in torchvision's order.
+		for ; ch+4 <= c; ch += 4 {
+			s0, s1, s2, s3 := plane(ch), plane(ch+1), plane(ch+2), plane(ch+3)
+			d0, d1, d2, d3 := row(ch), row(ch+1), row(ch+2), row(ch+3)
+			for b := range bins {
+				var a0, a1, a2, a3 float32
+				for _, p := range smp[b*per : (b+1)*per] {
+					a0 += p.w1*s0[p.p1] + p.w2*s0[p.p2] + p.w3*s0[p.p3] + p.w4*s0[p.p4]
+					a1 += p.w1*s1[p.p1] + p.w2*s1[p.p2] + p.w3*s1[p.p3] + p.w4*s1[p.p4]
+					a2 += p.w1*s2[p.p1] + p.w2*s2[p.p2] + p.w3*s2[p.p3] + p.w4*s2[p.p4]
+					a3 += p.w1*s3[p.p1] + p.w2*s3[p.p2] + p.w3*s3[p.p3] + p.w4*s3[p.p4]
 				}
+				d0[b], d1[b], d2[b], d3[b] = a0/g.count, a1/g.count, a2/g.count, a3/g.count
+			}
+		}
+		for ; ch < c; ch++ {
+			src, dst := plane(ch), row(ch)
+			for b := range dst {
+				var sum float32
+				for _, p := range smp[b*per : (b+1)*per] {
+					sum += p.w1*src[p.p1] + p.w2*src[p.p2] + p.w3*src[p.p3] + p.w4*src[p.p4]
+				}
+				dst[b] = sum / g.count
 			}
 		}
 	})
 	return out
 }
 
-// Backward scatters each bin's gradient over its samples' pixels. Like
-// Forward it runs over channels in parallel, and within a channel visits
-// boxes, bins and samples in torchvision's order, so every pixel's
-// gradient is summed in the same order whatever the number of workers.
+// Backward scatters each bin's gradient over its samples' pixels. It runs
+// over channels in parallel, and within a channel visits boxes, bins and
+// samples in torchvision's order, so every pixel's gradient is summed in
+// one order whatever the number of workers. A bin's gradient is divided by
+// its sample count once, before the weights multiply it, where torchvision
+// divides each weighted term: the results agree to rounding.
 func (o *roiAlignOp) Backward(gOut *tensor.Tensor) []*tensor.Tensor {
 	c := o.xs[0].Shape()[1]
 	oh, ow := o.opt.OutputSize[0], o.opt.OutputSize[1]
@@ -327,20 +377,21 @@ func (o *roiAlignOp) Backward(gOut *tensor.Tensor) []*tensor.Tensor {
 				yts := o.ytaps[g.yt+ph*g.gh : g.yt+(ph+1)*g.gh]
 				for pw := range ow {
 					xts := o.xtaps[g.xt+pw*g.gw : g.xt+(pw+1)*g.gw]
-					v := src[ph*ow+pw]
+					v := src[ph*ow+pw] / g.count
 					for _, ty := range yts {
 						if ty.lo < 0 {
 							continue
 						}
 						r0, r1 := dst[int(ty.lo)*w:], dst[int(ty.hi)*w:]
+						v0, v1 := v*ty.wLo, v*ty.wHi
 						for _, tx := range xts {
 							if tx.lo < 0 {
 								continue
 							}
-							r0[tx.lo] += v * (ty.wLo * tx.wLo) / g.count
-							r0[tx.hi] += v * (ty.wLo * tx.wHi) / g.count
-							r1[tx.lo] += v * (ty.wHi * tx.wLo) / g.count
-							r1[tx.hi] += v * (ty.wHi * tx.wHi) / g.count
+							r0[tx.lo] += v0 * tx.wLo
+							r0[tx.hi] += v0 * tx.wHi
+							r1[tx.lo] += v1 * tx.wLo
+							r1[tx.hi] += v1 * tx.wHi
 						}
 					}
 				}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"argus/internal/cputime"
 	"argus/tensor"
 )
 
@@ -157,5 +158,33 @@ func TestRoIAlignDegenerate(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkRoIAlign times forward and backward of 200 boxes over P2 of two
+// 256×256 images (256 channels, 7×7 bins, 2×2 samples, aligned), the
+// first workload of tools/bench/detection/roialign.
+func BenchmarkRoIAlign(b *testing.B) {
+	boxes := testBoxes(3, 200, 256, 256, 8, 200)
+	batch := make([]int, 200)
+	for i := range batch {
+		batch[i] = i / 100
+	}
+	x := Param(randn(500, 2, 256, 64, 64))
+	opt := RoIAlignOptions{OutputSize: [2]int{7, 7}, SpatialScale: 0.25, SamplingRatio: 2, Aligned: true}
+	g := randn(501, 200, 256, 7, 7)
+	for _, pass := range []string{"forward", "backward"} {
+		b.Run(pass, func(b *testing.B) {
+			y := RoIAlign(x, boxes, batch, opt)
+			start := cputime.Now()
+			for b.Loop() {
+				if pass == "forward" {
+					y = RoIAlign(x, boxes, batch, opt)
+				} else {
+					y.Backward(WithGrad(g), RetainGraph())
+				}
+			}
+			cputime.Report(b, start)
+		})
 	}
 }
