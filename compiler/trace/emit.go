@@ -13,12 +13,13 @@ import (
 
 // emitter translates one described op into ONNX nodes.
 type emitter struct {
-	t        *tracer
-	desc     autograd.Description
-	args     []*value // the operands' values, nil for absent ones
-	ins      []*autograd.Var
-	out      *autograd.Var
-	isOutput bool
+	t    *tracer
+	desc autograd.Description
+	args []*value // the operands' values, nil for absent ones
+	ins  []*autograd.Var
+	out  *autograd.Var
+	// outputName is the graph output's name when the op computes one.
+	outputName string
 	// base is the name of the op's nodes: the module of its weight where
 	// it has one ("layer1.0.conv1"), else the ONNX operator.
 	base string
@@ -121,9 +122,9 @@ func (e *emitter) emit() (*value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.isOutput {
+	if e.outputName != "" {
 		delete(e.t.names, res.v.Name)
-		res.v.Name = e.t.opt.OutputName
+		res.v.Name = e.outputName
 	}
 	return res, nil
 }
@@ -171,7 +172,7 @@ func (e *emitter) translate() (*value, error) {
 		return e.add("ConvTranspose", attrs, out, e.batched(), inputs...), nil
 	case "LayerNorm", "GroupNorm":
 		return e.norm()
-	case "ResizeBilinear":
+	case "ResizeBilinear", "ResizeNearest":
 		return e.resize()
 	case "Linear":
 		return e.linear()
@@ -606,13 +607,26 @@ func (e *emitter) norm() (*value, error) {
 
 // resize translates bilinear resizing to ONNX's linear Resize to the
 // given sizes: "align_corners", or "half_pixel", whose clamping at the
-// borders is PyTorch's. The sizes include the batch and channels, taken
-// from the input's shape when the batch is dynamic.
+// borders is PyTorch's; and nearest resizing to the nearest Resize with
+// "asymmetric" coordinates and "floor", PyTorch's nearest mode. The sizes
+// include the batch and channels, taken from the input's shape when the
+// batch is dynamic.
 func (e *emitter) resize() (*value, error) {
 	size, out := e.ints("size"), e.out.Shape()
 	mode := "half_pixel"
 	if e.flag("align_corners") {
 		mode = "align_corners"
+	}
+	attrs := map[string]*xgraph.Attr{
+		"mode":                           {Kind: xgraph.AttrString, S: "linear"},
+		"coordinate_transformation_mode": {Kind: xgraph.AttrString, S: mode},
+	}
+	if e.desc.Kind == "ResizeNearest" {
+		attrs = map[string]*xgraph.Attr{
+			"mode":                           {Kind: xgraph.AttrString, S: "nearest"},
+			"coordinate_transformation_mode": {Kind: xgraph.AttrString, S: "asymmetric"},
+			"nearest_mode":                   {Kind: xgraph.AttrString, S: "floor"},
+		}
 	}
 	t := e.t
 	var sizes *xgraph.Value
@@ -628,10 +642,6 @@ func (e *emitter) resize() (*value, error) {
 			Inputs: []*xgraph.Value{nc, t.intConstant("size", []int64{int64(size[0]), int64(size[1])})}})
 	} else {
 		sizes = t.intConstant("sizes", []int64{int64(out[0]), int64(out[1]), int64(size[0]), int64(size[1])})
-	}
-	attrs := map[string]*xgraph.Attr{
-		"mode":                           {Kind: xgraph.AttrString, S: "linear"},
-		"coordinate_transformation_mode": {Kind: xgraph.AttrString, S: mode},
 	}
 	return e.add("Resize", attrs, out, e.batched(), e.arg(0), nil, nil, sizes), nil
 }

@@ -307,6 +307,10 @@ func TestOps(t *testing.T) {
 		{"batched matmul", []int{3, 4}, []nn.Parameter{mw}, func(x *autograd.Var) *autograd.Var {
 			return autograd.BatchMatMul(x, autograd.Transpose(mw.Var, 0, 1))
 		}},
+		{"nearest", image, nil, func(x *autograd.Var) *autograd.Var {
+			up := autograd.ResizeNearest(autograd.ResizeNearest(x, 5, 11), 16, 16)
+			return autograd.Add(up, autograd.ResizeNearest(x, 16, 16))
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -325,6 +329,47 @@ func TestOps(t *testing.T) {
 			got, _ = run(t, g, x3, true)
 			compare(t, "batch 3", got, forward(m, x3))
 		})
+	}
+}
+
+// TestOutputs traces a model of two outputs, one computed from the
+// other, and checks both from the executor.
+func TestOutputs(t *testing.T) {
+	rng := tensor.NewRNG(4)
+	w := nn.Parameter{Name: "conv.weight", Var: autograd.Param(rng.Normal(0, 0.5, 4, 3, 3, 3))}
+	m := layer{params: []nn.Parameter{w}}
+	two := func(x *autograd.Var) []*autograd.Var {
+		a := autograd.ReLU(autograd.Conv2d(x, w.Var, nil, autograd.Conv2dOptions{Padding: []int{1, 1}}))
+		b := autograd.MaxPool2d(a, autograd.MaxPool2dOptions{Kernel: [2]int{2, 2}})
+		return []*autograd.Var{a, b}
+	}
+	x := rng.Uniform(-1, 1, 2, 3, 6, 6)
+	res, err := trace.Outputs(m, x, two, []string{"fine", "coarse"}, trace.Options{DynamicBatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(res.Graph.Outputs); n != 2 || res.Graph.Outputs[0].Name != "fine" || res.Graph.Outputs[1].Name != "coarse" {
+		t.Fatalf("graph outputs %v", res.Graph.Outputs)
+	}
+	e, err := executor.New(res.Graph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x3 := rng.Uniform(-1, 1, 3, 3, 6, 6)
+	out, err := e.Run(map[string]*xgraph.Tensor{"input": xgraph.FromDense(x3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []*autograd.Var
+	nn.NoGrad(m, func() { want = two(autograd.Const(x3)) })
+	for i, name := range []string{"fine", "coarse"} {
+		compare(t, name, out[i].Dense(), want[i].Value())
+	}
+	if _, err := trace.Outputs(m, x, two, []string{"a", "a"}, trace.Options{}); err == nil {
+		t.Error("two outputs of one name traced")
+	}
+	if _, err := trace.Outputs(m, x, two, []string{"a"}, trace.Options{}); err == nil {
+		t.Error("two outputs under one name traced")
 	}
 }
 
