@@ -22,7 +22,9 @@ import (
 	"argus/tensor"
 )
 
-// Opset is the ONNX operator set of traced graphs.
+// Opset is the ONNX operator set of traced graphs; a graph holding a
+// RoiAlign, whose coordinate_transformation_mode came with set 16, is of
+// set 16.
 const Opset = 13
 
 // Options configures Model.
@@ -155,6 +157,7 @@ func Outputs(m nn.Module, x *tensor.Tensor, forward func(*autograd.Var) []*autog
 		res.Outputs = append(res.Outputs, out.Value())
 	}
 	res.Graph.Nodes = t.nodes
+	res.Graph.Opset = max(Opset, t.opset)
 	res.Output = res.Outputs[0]
 	if err := res.Graph.Validate(); err != nil {
 		return nil, fmt.Errorf("trace: %w", err)
@@ -217,6 +220,9 @@ type tracer struct {
 	counter map[string]int
 	// outputs names the Vars that are the graph's outputs.
 	outputs map[*autograd.Var]string
+	// opset is the operator set that an emitted operator needs beyond
+	// Opset (0: none).
+	opset int
 }
 
 // shape returns s as a graph shape: the batch axis −1 when it is dynamic.

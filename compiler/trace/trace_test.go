@@ -373,6 +373,54 @@ func TestOutputs(t *testing.T) {
 	}
 }
 
+// TestRoIAlign exports RoIAlign on one map (aligned=False, adaptive
+// sampling) and on a two-level pyramid whose levels reorder the boxes
+// (aligned), writes them as ONNX and checks the executor's output.
+func TestRoIAlign(t *testing.T) {
+	rng := tensor.NewRNG(6)
+	w := nn.Parameter{Name: "conv.weight", Var: autograd.Param(rng.Normal(0, 0.5, 4, 3, 3, 3))}
+	boxes := tensor.FromSlice([]float32{
+		2, 3, 30, 28, // large: the coarse level
+		1, 1, 6, 7,
+		-3, 20, 9, 40, // over the border
+		10, 10, 12, 11,
+	}, 4, 4)
+	batch := []int{1, 0, 0, 1}
+	cases := []struct {
+		name  string
+		opset int
+		f     func(x *autograd.Var) *autograd.Var
+	}{
+		{"single", 16, func(x *autograd.Var) *autograd.Var {
+			y := autograd.Conv2d(x, w.Var, nil, autograd.Conv2dOptions{Stride: []int{2, 2}, Padding: []int{1, 1}})
+			return autograd.RoIAlign(y, boxes, batch, autograd.RoIAlignOptions{OutputSize: [2]int{3, 2}, SpatialScale: 0.5})
+		}},
+		{"pyramid", 16, func(x *autograd.Var) *autograd.Var {
+			p2 := autograd.Conv2d(x, w.Var, nil, autograd.Conv2dOptions{Stride: []int{2, 2}, Padding: []int{1, 1}})
+			p3 := autograd.MaxPool2d(p2, autograd.MaxPool2dOptions{Kernel: [2]int{2, 2}})
+			return autograd.MultiLevelRoIAlign([]*autograd.Var{p2, p3}, boxes, batch, autograd.PoolerOptions{
+				RoIAlignOptions: autograd.RoIAlignOptions{OutputSize: [2]int{2, 2}, SamplingRatio: 2, Aligned: true},
+				MinLevel:        1, CanonicalLevel: 2, CanonicalSize: 12, Eps: 1e-6})
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := layer{params: []nn.Parameter{w}, f: c.f}
+			x := rng.Uniform(-1, 1, 2, 3, 32, 32)
+			if _, err := trace.Model(m, x, trace.Options{DynamicBatch: true}); err == nil || !strings.Contains(err.Error(), "fixed batch") {
+				t.Errorf("dynamic batch: error %v, want one asking for a fixed batch", err)
+			}
+			g, res := exported(t, m, x, trace.Options{})
+			if g.Opset != c.opset {
+				t.Errorf("operator set %d, want %d", g.Opset, c.opset)
+			}
+			compare(t, "trace", res.Output, forward(m, x))
+			got, _ := run(t, g, x, true)
+			compare(t, "executor", got, res.Output)
+		})
+	}
+}
+
 // opaque is an op that does not describe itself.
 type opaque struct{ x *autograd.Var }
 
