@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"argus/internal/par"
 	"argus/tensor"
@@ -180,7 +181,9 @@ type roiAlignOp struct {
 }
 
 func newRoIAlignOp(xs []*Var, scales []float32, levels []int, boxes *tensor.Tensor, batch []int, opt RoIAlignOptions) *roiAlignOp {
-	o := &roiAlignOp{xs: xs, scales: scales, boxes: boxes, batch: batch, levels: levels, opt: opt,
+	// The boxes and indices are copied: the caller may reuse them, and
+	// Describe reports them.
+	o := &roiAlignOp{xs: xs, scales: scales, boxes: boxes.Clone(), batch: slices.Clone(batch), levels: levels, opt: opt,
 		geom: make([]roiGeom, len(batch))}
 	oh, ow := opt.OutputSize[0], opt.OutputSize[1]
 	var offset float32
