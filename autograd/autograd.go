@@ -16,7 +16,8 @@
 //     Sigmoid, Tanh, Softplus;
 //   - products and layers: MatMul, BatchMatMul, Linear, Conv2d,
 //     ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d,
-//     LayerNorm, GroupNorm, Dropout, Embedding, ResizeBilinear;
+//     LayerNorm, GroupNorm, Dropout, Embedding, ResizeBilinear, ResizeNearest, RoIAlign
+//     and its FPN pooler MultiLevelRoIAlign;
 //   - shapes: Reshape, Flatten, Permute, Transpose, Slice, Split, Concat,
 //     Stack, IndexSelect, Gather, Where, MaskedFill;
 //   - reductions: Sum, Mean, SumAxes, MeanAxes, Max, TopK, Softmax,

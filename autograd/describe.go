@@ -12,8 +12,8 @@ import (
 // types. The op's operands are its Operands, in order, nil where an
 // optional operand is absent.
 //
-// Attribute values are int, float32, bool or []int. The kinds, their
-// operands and attributes:
+// Attribute values are int, float32, bool, []int or []float32. The kinds,
+// their operands and attributes:
 //
 //	Conv2d             x, w, b      stride, dilation []int (2 each), pads []int (4: begin, end), groups int
 //	ConvTranspose2d    x, w, b      stride, output_padding, dilation []int, pads []int (4), groups int
@@ -23,6 +23,11 @@ import (
 //	LayerNorm          x, w, b      axes int (the trailing axes normalised), eps float32
 //	GroupNorm          x, w, b      groups int, eps float32
 //	ResizeBilinear     x            size []int (height, width), align_corners bool
+//	ResizeNearest      x            size []int (height, width)
+//	RoIAlign           x...         output []int (height, width), sampling_ratio int (≤ 0:
+//	                                adaptive), aligned bool, spatial_scales []float32 (one
+//	                                per feature map), levels []int (each box's feature map),
+//	                                batch []int (each box's image); Tensors rois (K×4 xyxy)
 //	MaxPool2d          x            kernel, stride, padding, dilation []int, ceil_mode bool
 //	AvgPool2d          x            kernel, stride, padding []int, ceil_mode, exclude_pad bool
 //	AdaptiveAvgPool2d  x            output []int (height, width)
@@ -211,4 +216,25 @@ func (o *groupNormOp) Describe() Description {
 // Describe implements Describer.
 func (o *resizeOp) Describe() Description {
 	return Description{Kind: "ResizeBilinear", Attrs: map[string]any{"size": []int{len(o.ys), len(o.xs)}, "align_corners": o.align}}
+}
+
+// Describe implements Describer.
+func (o *nearestOp) Describe() Description {
+	return Description{Kind: "ResizeNearest", Attrs: map[string]any{"size": []int{len(o.ys), len(o.xs)}}}
+}
+
+// Describe implements Describer. Operand l is the feature map of level l.
+func (o *roiAlignOp) Describe() Description {
+	return Description{
+		Kind: "RoIAlign",
+		Attrs: map[string]any{
+			"output":         []int{o.opt.OutputSize[0], o.opt.OutputSize[1]},
+			"sampling_ratio": o.opt.SamplingRatio,
+			"aligned":        o.opt.Aligned,
+			"spatial_scales": slices.Clone(o.scales),
+			"levels":         slices.Clone(o.levels),
+			"batch":          slices.Clone(o.batch),
+		},
+		Tensors: map[string]*tensor.Tensor{"rois": o.boxes},
+	}
 }

@@ -236,6 +236,21 @@ var goldenOps = map[string]func(c *goldenCase, x []*Var) *Var{
 		y := Conv2d(x[0], x[1], x[2], Conv2dOptions{Stride: []int{p, p}})
 		return Transpose(Flatten(y, 2, -1), 1, 2)
 	},
+	"resize_nearest": func(c *goldenCase, x []*Var) *Var {
+		o := c.ints("out")
+		return ResizeNearest(x[0], o[0], o[1])
+	},
+	"roi_align": func(c *goldenCase, x []*Var) *Var {
+		o := c.ints("out")
+		return RoIAlign(x[0], c.konst("boxes"), c.ints("batch"), RoIAlignOptions{OutputSize: [2]int{o[0], o[1]},
+			SpatialScale: c.float("scale"), SamplingRatio: c.int("sampling"), Aligned: c.bool("aligned")})
+	},
+	"multiscale_roi_align": func(c *goldenCase, x []*Var) *Var {
+		o := c.ints("out")
+		return MultiLevelRoIAlign(x, c.konst("boxes"), c.ints("batch"), PoolerOptions{
+			RoIAlignOptions: RoIAlignOptions{OutputSize: [2]int{o[0], o[1]}, SamplingRatio: c.int("sampling")},
+			MinLevel:        2, CanonicalLevel: 4, CanonicalSize: c.float("canonical"), Eps: 1e-6})
+	},
 	"resize_bilinear": func(c *goldenCase, x []*Var) *Var {
 		o := c.ints("out")
 		return ResizeBilinear(x[0], o[0], o[1], c.bool("align_corners"))

@@ -40,6 +40,8 @@ func moreCases() []gradCase {
 		one("ResizeBilinear", randn(96, 1, 2, 3, 4), func(x *Var) *Var { return ResizeBilinear(x, 5, 7, false) }),
 		one("ResizeBilinear/down", randn(97, 1, 1, 6, 5), func(x *Var) *Var { return ResizeBilinear(x, 4, 2, false) }),
 		one("ResizeBilinear/align", randn(98, 2, 1, 3, 3), func(x *Var) *Var { return ResizeBilinear(x, 5, 4, true) }),
+		one("ResizeNearest", randn(120, 1, 2, 3, 4), func(x *Var) *Var { return ResizeNearest(x, 6, 8) }),
+		one("ResizeNearest/odd", randn(121, 2, 1, 5, 3), func(x *Var) *Var { return ResizeNearest(x, 3, 7) }),
 		two("L1Loss", randn(99, 3, 4), awayFrom(100, nil, 0, 3, 4), func(a, b *Var) *Var { return L1Loss(a, b, ReduceMean) }),
 		two("MSELoss", randn(101, 3, 4), randn(102, 3, 4), func(a, b *Var) *Var { return MSELoss(a, b, ReduceSum) }),
 		two("SmoothL1Loss", randn(103, 3, 4), randn(104, 3, 4), func(a, b *Var) *Var { return SmoothL1Loss(a, b, 0.5, ReduceNone) }),

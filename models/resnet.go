@@ -77,6 +77,8 @@ var resNetDepths = map[int]struct {
 // NewResNet returns a ResNet of the given depth (18, 34, 50, 101 or 152)
 // with numClasses outputs, initialised as torchvision does: Kaiming-normal
 // (fan-out, ReLU) convolutions, unit batch-norm scales, default Linear.
+// With numClasses 0 it has no classifier (FC is nil): the body of a
+// backbone, whose state dict is torchvision's IntermediateLayerGetter's.
 func NewResNet(rng *tensor.RNG, depth, numClasses int) (*ResNet, error) {
 	cfg, ok := resNetDepths[depth]
 	if !ok {
@@ -122,7 +124,9 @@ func NewResNet(rng *tensor.RNG, depth, numClasses int) (*ResNet, error) {
 		}
 		r.Layers[s] = seq
 	}
-	r.FC = nn.NewLinear(rng, 512*expansion, numClasses, true)
+	if numClasses > 0 {
+		r.FC = nn.NewLinear(rng, 512*expansion, numClasses, true)
+	}
 	return r, nil
 }
 
@@ -132,20 +136,51 @@ func (r *ResNet) Members() nn.Members {
 	for i, l := range r.Layers {
 		m.Children = append(m.Children, nn.Child{Name: "layer" + strconv.Itoa(i+1), Module: l})
 	}
-	m.Children = append(m.Children, nn.Child{Name: "fc", Module: r.FC})
+	if r.FC != nil {
+		m.Children = append(m.Children, nn.Child{Name: "fc", Module: r.FC})
+	}
 	return m
+}
+
+// StageChannels returns the channels of C2–C5, the outputs of layer1 to
+// layer4: 64 to 512 for the basic blocks, 256 to 2048 for bottlenecks.
+func (r *ResNet) StageChannels() []int {
+	var cs []int
+	for _, l := range r.Layers {
+		b := l.Layers[len(l.Layers)-1].(*Block)
+		last := b.Conv2
+		if b.Conv3 != nil {
+			last = b.Conv3
+		}
+		cs = append(cs, last.Weight.Shape()[0])
+	}
+	return cs
+}
+
+// Stages maps images (N, 3, H, W) to C2–C5, the outputs of layer1 to
+// layer4, of strides 4, 8, 16 and 32.
+func (r *ResNet) Stages(x *autograd.Var) [4]*autograd.Var {
+	x = autograd.ReLU(r.BN1.Forward(r.Conv1.Forward(x)))
+	x = autograd.MaxPool2d(x, autograd.MaxPool2dOptions{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
+	var cs [4]*autograd.Var
+	for i, l := range r.Layers {
+		x = l.Forward(x)
+		cs[i] = x
+	}
+	return cs
 }
 
 // Features maps images (N, 3, H, W) to pooled features (N, 512·expansion).
 func (r *ResNet) Features(x *autograd.Var) *autograd.Var {
-	x = autograd.ReLU(r.BN1.Forward(r.Conv1.Forward(x)))
-	x = autograd.MaxPool2d(x, autograd.MaxPool2dOptions{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
-	for _, l := range r.Layers {
-		x = l.Forward(x)
-	}
-	x = autograd.AdaptiveAvgPool2d(x, 1, 1)
+	x = autograd.AdaptiveAvgPool2d(r.Stages(x)[3], 1, 1)
 	return autograd.Flatten(x, 1, -1)
 }
 
-// Forward maps images to class logits.
-func (r *ResNet) Forward(x *autograd.Var) *autograd.Var { return r.FC.Forward(r.Features(x)) }
+// Forward maps images to class logits. It panics on a ResNet without a
+// classifier.
+func (r *ResNet) Forward(x *autograd.Var) *autograd.Var {
+	if r.FC == nil {
+		panic("models: Forward of a ResNet without a classifier; use Stages or Features")
+	}
+	return r.FC.Forward(r.Features(x))
+}

@@ -13,12 +13,13 @@ import (
 
 // emitter translates one described op into ONNX nodes.
 type emitter struct {
-	t        *tracer
-	desc     autograd.Description
-	args     []*value // the operands' values, nil for absent ones
-	ins      []*autograd.Var
-	out      *autograd.Var
-	isOutput bool
+	t    *tracer
+	desc autograd.Description
+	args []*value // the operands' values, nil for absent ones
+	ins  []*autograd.Var
+	out  *autograd.Var
+	// outputName is the graph output's name when the op computes one.
+	outputName string
 	// base is the name of the op's nodes: the module of its weight where
 	// it has one ("layer1.0.conv1"), else the ONNX operator.
 	base string
@@ -121,9 +122,9 @@ func (e *emitter) emit() (*value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.isOutput {
+	if e.outputName != "" {
 		delete(e.t.names, res.v.Name)
-		res.v.Name = e.t.opt.OutputName
+		res.v.Name = e.outputName
 	}
 	return res, nil
 }
@@ -171,8 +172,10 @@ func (e *emitter) translate() (*value, error) {
 		return e.add("ConvTranspose", attrs, out, e.batched(), inputs...), nil
 	case "LayerNorm", "GroupNorm":
 		return e.norm()
-	case "ResizeBilinear":
+	case "ResizeBilinear", "ResizeNearest":
 		return e.resize()
+	case "RoIAlign":
+		return e.roiAlign()
 	case "Linear":
 		return e.linear()
 	case "BatchNorm2d":
@@ -645,13 +648,26 @@ func (e *emitter) norm() (*value, error) {
 
 // resize translates bilinear resizing to ONNX's linear Resize to the
 // given sizes: "align_corners", or "half_pixel", whose clamping at the
-// borders is PyTorch's. The sizes include the batch and channels, taken
-// from the input's shape when the batch is dynamic.
+// borders is PyTorch's; and nearest resizing to the nearest Resize with
+// "asymmetric" coordinates and "floor", PyTorch's nearest mode. The sizes
+// include the batch and channels, taken from the input's shape when the
+// batch is dynamic.
 func (e *emitter) resize() (*value, error) {
 	size, out := e.ints("size"), e.out.Shape()
 	mode := "half_pixel"
 	if e.flag("align_corners") {
 		mode = "align_corners"
+	}
+	attrs := map[string]*xgraph.Attr{
+		"mode":                           {Kind: xgraph.AttrString, S: "linear"},
+		"coordinate_transformation_mode": {Kind: xgraph.AttrString, S: mode},
+	}
+	if e.desc.Kind == "ResizeNearest" {
+		attrs = map[string]*xgraph.Attr{
+			"mode":                           {Kind: xgraph.AttrString, S: "nearest"},
+			"coordinate_transformation_mode": {Kind: xgraph.AttrString, S: "asymmetric"},
+			"nearest_mode":                   {Kind: xgraph.AttrString, S: "floor"},
+		}
 	}
 	t := e.t
 	var sizes *xgraph.Value
@@ -668,9 +684,75 @@ func (e *emitter) resize() (*value, error) {
 	} else {
 		sizes = t.intConstant("sizes", []int64{int64(out[0]), int64(out[1]), int64(size[0]), int64(size[1])})
 	}
-	attrs := map[string]*xgraph.Attr{
-		"mode":                           {Kind: xgraph.AttrString, S: "linear"},
-		"coordinate_transformation_mode": {Kind: xgraph.AttrString, S: mode},
-	}
 	return e.add("Resize", attrs, out, e.batched(), e.arg(0), nil, nil, sizes), nil
+}
+
+// roiAlignOpset is the operator set of RoiAlign with
+// coordinate_transformation_mode; a graph holding one is of that set.
+const roiAlignOpset = 16
+
+// roiAlign translates RoIAlign, over one feature map or a pyramid, to one
+// ONNX RoiAlign per feature map that pools boxes, the results concatenated
+// and, where the levels reorder the boxes, gathered back into the boxes'
+// order. The boxes and their images are constants of the trace, so the
+// batch must be fixed.
+func (e *emitter) roiAlign() (*value, error) {
+	if err := e.fixed("RoIAlign's boxes are constants of the traced batch"); err != nil {
+		return nil, err
+	}
+	out, size := e.out.Shape(), e.ints("output")
+	rois, levels, batch := e.desc.Tensors["rois"], e.ints("levels"), e.ints("batch")
+	scales, _ := e.desc.Attrs["spatial_scales"].([]float32)
+	if len(levels) == 0 {
+		return nil, errors.New("no boxes to pool")
+	}
+	mode := "output_half_pixel"
+	if e.flag("aligned") {
+		mode = "half_pixel"
+	}
+	var parts []*xgraph.Value
+	var order []int64
+	for l := range e.args {
+		var idx []int64
+		for k, lv := range levels {
+			if lv == l {
+				idx = append(idx, int64(k))
+			}
+		}
+		if len(idx) == 0 {
+			continue
+		}
+		r := tensor.Zeros(len(idx), 4)
+		b := make([]int64, len(idx))
+		for i, k := range idx {
+			copy(r.Data()[4*i:4*i+4], rois.Data()[4*k:4*k+4])
+			b[i] = int64(batch[k])
+		}
+		attrs := map[string]*xgraph.Attr{
+			"mode":                           {Kind: xgraph.AttrString, S: "avg"},
+			"coordinate_transformation_mode": {Kind: xgraph.AttrString, S: mode},
+			"output_height":                  intAttr(size[0]),
+			"output_width":                   intAttr(size[1]),
+			"sampling_ratio":                 intAttr(max(e.int("sampling_ratio"), 0)),
+			"spatial_scale":                  floatAttr(scales[l]),
+		}
+		v := e.add("RoiAlign", attrs, []int{len(idx), out[1], size[0], size[1]}, false, e.arg(l), e.t.constant(r, ""), e.t.intConstant("batch_indices", b))
+		parts = append(parts, v.v)
+		order = append(order, idx...)
+	}
+	e.t.opset = max(e.t.opset, roiAlignOpset)
+	res := &value{v: parts[0]}
+	if len(parts) > 1 {
+		res = e.add("Concat", map[string]*xgraph.Attr{"axis": intAttr(0)}, out, false, parts...)
+	}
+	inv := make([]int64, len(order))
+	moved := false
+	for i, k := range order {
+		inv[k] = int64(i)
+		moved = moved || k != int64(i)
+	}
+	if moved {
+		res = e.add("Gather", map[string]*xgraph.Attr{"axis": intAttr(0)}, out, false, res.v, e.t.intConstant("order", inv))
+	}
+	return res, nil
 }

@@ -22,7 +22,9 @@ import (
 	"argus/tensor"
 )
 
-// Opset is the ONNX operator set of traced graphs.
+// Opset is the ONNX operator set of traced graphs; a graph holding a
+// RoiAlign, whose coordinate_transformation_mode came with set 16, is of
+// set 16.
 const Opset = 13
 
 // Options configures Model.
@@ -46,8 +48,10 @@ type Options struct {
 type Result struct {
 	Graph *xgraph.Graph
 	// Output is the model's output for the traced input, computed by the
-	// forward pass that was recorded.
-	Output *tensor.Tensor
+	// forward pass that was recorded; Outputs holds every output of a
+	// model traced by Outputs, in order (Output is the first).
+	Output  *tensor.Tensor
+	Outputs []*tensor.Tensor
 }
 
 // Model records m's forward pass on x in evaluation mode and returns it
@@ -55,14 +59,26 @@ type Result struct {
 // graph's constants share storage with m's parameters and buffers, so
 // changes to m reach it until it is written out.
 func Model(m nn.Layer, x *tensor.Tensor, opt Options) (res *Result, err error) {
-	if opt.InputName == "" {
-		opt.InputName = "input"
-	}
 	if opt.OutputName == "" {
 		opt.OutputName = "output"
 	}
-	if opt.InputName == opt.OutputName {
-		return nil, fmt.Errorf("trace: input and output are both named %q", opt.InputName)
+	return Outputs(m, x, func(in *autograd.Var) []*autograd.Var { return []*autograd.Var{m.Forward(in)} }, []string{opt.OutputName}, opt)
+}
+
+// Outputs is Model for a model of several outputs, such as a detection
+// backbone's feature pyramid: forward runs m on the input and returns its
+// outputs, which become the graph's outputs under names (one each;
+// opt.OutputName is not used).
+func Outputs(m nn.Module, x *tensor.Tensor, forward func(*autograd.Var) []*autograd.Var, names []string, opt Options) (res *Result, err error) {
+	if opt.InputName == "" {
+		opt.InputName = "input"
+	}
+	seenName := map[string]bool{opt.InputName: true}
+	for _, name := range names {
+		if name == "" || seenName[name] {
+			return nil, fmt.Errorf("trace: the graph's input and outputs need distinct names, not %q", append([]string{opt.InputName}, names...))
+		}
+		seenName[name] = true
 	}
 	if opt.DynamicBatch && (x.Dims() == 0 || x.Shape()[0] < 2) {
 		return nil, fmt.Errorf("trace: a dynamic batch is traced on a batch of 2 or more, not an input of shape %v", x.Shape())
@@ -71,7 +87,8 @@ func Model(m nn.Layer, x *tensor.Tensor, opt Options) (res *Result, err error) {
 	params := nn.Parameters(m)
 	vars := make([]*autograd.Var, len(params))
 	t := &tracer{opt: opt, names: map[string]bool{}, values: map[*autograd.Var]*value{},
-		params: map[*autograd.Var]string{}, buffers: map[*tensor.Tensor]string{}, consts: map[*tensor.Tensor]*xgraph.Value{}}
+		params: map[*autograd.Var]string{}, buffers: map[*tensor.Tensor]string{}, consts: map[*tensor.Tensor]*xgraph.Value{},
+		outputs: map[*autograd.Var]string{}}
 	for i, p := range params {
 		vars[i] = p.Var
 		t.params[p.Var] = p.Name
@@ -87,13 +104,13 @@ func Model(m nn.Layer, x *tensor.Tensor, opt Options) (res *Result, err error) {
 	for _, name := range t.buffers {
 		t.names[name] = true
 	}
-	for _, name := range []string{opt.InputName, opt.OutputName} {
+	for name := range seenName {
 		if t.names[name] {
 			return nil, fmt.Errorf("trace: the name %q of the graph's input or output is a name of the state dict", name)
 		}
 	}
 	in := autograd.Param(x)
-	var out *autograd.Var
+	var outs []*autograd.Var
 	// The parameters need no gradient: the input alone makes every op it
 	// reaches record itself, and the ops then keep no buffers for a
 	// backward pass.
@@ -103,31 +120,49 @@ func Model(m nn.Layer, x *tensor.Tensor, opt Options) (res *Result, err error) {
 				err = fmt.Errorf("trace: forward pass on an input of shape %v: %v", x.Shape(), r)
 			}
 		}()
-		autograd.NoGrad(vars, func() { out = m.Forward(in) })
+		autograd.NoGrad(vars, func() { outs = forward(in) })
 	}()
 	if err != nil {
 		return nil, err
 	}
-	if out == nil || out.Op() == nil {
-		return nil, fmt.Errorf("trace: the model's output does not depend on its input through recorded operations")
+	if len(outs) != len(names) {
+		return nil, fmt.Errorf("trace: the model has %d outputs and %d names for them", len(outs), len(names))
+	}
+	for i, out := range outs {
+		if out == nil || out.Op() == nil {
+			return nil, fmt.Errorf("trace: the model's output %q does not depend on its input through recorded operations", names[i])
+		}
+		if _, dup := t.outputs[out]; dup {
+			return nil, fmt.Errorf("trace: outputs %q and %q are one value", t.outputs[out], names[i])
+		}
+		t.outputs[out] = names[i]
 	}
 	t.input = &xgraph.Value{Name: opt.InputName, DType: xgraph.Float32, Shape: t.shape(x.Shape(), true), Ranked: true}
 	t.values[in] = &value{v: t.input, batched: true}
-	t.names[opt.InputName], t.names[opt.OutputName] = true, true
-	for _, v := range order(out) {
-		if err := t.visit(v, v == out); err != nil {
-			return nil, fmt.Errorf("trace: %w", err)
+	for name := range seenName {
+		t.names[name] = true
+	}
+	res = &Result{Graph: &xgraph.Graph{Name: opt.Name, Opset: Opset, Inputs: []*xgraph.Value{t.input}, Nodes: nil}}
+	for _, out := range outs {
+		for _, v := range order(out) {
+			if err := t.visit(v); err != nil {
+				return nil, fmt.Errorf("trace: %w", err)
+			}
 		}
+		o := t.values[out]
+		if opt.DynamicBatch && !o.batched {
+			return nil, fmt.Errorf("trace: the output of shape %v does not keep the batch axis; trace with a fixed batch", out.Shape())
+		}
+		res.Graph.Outputs = append(res.Graph.Outputs, o.v)
+		res.Outputs = append(res.Outputs, out.Value())
 	}
-	o := t.values[out]
-	if opt.DynamicBatch && !o.batched {
-		return nil, fmt.Errorf("trace: the output of shape %v does not keep the batch axis; trace with a fixed batch", out.Shape())
-	}
-	g := &xgraph.Graph{Name: opt.Name, Opset: Opset, Inputs: []*xgraph.Value{t.input}, Outputs: []*xgraph.Value{o.v}, Nodes: t.nodes}
-	if err := g.Validate(); err != nil {
+	res.Graph.Nodes = t.nodes
+	res.Graph.Opset = max(Opset, t.opset)
+	res.Output = res.Outputs[0]
+	if err := res.Graph.Validate(); err != nil {
 		return nil, fmt.Errorf("trace: %w", err)
 	}
-	return &Result{Graph: g, Output: out.Value()}, nil
+	return res, nil
 }
 
 // order returns the Vars that out depends on, operands before results.
@@ -183,6 +218,11 @@ type tracer struct {
 	// names per operator.
 	names   map[string]bool
 	counter map[string]int
+	// outputs names the Vars that are the graph's outputs.
+	outputs map[*autograd.Var]string
+	// opset is the operator set that an emitted operator needs beyond
+	// Opset (0: none).
+	opset int
 }
 
 // shape returns s as a graph shape: the batch axis −1 when it is dynamic.
@@ -211,7 +251,7 @@ func (t *tracer) fresh(base string) string {
 
 // visit adds the graph value of v, a leaf or an op whose operands have
 // values already.
-func (t *tracer) visit(v *autograd.Var, isOutput bool) error {
+func (t *tracer) visit(v *autograd.Var) error {
 	if _, done := t.values[v]; done {
 		return nil
 	}
@@ -232,7 +272,7 @@ func (t *tracer) visit(v *autograd.Var, isOutput bool) error {
 			args[i] = t.values[in]
 		}
 	}
-	e := &emitter{t: t, desc: desc, args: args, ins: ins, out: v, isOutput: isOutput}
+	e := &emitter{t: t, desc: desc, args: args, ins: ins, out: v, outputName: t.outputs[v]}
 	res, err := e.emit()
 	if err != nil {
 		return fmt.Errorf("%s on %s: %w", kindName(desc.Kind, op), shapes(ins), err)

@@ -311,6 +311,10 @@ func TestOps(t *testing.T) {
 		{"batched matmul", []int{3, 4}, []nn.Parameter{mw}, func(x *autograd.Var) *autograd.Var {
 			return autograd.BatchMatMul(x, autograd.Transpose(mw.Var, 0, 1))
 		}},
+		{"nearest", image, nil, func(x *autograd.Var) *autograd.Var {
+			up := autograd.ResizeNearest(autograd.ResizeNearest(x, 5, 11), 16, 16)
+			return autograd.Add(up, autograd.ResizeNearest(x, 16, 16))
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -328,6 +332,95 @@ func TestOps(t *testing.T) {
 			x3 := rng.Uniform(-2, 2, append([]int{3}, c.shape...)...)
 			got, _ = run(t, g, x3, true)
 			compare(t, "batch 3", got, forward(m, x3))
+		})
+	}
+}
+
+// TestOutputs traces a model of two outputs, one computed from the
+// other, and checks both from the executor.
+func TestOutputs(t *testing.T) {
+	rng := tensor.NewRNG(4)
+	w := nn.Parameter{Name: "conv.weight", Var: autograd.Param(rng.Normal(0, 0.5, 4, 3, 3, 3))}
+	m := layer{params: []nn.Parameter{w}}
+	two := func(x *autograd.Var) []*autograd.Var {
+		a := autograd.ReLU(autograd.Conv2d(x, w.Var, nil, autograd.Conv2dOptions{Padding: []int{1, 1}}))
+		b := autograd.MaxPool2d(a, autograd.MaxPool2dOptions{Kernel: [2]int{2, 2}})
+		return []*autograd.Var{a, b}
+	}
+	x := rng.Uniform(-1, 1, 2, 3, 6, 6)
+	res, err := trace.Outputs(m, x, two, []string{"fine", "coarse"}, trace.Options{DynamicBatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(res.Graph.Outputs); n != 2 || res.Graph.Outputs[0].Name != "fine" || res.Graph.Outputs[1].Name != "coarse" {
+		t.Fatalf("graph outputs %v", res.Graph.Outputs)
+	}
+	e, err := executor.New(res.Graph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x3 := rng.Uniform(-1, 1, 3, 3, 6, 6)
+	out, err := e.Run(map[string]*xgraph.Tensor{"input": xgraph.FromDense(x3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []*autograd.Var
+	nn.NoGrad(m, func() { want = two(autograd.Const(x3)) })
+	for i, name := range []string{"fine", "coarse"} {
+		compare(t, name, out[i].Dense(), want[i].Value())
+	}
+	if _, err := trace.Outputs(m, x, two, []string{"a", "a"}, trace.Options{}); err == nil {
+		t.Error("two outputs of one name traced")
+	}
+	if _, err := trace.Outputs(m, x, two, []string{"a"}, trace.Options{}); err == nil {
+		t.Error("two outputs under one name traced")
+	}
+}
+
+// TestRoIAlign exports RoIAlign on one map (aligned=False, adaptive
+// sampling) and on a two-level pyramid whose levels reorder the boxes
+// (aligned), writes them as ONNX and checks the executor's output.
+func TestRoIAlign(t *testing.T) {
+	rng := tensor.NewRNG(6)
+	w := nn.Parameter{Name: "conv.weight", Var: autograd.Param(rng.Normal(0, 0.5, 4, 3, 3, 3))}
+	boxes := tensor.FromSlice([]float32{
+		2, 3, 30, 28, // large: the coarse level
+		1, 1, 6, 7,
+		-3, 20, 9, 40, // over the border
+		10, 10, 12, 11,
+	}, 4, 4)
+	batch := []int{1, 0, 0, 1}
+	cases := []struct {
+		name  string
+		opset int
+		f     func(x *autograd.Var) *autograd.Var
+	}{
+		{"single", 16, func(x *autograd.Var) *autograd.Var {
+			y := autograd.Conv2d(x, w.Var, nil, autograd.Conv2dOptions{Stride: []int{2, 2}, Padding: []int{1, 1}})
+			return autograd.RoIAlign(y, boxes, batch, autograd.RoIAlignOptions{OutputSize: [2]int{3, 2}, SpatialScale: 0.5})
+		}},
+		{"pyramid", 16, func(x *autograd.Var) *autograd.Var {
+			p2 := autograd.Conv2d(x, w.Var, nil, autograd.Conv2dOptions{Stride: []int{2, 2}, Padding: []int{1, 1}})
+			p3 := autograd.MaxPool2d(p2, autograd.MaxPool2dOptions{Kernel: [2]int{2, 2}})
+			return autograd.MultiLevelRoIAlign([]*autograd.Var{p2, p3}, boxes, batch, autograd.PoolerOptions{
+				RoIAlignOptions: autograd.RoIAlignOptions{OutputSize: [2]int{2, 2}, SamplingRatio: 2, Aligned: true},
+				MinLevel:        1, CanonicalLevel: 2, CanonicalSize: 12, Eps: 1e-6})
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := layer{params: []nn.Parameter{w}, f: c.f}
+			x := rng.Uniform(-1, 1, 2, 3, 32, 32)
+			if _, err := trace.Model(m, x, trace.Options{DynamicBatch: true}); err == nil || !strings.Contains(err.Error(), "fixed batch") {
+				t.Errorf("dynamic batch: error %v, want one asking for a fixed batch", err)
+			}
+			g, res := exported(t, m, x, trace.Options{})
+			if g.Opset != c.opset {
+				t.Errorf("operator set %d, want %d", g.Opset, c.opset)
+			}
+			compare(t, "trace", res.Output, forward(m, x))
+			got, _ := run(t, g, x, true)
+			compare(t, "executor", got, res.Output)
 		})
 	}
 }

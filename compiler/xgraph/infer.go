@@ -660,6 +660,16 @@ func resizeRule(opset int, n *Node) {
 	setOut(n, 0, x.DType, out, true)
 }
 
+// roiAlignRule gives RoiAlign's output: one C×output_height×output_width
+// map per box.
+func roiAlignRule(_ int, n *Node) {
+	x, rois := n.Input(0), n.Input(1)
+	if x == nil || rois == nil || !x.Ranked || !rois.Ranked || len(x.Shape) != 4 || len(rois.Shape) != 2 {
+		return
+	}
+	setOut(n, 0, x.DType, []int{rois.Shape[0], x.Shape[1], int(n.Int("output_height")), int(n.Int("output_width"))}, true)
+}
+
 func convTransposeRule(_ int, n *Node) {
 	x, w := n.Input(0), n.Input(1)
 	if x == nil || w == nil || !x.Ranked || !w.Ranked || len(x.Shape) < 3 || len(w.Shape) != len(x.Shape) {

@@ -153,6 +153,13 @@ func init() {
 		intAttr("exclude_outside", 0).with(flag), floatAttr("extrapolation_value", 0), stringAttr("mode", "nearest"),
 		stringAttr("nearest_mode", "round_prefer_floor"),
 	}})
+	// RoiAlign's coordinate_transformation_mode arrived in set 16; before
+	// it the operator computed "output_half_pixel".
+	register(&Schema{Op: "RoiAlign", Shape: roiAlignRule, Attrs: []AttrDef{
+		stringAttr("coordinate_transformation_mode", "half_pixel").with(oneOf("half_pixel", "output_half_pixel")),
+		stringAttr("mode", "avg").with(oneOf("avg", "max")), intAttr("output_height", 1).with(atLeast(1)),
+		intAttr("output_width", 1).with(atLeast(1)), intAttr("sampling_ratio", 0).with(atLeast(0)), floatAttr("spatial_scale", 1),
+	}})
 	register(&Schema{Op: "Upsample", Attrs: []AttrDef{
 		stringAttr("mode", "nearest"), optional("scales", AttrFloats), floatAttr("height_scale", 1), floatAttr("width_scale", 1),
 	}})

@@ -27,6 +27,8 @@ echo "## COCO evaluation (docs/perf/detection.md)"
 echo "## Hungarian and Sinkhorn (docs/perf/detection.md)"
 go test ./assign -run XXX -bench 'Hungarian|Sinkhorn' -benchtime 20x
 "$py" tools/bench/detection/assign_reference.py
+echo "## RoIAlign (docs/perf/detection.md)"
+PYTHON="$py" tools/bench/detection/roialign.sh 10
 
 echo "## Re-ID evaluation and Jaccard distance (docs/perf/reid.md)"
 go run ./tools/bench/reid -dir "$tmp/reid" -jaccard

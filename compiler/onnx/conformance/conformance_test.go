@@ -19,7 +19,7 @@ var listed = strings.Fields(`Conv ConvTranspose MaxPool AveragePool GlobalAverag
 	BatchNormalization Relu LeakyRelu PRelu Sigmoid Tanh Clip HardSigmoid HardSwish Gelu Erf
 	Softmax LogSoftmax Gemm MatMul Add Sub Mul Div Pow Sqrt Exp Neg Concat Split Slice Reshape
 	Flatten Transpose Squeeze Unsqueeze Gather Shape Constant ConstantOfShape Identity Dropout
-	Pad Resize ReduceMean ReduceSum ReduceMax LayerNormalization Cast Expand Where Equal Range`)
+	Pad Resize RoiAlign ReduceMean ReduceSum ReduceMax LayerNormalization Cast Expand Where Equal Range`)
 
 // suite returns the directory of Debian's libonnx-testdata kind, or skips.
 func suite(t *testing.T, kind string) string {

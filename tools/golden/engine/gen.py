@@ -279,9 +279,61 @@ def attention():
             [randn(*xs), 0.1 * randn(*ws), randn(ws[0])], {"patch": pt})
 
 
+def boxes_in(n, w, h, lo, hi):
+    """n xyxy boxes with corners in the w×h image widened by lo..hi pixels."""
+    c = uniform(0, 1, n, 2) * torch.tensor([w, h])
+    s = uniform(lo, hi, n, 2)
+    return torch.cat([c - s / 2, c + s / 2], 1)
+
+
+def roi_align():
+    # Boxes reach over the border, are smaller than a feature pixel or
+    # empty, so that clamping, the one-pixel margin and the adaptive grid
+    # are all exercised.
+    cases = [
+        ("aligned-sr2", (2, 3, 12, 14), 0.25, [7, 7], 2, True, boxes_in(5, 56, 48, 2, 40)),
+        ("unaligned-adaptive", (2, 2, 9, 8), 0.5, [3, 2], 0, False, boxes_in(4, 16, 18, 0.5, 20)),
+        ("aligned-adaptive", (1, 2, 10, 10), 1.0, [2, 3], 0, True, boxes_in(4, 10, 10, 0.2, 9)),
+        ("unaligned-sr1-outside", (1, 1, 6, 7), 0.5, [4, 4], 1, False, boxes_in(3, 14, 12, 10, 30) + torch.tensor([4.0, -6, 4, -6])),
+    ]
+    for name, xs, scale, out, sr, al, b in cases:
+        b[-1, 2] = b[-1, 0]  # an empty box
+        batch = [i % xs[0] for i in range(b.shape[0])]
+        rois = torch.cat([torch.tensor(batch, dtype=torch.float32)[:, None], b], 1)
+        add("roi_align", name, lambda x: torchvision.ops.roi_align(x, rois, out, scale, sr, al), [randn(*xs)],
+            {"batch": batch, "out": out, "scale": scale, "sampling": sr, "aligned": al}, consts={"boxes": b})
+
+
+def multiscale_roi_align():
+    # torchvision's pooler, aligned=False, on P2–P5 of a size×size canvas.
+    for name, n, c, size, canonical, out, sr in [
+        ("canonical32", 2, 2, 64, 32, [3, 3], 2),
+        ("canonical224", 1, 1, 128, 224, [2, 2], 0),
+    ]:
+        feats = [randn(n, c, size >> l, size >> l) for l in range(2, 6)]
+        sides = torch.tensor([4.0, 9, 16, 24, 31, 32, 47, 64, 90, 128])[: 5 * n]
+        ctr = uniform(0, size, len(sides), 2)
+        b = torch.cat([ctr - sides[:, None] / 2, ctr + sides[:, None] / 2], 1)
+        batch = [i * n // len(sides) for i in range(len(sides))]
+        per = [b[[i for i, k in enumerate(batch) if k == j]] for j in range(n)]
+        pool = torchvision.ops.MultiScaleRoIAlign(["p2", "p3", "p4", "p5"], out, sr, canonical_scale=canonical)
+
+        def fn(*fs, per=per, pool=pool, n=n, size=size):
+            return pool(dict(zip(["p2", "p3", "p4", "p5"], fs)), per, [(size, size)] * n)
+
+        add("multiscale_roi_align", name, fn, feats,
+            {"batch": batch, "out": out, "sampling": sr, "canonical": canonical}, consts={"boxes": b})
+
+
+def resize_nearest():
+    for xs, o in [((1, 2, 3, 4), [6, 8]), ((1, 1, 5, 7), [3, 4]), ((2, 1, 3, 3), [7, 5]), ((1, 1, 4, 4), [4, 4])]:
+        add("resize_nearest", f"nearest{list(xs)}{o}", lambda x: F.interpolate(x, size=o, mode="nearest"), [randn(*xs)], {"out": o})
+
+
 def main():
     torch.set_num_threads(1)
-    for f in [binary, unary, linear, conv, pool, norms, softmax, losses, shapes, reductions, resize, attention]:
+    for f in [binary, unary, linear, conv, pool, norms, softmax, losses, shapes, reductions, resize, attention, roi_align, multiscale_roi_align,
+              resize_nearest]:
         f()
     os.makedirs(OUT, exist_ok=True)
     for op, cs in sorted(cases.items()):
