@@ -68,7 +68,7 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train",
 		Short: "Train models",
 	}
-	cmd.AddCommand(newTrainMNISTCmd())
+	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd())
 	return cmd
 }
 
@@ -78,7 +78,7 @@ func newEvalCmd() *cobra.Command {
 		Use:   "eval",
 		Short: "Evaluate models and predictions with the field's protocols",
 	}
-	cmd.AddCommand(newEvalCOCOCmd(), newEvalReidCmd(), newEvalSegmentCmd(), newEvalMNISTCmd())
+	cmd.AddCommand(newEvalCOCOCmd(), newEvalReidCmd(), newEvalSegmentCmd(), newEvalMNISTCmd(), newEvalClassifyCmd())
 	return cmd
 }
 

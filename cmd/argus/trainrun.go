@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"argus/checkpoint"
+	"argus/tasks/classify"
 	"argus/train"
 )
 
@@ -114,4 +115,29 @@ func stoppedNote(w io.Writer, res train.Result) {
 	if res.Stopped == "max-minutes" {
 		fmt.Fprintf(w, "stopped by --max-minutes after step %d; continue with --resume %s\n", res.Step, res.Checkpoint)
 	}
+}
+
+// addClassifyFlags binds the flags of the settings every classification
+// run has (the loop's and classify.Config's) to c.
+func addClassifyFlags(f *pflag.FlagSet, c *classify.Config) {
+	f.IntVar(&c.Epochs, "epochs", c.Epochs, "number of epochs")
+	f.IntVar(&c.Batch, "batch", c.Batch, "training batch size")
+	f.IntVar(&c.EvalBatch, "eval-batch", c.EvalBatch, "evaluation batch size")
+	f.Float64Var(&c.LR, "lr", c.LR, "peak learning rate")
+	f.StringVar(&c.Optimizer, "optimizer", c.Optimizer, "adamw, adam, sgd or adadelta")
+	f.Float64Var(&c.Momentum, "momentum", c.Momentum, "momentum of sgd")
+	f.Float64Var(&c.WeightDecay, "weight-decay", c.WeightDecay, "weight decay")
+	f.StringVar(&c.Schedule, "schedule", c.Schedule, "learning-rate schedule: cosine, step or constant")
+	f.Float64Var(&c.Gamma, "gamma", c.Gamma, "factor per epoch of the step schedule")
+	f.IntVar(&c.Warmup, "warmup", c.Warmup, "linear warm-up steps")
+	f.Float64Var(&c.LabelSmoothing, "label-smoothing", c.LabelSmoothing, "label smoothing of the training loss")
+	f.IntVar(&c.Accumulate, "accumulate", c.Accumulate, "batches whose gradients are averaged into one step")
+	f.Float64Var(&c.ClipNorm, "clip-norm", c.ClipNorm, "clip the gradients' global L2 norm to this (0: off)")
+	f.Float64Var(&c.EMA, "ema", c.EMA, "decay of a moving average of the weights, used for evaluation (0: off)")
+	f.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "epochs between evaluations (the last epoch is always evaluated)")
+	f.IntVar(&c.LogEvery, "log-every", c.LogEvery, "steps between training-loss records in metrics.jsonl")
+	f.Float64Var(&c.MaxMinutes, "max-minutes", c.MaxMinutes, "stop this session after so many minutes with a resumable checkpoint (0: no limit)")
+	f.Uint64Var(&c.Seed, "seed", c.Seed, "random seed for initialisation, shuffling and dropout")
+	f.IntVar(&c.Limit, "limit", c.Limit, "use only N training and N test images (0: all; image folders take them spread over the classes)")
+	f.IntVar(&c.Workers, "workers", c.Workers, "goroutines building batches (0: one per CPU)")
 }
