@@ -181,3 +181,34 @@ func TestTrainClassifyInterrupt(t *testing.T) {
 		t.Errorf("resume with another aug: exit %d, %q", code, errs)
 	}
 }
+
+// TestDataShowDeepImage previews the deepimage augmentation with the
+// parameters of a classify config: the defaults differ from a config that
+// turns every augmentation off, and a bad config is one error line.
+func TestDataShowDeepImage(t *testing.T) {
+	data, dir := synthClassify(t), t.TempDir()
+	none := filepath.Join(dir, "none.yaml")
+	os.WriteFile(none, []byte("flip: 0\ncrop_min_area: 1\ndeepimage: {rotate_p: 0, lens_p: 0, color_cast_p: 0, vignette_p: 0}\n"), 0o644)
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("deepimage: {vignette_p: 3}\n"), 0o644)
+	var grids [][]byte
+	for i, args := range [][]string{{}, {"--config", none}} {
+		out := filepath.Join(dir, strconv.Itoa(i)+".png")
+		code, stdout, stderr := runCLI(append([]string{"data", "show", "--data", data, "--aug", "deepimage", "--size", "48", "--n", "4", "--out", out, "--json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		if rep := decodeReport(t, stdout); rep["samples"].(float64) != 4 {
+			t.Errorf("report %v", rep)
+		}
+		b, _ := os.ReadFile(out)
+		grids = append(grids, b)
+	}
+	if bytes.Equal(grids[0], grids[1]) {
+		t.Error("the default augmentation and none at all give the same grid")
+	}
+	code, _, stderr := runCLI("data", "show", "--data", data, "--aug", "deepimage", "--config", bad, "--out", filepath.Join(dir, "b.png"))
+	if code == 0 || !strings.Contains(stderr, "deepimage vignette_p must be in [0, 1], got 3") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("bad config: exit %d, %q", code, stderr)
+	}
+}
