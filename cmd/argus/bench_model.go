@@ -33,6 +33,7 @@ type trainStepReport struct {
 	// core, whatever else shares the machine.
 	CPUSecondsPerStep float64 `json:"cpu_seconds_per_step"`
 	Model             string  `json:"model"`
+	Classes           int     `json:"classes"`
 	Batch             int     `json:"batch"`
 	Size              int     `json:"size"`
 	Iters             int     `json:"iters"`
@@ -72,11 +73,16 @@ type benchModel struct {
 }
 
 // newBenchModel builds the named model of the registry for images of the
-// given size.
-func newBenchModel(name string, size int, seed uint64) (benchModel, error) {
+// given size, with the given number of classes (0: the model's).
+func newBenchModel(name string, size, classes int, seed uint64) (benchModel, error) {
 	spec, err := models.Lookup(name)
 	if err != nil {
 		return benchModel{}, err
+	}
+	if classes != 0 {
+		if spec, err = spec.WithClasses(classes); err != nil {
+			return benchModel{}, fmt.Errorf("--classes: %w", err)
+		}
 	}
 	if err := spec.CheckSize(size, size); err != nil {
 		return benchModel{}, err
@@ -120,6 +126,7 @@ func newBenchModel(name string, size int, seed uint64) (benchModel, error) {
 type modelFlags struct {
 	model                      string
 	batch, size, iters, warmup int
+	classes                    int
 	seed                       uint64
 	asJSON                     bool
 	cpuProfile                 string
@@ -130,6 +137,7 @@ func (f *modelFlags) register(fs *pflag.FlagSet, batch, iters int) {
 	fs.StringVar(&f.model, "model", "resnet18", "network: "+strings.Join(models.Names(), ", "))
 	fs.IntVar(&f.batch, "batch", batch, "images per step")
 	fs.IntVar(&f.size, "size", 0, "image height and width (0: 28 for mnist-cnn, 64 for resnet18 training, 224 for resnet18 inference)")
+	fs.IntVar(&f.classes, "classes", 0, "outputs of the classifier, as argus train classify builds it for a dataset (0: the model's)")
 	fs.IntVar(&f.iters, "iters", iters, "timed iterations")
 	fs.IntVar(&f.warmup, "warmup", 2, "untimed iterations first")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the weights, images and labels")
@@ -214,11 +222,13 @@ func timeLoop(warmup, iters int, f *modelFlags, fn func()) (best, mean, cpu floa
 func newBenchTrainStepCmd() *cobra.Command {
 	var tf modelFlags
 	cmd := &cobra.Command{
-		Use:   "train-step --model resnet18|mnist-cnn --batch B --size S",
+		Use:   "train-step --model resnet18|resnet50|mnist-cnn --batch B --size S [--classes K]",
 		Short: "Time one training step (forward, loss, backward, SGD update)",
 		Long: `Times full training steps of a network on one seeded batch of random images
 and labels: zero the gradients, forward, cross-entropy, backward, and an SGD
-step (lr 0.01, momentum 0.9). After --warmup untimed steps, --iters steps are
+step (lr 0.01, momentum 0.9): the step of argus train classify and argus
+train mnist, without data loading (--classes sizes the classifier as
+train classify does for a dataset). After --warmup untimed steps, --iters steps are
 timed one by one; seconds_per_step is the fastest, since other work on the
 machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 		Args: cobra.NoArgs,
@@ -226,7 +236,7 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 			if err := tf.check(64); err != nil {
 				return err
 			}
-			m, err := newBenchModel(tf.model, tf.size, tf.seed)
+			m, err := newBenchModel(tf.model, tf.size, tf.classes, tf.seed)
 			if err != nil {
 				return err
 			}
@@ -245,7 +255,7 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 			}
 			rep := trainStepReport{
 				SecondsPerStep: best, ImagesPerSecond: float64(tf.batch) / best, MeanSecondsPerStep: mean, CPUSecondsPerStep: cpu,
-				Model: tf.model, Batch: tf.batch, Size: tf.size, Iters: tf.iters, Warmup: tf.warmup,
+				Model: tf.model, Classes: m.classes, Batch: tf.batch, Size: tf.size, Iters: tf.iters, Warmup: tf.warmup,
 				Threads: runtime.GOMAXPROCS(0),
 			}
 			if tf.asJSON {
@@ -275,7 +285,7 @@ mean_ms_per_batch the mean.`,
 			if err := inf.check(224); err != nil {
 				return err
 			}
-			m, err := newBenchModel(inf.model, inf.size, inf.seed)
+			m, err := newBenchModel(inf.model, inf.size, inf.classes, inf.seed)
 			if err != nil {
 				return err
 			}
