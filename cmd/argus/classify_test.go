@@ -212,3 +212,28 @@ func TestDataShowDeepImage(t *testing.T) {
 		t.Errorf("bad config: exit %d, %q", code, stderr)
 	}
 }
+
+// TestReproDeepImageTiny runs the reproduction's whole pipeline on its tiny
+// preset with one seed: four rows of top-1 in [0, 1], a standard deviation
+// that is null for one seed, three trainings.
+func TestReproDeepImageTiny(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI("repro", "deep-image", "--preset", "tiny", "--seeds", "1", "--out", out, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rep := decodeReport(t, stdout)
+	rows, trainings := rep["rows"].([]any), rep["trainings"].([]any)
+	if len(rows) != 4 || len(trainings) != 3 || rep["classes"].(float64) != 20 {
+		t.Fatalf("report %v", rep)
+	}
+	for _, r := range rows {
+		r := r.(map[string]any)
+		if v := r["top1_mean"].(float64); v < 0 || v > 1 || r["top1_std"] != nil || len(r["top1"].([]any)) != 1 {
+			t.Errorf("row %v", r)
+		}
+	}
+	if code, _, stderr := runCLI("repro", "deep-image", "--preset", "huge"); code == 0 || !strings.Contains(stderr, `unknown preset "huge" (have small, tiny)`) {
+		t.Errorf("unknown preset: exit %d, %q", code, stderr)
+	}
+}

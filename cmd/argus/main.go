@@ -23,7 +23,7 @@ import (
 //   - Write func newXxxCmd() *cobra.Command in the command's own file, with
 //     its flag variables local to it, and add it to the list below or to its
 //     group's constructor (newTrainCmd, newEvalCmd, newBenchCmd, newDataCmd,
-//     newDPUCmd, newHPOCmd, newONNXCmd). No init(), no package-level
+//     newDPUCmd, newHPOCmd, newONNXCmd, newReproCmd). No init(), no package-level
 //     commands or flag variables.
 //   - Every command has a Short line; Use starts with the command's name.
 //   - Flag names: --out for the command's output path (file or folder),
@@ -58,6 +58,7 @@ func newRootCmd() *cobra.Command {
 		newONNXCmd(),
 		newHPOCmd(),
 		newBenchCmd(),
+		newReproCmd(),
 	)
 	return root
 }
