@@ -233,7 +233,7 @@ func TestReproDeepImageTiny(t *testing.T) {
 			t.Errorf("row %v", r)
 		}
 	}
-	if code, _, stderr := runCLI("repro", "deep-image", "--preset", "huge"); code == 0 || !strings.Contains(stderr, `unknown preset "huge" (have small, tiny)`) {
+	if code, _, stderr := runCLI("repro", "deep-image", "--preset", "huge"); code == 0 || !strings.Contains(stderr, `unknown preset "huge" (have medium, small, tiny)`) {
 		t.Errorf("unknown preset: exit %d, %q", code, stderr)
 	}
 }

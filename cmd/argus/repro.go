@@ -68,7 +68,7 @@ func newReproDeepImageCmd() *cobra.Command {
 	var seeds int
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "deep-image --preset small|tiny --seeds N",
+		Use:   "deep-image --preset small|medium|tiny --seeds N",
 		Short: "Deep Image's comparison: standard vs Deep Image augmentation, one scale vs the multi-scale ensemble",
 		Long: `Generates the fine-grained synthetic set (argus data synth finegrained, seed
 0, the preset's images per class) under --out unless --data names a set,
@@ -78,8 +78,8 @@ augmentation with multi-scale batches. It reports top-1 and top-5 (mean
 and sample standard deviation over the seeds) of four settings: each model
 at its training size, and the ensemble of the two Deep Image models at
 the preset's test scales with flipping. Presets: small (48×48, 10 epochs,
-30 images per class; a few minutes a training on two cores) and tiny (a
-check of the pipeline in seconds).`,
+30 images per class; one or two minutes a training on two cores), medium
+(the same for 30 epochs) and tiny (a check of the pipeline in seconds).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := classify.DeepImageRepro(preset)
@@ -175,7 +175,7 @@ check of the pipeline in seconds).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&preset, "preset", "small", "budget: small or tiny")
+	f.StringVar(&preset, "preset", "small", "budget: small, medium or tiny")
 	f.IntVar(&seeds, "seeds", 3, "number of training seeds (1..N)")
 	f.StringVar(&dataDir, "data", "", "dataset root in the layout of argus train classify (default: generate one under --out)")
 	f.StringVar(&out, "out", "runs/repro-deep-image", "write the generated set and every run's folder under this folder")

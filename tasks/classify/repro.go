@@ -37,11 +37,13 @@ func (p ReproPreset) Trainings(seed uint64) (names []string, cfgs []FolderConfig
 	return []string{"standard", "deepimage", "deepimage-multiscale"}, []FolderConfig{std, deep, ms}
 }
 
-// reproPresets are the budgets by name: small keeps a training well under
-// ten minutes on two cores; tiny checks the whole pipeline in seconds.
+// reproPresets are the budgets by name: small keeps a training to one or
+// two minutes on two cores, medium (three times the epochs) to about five;
+// tiny checks the whole pipeline in seconds.
 var reproPresets = map[string]ReproPreset{
-	"small": {Name: "small", PerClass: 30, Scales: []int{40, 48, 64}, Base: reproBase(48, 10, 32)},
-	"tiny":  {Name: "tiny", PerClass: 4, Scales: []int{32, 40}, Base: reproBase(32, 1, 16)},
+	"small":  {Name: "small", PerClass: 30, Scales: []int{40, 48, 64}, Base: reproBase(48, 10, 32)},
+	"medium": {Name: "medium", PerClass: 30, Scales: []int{40, 48, 64}, Base: reproBase(48, 30, 32)},
+	"tiny":   {Name: "tiny", PerClass: 4, Scales: []int{32, 40}, Base: reproBase(32, 1, 16)},
 }
 
 func reproBase(size, epochs, batch int) FolderConfig {
