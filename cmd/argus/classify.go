@@ -176,7 +176,7 @@ status 0).`,
 			if err := check.Validate(); err != nil {
 				return err
 			}
-			if _, err := classify.ModelSpec(cfg.Model, 1); err != nil {
+			if _, err := classify.ModelSpec(cfg.Model, 0); err != nil {
 				return err
 			}
 			trainSet, val, err := readClassData(dataDir, labels)

@@ -207,8 +207,9 @@ func (c *FolderConfig) EvalTransform(size int) transform.Transform {
 }
 
 // ModelSpec returns the registry's spec of the named model with the given
-// number of classes. A model the issue plans but the registry does not
-// have yet (deit-tiny) is refused as not available yet.
+// number of classes (0: the model's own, to check a name before the data
+// is read). A model the issue plans but the registry does not have yet
+// (deit-tiny) is refused as not available yet.
 func ModelSpec(name string, classes int) (models.Spec, error) {
 	s, err := models.Lookup(name)
 	if err != nil {
@@ -216,6 +217,9 @@ func ModelSpec(name string, classes int) (models.Spec, error) {
 			return models.Spec{}, fmt.Errorf("model deit-tiny is not available yet (have %s)", strings.Join(models.Names(), ", "))
 		}
 		return models.Spec{}, err
+	}
+	if classes == 0 {
+		return s, nil
 	}
 	return s.WithClasses(classes)
 }
