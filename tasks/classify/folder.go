@@ -12,6 +12,7 @@ import (
 	"argus/autograd"
 	"argus/checkpoint"
 	"argus/data/dataset"
+	"argus/data/imageio"
 	"argus/data/loader"
 	"argus/data/transform"
 	"argus/models"
@@ -23,13 +24,6 @@ import (
 // a run on image folders as a JSON array, in label order, so that an
 // evaluation can check that its dataset numbers the classes the same way.
 const MetaClassNames = "class_names"
-
-// ImageNet's per-channel mean and standard deviation, which every image is
-// normalised with, as torchvision's models expect.
-var (
-	ImageNetMean = []float32{0.485, 0.456, 0.406}
-	ImageNetStd  = []float32{0.229, 0.224, 0.225}
-)
 
 // DeepImage holds the parameters of Deep Image's augmentations (arXiv
 // 1501.02876, section 3) that `aug: deepimage` adds to the random crop and
@@ -276,7 +270,7 @@ func NewFolderTrainer(cfg FolderConfig, trainSet, val *dataset.Set) (*Trainer, e
 	}
 	data := loader.New([]loader.Dataset{&tr},
 		loader.Indices{N: len(tr.Items), BatchSize: cfg.Batch, Shuffle: true, Seed: cfg.Seed},
-		loader.Stack(ImageNetMean, ImageNetStd),
+		loader.Stack(imageio.ImageNetMean, imageio.ImageNetStd),
 		loader.Options{Workers: cfg.Workers, Seed: cfg.Seed, Scales: transform.MultiScale{Sizes: cfg.Scales, Seed: cfg.Seed}})
 	names, err := json.Marshal(trainSet.Classes)
 	if err != nil {
@@ -382,7 +376,7 @@ func (p *Probs) Score() Score {
 // image's.
 func Probabilities(ctx context.Context, set *dataset.Set, batch, workers int, flip bool, logits func(*tensor.Tensor) ([]float32, error)) (*Probs, error) {
 	l := loader.New([]loader.Dataset{set}, loader.Indices{N: len(set.Items), BatchSize: max(batch, 1)},
-		loader.Stack(ImageNetMean, ImageNetStd), loader.Options{Workers: workers})
+		loader.Stack(imageio.ImageNetMean, imageio.ImageNetStd), loader.Options{Workers: workers})
 	it, err := l.Epoch(ctx, 0)
 	if err != nil {
 		return nil, err
