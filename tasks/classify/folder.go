@@ -26,7 +26,7 @@ import (
 const MetaClassNames = "class_names"
 
 // DeepImage holds the parameters of Deep Image's augmentations (arXiv
-// 1501.02876, section 3) that `aug: deepimage` adds to the random crop and
+// 1501.02876) that `aug: deepimage` adds to the random crop and
 // the flip of the standard recipe. Each is applied to the crop, in the
 // order rotation, lens distortion, colour casting, vignetting; a zero
 // probability or magnitude turns one off.
