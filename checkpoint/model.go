@@ -18,11 +18,15 @@ const (
 	extraPrefix = "extra/"
 )
 
-// Metadata keys written by Save.
+// Metadata keys written by Save. MetaClasses, when present, holds the
+// number of classes of a model whose registry entry takes any number
+// (models.Spec.WithClasses), as a decimal integer, so that export and
+// evaluation rebuild the model the checkpoint holds.
 const (
-	MetaModel = "model"
-	MetaEpoch = "epoch"
-	MetaStep  = "step"
+	MetaModel   = "model"
+	MetaEpoch   = "epoch"
+	MetaStep    = "step"
+	MetaClasses = "classes"
 )
 
 // Contents is what Save stores besides the model weights.

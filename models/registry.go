@@ -3,8 +3,10 @@ package models
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
+	"argus/checkpoint"
 	"argus/nn"
 	"argus/tensor"
 )
@@ -24,20 +26,50 @@ type Spec struct {
 	MinSize int
 	// Classes is the number of outputs.
 	Classes int
-	// build makes the model with a head of the given number of classes.
-	build func(rng *tensor.RNG, classes int) (nn.Layer, error)
+	// AnyClasses marks a model built for any number of classes (see
+	// WithClasses); the others have Classes outputs only.
+	AnyClasses bool
+	build      func(rng *tensor.RNG, classes int) (nn.Layer, error)
 }
 
 // New builds the model with weights initialised from rng.
 func (s Spec) New(rng *tensor.RNG) (nn.Layer, error) { return s.build(rng, s.Classes) }
 
-// NewClasses builds the model with a head of classes outputs instead of
-// Classes; the MNIST CNN has 10 only.
-func (s Spec) NewClasses(rng *tensor.RNG, classes int) (nn.Layer, error) {
-	if classes < 1 {
-		return nil, fmt.Errorf("model %s with %d classes", s.Name, classes)
+// WithClasses returns the spec of the model with n outputs, for training a
+// classifier on a dataset of n classes. It fails for a model whose number
+// of classes is fixed, unless n is that number.
+func (s Spec) WithClasses(n int) (Spec, error) {
+	switch {
+	case n < 1:
+		return Spec{}, fmt.Errorf("model %s: %d classes, want at least 1", s.Name, n)
+	case n != s.Classes && !s.AnyClasses:
+		return Spec{}, fmt.Errorf("model %s has %d classes only, not %d", s.Name, s.Classes, n)
 	}
-	return s.build(rng, classes)
+	s.Classes = n
+	return s, nil
+}
+
+// FromMetadata returns the spec of the model a checkpoint's metadata names:
+// the model under checkpoint.MetaModel and, when checkpoint.MetaClasses is
+// present, its number of classes.
+func FromMetadata(meta map[string]string) (Spec, error) {
+	name, ok := meta[checkpoint.MetaModel]
+	if !ok || name == "" {
+		return Spec{}, fmt.Errorf("the metadata names no model")
+	}
+	s, err := Lookup(name)
+	if err != nil {
+		return Spec{}, err
+	}
+	c, ok := meta[checkpoint.MetaClasses]
+	if !ok {
+		return s, nil
+	}
+	n, err := strconv.Atoi(c)
+	if err != nil {
+		return Spec{}, fmt.Errorf("model %s: classes %q in the metadata is not a number", name, c)
+	}
+	return s.WithClasses(n)
 }
 
 // CheckSize returns an error unless the model takes h×w images.
@@ -57,23 +89,18 @@ var registry = map[string]Spec{}
 func init() {
 	add := func(s Spec) { registry[s.Name] = s }
 	add(Spec{Name: "mnist-cnn", Channels: 1, Height: 28, Width: 28, FixedSize: true, MinSize: 28, Classes: 10,
-		build: func(rng *tensor.RNG, classes int) (nn.Layer, error) {
-			if classes != 10 {
-				return nil, fmt.Errorf("model mnist-cnn has 10 classes, not %d", classes)
-			}
-			return NewMNISTNet(rng), nil
-		}})
+		build: func(rng *tensor.RNG, _ int) (nn.Layer, error) { return NewMNISTNet(rng), nil }})
 	for depth := range resNetDepths {
 		add(Spec{Name: fmt.Sprintf("resnet%d", depth), Channels: 3, Height: 224, Width: 224,
 			// Five stride-2 stages leave one position from 32 pixels on.
-			MinSize: 32, Classes: 1000,
+			MinSize: 32, Classes: 1000, AnyClasses: true,
 			build: func(rng *tensor.RNG, classes int) (nn.Layer, error) { return NewResNet(rng, depth, classes) }})
 	}
 	for name, c := range vitPresets {
 		// The position embedding fixes the patch grid, and so the size;
 		// LoadWeights resamples it for other grids.
 		add(Spec{Name: name, Channels: 3, Height: c.GridH * c.Patch, Width: c.GridW * c.Patch, FixedSize: true,
-			MinSize: c.GridH * c.Patch, Classes: c.Classes,
+			MinSize: c.GridH * c.Patch, Classes: c.Classes, AnyClasses: true,
 			build: func(rng *tensor.RNG, classes int) (nn.Layer, error) {
 				c.Classes = classes
 				return NewViT(rng, c)

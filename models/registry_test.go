@@ -38,3 +38,45 @@ func TestRegistry(t *testing.T) {
 		t.Error("DeiT-tiny takes 224×224 images only, its position embedding's grid")
 	}
 }
+
+func TestWithClasses(t *testing.T) {
+	tests := []struct {
+		name    string
+		meta    map[string]string
+		classes int    // the fc's outputs built, when no error
+		err     string // part of the error, when one is wanted
+	}{
+		{"default", map[string]string{"model": "resnet18"}, 1000, ""},
+		{"twenty", map[string]string{"model": "resnet18", "classes": "20"}, 20, ""},
+		{"mnist ten", map[string]string{"model": "mnist-cnn", "classes": "10"}, 10, ""},
+		{"mnist fixed", map[string]string{"model": "mnist-cnn", "classes": "20"}, 0, "mnist-cnn has 10 classes only, not 20"},
+		{"zero", map[string]string{"model": "resnet34", "classes": "0"}, 0, "0 classes, want at least 1"},
+		{"not a number", map[string]string{"model": "resnet18", "classes": "x"}, 0, `classes "x" in the metadata is not a number`},
+		{"no model", map[string]string{"classes": "3"}, 0, "names no model"},
+		{"unknown", map[string]string{"model": "resnet7"}, 0, `unknown model "resnet7"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := FromMetadata(tc.meta)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := s.New(tensor.NewRNG(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, ok := m.(*ResNet); ok && r.FC.Weight.Shape()[0] != tc.classes {
+				t.Errorf("fc has %d outputs, want %d", r.FC.Weight.Shape()[0], tc.classes)
+			}
+			if s.Classes != tc.classes {
+				t.Errorf("spec has %d classes, want %d", s.Classes, tc.classes)
+			}
+		})
+	}
+}

@@ -84,6 +84,9 @@ func NewResNet(rng *tensor.RNG, depth, numClasses int) (*ResNet, error) {
 	if !ok {
 		return nil, fmt.Errorf("no ResNet of depth %d (have 18, 34, 50, 101, 152)", depth)
 	}
+	if numClasses < 0 {
+		return nil, fmt.Errorf("a ResNet needs at least 1 class (or 0 for no classifier), not %d", numClasses)
+	}
 	conv := func(in, out, k, stride int) *nn.Conv2d {
 		w := tensor.Zeros(out, in, k, k)
 		nn.KaimingNormal(rng, w, 0, nn.FanOut, "relu")

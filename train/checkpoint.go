@@ -51,13 +51,19 @@ func (tr *Trainer[B]) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("save metrics: %w", err)
 	}
-	meta := map[string]string{
+	meta := map[string]string{}
+	for k, v := range tr.Task.Metadata {
+		meta[k] = v
+	}
+	for k, v := range map[string]string{
 		"format":             "pt",
 		checkpoint.MetaModel: tr.Task.Model,
 		checkpoint.MetaEpoch: strconv.Itoa(tr.pos.Epoch),
 		checkpoint.MetaStep:  strconv.Itoa(tr.pos.Step),
 		MetaPosition:         string(pos),
 		MetaMetrics:          string(hist),
+	} {
+		meta[k] = v
 	}
 	if tr.Task.Config != nil {
 		cfg, err := EncodeConfig(tr.Task.Config)

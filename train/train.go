@@ -76,6 +76,10 @@ type Task[B any] struct {
 	// Resumable names the settings of Config, besides Resumable()'s, that a
 	// resumed run may change because they change no step (by JSON name).
 	Resumable []string
+	// Metadata holds further metadata strings written into every
+	// checkpoint, such as the number of classes the model was built for
+	// (checkpoint.MetaClasses); they cannot replace the loop's own keys.
+	Metadata map[string]string
 }
 
 // File names in a run folder.

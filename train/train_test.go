@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"argus/autograd"
+	"argus/checkpoint"
 	"argus/data/loader"
 	"argus/nn"
 	"argus/tensor"
@@ -401,5 +402,31 @@ func TestRestoreRefusesChangedSettings(t *testing.T) {
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("restore into %+v: %v, want %q", changed, err, c.want)
 		}
+	}
+}
+
+// TestTaskMetadata: the task's metadata goes into the checkpoint beside
+// the loop's keys, which it cannot replace.
+func TestTaskMetadata(t *testing.T) {
+	cfg := testConfig()
+	task := newTestTask(cfg, testN, testBatch, buildTiny)
+	task.Metadata = map[string]string{checkpoint.MetaClasses: "3", checkpoint.MetaModel: "other"}
+	tr, err := New(cfg, task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), CheckpointName)
+	if err := tr.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := checkpoint.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Metadata[checkpoint.MetaClasses]; got != "3" {
+		t.Errorf("classes %q in the checkpoint, want 3", got)
+	}
+	if got := f.Metadata[checkpoint.MetaModel]; got != task.Model {
+		t.Errorf("model %q in the checkpoint, want the task's %q", got, task.Model)
 	}
 }

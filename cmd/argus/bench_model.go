@@ -33,9 +33,9 @@ type trainStepReport struct {
 	// core, whatever else shares the machine.
 	CPUSecondsPerStep float64 `json:"cpu_seconds_per_step"`
 	Model             string  `json:"model"`
+	Classes           int     `json:"classes"`
 	Batch             int     `json:"batch"`
 	Size              int     `json:"size"`
-	Classes           int     `json:"classes"`
 	Iters             int     `json:"iters"`
 	Warmup            int     `json:"warmup"`
 	Threads           int     `json:"threads"`
@@ -74,11 +74,16 @@ type benchModel struct {
 }
 
 // newBenchModel builds the named model of the registry for images of the
-// given size.
+// given size, with the given number of classes (0: the model's).
 func newBenchModel(name string, size, classes int, seed uint64) (benchModel, error) {
 	spec, err := models.Lookup(name)
 	if err != nil {
 		return benchModel{}, err
+	}
+	if classes != 0 {
+		if spec, err = spec.WithClasses(classes); err != nil {
+			return benchModel{}, fmt.Errorf("--classes: %w", err)
+		}
 	}
 	if err := spec.CheckSize(size, size); err != nil {
 		return benchModel{}, err
@@ -86,7 +91,7 @@ func newBenchModel(name string, size, classes int, seed uint64) (benchModel, err
 	if classes == 0 {
 		classes = spec.Classes
 	}
-	m, err := spec.NewClasses(tensor.NewRNG(seed), classes)
+	m, err := spec.New(tensor.NewRNG(seed))
 	if err != nil {
 		return benchModel{}, err
 	}
@@ -226,11 +231,13 @@ func timeLoop(warmup, iters int, f *modelFlags, fn func()) (best, mean, cpu floa
 func newBenchTrainStepCmd() *cobra.Command {
 	var tf modelFlags
 	cmd := &cobra.Command{
-		Use:   "train-step --model resnet18|mnist-cnn|deit-tiny --batch B --size S",
+		Use:   "train-step --model resnet18|mnist-cnn|deit-tiny --batch B --size S [--classes K]",
 		Short: "Time one training step (forward, loss, backward, SGD update)",
 		Long: `Times full training steps of a network on one seeded batch of random images
 and labels: zero the gradients, forward, cross-entropy, backward, and an SGD
-step (lr 0.01, momentum 0.9). After --warmup untimed steps, --iters steps are
+step (lr 0.01, momentum 0.9): the step of argus train classify and argus
+train mnist, without data loading (--classes sizes the classifier as
+train classify does for a dataset). After --warmup untimed steps, --iters steps are
 timed one by one; seconds_per_step is the fastest, since other work on the
 machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 		Args: cobra.NoArgs,

@@ -22,6 +22,8 @@ func TestBenchModel(t *testing.T) {
 			[]string{"ms_per_batch", "size:224"}},
 		{[]string{"bench", "train-step", "--model", "resnet18", "--batch", "2", "--size", "32", "--iters", "1", "--warmup", "0", "--json"},
 			[]string{"seconds_per_step", "images_per_second"}},
+		{[]string{"bench", "train-step", "--model", "resnet18", "--classes", "20", "--batch", "2", "--size", "32", "--iters", "1", "--warmup", "0", "--json"},
+			[]string{"seconds_per_step", "classes:20"}},
 		{[]string{"bench", "infer", "--model", "resnet18", "--size", "32", "--iters", "2", "--warmup", "1", "--json"},
 			[]string{"ms_per_batch"}},
 		{[]string{"bench", "infer", "--model", "resnet18", "--size", "32", "--engine", "autograd", "--iters", "1", "--warmup", "0", "--json"},
@@ -66,6 +68,7 @@ func TestBenchModelBadInput(t *testing.T) {
 		{"bench", "infer", "--warmup", "-1"},
 		{"bench", "infer", "--batch", "x"},
 		{"bench", "infer", "--engine", "tensorrt"},
+		{"bench", "train-step", "--model", "mnist-cnn", "--classes", "20"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code == 0 {

@@ -19,6 +19,7 @@ import (
 	"argus/data/synth"
 	"argus/data/transform"
 	"argus/internal/progress"
+	"argus/tasks/classify"
 	"argus/train"
 )
 
@@ -233,7 +234,7 @@ func openForShow(format, dir, split, ann string) (*dataset.Set, error) {
 }
 
 // showPipeline returns the preview augmentation of a format.
-func showPipeline(format, aug string, size int) (transform.Transform, error) {
+func showPipeline(format, aug, cfgFile string, size int) (transform.Transform, error) {
 	deep := transform.Compose{
 		transform.ColorCast{P: 0.5, MaxShift: 20.0 / 255},
 		transform.Vignette{P: 0.5, MaxStrength: 0.6},
@@ -246,8 +247,22 @@ func showPipeline(format, aug string, size int) (transform.Transform, error) {
 		}
 		return transform.ResizeShorter{Size: size, MaxSize: 2 * size}, nil
 	case "default":
+	case "deepimage":
+		// argus train classify's --aug deepimage, with the parameters of
+		// its config.
+		c := classify.ImageNet()
+		if cfgFile != "" {
+			if err := train.ReadConfig(cfgFile, &c); err != nil {
+				return nil, err
+			}
+		}
+		c.Aug, c.Size, c.Scales = "deepimage", size, nil
+		if err := c.Validate(); err != nil {
+			return nil, fmt.Errorf("--config %s: %w", cfgFile, err)
+		}
+		return c.TrainTransform(), nil
 	default:
-		return nil, fmt.Errorf("unknown --aug %q (want default or none)", aug)
+		return nil, fmt.Errorf("unknown --aug %q (want default, deepimage or none)", aug)
 	}
 	switch format {
 	case "folder":
@@ -288,6 +303,7 @@ func showPipeline(format, aug string, size int) (transform.Transform, error) {
 func newDataShowCmd() *cobra.Command {
 	var (
 		dir, formatFlag, split, ann, out, aug string
+		cfgFile                               string
 		n, cols, size                         int
 		seed                                  uint64
 		asJSON, skipBad                       bool
@@ -298,7 +314,9 @@ func newDataShowCmd() *cobra.Command {
 		Long: `Reads a dataset in one of the formats folder, coco, market1501,
 dukemtmcreid, msmt17, cityscapes or camvid (--format, guessed from the
 layout when left out), augments --n random samples of --split with the
-format's training recipe (--aug default; none only resizes), and writes them
+format's training recipe (--aug default; none only resizes; deepimage is
+argus train classify's Deep Image augmentation with the parameters of a
+--config file of that command, or its defaults), and writes them
 as a PNG grid with boxes outlined and label maps tinted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -326,7 +344,7 @@ as a PNG grid with boxes outlined and label maps tinted.`,
 			if err := checkNotInput(namedPath{"--out", out}, inputs...); err != nil {
 				return err
 			}
-			if set.Transform, err = showPipeline(format, aug, size); err != nil {
+			if set.Transform, err = showPipeline(format, aug, cfgFile, size); err != nil {
 				return err
 			}
 			pick := transform.NewState(seed).Rand.Perm(set.Len())
@@ -368,7 +386,8 @@ as a PNG grid with boxes outlined and label maps tinted.`,
 	f.StringVar(&split, "split", "train", "split: train or val (query or gallery for re-ID)")
 	f.StringVar(&ann, "ann", "", "COCO instances file (default annotations/instances_SPLIT2017.json)")
 	f.StringVar(&out, "out", "", "write the grid to this PNG file")
-	f.StringVar(&aug, "aug", "default", "augmentation: default or none")
+	f.StringVar(&aug, "aug", "default", "augmentation: default, deepimage or none")
+	f.StringVar(&cfgFile, "config", "", "settings file of argus train classify whose deepimage parameters --aug deepimage previews")
 	intFlag(f, &n, "n", 16, 1, 1024, "number of samples")
 	intFlag(f, &cols, "cols", 8, 1, 1024, "samples per row")
 	intFlag(f, &size, "size", 160, 8, 2048, "training size of the preview")

@@ -154,6 +154,14 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 	if err != nil {
 		return nil, err
 	}
+	if weights != nil {
+		if c, ok := weights.Metadata[checkpoint.MetaClasses]; ok {
+			// A classifier trained on its dataset's classes.
+			if spec, err = models.FromMetadata(map[string]string{checkpoint.MetaModel: model, checkpoint.MetaClasses: c}); err != nil {
+				return nil, fmt.Errorf("%s: %w", source, err)
+			}
+		}
+	}
 	h, w := spec.Height, spec.Width
 	if size != "" {
 		if h, w, err = parseSize(size); err != nil {

@@ -24,7 +24,7 @@ import (
 //   - Write func newXxxCmd() *cobra.Command in the command's own file, with
 //     its flag variables local to it, and add it to the list below or to its
 //     group's constructor (newTrainCmd, newEvalCmd, newBenchCmd, newDataCmd,
-//     newDPUCmd, newHPOCmd, newONNXCmd). No init(), no package-level
+//     newDPUCmd, newHPOCmd, newONNXCmd, newReproCmd). No init(), no package-level
 //     commands or flag variables.
 //   - Every command has a Short line; Use starts with the command's name.
 //   - Flag names: --out for the command's output path (file or folder),
@@ -60,6 +60,7 @@ func newRootCmd() *cobra.Command {
 		newQuantizeCmd(),
 		newHPOCmd(),
 		newBenchCmd(),
+		newReproCmd(),
 	)
 	return root
 }
@@ -70,7 +71,7 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train",
 		Short: "Train models",
 	}
-	cmd.AddCommand(newTrainMNISTCmd())
+	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd())
 	return cmd
 }
 
@@ -80,7 +81,7 @@ func newEvalCmd() *cobra.Command {
 		Use:   "eval",
 		Short: "Evaluate models and predictions with the field's protocols",
 	}
-	cmd.AddCommand(newEvalCOCOCmd(), newEvalReidCmd(), newEvalSegmentCmd(), newEvalMNISTCmd())
+	cmd.AddCommand(newEvalCOCOCmd(), newEvalReidCmd(), newEvalSegmentCmd(), newEvalMNISTCmd(), newEvalClassifyCmd())
 	return cmd
 }
 

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"argus/checkpoint"
+	"argus/tasks/classify"
 	"argus/train"
 )
 
@@ -135,4 +137,29 @@ func stoppedNote(w io.Writer, res train.Result) {
 	if res.Stopped == "max-minutes" {
 		fmt.Fprintf(w, "stopped by --max-minutes after step %d; continue with --resume %s\n", res.Step, res.Checkpoint)
 	}
+}
+
+// addClassifyFlags binds the flags of the settings every classification
+// run has (the loop's and classify.Config's) to c.
+func addClassifyFlags(f *pflag.FlagSet, c *classify.Config) {
+	intFlag(f, &c.Epochs, "epochs", c.Epochs, 1, classify.MaxEpochs, "number of epochs")
+	intFlag(f, &c.Batch, "batch", c.Batch, 1, classify.MaxBatch, "training batch size")
+	intFlag(f, &c.EvalBatch, "eval-batch", c.EvalBatch, 1, classify.MaxBatch, "evaluation batch size")
+	positiveFloatFlag(f, &c.LR, "lr", c.LR, "peak learning rate")
+	f.StringVar(&c.Optimizer, "optimizer", c.Optimizer, "adamw, adam, sgd or adadelta")
+	fractionFlag(f, &c.Momentum, "momentum", c.Momentum, "momentum of sgd")
+	floatFlag(f, &c.WeightDecay, "weight-decay", c.WeightDecay, 0, math.Inf(1), "weight decay")
+	f.StringVar(&c.Schedule, "schedule", c.Schedule, "learning-rate schedule: cosine, step or constant")
+	positiveFloatFlag(f, &c.Gamma, "gamma", c.Gamma, "factor per epoch of the step schedule")
+	intFlag(f, &c.Warmup, "warmup", c.Warmup, 0, noLimit, "linear warm-up steps")
+	fractionFlag(f, &c.LabelSmoothing, "label-smoothing", c.LabelSmoothing, "label smoothing of the training loss")
+	intFlag(f, &c.Accumulate, "accumulate", c.Accumulate, 1, classify.MaxBatch, "batches whose gradients are averaged into one step")
+	floatFlag(f, &c.ClipNorm, "clip-norm", c.ClipNorm, 0, math.Inf(1), "clip the gradients' global L2 norm to this (0: off)")
+	fractionFlag(f, &c.EMA, "ema", c.EMA, "decay of a moving average of the weights, used for evaluation (0: off)")
+	intFlag(f, &c.EvalEvery, "eval-every", c.EvalEvery, 1, noLimit, "epochs between evaluations (the last epoch is always evaluated)")
+	intFlag(f, &c.LogEvery, "log-every", c.LogEvery, 1, noLimit, "steps between training-loss records in metrics.jsonl")
+	floatFlag(f, &c.MaxMinutes, "max-minutes", c.MaxMinutes, 0, math.Inf(1), "stop this session after so many minutes with a resumable checkpoint (0: no limit)")
+	f.Uint64Var(&c.Seed, "seed", c.Seed, "random seed for initialisation, shuffling and dropout")
+	intFlag(f, &c.Limit, "limit", c.Limit, 0, noLimit, "use only N training and N test images (0: all; image folders take them spread over the classes)")
+	intFlag(f, &c.Workers, "workers", c.Workers, 0, classify.MaxWorkers, "goroutines building batches (0: one per CPU)")
 }

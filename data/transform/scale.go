@@ -18,8 +18,8 @@ func Mix(seed uint64, parts ...int) uint64 {
 
 // MultiScale is multi-scale training: every batch gets one size drawn from
 // Sizes, the same for the same seed, epoch and batch. A loader passes it
-// to its samples in State.Size, where ResizeShorter (Size 0) and BatchCrop
-// read it.
+// to its samples in State.Size, where ResizeShorter (Size 0),
+// RandomResizedCrop (W and H 0) and BatchResize read it.
 type MultiScale struct {
 	Sizes []int
 	Seed  uint64

@@ -314,7 +314,9 @@ func Flip(s *Sample) {
 
 // RandomResizedCrop cuts a random region of random area and aspect ratio
 // and resizes it to W×H, drawing the region as torchvision's
-// RandomResizedCrop.get_params does (10 tries, then a centre crop).
+// RandomResizedCrop.get_params does (10 tries, then a centre crop). With W
+// and H zero the output is square, of the batch's multi-scale size
+// (State.Size).
 type RandomResizedCrop struct {
 	W, H int
 	// Scale bounds the region's area as a fraction of the image;
@@ -360,6 +362,9 @@ func (c RandomResizedCrop) Params(W, H int, r *rand.Rand) (x, y, w, h int) {
 
 // Apply implements Transform.
 func (c RandomResizedCrop) Apply(s *Sample, st *State) error {
+	if c.W == 0 && c.H == 0 && st != nil {
+		c.W, c.H = st.Size, st.Size
+	}
 	if c.W <= 0 || c.H <= 0 {
 		return fmt.Errorf("random resized crop: size %dx%d", c.W, c.H)
 	}

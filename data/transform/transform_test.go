@@ -283,6 +283,13 @@ func TestMultiScale(t *testing.T) {
 		t.Fatalf("resize shorter to batch size: %v %dx%d", err, s.Image.W, s.Image.H)
 	}
 	s = scene(64, 48, [4]int{20, 12, 44, 30})
+	if err := (RandomResizedCrop{}).Apply(s, st); err != nil || s.Image.H != 24 || s.Image.W != 24 {
+		t.Fatalf("random resized crop to batch size: %v %dx%d", err, s.Image.W, s.Image.H)
+	}
+	if err := (RandomResizedCrop{}).Apply(scene(64, 48, [4]int{20, 12, 44, 30}), NewState(0)); err == nil {
+		t.Fatal("random resized crop without a size or a batch size: no error")
+	}
+	s = scene(64, 48, [4]int{20, 12, 44, 30})
 	views, err := TestViews(s, []int{24, 96}, 0, true)
 	if err != nil || len(views) != 4 {
 		t.Fatalf("views %d %v", len(views), err)
