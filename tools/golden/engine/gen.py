@@ -4,8 +4,9 @@
 For every case the script draws fixed inputs, runs the op forward, and
 back-propagates a fixed random weighting of the output (the gradient of
 sum(w * out)), then writes inputs, output, weights and input gradients to
-autograd/testdata/golden/<op>.json. The Go test autograd/golden_test.go
-replays each case and compares forward and backward values.
+autograd/testdata/golden/<op>.json (the segmentation cases of issue 20 all
+to segmentation.json). The Go test autograd/golden_test.go replays each case
+and compares forward and backward values.
 
 Run from the repository root with Debian's python3-torch (1.13) and
 python3-torchvision:
