@@ -16,13 +16,14 @@
 //     Sigmoid, Tanh, Softplus;
 //   - products and layers: MatMul, BatchMatMul, Linear, Conv2d,
 //     ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d,
-//     LayerNorm, GroupNorm, Dropout, Embedding, ResizeBilinear, ResizeNearest, RoIAlign
+//     LayerNorm, GroupNorm, Dropout, Dropout2d, Embedding, ResizeBilinear, ResizeNearest, RoIAlign
 //     and its FPN pooler MultiLevelRoIAlign;
 //   - shapes: Reshape, Flatten, Permute, Transpose, Slice, Split, Concat,
 //     Stack, IndexSelect, Gather, Where, MaskedFill;
 //   - reductions: Sum, Mean, SumAxes, MeanAxes, Max, TopK, Softmax,
 //     LogSoftmax, and the non-differentiable Argmax;
-//   - losses: CrossEntropy, BCEWithLogits, SigmoidFocalLoss, L1Loss,
+//   - losses: CrossEntropy, SegCrossEntropy (mmsegmentation's per-pixel
+//     averaging), BCEWithLogits, SigmoidFocalLoss, L1Loss,
 //     SmoothL1Loss, MSELoss.
 //
 // Shape errors are programmer errors and panic with a message naming the op

@@ -50,7 +50,9 @@ import (
 //	Softmax, LogSoftmax x           axis int
 //	Sum                x            keep []int (x's shape with the summed axes 1), shape []int
 //	                                (the result's), scale float32 (0: none; Mean is Sum scaled by 1/n)
-//	Dropout            x            p float32, training bool (only recorded in training)
+//	Dropout            x            p float32, training bool (only recorded in training);
+//	                                channels bool (present and true for Dropout2d: whole
+//	                                channels dropped)
 type Description struct {
 	Kind  string
 	Attrs map[string]any
@@ -183,7 +185,11 @@ func (o *softmaxOp) Describe() Description {
 
 // Describe implements Describer.
 func (o *maskOp) Describe() Description {
-	return Description{Kind: "Dropout", Attrs: map[string]any{"p": o.p, "training": true}}
+	a := map[string]any{"p": o.p, "training": true}
+	if o.channels {
+		a["channels"] = true
+	}
+	return Description{Kind: "Dropout", Attrs: a}
 }
 
 // Describe implements Describer.

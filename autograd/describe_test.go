@@ -51,6 +51,7 @@ func TestDescribe(t *testing.T) {
 		{"convtranspose", ConvTranspose2d(x, Param(rng.Normal(0, 1, 4, 3, 3, 3)), nil, ConvTranspose2dOptions{Stride: [2]int{2, 2}, OutputPadding: [2]int{1, 0}}), "ConvTranspose2d",
 			map[string]any{"stride": []int{2, 2}, "pads": []int{0, 0, 0, 0}, "output_padding": []int{1, 0}, "dilation": []int{1, 1}, "groups": 1}},
 		{"dropout", Dropout(x, 0.5, true, rng), "Dropout", map[string]any{"p": float32(0.5), "training": true}},
+		{"dropout2d", Dropout2d(x, 0.1, true, rng), "Dropout", map[string]any{"p": float32(0.1), "training": true, "channels": true}},
 		{"attention", attn, "Attention", map[string]any{"scale": float32(0.5)}},
 	}
 	for _, c := range cases {

@@ -31,11 +31,12 @@ func Dropout(x *Var, p float32, training bool, rng *tensor.RNG) *Var {
 }
 
 // maskOp multiplies x element-wise by a constant mask, drawn by Dropout
-// with probability p.
+// (or, whole channels at a time, by Dropout2d) with probability p.
 type maskOp struct {
-	x    *Var
-	mask []float32
-	p    float32
+	x        *Var
+	mask     []float32
+	p        float32
+	channels bool // drawn per channel, by Dropout2d
 }
 
 func (o *maskOp) Operands() []*Var { return []*Var{o.x} }

@@ -175,6 +175,10 @@ var goldenOps = map[string]func(c *goldenCase, x []*Var) *Var{
 		}
 		return CrossEntropy(x[0], c.ints("targets"), opt)
 	},
+	"seg_cross_entropy": func(c *goldenCase, x []*Var) *Var {
+		return SegCrossEntropy(x[0], c.ints("labels"), SegCrossEntropyOptions{
+			Weight: c.konst("weight"), IgnoreIndex: c.int("ignore"), AvgNonIgnore: c.bool("avg_non_ignore")})
+	},
 	"bce_with_logits": func(c *goldenCase, x []*Var) *Var {
 		return BCEWithLogits(x[0], c.konst("target"), BCEOptions{Weight: c.konst("weight"), PosWeight: c.konst("pos_weight"), Reduction: c.reduction()})
 	},

@@ -49,7 +49,11 @@ func BatchNorm2d(x, weight, bias *Var, runningMean, runningVar *tensor.Tensor, o
 		panic("autograd: BatchNorm2d in evaluation needs running statistics")
 	}
 	if opt.Training && x.value.Len()/max(c, 1) <= 1 {
-		panic(fmt.Sprintf("autograd: BatchNorm2d in training needs more than one value per channel, got %v", s))
+		// PyTorch raises "Expected more than 1 value per channel when
+		// training"; the statistics of one value would give 0/0. The usual
+		// cause is a batch of one on a 1×1 map (PSPNet's bin-1 pyramid branch).
+		panic(fmt.Sprintf("autograd: BatchNorm2d in training needs more than one value per channel, got input %v "+
+			"(%d per channel): use a batch above 1 or evaluation mode", s, x.value.Len()/max(c, 1)))
 	}
 	eps := opt.Eps
 	if eps == 0 {

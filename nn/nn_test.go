@@ -200,3 +200,29 @@ func TestLayerForwardMatchesTorch(t *testing.T) {
 		})
 	}
 }
+
+func TestDropout2dLayer(t *testing.T) {
+	x := autograd.Const(tensor.NewRNG(2).Normal(0, 1, 2, 6, 3, 3))
+	for _, c := range []struct {
+		name     string
+		training bool
+	}{{"train", true}, {"eval", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewDropout2d(0.5, tensor.NewRNG(8))
+			Train(NewSequential(d), c.training)
+			got := d.Forward(x)
+			if !c.training {
+				if got != x {
+					t.Fatal("Dropout2d in evaluation changed its input")
+				}
+				return
+			}
+			want := autograd.Dropout2d(x, 0.5, true, tensor.NewRNG(8)).Value().Data()
+			for i, v := range got.Value().Data() {
+				if v != want[i] {
+					t.Fatalf("element %d = %v, want %v (autograd.Dropout2d, same seed)", i, v, want[i])
+				}
+			}
+		})
+	}
+}

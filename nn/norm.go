@@ -131,6 +131,31 @@ func (d *Dropout) Forward(x *autograd.Var) *autograd.Var {
 	return autograd.Dropout(x, d.P, d.Training, d.RNG)
 }
 
+// Dropout2d zeroes whole channels with probability P in training (PyTorch's
+// nn.Dropout2d, the PSP head's dropout) and is the identity in evaluation.
+// Its masks come from RNG, so a seeded run repeats exactly.
+type Dropout2d struct {
+	P        float32
+	RNG      *tensor.RNG
+	Training bool
+}
+
+// NewDropout2d returns a Dropout2d layer in training mode drawing from rng.
+func NewDropout2d(p float32, rng *tensor.RNG) *Dropout2d {
+	return &Dropout2d{P: p, RNG: rng, Training: true}
+}
+
+// Members implements Module.
+func (d *Dropout2d) Members() Members { return Members{} }
+
+// SetTraining turns dropping on or off.
+func (d *Dropout2d) SetTraining(on bool) { d.Training = on }
+
+// Forward applies channel dropout.
+func (d *Dropout2d) Forward(x *autograd.Var) *autograd.Var {
+	return autograd.Dropout2d(x, d.P, d.Training, d.RNG)
+}
+
 // DropPath is stochastic depth (timm's DropPath): in training each sample of
 // the batch is zeroed with probability P and the others are divided by
 // 1−P; in evaluation it is the identity. The flags come from RNG, so a

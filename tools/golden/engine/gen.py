@@ -4,8 +4,9 @@
 For every case the script draws fixed inputs, runs the op forward, and
 back-propagates a fixed random weighting of the output (the gradient of
 sum(w * out)), then writes inputs, output, weights and input gradients to
-autograd/testdata/golden/<op>.json. The Go test autograd/golden_test.go
-replays each case and compares forward and backward values.
+autograd/testdata/golden/<op>.json (the segmentation cases of issue 20 all
+to segmentation.json). The Go test autograd/golden_test.go replays each case
+and compares forward and backward values.
 
 Run from the repository root with Debian's python3-torch (1.13) and
 python3-torchvision:
@@ -330,12 +331,64 @@ def resize_nearest():
         add("resize_nearest", f"nearest{list(xs)}{o}", lambda x: F.interpolate(x, size=o, mode="nearest"), [randn(*xs)], {"out": o})
 
 
+def seg_engine():
+    """The cases PSPNet-R18-D8 needs (issue 20), written to segmentation.json
+    so that the other files stay as they are: dilated 3×3 convolutions with
+    padding = dilation, adaptive average pooling to the pyramid bins from
+    sizes they do not divide, bilinear resizing with align_corners False up
+    and down, and mmsegmentation's per-pixel cross-entropy."""
+    for d, xs in [(2, (2, 3, 9, 10)), (4, (1, 4, 11, 9))]:
+        p = dict(stride=[1, 1], padding=[d, d], dilation=[d, d], groups=1)
+        ins = [randn(*xs), randn(5, xs[1], 3, 3), randn(5)]
+        add("conv2d", f"seg-dilated{d}", lambda x, w, b, p=p: F.conv2d(x, w, b, **p), ins, p)
+    p = dict(stride=[2, 2], padding=[2, 2], dilation=[2, 2], groups=1)
+    add("conv2d", "seg-dilated2-stride2", lambda x, w, p=p: F.conv2d(x, w, None, **p), [randn(1, 2, 9, 8), randn(3, 2, 3, 3)], p)
+    for xs in [(2, 3, 7, 10), (1, 2, 13, 11)]:
+        for b in [1, 2, 3, 6]:
+            add("adaptive_avg_pool2d", f"seg-bins{list(xs)}-{b}", lambda x, b=b: F.adaptive_avg_pool2d(x, b), [randn(*xs)], {"out": [b, b]})
+    for xs, o in [((1, 2, 1, 1), [7, 10]), ((2, 2, 2, 2), [7, 10]), ((1, 3, 3, 3), [13, 11]), ((1, 2, 6, 6), [7, 10]),
+                  ((1, 2, 8, 9), [32, 36]), ((1, 2, 13, 11), [4, 5]), ((2, 1, 16, 12), [8, 6])]:
+        add("resize_bilinear", f"seg-bilinear{list(xs)}{o}", lambda x, o=o: F.interpolate(x, size=o, mode="bilinear", align_corners=False),
+            [randn(*xs)], {"out": o, "align_corners": False})
+    # mmsegmentation's CrossEntropyLoss: the per-pixel loss with
+    # reduction='none', then a sum over the pixels divided by the number of
+    # all pixels (ignored ones included) or, with avg_non_ignore, by the
+    # number of non-ignored pixels.
+    g = next_gen()
+    for name, shape, c, w, avg_non_ignore in [("mmseg", (2, 4, 3, 5), 4, None, False), ("mmseg-non-ignore", (2, 4, 3, 5), 4, None, True),
+                                               ("mmseg-weight", (1, 5, 4, 4), 5, [0.8, 1.2, 2.0, 0.5, 1.0], False),
+                                               ("mmseg-weight-non-ignore", (1, 5, 4, 4), 5, [0.8, 1.2, 2.0, 0.5, 1.0], True)]:
+        n, _, h, wd = shape
+        lab = torch.randint(0, c, (n, h, wd), generator=g)
+        lab[torch.rand((n, h, wd), generator=g) < 0.3] = 255
+        wt = torch.tensor(w) if w is not None else None
+        den = float((lab != 255).sum()) if avg_non_ignore else float(lab.numel())
+
+        def fn(x, lab=lab, wt=wt, den=den):
+            return F.cross_entropy(x, lab, weight=wt, reduction="none", ignore_index=255).sum() / den
+        params = {"labels": [int(v) for v in lab.reshape(-1).tolist()], "ignore": 255, "avg_non_ignore": avg_non_ignore}
+        add("seg_cross_entropy", name, fn, [randn(*shape)], params, consts={"weight": wt} if wt is not None else None)
+
+
+SEG_FILE = "segmentation.json"
+
+
 def main():
     torch.set_num_threads(1)
     for f in [binary, unary, linear, conv, pool, norms, softmax, losses, shapes, reductions, resize, attention, roi_align, multiscale_roi_align,
               resize_nearest]:
         f()
     os.makedirs(OUT, exist_ok=True)
+    # The segmentation cases go to a file of their own, drawn after the
+    # others so that their seeds stay as they were.
+    before = {op: list(cs) for op, cs in cases.items()}
+    cases.clear()
+    seg_engine()
+    seg = [c for cs in cases.values() for c in cs]
+    with open(os.path.join(OUT, SEG_FILE), "w") as fh:
+        json.dump({"torch": torch.__version__, "cases": seg}, fh, separators=(",", ":"))
+    cases.clear()
+    cases.update(before)
     for op, cs in sorted(cases.items()):
         with open(os.path.join(OUT, op + ".json"), "w") as fh:
             json.dump({"torch": torch.__version__, "cases": cs}, fh, separators=(",", ":"))
