@@ -224,3 +224,38 @@ func TestLoadBackbone(t *testing.T) {
 		t.Errorf("a state dict without layer1.0.conv1.weight: %v", err)
 	}
 }
+
+// TestLoadBackboneViT loads a timm DeiT-tiny state dict (a 14×14 grid)
+// into reid-deit-tiny (16×8): head.* is skipped and named, the position
+// embedding is resampled.
+func TestLoadBackboneViT(t *testing.T) {
+	src, err := New("deit-tiny", tensor.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := checkpoint.NewFile()
+	for _, s := range nn.StateDict(src) {
+		if err := f.Add(s.Name, checkpoint.Float32Entry(s.Value)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, _ := New("reid-deit-tiny", tensor.NewRNG(2))
+	m := l.(*ReID)
+	ignored, err := LoadBackbone(f, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ignored, []string{"head.bias", "head.weight"}) {
+		t.Errorf("ignored %v, want head.bias and head.weight", ignored)
+	}
+	v := m.Base.(*ViT)
+	if !slices.Equal(v.ClsToken.Value().Data(), src.(*ViT).ClsToken.Value().Data()) {
+		t.Error("cls_token not loaded")
+	}
+	if s := v.PosEmbed.Shape(); !slices.Equal(s, []int{1, 1 + 16*8, 192}) {
+		t.Errorf("pos_embed %v after loading, want [1 129 192]", s)
+	}
+	if !slices.Equal(v.PosEmbed.Value().Data()[:192], src.(*ViT).PosEmbed.Value().Data()[:192]) {
+		t.Error("the class token's position embedding was not kept")
+	}
+}
