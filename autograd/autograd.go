@@ -15,7 +15,7 @@
 //     AddScalar, Exp, Log, Sqrt, Pow, Abs, Clamp, ReLU, LeakyReLU, GELU,
 //     Sigmoid, Tanh, Softplus;
 //   - products and layers: MatMul, BatchMatMul, Linear, Conv2d,
-//     ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d,
+//     ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, GeM, BatchNorm2d,
 //     LayerNorm, GroupNorm, Dropout, Dropout2d, Embedding, ResizeBilinear, ResizeNearest, RoIAlign
 //     and its FPN pooler MultiLevelRoIAlign;
 //   - shapes: Reshape, Flatten, Permute, Transpose, Slice, Split, Concat,

@@ -142,6 +142,7 @@ var goldenOps = map[string]func(c *goldenCase, x []*Var) *Var{
 		return AvgPool2d(x[0], AvgPool2dOptions{Kernel: c.pair("kernel"), Stride: c.pair("stride"), Padding: c.pair("padding"),
 			CeilMode: c.bool("ceil"), ExcludePad: c.bool("exclude_pad")})
 	},
+	"gem": func(c *goldenCase, x []*Var) *Var { return GeM(x[0], x[1], c.float("eps")) },
 	"adaptive_avg_pool2d": func(c *goldenCase, x []*Var) *Var {
 		o := c.ints("out")
 		return AdaptiveAvgPool2d(x[0], o[0], o[1])

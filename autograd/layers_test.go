@@ -72,6 +72,9 @@ func layerCases() []gradCase {
 			}},
 		{name: "AdaptiveAvgPool2d", inputs: []*tensor.Tensor{randn(44, 2, 2, 5, 7)},
 			f: func(x []*Var) *Var { return AdaptiveAvgPool2d(x[0], 3, 4) }},
+		// Positive inputs away from the clamp, where central differences hold.
+		{name: "GeM", inputs: []*tensor.Tensor{uniform(48, 0.2, 2, 2, 3, 4, 3), tensor.Wrap([]float32{3}, 1)},
+			f: func(x []*Var) *Var { return GeM(x[0], x[1], 1e-6) }},
 		{name: "Softmax", inputs: []*tensor.Tensor{randn(45, 2, 3, 4)},
 			f: func(x []*Var) *Var { return Softmax(x[0], 1) }},
 		{name: "LogSoftmax", inputs: []*tensor.Tensor{randn(46, 3, 5)},

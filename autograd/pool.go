@@ -393,3 +393,22 @@ func (o *avgPoolOp) Backward(g *tensor.Tensor) []*tensor.Tensor {
 	}
 	return []*tensor.Tensor{gx}
 }
+
+// GeM is generalised-mean pooling over the spatial positions of x
+// (N×C×H×W), as the re-ID literature writes it (Radenović et al.):
+// (mean over H×W of clamp(x, eps)^p)^(1/p), returned as N×C. The exponent
+// p is a Var of one element and receives a gradient: p = 1 is average
+// pooling, large p tends to max pooling. It is composed of Clamp, Log, Mul,
+// Exp, MeanAxes and Div, so its backward is theirs; x^p is computed as
+// exp(p·log x), which the clamp keeps finite.
+func GeM(x, p *Var, eps float32) *Var {
+	s := x.Shape()
+	if len(s) != 4 || s[2] == 0 || s[3] == 0 || p.value.Len() != 1 || !(eps > 0) {
+		panic(fmt.Sprintf("autograd: GeM of %v with exponent %v and eps %g", s, p.Shape(), eps))
+	}
+	// p of shape [1] broadcasts against both; used as it is, it stays the
+	// parameter a tracer names by the state dict.
+	logX := Log(Clamp(x, eps, float32(math.Inf(1))))
+	m := MeanAxes(Exp(Mul(logX, p)), false, 2, 3)
+	return Exp(Div(Log(m), p))
+}

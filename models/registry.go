@@ -106,6 +106,19 @@ func init() {
 				return NewViT(rng, c)
 			}})
 	}
+	// Re-ID networks take 256×128 pedestrian crops and have one output per
+	// training identity, 751 by default (Market-1501's).
+	for _, depth := range []int{18, 50} {
+		add(Spec{Name: fmt.Sprintf("reid-resnet%d", depth), Channels: 3, Height: 256, Width: 128,
+			// Four stride-2 steps with the last stride at 1.
+			MinSize: 16, Classes: 751, AnyClasses: true,
+			build: func(rng *tensor.RNG, classes int) (nn.Layer, error) { return NewReIDResNet(rng, depth, classes) }})
+	}
+	c := vitPresets["deit-tiny"]
+	c.GridH, c.GridW = 16, 8
+	add(Spec{Name: "reid-deit-tiny", Channels: 3, Height: c.GridH * c.Patch, Width: c.GridW * c.Patch, FixedSize: true,
+		MinSize: c.GridW * c.Patch, Classes: 751, AnyClasses: true,
+		build: func(rng *tensor.RNG, classes int) (nn.Layer, error) { return NewReIDViT(rng, c, classes) }})
 }
 
 // Names returns the registered model names, sorted.

@@ -9,7 +9,13 @@ import (
 )
 
 func TestRegistry(t *testing.T) {
-	want := map[string]int{"mnist-cnn": 1199882, "resnet18": 11689512, "resnet50": 25557032, "deit-tiny": 5717416}
+	want := map[string]int{"mnist-cnn": 1199882, "resnet18": 11689512, "resnet50": 25557032, "deit-tiny": 5717416,
+		// The classifier's backbone without fc (head), GeM's p, the neck's
+		// weight and bias, 751 bias-free outputs; the ViT's position
+		// embedding has 1+16·8 rows instead of 1+14·14.
+		"reid-resnet50":  25557032 - (2048*1000 + 1000) + 1 + 2*2048 + 2048*751,
+		"reid-resnet18":  11689512 - (512*1000 + 1000) + 1 + 2*512 + 512*751,
+		"reid-deit-tiny": 5717416 - (192*1000 + 1000) - (196-128)*192 + 2*192 + 192*751}
 	for name, params := range want {
 		m, err := New(name, tensor.NewRNG(1))
 		if err != nil {
@@ -19,7 +25,7 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("%s: %d parameters, want %d as torchvision", name, n, params)
 		}
 	}
-	if got := strings.Join(Names(), " "); got != "deit-small deit-tiny mnist-cnn resnet101 resnet152 resnet18 resnet34 resnet50 vit-base" {
+	if got := strings.Join(Names(), " "); got != "deit-small deit-tiny mnist-cnn reid-deit-tiny reid-resnet18 reid-resnet50 resnet101 resnet152 resnet18 resnet34 resnet50 vit-base" {
 		t.Errorf("names %s", got)
 	}
 	if _, err := New("resnet19", tensor.NewRNG(1)); err == nil || !strings.Contains(err.Error(), `unknown model "resnet19" (have deit-small, deit-tiny, mnist-cnn, `) {
@@ -36,6 +42,12 @@ func TestRegistry(t *testing.T) {
 	d, _ := Lookup("deit-tiny")
 	if d.Height != 224 || d.Width != 224 || d.CheckSize(224, 224) != nil || d.CheckSize(256, 128) == nil {
 		t.Error("DeiT-tiny takes 224×224 images only, its position embedding's grid")
+	}
+	for _, name := range []string{"reid-resnet50", "reid-resnet18", "reid-deit-tiny"} {
+		s, _ := Lookup(name)
+		if s.Height != 256 || s.Width != 128 || s.CheckSize(256, 128) != nil {
+			t.Errorf("%s: default size %d×%d, want 256×128", name, s.Height, s.Width)
+		}
 	}
 }
 

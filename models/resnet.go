@@ -187,3 +187,26 @@ func (r *ResNet) Forward(x *autograd.Var) *autograd.Var {
 	}
 	return r.FC.Forward(r.Features(x))
 }
+
+// SetLastStride sets the stride of layer4, the last stage, to s (1 or 2,
+// torchvision's). With 1, as re-ID networks use (Luo et al.'s "last
+// stride"), C5 keeps the resolution of C4, stride 16 instead of 32. It
+// changes the stride of the stage's first block, on its 3×3 convolution
+// (the second of a bottleneck, the first of a basic block), and of its
+// downsample projection; the weights and their names are unchanged, so a
+// torchvision state dict still loads.
+func (r *ResNet) SetLastStride(s int) error {
+	if s != 1 && s != 2 {
+		return fmt.Errorf("last stride %d, want 1 or 2", s)
+	}
+	b := r.Layers[3].Layers[0].(*Block)
+	conv := b.Conv1
+	if b.Conv3 != nil {
+		conv = b.Conv2
+	}
+	conv.Options.Stride = []int{s, s}
+	if b.Downsample != nil {
+		b.Downsample.Layers[0].(*nn.Conv2d).Options.Stride = []int{s, s}
+	}
+	return nil
+}

@@ -65,7 +65,9 @@ type ViT struct {
 	ClsToken, PosEmbed *autograd.Var
 	Blocks             []*ViTBlock
 	Norm               *nn.LayerNorm
-	Head               *nn.Linear
+	// Head maps the class token to logits; nil in a backbone (a re-ID
+	// network's), whose state dict then has no head.*.
+	Head *nn.Linear
 }
 
 // ViTBlock is a pre-norm transformer block, timm's Block:
@@ -148,7 +150,10 @@ func (v *ViT) Members() nn.Members {
 		Params:   []nn.Parameter{{Name: "cls_token", Var: v.ClsToken}, {Name: "pos_embed", Var: v.PosEmbed}},
 		Children: []nn.Child{{Name: "patch_embed", Module: v.PatchEmbed}, {Name: "blocks", Module: vitBlocks(v.Blocks)}},
 	}
-	m.Children = append(m.Children, nn.Child{Name: "norm", Module: v.Norm}, nn.Child{Name: "head", Module: v.Head})
+	m.Children = append(m.Children, nn.Child{Name: "norm", Module: v.Norm})
+	if v.Head != nil {
+		m.Children = append(m.Children, nn.Child{Name: "head", Module: v.Head})
+	}
 	return m
 }
 
@@ -250,8 +255,12 @@ func PreLogits(tokens *autograd.Var) *autograd.Var {
 	return autograd.Reshape(autograd.Slice(tokens, 1, 0, 1), s[0], s[2])
 }
 
-// Forward maps images (N, C, H, W) to logits (N, Classes).
+// Forward maps images (N, C, H, W) to logits (N, Classes). It panics on a
+// ViT without a head.
 func (v *ViT) Forward(x *autograd.Var) *autograd.Var {
+	if v.Head == nil {
+		panic("models: Forward of a ViT without a head; use Features and PreLogits")
+	}
 	tokens, _ := v.Features(x)
 	return v.Head.Forward(PreLogits(tokens))
 }

@@ -137,6 +137,25 @@ func (MaxPool2d) Members() Members { return Members{} }
 // Forward pools x.
 func (m MaxPool2d) Forward(x *autograd.Var) *autograd.Var { return autograd.MaxPool2d(x, m.Options) }
 
+// GeM is generalised-mean pooling with a learnable exponent, as the re-ID
+// strong baselines' GeneralizedMeanPooling: it maps N×C×H×W to N×C by
+// autograd.GeM. Its one parameter, p, has one element.
+type GeM struct {
+	P   *autograd.Var
+	Eps float32
+}
+
+// NewGeM returns a GeM layer with exponent p and eps 1e-6.
+func NewGeM(p float32) *GeM {
+	return &GeM{P: autograd.Param(tensor.Wrap([]float32{p}, 1)), Eps: 1e-6}
+}
+
+// Members implements Module.
+func (g *GeM) Members() Members { return Members{Params: params("p", g.P)} }
+
+// Forward pools x (N, C, H, W) to (N, C).
+func (g *GeM) Forward(x *autograd.Var) *autograd.Var { return autograd.GeM(x, g.P, g.Eps) }
+
 // PatchEmbed cuts an image into non-overlapping Patch×Patch squares and
 // projects each to a vector, as timm's PatchEmbed: a convolution with
 // kernel and stride Patch (its parameters proj.weight and proj.bias), whose

@@ -370,13 +370,24 @@ def seg_engine():
         add("seg_cross_entropy", name, fn, [randn(*shape)], params, consts={"weight": wt} if wt is not None else None)
 
 
+def gem():
+    # The common re-ID GeM (the strong baseline's GeneralizedMeanPooling):
+    # avg_pool(x.clamp(min=eps)^p)^(1/p) with a learnable p. Inputs mix
+    # negatives and zeros (ReLU outputs) that the clamp lifts to eps.
+    def fn(x, p, eps=1e-6):
+        return F.adaptive_avg_pool2d(x.clamp(min=eps).pow(p), 1).pow(1.0 / p).flatten(1)
+    for name, xs, p0 in [("gem-p3", (2, 3, 4, 3), 3.0), ("gem-p1.5", (1, 2, 5, 2), 1.5)]:
+        x = torch.relu(randn(*xs)) + 0.5 * uniform(0, 1, *xs) * (randn(*xs) > 0)
+        add("gem", name, lambda x, p: fn(x, p), [x, torch.tensor([p0])], {"eps": 1e-6})
+
+
 SEG_FILE = "segmentation.json"
 
 
 def main():
     torch.set_num_threads(1)
     for f in [binary, unary, linear, conv, pool, norms, softmax, losses, shapes, reductions, resize, attention, roi_align, multiscale_roi_align,
-              resize_nearest]:
+              resize_nearest, gem]:
         f()
     os.makedirs(OUT, exist_ok=True)
     # The segmentation cases go to a file of their own, drawn after the

@@ -212,4 +212,5 @@ def main():
             json.dump(y.flatten().tolist(), f)
 
 
-main()
+if __name__ == "__main__":
+    main()
