@@ -160,11 +160,7 @@ func TestResNetFPNExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp, err := onnx.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := onnx.Import(mp, "")
+	g, err := onnx.Read(data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -221,11 +221,7 @@ func TestViTExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp, err := onnx.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := onnx.Import(mp, "")
+	g, err := onnx.Read(data)
 	if err != nil {
 		t.Fatal(err)
 	}

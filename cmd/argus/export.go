@@ -199,11 +199,7 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 	}
 	rep := &exportReport{Model: model, Weights: source, Out: out, Bytes: int64(len(data)), IRVersion: onnx.IRVersion,
 		Opset: res.Graph.Opset, Parameters: nn.NumParams(m)}
-	mp, err := onnx.Decode(data)
-	if err != nil {
-		return nil, fmt.Errorf("read back: %w", err)
-	}
-	g, err := onnx.Import(mp, "")
+	g, err := onnx.Read(data)
 	if err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}

@@ -40,11 +40,7 @@ func exportGraph(t testing.TB, m nn.Layer, x *tensor.Tensor) (*xgraph.Graph, *tr
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp, err := onnx.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := onnx.Import(mp, "")
+	g, err := onnx.Read(data)
 	if err != nil {
 		t.Fatal(err)
 	}

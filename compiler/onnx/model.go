@@ -41,6 +41,16 @@ func Decode(data []byte) (*onnxpb.ModelProto, error) {
 	return m, nil
 }
 
+// Read decodes a serialised model and imports it. Tensors in external data
+// files are refused: without a file there is no folder to find them in.
+func Read(data []byte) (*xgraph.Graph, error) {
+	m, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	return Import(m, "")
+}
+
 // Load reads the model file at path and imports it. External data files
 // are looked up beside the model.
 func Load(path string) (*xgraph.Graph, error) {

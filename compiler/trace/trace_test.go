@@ -49,11 +49,7 @@ func exported(t testing.TB, m nn.Layer, x *tensor.Tensor, opt trace.Options) (*x
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp, err := onnx.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := onnx.Import(mp, "")
+	g, err := onnx.Read(data)
 	if err != nil {
 		t.Fatal(err)
 	}
