@@ -157,7 +157,27 @@ type CrossEntropyOptions struct {
 	// nothing to the loss or its normaliser, such as 255 in segmentation
 	// masks. Negative targets are always ignored.
 	IgnoreIndex int
+	// Divide says what the summed losses are divided by; the zero value is
+	// PyTorch's mean.
+	Divide CrossEntropyDivisor
 }
+
+// CrossEntropyDivisor says what CrossEntropy divides its summed, weighted
+// per-target losses by.
+type CrossEntropyDivisor int
+
+const (
+	// DivideByWeights divides by the sum of the counted targets' class
+	// weights (their number without weights): PyTorch's mean.
+	DivideByWeights CrossEntropyDivisor = iota
+	// DivideByAll divides by the number of all targets, ignored ones
+	// included: mmsegmentation's CrossEntropyLoss by default. With no
+	// targets at all the loss is 0.
+	DivideByAll
+	// DivideByCounted divides by the number of targets not ignored:
+	// mmsegmentation's avg_non_ignore.
+	DivideByCounted
+)
 
 // CrossEntropy returns the cross-entropy loss of logits against class
 // indices, averaged as PyTorch's torch.nn.functional.cross_entropy does
@@ -215,6 +235,7 @@ func (o *crossEntropyOp) Forward() *tensor.Tensor {
 	eps := float64(o.opt.LabelSmoothing)
 	var nll, smooth float64
 	o.nllDen = 0
+	counted := 0
 	for i := 0; i < n; i++ {
 		for j := 0; j < inner; j++ {
 			t := o.targets[i*inner+j]
@@ -225,12 +246,22 @@ func (o *crossEntropyOp) Forward() *tensor.Tensor {
 			w := o.weight(t)
 			nll -= w * float64(lp[base+t*inner])
 			o.nllDen += w
+			counted++
 			if eps != 0 {
 				for k := 0; k < c; k++ {
 					smooth -= o.weight(k) * float64(lp[base+k*inner])
 				}
 			}
 		}
+	}
+	switch o.opt.Divide {
+	case DivideByAll:
+		o.nllDen = float64(len(o.targets))
+		if o.nllDen == 0 {
+			return tensor.Scalar(0)
+		}
+	case DivideByCounted:
+		o.nllDen = float64(counted)
 	}
 	// PyTorch normalises the smoothing term like the NLL term: by the sum of
 	// the targets' weights, which is their count without class weights.
