@@ -2,15 +2,12 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"argus/checkpoint"
 )
@@ -136,28 +133,8 @@ func TestClassifyBadInput(t *testing.T) {
 // run with a resumable checkpoint, which a resumed run continues.
 func TestTrainClassifyInterrupt(t *testing.T) {
 	data, out := synthClassify(t), t.TempDir()
-	args, _ := json.Marshal(classifyArgs(data, out, "--epochs", "100", "--aug", "deepimage"))
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "ARGUS_CLI_ARGS="+string(args))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	ckpt := filepath.Join(out, "checkpoint.safetensors")
-	for {
-		if _, err := os.Stat(ckpt); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	if code := cmd.ProcessState.ExitCode(); code != 130 {
-		t.Fatalf("exit %d, want 130: %s", code, stderr.String())
-	}
+	stdout, stderr := interruptAfter(t, ckpt, classifyArgs(data, out, "--epochs", "100", "--aug", "deepimage")...)
 	rep := decodeReport(t, stdout.String())
 	lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
 	if line := lines[len(lines)-1]; rep["stopped"] != "interrupt" || !strings.HasPrefix(line, "argus train classify: interrupted after step ") ||

@@ -181,33 +181,47 @@ func TestTrainMNISTMaxMinutes(t *testing.T) {
 	}
 }
 
-// TestTrainMNISTInterrupt sends SIGINT to a training process once its
-// first checkpoint exists: it saves a checkpoint, prints its report and
-// one error line, exits 130, and the checkpoint resumes.
-func TestTrainMNISTInterrupt(t *testing.T) {
-	data, out := fakeMNIST(t), t.TempDir()
-	args, _ := json.Marshal([]string{"train", "mnist", "--data", data, "--epochs", "100", "--out", out, "--json"})
+// interruptAfter runs the CLI with args in a child process, sends it SIGINT
+// once the file wait exists (the first checkpoint), and returns its output
+// after checking that it exited 130. It fails rather than hangs when the
+// file does not appear within two minutes.
+func interruptAfter(t *testing.T, wait string, args ...string) (stdout, stderr *bytes.Buffer) {
+	t.Helper()
+	a, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "ARGUS_CLI_ARGS="+string(args))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = append(os.Environ(), "ARGUS_CLI_ARGS="+string(a))
+	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ckpt := filepath.Join(out, "checkpoint.safetensors")
-	for {
-		if _, err := os.Stat(ckpt); err == nil {
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(wait); err == nil {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("%s did not appear: %s", wait, stderr)
+		}
 	}
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 130 {
-		t.Fatalf("exit %d, want 130: %s", code, stderr.String())
+		t.Fatalf("exit %d, want 130: %s", code, stderr)
 	}
+	return stdout, stderr
+}
+
+// TestTrainMNISTInterrupt sends SIGINT to a training process once its
+// first checkpoint exists: it saves a checkpoint, prints its report and
+// one error line, exits 130, and the checkpoint resumes.
+func TestTrainMNISTInterrupt(t *testing.T) {
+	data, out := fakeMNIST(t), t.TempDir()
+	ckpt := filepath.Join(out, "checkpoint.safetensors")
+	stdout, stderr := interruptAfter(t, ckpt, "train", "mnist", "--data", data, "--epochs", "100", "--out", out, "--json")
 	rep := decodeReport(t, stdout.String())
 	if rep["stopped"] != "interrupt" {
 		t.Errorf("report %v", rep)
