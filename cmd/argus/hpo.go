@@ -164,7 +164,7 @@ const maxHPOTrials = 1000000
 func (f *hpoOptions) openStorage(ctx context.Context) (*storage.DB, error) {
 	st, err := storage.OpenExisting(ctx, f.storage)
 	if errors.Is(err, storage.ErrNoDatabase) {
-		return nil, fmt.Errorf("%w (check the path; argus hpo create makes a new one)", err)
+		return nil, fmt.Errorf("%w (check the path; argus hpo create --create makes a new one)", err)
 	}
 	return st, err
 }

@@ -153,7 +153,7 @@ func TestHPOBadInput(t *testing.T) {
 			name string
 			args []string
 			want string
-		}{"mistyped storage " + sub[0], args, "storage " + typo + ": no such database (check the path; argus hpo create makes a new one)"})
+		}{"mistyped storage " + sub[0], args, "storage " + typo + ": no such database (check the path; argus hpo create --create makes a new one)"})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
