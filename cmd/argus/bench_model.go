@@ -4,6 +4,7 @@ import (
 	"argus/internal/cputime"
 	"bytes"
 	"fmt"
+	"maps"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -245,26 +246,38 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 			if err := tf.check(64); err != nil {
 				return err
 			}
-			m, err := newBenchModel(tf.model, tf.size, tf.classes, tf.seed)
-			if err != nil {
-				return err
+			var step func()
+			classes := 0
+			if sb, ok := benchSteps[tf.model]; ok {
+				st, err := sb.build(cmd.Flags(), &tf)
+				if err != nil {
+					return err
+				}
+				step, classes = st.step, st.classes
+			} else {
+				m, err := newBenchModel(tf.model, tf.size, tf.classes, tf.seed)
+				if err != nil {
+					return err
+				}
+				x, y := tf.inputs(m)
+				in := autograd.Const(x)
+				opt := optim.NewSGD(0.9, 0, false, optim.NewGroup(0.01, 0, nn.Parameters(m.mod)...))
+				nn.Train(m.mod, true)
+				classes = m.classes
+				step = func() {
+					optim.ZeroGrad(opt)
+					loss := autograd.CrossEntropy(m.forward(in), y, autograd.CrossEntropyOptions{})
+					loss.Backward()
+					opt.Step()
+				}
 			}
-			x, y := tf.inputs(m)
-			in := autograd.Const(x)
-			opt := optim.NewSGD(0.9, 0, false, optim.NewGroup(0.01, 0, nn.Parameters(m.mod)...))
-			nn.Train(m.mod, true)
-			best, mean, cpu, err := timeLoop(tf.warmup, tf.iters, &tf, func() {
-				optim.ZeroGrad(opt)
-				loss := autograd.CrossEntropy(m.forward(in), y, autograd.CrossEntropyOptions{})
-				loss.Backward()
-				opt.Step()
-			})
+			best, mean, cpu, err := timeLoop(tf.warmup, tf.iters, &tf, step)
 			if err != nil {
 				return err
 			}
 			rep := trainStepReport{
 				SecondsPerStep: best, ImagesPerSecond: float64(tf.batch) / best, MeanSecondsPerStep: mean, CPUSecondsPerStep: cpu,
-				Model: tf.model, Batch: tf.batch, Size: tf.size, Classes: m.classes, Iters: tf.iters, Warmup: tf.warmup,
+				Model: tf.model, Batch: tf.batch, Size: tf.size, Classes: classes, Iters: tf.iters, Warmup: tf.warmup,
 				Threads: runtime.GOMAXPROCS(0),
 			}
 			if tf.asJSON {
@@ -276,8 +289,39 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 		},
 	}
 	tf.register(cmd.Flags(), 32, 10)
+	for _, name := range slices.Sorted(maps.Keys(benchSteps)) {
+		if f := benchSteps[name].flags; f != nil {
+			f(cmd.Flags())
+		}
+	}
 	return cmd
 }
+
+// A benchStep is the training step of one system (a detector, a
+// segmentation or re-ID network) that argus bench train-step times in
+// place of the classification step: its own loss, targets and optimiser.
+type benchStep struct {
+	// flags registers the step's own flags on the train-step command (nil:
+	// none). A flag name is shared by every step that registers it, so a
+	// step that reuses another's flag must give it the same meaning.
+	flags func(fs *pflag.FlagSet)
+	// build returns the step for the parsed flags.
+	build func(fs *pflag.FlagSet, tf *modelFlags) (builtStep, error)
+}
+
+// builtStep is one system's training step on a seeded batch.
+type builtStep struct {
+	// step runs one full training step: zero gradients, forward, loss,
+	// backward, optimiser update.
+	step func()
+	// classes is the number of classes the step's head predicts.
+	classes int
+}
+
+// benchSteps are the training steps by model name. Each system's file
+// adds its models in an init function; names not here take the
+// classification step on the models registry.
+var benchSteps = map[string]benchStep{}
 
 // newBenchInferCmd builds argus bench infer.
 func newBenchInferCmd() *cobra.Command {
