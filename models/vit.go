@@ -205,6 +205,42 @@ func (a *ViTAttention) Forward(x *autograd.Var) (*autograd.Var, *tensor.Tensor) 
 	return a.Proj.Forward(o), p
 }
 
+// ForwardPair is DCAL's pair-wise cross-attention (PWCA) with this
+// layer's weights: the queries of x (N, L, Dim) attend over the keys and
+// values of x and of partner (N, L2, Dim) concatenated along the tokens,
+// softmax(Q₁·[K₁; K₂]ᵀ/√d)·[V₁; V₂], one softmax over L+L2 tokens. It
+// returns the projected result (N, L, Dim).
+func (a *ViTAttention) ForwardPair(x, partner *autograd.Var) *autograd.Var {
+	s, sp := x.Shape(), partner.Shape()
+	if len(sp) != 3 || sp[0] != s[0] || sp[2] != s[2] {
+		panic(fmt.Sprintf("models: pair attention of %v with partner %v", s, sp))
+	}
+	n, l, dim, l2 := s[0], s[1], s[2], sp[1]
+	d := dim / a.Heads
+	qkv := autograd.Reshape(a.QKV.Forward(x), n, l, 3, a.Heads, d)
+	w, b := a.QKV.Weight, a.QKV.Bias
+	kv2 := autograd.Reshape(autograd.Linear(partner, autograd.Slice(w, 0, dim, 3*dim), autograd.Slice(b, 0, dim, 3*dim)), n, l2, 2, a.Heads, d)
+	part := func(t *autograd.Var, tokens, i int) *autograd.Var { // (N, H, tokens, D)
+		return autograd.Transpose(autograd.Reshape(autograd.Slice(t, 2, i, i+1), n, tokens, a.Heads, d), 1, 2)
+	}
+	k := autograd.Concat([]*autograd.Var{part(qkv, l, 1), part(kv2, l2, 0)}, 2)
+	v := autograd.Concat([]*autograd.Var{part(qkv, l, 2), part(kv2, l2, 1)}, 2)
+	o, _ := autograd.Attention(part(qkv, l, 0), k, v, float32(1/math.Sqrt(float64(d))))
+	o = autograd.Reshape(autograd.Transpose(o, 1, 2), n, l, dim)
+	return a.Proj.Forward(o)
+}
+
+// ForwardPair runs the block as PWCA does (see ViTAttention.ForwardPair):
+// the attention of x's queries over x's and partner's keys and values,
+// then the block's residuals and MLP on x's tokens. partner is the
+// partner images' input to this block in their own self-attention pass.
+func (b *ViTBlock) ForwardPair(x, partner *autograd.Var) *autograd.Var {
+	a := b.Attn.ForwardPair(b.Norm1.Forward(x), b.Norm1.Forward(partner))
+	x = autograd.Add(x, b.DropPath.Forward(a))
+	h := b.FC2.Forward(autograd.GELU(b.FC1.Forward(b.Norm2.Forward(x))))
+	return autograd.Add(x, b.DropPath.Forward(h))
+}
+
 // Forward runs the block on x (N, L, Dim) and returns its output and the
 // attention probabilities (N, Heads, L, L).
 func (b *ViTBlock) Forward(x *autograd.Var) (*autograd.Var, *tensor.Tensor) {

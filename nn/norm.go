@@ -164,6 +164,10 @@ type DropPath struct {
 	P        float32
 	RNG      *tensor.RNG
 	Training bool
+	// Flags, when not nil, gives each call's per-sample keep flags for a
+	// batch of n in place of RNG's draws, so that a test can feed the masks
+	// of a reference run.
+	Flags func(n int) []bool
 }
 
 // NewDropPath returns a DropPath layer in training mode drawing from rng.
@@ -181,6 +185,9 @@ func (d *DropPath) SetTraining(on bool) { d.Training = on }
 func (d *DropPath) Forward(x *autograd.Var) *autograd.Var {
 	if !d.Training || d.P == 0 {
 		return x
+	}
+	if d.Flags != nil {
+		return autograd.DropPath(x, d.P, d.Flags(x.Shape()[0]))
 	}
 	keep := make([]bool, x.Shape()[0])
 	r := d.RNG.Rand()
