@@ -71,7 +71,7 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train",
 		Short: "Train models",
 	}
-	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd())
+	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd(), newTrainFinegrainedCmd())
 	return cmd
 }
 
@@ -81,7 +81,7 @@ func newEvalCmd() *cobra.Command {
 		Use:   "eval",
 		Short: "Evaluate models and predictions with the field's protocols",
 	}
-	cmd.AddCommand(newEvalCOCOCmd(), newEvalReidCmd(), newEvalSegmentCmd(), newEvalMNISTCmd(), newEvalClassifyCmd())
+	cmd.AddCommand(newEvalCOCOCmd(), newEvalReidCmd(), newEvalSegmentCmd(), newEvalMNISTCmd(), newEvalClassifyCmd(), newEvalFinegrainedCmd())
 	return cmd
 }
 

@@ -1,0 +1,58 @@
+package dataset
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeCUB(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestReadCUB(t *testing.T) {
+	good := map[string]string{
+		"classes.txt":            "2 002.Laysan_Albatross\n1 001.Black_footed_Albatross\n",
+		"images.txt":             "1 001.Black_footed_Albatross/a.jpg\n2 002.Laysan_Albatross/b.jpg\n3 002.Laysan_Albatross/c.jpg\n",
+		"image_class_labels.txt": "1 1\n2 2\n3 2\n",
+		"train_test_split.txt":   "1 1\n2 0\n3 1\n",
+	}
+	root := writeCUB(t, good)
+	if !IsCUB(root) {
+		t.Fatal("IsCUB is false")
+	}
+	tr, val, err := ReadCUB(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Items) != 2 || len(val.Items) != 1 || tr.Classes[0] != "001.Black_footed_Albatross" {
+		t.Fatalf("train %v, val %v, classes %v", tr.Items, val.Items, tr.Classes)
+	}
+	if tr.Items[1].Label != 1 || val.Items[0].Label != 1 || tr.Items[0].Path != filepath.Join(root, "images", "001.Black_footed_Albatross", "a.jpg") {
+		t.Fatalf("items %v %v", tr.Items, val.Items)
+	}
+	for _, c := range []struct{ file, text, want string }{
+		{"image_class_labels.txt", "1 1\n2 2\n", "has no line in image_class_labels.txt"},
+		{"image_class_labels.txt", "1 1\n2 7\n3 2\n", "not an id of classes.txt"},
+		{"train_test_split.txt", "1 1\n2 x\n3 1\n", "want 1 or 0"},
+		{"images.txt", "1 a.jpg\nbad\n", "images.txt line 2"},
+		{"classes.txt", "1 a\n1 b\n", "id 1 appears twice"},
+	} {
+		bad := map[string]string{}
+		for k, v := range good {
+			bad[k] = v
+		}
+		bad[c.file] = c.text
+		if _, _, err := ReadCUB(writeCUB(t, bad)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %q: error %v, want %q", c.file, c.text, err, c.want)
+		}
+	}
+}
