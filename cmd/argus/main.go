@@ -51,6 +51,7 @@ func newRootCmd() *cobra.Command {
 		newTrainCmd(),
 		newEvalCmd(),
 		newRunCmd(),
+		newPredictCmd(),
 		newExportCmd(),
 		newInspectCmd(),
 		newClusterCmd(),
