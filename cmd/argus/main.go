@@ -52,6 +52,7 @@ func newRootCmd() *cobra.Command {
 		newEvalCmd(),
 		newRunCmd(),
 		newPredictCmd(),
+		newExplainCmd(),
 		newExportCmd(),
 		newInspectCmd(),
 		newClusterCmd(),

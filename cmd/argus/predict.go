@@ -121,9 +121,9 @@ embedding) from --input and writes --out with "logits" (N×classes),
 			if err != nil {
 				return err
 			}
-			var names []string
-			if err := json.Unmarshal([]byte(f.Metadata[finegrained.MetaClassNames]), &names); err != nil || len(names) != m.ViT.Config.Classes {
-				return fmt.Errorf("%s: its class names do not match its %d classes", ckpt, m.ViT.Config.Classes)
+			names, err := classNames(ckpt, f.Metadata[finegrained.MetaClassNames], m.ViT.Config.Classes)
+			if err != nil {
+				return err
 			}
 			set := &dataset.Set{Transform: cfg.EvalTransform()}
 			for _, a := range args {
@@ -168,6 +168,16 @@ embedding) from --input and writes --out with "logits" (N×classes),
 	intFlag(f, &heads, "heads", 0, 0, 1<<12, "attention heads of the --weights ViT (0: width/64)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object with the results")
 	return cmd
+}
+
+// classNames decodes a checkpoint's class names (a JSON array) and checks
+// that it names classes classes.
+func classNames(path, meta string, classes int) ([]string, error) {
+	var names []string
+	if err := json.Unmarshal([]byte(meta), &names); err != nil || len(names) != classes {
+		return nil, fmt.Errorf("%s: its class names do not match its %d classes", path, classes)
+	}
+	return names, nil
 }
 
 // topClasses returns the n most probable classes of p, ties to the lower
