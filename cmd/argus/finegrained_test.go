@@ -1,0 +1,119 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"argus/checkpoint"
+	"argus/models"
+	"argus/tensor"
+)
+
+// TestFinegrainedCommands trains a DeiT-tiny with both DCAL branches for
+// one epoch on 32×32 crops, then evaluates, predicts and explains with its
+// checkpoint.
+func TestFinegrainedCommands(t *testing.T) {
+	data, out := synthClassify(t), t.TempDir()
+	code, stdout, stderr := runCLI("train", "finegrained", "--data", data, "--model", "deit-tiny", "--dcal", "glca,pwca", "--size", "32",
+		"--batch", "8", "--epochs", "1", "--workers", "2", "--glca-ratio", "0.5", "--out", out, "--json")
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	rep := decodeReport(t, stdout)
+	for _, k := range []string{"top1", "top5", "top1_sa", "top1_glca", "epochs", "seconds", "checkpoint"} {
+		if v, ok := rep[k]; !ok || v == nil {
+			t.Errorf("JSON lacks %q: %v", k, rep)
+		}
+	}
+	terms, _ := rep["terms"].(map[string]any)
+	if len(terms) != 3 || rep["dcal"] != "glca,pwca" || rep["classes"].(float64) != 20 {
+		t.Errorf("report %v", rep)
+	}
+	ckpt := filepath.Join(out, "checkpoint.safetensors")
+	code, stdout, stderr = runCLI("eval", "finegrained", "--checkpoint", ckpt, "--data", data, "--json")
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, stderr)
+	}
+	ev := decodeReport(t, stdout)
+	for _, k := range []string{"top1", "top5", "top1_sa", "top1_glca"} {
+		if ev[k] != rep[k] {
+			t.Errorf("eval %s = %v, training's evaluation %v", k, ev[k], rep[k])
+		}
+	}
+	img := filepath.Join(data, "val", firstClass(t, data))
+	entries, err := os.ReadDir(img)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("val images: %v", err)
+	}
+	img = filepath.Join(img, entries[0].Name())
+	code, stdout, stderr = runCLI("predict", "classify", "--checkpoint", ckpt, "--top", "3", img, "--json")
+	if code != 0 {
+		t.Fatalf("predict: exit %d: %s", code, stderr)
+	}
+	preds := decodeReport(t, stdout)["predictions"].([]any)
+	if len(preds) != 1 || len(preds[0].(map[string]any)["classes"].([]any)) != 3 {
+		t.Errorf("predictions %v", preds)
+	}
+	dir := filepath.Join(t.TempDir(), "explain")
+	code, stdout, stderr = runCLI("explain", "--checkpoint", ckpt, "--out", dir, img, "--json")
+	if code != 0 {
+		t.Fatalf("explain: exit %d: %s", code, stderr)
+	}
+	ex := decodeReport(t, stdout)["images"].([]any)[0].(map[string]any)
+	if _, err := os.Stat(ex["png"].(string)); err != nil || len(ex["patches"].([]any)) != 2 {
+		t.Errorf("explain %v: %v", ex, err)
+	}
+}
+
+func firstClass(t *testing.T, data string) string {
+	t.Helper()
+	e, err := os.ReadDir(filepath.Join(data, "val"))
+	if err != nil || len(e) == 0 {
+		t.Fatalf("val: %v", err)
+	}
+	return e[0].Name()
+}
+
+// TestFinegrainedInit starts a run from a timm-style DeiT-tiny state dict
+// (1000 classes, 224×224) and checks the strict and the lenient refusals.
+func TestFinegrainedInit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a full DeiT-tiny")
+	}
+	data, dir := synthClassify(t), t.TempDir()
+	spec, err := models.Lookup("deit-tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := spec.New(tensor.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := checkpoint.EncodeModel(v, checkpoint.Contents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Add("dist_token", checkpoint.Float32Entry(tensor.Zeros(1, 1, 192))); err != nil {
+		t.Fatal(err)
+	}
+	w := filepath.Join(dir, "w.safetensors")
+	if err := checkpoint.WriteFile(w, f); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"train", "finegrained", "--data", data, "--size", "32", "--batch", "8", "--epochs", "1", "--workers", "2",
+		"--limit", "8", "--init", w, "--json"}
+	code, _, stderr := runCLI(append(args, "--out", filepath.Join(dir, "strict"))...)
+	if code == 0 || !strings.Contains(stderr, "unexpected: dist_token") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Fatalf("strict: exit %d: %q", code, stderr)
+	}
+	code, stdout, stderr := runCLI(append(args, "--init-strict=false", "--out", filepath.Join(dir, "lenient"))...)
+	if code != 0 {
+		t.Fatalf("lenient: exit %d: %s", code, stderr)
+	}
+	init := decodeReport(t, stdout)["init"].(map[string]any)
+	if init["glca_from"] != "blocks.11" || len(init["unexpected"].([]any)) != 1 || len(init["skipped"].([]any)) != 2 {
+		t.Errorf("init %v", init)
+	}
+}
