@@ -117,3 +117,23 @@ func TestFinegrainedInit(t *testing.T) {
 		t.Errorf("init %v", init)
 	}
 }
+
+// TestReproDCALTiny runs the DCAL reproduction's pipeline at its smallest.
+func TestReproDCALTiny(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI("repro", "dcal", "--preset", "tiny", "--seeds", "1", "--out", out, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rep := decodeReport(t, stdout)
+	rows := rep["rows"].([]any)
+	if len(rows) != 4 || len(rep["trainings"].([]any)) != 4 {
+		t.Fatalf("report %v", rep)
+	}
+	for i, name := range []string{"baseline", "+GLCA", "+PWCA", "+GLCA +PWCA"} {
+		r := rows[i].(map[string]any)
+		if r["name"] != name || len(r["top1"].([]any)) != 1 {
+			t.Errorf("row %d: %v", i, r)
+		}
+	}
+}
