@@ -87,7 +87,7 @@ top class. DIR is created if needed; each PNG is written atomically.`,
 			gh, gw, patch := m.ViT.Config.GridH, m.ViT.Config.GridW, m.ViT.Config.Patch
 			rep := explainReport{Checkpoint: ckpt, Out: out, Grid: [2]int{gh, gw}}
 			nn.Train(m, false)
-			err = finegrained.Predict(ctx, m, set, 8, workers, func(b *loader.Images, p finegrained.Prediction) error {
+			err = finegrained.Predict(ctx, m, set, 8, workers, false, func(b *loader.Images, p finegrained.Prediction) error {
 				for i, path := range b.Paths {
 					view, err := imageio.FromTensor(b.X, i, imageio.ImageNetMean, imageio.ImageNetStd)
 					if err != nil {

@@ -43,6 +43,7 @@ type finegrainedTrainReport struct {
 	Seconds         train.Float             `json:"seconds"`
 	ImagesPerSecond train.Float             `json:"images_per_second"`
 	Init            *finegrained.InitReport `json:"init,omitempty"`
+	SkippedImages   int                     `json:"skipped_images"`
 	Seed            uint64                  `json:"seed"`
 	Checkpoint      string                  `json:"checkpoint"`
 	Metrics         string                  `json:"metrics"`
@@ -152,7 +153,7 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 			rep := finegrainedTrainReport{Task: "finegrained", Model: cfg.Model, DCAL: run.Model.Options.String(), GLCARatio: cfg.GLCARatio,
 				Classes: len(trainSet.Classes), TrainImages: min(len(trainSet.Items), limitOr(cfg.Limit, len(trainSet.Items))),
 				ValImages: min(len(val.Items), limitOr(cfg.Limit, len(val.Items))), Size: cfg.Size, Init: run.Init, Seed: cfg.Seed}
-			return runFinegrained(cmd, tr, out, tf.json, rep)
+			return runFinegrained(cmd, run, out, tf.json, rep)
 		},
 	}
 	f := cmd.Flags()
@@ -166,6 +167,7 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 	fractionFlag(f, &cfg.Flip, "flip", cfg.Flip, "probability of a horizontal flip in training")
 	f.StringVar(&cfg.Init, "init", "", "safetensors state dict (timm's names) the ViT starts from")
 	f.BoolVar(&cfg.InitStrict, "init-strict", cfg.InitStrict, "refuse an --init file with missing, extra or mis-shaped tensors (false: load what fits, list the rest)")
+	f.BoolVar(&cfg.SkipBad, "skip-bad", cfg.SkipBad, "drop images that fail to decode from their batch (counted in skipped_images) instead of stopping")
 	f.StringVar(&dataDir, "data", "", "dataset root: train/CLASS/ and val/CLASS/ image folders, or CUB-200-2011")
 	tf.add(f, "runs/finegrained")
 	cmd.MarkFlagRequired("data")
@@ -196,7 +198,8 @@ func reportInit(cmd *cobra.Command, path string, r *finegrained.InitReport) {
 // runFinegrained trains tr to the end of its epochs, or until a signal,
 // the time budget or the non-finite guard stops it, and reports the
 // session.
-func runFinegrained(cmd *cobra.Command, tr *finegrained.Trainer, out string, asJSON bool, rep finegrainedTrainReport) error {
+func runFinegrained(cmd *cobra.Command, run *finegrained.Run, out string, asJSON bool, rep finegrainedTrainReport) error {
+	tr := run.Trainer
 	stderr := cmd.ErrOrStderr()
 	parent := cmd.Context()
 	if parent == nil {
@@ -235,6 +238,10 @@ func runFinegrained(cmd *cobra.Command, tr *finegrained.Trainer, out string, asJ
 	rep.Plot = filepath.Join(out, train.PlotName)
 	rep.Config = filepath.Join(out, train.ConfigName)
 	rep.Stopped = res.Stopped
+	rep.SkippedImages = run.Skipped()
+	if rep.SkippedImages > 0 {
+		fmt.Fprintf(stderr, "skipped %d image reads that failed to decode (--skip-bad)\n", rep.SkippedImages)
+	}
 	if res.SessionSeconds > 0 {
 		rep.ImagesPerSecond = train.Float(float64(res.Samples) / res.SessionSeconds)
 	}
@@ -301,12 +308,14 @@ type finegrainedEvalReport struct {
 	Loss       train.Float `json:"loss"`
 	Epochs     int         `json:"epochs"`
 	Seconds    float64     `json:"seconds"`
+	// SkippedImages counts the images left out with --skip-bad.
+	SkippedImages int `json:"skipped_images"`
 }
 
 func newEvalFinegrainedCmd() *cobra.Command {
 	var ckpt, dataDir string
 	var batch, limit, workers int
-	var asJSON bool
+	var asJSON, skipBad bool
 	cmd := &cobra.Command{
 		Use:   "finegrained --checkpoint C --data DIR",
 		Short: "Evaluate a fine-grained DCAL classifier (top-1, top-5, each branch's top-1)",
@@ -342,14 +351,15 @@ inference.`,
 				ctx = context.Background()
 			}
 			start := time.Now()
-			s, err := finegrained.Evaluate(ctx, m, val, batch, workers)
+			skipping := &finegrained.Skipping{Dataset: val}
+			s, err := finegrained.Evaluate(ctx, m, skipping, batch, workers, skipBad)
 			if err != nil {
 				return err
 			}
 			rep := finegrainedEvalReport{Task: "finegrained", Checkpoint: ckpt, Data: dataDir, Model: cfg.Model, DCAL: m.Options.String(),
 				Images: s.Images, Classes: len(val.Classes), Size: cfg.Size, Top1: train.Float(s.Top1), Top5: train.Float(s.Top5),
 				Top1SA: train.Float(s.Top1SA), Top1GLCA: train.Float(s.Top1GLCA), Loss: train.Float(s.Loss),
-				Epochs: epochsOf(f), Seconds: time.Since(start).Seconds()}
+				Epochs: epochsOf(f), Seconds: time.Since(start).Seconds(), SkippedImages: skipping.Count()}
 			if asJSON {
 				return printJSON(cmd, rep)
 			}
@@ -367,6 +377,7 @@ inference.`,
 	intFlag(f, &batch, "batch", 32, 1, classify.MaxBatch, "evaluation batch size")
 	intFlag(f, &limit, "limit", 0, 0, noLimit, "use only N val images spread over the classes (0: all)")
 	intFlag(f, &workers, "workers", 0, 0, classify.MaxWorkers, "goroutines decoding images (0: one per CPU)")
+	f.BoolVar(&skipBad, "skip-bad", false, "leave out images that fail to decode (counted in skipped_images) instead of stopping")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object with the results")
 	cmd.MarkFlagRequired("checkpoint")
 	cmd.MarkFlagRequired("data")

@@ -137,3 +137,30 @@ func TestReproDCALTiny(t *testing.T) {
 		}
 	}
 }
+
+// TestFinegrainedCorruptImage checks that an undecodable image stops a run
+// with one line naming it, and that --skip-bad drops and counts it.
+func TestFinegrainedCorruptImage(t *testing.T) {
+	data, dir := synthClassify(t), t.TempDir()
+	class := firstClass(t, data)
+	entries, err := os.ReadDir(filepath.Join(data, "train", class))
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("train images: %v", err)
+	}
+	bad := filepath.Join(data, "train", class, entries[0].Name())
+	if err := os.WriteFile(bad, []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"train", "finegrained", "--data", data, "--size", "32", "--batch", "20", "--epochs", "1", "--workers", "2", "--json"}
+	code, _, stderr := runCLI(append(args, "--out", filepath.Join(dir, "a"))...)
+	if code == 0 || !strings.Contains(stderr, bad) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Fatalf("exit %d: %q", code, stderr)
+	}
+	code, stdout, stderr := runCLI(append(args, "--skip-bad", "--out", filepath.Join(dir, "b"))...)
+	if code != 0 {
+		t.Fatalf("--skip-bad: exit %d: %s", code, stderr)
+	}
+	if n := decodeReport(t, stdout)["skipped_images"]; n != 1.0 {
+		t.Errorf("skipped_images %v, want 1", n)
+	}
+}

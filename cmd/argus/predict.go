@@ -135,7 +135,7 @@ embedding) from --input and writes --out with "logits" (N×classes),
 			}
 			rep := predictReport{Checkpoint: ckpt, Model: cfg.Model, DCAL: m.Options.String()}
 			nn.Train(m, false)
-			err = finegrained.Predict(ctx, m, set, 16, workers, func(b *loader.Images, p finegrained.Prediction) error {
+			err = finegrained.Predict(ctx, m, set, 16, workers, false, func(b *loader.Images, p finegrained.Prediction) error {
 				for i, path := range b.Paths {
 					rep.Predictions = append(rep.Predictions, imagePrediction{Image: path, Classes: topClasses(p.P[i*p.Classes:(i+1)*p.Classes], names, top)})
 				}

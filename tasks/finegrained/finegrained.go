@@ -14,6 +14,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync/atomic"
 
 	"argus/autograd"
 	"argus/checkpoint"
@@ -67,6 +68,9 @@ type Config struct {
 	// missing, extra or of the wrong shape.
 	Init       string `yaml:"init,omitempty" json:"init,omitempty"`
 	InitStrict bool   `yaml:"init_strict" json:"init_strict"`
+	// SkipBad drops images that fail to decode from their batch (counted,
+	// see Run.Skipped) instead of stopping at the first.
+	SkipBad bool `yaml:"skip_bad" json:"skip_bad"`
 }
 
 // Default is the paper's recipe for fine-grained recognition on DeiT-tiny:
@@ -174,6 +178,41 @@ type Run struct {
 	Model   *models.DCAL
 	// Init reports what an --init file left out (nil without one).
 	Init *InitReport
+	// skipped counts the images dropped with SkipBad.
+	skipped *Skipping
+}
+
+// Skipped returns the number of image reads that failed and were dropped
+// with SkipBad in this session (an image bad in every epoch counts once an
+// epoch).
+func (r *Run) Skipped() int { return r.skipped.Count() }
+
+// Skipping wraps a dataset of a loader with SkipErrors: it counts the
+// samples that fail to load, and reports each on Log when not nil.
+type Skipping struct {
+	loader.Dataset
+	n   atomic.Int64
+	Log func(error)
+}
+
+// Get implements loader.Dataset.
+func (s *Skipping) Get(i int, st *transform.State) (*transform.Sample, error) {
+	smp, err := s.Dataset.Get(i, st)
+	if err != nil {
+		s.n.Add(1)
+		if s.Log != nil {
+			s.Log(err)
+		}
+	}
+	return smp, err
+}
+
+// Count returns the failures so far (0 for a nil Skipping).
+func (s *Skipping) Count() int {
+	if s == nil {
+		return 0
+	}
+	return int(s.n.Load())
 }
 
 // NewTrainer builds a fresh run of cfg on the train and val splits: the
@@ -212,9 +251,15 @@ func NewTrainer(cfg Config, trainSet, val *dataset.Set) (*Run, error) {
 			return nil, fmt.Errorf("--init %s: %w", cfg.Init, err)
 		}
 	}
-	data := loader.New([]loader.Dataset{&tr},
+	var trainDS loader.Dataset = &tr
+	var evalDS loader.Dataset = &ev
+	if cfg.SkipBad {
+		run.skipped = &Skipping{Dataset: &tr}
+		trainDS, evalDS = run.skipped, &Skipping{Dataset: &ev}
+	}
+	data := loader.New([]loader.Dataset{trainDS},
 		loader.Indices{N: len(tr.Items), BatchSize: cfg.Batch, Shuffle: true, Seed: cfg.Seed},
-		loader.Stack(imageio.ImageNetMean, imageio.ImageNetStd), loader.Options{Workers: cfg.Workers, Seed: cfg.Seed})
+		loader.Stack(imageio.ImageNetMean, imageio.ImageNetStd), loader.Options{Workers: cfg.Workers, Seed: cfg.Seed, SkipErrors: cfg.SkipBad})
 	names, err := json.Marshal(trainSet.Classes)
 	if err != nil {
 		return nil, fmt.Errorf("encode class names: %w", err)
@@ -238,14 +283,14 @@ func NewTrainer(cfg Config, trainSet, val *dataset.Set) (*Run, error) {
 			return out, nil
 		},
 		Eval: func() (map[string]float64, error) {
-			s, err := Evaluate(context.Background(), m, &ev, cfg.EvalBatch, cfg.Workers)
+			s, err := Evaluate(context.Background(), m, evalDS, cfg.EvalBatch, cfg.Workers, cfg.SkipBad)
 			if err != nil {
 				return nil, err
 			}
 			return s.Metrics(), nil
 		},
 		Config:    cfg,
-		Resumable: []string{"eval_batch", "workers"},
+		Resumable: []string{"eval_batch", "workers", "skip_bad"},
 		Metadata: map[string]string{checkpoint.MetaClasses: strconv.Itoa(classes), MetaClassNames: string(names),
 			MetaDCAL: m.Options.String()},
 	}
@@ -288,14 +333,14 @@ func (s Scores) Metrics() map[string]float64 {
 	return m
 }
 
-// Evaluate scores m on set (its transform the evaluation view) in
+// Evaluate scores m on set (with the evaluation view as its transform) in
 // evaluation mode without gradients, in batches of batch built by workers
-// goroutines.
-func Evaluate(ctx context.Context, m *models.DCAL, set *dataset.Set, batch, workers int) (Scores, error) {
+// goroutines; with skip, images that fail to load are left out.
+func Evaluate(ctx context.Context, m *models.DCAL, set loader.Dataset, batch, workers int, skip bool) (Scores, error) {
 	nn.Train(m, false)
 	defer nn.Train(m, true)
 	var sa, gl, both classify.Probs
-	err := Predict(ctx, m, set, batch, workers, func(b *loader.Images, p Prediction) error {
+	err := Predict(ctx, m, set, batch, workers, skip, func(b *loader.Images, p Prediction) error {
 		sa.P, sa.Classes = append(sa.P, p.SA...), p.Classes
 		sa.Labels = append(sa.Labels, b.Labels...)
 		if p.GLCA != nil {
@@ -352,10 +397,11 @@ func Infer(m *models.DCAL, x *tensor.Tensor) Prediction {
 }
 
 // Predict runs m over set in order (batches of batch, workers goroutines
-// decoding) and calls fn with each batch and its prediction.
-func Predict(ctx context.Context, m *models.DCAL, set *dataset.Set, batch, workers int, fn func(*loader.Images, Prediction) error) error {
-	l := loader.New([]loader.Dataset{set}, loader.Indices{N: len(set.Items), BatchSize: max(batch, 1)},
-		loader.Stack(imageio.ImageNetMean, imageio.ImageNetStd), loader.Options{Workers: workers})
+// decoding; with skip, images that fail to load are left out) and calls
+// fn with each batch and its prediction.
+func Predict(ctx context.Context, m *models.DCAL, set loader.Dataset, batch, workers int, skip bool, fn func(*loader.Images, Prediction) error) error {
+	l := loader.New([]loader.Dataset{set}, loader.Indices{N: set.Len(), BatchSize: max(batch, 1)},
+		loader.Stack(imageio.ImageNetMean, imageio.ImageNetStd), loader.Options{Workers: workers, SkipErrors: skip})
 	it, err := l.Epoch(ctx, 0)
 	if err != nil {
 		return err
