@@ -18,7 +18,9 @@ import (
 	"argus/internal/atomicfile"
 	"argus/models"
 	"argus/nn"
+	"argus/tasks/finegrained"
 	"argus/tensor"
+	"argus/train"
 )
 
 // exportReport is the JSON printed by `argus export --json`.
@@ -150,6 +152,11 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 			return nil, fmt.Errorf("--out %s is the input %s; it is never overwritten", out, in)
 		}
 	}
+	if weights != nil && weights.Metadata[finegrained.MetaDCAL] != "" {
+		return exportTraced(func(rng *tensor.RNG) (nn.Layer, int, int, int, error) {
+			return finegrainedExportModel(weights, source, size)
+		}, model, source, out, batch, seed)
+	}
 	spec, err := models.Lookup(model)
 	if err != nil {
 		return nil, err
@@ -171,22 +178,65 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 	if err := spec.CheckSize(h, w); err != nil {
 		return nil, err
 	}
+	return exportTraced(func(rng *tensor.RNG) (nn.Layer, int, int, int, error) {
+		m, err := spec.New(rng)
+		if err != nil {
+			return nil, 0, 0, 0, err
+		}
+		if weights != nil {
+			if err := models.LoadWeights(weights, m); err != nil {
+				return nil, 0, 0, 0, fmt.Errorf("load %s: %w", source, err)
+			}
+		}
+		return m, spec.Channels, h, w, nil
+	}, model, source, out, batch, seed)
+}
+
+// finegrainedExportModel returns the inference network of a checkpoint of
+// argus train finegrained: its ViT at the training size, PWCA dropped (it
+// never runs at inference and has no weights of its own). GLCA's
+// rollout-driven selection of its queries has no traced form yet, so a
+// checkpoint with GLCA is refused.
+func finegrainedExportModel(f *checkpoint.File, source, size string) (nn.Layer, int, int, int, error) {
+	cfg := finegrained.Default()
+	if err := train.StoredConfig(f, &cfg); err != nil {
+		return nil, 0, 0, 0, fmt.Errorf("%s: %w", source, err)
+	}
+	if cfg.Options().GLCA {
+		return nil, 0, 0, 0, fmt.Errorf("%s was trained with --dcal %s: GLCA's rollout-driven query selection cannot be exported yet (checkpoints of --dcal none or pwca export)", source, cfg.DCAL)
+	}
+	if size != "" && size != strconv.Itoa(cfg.Size) && size != fmt.Sprintf("%d,%d", cfg.Size, cfg.Size) {
+		return nil, 0, 0, 0, fmt.Errorf("--size %s: %s was trained at %d×%d, the size its position embedding holds", size, source, cfg.Size, cfg.Size)
+	}
+	spec, err := models.FromMetadata(f.Metadata)
+	if err != nil {
+		return nil, 0, 0, 0, fmt.Errorf("%s: %w", source, err)
+	}
+	m, err := cfg.NewModel(tensor.NewRNG(0), spec.Classes)
+	if err != nil {
+		return nil, 0, 0, 0, fmt.Errorf("%s: %w", source, err)
+	}
+	if err := checkpoint.LoadModel(f, m); err != nil {
+		return nil, 0, 0, 0, fmt.Errorf("load %s: %w", source, err)
+	}
+	return m.ViT, 3, cfg.Size, cfg.Size, nil
+}
+
+// exportTraced builds the model with build (which returns it, its input
+// channels, height and width), traces it on a seeded input, checks the
+// file read back against it and writes it.
+func exportTraced(build func(*tensor.RNG) (nn.Layer, int, int, int, error), model, source, out string, batch int, seed uint64) (*exportReport, error) {
 	rng := tensor.NewRNG(seed)
-	m, err := spec.New(rng)
+	m, channels, h, w, err := build(rng)
 	if err != nil {
 		return nil, err
-	}
-	if weights != nil {
-		if err := models.LoadWeights(weights, m); err != nil {
-			return nil, fmt.Errorf("load %s: %w", source, err)
-		}
 	}
 	// A symbolic batch is traced on two images (see trace.Options).
 	n := batch
 	if n == 0 {
 		n = 2
 	}
-	x := rng.Uniform(-1, 1, n, spec.Channels, h, w)
+	x := rng.Uniform(-1, 1, n, channels, h, w)
 	res, err := trace.Model(m, x, trace.Options{Name: model, DynamicBatch: batch == 0})
 	if err != nil {
 		return nil, err

@@ -164,3 +164,31 @@ func TestFinegrainedCorruptImage(t *testing.T) {
 		t.Errorf("skipped_images %v, want 1", n)
 	}
 }
+
+// TestExportFinegrained exports a PWCA checkpoint (PWCA dropped: the
+// export is the ViT, checked against it by the export itself) and refuses
+// a GLCA one with one line.
+func TestExportFinegrained(t *testing.T) {
+	data, dir := synthClassify(t), t.TempDir()
+	for _, d := range []string{"pwca", "glca"} {
+		out := filepath.Join(dir, d)
+		if code, _, stderr := runCLI("train", "finegrained", "--data", data, "--dcal", d, "--size", "32", "--batch", "20", "--epochs", "1",
+			"--limit", "20", "--workers", "2", "--out", out); code != 0 {
+			t.Fatalf("train %s: %s", d, stderr)
+		}
+	}
+	code, stdout, stderr := runCLI("export", "--checkpoint", filepath.Join(dir, "pwca", "checkpoint.safetensors"), "--out", filepath.Join(dir, "pwca.onnx"), "--json")
+	if code != 0 {
+		t.Fatalf("export pwca: %s", stderr)
+	}
+	if rep := decodeReport(t, stdout); rep["max_abs_diff"].(float64) > 1e-4 {
+		t.Errorf("export %v", rep)
+	}
+	code, _, stderr = runCLI("export", "--checkpoint", filepath.Join(dir, "glca", "checkpoint.safetensors"), "--out", filepath.Join(dir, "glca.onnx"))
+	if code == 0 || !strings.Contains(stderr, "cannot be exported yet") {
+		t.Errorf("export glca: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "glca.onnx")); err == nil {
+		t.Error("a refused export left a file")
+	}
+}
