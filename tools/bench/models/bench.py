@@ -58,7 +58,7 @@ class MNISTNet(nn.Module):
         return self.fc2(x)
 
 
-def build(name, size, classes=1000):
+def build(name, size, classes=1000, drop_path=0.0):
     if name == "mnist-cnn":
         if size != 28:
             raise SystemExit("bench.py: model mnist-cnn takes 28x28 images")
@@ -73,11 +73,9 @@ def build(name, size, classes=1000):
     if name in vits:
         # timm's VisionTransformer (tools/timm/vit.py, timm 0.9.16's code),
         # at the 224×224 of its position embedding.
-        if size != 224:
-            raise SystemExit(f"bench.py: model {name} takes 224x224 images")
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "timm"))
         import vit
-        return getattr(vit, vits[name])(num_classes=classes), 3, classes
+        return getattr(vit, vits[name])(img_size=(size, size), num_classes=classes, drop_path_rate=drop_path), 3, classes
     raise SystemExit(f"bench.py: unknown model {name!r} (have resnet18, resnet50, mobilenet_v2, mnist-cnn, deit-tiny, deit-small, vit-base)")
 
 
@@ -106,6 +104,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--classes", type=int, default=1000, help="head outputs (the ViTs only)")
+    ap.add_argument("--dcal", default="none", help="the ViTs' DCAL branches: none, glca, pwca or glca,pwca")
+    ap.add_argument("--glca-ratio", type=float, default=0.1)
     args = ap.parse_args()
     train = args.command == "train-step"
     batch = args.batch or (32 if train else 1)
@@ -114,19 +114,45 @@ def main():
                          else 64 if train else 224)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model, channels, classes = build(args.model, size, args.classes)
+    branches = set() if args.dcal == "none" else set(args.dcal.split(","))
+    if branches - {"glca", "pwca"}:
+        raise SystemExit(f"bench.py: unknown --dcal {args.dcal!r}")
+    # Argus's DCAL step trains with drop path 0.1, its plain step without.
+    model, channels, classes = build(args.model, size, args.classes, 0.1 if branches else 0.0)
     x = torch.rand(batch, channels, size, size)
     y = torch.randint(0, classes, (batch,))
-    out = {"model": args.model, "batch": batch, "size": size, "iters": iters,
+    out = {"model": args.model, "dcal": args.dcal, "batch": batch, "size": size, "iters": iters,
            "warmup": args.warmup, "threads": torch.get_num_threads(),
            "torch": torch.__version__}
     if train:
         model.train()
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        params = list(model.parameters())
+        if branches:
+            # The DCAL step of tools/golden/dcal/step.py: SA, GLCA and PWCA
+            # losses, uncertainty-weighted, partners drawn from the batch,
+            # drop-path masks drawn at random.
+            sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "golden", "dcal"))
+            import step as dcalstep
+            from functools import partial
+            D, H = model.embed_dim, model.blocks[0].attn.num_heads
+            glca = dcalstep.vit.Block(D, H, 4.0, qkv_bias=True, drop_path=0.1, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6))
+            glca_norm, glca_head = torch.nn.LayerNorm(D, eps=1e-6), torch.nn.Linear(D, classes)
+            s = torch.nn.Parameter(torch.zeros(1 + len(branches)))
+            glca.train()
+            params += list(glca.parameters()) + list(glca_norm.parameters()) + list(glca_head.parameters()) + [s]
+            rates = [b.drop_path1.drop_prob if hasattr(b.drop_path1, "drop_prob") else 0.0 for b in model.blocks]
+        opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)
 
         def step():
             opt.zero_grad()
-            F.cross_entropy(model(x), y).backward()
+            if branches:
+                n = batch
+                partners = (torch.arange(n) + 1 + torch.randint(0, max(n - 1, 1), (n,))) % n
+                _, terms, _ = dcalstep.dcal_losses(model, glca, glca_norm, glca_head, s, x, y, partners, args.glca_ratio, rates,
+                                                   use_glca="glca" in branches, use_pwca="pwca" in branches)
+                sum(terms).backward()
+            else:
+                F.cross_entropy(model(x), y).backward()
             opt.step()
 
         best, mean, cpu = time_loop(args.warmup, iters, step)

@@ -73,6 +73,7 @@ workload "MNIST CNN train step, batch 64, 28×28" train-step 10 --model mnist-cn
 workload "ResNet-18 inference, batch 1, 224×224" infer 10 --model resnet18 --batch 1 --size 224
 workload "ResNet-50 inference, batch 1, 224×224" infer 10 --model resnet50 --batch 1 --size 224
 workload "DeiT-tiny train step, batch 16, 224×224" train-step 3 --model deit-tiny --batch 16 --size 224
+workload "DCAL-DeiT-tiny train step (GLCA + PWCA), batch 16, 224×224, 200 classes" train-step 2 --model deit-tiny --dcal glca,pwca --batch 16 --size 224 --classes 200
 workload "DeiT-tiny inference, batch 1, 224×224" infer 10 --model deit-tiny --batch 1 --size 224
 extra="--engine autograd"
 workload "ResNet-18 inference, batch 1, 224×224, autograd engine" infer 10 --model resnet18 --batch 1 --size 224

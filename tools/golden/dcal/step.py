@@ -65,10 +65,16 @@ def attention(a, xq, xkv):
     return a.proj((attn @ kv[2]).transpose(1, 2).reshape(B, Nq, C)), attn
 
 
+def take(masks, rate):
+    """The next fed-in drop-path mask, or None (drawn at random) when masks
+    is None or the rate is zero."""
+    return masks.pop(0) if rate and masks is not None else None
+
+
 def sa_block(blk, x, rate, masks):
     o, attn = attention(blk.attn, blk.norm1(x), blk.norm1(x))
-    x = x + dp(o, rate, masks.pop(0) if rate else None)
-    x = x + dp(blk.mlp(blk.norm2(x)), rate, masks.pop(0) if rate else None)
+    x = x + dp(o, rate, take(masks, rate))
+    x = x + dp(blk.mlp(blk.norm2(x)), rate, take(masks, rate))
     return x, attn
 
 
@@ -81,8 +87,8 @@ def pwca_block(blk, x, partner, rate, masks):
     k, v = torch.cat([k1, k2], 2), torch.cat([v1, v2], 2)
     attn = ((q * a.scale) @ k.transpose(-2, -1)).softmax(-1)
     o = a.proj((attn @ v).transpose(1, 2).reshape(B, N, C))
-    x = x + dp(o, rate, masks.pop(0) if rate else None)
-    x = x + dp(blk.mlp(blk.norm2(x)), rate, masks.pop(0) if rate else None)
+    x = x + dp(o, rate, take(masks, rate))
+    x = x + dp(blk.mlp(blk.norm2(x)), rate, take(masks, rate))
     return x
 
 
@@ -96,8 +102,43 @@ def glca_block(blk, x, idx, rate, masks):
     attn = ((q * a.scale) @ k.transpose(-2, -1)).softmax(-1)
     o = a.proj((attn @ v).transpose(1, 2).reshape(B, idx.shape[1], C))
     xs = torch.gather(x, 1, idx[:, :, None].expand(-1, -1, C))
-    y = xs + dp(o, rate, masks.pop(0))
-    return y + dp(blk.mlp(blk.norm2(y)), rate, masks.pop(0))
+    y = xs + dp(o, rate, take(masks, rate))
+    return y + dp(blk.mlp(blk.norm2(y)), rate, take(masks, rate))
+
+
+def dcal_losses(model, glca, glca_norm, glca_head, s, x, labels, partners, ratio, rates, masks=None,
+                use_glca=True, use_pwca=True):
+    """The raw losses [SA, GLCA, PWCA] (the branches used) and their
+    uncertainty-weighted terms; masks maps block index and "glca" to their
+    fed-in drop-path masks (None: drawn at random)."""
+    B = x.shape[0]
+    bm = {i: (list(masks.get(i, [])) if masks is not None else None) for i in range(len(model.blocks))}
+    gm = list(masks["glca"]) if masks is not None else None
+    h = model.patch_embed(x)
+    h = torch.cat((model.cls_token.expand(B, -1, -1), h), dim=1) + model.pos_embed
+    inputs, attns = [], []
+    for i, blk in enumerate(model.blocks):
+        inputs.append(h)
+        h, a = sa_block(blk, h, rates[i], bm[i])
+        attns.append(a.detach())
+    raw = [F.cross_entropy(model.head(model.norm(h)[:, 0]), labels)]
+    out = {}
+    if use_glca:
+        roll = vit.rollout(attns)[:, 0, 1:]
+        r = min(max(round(ratio * roll.shape[1]), 1), roll.shape[1])
+        idx = torch.cat([torch.zeros((B, 1), dtype=torch.long), torch.topk(roll, r, dim=1).indices + 1], dim=1)
+        gl = glca_block(glca, h, idx, rates[-1], gm)
+        raw.append(F.cross_entropy(glca_head(glca_norm(gl)[:, 0]), labels))
+        out["queries"], out["rollout"] = idx, roll
+    if use_pwca:
+        p = inputs[0]
+        for i, blk in enumerate(model.blocks):
+            p = pwca_block(blk, p, inputs[i][partners], rates[i], bm[i])
+        raw.append(F.cross_entropy(model.head(model.norm(p)[:, 0]), labels))
+    if masks is not None:
+        assert all(len(v) == 0 for v in bm.values()) and len(gm) == 0
+    terms = [0.5 * (torch.exp(-s[i]) * raw[i] + s[i]) for i in range(len(raw))] if len(raw) > 1 else raw
+    return raw, terms, out
 
 
 def main():
@@ -134,31 +175,8 @@ def main():
     stored = {"blocks.1.drop_path": [m.tolist() for m in masks[1]],
               "glca.drop_path": [m.tolist() for m in masks["glca"]]}
 
-    # SA.
-    h = model.patch_embed(x)
-    h = torch.cat((model.cls_token.expand(B, -1, -1), h), dim=1) + model.pos_embed
-    inputs, attns = [], []
-    bm = {i: list(masks.get(i, [])) for i in range(depth)}
-    for i, blk in enumerate(model.blocks):
-        inputs.append(h)
-        h, a = sa_block(blk, h, rates[i], bm[i])
-        attns.append(a.detach())
-    sa = model.head(model.norm(h)[:, 0])
-    # GLCA.
-    roll = vit.rollout(attns)[:, 0, 1:]
-    r = round(ratio * roll.shape[1])
-    idx = torch.cat([torch.zeros((B, 1), dtype=torch.long), torch.topk(roll, r, dim=1).indices + 1], dim=1)
-    gl = glca_block(glca, h, idx, rate, list(masks["glca"]))
-    gl = glca_head(glca_norm(gl)[:, 0])
-    # PWCA.
-    p = inputs[0]
-    for i, blk in enumerate(model.blocks):
-        p = pwca_block(blk, p, inputs[i][partners], rates[i], bm[i])
-    pw = model.head(model.norm(p)[:, 0])
-    assert all(len(v) == 0 for v in bm.values())
-
-    raw = [F.cross_entropy(sa, labels), F.cross_entropy(gl, labels), F.cross_entropy(pw, labels)]
-    terms = [0.5 * (torch.exp(-s[i]) * raw[i] + s[i]) for i in range(3)]
+    raw, terms, out = dcal_losses(model, glca, glca_norm, glca_head, s, x, labels, partners, ratio, rates, masks)
+    idx, roll = out["queries"], out["rollout"]
     total = sum(terms)
     total.backward()
     doc = {
