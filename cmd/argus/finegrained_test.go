@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -190,5 +191,32 @@ func TestExportFinegrained(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "glca.onnx")); err == nil {
 		t.Error("a refused export left a file")
+	}
+}
+
+// TestTrainFinegrainedInterrupt sends SIGINT once the first checkpoint
+// exists: the run stops with a resumable checkpoint that continues with
+// its branches, and a resume that changes them is refused.
+func TestTrainFinegrainedInterrupt(t *testing.T) {
+	data, out := synthClassify(t), t.TempDir()
+	ckpt := filepath.Join(out, "checkpoint.safetensors")
+	stdout, stderr := interruptAfter(t, ckpt, "train", "finegrained", "--data", data, "--dcal", "glca,pwca", "--size", "32", "--batch", "10",
+		"--epochs", "100", "--workers", "2", "--out", out, "--json")
+	rep := decodeReport(t, stdout.String())
+	lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+	if line := lines[len(lines)-1]; rep["stopped"] != "interrupt" || !strings.HasSuffix(line, "; continue with --resume "+ckpt) {
+		t.Errorf("report %v, error line %q", rep, line)
+	}
+	epochs := int(rep["epochs"].(float64)) + 1
+	code, resumed, errs := runCLI("train", "finegrained", "--data", data, "--resume", ckpt, "--epochs", strconv.Itoa(epochs), "--json")
+	if code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, errs)
+	}
+	if r := decodeReport(t, resumed); int(r["epochs"].(float64)) != epochs || r["dcal"] != "glca,pwca" {
+		t.Errorf("resumed report %v", r)
+	}
+	code, _, errs = runCLI("train", "finegrained", "--data", data, "--resume", ckpt, "--epochs", strconv.Itoa(epochs+1), "--dcal", "glca")
+	if code == 0 || !strings.Contains(errs, "dcal") {
+		t.Errorf("resume with other branches: exit %d, %q", code, errs)
 	}
 }
