@@ -149,8 +149,9 @@ type DCALOutputs struct {
 // index into the batch per image, dcal.Partners) and the PWCA branch it
 // also runs the pair-wise pass: image i's tokens through the blocks
 // again, each block's queries attending over its own keys and values and
-// those of image partners[i]'s input to that block in the self-attention
-// pass; gradients flow into both. Without partners (inference) nothing of
+// those of image partners[i] in that block's self-attention pass (the keys
+// and values of its input to the block, reused rather than recomputed);
+// gradients flow into both. Without partners (inference) nothing of
 // PWCA runs. GLCA reads the output of the last self-attention block.
 func (m *DCAL) Run(x *autograd.Var, partners []int) DCALOutputs {
 	v := m.ViT
@@ -159,18 +160,20 @@ func (m *DCAL) Run(x *autograd.Var, partners []int) DCALOutputs {
 	var out DCALOutputs
 	out.Attn = make([]*tensor.Tensor, len(v.Blocks))
 	pairs := partners != nil && m.Options.PWCA
-	var inputs []*autograd.Var
+	var kvs []KV
+	e := h
 	if pairs {
 		if len(partners) != n {
 			panic(fmt.Sprintf("models: %d PWCA partners for a batch of %d", len(partners), n))
 		}
-		inputs = make([]*autograd.Var, len(v.Blocks))
+		kvs = make([]KV, len(v.Blocks))
 	}
 	for i, b := range v.Blocks {
 		if pairs {
-			inputs[i] = h
+			h, out.Attn[i], kvs[i] = b.ForwardKV(h)
+		} else {
+			h, out.Attn[i] = b.Forward(h)
 		}
-		h, out.Attn[i] = b.Forward(h)
 	}
 	out.SA = v.Head.Forward(PreLogits(v.Norm.Forward(h)))
 	if m.GLCA != nil {
@@ -180,9 +183,9 @@ func (m *DCAL) Run(x *autograd.Var, partners []int) DCALOutputs {
 		out.GLCA = m.GLCAHead.Forward(PreLogits(m.GLCANorm.Forward(g)))
 	}
 	if pairs {
-		p := inputs[0]
+		p := e
 		for i, b := range v.Blocks {
-			p = b.ForwardPair(p, autograd.IndexSelect(inputs[i], 0, partners))
+			p = b.ForwardPair(p, kvs[i].Select(partners))
 		}
 		out.PWCA = v.Head.Forward(PreLogits(v.Norm.Forward(p)))
 	}

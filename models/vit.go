@@ -188,9 +188,25 @@ func (a *ViTAttention) Members() nn.Members {
 	return nn.Members{Children: []nn.Child{{Name: "qkv", Module: a.QKV}, {Name: "proj", Module: a.Proj}}}
 }
 
+// KV holds a block's keys and values from its self-attention pass, each
+// (N, Heads, L, Dim/Heads), for pair-wise cross-attention.
+type KV struct{ K, V *autograd.Var }
+
+// Select returns the keys and values of the images index of the batch
+// (torch.index_select on the batch axis).
+func (kv KV) Select(index []int) KV {
+	return KV{autograd.IndexSelect(kv.K, 0, index), autograd.IndexSelect(kv.V, 0, index)}
+}
+
 // Forward attends over the tokens x (N, L, Dim) and returns the result and
 // the attention probabilities (N, Heads, L, L).
 func (a *ViTAttention) Forward(x *autograd.Var) (*autograd.Var, *tensor.Tensor) {
+	o, p, _ := a.ForwardKV(x)
+	return o, p
+}
+
+// ForwardKV is Forward that also returns the keys and values.
+func (a *ViTAttention) ForwardKV(x *autograd.Var) (*autograd.Var, *tensor.Tensor, KV) {
 	s := x.Shape()
 	n, l, dim := s[0], s[1], s[2]
 	d := dim / a.Heads
@@ -200,42 +216,43 @@ func (a *ViTAttention) Forward(x *autograd.Var) (*autograd.Var, *tensor.Tensor) 
 	part := func(i int) *autograd.Var { // (N, H, L, D)
 		return autograd.Transpose(autograd.Reshape(autograd.Slice(qkv, 2, i, i+1), n, l, a.Heads, d), 1, 2)
 	}
-	o, p := autograd.Attention(part(0), part(1), part(2), float32(1/math.Sqrt(float64(d))))
+	q, k, v := part(0), part(1), part(2)
+	o, p := autograd.Attention(q, k, v, float32(1/math.Sqrt(float64(d))))
 	o = autograd.Reshape(autograd.Transpose(o, 1, 2), n, l, dim)
-	return a.Proj.Forward(o), p
+	return a.Proj.Forward(o), p, KV{k, v}
 }
 
 // ForwardPair is DCAL's pair-wise cross-attention (PWCA) with this
 // layer's weights: the queries of x (N, L, Dim) attend over the keys and
-// values of x and of partner (N, L2, Dim) concatenated along the tokens,
-// softmax(Q₁·[K₁; K₂]ᵀ/√d)·[V₁; V₂], one softmax over L+L2 tokens. It
-// returns the projected result (N, L, Dim).
-func (a *ViTAttention) ForwardPair(x, partner *autograd.Var) *autograd.Var {
-	s, sp := x.Shape(), partner.Shape()
-	if len(sp) != 3 || sp[0] != s[0] || sp[2] != s[2] {
-		panic(fmt.Sprintf("models: pair attention of %v with partner %v", s, sp))
-	}
-	n, l, dim, l2 := s[0], s[1], s[2], sp[1]
+// values of x and the partner's (each (N, Heads, L2, Dim/Heads))
+// concatenated along the tokens, softmax(Q₁·[K₁; K₂]ᵀ/√d)·[V₁; V₂], one
+// softmax over L+L2 tokens. It returns the projected result (N, L, Dim).
+func (a *ViTAttention) ForwardPair(x *autograd.Var, partner KV) *autograd.Var {
+	s, sp := x.Shape(), partner.K.Shape()
+	n, l, dim := s[0], s[1], s[2]
 	d := dim / a.Heads
-	qkv := autograd.Reshape(a.QKV.Forward(x), n, l, 3, a.Heads, d)
-	w, b := a.QKV.Weight, a.QKV.Bias
-	kv2 := autograd.Reshape(autograd.Linear(partner, autograd.Slice(w, 0, dim, 3*dim), autograd.Slice(b, 0, dim, 3*dim)), n, l2, 2, a.Heads, d)
-	part := func(t *autograd.Var, tokens, i int) *autograd.Var { // (N, H, tokens, D)
-		return autograd.Transpose(autograd.Reshape(autograd.Slice(t, 2, i, i+1), n, tokens, a.Heads, d), 1, 2)
+	if len(sp) != 4 || sp[0] != n || sp[1] != a.Heads || sp[3] != d || !tensor.EqualShapes(sp, partner.V.Shape()) {
+		panic(fmt.Sprintf("models: pair attention of %v with partner keys %v and values %v", s, sp, partner.V.Shape()))
 	}
-	k := autograd.Concat([]*autograd.Var{part(qkv, l, 1), part(kv2, l2, 0)}, 2)
-	v := autograd.Concat([]*autograd.Var{part(qkv, l, 2), part(kv2, l2, 1)}, 2)
-	o, _ := autograd.Attention(part(qkv, l, 0), k, v, float32(1/math.Sqrt(float64(d))))
+	qkv := autograd.Reshape(a.QKV.Forward(x), n, l, 3, a.Heads, d)
+	part := func(i int) *autograd.Var { // (N, H, L, D)
+		return autograd.Transpose(autograd.Reshape(autograd.Slice(qkv, 2, i, i+1), n, l, a.Heads, d), 1, 2)
+	}
+	q := part(0)
+	k := autograd.Concat([]*autograd.Var{part(1), partner.K}, 2)
+	v := autograd.Concat([]*autograd.Var{part(2), partner.V}, 2)
+	o, _ := autograd.Attention(q, k, v, float32(1/math.Sqrt(float64(d))))
 	o = autograd.Reshape(autograd.Transpose(o, 1, 2), n, l, dim)
 	return a.Proj.Forward(o)
 }
 
 // ForwardPair runs the block as PWCA does (see ViTAttention.ForwardPair):
-// the attention of x's queries over x's and partner's keys and values,
-// then the block's residuals and MLP on x's tokens. partner is the
-// partner images' input to this block in their own self-attention pass.
-func (b *ViTBlock) ForwardPair(x, partner *autograd.Var) *autograd.Var {
-	a := b.Attn.ForwardPair(b.Norm1.Forward(x), b.Norm1.Forward(partner))
+// the attention of x's queries over x's and the partner's keys and values,
+// then the block's residuals and MLP on x's tokens. partner holds the
+// partner images' keys and values of this block's self-attention pass
+// (ForwardKV): the keys and values of their input to this block.
+func (b *ViTBlock) ForwardPair(x *autograd.Var, partner KV) *autograd.Var {
+	a := b.Attn.ForwardPair(b.Norm1.Forward(x), partner)
 	x = autograd.Add(x, b.DropPath.Forward(a))
 	h := b.FC2.Forward(autograd.GELU(b.FC1.Forward(b.Norm2.Forward(x))))
 	return autograd.Add(x, b.DropPath.Forward(h))
@@ -244,10 +261,17 @@ func (b *ViTBlock) ForwardPair(x, partner *autograd.Var) *autograd.Var {
 // Forward runs the block on x (N, L, Dim) and returns its output and the
 // attention probabilities (N, Heads, L, L).
 func (b *ViTBlock) Forward(x *autograd.Var) (*autograd.Var, *tensor.Tensor) {
-	a, p := b.Attn.Forward(b.Norm1.Forward(x))
+	out, p, _ := b.ForwardKV(x)
+	return out, p
+}
+
+// ForwardKV is Forward that also returns the attention's keys and values,
+// for PWCA's partners.
+func (b *ViTBlock) ForwardKV(x *autograd.Var) (*autograd.Var, *tensor.Tensor, KV) {
+	a, p, kv := b.Attn.ForwardKV(b.Norm1.Forward(x))
 	x = autograd.Add(x, b.DropPath.Forward(a))
 	h := b.FC2.Forward(autograd.GELU(b.FC1.Forward(b.Norm2.Forward(x))))
-	return autograd.Add(x, b.DropPath.Forward(h)), p
+	return autograd.Add(x, b.DropPath.Forward(h)), p, kv
 }
 
 // Embed maps images (N, C, H, W) to the tokens (N, 1+GridH·GridW, Dim)
