@@ -265,11 +265,17 @@ func runFinegrained(cmd *cobra.Command, run *finegrained.Run, out string, asJSON
 // loadFinegrained reads a checkpoint of argus train finegrained and builds
 // its model with the stored weights, in evaluation mode.
 func loadFinegrained(path string) (*models.DCAL, finegrained.Config, *checkpoint.File, error) {
-	cfg := finegrained.Default()
 	f, err := checkpoint.ReadFile(path)
 	if err != nil {
-		return nil, cfg, nil, err
+		return nil, finegrained.Default(), nil, err
 	}
+	return finegrainedModel(path, f)
+}
+
+// finegrainedModel builds the model of the checkpoint f (read from path)
+// of argus train finegrained with its weights, and returns its config.
+func finegrainedModel(path string, f *checkpoint.File) (*models.DCAL, finegrained.Config, *checkpoint.File, error) {
+	cfg := finegrained.Default()
 	if _, ok := f.Metadata[finegrained.MetaDCAL]; !ok {
 		return nil, cfg, nil, fmt.Errorf("%s is not a checkpoint of argus train finegrained (no %q metadata)", path, finegrained.MetaDCAL)
 	}

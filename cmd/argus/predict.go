@@ -16,8 +16,10 @@ import (
 	"argus/dcal"
 	"argus/models"
 	"argus/nn"
+	"argus/tasks/classify"
 	"argus/tasks/finegrained"
 	"argus/tensor"
+	"argus/train"
 )
 
 // newPredictCmd groups the commands that run a trained model on inputs.
@@ -72,11 +74,12 @@ func newPredictClassifyCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "classify --checkpoint C [--top 5] IMAGE... | --weights W.safetensors --input x.safetensors --out y.safetensors",
-		Short: "Classify images with a fine-grained checkpoint, or run a timm ViT state dict on a tensor",
+		Short: "Classify images with a trained checkpoint, or run a timm ViT state dict on a tensor",
 		Long: `With --checkpoint, classifies each IMAGE with a checkpoint of argus train
-finegrained at its training size (the shorter side resized to
-size/crop_fraction, the centre crop) and prints the --top classes by the
-model's probability (the mean of the SA and GLCA probabilities with GLCA).
+finegrained or argus train classify at its training size (the shorter side
+resized to size/crop_fraction, the centre crop) and prints the --top
+classes by the model's probability (for DCAL with GLCA, the mean of the SA
+and GLCA probabilities).
 
 With --weights, builds a ViT from a bare timm state dict (patch, width,
 depth, MLP width, classes and grid read from the tensor shapes; heads from
@@ -117,15 +120,11 @@ embedding) from --input and writes --out with "logits" (N×classes),
 			if input != "" || out != "" {
 				return fmt.Errorf("--input and --out go with --weights")
 			}
-			m, cfg, f, err := loadFinegrained(ckpt)
+			f, err := checkpoint.ReadFile(ckpt)
 			if err != nil {
 				return err
 			}
-			names, err := classNames(ckpt, f.Metadata[finegrained.MetaClassNames], m.ViT.Config.Classes)
-			if err != nil {
-				return err
-			}
-			set := &dataset.Set{Transform: cfg.EvalTransform()}
+			set := &dataset.Set{}
 			for _, a := range args {
 				set.Items = append(set.Items, dataset.Item{Path: a})
 			}
@@ -133,14 +132,12 @@ embedding) from --input and writes --out with "logits" (N×classes),
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			rep := predictReport{Checkpoint: ckpt, Model: cfg.Model, DCAL: m.Options.String()}
-			nn.Train(m, false)
-			err = finegrained.Predict(ctx, m, set, 16, workers, false, func(b *loader.Images, p finegrained.Prediction) error {
-				for i, path := range b.Paths {
-					rep.Predictions = append(rep.Predictions, imagePrediction{Image: path, Classes: topClasses(p.P[i*p.Classes:(i+1)*p.Classes], names, top)})
-				}
-				return nil
-			})
+			var rep predictReport
+			if _, ok := f.Metadata[finegrained.MetaDCAL]; ok {
+				rep, err = predictFinegrained(ctx, ckpt, f, set, top, workers)
+			} else {
+				rep, err = predictClassifier(ctx, ckpt, f, set, top, workers)
+			}
 			if err != nil {
 				return err
 			}
@@ -159,7 +156,7 @@ embedding) from --input and writes --out with "logits" (N×classes),
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&ckpt, "checkpoint", "", "checkpoint of argus train finegrained")
+	f.StringVar(&ckpt, "checkpoint", "", "checkpoint of argus train finegrained or argus train classify")
 	intFlag(f, &top, "top", 5, 1, 1<<20, "classes shown per image")
 	intFlag(f, &workers, "workers", 0, 0, 1<<10, "goroutines decoding images (0: one per CPU)")
 	f.StringVar(&weights, "weights", "", "bare timm ViT state dict (safetensors) to run on --input")
@@ -168,6 +165,68 @@ embedding) from --input and writes --out with "logits" (N×classes),
 	intFlag(f, &heads, "heads", 0, 0, 1<<12, "attention heads of the --weights ViT (0: width/64)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object with the results")
 	return cmd
+}
+
+// predictFinegrained classifies the images of set with the checkpoint f
+// of argus train finegrained.
+func predictFinegrained(ctx context.Context, ckpt string, f *checkpoint.File, set *dataset.Set, top, workers int) (predictReport, error) {
+	m, cfg, _, err := finegrainedModel(ckpt, f)
+	if err != nil {
+		return predictReport{}, err
+	}
+	names, err := classNames(ckpt, f.Metadata[finegrained.MetaClassNames], m.ViT.Config.Classes)
+	if err != nil {
+		return predictReport{}, err
+	}
+	set.Transform = cfg.EvalTransform()
+	rep := predictReport{Checkpoint: ckpt, Model: cfg.Model, DCAL: m.Options.String()}
+	nn.Train(m, false)
+	err = finegrained.Predict(ctx, m, set, 16, workers, false, func(b *loader.Images, p finegrained.Prediction) error {
+		for i, path := range b.Paths {
+			rep.Predictions = append(rep.Predictions, imagePrediction{Image: path, Classes: topClasses(p.P[i*p.Classes:(i+1)*p.Classes], names, top)})
+		}
+		return nil
+	})
+	return rep, err
+}
+
+// predictClassifier classifies the images of set with the checkpoint f
+// of argus train classify, at its evaluation view.
+func predictClassifier(ctx context.Context, ckpt string, f *checkpoint.File, set *dataset.Set, top, workers int) (predictReport, error) {
+	spec, err := models.FromMetadata(f.Metadata)
+	if err != nil {
+		return predictReport{}, fmt.Errorf("%s: %w", ckpt, err)
+	}
+	cfg := classify.ImageNet()
+	if err := train.StoredConfig(f, &cfg); err != nil {
+		return predictReport{}, fmt.Errorf("%s: %w", ckpt, err)
+	}
+	names, err := classNames(ckpt, f.Metadata[classify.MetaClassNames], spec.Classes)
+	if err != nil {
+		return predictReport{}, err
+	}
+	m, err := spec.New(tensor.NewRNG(0))
+	if err != nil {
+		return predictReport{}, err
+	}
+	if err := models.LoadWeights(f, m); err != nil {
+		return predictReport{}, fmt.Errorf("load %s: %w", ckpt, err)
+	}
+	set.Transform = cfg.EvalTransform(cfg.Size)
+	nn.Train(m, false)
+	p, err := classify.Probabilities(ctx, set, 16, workers, false, func(x *tensor.Tensor) ([]float32, error) {
+		var out []float32
+		nn.NoGrad(m, func() { out = m.Forward(autograd.Const(x)).Value().Data() })
+		return out, nil
+	})
+	if err != nil {
+		return predictReport{}, err
+	}
+	rep := predictReport{Checkpoint: ckpt, Model: spec.Name, DCAL: "none"}
+	for i, it := range set.Items {
+		rep.Predictions = append(rep.Predictions, imagePrediction{Image: it.Path, Classes: topClasses(p.P[i*p.Classes:(i+1)*p.Classes], names, top)})
+	}
+	return rep, nil
 }
 
 // classNames decodes a checkpoint's class names (a JSON array) and checks
