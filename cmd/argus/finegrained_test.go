@@ -220,3 +220,31 @@ func TestTrainFinegrainedInterrupt(t *testing.T) {
 		t.Errorf("resume with other branches: exit %d, %q", code, errs)
 	}
 }
+
+// TestPredictClassifyResNet classifies an image with a checkpoint of argus
+// train classify.
+func TestPredictClassifyResNet(t *testing.T) {
+	data, out := synthClassify(t), t.TempDir()
+	if code, _, stderr := runCLI(classifyArgs(data, out)...); code != 0 {
+		t.Fatalf("train: %s", stderr)
+	}
+	img := filepath.Join(data, "val", firstClass(t, data))
+	entries, err := os.ReadDir(img)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("val images: %v", err)
+	}
+	img = filepath.Join(img, entries[0].Name())
+	code, stdout, stderr := runCLI("predict", "classify", "--checkpoint", filepath.Join(out, "checkpoint.safetensors"), "--top", "20", img, "--json")
+	if code != 0 {
+		t.Fatalf("predict: %s", stderr)
+	}
+	rep := decodeReport(t, stdout)
+	classes := rep["predictions"].([]any)[0].(map[string]any)["classes"].([]any)
+	var sum float64
+	for _, c := range classes {
+		sum += c.(map[string]any)["score"].(float64)
+	}
+	if rep["model"] != "resnet18" || len(classes) != 20 || sum < 0.999 || sum > 1.001 {
+		t.Errorf("report %v (scores sum to %v)", rep, sum)
+	}
+}
