@@ -1,6 +1,8 @@
 // Package dcal holds Dual Cross-Attention Learning's pieces (arXiv
 // 2205.02151): attention rollout, which picks the local queries of
-// global-local cross-attention.
+// global-local cross-attention (GLCA), the GLCA block, the partners of
+// pair-wise cross-attention, and the uncertainty-weighted sum of the
+// branches' losses. The ViT with both branches is models.DCAL.
 package dcal
 
 import (
