@@ -117,6 +117,14 @@ func TestFinegrainedInit(t *testing.T) {
 	if init["glca_from"] != "blocks.11" || len(init["unexpected"].([]any)) != 1 || len(init["skipped"].([]any)) != 2 {
 		t.Errorf("init %v", init)
 	}
+	// A run started from --init resumes from its checkpoint alone.
+	if err := os.Remove(w); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI("train", "finegrained", "--data", data, "--resume", filepath.Join(dir, "lenient", "checkpoint.safetensors"), "--epochs", "2")
+	if code != 0 {
+		t.Errorf("resume: exit %d: %s", code, stderr)
+	}
 }
 
 // TestReproDCALTiny runs the DCAL reproduction's pipeline at its smallest.

@@ -290,7 +290,10 @@ func NewTrainer(cfg Config, trainSet, val *dataset.Set) (*Run, error) {
 			return s.Metrics(), nil
 		},
 		Config:    cfg,
-		Resumable: []string{"eval_batch", "workers", "skip_bad"},
+		// The weights of a resumed run come from its checkpoint, not --init;
+		// skip_bad changes no step of a run whose images all decode, and
+		// lets one that stopped at a bad image go on.
+		Resumable: []string{"eval_batch", "workers", "init", "init_strict", "skip_bad"},
 		Metadata: map[string]string{checkpoint.MetaClasses: strconv.Itoa(classes), MetaClassNames: string(names),
 			MetaDCAL: m.Options.String()},
 	}
