@@ -56,3 +56,26 @@ func TestReadCUB(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadCUB feeds arbitrary index files: ReadCUB returns sets or an
+// error, never panics, and every item it returns has a class.
+func FuzzReadCUB(f *testing.F) {
+	f.Add("1 a.jpg\n2 b.jpg\n", "1 1\n2 2\n", "1 1\n2 0\n", "1 A\n2 B\n")
+	f.Add("1 a.jpg\n", "1 9\n", "1 1\n", "1 A\n")
+	f.Add("x\n", "", "\n\n", "0 A")
+	f.Fuzz(func(t *testing.T, images, labels, split, classes string) {
+		root := writeCUB(t, map[string]string{"images.txt": images, "image_class_labels.txt": labels,
+			"train_test_split.txt": split, "classes.txt": classes})
+		tr, val, err := ReadCUB(root)
+		if err != nil {
+			return
+		}
+		for _, s := range []*Set{tr, val} {
+			for _, it := range s.Items {
+				if it.Label < 0 || it.Label >= len(s.Classes) {
+					t.Fatalf("item %v of %d classes", it, len(s.Classes))
+				}
+			}
+		}
+	})
+}
