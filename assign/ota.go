@@ -111,6 +111,23 @@ func SimOTA(cost, ious []float64, g, n, q int) (assigned, ks []int, err error) {
 		return nil, nil, fmt.Errorf("assign: %d IoUs for a %dx%d matrix", len(ious), g, n)
 	}
 	ks = DynamicK(ious, g, n, q)
+	assigned, err = Cheapest(cost, g, n, ks)
+	return assigned, ks, err
+}
+
+// Cheapest is SimOTA's selection for given numbers of positives: ground
+// truth i takes its ks[i] cheapest predictions of the g x n cost (ties by
+// index), and a prediction taken by several goes to the ground truth of
+// least cost for it among all g (the first on ties), as YOLOX resolves
+// them. assigned[j] is a ground-truth
+// index or -1. NaN or infinite costs are refused.
+func Cheapest(cost []float64, g, n int, ks []int) (assigned []int, err error) {
+	if err := CheckFinite(cost, g, n); err != nil {
+		return nil, err
+	}
+	if len(ks) != g {
+		return nil, fmt.Errorf("assign: %d numbers of positives for %d ground truths", len(ks), g)
+	}
 	count := make([]int, n)
 	owner := make([]int, n)
 	for j := range owner {
@@ -123,7 +140,7 @@ func SimOTA(cost, ious []float64, g, n, q int) (assigned, ks []int, err error) {
 			idx[j] = j
 		}
 		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(row[a], row[b]) })
-		for _, j := range idx[:min(ks[i], n)] {
+		for _, j := range idx[:min(max(ks[i], 0), n)] {
 			count[j]++
 			owner[j] = i
 		}
@@ -139,5 +156,5 @@ func SimOTA(cost, ious []float64, g, n, q int) (assigned, ks []int, err error) {
 			owner[j] = best
 		}
 	}
-	return owner, ks, nil
+	return owner, nil
 }
