@@ -2,6 +2,7 @@ package atss
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -185,5 +186,41 @@ func TestLossRefusesBadTargets(t *testing.T) {
 	}
 	if _, err := NewCriterion(ATSS{TopK: 9}).Loss(out, nil); err == nil {
 		t.Error("no error for 0 targets of 1 image")
+	}
+}
+
+// TestHPSWithTensIsSimOTA checks that HPS with every band's k at SimOTA's
+// 10 assigns as SimOTA, and that a smaller k in a band never gives its
+// ground truths more positives.
+func TestHPSWithTensIsSimOTA(t *testing.T) {
+	rng := tensor.NewRNG(9)
+	for trial := range 10 {
+		p := randomProblem(rng, 128, 3+trial)
+		want, err := SimOTA{Q: 10, Radius: 2.5}.Assign(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := HPS{Bands: DefaultBands, K: []int{10, 10, 10}, Radius: 2.5}.Assign(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("trial %d: HPS with k 10 differs from SimOTA", trial)
+		}
+		one, err := HPS{Bands: DefaultBands, K: []int{1, 1, 1}, Radius: 2.5}.Assign(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := make([]int, len(p.Labels))
+		for _, o := range one {
+			if o >= 0 {
+				count[o]++
+			}
+		}
+		for i, c := range count {
+			if c != 1 {
+				t.Fatalf("trial %d: ground truth %d has %d positives with k 1", trial, i, c)
+			}
+		}
 	}
 }
