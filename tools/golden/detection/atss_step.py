@@ -79,18 +79,21 @@ class Scale(nn.Module):
 
 
 class Head(nn.Module):
-    def __init__(self):
+    """ATSS's head with the official code's names."""
+
+    def __init__(self, ch=CH, groups=GROUPS, convs=CONVS, classes=CLASSES):
         super().__init__()
         def tower():
             layers = []
-            for _ in range(CONVS):
-                layers += [nn.Conv2d(CH, CH, 3, padding=1), nn.GroupNorm(GROUPS, CH), nn.ReLU()]
+            for _ in range(convs):
+                layers += [nn.Conv2d(ch, ch, 3, padding=1), nn.GroupNorm(groups, ch), nn.ReLU()]
             return nn.Sequential(*layers)
+        self.classes = classes
         self.cls_tower = tower()
         self.bbox_tower = tower()
-        self.cls_logits = nn.Conv2d(CH, CLASSES, 3, padding=1)
-        self.bbox_pred = nn.Conv2d(CH, 4, 3, padding=1)
-        self.centerness = nn.Conv2d(CH, 1, 3, padding=1)
+        self.cls_logits = nn.Conv2d(ch, classes, 3, padding=1)
+        self.bbox_pred = nn.Conv2d(ch, 4, 3, padding=1)
+        self.centerness = nn.Conv2d(ch, 1, 3, padding=1)
         self.scales = nn.ModuleList([Scale() for _ in STRIDES])
 
     def forward(self, feats):
@@ -99,17 +102,17 @@ class Head(nn.Module):
             n, _, h, w = f.shape
             levels.append((h, w, STRIDES[l]))
             ct, bt = self.cls_tower(f), self.bbox_tower(f)
-            cls.append(self.cls_logits(ct).permute(0, 2, 3, 1).reshape(n, -1, CLASSES))
+            cls.append(self.cls_logits(ct).permute(0, 2, 3, 1).reshape(n, -1, self.classes))
             box.append(self.scales[l](self.bbox_pred(bt)).permute(0, 2, 3, 1).reshape(n, -1, 4))
             ctr.append(self.centerness(bt).permute(0, 2, 3, 1).reshape(n, -1))
         return torch.cat(cls, 1), torch.cat(box, 1), torch.cat(ctr, 1), levels
 
 
 class Detector(nn.Module):
-    def __init__(self):
+    def __init__(self, backbone=None, head=None):
         super().__init__()
-        self.backbone = Backbone()
-        self.head = Head()
+        self.backbone = backbone if backbone is not None else Backbone()
+        self.head = head if head is not None else Head()
 
     def forward(self, x):
         return self.head(self.backbone(x))
@@ -300,7 +303,7 @@ def band(bands, b):
 
 def decode(deltas, anchors):
     d = deltas * torch.tensor(STDS, dtype=deltas.dtype)
-    a = torch.from_numpy(anchors)
+    a = torch.from_numpy(anchors).to(deltas.dtype)
     pxy = (a[:, :2] + a[:, 2:]) * 0.5
     pwh = a[:, 2:] - a[:, :2]
     gxy = pxy + pwh * d[:, :2]
@@ -317,11 +320,13 @@ def centerness_target(a, b):
 
 
 def step(model, x, targets, case):
+    """One forward and backward pass: the assignment, the loss terms and
+    the gradients."""
     model.zero_grad()
     logits, deltas, ctr, levels = model(x)
-    nimg, na, _ = logits.shape
+    nimg, na, classes = logits.shape
     anchors = anchors_of(levels)
-    cls_t = torch.zeros(nimg * na, CLASSES, dtype=torch.float64)
+    cls_t = torch.zeros(nimg * na, classes, dtype=logits.dtype)
     pos, gt_pos, anc_pos, assigned_all = [], [], [], []
     for n, (boxes, labels) in enumerate(targets):
         boxes = np.array(boxes, dtype=np.float64).reshape(-1, 4)
@@ -352,10 +357,10 @@ def step(model, x, targets, case):
             gt_pos.append(boxes[g])
             anc_pos.append(anchors[j])
     norm = max(len(pos), 1)
-    cls = sigmoid_focal_loss(logits.reshape(-1, CLASSES), cls_t, alpha=0.25, gamma=2, reduction="sum") / norm
-    ctr_t = torch.tensor([centerness_target(a, b) for a, b in zip(anc_pos, gt_pos)], dtype=torch.float64)
+    cls = sigmoid_focal_loss(logits.reshape(-1, classes), cls_t, alpha=0.25, gamma=2, reduction="sum") / norm
+    ctr_t = torch.tensor([centerness_target(a, b) for a, b in zip(anc_pos, gt_pos)], dtype=logits.dtype)
     boxes = decode(deltas.reshape(-1, 4)[pos], np.array(anc_pos))
-    giou = generalized_box_iou_loss(boxes, torch.tensor(np.array(gt_pos)), reduction="none")
+    giou = generalized_box_iou_loss(boxes, torch.tensor(np.array(gt_pos), dtype=logits.dtype), reduction="none")
     s = ctr_t.sum()
     reg = 2 * (giou * ctr_t).sum() / s if s > 0 else 2 * giou.sum() / len(pos)
     cen = F.binary_cross_entropy_with_logits(ctr.reshape(-1)[pos], ctr_t, reduction="sum") / norm
@@ -416,4 +421,5 @@ def main():
         print(name, r["positives"], r["cls"], r["reg"], r["centerness"])
 
 
-main()
+if __name__ == "__main__":
+    main()
