@@ -110,6 +110,34 @@ func (geo geometry) byIoU(i int) []int {
 	return idx
 }
 
+// firstK returns the k first indices of [lo, hi) in the order less gives,
+// ties by index (as a stable sort would give them), in that order, in
+// O((hi−lo)·k) time.
+func firstK(lo, hi, k int, less func(a, b int) bool) []int {
+	k = min(k, hi-lo)
+	if k <= 0 {
+		return nil
+	}
+	out := make([]int, 0, k)
+	for j := lo; j < hi; j++ {
+		if len(out) == k && !less(j, out[k-1]) {
+			continue
+		}
+		// Insert after every kept index not after j: j comes later than
+		// all of them, so equal ones stay before it.
+		at := len(out)
+		for at > 0 && less(j, out[at-1]) {
+			at--
+		}
+		if len(out) < k {
+			out = append(out, 0)
+		}
+		copy(out[at+1:], out[at:len(out)-1])
+		out[at] = j
+	}
+	return out
+}
+
 // resolve gives each anchor positive for several ground truths to the one
 // of highest IoU (the first on ties), as ATSS does; pos is g×n.
 func (geo geometry) resolve(pos []bool) []int {
@@ -183,15 +211,10 @@ func (a ATSS) Assign(p *Problem) ([]int, error) {
 	cands := make([][]int, g)
 	for i := range g {
 		start := 0
+		d := geo.dist[i*n : i*n+n]
 		for _, l := range p.Levels {
 			m := l.H * l.W
-			idx := make([]int, m)
-			for j := range idx {
-				idx[j] = start + j
-			}
-			d := geo.dist[i*n : i*n+n]
-			slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(d[x], d[y]) })
-			cands[i] = append(cands[i], idx[:min(a.TopK, m)]...)
+			cands[i] = append(cands[i], firstK(start, start+m, a.TopK, func(x, y int) bool { return d[x] < d[y] })...)
 			start += m
 		}
 		var sum float64
@@ -245,17 +268,19 @@ func (a TopK) Assign(p *Problem) ([]int, error) {
 	geo := newGeometry(p)
 	g, n := geo.g, geo.n
 	pos := make([]bool, g*n)
-	orders := make([][]int, g)
 	for i := range g {
-		orders[i] = geo.byIoU(i)
-		for _, j := range orders[i][:min(a.K, n)] {
+		iou, dist := geo.iou[i*n:i*n+n], geo.dist[i*n:i*n+n]
+		top := firstK(0, n, a.K, func(x, y int) bool {
+			return iou[x] > iou[y] || iou[x] == iou[y] && dist[x] < dist[y]
+		})
+		for _, j := range top {
 			if geo.inside[i*n+j] {
 				pos[i*n+j] = true
 			}
 		}
 	}
 	out := geo.resolve(pos)
-	ensurePositive(out, g, func(i int) [][]int { return [][]int{orders[i]} })
+	ensurePositive(out, g, func(i int) [][]int { return [][]int{geo.byIoU(i)} })
 	return out, nil
 }
 

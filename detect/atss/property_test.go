@@ -224,3 +224,31 @@ func TestHPSWithTensIsSimOTA(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstK checks the partial selection against a stable sort, ties
+// included.
+func TestFirstK(t *testing.T) {
+	r := tensor.NewRNG(11).Rand()
+	for trial := range 200 {
+		n := r.IntN(40)
+		v := make([]int, n)
+		for i := range v {
+			v[i] = r.IntN(6)
+		}
+		lo := 0
+		if n > 0 {
+			lo = r.IntN(n)
+		}
+		k := r.IntN(12)
+		idx := make([]int, 0, n-lo)
+		for j := lo; j < n; j++ {
+			idx = append(idx, j)
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return v[a] - v[b] })
+		want := idx[:min(k, len(idx))]
+		got := firstK(lo, n, k, func(a, b int) bool { return v[a] < v[b] })
+		if !slices.Equal(got, want) {
+			t.Fatalf("trial %d: firstK %v, stable sort %v (values %v from %d, k %d)", trial, got, want, v, lo, k)
+		}
+	}
+}
