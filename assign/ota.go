@@ -1,10 +1,8 @@
 package assign
 
 import (
-	"cmp"
 	"fmt"
 	"math"
-	"slices"
 )
 
 // DynamicK returns OTA's number of positives for each of the g ground truths
@@ -16,13 +14,12 @@ func DynamicK(ious []float64, g, n, q int) []int {
 	}
 	q = min(q, n)
 	ks := make([]int, g)
-	row := make([]float64, n)
 	for i := range g {
-		copy(row, ious[i*n:i*n+n])
-		slices.SortFunc(row, func(a, b float64) int { return cmp.Compare(b, a) })
+		row := ious[i*n : i*n+n]
+		// The q largest, summed from the largest down.
 		var s float64
-		for _, v := range row[:q] {
-			s += v
+		for _, j := range FirstK(0, n, q, func(a, b int) bool { return row[a] > row[b] }) {
+			s += row[j]
 		}
 		ks[i] = max(1, int(s))
 	}
@@ -133,14 +130,9 @@ func Cheapest(cost []float64, g, n int, ks []int) (assigned []int, err error) {
 	for j := range owner {
 		owner[j] = -1
 	}
-	idx := make([]int, n)
 	for i := range g {
 		row := cost[i*n : i*n+n]
-		for j := range idx {
-			idx[j] = j
-		}
-		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(row[a], row[b]) })
-		for _, j := range idx[:min(max(ks[i], 0), n)] {
+		for _, j := range FirstK(0, n, ks[i], func(a, b int) bool { return row[a] < row[b] }) {
 			count[j]++
 			owner[j] = i
 		}
@@ -157,4 +149,32 @@ func Cheapest(cost []float64, g, n int, ks []int) (assigned []int, err error) {
 		}
 	}
 	return owner, nil
+}
+
+// FirstK returns the k first indices of [lo, hi) in the order less gives,
+// ties by index (as a stable sort would give them), in that order, in
+// O((hi−lo)·k) time.
+func FirstK(lo, hi, k int, less func(a, b int) bool) []int {
+	k = min(k, hi-lo)
+	if k <= 0 {
+		return nil
+	}
+	out := make([]int, 0, k)
+	for j := lo; j < hi; j++ {
+		if len(out) == k && !less(j, out[k-1]) {
+			continue
+		}
+		// Insert after every kept index not after j: j comes later than
+		// all of them, so equal ones stay before it.
+		at := len(out)
+		for at > 0 && less(j, out[at-1]) {
+			at--
+		}
+		if len(out) < k {
+			out = append(out, 0)
+		}
+		copy(out[at+1:], out[at:len(out)-1])
+		out[at] = j
+	}
+	return out
 }

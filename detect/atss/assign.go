@@ -91,51 +91,39 @@ func newGeometry(p *Problem) geometry {
 	return geo
 }
 
-// byIoU returns the order of ground truth i's anchors by decreasing IoU,
-// then increasing centre distance, then index: the preference order in
-// which a ground truth left without a positive takes one.
-func (geo geometry) byIoU(i int) []int {
+// byIoU returns the k first anchors of ground truth i by decreasing IoU,
+// then increasing centre distance, then index (all of them when k is at
+// least their number): the preference order in which a ground truth left
+// without a positive takes one.
+func (geo geometry) byIoU(i, k int) []int {
 	n := geo.n
-	idx := make([]int, n)
-	for j := range idx {
-		idx[j] = j
-	}
 	iou, dist := geo.iou[i*n:i*n+n], geo.dist[i*n:i*n+n]
-	slices.SortStableFunc(idx, func(a, b int) int {
-		if c := cmp.Compare(iou[b], iou[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(dist[a], dist[b])
+	return assign.FirstK(0, n, k, func(a, b int) bool {
+		return iou[a] > iou[b] || iou[a] == iou[b] && dist[a] < dist[b]
 	})
-	return idx
 }
 
-// firstK returns the k first indices of [lo, hi) in the order less gives,
-// ties by index (as a stable sort would give them), in that order, in
-// O((hi−lo)·k) time.
-func firstK(lo, hi, k int, less func(a, b int) bool) []int {
-	k = min(k, hi-lo)
-	if k <= 0 {
-		return nil
+// fallback returns the lazily built preference lists of ground truth i
+// after its own: the 16 anchors of its highest IoUs, then all of them
+// (rarely needed: only when those 16 are the only positives of others).
+func (geo geometry) fallback(i int) []func() []int {
+	return []func() []int{
+		func() []int { return geo.byIoU(i, 16) },
+		func() []int {
+			idx := make([]int, geo.n)
+			for j := range idx {
+				idx[j] = j
+			}
+			iou, dist := geo.iou[i*geo.n:(i+1)*geo.n], geo.dist[i*geo.n:(i+1)*geo.n]
+			slices.SortStableFunc(idx, func(a, b int) int {
+				if c := cmp.Compare(iou[b], iou[a]); c != 0 {
+					return c
+				}
+				return cmp.Compare(dist[a], dist[b])
+			})
+			return idx
+		},
 	}
-	out := make([]int, 0, k)
-	for j := lo; j < hi; j++ {
-		if len(out) == k && !less(j, out[k-1]) {
-			continue
-		}
-		// Insert after every kept index not after j: j comes later than
-		// all of them, so equal ones stay before it.
-		at := len(out)
-		for at > 0 && less(j, out[at-1]) {
-			at--
-		}
-		if len(out) < k {
-			out = append(out, 0)
-		}
-		copy(out[at+1:], out[at:len(out)-1])
-		out[at] = j
-	}
-	return out
 }
 
 // resolve gives each anchor positive for several ground truths to the one
@@ -156,10 +144,10 @@ func (geo geometry) resolve(pos []bool) []int {
 
 // ensurePositive gives every ground truth left without a positive one
 // anchor: ground truths in order, each takes the first anchor of its
-// preference lists (tried in turn) that is negative or whose ground truth
-// keeps another positive. This is ours: ATSS's centre condition and
-// SimOTA's conflicts can leave a ground truth with none.
-func ensurePositive(assigned []int, g int, prefs func(i int) [][]int) {
+// preference lists (built and tried in turn) that is negative or whose
+// ground truth keeps another positive. This is ours: ATSS's centre
+// condition and SimOTA's conflicts can leave a ground truth with none.
+func ensurePositive(assigned []int, g int, prefs func(i int) []func() []int) {
 	count := make([]int, g)
 	for _, o := range assigned {
 		if o >= 0 {
@@ -172,7 +160,7 @@ func ensurePositive(assigned []int, g int, prefs func(i int) [][]int) {
 		}
 	search:
 		for _, list := range prefs(i) {
-			for _, j := range list {
+			for _, j := range list() {
 				if o := assigned[j]; o < 0 || count[o] > 1 {
 					if o >= 0 {
 						count[o]--
@@ -214,7 +202,7 @@ func (a ATSS) Assign(p *Problem) ([]int, error) {
 		d := geo.dist[i*n : i*n+n]
 		for _, l := range p.Levels {
 			m := l.H * l.W
-			cands[i] = append(cands[i], firstK(start, start+m, a.TopK, func(x, y int) bool { return d[x] < d[y] })...)
+			cands[i] = append(cands[i], assign.FirstK(start, start+m, a.TopK, func(x, y int) bool { return d[x] < d[y] })...)
 			start += m
 		}
 		var sum float64
@@ -240,11 +228,14 @@ func (a ATSS) Assign(p *Problem) ([]int, error) {
 		}
 	}
 	out := geo.resolve(pos)
-	ensurePositive(out, g, func(i int) [][]int {
-		c := slices.Clone(cands[i])
-		iou := geo.iou[i*n : i*n+n]
-		slices.SortStableFunc(c, func(x, y int) int { return cmp.Compare(iou[y], iou[x]) })
-		return [][]int{c, geo.byIoU(i)}
+	ensurePositive(out, g, func(i int) []func() []int {
+		own := func() []int {
+			c := slices.Clone(cands[i])
+			iou := geo.iou[i*n : i*n+n]
+			slices.SortStableFunc(c, func(x, y int) int { return cmp.Compare(iou[y], iou[x]) })
+			return c
+		}
+		return append([]func() []int{own}, geo.fallback(i)...)
 	})
 	return out, nil
 }
@@ -270,7 +261,7 @@ func (a TopK) Assign(p *Problem) ([]int, error) {
 	pos := make([]bool, g*n)
 	for i := range g {
 		iou, dist := geo.iou[i*n:i*n+n], geo.dist[i*n:i*n+n]
-		top := firstK(0, n, a.K, func(x, y int) bool {
+		top := assign.FirstK(0, n, a.K, func(x, y int) bool {
 			return iou[x] > iou[y] || iou[x] == iou[y] && dist[x] < dist[y]
 		})
 		for _, j := range top {
@@ -280,7 +271,7 @@ func (a TopK) Assign(p *Problem) ([]int, error) {
 		}
 	}
 	out := geo.resolve(pos)
-	ensurePositive(out, g, func(i int) [][]int { return [][]int{geo.byIoU(i)} })
+	ensurePositive(out, g, geo.fallback)
 	return out, nil
 }
 
@@ -450,17 +441,20 @@ func dynamicAssign(p *Problem, radius float64, q []int) ([]int, error) {
 	for c, j := range cand {
 		out[j] = owner[c]
 	}
-	ensurePositive(out, g, func(i int) [][]int {
-		idx := make([]int, m)
-		for c := range idx {
-			idx[c] = c
+	ensurePositive(out, g, func(i int) []func() []int {
+		own := func() []int {
+			idx := make([]int, m)
+			for c := range idx {
+				idx[c] = c
+			}
+			row := cost[i*m : i*m+m]
+			slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(row[x], row[y]) })
+			for c := range idx {
+				idx[c] = cand[idx[c]]
+			}
+			return idx
 		}
-		row := cost[i*m : i*m+m]
-		slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(row[x], row[y]) })
-		for c := range idx {
-			idx[c] = cand[idx[c]]
-		}
-		return [][]int{idx, geo.byIoU(i)}
+		return append([]func() []int{own}, geo.fallback(i)...)
 	})
 	return out, nil
 }
