@@ -377,3 +377,31 @@ func TestMatchCostGolden(t *testing.T) {
 		t.Error("NaN probability accepted")
 	}
 }
+
+// TestFirstK checks the partial selection against a stable sort, ties
+// included.
+func TestFirstK(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 0))
+	for trial := range 200 {
+		n := r.IntN(40)
+		v := make([]int, n)
+		for i := range v {
+			v[i] = r.IntN(6)
+		}
+		lo := 0
+		if n > 0 {
+			lo = r.IntN(n)
+		}
+		k := r.IntN(12) - 1
+		idx := make([]int, 0, n-lo)
+		for j := lo; j < n; j++ {
+			idx = append(idx, j)
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return v[a] - v[b] })
+		want := idx[:max(0, min(k, len(idx)))]
+		got := FirstK(lo, n, k, func(a, b int) bool { return v[a] < v[b] })
+		if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+			t.Fatalf("trial %d: FirstK %v, stable sort %v (values %v from %d, k %d)", trial, got, want, v, lo, k)
+		}
+	}
+}

@@ -1,10 +1,8 @@
 package assign
 
 import (
-	"cmp"
 	"fmt"
 	"math"
-	"slices"
 )
 
 // DynamicK returns OTA's number of positives for each of the g ground truths
@@ -16,13 +14,12 @@ func DynamicK(ious []float64, g, n, q int) []int {
 	}
 	q = min(q, n)
 	ks := make([]int, g)
-	row := make([]float64, n)
 	for i := range g {
-		copy(row, ious[i*n:i*n+n])
-		slices.SortFunc(row, func(a, b float64) int { return cmp.Compare(b, a) })
+		row := ious[i*n : i*n+n]
+		// The q largest, summed from the largest down.
 		var s float64
-		for _, v := range row[:q] {
-			s += v
+		for _, j := range FirstK(0, n, q, func(a, b int) bool { return row[a] > row[b] }) {
+			s += row[j]
 		}
 		ks[i] = max(1, int(s))
 	}
@@ -111,19 +108,31 @@ func SimOTA(cost, ious []float64, g, n, q int) (assigned, ks []int, err error) {
 		return nil, nil, fmt.Errorf("assign: %d IoUs for a %dx%d matrix", len(ious), g, n)
 	}
 	ks = DynamicK(ious, g, n, q)
+	assigned, err = Cheapest(cost, g, n, ks)
+	return assigned, ks, err
+}
+
+// Cheapest is SimOTA's selection for given numbers of positives: ground
+// truth i takes its ks[i] cheapest predictions of the g x n cost (ties by
+// index), and a prediction taken by several goes to the ground truth of
+// least cost for it among all g (the first on ties), as YOLOX resolves
+// them. assigned[j] is a ground-truth
+// index or -1. NaN or infinite costs are refused.
+func Cheapest(cost []float64, g, n int, ks []int) (assigned []int, err error) {
+	if err := CheckFinite(cost, g, n); err != nil {
+		return nil, err
+	}
+	if len(ks) != g {
+		return nil, fmt.Errorf("assign: %d numbers of positives for %d ground truths", len(ks), g)
+	}
 	count := make([]int, n)
 	owner := make([]int, n)
 	for j := range owner {
 		owner[j] = -1
 	}
-	idx := make([]int, n)
 	for i := range g {
 		row := cost[i*n : i*n+n]
-		for j := range idx {
-			idx[j] = j
-		}
-		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(row[a], row[b]) })
-		for _, j := range idx[:min(ks[i], n)] {
+		for _, j := range FirstK(0, n, ks[i], func(a, b int) bool { return row[a] < row[b] }) {
 			count[j]++
 			owner[j] = i
 		}
@@ -139,5 +148,33 @@ func SimOTA(cost, ious []float64, g, n, q int) (assigned, ks []int, err error) {
 			owner[j] = best
 		}
 	}
-	return owner, ks, nil
+	return owner, nil
+}
+
+// FirstK returns the k first indices of [lo, hi) in the order less gives,
+// ties by index (as a stable sort would give them), in that order, in
+// O((hi−lo)·k) time.
+func FirstK(lo, hi, k int, less func(a, b int) bool) []int {
+	k = min(k, hi-lo)
+	if k <= 0 {
+		return nil
+	}
+	out := make([]int, 0, k)
+	for j := lo; j < hi; j++ {
+		if len(out) == k && !less(j, out[k-1]) {
+			continue
+		}
+		// Insert after every kept index not after j: j comes later than
+		// all of them, so equal ones stay before it.
+		at := len(out)
+		for at > 0 && less(j, out[at-1]) {
+			at--
+		}
+		if len(out) < k {
+			out = append(out, 0)
+		}
+		copy(out[at+1:], out[at:len(out)-1])
+		out[at] = j
+	}
+	return out
 }

@@ -24,13 +24,25 @@ type Spec struct {
 	FixedSize bool
 	// MinSize is the smallest height and width the model takes.
 	MinSize int
-	// Classes is the number of outputs.
+	// Task is what the model does: TaskClassify (Forward gives class
+	// logits) or TaskDetect (a detector; Forward gives its raw
+	// predictions).
+	Task string
+	// Classes is the number of outputs (of classes, for a detector).
 	Classes int
 	// AnyClasses marks a model built for any number of classes (see
 	// WithClasses); the others have Classes outputs only.
 	AnyClasses bool
 	build      func(rng *tensor.RNG, classes int) (nn.Layer, error)
 }
+
+// The tasks of Spec.Task.
+const (
+	// TaskClassify is the zero value: an image classifier.
+	TaskClassify = ""
+	// TaskDetect marks an object detector.
+	TaskDetect = "detect"
+)
 
 // New builds the model with weights initialised from rng.
 func (s Spec) New(rng *tensor.RNG) (nn.Layer, error) { return s.build(rng, s.Classes) }

@@ -34,6 +34,12 @@ func TestBenchModel(t *testing.T) {
 			[]string{"ms_per_batch", "size:224"}},
 		{[]string{"bench", "train-step", "--model", "deit-tiny", "--batch", "1", "--classes", "200", "--iters", "1", "--warmup", "0", "--json"},
 			[]string{"seconds_per_step", "size:224", "classes:200"}},
+		// A detector's step: ATSS's loss on seeded boxes, 10 classes unless
+		// --classes says otherwise.
+		{[]string{"bench", "train-step", "--model", "atss-r18", "--batch", "1", "--size", "128", "--iters", "1", "--warmup", "0", "--json"},
+			[]string{"seconds_per_step", "classes:10", "size:128"}},
+		{[]string{"bench", "train-step", "--model", "atss-r18", "--classes", "3", "--batch", "1", "--size", "128", "--iters", "1", "--warmup", "0", "--json"},
+			[]string{"classes:3"}},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(tc.args, &out, &errb); code != 0 {
@@ -64,6 +70,8 @@ func TestBenchModelBadInput(t *testing.T) {
 		{"bench", "train-step", "--model", "mnist-cnn", "--size", "32"},
 		{"bench", "train-step", "--batch", "0"},
 		{"bench", "train-step", "--model", "resnet18", "--size", "16"},
+		{"bench", "train-step", "--model", "atss-r18", "--size", "64"},
+		{"bench", "train-step", "--model", "atss-r18", "--classes", "-2"},
 		{"bench", "infer", "--iters", "0"},
 		{"bench", "infer", "--warmup", "-1"},
 		{"bench", "infer", "--batch", "x"},

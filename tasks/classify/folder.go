@@ -207,6 +207,9 @@ func ModelSpec(name string, classes int) (models.Spec, error) {
 	if err != nil {
 		return models.Spec{}, err
 	}
+	if s.Task != models.TaskClassify {
+		return models.Spec{}, fmt.Errorf("model %s is a %s model, not a classifier", name, s.Task)
+	}
 	if classes == 0 {
 		return s, nil
 	}

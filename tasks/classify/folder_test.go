@@ -101,7 +101,7 @@ func TestFolderConfigErrors(t *testing.T) {
 		{"crop", func(c *FolderConfig) { c.CropMinArea = 0 }, "crop_min_area must be in (0, 1], got 0"},
 		{"small scale", func(c *FolderConfig) { c.Scales = []int{16} }, "needs images of at least 32×32, not 16×16"},
 		{"deit", func(c *FolderConfig) { c.Model = "deit-tiny" }, "model deit-tiny takes 224×224 images only, not 32×32"},
-		{"unknown", func(c *FolderConfig) { c.Model = "resnet7" }, `unknown model "resnet7" (have deit-small, deit-tiny, mnist-cnn,`},
+		{"unknown", func(c *FolderConfig) { c.Model = "resnet7" }, `unknown model "resnet7" (have atss-r18, atss-r50, deit-small, deit-tiny, mnist-cnn,`},
 		{"mnist", func(c *FolderConfig) { c.Model = "mnist-cnn" }, "mnist-cnn has 10 classes only, not 2"},
 	}
 	root := writeFolders(t, 1)
