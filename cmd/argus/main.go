@@ -24,7 +24,7 @@ import (
 //   - Write func newXxxCmd() *cobra.Command in the command's own file, with
 //     its flag variables local to it, and add it to the list below or to its
 //     group's constructor (newTrainCmd, newEvalCmd, newBenchCmd, newDataCmd,
-//     newDPUCmd, newHPOCmd, newONNXCmd, newReproCmd). No init(), no package-level
+//     newDPUCmd, newHPOCmd, newONNXCmd, newPredictCmd, newReproCmd). No init(), no package-level
 //     commands or flag variables.
 //   - Every command has a Short line; Use starts with the command's name.
 //   - Flag names: --out for the command's output path (file or folder),
@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newTrainCmd(),
 		newEvalCmd(),
+		newPredictCmd(),
 		newRunCmd(),
 		newExportCmd(),
 		newInspectCmd(),
@@ -71,7 +72,7 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train",
 		Short: "Train models",
 	}
-	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd())
+	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd(), newTrainSegmentCmd())
 	return cmd
 }
 
