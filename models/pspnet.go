@@ -497,3 +497,52 @@ func (p *PSPNet) Losses(x *autograd.Var, labels []int, ignore int) (decode, aux 
 	}
 	return decode, aux
 }
+
+// ForDataset returns the network of label set d alone, for inference and
+// export: a PSPNet of one label set and plain batch norms that shares p's
+// convolutions and holds dataset d's batch norms (with Dataset-Aware
+// Blocks) and classifiers. It has the FLOPs of a single-dataset network;
+// folding its batch norms into the convolutions (kernels.FoldBatchNorm, as
+// inference and export do) leaves no trace of the other datasets.
+func (p *PSPNet) ForDataset(d int) (*PSPNet, error) {
+	if d < 0 || d >= p.Datasets() {
+		return nil, fmt.Errorf("PSPNet: dataset %d of %d", d, p.Datasets())
+	}
+	bn := 0
+	if p.Config.Norms > 1 {
+		bn = d
+	}
+	one := func(b *DatasetBN) *DatasetBN { return &DatasetBN{BNs: []*nn.BatchNorm2d{b.BNs[bn]}} }
+	cm := func(c *ConvModule) *ConvModule { return &ConvModule{Conv: c.Conv, BN: one(c.BN)} }
+	seg := func(h *SegHead) *SegHead { return &SegHead{Convs: []*nn.Conv2d{h.Convs[d]}} }
+	cfg := p.Config
+	cfg.Classes, cfg.Norms = []int{p.Config.Classes[d]}, 1
+	q := &PSPNet{Config: cfg, Backbone: &ResNetV1c{}}
+	for i, c := range p.Backbone.Stem {
+		q.Backbone.Stem[i] = cm(c)
+	}
+	for s, l := range p.Backbone.Layers {
+		for _, b := range l {
+			c := &SegBlock{Conv1: b.Conv1, Conv2: b.Conv2, Conv3: b.Conv3, BN1: one(b.BN1), BN2: one(b.BN2), DownConv: b.DownConv}
+			if b.BN3 != nil {
+				c.BN3 = one(b.BN3)
+			}
+			if b.DownBN != nil {
+				c.DownBN = one(b.DownBN)
+			}
+			q.Backbone.Layers[s] = append(q.Backbone.Layers[s], c)
+		}
+	}
+	dh := p.Decode
+	q.Decode = &PSPHead{Bins: dh.Bins, Bottleneck: cm(dh.Bottleneck), Dropout: dh.Dropout, Seg: seg(dh.Seg)}
+	for _, c := range dh.PSP {
+		q.Decode.PSP = append(q.Decode.PSP, cm(c))
+	}
+	if p.Aux != nil {
+		q.Aux = &FCNHead{Dropout: p.Aux.Dropout, Seg: seg(p.Aux.Seg)}
+		for _, c := range p.Aux.Convs {
+			q.Aux.Convs = append(q.Aux.Convs, cm(c))
+		}
+	}
+	return q, nil
+}

@@ -211,3 +211,56 @@ func TestPSPNetR18StateDictMatchesMMSeg(t *testing.T) {
 		t.Errorf("CDCL network has %d parameters, the single one %d", n, single)
 	}
 }
+
+// TestPSPNetForDataset checks that a dataset's network alone computes
+// what the multi-dataset network computes for that dataset, in evaluation
+// mode, with single-dataset names and parameter count.
+func TestPSPNetForDataset(t *testing.T) {
+	cfg := PSPNetR18([]int{5, 3}, 2)
+	cfg.Width, cfg.Channels, cfg.AuxChannels = 4, 8, 4
+	m, err := NewPSPNet(tensor.NewRNG(1), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Distinct running statistics per dataset.
+	for i, b := range nn.Buffers(m) {
+		if !b.Integer {
+			for j := range b.Value.Data() {
+				b.Value.Data()[j] = 0.5 + float32((i*7+j)%5)/10
+			}
+		}
+	}
+	single := cfg
+	single.Classes, single.Norms = []int{3}, 1
+	ref, err := NewPSPNet(tensor.NewRNG(1), single)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := autograd.Const(tensor.NewRNG(2).Normal(0, 1, 1, 3, 24, 24))
+	nn.Train(m, false)
+	if err := m.SetDataset(1); err != nil {
+		t.Fatal(err)
+	}
+	want := m.Forward(x).Value().Data()
+	q, err := m.ForDataset(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nn.Train(q, false)
+	got := q.Forward(x).Value().Data()
+	relClose(t, "dataset 1's logits", got, want, 1e-6)
+	if nn.NumParams(q) != nn.NumParams(ref) {
+		t.Errorf("the dataset's network has %d parameters, a single-dataset one %d", nn.NumParams(q), nn.NumParams(ref))
+	}
+	a, b := nn.StateDict(q), nn.StateDict(ref)
+	for i := range a {
+		if a[i].Name != b[i].Name {
+			t.Fatalf("entry %d: %s, a single-dataset network has %s", i, a[i].Name, b[i].Name)
+		}
+	}
+	q0, _ := m.ForDataset(0)
+	nn.Train(q0, false)
+	if other := q0.Forward(x).Value().Data(); len(other) == len(got) {
+		t.Error("dataset 0's network has dataset 1's classes")
+	}
+}

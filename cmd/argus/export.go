@@ -18,6 +18,7 @@ import (
 	"argus/internal/atomicfile"
 	"argus/models"
 	"argus/nn"
+	"argus/tasks/segment"
 	"argus/tensor"
 )
 
@@ -44,6 +45,12 @@ type exportReport struct {
 	// Execution is how `argus run` executes the file: "compiled" or
 	// "nodes".
 	Execution string `json:"execution"`
+	// Dataset is the dataset of a segmentation checkpoint whose network
+	// was written (its batch norms and classifier), empty otherwise.
+	Dataset string `json:"dataset,omitempty"`
+	// FLOPs counts the convolutions' multiply-adds twice, per image, in
+	// the written graph (batch norms folded).
+	FLOPs int64 `json:"flops"`
 }
 
 // exportTolerance bounds MaxAbsDiff relative to the output's largest
@@ -51,7 +58,7 @@ type exportReport struct {
 const exportTolerance = 1e-5
 
 func newExportCmd() *cobra.Command {
-	var ckpt, model, initPath, out, size string
+	var ckpt, model, initPath, out, size, dataset string
 	var batch int
 	var seed uint64
 	var asJSON bool
@@ -65,10 +72,17 @@ it, or from --model with weights from --init or seeded random ones.
 The written file is read back and run on the traced input; the export
 fails unless it gives the Argus model's outputs.
 
+A checkpoint of argus train segment holds a network for each of its
+datasets: --dataset picks one, whose shared convolutions, own batch norms
+(folded into the convolutions in the file) and classifier are written;
+flops in the JSON shows that each costs what a single-dataset network does.
+The pyramid's bins must divide the feature map: sides that are multiples
+of 48 for bins 1, 2, 3, 6.
+
 Models: ` + strings.Join(models.Names(), ", ") + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := runExport(ckpt, model, initPath, out, size, batch, seed)
+			rep, err := runExport(ckpt, model, initPath, out, size, dataset, batch, seed)
 			if err != nil {
 				return err
 			}
@@ -91,6 +105,7 @@ Models: ` + strings.Join(models.Names(), ", ") + `.`,
 	f.StringVar(&size, "size", "", "input height and width, H or H,W (default: the model's)")
 	intFlag(f, &batch, "batch", 0, 0, 65536, "fixed batch size (0: a symbolic batch dimension N)")
 	f.Uint64Var(&seed, "seed", 1, "seed of random weights and of the traced input")
+	f.StringVar(&dataset, "dataset", "", "the dataset of a segmentation checkpoint whose network to write (its batch norms and classifier)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }
@@ -107,7 +122,7 @@ func dims(s []int) string {
 	return "[" + strings.Join(parts, " ") + "]"
 }
 
-func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) (*exportReport, error) {
+func runExport(ckpt, model, initPath, out, size, dataset string, batch int, seed uint64) (*exportReport, error) {
 	if out == "" {
 		return nil, fmt.Errorf("--out is required")
 	}
@@ -172,13 +187,26 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 		return nil, err
 	}
 	rng := tensor.NewRNG(seed)
-	m, err := spec.New(rng)
-	if err != nil {
-		return nil, err
-	}
+	var m nn.Layer
+	segmenter := false
 	if weights != nil {
-		if err := models.LoadWeights(weights, m); err != nil {
-			return nil, fmt.Errorf("load %s: %w", source, err)
+		_, segmenter = weights.Metadata[segment.MetaLabels]
+	}
+	switch {
+	case weights != nil && segmenter:
+		if m, err = segmentNetwork(weights, source, dataset); err != nil {
+			return nil, err
+		}
+	case dataset != "":
+		return nil, fmt.Errorf("--dataset is for checkpoints of argus train segment")
+	default:
+		if m, err = spec.New(rng); err != nil {
+			return nil, err
+		}
+		if weights != nil {
+			if err := models.LoadWeights(weights, m); err != nil {
+				return nil, fmt.Errorf("load %s: %w", source, err)
+			}
 		}
 	}
 	// A symbolic batch is traced on two images (see trace.Options).
@@ -190,6 +218,14 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 	res, err := trace.Model(m, x, trace.Options{Name: model, DynamicBatch: batch == 0})
 	if err != nil {
 		return nil, err
+	}
+	if segmenter {
+		// A dataset's network is written with its batch norms folded into
+		// the convolutions: nothing of the other datasets remains, and it
+		// costs what a single-dataset network costs.
+		if _, err := executor.Optimize(res.Graph); err != nil {
+			return nil, fmt.Errorf("fold the batch norms: %w", err)
+		}
 	}
 	// The bytes are checked as `argus run` will read them before they are
 	// written, so that a failed export leaves no file behind.
@@ -214,6 +250,7 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 	if err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}
+	rep.Dataset, rep.FLOPs = dataset, convFLOPs(g)
 	rep.Execution = "compiled"
 	if e.Compiled() != nil {
 		rep.Execution = "nodes"
@@ -264,4 +301,58 @@ func samePath(a, b string) bool {
 	pa, err1 := filepath.Abs(a)
 	pb, err2 := filepath.Abs(b)
 	return err1 == nil && err2 == nil && pa == pb
+}
+
+// segmentNetwork returns the network of one dataset of a checkpoint of
+// argus train segment: its shared convolutions with that dataset's batch
+// norms and classifiers (models.PSPNet.ForDataset).
+func segmentNetwork(f *checkpoint.File, source, dataset string) (nn.Layer, error) {
+	l, err := segment.ParseLabels(f.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	if dataset == "" {
+		names := make([]string, len(l.Datasets))
+		for i, d := range l.Datasets {
+			names[i] = d.Name
+		}
+		return nil, fmt.Errorf("%s is a segmentation network: give --dataset (one of %s)", source, strings.Join(names, ", "))
+	}
+	d, err := l.Dataset(dataset)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	pm, err := segment.NewModel(tensor.NewRNG(0), l)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	if err := checkpoint.LoadModel(f, pm); err != nil {
+		return nil, fmt.Errorf("load %s: %w", source, err)
+	}
+	return pm.ForDataset(d)
+}
+
+// convFLOPs returns twice the multiply-adds of g's convolutions for one
+// image: output channels × output positions × input channels per group ×
+// kernel taps, from the shapes inferred.
+func convFLOPs(g *xgraph.Graph) int64 {
+	var n int64
+	for _, nd := range g.Nodes {
+		if nd.Op != "Conv" || len(nd.Outputs) == 0 || len(nd.Inputs) < 2 || nd.Inputs[1] == nil {
+			continue
+		}
+		out, w := nd.Outputs[0].Shape, nd.Inputs[1].Shape
+		if len(out) < 3 || len(w) < 3 {
+			continue
+		}
+		per := int64(1)
+		for _, d := range out[1:] {
+			per *= int64(d)
+		}
+		for _, d := range w[1:] {
+			per *= int64(d)
+		}
+		n += 2 * per
+	}
+	return n
 }
