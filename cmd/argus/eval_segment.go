@@ -22,7 +22,7 @@ import (
 func newEvalSegmentCmd() *cobra.Command {
 	var predDir, gtDir, labelMapPath string
 	var ckpt, dataDir, dsName, inference string
-	var crop, stride, limit int
+	var crop, stride, limit, scale int
 	var asJSON bool
 	opt := segmetric.DefaultOptions(0)
 	cmd := &cobra.Command{
@@ -61,14 +61,14 @@ the same way (255 ignored).`,
 						return fmt.Errorf("--%s is for predicted label maps, not with --checkpoint", name)
 					}
 				}
-				return evalSegmentCheckpoint(cmd, ckpt, dataDir, dsName, inference, crop, stride, limit, asJSON)
+				return evalSegmentCheckpoint(cmd, ckpt, dataDir, dsName, inference, crop, stride, scale, limit, asJSON)
 			}
 			for _, name := range []string{"pred", "gt", "num-classes"} {
 				if !cmd.Flags().Changed(name) {
 					return fmt.Errorf("required flag \"%s\" not set (or evaluate a network with --checkpoint)", name)
 				}
 			}
-			for _, name := range []string{"data", "dataset", "inference", "crop", "stride", "limit"} {
+			for _, name := range []string{"data", "dataset", "inference", "crop", "stride", "scale", "limit"} {
 				if cmd.Flags().Changed(name) {
 					return fmt.Errorf("--%s is for a network's evaluation, with --checkpoint", name)
 				}
@@ -119,12 +119,13 @@ the same way (255 ignored).`,
 	intFlag(f, &crop, "crop", 256, 16, segment.MaxCrop, "with --checkpoint: side of the sliding windows")
 	intFlag(f, &stride, "stride", 170, 1, segment.MaxCrop, "with --checkpoint: stride of the sliding windows")
 	intFlag(f, &limit, "limit", 0, 0, noLimit, "with --checkpoint: evaluate only the first N images (0: all)")
+	intFlag(f, &scale, "scale", 0, 0, segment.MaxCrop, "with --checkpoint: resize the images so that their longer side is this (0: their own size)")
 	return cmd
 }
 
 // evalSegmentCheckpoint evaluates a segmentation checkpoint on the val
 // split of one of its datasets.
-func evalSegmentCheckpoint(cmd *cobra.Command, ckpt, dataDir, name, inference string, crop, stride, limit int, asJSON bool) error {
+func evalSegmentCheckpoint(cmd *cobra.Command, ckpt, dataDir, name, inference string, crop, stride, scale, limit int, asJSON bool) error {
 	switch {
 	case dataDir == "":
 		return fmt.Errorf("--data is required with --checkpoint")
@@ -158,7 +159,7 @@ func evalSegmentCheckpoint(cmd *cobra.Command, ckpt, dataDir, name, inference st
 	bar := progress.New(cmd.ErrOrStderr(), "eval segment", "img", len(set.Items))
 	bar.FinalLine = false
 	bar.StartAt(start, 0)
-	met, err := segment.Evaluate(m, d, set, inference, crop, stride, func() { bar.Add(1) })
+	met, err := segment.Evaluate(m, d, set, segment.Inference{Mode: inference, Crop: crop, Stride: stride, Scale: scale}, func() { bar.Add(1) })
 	if err != nil {
 		bar.Abort()
 		return err

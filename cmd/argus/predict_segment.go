@@ -39,7 +39,7 @@ type segmentPrediction struct {
 
 func newPredictSegmentCmd() *cobra.Command {
 	var ckpt, name, out, inference string
-	var crop, stride int
+	var crop, stride, scale int
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "segment --checkpoint C --dataset NAME --out DIR IMAGE...",
@@ -94,7 +94,7 @@ strength). Every image is read before anything is written.`,
 				if err != nil {
 					return err
 				}
-				lg, err := segment.Logits(m, d, x, inference, crop, stride)
+				lg, err := segment.Logits(m, d, x, segment.Inference{Mode: inference, Crop: crop, Stride: stride, Scale: scale})
 				if err != nil {
 					return err
 				}
@@ -132,6 +132,7 @@ strength). Every image is read before anything is written.`,
 	f.StringVar(&inference, "inference", "whole", "whole or slide")
 	intFlag(f, &crop, "crop", 256, 16, segment.MaxCrop, "side of the sliding windows")
 	intFlag(f, &stride, "stride", 170, 1, segment.MaxCrop, "stride of the sliding windows")
+	intFlag(f, &scale, "scale", 0, 0, segment.MaxCrop, "resize the images so that their longer side is this (0: their own size); predictions are at the image's size")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.MarkFlagRequired("checkpoint")
 	cmd.MarkFlagRequired("dataset")

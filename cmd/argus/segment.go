@@ -172,6 +172,7 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 	positiveFloatFlag(f, &cfg.LR, "lr", cfg.LR, "base learning rate")
 	floatFlag(f, &cfg.WeightDecay, "weight-decay", cfg.WeightDecay, 0, math.Inf(1), "weight decay")
 	f.StringVar(&cfg.Inference, "inference", cfg.Inference, "evaluation: whole or slide")
+	intFlag(f, &cfg.EvalScale, "eval-scale", cfg.EvalScale, 0, segment.MaxCrop, "evaluate with images resized so that their longer side is this (0: their own size)")
 	floatFlag(f, &cfg.MaxMinutes, "max-minutes", cfg.MaxMinutes, 0, math.Inf(1), "stop this session after so many minutes with a resumable checkpoint (0: no limit)")
 	intFlag(f, &cfg.LogEvery, "log-every", cfg.LogEvery, 1, noLimit, "steps between training-loss records in metrics.jsonl")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed for initialisation, sampling, augmentation and dropout")

@@ -11,16 +11,15 @@ import (
 	"argus/segmetric"
 )
 
-// Evaluate runs m's label set d over set (whole images, or sliding windows
-// of crop×crop at stride) and returns mmsegmentation's metrics of the
+// Evaluate runs m's label set d over set as inf says and returns mmsegmentation's metrics of the
 // arg-max predictions against the label maps (255 ignored). onImage, when
 // not nil, is called after each image.
-func Evaluate(m *models.PSPNet, d int, set *dataset.Set, inference string, crop, stride int, onImage func()) (*segmetric.Metrics, error) {
+func Evaluate(m *models.PSPNet, d int, set *dataset.Set, inf Inference, onImage func()) (*segmetric.Metrics, error) {
 	acc, err := segmetric.New(segmetric.DefaultOptions(m.Config.Classes[d]))
 	if err != nil {
 		return nil, err
 	}
-	err = Predict(m, d, set, inference, crop, stride, func(path string, pred, label []uint8, w, h int) error {
+	err = Predict(m, d, set, inf, func(path string, pred, label []uint8, w, h int) error {
 		if err := acc.Add(pred, label, w, h); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
@@ -36,9 +35,9 @@ func Evaluate(m *models.PSPNet, d int, set *dataset.Set, inference string, crop,
 }
 
 // Predict runs m's label set d over the images of set in order, one at a
-// time at their own size, and calls fn with each image's path, predicted
+// time as inf says, and calls fn with each image's path, predicted
 // classes and label map (nil for items without one), w×h each.
-func Predict(m *models.PSPNet, d int, set *dataset.Set, inference string, crop, stride int,
+func Predict(m *models.PSPNet, d int, set *dataset.Set, inf Inference,
 	fn func(path string, pred, label []uint8, w, h int) error) error {
 	plain := *set
 	plain.Transform = nil
@@ -57,7 +56,7 @@ func Predict(m *models.PSPNet, d int, set *dataset.Set, inference string, crop, 
 		if err != nil {
 			return err
 		}
-		lg, err := Logits(m, d, b.Data.X, inference, crop, stride)
+		lg, err := Logits(m, d, b.Data.X, inf)
 		if err != nil {
 			return err
 		}

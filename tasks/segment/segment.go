@@ -67,6 +67,10 @@ type Config struct {
 	// overlap), for evaluation.
 	Inference   string `yaml:"inference" json:"inference"`
 	SlideStride int    `yaml:"slide_stride" json:"slide_stride"`
+	// EvalScale, when positive, is the longer side evaluation images are
+	// resized to (keeping their aspect ratio; predictions are scored at
+	// the labels' size); 0 evaluates at the images' own size.
+	EvalScale int `yaml:"eval_scale" json:"eval_scale"`
 	// Limit, when positive, uses only the first Limit images of each
 	// split, for quick runs.
 	Limit int `yaml:"limit" json:"limit"`
@@ -164,6 +168,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("unknown inference %q (have whole, slide)", c.Inference)
 	case c.SlideStride < 1 || c.SlideStride > c.Crop:
 		return fmt.Errorf("slide_stride must be 1 to the crop %d, got %d", c.Crop, c.SlideStride)
+	case c.EvalScale < 0 || c.EvalScale > MaxCrop:
+		return fmt.Errorf("eval_scale must be 0 to %d, got %d", MaxCrop, c.EvalScale)
 	case c.Limit < 0:
 		return fmt.Errorf("limit must not be negative, got %d", c.Limit)
 	case c.Workers < 0 || c.Workers > 1024:
@@ -251,6 +257,11 @@ func (l Labels) Dataset(name string) (int, error) {
 		have = append(have, d.Name)
 	}
 	return 0, fmt.Errorf("the network was not trained on dataset %q (it knows %s)", name, strings.Join(have, ", "))
+}
+
+// EvalInference returns the evaluation's inference settings.
+func (c *Config) EvalInference() Inference {
+	return Inference{Mode: c.Inference, Crop: c.Crop, Stride: c.SlideStride, Scale: c.EvalScale}
 }
 
 // TrainTransform returns the training pipeline: ratio resize, crop with
@@ -358,7 +369,7 @@ func NewTrainer(cfg Config, d *Data) (*Trainer, error) {
 		Eval: func() (map[string]float64, error) {
 			out := map[string]float64{}
 			for i, val := range d.Val {
-				met, err := Evaluate(m, i, val, cfg.Inference, cfg.Crop, cfg.SlideStride, nil)
+				met, err := Evaluate(m, i, val, cfg.EvalInference(), nil)
 				if err != nil {
 					return nil, err
 				}
@@ -368,7 +379,7 @@ func NewTrainer(cfg Config, d *Data) (*Trainer, error) {
 			return out, nil
 		},
 		Config:    cfg,
-		Resumable: []string{"workers", "inference", "slide_stride"},
+		Resumable: []string{"workers", "inference", "slide_stride", "eval_scale"},
 		Metadata:  map[string]string{MetaLabels: string(meta)},
 	}
 	return train.New(cfg.Config, task)
@@ -407,13 +418,27 @@ func Losses(m *models.PSPNet, l Labels, r *Round) ([]train.Term, error) {
 	return terms, nil
 }
 
-// Logits returns the network's logits (K, H, W) of label set d for one
+// Inference says how evaluation and prediction run the network on an
+// image.
+type Inference struct {
+	// Mode is "whole" (the whole image at once) or "slide" (windows of
+	// Crop×Crop at a stride of Stride, logits averaged where they overlap).
+	Mode         string
+	Crop, Stride int
+	// Scale, when positive, resizes each image (bilinearly, keeping its
+	// aspect ratio) so that its longer side is Scale before the network
+	// sees it, and the logits back to the image's size, as
+	// mmsegmentation's test pipeline does with a keep-ratio Resize.
+	Scale int
+}
+
+// Logits returns the network's logits (1, K, H, W) of label set d for one
 // normalised image x (1, 3, H, W), in evaluation mode without gradients:
-// whole-image, or sliding windows of crop×crop at stride (mmsegmentation's
-// slide_inference: the grid covers the image, the last window of each row
-// and column flush with the border, logits summed and divided by the
-// number of windows covering each pixel).
-func Logits(m *models.PSPNet, d int, x *tensor.Tensor, inference string, crop, stride int) (*tensor.Tensor, error) {
+// whole-image, or sliding windows (mmsegmentation's slide_inference: the
+// grid covers the image, the last window of each row and column flush
+// with the border, logits summed and divided by the number of windows
+// covering each pixel), at the image's size or at inf.Scale.
+func Logits(m *models.PSPNet, d int, x *tensor.Tensor, inf Inference) (*tensor.Tensor, error) {
 	if err := m.SetDataset(d); err != nil {
 		return nil, err
 	}
@@ -421,9 +446,20 @@ func Logits(m *models.PSPNet, d int, x *tensor.Tensor, inference string, crop, s
 	nn.Train(m, false)
 	defer nn.Train(m, true)
 	sh := x.Shape()
-	H, W := sh[2], sh[3]
+	H0, W0 := sh[2], sh[3]
+	crop, stride := inf.Crop, inf.Stride
 	nn.NoGrad(m, func() {
-		if inference != "slide" || (H <= crop && W <= crop) {
+		if inf.Scale > 0 && max(H0, W0) != inf.Scale {
+			k := float64(inf.Scale) / float64(max(H0, W0))
+			x = autograd.ResizeBilinear(autograd.Const(x), max(int(float64(H0)*k+0.5), 1), max(int(float64(W0)*k+0.5), 1), false).Value()
+		}
+		H, W := x.Shape()[2], x.Shape()[3]
+		defer func() {
+			if H != H0 || W != W0 {
+				out = autograd.ResizeBilinear(autograd.Const(out), H0, W0, false).Value()
+			}
+		}()
+		if inf.Mode != "slide" || (H <= crop && W <= crop) {
 			out = m.Forward(autograd.Const(x)).Value()
 			return
 		}

@@ -72,6 +72,7 @@ func TestTrainCDCL(t *testing.T) {
 	dir := synthData(t, 5)
 	cfg := CDCL()
 	cfg.Data, cfg.Datasets, cfg.Iters, cfg.Batch, cfg.Crop, cfg.Workers = dir, []string{"cityscapes", "camvid"}, 2, 2, 32, 2
+	cfg.EvalScale = 64
 	d, err := OpenData(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -124,12 +125,12 @@ func TestSlideInference(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := tensor.NewRNG(4).Normal(0, 1, 1, 3, 24, 40)
-	got, err := Logits(m, 0, x, "slide", 24, 16)
+	got, err := Logits(m, 0, x, Inference{Mode: "slide", Crop: 24, Stride: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
-	left, _ := Logits(m, 0, window(x, 0, 24, 0, 24), "whole", 24, 16)
-	right, _ := Logits(m, 0, window(x, 0, 24, 16, 40), "whole", 24, 16)
+	left, _ := Logits(m, 0, window(x, 0, 24, 0, 24), Inference{Mode: "whole"})
+	right, _ := Logits(m, 0, window(x, 0, 24, 16, 40), Inference{Mode: "whole"})
 	l, r, g := left.Data(), right.Data(), got.Data()
 	for c := range 3 {
 		for i := range 24 {
