@@ -35,6 +35,10 @@ type Config struct {
 	// Model is pspnet-r18 or pspnet-r50.
 	Model        string `yaml:"model" json:"model"`
 	train.Config `yaml:",inline"`
+	// Width, when positive, narrows (or widens) the network: the stem and
+	// first stage get Width channels instead of 64 and the heads scale
+	// with it, for runs on small budgets; 0 is mmsegmentation's network.
+	Width int `yaml:"width,omitempty" json:"width,omitempty"`
 	// Method is "single" (one dataset), "joint" (several, batch norms
 	// shared, one classifier per label set) or "cdcl" (several, one batch
 	// norm per dataset in every block, one classifier per label set).
@@ -170,6 +174,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("slide_stride must be 1 to the crop %d, got %d", c.Crop, c.SlideStride)
 	case c.EvalScale < 0 || c.EvalScale > MaxCrop:
 		return fmt.Errorf("eval_scale must be 0 to %d, got %d", MaxCrop, c.EvalScale)
+	case c.Width < 0 || c.Width > 1024 || c.Width%2 != 0:
+		return fmt.Errorf("width must be an even number of channels up to 1024 (0: the model's), got %d", c.Width)
 	case c.Limit < 0:
 		return fmt.Errorf("limit must not be negative, got %d", c.Limit)
 	case c.Workers < 0 || c.Workers > 1024:
@@ -202,8 +208,10 @@ func modelConfig(name string, classes []int, norms int) (models.PSPNetConfig, er
 // Labels describes the label sets of a trained network, in its datasets'
 // order; checkpoints hold it as JSON under MetaLabels.
 type Labels struct {
-	Method   string     `json:"method"`
-	Model    string     `json:"model"`
+	Method string `json:"method"`
+	Model  string `json:"model"`
+	// Width is Config.Width (0: the model's).
+	Width    int        `json:"width,omitempty"`
 	Datasets []LabelSet `json:"datasets"`
 }
 
@@ -230,6 +238,12 @@ func NewModel(rng *tensor.RNG, l Labels) (*models.PSPNet, error) {
 	cfg, err := modelConfig(l.Model, classes, norms)
 	if err != nil {
 		return nil, err
+	}
+	if l.Width > 0 {
+		// The heads keep their ratio to the stem: 128 and 64 to 64 for
+		// R-18, 512 and 256 for R-50.
+		cfg.Channels, cfg.AuxChannels = cfg.Channels*l.Width/cfg.Width, cfg.AuxChannels*l.Width/cfg.Width
+		cfg.Width = l.Width
 	}
 	return models.NewPSPNet(rng, cfg)
 }
@@ -314,7 +328,7 @@ func OpenData(cfg Config) (*Data, error) {
 
 // Labels returns the label sets of d's datasets for cfg.
 func (d *Data) Labels(cfg Config) Labels {
-	l := Labels{Method: cfg.Method, Model: cfg.Model}
+	l := Labels{Method: cfg.Method, Model: cfg.Model, Width: cfg.Width}
 	for i, name := range cfg.Datasets {
 		l.Datasets = append(l.Datasets, LabelSet{Name: name, Classes: d.Train[i].Classes})
 	}
