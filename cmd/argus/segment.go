@@ -138,17 +138,18 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 			if err := check.Validate(); err != nil {
 				return err
 			}
-			if f == nil {
-				if err := tf.prepareOut(out); err != nil {
-					return err
-				}
-			}
 			d, err := segment.OpenData(cfg)
 			if err != nil {
 				return err
 			}
+			if err := d.CheckLabels(); err != nil {
+				return err
+			}
 			tr, err := segment.NewTrainer(cfg, d)
 			if err != nil {
+				return err
+			}
+			if err := tf.prepareOut(out); err != nil {
 				return err
 			}
 			if f != nil {

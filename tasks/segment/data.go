@@ -11,6 +11,7 @@ import (
 	"argus/data/imageio"
 	"argus/data/loader"
 	"argus/data/transform"
+	"argus/internal/par"
 	"argus/tensor"
 )
 
@@ -210,4 +211,32 @@ func firstN(s *dataset.Set, n int) *dataset.Set {
 	c := *s
 	c.Items = slices.Clone(s.Items[:n])
 	return &c
+}
+
+// CheckLabels reads every label map of d's splits and returns the first
+// error in dataset order (a file that does not decode, or an id outside
+// its layout's label set), so that a run fails before it starts rather
+// than at the batch that meets the file.
+func (d *Data) CheckLabels() error {
+	for _, sets := range [][]*dataset.Set{d.Train, d.Val} {
+		for _, s := range sets {
+			errs := make([]error, len(s.Items))
+			par.For(len(s.Items), 1, func(i int) {
+				it := s.Items[i]
+				m, err := imageio.ReadMask(it.MaskPath, s.Limits)
+				if err == nil && s.Mapping != nil {
+					if err = s.Mapping.Check(m); err != nil {
+						err = fmt.Errorf("%s: %w", it.MaskPath, err)
+					}
+				}
+				errs[i] = err
+			})
+			for _, err := range errs {
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
