@@ -133,6 +133,16 @@ func init() {
 		build: func(rng *tensor.RNG, classes int) (nn.Layer, error) { return NewReIDViT(rng, c, classes) }})
 }
 
+func init() {
+	// PSPNet-D8 segmentation networks of one label set, 19 classes by
+	// default (Cityscapes'), at mmsegmentation's 512×1024 crop; the
+	// output stride is 8.
+	for name, cfg := range map[string]func([]int, int) PSPNetConfig{"pspnet-r18": PSPNetR18, "pspnet-r50": PSPNetR50} {
+		registry[name] = Spec{Name: name, Channels: 3, Height: 512, Width: 1024, MinSize: 16, Classes: 19, AnyClasses: true,
+			build: func(rng *tensor.RNG, classes int) (nn.Layer, error) { return NewPSPNet(rng, cfg([]int{classes}, 1)) }}
+	}
+}
+
 // Names returns the registered model names, sorted.
 func Names() []string {
 	names := make([]string, 0, len(registry))

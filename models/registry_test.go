@@ -25,7 +25,7 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("%s: %d parameters, want %d as torchvision", name, n, params)
 		}
 	}
-	if got := strings.Join(Names(), " "); got != "atss-r18 atss-r50 deit-small deit-tiny mnist-cnn reid-deit-tiny reid-resnet18 reid-resnet50 resnet101 resnet152 resnet18 resnet34 resnet50 vit-base" {
+	if got := strings.Join(Names(), " "); got != "atss-r18 atss-r50 deit-small deit-tiny mnist-cnn pspnet-r18 pspnet-r50 reid-deit-tiny reid-resnet18 reid-resnet50 resnet101 resnet152 resnet18 resnet34 resnet50 vit-base" {
 		t.Errorf("names %s", got)
 	}
 	if _, err := New("resnet19", tensor.NewRNG(1)); err == nil || !strings.Contains(err.Error(), `unknown model "resnet19" (have atss-r18, atss-r50, deit-small, deit-tiny, mnist-cnn, `) {

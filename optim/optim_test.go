@@ -241,3 +241,19 @@ func TestLargeTensorsUpdateAsSmallOnes(t *testing.T) {
 		})
 	}
 }
+
+// TestPolyMinLR checks the poly schedule with a floor against
+// mmsegmentation's PolyLrUpdaterHook: (base − min)·(1 − t/T)^p + min.
+func TestPolyMinLR(t *testing.T) {
+	base, minLR, T, p := 0.01, 1e-4, 80, 0.9
+	s := Poly{T: T, Power: p, Min: minLR / base}
+	for _, step := range []int{0, 1, 40, 79, 80, 100} {
+		want := minLR
+		if step < T {
+			want = (base-minLR)*math.Pow(1-float64(step)/float64(T), p) + minLR
+		}
+		if got := base * s.Factor(step); math.Abs(got-want) > 1e-15 {
+			t.Errorf("step %d: lr %.12g, want %.12g", step, got, want)
+		}
+	}
+}

@@ -55,19 +55,22 @@ func (s Cosine) Factor(t int) float64 {
 	return s.Min + (1-s.Min)*(1+math.Cos(math.Pi*float64(t)/float64(s.T)))/2
 }
 
-// Poly decays the factor as (1 - t/T)^Power, reaching 0 at T (the "poly"
-// policy of segmentation training).
+// Poly decays the factor as Min + (1 − Min)·(1 − t/T)^Power, reaching Min
+// at T and staying there (the "poly" policy of segmentation training,
+// mmsegmentation's PolyLrUpdaterHook with min_lr = Min times the base
+// rate).
 type Poly struct {
 	T     int
 	Power float64
+	Min   float64
 }
 
 // Factor implements Schedule.
 func (s Poly) Factor(t int) float64 {
 	if t >= s.T {
-		return 0
+		return s.Min
 	}
-	return math.Pow(1-float64(t)/float64(s.T), s.Power)
+	return s.Min + (1-s.Min)*math.Pow(1-float64(t)/float64(s.T), s.Power)
 }
 
 // Warmup ramps the factor linearly from Start to 1 over Steps steps, then

@@ -32,9 +32,15 @@ type Config struct {
 	// Momentum is SGD's momentum.
 	Momentum float64 `yaml:"momentum" json:"momentum"`
 	// Schedule is "cosine" (per step, to zero at the last step), "step"
-	// (×Gamma each epoch) or "constant".
+	// (×Gamma each epoch), "poly" (per step, (LR − MinLR)·(1 − t/T)^Power
+	// + MinLR over the T steps of the run, mmsegmentation's) or
+	// "constant".
 	Schedule string  `yaml:"schedule" json:"schedule"`
 	Gamma    float64 `yaml:"gamma" json:"gamma"`
+	// Power and MinLR shape the poly schedule (0.9 and 1e-4 in
+	// mmsegmentation's recipes).
+	Power float64 `yaml:"power,omitempty" json:"power,omitempty"`
+	MinLR float64 `yaml:"min_lr,omitempty" json:"min_lr,omitempty"`
 	// Warmup is the number of optimiser steps of linear learning-rate
 	// warm-up, from 1% of the rate.
 	Warmup int `yaml:"warmup" json:"warmup"`
@@ -112,8 +118,15 @@ func (c *Config) Validate() error {
 	}
 	switch c.Schedule {
 	case "cosine", "step", "constant":
+	case "poly":
+		switch {
+		case !(c.Power > 0) || !finite(c.Power):
+			return fmt.Errorf("poly power must be positive, got %g", c.Power)
+		case !(c.MinLR >= 0 && c.MinLR < c.LR):
+			return fmt.Errorf("poly min_lr must be in [0, lr), got %g", c.MinLR)
+		}
 	default:
-		return fmt.Errorf("unknown schedule %q (have cosine, step, constant)", c.Schedule)
+		return fmt.Errorf("unknown schedule %q (have cosine, step, poly, constant)", c.Schedule)
 	}
 	return nil
 }
@@ -148,6 +161,8 @@ func NewSchedule(cfg Config, stepsPerEpoch int) optim.Schedule {
 		s = optim.Cosine{T: max(cfg.Epochs*stepsPerEpoch-cfg.Warmup, 1)}
 	case "step":
 		s = optim.Step{Size: max(stepsPerEpoch, 1), Gamma: cfg.Gamma}
+	case "poly":
+		s = optim.Poly{T: max(cfg.Epochs*stepsPerEpoch-cfg.Warmup, 1), Power: cfg.Power, Min: cfg.MinLR / cfg.LR}
 	default:
 		s = optim.Constant{}
 	}

@@ -15,15 +15,18 @@ import (
 	"argus/internal/par"
 	"argus/internal/progress"
 	"argus/segmetric"
+	"argus/tasks/segment"
 )
 
 // newEvalSegmentCmd builds argus eval segment.
 func newEvalSegmentCmd() *cobra.Command {
 	var predDir, gtDir, labelMapPath string
+	var ckpt, dataDir, dsName, inference string
+	var crop, stride, limit, scale int
 	var asJSON bool
 	opt := segmetric.DefaultOptions(0)
 	cmd := &cobra.Command{
-		Use:   "segment --pred DIR --gt DIR --num-classes C",
+		Use:   "segment --pred DIR --gt DIR --num-classes C | --checkpoint C --data DIR --dataset NAME",
 		Short: "Semantic segmentation aAcc, mIoU, mAcc and mDice, as mmsegmentation computes them",
 		Long: `Evaluates predicted label maps against ground-truth label maps with the
 arithmetic of mmsegmentation 0.x (intersect_and_union, total_area_to_metrics):
@@ -42,9 +45,34 @@ The label maps are grey or paletted PNGs of 8 bits, or grey PNGs of 16 bits
 recursively); a file without its partner, a file that does not decode, or a
 pair of different sizes is an error naming the file. The label map file is a
 JSON object from old ground-truth label to new one, {"7": 0, "8": 1}; labels
-it does not name are kept.`,
+it does not name are kept.
+
+With --checkpoint (of argus train segment) it evaluates the network instead:
+the val split of the dataset --dataset under --data (a folder in the
+Cityscapes or CamVid layout, as argus train segment reads them) is
+predicted through that dataset's batch norms and classifier, whole images
+or sliding windows of --crop at --stride (--inference slide), and scored
+the same way (255 ignored).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ckpt != "" {
+				for _, name := range []string{"pred", "gt", "num-classes", "label-map", "reduce-zero-label"} {
+					if cmd.Flags().Changed(name) {
+						return fmt.Errorf("--%s is for predicted label maps, not with --checkpoint", name)
+					}
+				}
+				return evalSegmentCheckpoint(cmd, ckpt, dataDir, dsName, inference, crop, stride, scale, limit, asJSON)
+			}
+			for _, name := range []string{"pred", "gt", "num-classes"} {
+				if !cmd.Flags().Changed(name) {
+					return fmt.Errorf("required flag \"%s\" not set (or evaluate a network with --checkpoint)", name)
+				}
+			}
+			for _, name := range []string{"data", "dataset", "inference", "crop", "stride", "scale", "limit"} {
+				if cmd.Flags().Changed(name) {
+					return fmt.Errorf("--%s is for a network's evaluation, with --checkpoint", name)
+				}
+			}
 			if labelMapPath != "" {
 				m, err := segmetric.ReadLabelMap(labelMapPath)
 				if err != nil {
@@ -84,10 +112,64 @@ it does not name are kept.`,
 	f.BoolVar(&opt.ReduceZeroLabel, "reduce-zero-label", false, "ignore ground-truth 0 and shift the other labels down by one")
 	f.StringVar(&labelMapPath, "label-map", "", "JSON object mapping ground-truth labels to new ones, applied first")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
-	cmd.MarkFlagRequired("pred")
-	cmd.MarkFlagRequired("gt")
-	cmd.MarkFlagRequired("num-classes")
+	f.StringVar(&ckpt, "checkpoint", "", "evaluate this checkpoint of argus train segment instead of predicted label maps")
+	f.StringVar(&dataDir, "data", "", "with --checkpoint: the folder holding the datasets")
+	f.StringVar(&dsName, "dataset", "", "with --checkpoint: the dataset (folder under --data) whose val split is evaluated")
+	f.StringVar(&inference, "inference", "whole", "with --checkpoint: whole or slide")
+	intFlag(f, &crop, "crop", 256, 16, segment.MaxCrop, "with --checkpoint: side of the sliding windows")
+	intFlag(f, &stride, "stride", 170, 1, segment.MaxCrop, "with --checkpoint: stride of the sliding windows")
+	intFlag(f, &limit, "limit", 0, 0, noLimit, "with --checkpoint: evaluate only the first N images (0: all)")
+	intFlag(f, &scale, "scale", 0, 0, segment.MaxCrop, "with --checkpoint: resize the images so that their longer side is this (0: their own size)")
 	return cmd
+}
+
+// evalSegmentCheckpoint evaluates a segmentation checkpoint on the val
+// split of one of its datasets.
+func evalSegmentCheckpoint(cmd *cobra.Command, ckpt, dataDir, name, inference string, crop, stride, scale, limit int, asJSON bool) error {
+	switch {
+	case dataDir == "":
+		return fmt.Errorf("--data is required with --checkpoint")
+	case name == "":
+		return fmt.Errorf("--dataset is required with --checkpoint")
+	case inference != "whole" && inference != "slide":
+		return fmt.Errorf("--inference must be whole or slide, got %q", inference)
+	case stride > crop:
+		return fmt.Errorf("--stride %d is larger than --crop %d: the windows would leave gaps", stride, crop)
+	}
+	start := time.Now()
+	m, labels, err := loadSegmenter(ckpt)
+	if err != nil {
+		return err
+	}
+	d, err := labels.Dataset(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", ckpt, err)
+	}
+	set, err := segment.Open(dataDir, name, "val")
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(set.Classes, labels.Datasets[d].Classes) {
+		return fmt.Errorf("%s was trained on %d classes of %s (%s...), %s has %d (%s...)", ckpt, len(labels.Datasets[d].Classes), name,
+			first3(labels.Datasets[d].Classes), filepath.Join(dataDir, name), len(set.Classes), first3(set.Classes))
+	}
+	if limit > 0 && limit < len(set.Items) {
+		set.Items = set.Items[:limit]
+	}
+	bar := progress.New(cmd.ErrOrStderr(), "eval segment", "img", len(set.Items))
+	bar.FinalLine = false
+	bar.StartAt(start, 0)
+	met, err := segment.Evaluate(m, d, set, segment.Inference{Mode: inference, Crop: crop, Stride: stride, Scale: scale}, func() { bar.Add(1) })
+	if err != nil {
+		bar.Abort()
+		return err
+	}
+	bar.Finish()
+	fmt.Fprintf(cmd.ErrOrStderr(), "evaluated %d images of %s, %d classes in %.2fs\n", met.NumImages, name, met.NumClasses, time.Since(start).Seconds())
+	if asJSON {
+		return printJSON(cmd, met)
+	}
+	return met.WriteTable(cmd.OutOrStdout(), set.Classes)
 }
 
 // labelPair is a prediction and its ground truth.

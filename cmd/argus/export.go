@@ -19,6 +19,7 @@ import (
 	"argus/models"
 	"argus/nn"
 	"argus/tasks/finegrained"
+	"argus/tasks/segment"
 	"argus/tensor"
 	"argus/train"
 )
@@ -46,6 +47,12 @@ type exportReport struct {
 	// Execution is how `argus run` executes the file: "compiled" or
 	// "nodes".
 	Execution string `json:"execution"`
+	// Dataset is the dataset of a segmentation checkpoint whose network
+	// was written (its batch norms and classifier), empty otherwise.
+	Dataset string `json:"dataset,omitempty"`
+	// FLOPs counts the convolutions' multiply-adds twice, per image, in
+	// the written graph (batch norms folded).
+	FLOPs int64 `json:"flops"`
 }
 
 // exportTolerance bounds MaxAbsDiff relative to the output's largest
@@ -53,7 +60,7 @@ type exportReport struct {
 const exportTolerance = 1e-5
 
 func newExportCmd() *cobra.Command {
-	var ckpt, model, initPath, out, size string
+	var ckpt, model, initPath, out, size, dataset string
 	var batch int
 	var seed uint64
 	var asJSON bool
@@ -67,10 +74,17 @@ it, or from --model with weights from --init or seeded random ones.
 The written file is read back and run on the traced input; the export
 fails unless it gives the Argus model's outputs.
 
+A checkpoint of argus train segment holds a network for each of its
+datasets: --dataset picks one, whose shared convolutions, own batch norms
+(folded into the convolutions in the file) and classifier are written;
+flops in the JSON shows that each costs what a single-dataset network does.
+The pyramid's bins must divide the feature map: sides that are multiples
+of 48 for bins 1, 2, 3, 6.
+
 Models: ` + strings.Join(models.Names(), ", ") + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := runExport(ckpt, model, initPath, out, size, batch, seed)
+			rep, err := runExport(ckpt, model, initPath, out, size, dataset, batch, seed)
 			if err != nil {
 				return err
 			}
@@ -93,6 +107,7 @@ Models: ` + strings.Join(models.Names(), ", ") + `.`,
 	f.StringVar(&size, "size", "", "input height and width, H or H,W (default: the model's)")
 	intFlag(f, &batch, "batch", 0, 0, 65536, "fixed batch size (0: a symbolic batch dimension N)")
 	f.Uint64Var(&seed, "seed", 1, "seed of random weights and of the traced input")
+	f.StringVar(&dataset, "dataset", "", "the dataset of a segmentation checkpoint whose network to write (its batch norms and classifier)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }
@@ -109,7 +124,7 @@ func dims(s []int) string {
 	return "[" + strings.Join(parts, " ") + "]"
 }
 
-func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) (*exportReport, error) {
+func runExport(ckpt, model, initPath, out, size, dataset string, batch int, seed uint64) (*exportReport, error) {
 	if out == "" {
 		return nil, fmt.Errorf("--out is required")
 	}
@@ -155,7 +170,7 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 	if weights != nil && weights.Metadata[finegrained.MetaDCAL] != "" {
 		return exportTraced(func(rng *tensor.RNG) (nn.Layer, int, int, int, error) {
 			return finegrainedExportModel(weights, source, size)
-		}, model, source, out, batch, seed)
+		}, model, source, out, "", batch, seed)
 	}
 	spec, err := models.Lookup(model)
 	if err != nil {
@@ -178,7 +193,18 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 	if err := spec.CheckSize(h, w); err != nil {
 		return nil, err
 	}
+	segmenter := false
+	if weights != nil {
+		_, segmenter = weights.Metadata[segment.MetaLabels]
+	}
+	if dataset != "" && !segmenter {
+		return nil, fmt.Errorf("--dataset is for checkpoints of argus train segment")
+	}
 	return exportTraced(func(rng *tensor.RNG) (nn.Layer, int, int, int, error) {
+		if segmenter {
+			m, err := segmentNetwork(weights, source, dataset)
+			return m, spec.Channels, h, w, err
+		}
 		m, err := spec.New(rng)
 		if err != nil {
 			return nil, 0, 0, 0, err
@@ -189,7 +215,7 @@ func runExport(ckpt, model, initPath, out, size string, batch int, seed uint64) 
 			}
 		}
 		return m, spec.Channels, h, w, nil
-	}, model, source, out, batch, seed)
+	}, model, source, out, dataset, batch, seed)
 }
 
 // finegrainedExportModel returns the inference network of a checkpoint of
@@ -224,8 +250,10 @@ func finegrainedExportModel(f *checkpoint.File, source, size string) (nn.Layer, 
 
 // exportTraced builds the model with build (which returns it, its input
 // channels, height and width), traces it on a seeded input, checks the
-// file read back against it and writes it.
-func exportTraced(build func(*tensor.RNG) (nn.Layer, int, int, int, error), model, source, out string, batch int, seed uint64) (*exportReport, error) {
+// file read back against it and writes it. A dataset names the one
+// dataset of a segmentation checkpoint that build returned; its batch
+// norms are folded into the written graph.
+func exportTraced(build func(*tensor.RNG) (nn.Layer, int, int, int, error), model, source, out, dataset string, batch int, seed uint64) (*exportReport, error) {
 	rng := tensor.NewRNG(seed)
 	m, channels, h, w, err := build(rng)
 	if err != nil {
@@ -240,6 +268,14 @@ func exportTraced(build func(*tensor.RNG) (nn.Layer, int, int, int, error), mode
 	res, err := trace.Model(m, x, trace.Options{Name: model, DynamicBatch: batch == 0})
 	if err != nil {
 		return nil, err
+	}
+	if dataset != "" {
+		// A dataset's network is written with its batch norms folded into
+		// the convolutions: nothing of the other datasets remains, and it
+		// costs what a single-dataset network costs.
+		if _, err := executor.Optimize(res.Graph); err != nil {
+			return nil, fmt.Errorf("fold the batch norms: %w", err)
+		}
 	}
 	// The bytes are checked as `argus run` will read them before they are
 	// written, so that a failed export leaves no file behind.
@@ -264,6 +300,7 @@ func exportTraced(build func(*tensor.RNG) (nn.Layer, int, int, int, error), mode
 	if err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}
+	rep.Dataset, rep.FLOPs = dataset, convFLOPs(g)
 	rep.Execution = "compiled"
 	if e.Compiled() != nil {
 		rep.Execution = "nodes"
@@ -314,4 +351,58 @@ func samePath(a, b string) bool {
 	pa, err1 := filepath.Abs(a)
 	pb, err2 := filepath.Abs(b)
 	return err1 == nil && err2 == nil && pa == pb
+}
+
+// segmentNetwork returns the network of one dataset of a checkpoint of
+// argus train segment: its shared convolutions with that dataset's batch
+// norms and classifiers (models.PSPNet.ForDataset).
+func segmentNetwork(f *checkpoint.File, source, dataset string) (nn.Layer, error) {
+	l, err := segment.ParseLabels(f.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	if dataset == "" {
+		names := make([]string, len(l.Datasets))
+		for i, d := range l.Datasets {
+			names[i] = d.Name
+		}
+		return nil, fmt.Errorf("%s is a segmentation network: give --dataset (one of %s)", source, strings.Join(names, ", "))
+	}
+	d, err := l.Dataset(dataset)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	pm, err := segment.NewModel(tensor.NewRNG(0), l)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	if err := checkpoint.LoadModel(f, pm); err != nil {
+		return nil, fmt.Errorf("load %s: %w", source, err)
+	}
+	return pm.ForDataset(d)
+}
+
+// convFLOPs returns twice the multiply-adds of g's convolutions for one
+// image: output channels × output positions × input channels per group ×
+// kernel taps, from the shapes inferred.
+func convFLOPs(g *xgraph.Graph) int64 {
+	var n int64
+	for _, nd := range g.Nodes {
+		if nd.Op != "Conv" || len(nd.Outputs) == 0 || len(nd.Inputs) < 2 || nd.Inputs[1] == nil {
+			continue
+		}
+		out, w := nd.Outputs[0].Shape, nd.Inputs[1].Shape
+		if len(out) < 3 || len(w) < 3 {
+			continue
+		}
+		per := int64(1)
+		for _, d := range out[1:] {
+			per *= int64(d)
+		}
+		for _, d := range w[1:] {
+			per *= int64(d)
+		}
+		n += 2 * per
+	}
+	return n
 }

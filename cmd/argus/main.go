@@ -24,7 +24,7 @@ import (
 //   - Write func newXxxCmd() *cobra.Command in the command's own file, with
 //     its flag variables local to it, and add it to the list below or to its
 //     group's constructor (newTrainCmd, newEvalCmd, newBenchCmd, newDataCmd,
-//     newDPUCmd, newHPOCmd, newONNXCmd, newReproCmd). No init(), no package-level
+//     newDPUCmd, newHPOCmd, newONNXCmd, newPredictCmd, newReproCmd). No init(), no package-level
 //     commands or flag variables.
 //   - Every command has a Short line; Use starts with the command's name.
 //   - Flag names: --out for the command's output path (file or folder),
@@ -50,8 +50,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newTrainCmd(),
 		newEvalCmd(),
-		newRunCmd(),
 		newPredictCmd(),
+		newRunCmd(),
 		newExplainCmd(),
 		newExportCmd(),
 		newInspectCmd(),
@@ -67,13 +67,24 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
+// newPredictCmd groups the commands that run a trained model on images
+// and write or print its predictions.
+func newPredictCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "predict",
+		Short: "Run trained models on images and write or print their predictions",
+	}
+	cmd.AddCommand(newPredictClassifyCmd(), newPredictSegmentCmd())
+	return cmd
+}
+
 // newTrainCmd groups the training jobs.
 func newTrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Train models",
 	}
-	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd(), newTrainFinegrainedCmd())
+	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd(), newTrainFinegrainedCmd(), newTrainSegmentCmd())
 	return cmd
 }
 

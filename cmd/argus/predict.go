@@ -22,16 +22,6 @@ import (
 	"argus/train"
 )
 
-// newPredictCmd groups the commands that run a trained model on inputs.
-func newPredictCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "predict",
-		Short: "Run trained models on images",
-	}
-	cmd.AddCommand(newPredictClassifyCmd())
-	return cmd
-}
-
 // classScore is one class of a prediction.
 type classScore struct {
 	Class string  `json:"class"`

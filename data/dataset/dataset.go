@@ -83,6 +83,9 @@ func (s *Set) Get(i int, st *transform.State) (*transform.Sample, error) {
 			return nil, fmt.Errorf("%s: label map is %dx%d, image %s is %dx%d", it.MaskPath, m.W, m.H, it.Path, img.W, img.H)
 		}
 		if s.Mapping != nil {
+			if err := s.Mapping.Check(m); err != nil {
+				return nil, fmt.Errorf("%s: %w", it.MaskPath, err)
+			}
 			s.Mapping.Apply(m)
 		}
 		smp.Mask = m

@@ -205,3 +205,20 @@ func FuzzParseMapping(f *testing.F) {
 		}
 	})
 }
+
+// TestSegmentationUndefinedLabel checks that a label map holding an id the
+// layout's label set does not define is an error naming the file.
+func TestSegmentationUndefinedLabel(t *testing.T) {
+	root := t.TempDir()
+	img := filepath.Join(root, "train", "a.png")
+	lab := filepath.Join(root, "trainannot", "a.png")
+	writeImage(t, img, 6, 4)
+	writeLabels(t, lab, 6, 4, func(x, y int) uint8 { return []uint8{0, 11, 255, 40}[(x+y)%4] })
+	s, err := ReadSegmentation("camvid", root, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(0, transform.NewState(0)); err == nil || !strings.Contains(err.Error(), "trainannot/a.png: label 40") {
+		t.Fatalf("undefined label: %v", err)
+	}
+}

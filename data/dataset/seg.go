@@ -19,6 +19,35 @@ type Mapping struct {
 	Table [256]uint8
 	// Names holds the name of each train id 0..len(Names)−1.
 	Names []string
+	// Defined, when not nil, marks the raw ids of the label set (a
+	// layout's own ids, and 255); Check refuses a label map holding any
+	// other value. A mapping file leaves it nil: the ids it does not list
+	// are ignored, as documented above.
+	Defined *[256]bool
+}
+
+// Check returns an error naming the first raw id of m that the label set
+// does not define, or nil (always nil without Defined).
+func (mp *Mapping) Check(m *imageio.Mask) error {
+	if mp.Defined == nil {
+		return nil
+	}
+	for i, v := range m.Pix {
+		if !mp.Defined[v] {
+			return fmt.Errorf("label %d at pixel (%d, %d) is not in the label set", v, i%m.W, i/m.W)
+		}
+	}
+	return nil
+}
+
+// define returns the Defined set of the given raw ids and 255.
+func define(ids ...int) *[256]bool {
+	var d [256]bool
+	for _, id := range ids {
+		d[id] = true
+	}
+	d[imageio.Ignore] = true
+	return &d
 }
 
 // Apply maps m's labels in place.
@@ -106,12 +135,17 @@ func ReadMapping(name string) (*Mapping, error) {
 }
 
 // Cityscapes returns the official labelIds → trainIds table of the
-// Cityscapes scripts (19 classes; everything else ignored).
+// Cityscapes scripts (19 classes; the other labelIds 0..33 ignored, and
+// values above 33 other than 255 undefined).
 func Cityscapes() *Mapping {
 	ids := []int{7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33}
 	names := []string{"road", "sidewalk", "building", "wall", "fence", "pole", "traffic_light", "traffic_sign",
 		"vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"}
-	mp := &Mapping{Names: names}
+	all := make([]int, 34)
+	for i := range all {
+		all[i] = i
+	}
+	mp := &Mapping{Names: names, Defined: define(all...)}
 	for i := range mp.Table {
 		mp.Table[i] = imageio.Ignore
 	}
@@ -122,10 +156,10 @@ func Cityscapes() *Mapping {
 }
 
 // CamVid returns the 11-class table of SegNet's CamVid (labels 0..10 kept,
-// 11 "void" ignored).
+// 11 "void" and 255 ignored, others undefined).
 func CamVid() *Mapping {
 	names := []string{"sky", "building", "pole", "road", "sidewalk", "tree", "sign_symbol", "fence", "car", "pedestrian", "bicyclist"}
-	mp := &Mapping{Names: names}
+	mp := &Mapping{Names: names, Defined: define(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)}
 	for i := range mp.Table {
 		mp.Table[i] = imageio.Ignore
 	}
