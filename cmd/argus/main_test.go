@@ -15,6 +15,10 @@ import (
 // rather than a command's output, which is always --out.
 var artefactFlags = map[string]bool{"plot": true, "dot": true, "trace": true, "ddr-out": true, "cpuprofile": true}
 
+// datasetNameFlags are the commands whose --dataset names one dataset of
+// a multi-dataset segmentation checkpoint, not a path (that is --data).
+var datasetNameFlags = map[string]bool{"argus eval segment": true, "argus predict segment": true, "argus export": true}
+
 // noJSON lists the commands whose result is the text they print, so that
 // a JSON object would only wrap it.
 var noJSON = map[string]bool{"argus dpu disasm": true}
@@ -59,8 +63,12 @@ func TestCommandTree(t *testing.T) {
 				t.Errorf("%s --%s: an output path is --out", path, f.Name)
 			}
 			switch f.Name {
-			case "output", "output-dir", "outdir", "dir", "dataset":
+			case "output", "output-dir", "outdir", "dir":
 				t.Errorf("%s --%s: use --out or --data", path, f.Name)
+			case "dataset":
+				if !datasetNameFlags[path] {
+					t.Errorf("%s --%s: use --out or --data", path, f.Name)
+				}
 			}
 			if want, ok := wantType[f.Name]; ok && f.Value.Type() != want {
 				t.Errorf("%s --%s is a %s, want %s", path, f.Name, f.Value.Type(), want)
