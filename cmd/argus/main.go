@@ -54,6 +54,8 @@ func newRootCmd() *cobra.Command {
 		newExportCmd(),
 		newInspectCmd(),
 		newClusterCmd(),
+		newExtractCmd(),
+		newPredictCmd(),
 		newDataCmd(),
 		newDPUCmd(),
 		newONNXCmd(),
@@ -71,7 +73,7 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train",
 		Short: "Train models",
 	}
-	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd())
+	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd(), newTrainReidCmd())
 	return cmd
 }
 
@@ -82,6 +84,16 @@ func newEvalCmd() *cobra.Command {
 		Short: "Evaluate models and predictions with the field's protocols",
 	}
 	cmd.AddCommand(newEvalCOCOCmd(), newEvalReidCmd(), newEvalSegmentCmd(), newEvalMNISTCmd(), newEvalClassifyCmd())
+	return cmd
+}
+
+// newPredictCmd groups the commands that run a trained model on images.
+func newPredictCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "predict",
+		Short: "Run trained models on images",
+	}
+	cmd.AddCommand(newPredictReidCmd())
 	return cmd
 }
 
