@@ -135,7 +135,7 @@ with a resumable checkpoint (exit status 130).`,
 				return printConfig(cmd, cfg)
 			}
 			if cfg.Data == "" {
-				return fmt.Errorf("--data is required")
+				return fmt.Errorf("--data is required (a resumed run reads it from its checkpoint)")
 			}
 			check := cfg
 			check.Fill()
@@ -209,7 +209,6 @@ with a resumable checkpoint (exit status 130).`,
 	f.Uint64Var(&c.Seed, "seed", c.Seed, "random seed for initialisation, sampling and augmentation")
 	intFlag(f, &c.Workers, "workers", c.Workers, 0, reidtask.MaxWorkers, "goroutines building batches (0: one per CPU)")
 	tf.add(f, "runs/reid")
-	cmd.MarkFlagRequired("data")
 	return cmd
 }
 
