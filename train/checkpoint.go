@@ -157,12 +157,16 @@ func (tr *Trainer[B]) Restore(f *checkpoint.File) error {
 		return err
 	}
 	if pos.Step > 0 {
-		// Every parameter has had a step, so every one has state: a
-		// checkpoint without it would resume with a fresh optimiser and
-		// silently take other steps.
+		// Every trainable parameter has had a step, so every one has
+		// state: a checkpoint without it would resume with a fresh
+		// optimiser and silently take other steps. A frozen parameter (the
+		// re-ID neck's bias) never gets a gradient, so it has none.
 		st := tr.Opt.State()
 		for _, g := range tr.Opt.Groups() {
 			for _, p := range g.Params {
+				if !p.Var.RequiresGrad() {
+					continue
+				}
 				if _, ok := st[p.Name+".step"]; !ok {
 					return fmt.Errorf("no optimiser state for %s in checkpoint (it was saved without the optimiser, so the run cannot continue exactly)", p.Name)
 				}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,9 +38,11 @@ type trainStepReport struct {
 	Classes           int     `json:"classes"`
 	Batch             int     `json:"batch"`
 	Size              int     `json:"size"`
-	Iters             int     `json:"iters"`
-	Warmup            int     `json:"warmup"`
-	Threads           int     `json:"threads"`
+	// Width is the image width of --size HxW (absent: square images).
+	Width   int `json:"width,omitempty"`
+	Iters   int `json:"iters"`
+	Warmup  int `json:"warmup"`
+	Threads int `json:"threads"`
 }
 
 // inferReport is the JSON printed by `argus bench infer --json`.
@@ -137,16 +140,18 @@ const (
 type modelFlags struct {
 	model                               string
 	batch, size, iters, warmup, classes int
-	seed                                uint64
-	asJSON                              bool
-	cpuProfile                          string
-	engine                              string
+	// width is the image width of --size HxW, 0 for a square --size.
+	width      int
+	seed       uint64
+	asJSON     bool
+	cpuProfile string
+	engine     string
 }
 
 func (f *modelFlags) register(fs *pflag.FlagSet, batch, iters int) {
 	fs.StringVar(&f.model, "model", "resnet18", "network: "+strings.Join(models.Names(), ", "))
 	intFlag(fs, &f.batch, "batch", batch, 1, maxBenchBatch, "images per step")
-	intFlag(fs, &f.size, "size", 0, 0, maxBenchSize, "image height and width (0: 28 for mnist-cnn, 224 for the ViTs, 64 for resnet training, 224 for resnet inference)")
+	fs.Var(&sizeValue{h: &f.size, w: &f.width, max: maxBenchSize}, "size", "image height and width, or HxW for the re-ID steps (0: 28 for mnist-cnn, 224 for the ViTs, 64 for resnet training, 224 for resnet inference; "+intRangeText(0, maxBenchSize)+")")
 	intFlag(fs, &f.classes, "classes", 0, 0, 1<<20, "outputs of the model's head (0: the model's, 1000 for the ResNets and ViTs)")
 	intFlag(fs, &f.iters, "iters", iters, 1, noLimit, "timed iterations")
 	intFlag(fs, &f.warmup, "warmup", 2, 0, noLimit, "untimed iterations first")
@@ -182,12 +187,50 @@ func (f *modelFlags) check(defSize int) error {
 			f.size = spec.Height
 		}
 	}
+	if _, ok := benchSteps[f.model]; !ok && f.width != 0 && f.width != f.size {
+		return fmt.Errorf("--size %dx%d: model %s takes a square --size", f.size, f.width, f.model)
+	}
 	// The flags bound each factor, so the product cannot overflow.
-	if f.batch*f.size*f.size > 1<<28 {
+	if f.batch*f.size*max(f.width, f.size) > 1<<28 {
 		return fmt.Errorf("--batch %d of %d×%d images is too large (at most 2^28 pixels a channel)", f.batch, f.size, f.size)
 	}
 	return nil
 }
+
+// sizeValue is the --size flag: one side in pixels, or HxW (the re-ID
+// steps' 256x128), each side bounded as intFlag bounds it; a single side
+// leaves the width 0.
+type sizeValue struct {
+	h, w *int
+	max  int
+}
+
+func (v *sizeValue) String() string {
+	if v.h == nil {
+		return "0"
+	}
+	if *v.w == 0 {
+		return strconv.Itoa(*v.h)
+	}
+	return fmt.Sprintf("%dx%d", *v.h, *v.w)
+}
+
+func (v *sizeValue) Set(s string) error {
+	hs, ws, ok := strings.Cut(strings.ToLower(s), "x")
+	var h, w int
+	if err := (&intRange{p: &h, min: 0, max: v.max}).Set(hs); err != nil {
+		return err
+	}
+	if ok {
+		if err := (&intRange{p: &w, min: 1, max: v.max}).Set(ws); err != nil {
+			return fmt.Errorf("width: %w", err)
+		}
+	}
+	*v.h, *v.w = h, w
+	return nil
+}
+
+func (v *sizeValue) Type() string { return "size" }
 
 // inputs returns seeded images in [0, 1) and labels for one batch.
 func (f *modelFlags) inputs(m benchModel) (*tensor.Tensor, []int) {
@@ -277,7 +320,7 @@ machine only ever slows a step down, and mean_seconds_per_step the mean.`,
 			}
 			rep := trainStepReport{
 				SecondsPerStep: best, ImagesPerSecond: float64(tf.batch) / best, MeanSecondsPerStep: mean, CPUSecondsPerStep: cpu,
-				Model: tf.model, Batch: tf.batch, Size: tf.size, Classes: classes, Iters: tf.iters, Warmup: tf.warmup,
+				Model: tf.model, Batch: tf.batch, Size: tf.size, Width: tf.width, Classes: classes, Iters: tf.iters, Warmup: tf.warmup,
 				Threads: runtime.GOMAXPROCS(0),
 			}
 			if tf.asJSON {

@@ -28,13 +28,13 @@ type reidReport struct {
 
 // newEvalReidCmd builds argus eval reid.
 func newEvalReidCmd() *cobra.Command {
-	var path string
+	var path, ckpt, data string
 	var asJSON, doRerank bool
-	var maxRank int
+	var maxRank, batch, workers int
 	var noHalf bool
 	opt := rerank.DefaultOptions()
 	cmd := &cobra.Command{
-		Use:   "reid --features F",
+		Use:   "reid --features F | --checkpoint C --data DIR/DOMAIN",
 		Short: "Re-ID CMC, mAP and mINP with torchreid's Market-1501 protocol",
 		Long: `Evaluates query and gallery features with the Market-1501 protocol of
 torchreid's eval_market1501: gallery items with the query's pid and camera are
@@ -47,14 +47,37 @@ gallery_features, gallery_pids, gallery_camids and an optional distance
 (squared_euclidean, euclidean or cosine; default squared_euclidean), or a
 .safetensors file with tensors of those names and the distance in its
 metadata. With --rerank, the k-reciprocal re-ranking of Zhong et al. (k1, k2,
-lambda) replaces the distance.`,
+lambda) replaces the distance.
+
+With --checkpoint and --data instead of --features, the query and gallery
+features of the re-ID dataset DIR/DOMAIN (Market-1501, DukeMTMC-reID or
+MSMT17 layout) are extracted by the checkpoint's network of argus train reid
+and compared by cosine distance.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opt.Half = !noHalf
 			start := time.Now()
-			fs, err := reid.ReadFeatureFile(path)
-			if err != nil {
-				return err
+			switch {
+			case ckpt != "" && path != "":
+				return fmt.Errorf("give --features or --checkpoint, not both")
+			case ckpt == "" && path == "":
+				return fmt.Errorf("give --features F, or --checkpoint C with --data DIR/DOMAIN")
+			case ckpt != "" && data == "":
+				return fmt.Errorf("--checkpoint needs --data DIR/DOMAIN")
+			case ckpt == "" && data != "":
+				return fmt.Errorf("--data needs --checkpoint")
+			}
+			var fs *reid.FeatureSet
+			var err error
+			if ckpt != "" {
+				if fs, err = checkpointFeatures(cmd, ckpt, data, batch, workers); err != nil {
+					return err
+				}
+				path = data
+			} else {
+				if fs, err = reid.ReadFeatureFile(path); err != nil {
+					return err
+				}
 			}
 			nq, ng := fs.NumQuery(), fs.NumGallery()
 			if doRerank {
@@ -101,6 +124,10 @@ lambda) replaces the distance.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&path, "features", "", "query and gallery features (JSON or .safetensors)")
+	f.StringVar(&ckpt, "checkpoint", "", "checkpoint of argus train reid whose features are evaluated (with --data)")
+	f.StringVar(&data, "data", "", "re-ID dataset folder (one domain) evaluated with --checkpoint")
+	intFlag(f, &batch, "batch", 64, 1, 1<<14, "images per forward pass with --checkpoint")
+	intFlag(f, &workers, "workers", 0, 0, 1<<10, "goroutines decoding images with --checkpoint (0: one per CPU)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&doRerank, "rerank", false, "apply k-reciprocal re-ranking first")
 	intFlag(f, &opt.K1, "k1", opt.K1, 1, noLimit, "re-ranking: k-reciprocal neighbourhood size")
@@ -113,7 +140,6 @@ lambda) replaces the distance.`,
 	f.Lookup("half").NoOptDefVal = "true"
 	f.MarkDeprecated("half", "float16 is the default; --no-half turns it off")
 	intFlag(f, &maxRank, "max-rank", reid.DefaultMaxRank, 1, noLimit, "length of the CMC curve")
-	cmd.MarkFlagRequired("features")
 	return cmd
 }
 

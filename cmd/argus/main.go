@@ -50,12 +50,13 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newTrainCmd(),
 		newEvalCmd(),
-		newPredictCmd(),
 		newRunCmd(),
 		newExplainCmd(),
 		newExportCmd(),
 		newInspectCmd(),
 		newClusterCmd(),
+		newExtractCmd(),
+		newPredictCmd(),
 		newDataCmd(),
 		newDPUCmd(),
 		newONNXCmd(),
@@ -74,7 +75,7 @@ func newPredictCmd() *cobra.Command {
 		Use:   "predict",
 		Short: "Run trained models on images and write or print their predictions",
 	}
-	cmd.AddCommand(newPredictClassifyCmd(), newPredictSegmentCmd())
+	cmd.AddCommand(newPredictClassifyCmd(), newPredictSegmentCmd(), newPredictReidCmd())
 	return cmd
 }
 
@@ -84,7 +85,7 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train",
 		Short: "Train models",
 	}
-	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd(), newTrainFinegrainedCmd(), newTrainSegmentCmd())
+	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd(), newTrainFinegrainedCmd(), newTrainSegmentCmd(), newTrainReidCmd())
 	return cmd
 }
 
