@@ -51,10 +51,10 @@ func DefaultDLA() DLA {
 // batch's number of ground truths (at least 1), the same for every stage,
 // and weighted by Focal, L1 and GIoU (2, 5, 2).
 type Criterion struct {
-	Cost               assign.MatchCost
-	Focal, L1, GIoU    float64
-	Alpha, Gamma       float64
-	DLA                *DLA
+	Cost            assign.MatchCost
+	Focal, L1, GIoU float64
+	Alpha, Gamma    float64
+	DLA             *DLA
 }
 
 // DefaultCriterion returns the official weights and focal parameters
@@ -92,10 +92,28 @@ func (c Criterion) Match(st Stage, i, n int, t Target, stage, stages int) (Match
 	if g == 0 {
 		return Match{}, nil
 	}
+	cost, probs, err := c.cost(st, i, n, t)
+	if err != nil {
+		return Match{}, err
+	}
+	if c.DLA == nil {
+		rows, cols, err := assign.Hungarian(cost, n, g)
+		if err != nil {
+			return Match{}, err
+		}
+		return Match{Pred: rows, GT: cols}, nil
+	}
+	return c.DLA.transport(c, cost, probs, n, g, stage, stages)
+}
+
+// cost returns the n×g matching cost of image i's predictions and their
+// sigmoid probabilities (n×classes).
+func (c Criterion) cost(st Stage, i, n int, t Target) (cost, probs []float64, err error) {
+	g := len(t.Labels)
 	classes := st.Logits.Shape()[1]
 	lv := st.Logits.Value().Data()[i*n*classes : (i+1)*n*classes]
 	bv := st.Boxes.Value().Data()[4*i*n : 4*(i+1)*n]
-	probs := make([]float64, len(lv))
+	probs = make([]float64, len(lv))
 	for j, v := range lv {
 		probs[j] = 1 / (1 + math.Exp(-float64(v)))
 	}
@@ -107,18 +125,8 @@ func (c Criterion) Match(st Stage, i, n int, t Target, stage, stages int) (Match
 	for _, b := range t.Boxes {
 		gt = append(gt, float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3]))
 	}
-	cost, err := c.Cost.Matrix(probs, classes, boxes, t.Labels, gt, float64(t.Width), float64(t.Height))
-	if err != nil {
-		return Match{}, err
-	}
-	if c.DLA == nil {
-		rows, cols, err := assign.Hungarian(cost, n, g)
-		if err != nil {
-			return Match{}, err
-		}
-		return Match{Pred: rows, GT: cols}, nil
-	}
-	return c.DLA.transport(c, cost, probs, classes, n, g, stage, stages)
+	cost, err = c.Cost.Matrix(probs, classes, boxes, t.Labels, gt, float64(t.Width), float64(t.Height))
+	return cost, probs, err
 }
 
 // transport is DLA's assignment of n proposals to g ground truths from the
@@ -130,23 +138,10 @@ func (c Criterion) Match(st Stage, i, n int, t Target, stage, stages int) (Match
 // that receives no positive from the argmax takes, among the proposals
 // left to the background, the one of largest rescaled plan entry in its
 // row, so every ground truth has a positive while n ≥ g.
-func (d *DLA) transport(c Criterion, cost, probs []float64, classes, n, g, stage, stages int) (Match, error) {
-	k := assign.StageK(stage, stages, d.MaxK, d.Step)
-	k = min(k, float64(n-1)/float64(g))
-	if !(k > 0) {
-		return Match{}, fmt.Errorf("sparse r-cnn: DLA of %d proposals and %d ground truths at stage %d has no supply (k = %v)", n, g, stage, k)
-	}
-	tc := make([]float64, (g+1)*n)
-	for j := range n {
-		var bg float64
-		for _, p := range probs[j*classes : (j+1)*classes] {
-			bg += (1 - c.Alpha) * math.Pow(p, c.Gamma) * -math.Log(1-p+1e-8)
-		}
-		bg *= c.Cost.Class
-		for i := range g {
-			tc[i*n+j] = cost[j*g+i] + bg
-		}
-		tc[g*n+j] = bg
+func (d *DLA) transport(c Criterion, cost, probs []float64, n, g, stage, stages int) (Match, error) {
+	tc, k, err := d.problem(c, cost, probs, n, g, stage, stages)
+	if err != nil {
+		return Match{}, err
 	}
 	ks := make([]float64, g)
 	for i := range ks {
@@ -165,6 +160,30 @@ func (d *DLA) transport(c Criterion, cost, probs []float64, classes, n, g, stage
 		}
 	}
 	return m, nil
+}
+
+// problem returns DLA's (g+1)×n transport cost and the supply k of each
+// ground truth.
+func (d *DLA) problem(c Criterion, cost, probs []float64, n, g, stage, stages int) (tc []float64, k float64, err error) {
+	classes := len(probs) / n
+	k = assign.StageK(stage, stages, d.MaxK, d.Step)
+	k = min(k, float64(n-1)/float64(g))
+	if !(k > 0) {
+		return nil, 0, fmt.Errorf("sparse r-cnn: DLA of %d proposals and %d ground truths at stage %d has no supply (k = %v)", n, g, stage, k)
+	}
+	tc = make([]float64, (g+1)*n)
+	for j := range n {
+		var bg float64
+		for _, p := range probs[j*classes : (j+1)*classes] {
+			bg += (1 - c.Alpha) * math.Pow(p, c.Gamma) * -math.Log(1-p+1e-8)
+		}
+		bg *= c.Cost.Class
+		for i := range g {
+			tc[i*n+j] = cost[j*g+i] + bg
+		}
+		tc[g*n+j] = bg
+	}
+	return tc, k, nil
 }
 
 // FillUnmatched gives each of the g ground truths that owns no column of
