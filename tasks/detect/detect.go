@@ -357,11 +357,11 @@ func Evaluate(det Detector, cfg Config, s *Split) (coco.Summary, []cocofile.Resu
 			}
 			for i, ds := range dets {
 				im := s.GT.Images[at+i]
-				sx := float64(im.Width) / float64(b.Sizes[i][1])
-				sy := float64(im.Height) / float64(b.Sizes[i][0])
+				sx := float32(im.Width) / float32(b.Sizes[i][1])
+				sy := float32(im.Height) / float32(b.Sizes[i][0])
 				for _, d := range ds {
-					x1, y1 := float64(d.Box[0])*sx, float64(d.Box[1])*sy
-					x2, y2 := float64(d.Box[2])*sx, float64(d.Box[3])*sy
+					bx := scaleBox(d.Box, sx, sy, float32(im.Width), float32(im.Height))
+					x1, y1, x2, y2 := float64(bx[0]), float64(bx[1]), float64(bx[2]), float64(bx[3])
 					results = append(results, cocofile.Result{ImageID: im.ID, CategoryID: s.CategoryIDs[d.Label],
 						BBox: [4]float64{x1, y1, x2 - x1, y2 - y1}, Score: float64(d.Score)})
 				}

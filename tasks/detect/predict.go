@@ -81,7 +81,7 @@ func (m *Model) PredictImage(img *imageio.Image, minScore float32) ([]Detection,
 		if d.Score < minScore {
 			continue
 		}
-		d.Box = [4]float32{d.Box[0] * sx, d.Box[1] * sy, d.Box[2] * sx, d.Box[3] * sy}
+		d.Box = scaleBox(d.Box, sx, sy, float32(img.W), float32(img.H))
 		out = append(out, d)
 	}
 	return out, nil
@@ -115,4 +115,9 @@ func Draw(img *imageio.Image, dets []Detection, names []string) *image.NRGBA {
 		dr.DrawString(text)
 	}
 	return out
+}
+
+// scaleBox maps a box by the factors sx, sy and clips it to a w×h image.
+func scaleBox(b [4]float32, sx, sy, w, h float32) [4]float32 {
+	return [4]float32{min(max(b[0]*sx, 0), w), min(max(b[1]*sy, 0), h), min(max(b[2]*sx, 0), w), min(max(b[3]*sy, 0), h)}
 }
