@@ -49,6 +49,7 @@ func addDetectFlags(f *pflag.FlagSet, c *detect.Config) {
 	f.StringVar(&c.Assign, "assign", c.Assign, "label assignment: hungarian or dla (Dynamic Sparse R-CNN's optimal transport)")
 	f.StringVar(&c.ProposalMode, "proposals", c.ProposalMode, "initial proposals: static (learned) or dpg (dynamic proposal generation)")
 	intFlag(f, &c.Proposals, "num-proposals", c.Proposals, 1, detect.MaxProposals, "learnable proposals, and detections per image")
+	intFlag(f, &c.Experts, "experts", c.Experts, 1, 64, "DPG's proposal experts")
 	intFlag(f, &c.Epochs, "epochs", c.Epochs, 1, detect.MaxEpochs, "number of epochs")
 	intFlag(f, &c.Batch, "batch", c.Batch, 1, detect.MaxBatch, "training batch size")
 	intFlag(f, &c.EvalBatch, "eval-batch", c.EvalBatch, 1, detect.MaxBatch, "evaluation batch size")
@@ -84,7 +85,9 @@ horizontally with probability --flip.
 Sparse R-CNN (sparse-rcnn-r18, -r34, -r50: a ResNet-FPN backbone from
 random weights) has --num-proposals learnable proposals and six stages
 trained with deep supervision; --assign dla replaces Hungarian matching by
-Dynamic Sparse R-CNN's optimal-transport assignment.
+Dynamic Sparse R-CNN's optimal-transport assignment, and --proposals dpg the
+learned proposals by its mixture of --experts proposal sets weighted per
+image.
 
 Settings come from the defaults (see --print-config), then --config FILE,
 then the flags given. --resume continues a run from its checkpoint exactly.
@@ -128,9 +131,6 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 			cfg.Fill()
 			if err := cfg.Validate(); err != nil {
 				return err
-			}
-			if cfg.ProposalMode == "dpg" {
-				return fmt.Errorf("--proposals dpg (dynamic proposal generation) is not built yet; use static")
 			}
 			trainSplit, err := detect.ReadSplit(dataDir, "train2017")
 			if err != nil {

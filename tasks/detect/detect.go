@@ -97,6 +97,8 @@ type Config struct {
 	// ProposalMode is static (learned proposals) or dpg (Dynamic Sparse
 	// R-CNN's proposal experts).
 	ProposalMode string `yaml:"proposals" json:"proposals"`
+	// Experts is DPG's number of proposal experts (4).
+	Experts int `yaml:"experts" json:"experts"`
 	// Workers is the number of goroutines building batches (0: one per
 	// CPU); it changes no result.
 	Workers int `yaml:"workers" json:"workers"`
@@ -123,7 +125,7 @@ func Recipe() Config {
 		Model: "sparse-rcnn-r18",
 		Config: train.Config{Epochs: 12, Optimizer: "adamw", LR: 1e-4, WeightDecay: 1e-4, Momentum: 0.9,
 			Schedule: "cosine", Gamma: 0.1, Warmup: 100, Accumulate: 1, ClipNorm: 1, EvalEvery: 1, LogEvery: 20, Seed: 1},
-		Batch: 4, EvalBatch: 4, Size: 256, Flip: 0.5, Proposals: 100, Assign: "hungarian", ProposalMode: "static",
+		Batch: 4, EvalBatch: 4, Size: 256, Flip: 0.5, Proposals: 100, Assign: "hungarian", ProposalMode: "static", Experts: 4,
 	}
 }
 
@@ -138,6 +140,9 @@ func (c *Config) Fill() {
 	}
 	if c.ProposalMode == "" {
 		c.ProposalMode = "static"
+	}
+	if c.Experts == 0 {
+		c.Experts = 4
 	}
 }
 
@@ -165,6 +170,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("assign must be hungarian or dla, got %q", c.Assign)
 	case c.ProposalMode != "static" && c.ProposalMode != "dpg":
 		return fmt.Errorf("proposals must be static or dpg, got %q", c.ProposalMode)
+	case c.Experts < 1 || c.Experts > 64:
+		return fmt.Errorf("experts must be 1 to 64, got %d", c.Experts)
 	case c.Workers < 0 || c.Workers > MaxWorkers:
 		return fmt.Errorf("workers must be 0 to %d, got %d", MaxWorkers, c.Workers)
 	}

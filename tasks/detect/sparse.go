@@ -22,7 +22,8 @@ func init() {
 
 // SparseRCNN is Sparse R-CNN on a ResNet-FPN backbone (P2–P5, 256
 // channels) as a Detector: the official head and criterion of
-// detect/sparsercnn, Hungarian matching or DLA by cfg.Assign.
+// detect/sparsercnn, Hungarian matching or DLA by cfg.Assign, static
+// proposals or DPG's mixture of experts by cfg.ProposalMode.
 type SparseRCNN struct {
 	*sparsercnn.Detector
 	Criterion sparsercnn.Criterion
@@ -31,9 +32,6 @@ type SparseRCNN struct {
 // NewSparseRCNN returns a Sparse R-CNN of cfg's proposals and assignment
 // on a ResNet of the given depth.
 func NewSparseRCNN(rng *tensor.RNG, cfg Config, classes, depth int) (*SparseRCNN, error) {
-	if cfg.ProposalMode == "dpg" {
-		return nil, fmt.Errorf("--proposals dpg (dynamic proposal generation) is not built yet; use static")
-	}
 	backbone, err := models.NewResNetFPN(rng, depth, 256)
 	if err != nil {
 		return nil, err
@@ -41,6 +39,11 @@ func NewSparseRCNN(rng *tensor.RNG, cfg Config, classes, depth int) (*SparseRCNN
 	d, err := sparsercnn.New(rng, sparsercnn.DefaultConfig(classes, cfg.Proposals), backbone)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.ProposalMode == "dpg" {
+		if d.Proposals, err = sparsercnn.NewDPG(rng, cfg.Experts, cfg.Proposals, 256, 4); err != nil {
+			return nil, err
+		}
 	}
 	crit := sparsercnn.DefaultCriterion()
 	if cfg.Assign == "dla" {
