@@ -49,6 +49,8 @@ func addDetectFlags(f *pflag.FlagSet, c *detect.Config) {
 	f.StringVar(&c.Assign, "assign", c.Assign, "label assignment: hungarian or dla (Dynamic Sparse R-CNN's optimal transport)")
 	f.StringVar(&c.ProposalMode, "proposals", c.ProposalMode, "initial proposals: static (learned) or dpg (dynamic proposal generation)")
 	intFlag(f, &c.Proposals, "num-proposals", c.Proposals, 1, detect.MaxProposals, "learnable proposals, and detections per image")
+	intFlag(f, &c.Width, "width", c.Width, 8, 4096, "channels of the pyramid and of the head's proposal features (a multiple of 8; 256 in Sparse R-CNN)")
+	intFlag(f, &c.Stages, "stages", c.Stages, 1, 64, "iterative head stages")
 	intFlag(f, &c.Experts, "experts", c.Experts, 1, 64, "DPG's proposal experts")
 	intFlag(f, &c.Epochs, "epochs", c.Epochs, 1, detect.MaxEpochs, "number of epochs")
 	intFlag(f, &c.Batch, "batch", c.Batch, 1, detect.MaxBatch, "training batch size")

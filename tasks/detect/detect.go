@@ -97,6 +97,12 @@ type Config struct {
 	// ProposalMode is static (learned proposals) or dpg (Dynamic Sparse
 	// R-CNN's proposal experts).
 	ProposalMode string `yaml:"proposals" json:"proposals"`
+	// Width is the channels of the pyramid and the head's proposal
+	// features (256 in Sparse R-CNN; a multiple of 8), Stages the head's
+	// iterative stages (6). The feed-forward width is 8·Width and the
+	// dynamic width Width/4, as 2048 and 64 are for 256.
+	Width  int `yaml:"width" json:"width"`
+	Stages int `yaml:"stages" json:"stages"`
 	// Experts is DPG's number of proposal experts (4).
 	Experts int `yaml:"experts" json:"experts"`
 	// Workers is the number of goroutines building batches (0: one per
@@ -125,7 +131,7 @@ func Recipe() Config {
 		Model: "sparse-rcnn-r18",
 		Config: train.Config{Epochs: 12, Optimizer: "adamw", LR: 1e-4, WeightDecay: 1e-4, Momentum: 0.9,
 			Schedule: "cosine", Gamma: 0.1, Warmup: 100, Accumulate: 1, ClipNorm: 1, EvalEvery: 1, LogEvery: 20, Seed: 1},
-		Batch: 4, EvalBatch: 4, Size: 256, Flip: 0.5, Proposals: 100, Assign: "hungarian", ProposalMode: "static", Experts: 4,
+		Batch: 4, EvalBatch: 4, Size: 256, Flip: 0.5, Proposals: 100, Assign: "hungarian", ProposalMode: "static", Experts: 4, Width: 256, Stages: 6,
 	}
 }
 
@@ -143,6 +149,12 @@ func (c *Config) Fill() {
 	}
 	if c.Experts == 0 {
 		c.Experts = 4
+	}
+	if c.Width == 0 {
+		c.Width = 256
+	}
+	if c.Stages == 0 {
+		c.Stages = 6
 	}
 }
 
@@ -170,6 +182,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("assign must be hungarian or dla, got %q", c.Assign)
 	case c.ProposalMode != "static" && c.ProposalMode != "dpg":
 		return fmt.Errorf("proposals must be static or dpg, got %q", c.ProposalMode)
+	case c.Width < 8 || c.Width > 4096 || c.Width%8 != 0:
+		return fmt.Errorf("width must be a multiple of 8 from 8 to 4096, got %d", c.Width)
+	case c.Stages < 1 || c.Stages > 64:
+		return fmt.Errorf("stages must be 1 to 64, got %d", c.Stages)
 	case c.Experts < 1 || c.Experts > 64:
 		return fmt.Errorf("experts must be 1 to 64, got %d", c.Experts)
 	case c.Workers < 0 || c.Workers > MaxWorkers:

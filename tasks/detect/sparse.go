@@ -20,7 +20,7 @@ func init() {
 	}
 }
 
-// SparseRCNN is Sparse R-CNN on a ResNet-FPN backbone (P2–P5, 256
+// SparseRCNN is Sparse R-CNN on a ResNet-FPN backbone (P2–P5, cfg.Width
 // channels) as a Detector: the official head and criterion of
 // detect/sparsercnn, Hungarian matching or DLA by cfg.Assign, static
 // proposals or DPG's mixture of experts by cfg.ProposalMode.
@@ -32,16 +32,18 @@ type SparseRCNN struct {
 // NewSparseRCNN returns a Sparse R-CNN of cfg's proposals and assignment
 // on a ResNet of the given depth.
 func NewSparseRCNN(rng *tensor.RNG, cfg Config, classes, depth int) (*SparseRCNN, error) {
-	backbone, err := models.NewResNetFPN(rng, depth, 256)
+	backbone, err := models.NewResNetFPN(rng, depth, cfg.Width)
 	if err != nil {
 		return nil, err
 	}
-	d, err := sparsercnn.New(rng, sparsercnn.DefaultConfig(classes, cfg.Proposals), backbone)
+	hc := sparsercnn.DefaultConfig(classes, cfg.Proposals)
+	hc.Hidden, hc.FeedForward, hc.DimDynamic, hc.Stages = cfg.Width, 8*cfg.Width, cfg.Width/4, cfg.Stages
+	d, err := sparsercnn.New(rng, hc, backbone)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.ProposalMode == "dpg" {
-		if d.Proposals, err = sparsercnn.NewDPG(rng, cfg.Experts, cfg.Proposals, 256, 4); err != nil {
+		if d.Proposals, err = sparsercnn.NewDPG(rng, cfg.Experts, cfg.Proposals, cfg.Width, 4); err != nil {
 			return nil, err
 		}
 	}
