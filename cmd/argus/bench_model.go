@@ -366,6 +366,10 @@ type builtStep struct {
 // classification step on the models registry.
 var benchSteps = map[string]benchStep{}
 
+// benchInfers are the inference benchmarks by model name that do not go
+// through the models registry (detectors); each times and reports itself.
+var benchInfers = map[string]func(cmd *cobra.Command, fs *pflag.FlagSet, inf *modelFlags) error{}
+
 // newBenchInferCmd builds argus bench infer.
 func newBenchInferCmd() *cobra.Command {
 	var inf modelFlags
@@ -380,6 +384,9 @@ mean_ms_per_batch the mean.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := inf.check(224); err != nil {
 				return err
+			}
+			if run, ok := benchInfers[inf.model]; ok {
+				return run(cmd, cmd.Flags(), &inf)
 			}
 			m, err := newBenchModel(inf.model, inf.size, inf.classes, inf.seed)
 			if err != nil {

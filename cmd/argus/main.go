@@ -75,7 +75,7 @@ func newPredictCmd() *cobra.Command {
 		Use:   "predict",
 		Short: "Run trained models on images and write or print their predictions",
 	}
-	cmd.AddCommand(newPredictClassifyCmd(), newPredictSegmentCmd(), newPredictReidCmd())
+	cmd.AddCommand(newPredictClassifyCmd(), newPredictSegmentCmd(), newPredictReidCmd(), newPredictDetectCmd())
 	return cmd
 }
 
@@ -85,7 +85,7 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train",
 		Short: "Train models",
 	}
-	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd(), newTrainFinegrainedCmd(), newTrainSegmentCmd(), newTrainReidCmd())
+	cmd.AddCommand(newTrainMNISTCmd(), newTrainClassifyCmd(), newTrainFinegrainedCmd(), newTrainSegmentCmd(), newTrainReidCmd(), newTrainDetectCmd())
 	return cmd
 }
 
@@ -95,7 +95,7 @@ func newEvalCmd() *cobra.Command {
 		Use:   "eval",
 		Short: "Evaluate models and predictions with the field's protocols",
 	}
-	cmd.AddCommand(newEvalCOCOCmd(), newEvalReidCmd(), newEvalSegmentCmd(), newEvalMNISTCmd(), newEvalClassifyCmd(), newEvalFinegrainedCmd())
+	cmd.AddCommand(newEvalCOCOCmd(), newEvalReidCmd(), newEvalSegmentCmd(), newEvalMNISTCmd(), newEvalClassifyCmd(), newEvalFinegrainedCmd(), newEvalDetectCmd())
 	return cmd
 }
 

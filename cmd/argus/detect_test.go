@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"argus/data/cocofile"
+)
+
+// detectArgs are a small, quick detection run: a narrow two-stage head.
+func detectArgs(data, out string, more ...string) []string {
+	return append([]string{"train", "detect", "--data", data, "--model", "sparse-rcnn-r18", "--size", "64", "--batch", "2",
+		"--epochs", "1", "--num-proposals", "10", "--width", "32", "--stages", "2", "--workers", "2", "--out", out, "--json"}, more...)
+}
+
+func TestTrainEvalPredictDetect(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "coco")
+	if code, _, stderr := runCLI("data", "synth", "detection", "--size", "6", "--out", data); code != 0 {
+		t.Fatalf("synth: exit %d: %s", code, stderr)
+	}
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(detectArgs(data, out, "--assign", "dla", "--proposals", "dpg")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rep := decodeReport(t, stdout)
+	for _, k := range []string{"AP", "AP50", "AP75", "APs", "APm", "APl", "epochs", "seconds", "checkpoint"} {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("JSON lacks %q", k)
+		}
+	}
+	if rep["assign"] != "dla" || rep["proposals"] != "dpg" || rep["classes"].(float64) != 10 {
+		t.Errorf("report %v", rep)
+	}
+	ckpt := filepath.Join(out, "checkpoint.safetensors")
+	results := filepath.Join(t.TempDir(), "dets.json")
+	code, stdout, stderr = runCLI("eval", "detect", "--checkpoint", ckpt, "--data", data, "--results", results, "--json")
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, stderr)
+	}
+	ev := decodeReport(t, stdout)
+	// The evaluation repeats the training's.
+	for _, k := range []string{"AP", "AP50", "AR100"} {
+		if ev[k] != rep[k] {
+			t.Errorf("eval %s = %v, training's %v", k, ev[k], rep[k])
+		}
+	}
+	rs, err := cocofile.ReadResultsFile(results)
+	if err != nil || len(rs) != 10*1 {
+		t.Fatalf("results: %d, %v (want 10 detections of the one val image)", len(rs), err)
+	}
+	img := filepath.Join(data, "val2017", "000000000001.jpg")
+	drawn := t.TempDir()
+	code, stdout, stderr = runCLI("predict", "detect", "--checkpoint", ckpt, "--out", drawn, "--score", "0", "--json", img)
+	if code != 0 {
+		t.Fatalf("predict: exit %d: %s", code, stderr)
+	}
+	pr := decodeReport(t, stdout)["images"].([]any)[0].(map[string]any)
+	if n := len(pr["detections"].([]any)); n != 10 {
+		t.Errorf("%d detections at score 0, want 10", n)
+	}
+	if _, err := os.Stat(filepath.Join(drawn, "000000000001.png")); err != nil {
+		t.Error(err)
+	}
+	// Bad input: a box outside its image names the file.
+	b, err := os.ReadFile(filepath.Join(data, "annotations", "instances_val2017.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := cocofile.ReadDataset(strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Annotations[0].BBox[0] = -50
+	if err := cocofile.WriteDatasetFile(filepath.Join(data, "annotations", "instances_val2017.json"), d); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI("eval", "detect", "--checkpoint", ckpt, "--data", data)
+	if code == 0 || !strings.Contains(stderr, "outside its") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("box outside its image: exit %d, %q", code, stderr)
+	}
+}
