@@ -296,7 +296,6 @@ type detectDetection struct {
 	Score      float32    `json:"score"`
 }
 
-
 func newPredictDetectCmd() *cobra.Command {
 	var ckpt, out string
 	var score float64
