@@ -237,6 +237,13 @@ func (v *Var) Backward(opts ...BackwardOption) {
 			if !tensor.EqualShapes(grads[j].Shape(), in.value.Shape()) {
 				panic(fmt.Sprintf("autograd: %T gradient %v for operand %d of shape %v", n.op, grads[j].Shape(), j, in.value.Shape()))
 			}
+			if p := pending[in]; p != nil && owned[in] {
+				// A sum or a fresh gradient that nothing else holds:
+				// add in place rather than allocate another.
+				a, b := p.Data(), grads[j].Data()
+				chunks(len(a), func(lo, hi int) { addTo(a[lo:hi], b[lo:hi]) })
+				continue
+			}
 			owned[in] = pending[in] != nil || fresh // a sum is fresh too
 			pending[in] = addGrads(pending[in], grads[j])
 		}

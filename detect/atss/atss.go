@@ -170,8 +170,8 @@ type Output struct {
 	Levels []Level
 }
 
-// Anchors returns the number of anchors of the output, A.
-func (o Output) Anchors() int { return o.Centerness.Shape()[1] }
+// AnchorCount returns the number of anchors of each image, A.
+func (o Output) AnchorCount() int { return o.Centerness.Shape()[1] }
 
 // Forward runs the head on the pyramid levels (finest first, one per
 // stride of the config) and flattens the predictions into an Output.

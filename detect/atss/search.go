@@ -71,6 +71,8 @@ type SearchSummary struct {
 	Complete, Failed int
 	// BudgetSpent is true when Search stopped on Options.Budget.
 	BudgetSpent bool
+	// Elapsed is the time Search ran, the search's cost with Complete.
+	Elapsed time.Duration
 }
 
 // Search runs trials of the study (its direction must be maximize) until
@@ -83,8 +85,7 @@ type SearchSummary struct {
 // of a killed process is retried once its heartbeat is older than the
 // study's StaleAfter, so that a search resumed after a kill neither loses
 // nor repeats a finished trial.
-func Search(ctx context.Context, s *hpo.Study, opt SearchOptions, objective Objective) (SearchSummary, error) {
-	var sum SearchSummary
+func Search(ctx context.Context, s *hpo.Study, opt SearchOptions, objective Objective) (sum SearchSummary, err error) {
 	if s.Info.Direction != hpo.Maximize {
 		return sum, fmt.Errorf("hps search: study %s is to %s its objective; the search maximises AP", s.Info.Name, s.Info.Direction)
 	}
@@ -103,6 +104,7 @@ func Search(ctx context.Context, s *hpo.Study, opt SearchOptions, objective Obje
 		log = io.Discard
 	}
 	start := time.Now()
+	defer func() { sum.Elapsed = time.Since(start) }()
 	for ctx.Err() == nil {
 		if opt.Budget > 0 && time.Since(start) >= opt.Budget {
 			sum.BudgetSpent = true

@@ -68,7 +68,7 @@ func TestSearchFindsCheapOptimum(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sum.Complete != 24 || calls != 24 || sum.Failed != 0 {
+			if sum.Complete != 24 || calls != 24 || sum.Failed != 0 || !(sum.Elapsed > 0) {
 				t.Fatalf("summary %+v after %d calls", sum, calls)
 			}
 			best, err := Best(ctx, s, nil)

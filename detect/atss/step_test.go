@@ -101,8 +101,7 @@ func newStepDetector(t *testing.T, g *stepGolden) *Detector {
 	return d
 }
 
-// relClose reports whether got is within rel of want in relative L2 norm,
-// and the error.
+// relErr returns the relative L2 error of got against want.
 func relErr(got, want []float32) float64 {
 	var e, n float64
 	for i, w := range want {
