@@ -22,7 +22,7 @@ func newReproCmd() *cobra.Command {
 		Use:   "repro",
 		Short: "Reproduce the source papers' comparisons on generated data",
 	}
-	cmd.AddCommand(newReproDeepImageCmd())
+	cmd.AddCommand(newReproDeepImageCmd(), newReproDynamicSparseRCNNCmd())
 	return cmd
 }
 
