@@ -21,7 +21,7 @@ type ReproPreset struct {
 func DynamicSparseRCNNRepro(name string) (ReproPreset, error) {
 	base := Recipe()
 	base.Model = "sparse-rcnn-r18"
-	base.Warmup, base.LogEvery, base.EvalEvery = 50, 20, 1 << 20
+	base.Warmup, base.LogEvery, base.EvalEvery = 50, 20, 1<<20
 	switch name {
 	case "tiny":
 		base.Size, base.Width, base.Stages, base.Proposals, base.Batch, base.Epochs, base.Warmup = 64, 32, 2, 10, 2, 1, 0
