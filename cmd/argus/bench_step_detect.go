@@ -76,11 +76,19 @@ func init() {
 	}
 }
 
-// detectBenchFlags adds --assign and --num-proposals unless another step
-// defined them.
+// detectBenchFlags adds --assign, --num-proposals, --width and --stages
+// unless another step defined them.
 func detectBenchFlags(fs *pflag.FlagSet) {
 	if fs.Lookup("assign") == nil {
 		fs.String("assign", "hungarian", "detectors' label assignment: hungarian or dla")
+	}
+	if fs.Lookup("width") == nil {
+		var n int
+		intFlag(fs, &n, "width", 256, 8, 4096, "Sparse R-CNN's pyramid and head width (a multiple of 8)")
+	}
+	if fs.Lookup("stages") == nil {
+		var n int
+		intFlag(fs, &n, "stages", 6, 1, 64, "Sparse R-CNN's head stages")
 	}
 	if fs.Lookup("num-proposals") == nil {
 		var n int
@@ -96,8 +104,10 @@ func detectBenchSetup(fs *pflag.FlagSet, tf *modelFlags, name string) (detect.De
 	if f := fs.Lookup("assign"); f != nil {
 		cfg.Assign = f.Value.String()
 	}
-	if f := fs.Lookup("num-proposals"); f != nil {
-		fmt.Sscan(f.Value.String(), &cfg.Proposals)
+	for name, p := range map[string]*int{"num-proposals": &cfg.Proposals, "width": &cfg.Width, "stages": &cfg.Stages} {
+		if f := fs.Lookup(name); f != nil {
+			fmt.Sscan(f.Value.String(), p)
+		}
 	}
 	if tf.size == 0 {
 		tf.size = 256

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -242,10 +243,9 @@ coco. --results also writes the detections as a COCO results file.`,
 			if err != nil {
 				return err
 			}
-			if len(s.CategoryIDs) != len(m.CategoryIDs) {
-				return fmt.Errorf("%s has %d categories, the checkpoint's detector %d", split, len(s.CategoryIDs), len(m.CategoryIDs))
+			if !slices.Equal(s.CategoryIDs, m.CategoryIDs) {
+				return fmt.Errorf("%s has the category ids %v, the checkpoint's detector was trained on %v", split, s.CategoryIDs, m.CategoryIDs)
 			}
-			s.CategoryIDs = m.CategoryIDs
 			cfg := m.Config
 			if cmd.Flags().Changed("batch") {
 				cfg.EvalBatch = batch

@@ -22,7 +22,7 @@ func newReproCmd() *cobra.Command {
 		Use:   "repro",
 		Short: "Reproduce the source papers' comparisons on generated data",
 	}
-	cmd.AddCommand(newReproDeepImageCmd(), newReproDCALCmd(), newReproCDCLCmd())
+	cmd.AddCommand(newReproDeepImageCmd(), newReproDCALCmd(), newReproCDCLCmd(), newReproDynamicSparseRCNNCmd())
 	return cmd
 }
 
