@@ -59,8 +59,14 @@ func TestCommandTree(t *testing.T) {
 				t.Errorf("%s --%s: an output path is --out", path, f.Name)
 			}
 			switch f.Name {
-			case "output", "output-dir", "outdir", "dir", "dataset":
+			case "output", "output-dir", "outdir", "dir":
 				t.Errorf("%s --%s: use --out or --data", path, f.Name)
+			case "dataset":
+				// --dataset may name one dataset of a network trained on
+				// several (segmentation), never a folder.
+				if !strings.HasPrefix(f.Usage, "the dataset") && !strings.HasPrefix(f.Usage, "with --checkpoint: the dataset") {
+					t.Errorf("%s --%s: use --data for a dataset folder (--dataset names a dataset of a network)", path, f.Name)
+				}
 			}
 			if want, ok := wantType[f.Name]; ok && f.Value.Type() != want {
 				t.Errorf("%s --%s is a %s, want %s", path, f.Name, f.Value.Type(), want)
