@@ -135,10 +135,12 @@ func init() {
 
 func init() {
 	// PSPNet-D8 segmentation networks of one label set, 19 classes by
-	// default (Cityscapes'), at mmsegmentation's 512×1024 crop; the
-	// output stride is 8.
+	// default (Cityscapes'), at mmsegmentation's 512×1024 crop. The
+	// output stride is 8; at 48 pixels the pyramid's bins 1, 2, 3 and 6
+	// divide the 6×6 feature map, which its export as ONNX pooling needs
+	// (training takes smaller crops).
 	for name, cfg := range map[string]func([]int, int) PSPNetConfig{"pspnet-r18": PSPNetR18, "pspnet-r50": PSPNetR50} {
-		registry[name] = Spec{Name: name, Channels: 3, Height: 512, Width: 1024, MinSize: 16, Classes: 19, AnyClasses: true,
+		registry[name] = Spec{Name: name, Channels: 3, Height: 512, Width: 1024, MinSize: 48, Classes: 19, AnyClasses: true,
 			build: func(rng *tensor.RNG, classes int) (nn.Layer, error) { return NewPSPNet(rng, cfg([]int{classes}, 1)) }}
 	}
 }

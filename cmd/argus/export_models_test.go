@@ -162,10 +162,12 @@ func TestExportModels(t *testing.T) {
 				}
 			}
 			_, reid := m.(*models.ReID)
+			_, psp := m.(*models.PSPNet)
 			for _, st := range nn.StateDict(m) {
 				// A re-ID network's classifier serves training only: in
-				// evaluation it gives the neck's feature.
-				if reid && strings.HasPrefix(st.Name, "classifier.") {
+				// evaluation it gives the neck's feature. So does PSPNet's
+				// auxiliary head.
+				if reid && strings.HasPrefix(st.Name, "classifier.") || psp && strings.HasPrefix(st.Name, "auxiliary_head.") {
 					continue
 				}
 				if !st.Integer && !inits[st.Name] {

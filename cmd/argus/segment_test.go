@@ -103,3 +103,32 @@ func TestBenchTrainStepSegment(t *testing.T) {
 		t.Errorf("single over 3 datasets: %q", e)
 	}
 }
+
+// TestReproCDCLTiny runs the reproduction's pipeline at the tiny preset
+// and checks its report: three methods, a score per dataset, the same
+// FLOPs for every method's network of a dataset.
+func TestReproCDCLTiny(t *testing.T) {
+	out, e, code := runArgus(t, "repro", "cdcl", "--preset", "tiny", "--seeds", "1", "--out", filepath.Join(t.TempDir(), "r"), "--json")
+	if code != 0 {
+		t.Fatalf("repro cdcl: %s", e)
+	}
+	var rep cdclReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	if len(rep.Rows) != 3 || len(rep.Trainings) != 5 {
+		t.Fatalf("%d rows, %d trainings", len(rep.Rows), len(rep.Trainings))
+	}
+	for _, d := range rep.Datasets {
+		single := rep.Rows[0].Datasets[d]
+		for _, r := range rep.Rows {
+			sc := r.Datasets[d]
+			if len(sc.MIoU) != 1 || !(sc.MIoUMean >= 0 && sc.MIoUMean <= 1) {
+				t.Errorf("%s %s: mIoU %v", r.Method, d, sc.MIoU)
+			}
+			if sc.FLOPs == 0 || sc.FLOPs != single.FLOPs {
+				t.Errorf("%s %s: %d FLOPs, single-dataset %d", r.Method, d, sc.FLOPs, single.FLOPs)
+			}
+		}
+	}
+}

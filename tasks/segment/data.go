@@ -202,8 +202,8 @@ func collateRound(batch int) func(int, []*transform.Sample) (*Round, error) {
 	}
 }
 
-// firstN returns the first n items of s spread over it, or s when n is not
-// positive or not smaller.
+// firstN returns the first n items of s, or s when n is not positive or
+// not smaller than its length.
 func firstN(s *dataset.Set, n int) *dataset.Set {
 	if n <= 0 || n >= len(s.Items) {
 		return s

@@ -42,6 +42,7 @@ func Predict(m *models.PSPNet, d int, set *dataset.Set, inf Inference,
 	plain := *set
 	plain.Transform = nil
 	l := loader.New([]loader.Dataset{&plain}, loader.Indices{N: plain.Len(), BatchSize: 1},
+		// Two decoders keep the next image ready while the network runs.
 		loader.Stack(imageio.ImageNetMean, imageio.ImageNetStd), loader.Options{Workers: 2})
 	it, err := l.Epoch(context.Background(), 0)
 	if err != nil {

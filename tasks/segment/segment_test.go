@@ -2,12 +2,14 @@ package segment
 
 import (
 	"context"
+	"errors"
 	"math"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"argus/checkpoint"
 	"argus/data/loader"
 	"argus/data/synth"
 	"argus/tensor"
@@ -72,7 +74,7 @@ func TestTrainCDCL(t *testing.T) {
 	dir := synthData(t, 5)
 	cfg := CDCL()
 	cfg.Data, cfg.Datasets, cfg.Iters, cfg.Batch, cfg.Crop, cfg.Workers = dir, []string{"cityscapes", "camvid"}, 2, 2, 32, 2
-	cfg.EvalScale = 64
+	cfg.EvalScale, cfg.Width = 64, 16
 	d, err := OpenData(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -149,5 +151,55 @@ func TestSlideInference(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestResumeIsExact interrupts a CDCL run after its first step and checks
+// that the resumed run ends where the uninterrupted one does.
+func TestResumeIsExact(t *testing.T) {
+	dir := synthData(t, 4)
+	cfg := CDCL()
+	cfg.Data, cfg.Datasets, cfg.Iters, cfg.Batch, cfg.Crop, cfg.Workers, cfg.EvalScale = dir, []string{"camvid", "coarse"}, 3, 2, 32, 2, 48
+	cfg.Width = 16
+	d, err := OpenData(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(out string, stopAfter int, resume string) train.Result {
+		t.Helper()
+		tr, err := NewTrainer(cfg, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resume != "" {
+			f, err := checkpoint.ReadFile(resume)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tr.Restore(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		res, err := tr.Run(ctx, train.Options{Out: out, OnStep: func(s train.StepInfo) {
+			if s.Step == stopAfter {
+				cancel()
+			}
+		}})
+		if err != nil && !errors.Is(err, train.ErrInterrupted) {
+			t.Fatal(err)
+		}
+		return res
+	}
+	whole := run(filepath.Join(t.TempDir(), "a"), -1, "")
+	b := filepath.Join(t.TempDir(), "b")
+	if res := run(b, 1, ""); res.Stopped != "interrupt" || res.Step != 1 {
+		t.Fatalf("interrupted run: %+v", res)
+	}
+	resumed := run(b, -1, filepath.Join(b, train.CheckpointName))
+	if resumed.Step != whole.Step || resumed.TrainLoss != whole.TrainLoss || resumed.Metrics["coarse.mIoU"] != whole.Metrics["coarse.mIoU"] {
+		t.Errorf("resumed: step %d loss %v mIoU %v; uninterrupted: step %d loss %v mIoU %v", resumed.Step, resumed.TrainLoss,
+			resumed.Metrics["coarse.mIoU"], whole.Step, whole.TrainLoss, whole.Metrics["coarse.mIoU"])
 	}
 }

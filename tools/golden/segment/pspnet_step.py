@@ -168,6 +168,13 @@ def seg_ce(logits, labels):
     return loss.sum() / labels.numel()
 
 
+def configure(width, channels, aux_channels, classes):
+    """Set the widths and label sets the classes below build (the CDCL
+    network when classes has several entries)."""
+    global WIDTH, CHANNELS, AUX_CHANNELS, CLASSES
+    WIDTH, CHANNELS, AUX_CHANNELS, CLASSES = width, channels, aux_channels, tuple(classes)
+
+
 def full_keys():
     """The state-dict names and shapes of mmsegmentation's pspnet_r18-d8 for
     19 classes (one label set, plain batch norms)."""
@@ -231,4 +238,5 @@ def main():
                    "width": WIDTH, "channels": CHANNELS, "aux_channels": AUX_CHANNELS, "bins": list(BINS)}, f, indent=1)
 
 
-main()
+if __name__ == "__main__":
+    main()
