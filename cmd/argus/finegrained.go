@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"argus/checkpoint"
 	"argus/data/dataset"
@@ -77,8 +78,8 @@ probabilities; top1_sa and top1_glca score each branch alone.
 --init W.safetensors starts the ViT from a state dict in timm's names (a
 classifier of other classes is skipped, the position embedding resampled
 to the --size grid, GLCA copied from the last block); missing, extra or
-mis-shaped tensors are an error naming them unless --init-strict=false,
-which loads what fits and lists the rest.
+mis-shaped tensors are an error naming them unless --init-lenient (or
+--init-strict=false), which loads what fits and lists the rest.
 
 Settings come from the defaults (the paper's recipe, see --print-config),
 then --config FILE, then the flags given. --resume continues a run exactly.
@@ -166,12 +167,23 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 	floatRangeFlag(f, &floatRange{p: &cfg.CropFraction, min: 0, max: 1, minOpen: true}, "crop-fraction", cfg.CropFraction, "crop's share of the resized image's shorter side")
 	fractionFlag(f, &cfg.Flip, "flip", cfg.Flip, "probability of a horizontal flip in training")
 	f.StringVar(&cfg.Init, "init", "", "safetensors state dict (timm's names) the ViT starts from")
-	f.BoolVar(&cfg.InitStrict, "init-strict", cfg.InitStrict, "refuse an --init file with missing, extra or mis-shaped tensors (false: load what fits, list the rest)")
+	initStrictFlags(f, &cfg.InitStrict)
 	f.BoolVar(&cfg.SkipBad, "skip-bad", cfg.SkipBad, "drop images that fail to decode from their batch (counted in skipped_images) instead of stopping")
 	f.StringVar(&dataDir, "data", "", "dataset root: train/CLASS/ and val/CLASS/ image folders, or CUB-200-2011")
 	tf.add(f, "runs/finegrained")
 	cmd.MarkFlagRequired("data")
 	return cmd
+}
+
+// initStrictFlags binds --init-lenient (load what fits of --init, list
+// the rest) and its inverse --init-strict, which is on by default and so
+// kept out of the help (a default-true boolean could only be given as
+// --init-strict=false), to strict.
+func initStrictFlags(f *pflag.FlagSet, strict *bool) {
+	f.Var((*invertedBool)(strict), "init-lenient", "load what fits of --init and list the missing, extra and mis-shaped tensors (the same as --init-strict=false)")
+	f.Lookup("init-lenient").NoOptDefVal = "true"
+	f.BoolVar(strict, "init-strict", *strict, "refuse an --init file with missing, extra or mis-shaped tensors (the default)")
+	f.MarkHidden("init-strict")
 }
 
 // reportInit tells stderr what an --init file left out.

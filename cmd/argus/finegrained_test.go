@@ -117,6 +117,9 @@ func TestFinegrainedInit(t *testing.T) {
 	if init["glca_from"] != "blocks.11" || len(init["unexpected"].([]any)) != 1 || len(init["skipped"].([]any)) != 2 {
 		t.Errorf("init %v", init)
 	}
+	if code, _, stderr := runCLI(append(args, "--init-lenient", "--out", filepath.Join(dir, "lenient2"))...); code != 0 {
+		t.Fatalf("--init-lenient: exit %d: %s", code, stderr)
+	}
 	// A run started from --init resumes from its checkpoint alone.
 	if err := os.Remove(w); err != nil {
 		t.Fatal(err)

@@ -134,7 +134,8 @@ training from a timm state dict.`,
 	f.StringVar(&dataDir, "data", "", "dataset root: image folders or CUB-200-2011 (default: generate one under --out)")
 	f.StringVar(&out, "out", "runs/repro-dcal", "write the generated set and every run's folder under this folder")
 	f.StringVar(&init, "init", "", "safetensors state dict (timm's names) every training starts from")
-	f.BoolVar(&strict, "init-strict", true, "refuse an --init file with missing, extra or mis-shaped tensors")
+	strict = true
+	initStrictFlags(f, &strict)
 	f.BoolVar(&asJSON, "json", false, "print one JSON object with the results")
 	return cmd
 }
