@@ -171,6 +171,7 @@ type emitter struct {
 	layerOf []int
 	layer   int
 	last    int // index of the last instruction that runs on an engine
+	words   int // length of the stream so far
 }
 
 // add appends in, making it wait for the instruction before it when that
@@ -187,7 +188,8 @@ func (e *emitter) add(in isa.Instr) {
 		}
 		e.last = len(e.code)
 	}
-	in.Word = len(e.code)
+	in.Word = e.words
+	e.words += in.Spec().Words
 	e.code = append(e.code, in)
 	e.layerOf = append(e.layerOf, e.layer)
 }

@@ -31,7 +31,17 @@ func (s noise) Sample(i int) (*xgraph.Tensor, error) {
 	return xgraph.NewFloat(x, s.shape[0], s.shape[1], s.shape[2]), nil
 }
 
-func quantized(t *testing.T, path string) *quant.Model {
+func mustSample(t *testing.T, p *dpu.Program) *xgraph.Tensor {
+	t.Helper()
+	x, err := noise{p.Model.Tensor(p.Model.Input).Shape, 1}.Sample(99)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Shape = append([]int{1}, x.Shape...)
+	return x
+}
+
+func quantized(t testing.TB, path string) *quant.Model {
 	t.Helper()
 	g, err := onnx.Load(path)
 	if err != nil {
