@@ -59,8 +59,11 @@ func (o *calibOptions) source(model string, shape [3]int) (quant.Source, error) 
 
 // inputShape returns the per-image shape of a graph's one NCHW input.
 func inputShape(g *xgraph.Graph, model string) ([3]int, error) {
-	if len(g.Inputs) != 1 || len(g.Inputs[0].Shape) != 4 {
+	if len(g.Inputs) != 1 {
 		return [3]int{}, fmt.Errorf("%s: the compiler takes one N×C×H×W input, the model has %d inputs", model, len(g.Inputs))
+	}
+	if len(g.Inputs[0].Shape) != 4 {
+		return [3]int{}, fmt.Errorf("%s: the compiler takes one N×C×H×W input, input %q has shape %v", model, g.Inputs[0].Name, g.Inputs[0].Shape)
 	}
 	s := g.Inputs[0].Shape
 	if s[1] <= 0 || s[2] <= 0 || s[3] <= 0 {
