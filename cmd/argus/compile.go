@@ -83,7 +83,7 @@ type compileResult struct {
 // newCompileCmd builds argus compile.
 func newCompileCmd() *cobra.Command {
 	var calib calibOptions
-	var tname, out string
+	var tname, out, quantOut string
 	var asJSON bool
 	var model modelOptions
 	cmd := &cobra.Command{
@@ -103,6 +103,9 @@ activation.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			start := time.Now()
 			if err := notAnInput("out", out, args[0]); err != nil {
+				return err
+			}
+			if err := notAnInput("quant-out", quantOut, args[0]); err != nil {
 				return err
 			}
 			t, err := target.Lookup(tname)
@@ -153,6 +156,11 @@ activation.`,
 					return err
 				}
 			}
+			if quantOut != "" {
+				if err := quant.Write(quantOut, m); err != nil {
+					return err
+				}
+			}
 			res := compileResult{Model: filepath.Base(args[0]), Out: out, Summary: sum, CompileSeconds: time.Since(start).Seconds()}
 			if asJSON {
 				return printJSON(cmd, res)
@@ -165,6 +173,7 @@ activation.`,
 	calib.register(f)
 	f.StringVar(&tname, "target", "zu9", "DPU target (argus dpu targets lists them)")
 	f.StringVar(&out, "out", "", "write the compiled program to this .dpu file")
+	f.StringVar(&quantOut, "quant-out", "", "write the quantised model to this .quant file too (compile it again for another target without calibrating)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	model.register(cmd)
 	return cmd

@@ -164,9 +164,13 @@ func inspectProgram(cmd *cobra.Command, path string, asJSON bool) error {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "%4s  %-28s %-10s %-6s %-4s %12s %10s\n", "#", "layer", "op", "act", "on", "ops", "cycles")
+	width := len("layer")
 	for _, r := range s.Rows {
-		fmt.Fprintf(w, "%4d  %-28s %-10s %-6s %-4s %12d %10d", r.Index, r.Name, r.Op, r.Act, r.Device, r.Ops, r.Cycles)
+		width = max(width, len(r.Name))
+	}
+	fmt.Fprintf(w, "%4s  %-*s %-10s %-6s %-4s %12s %10s\n", "#", width, "layer", "op", "act", "on", "ops", "cycles")
+	for _, r := range s.Rows {
+		fmt.Fprintf(w, "%4d  %-*s %-10s %-6s %-4s %12d %10d", r.Index, width, r.Name, r.Op, r.Act, r.Device, r.Ops, r.Cycles)
 		if r.Reason != "" {
 			fmt.Fprintf(w, "  (%s)", r.Reason)
 		}
