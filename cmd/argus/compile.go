@@ -190,6 +190,10 @@ func printCompile(w io.Writer, r compileResult) {
 	fmt.Fprintf(w, "\n%d layers with a fused activation\n", len(s.FusedGroups))
 	fmt.Fprintf(w, "one image on one core: %d cycles, %.3f ms, %.1f fps, %.3f TOPs/s, utilisation %.1f%%\n",
 		s.Cycles, 1e3*s.Seconds, s.FPS, s.TOPs, 100*s.Utilization)
+	if s.Cores > 1 {
+		fmt.Fprintf(w, "one image on each of the %d cores: %d cycles, %.1f fps, %.3f TOPs/s, utilisation %.1f%%\n",
+			s.Cores, s.CoresCycles, s.CoresFPS, s.CoresTOPs, 100*s.CoresUtilization)
+	}
 	fmt.Fprintf(w, "compiled in %.1f s\n", r.CompileSeconds)
 	if r.Out != "" {
 		fmt.Fprintf(w, "wrote %s\n", r.Out)

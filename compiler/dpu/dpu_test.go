@@ -138,3 +138,37 @@ func TestBitExact(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeCores checks the batch timing: one core gives the single
+// image's cycles, and three cores finish three images in more cycles
+// than one image takes but fewer than three in a row.
+func TestTimeCores(t *testing.T) {
+	m := quantized(t, "../onnx/testdata/models/resnet18_small/model.onnx")
+	tg, _ := target.Lookup("zu9")
+	p, err := dpu.Compile(m, tg, partition.Split(m, tg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := p.Time()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, err := p.TimeCores(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c3, err := p.TimeCores(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c1.Cycles != one.Cycles || c1.Ops != one.Ops {
+		t.Errorf("one core: %d cycles %d ops, single image %d cycles %d ops", c1.Cycles, c1.Ops, one.Cycles, one.Ops)
+	}
+	if c3.Ops != 3*one.Ops || c3.Cycles < one.Cycles || c3.Cycles >= 3*one.Cycles || c3.Hazards != 0 {
+		t.Errorf("three cores: %d cycles, %d ops, %d hazards; one image %d cycles", c3.Cycles, c3.Ops, c3.Hazards, one.Cycles)
+	}
+	if _, err := p.TimeCores(4); err == nil {
+		t.Error("four cores on zu9: no error")
+	}
+	t.Logf("one image %d cycles; three on three cores %d", one.Cycles, c3.Cycles)
+}

@@ -6,6 +6,7 @@ import (
 	"argus/compiler/partition"
 	"argus/compiler/quant"
 	"argus/compiler/xgraph"
+	"argus/dpu/isa"
 	"argus/dpu/ref"
 	"argus/dpu/sim"
 	"argus/internal/par"
@@ -167,4 +168,44 @@ func (p *Program) Run(x *xgraph.Tensor) ([]quant.Result, *Stats, error) {
 		}
 	}
 	return res, stats[0], nil
+}
+
+// TimeCores times a batch of one image per core: every core runs each DPU
+// subgraph on its own image, the activations of core c shifted by c times
+// the activation area of the DDR image, the weights shared. The cores
+// contend for the DDR bus as the cycle model has it. The returned cycles
+// are the sum over the subgraphs of the slowest core's.
+func (p *Program) TimeCores(cores int) (*Stats, error) {
+	if cores < 1 || cores > p.Target.Cores {
+		return nil, fmt.Errorf("%d cores: target %s has %d", cores, p.Target.Name, p.Target.Cores)
+	}
+	base := roundUp(len(p.Const), align)
+	act := roundUp(p.DDRSize-base, align)
+	ddr := make([]byte, base+cores*act)
+	st := &Stats{LayerCycles: make([]int64, len(p.Model.Layers))}
+	for si := range p.Subgraphs {
+		s := &p.Subgraphs[si]
+		if s.Device != partition.DPU {
+			continue
+		}
+		var prog []isa.Instr
+		for c := range cores {
+			for _, in := range s.Code {
+				if (in.Op == isa.LOAD || in.Op == isa.SAVE) && in.DDR >= base {
+					in.DDR += c * act
+				}
+				prog = append(prog, in)
+			}
+		}
+		rep, err := sim.Run(prog, p.Target, ddr, sim.Options{TimingOnly: true})
+		if err != nil {
+			return nil, fmt.Errorf("subgraph %d on %d cores: %w", si, cores, err)
+		}
+		st.Cycles += rep.Cycles
+		st.Ops += rep.Ops
+		st.DDRBytes += rep.DDRBytes
+		st.Hazards += rep.HazardCount
+		st.Reports = append(st.Reports, rep)
+	}
+	return st, nil
 }

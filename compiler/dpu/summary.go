@@ -71,13 +71,21 @@ type Summary struct {
 	FPS       float64 `json:"fps"`
 	CoresUsed int     `json:"cores_used"`
 	// Utilization is the DPU ops per cycle over the peak of the cores used.
-	Utilization  float64      `json:"utilization"`
-	DDRBytes     int64        `json:"ddr_bytes"`
-	Instructions int          `json:"instructions"`
-	Subgraphs    int          `json:"subgraphs"`
-	CPUOps       []LayerRow   `json:"cpu_ops"`
-	FusedGroups  []FusedGroup `json:"fused_groups"`
-	Rows         []LayerRow   `json:"layer_rows"`
+	Utilization float64 `json:"utilization"`
+	// The same with every core of the target on its own image (TimeCores):
+	// the cycles of the batch, the images per second, the TOPs/s and the
+	// utilisation of all the cores.
+	Cores            int          `json:"cores"`
+	CoresCycles      int64        `json:"cores_cycles"`
+	CoresFPS         float64      `json:"cores_fps"`
+	CoresTOPs        float64      `json:"cores_tops"`
+	CoresUtilization float64      `json:"cores_utilization"`
+	DDRBytes         int64        `json:"ddr_bytes"`
+	Instructions     int          `json:"instructions"`
+	Subgraphs        int          `json:"subgraphs"`
+	CPUOps           []LayerRow   `json:"cpu_ops"`
+	FusedGroups      []FusedGroup `json:"fused_groups"`
+	Rows             []LayerRow   `json:"layer_rows"`
 }
 
 var actNames = map[int]string{isa.ActReLU: "relu", isa.ActReLU6: "relu6", isa.ActLeaky: "leaky"}
@@ -114,6 +122,17 @@ func (p *Program) Summarize() (*Summary, error) {
 	}
 	if s.Ops > 0 {
 		s.DPUOpsShare = float64(dpuOps) / float64(s.Ops)
+	}
+	all, err := p.TimeCores(p.Target.Cores)
+	if err != nil {
+		return nil, fmt.Errorf("time the program: %w", err)
+	}
+	s.Cores, s.CoresCycles = p.Target.Cores, all.Cycles
+	if all.Cycles > 0 {
+		sec := p.Seconds(all)
+		s.CoresFPS = float64(s.Cores) / sec
+		s.CoresTOPs = float64(all.Ops) / sec / 1e12
+		s.CoresUtilization = float64(all.Ops) / (float64(all.Cycles) * float64(p.Target.TotalPeakOpsPerCycle()))
 	}
 	if st.Cycles > 0 {
 		s.Seconds = p.Seconds(st)
