@@ -38,7 +38,7 @@ func runProgram(cmd *cobra.Command, path string, inputs pathList, mean, std []fl
 	if engine != "sim" && engine != "quant-ref" {
 		return fmt.Errorf("--engine %q: want sim or quant-ref", engine)
 	}
-	if err := notAnInput("output", output, path); err != nil {
+	if err := notAnInput("out", output, path); err != nil {
 		return err
 	}
 	p, err := dpu.Read(path)

@@ -13,7 +13,7 @@ import (
 
 // artefactFlags are the output-path flags that name a secondary artefact
 // rather than a command's output, which is always --out.
-var artefactFlags = map[string]bool{"plot": true, "dot": true, "trace": true, "ddr-out": true, "cpuprofile": true}
+var artefactFlags = map[string]bool{"plot": true, "dot": true, "trace": true, "ddr-out": true, "quant-out": true, "cpuprofile": true}
 
 // noJSON lists the commands whose result is the text they print, so that
 // a JSON object would only wrap it.

@@ -54,7 +54,7 @@ anything is allocated.
 A compiled program (.dpu, from argus compile) runs with --engine sim (the
 functional simulator on its instructions, with the cycle model's time) or
 --engine quant-ref (its quantised graph on the int8 reference layers);
---output writes its first output as a .pb tensor, and --target refuses a
+--out (or --output) writes its first output as a .pb tensor, and --target refuses a
 program compiled for another target.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -69,7 +69,7 @@ program compiled for another target.`,
 			if isProgram(args[0]) {
 				return runProgram(cmd, args[0], inputs, mean, std, engine, output, tname, top, asJSON)
 			}
-			for _, name := range []string{"engine", "output", "target"} {
+			for _, name := range []string{"engine", "out", "target"} {
 				if cmd.Flags().Changed(name) {
 					return fmt.Errorf("--%s applies to a compiled .dpu program, not %s", name, args[0])
 				}
@@ -162,9 +162,10 @@ program compiled for another target.`,
 	f.Float32SliceVar(&mean, "mean", []float32{0.485, 0.456, 0.406}, "per-channel mean subtracted from images scaled to [0,1]")
 	f.Float32SliceVar(&std, "std", []float32{0.229, 0.224, 0.225}, "per-channel standard deviation images are divided by")
 	f.StringVar(&engine, "engine", "sim", "engine for a .dpu program: sim (the simulator on its instructions) or quant-ref (its quantised graph)")
-	f.StringVar(&output, "output", "", "write a .dpu program's first output to this .pb tensor")
+	f.StringVar(&output, "out", "", "write a .dpu program's first output to this .pb tensor")
 	f.StringVar(&tname, "target", "", "refuse a .dpu program compiled for another target than this one")
 	model.register(cmd)
+	aliasFlags(cmd, map[string]string{"output": "out"})
 	return cmd
 }
 
