@@ -19,13 +19,21 @@ func newInspectCmd() *cobra.Command {
 	var asJSON bool
 	var model modelOptions
 	cmd := &cobra.Command{
-		Use:   "inspect MODEL",
+		Use:   "inspect MODEL|PROGRAM.dpu",
 		Short: "Show a model as an XGraph: a readable listing, or a DOT/SVG drawing",
 		Long: `Reads a model file (ONNX), runs the standard passes over it as argus run
 does (--no-optimize shows the graph as imported), and prints the graph as a
-listing, or with --json a summary that says how argus run would execute it.`,
+listing, or with --json a summary that says how argus run would execute it.
+For a compiled program (.dpu) it lists the subgraphs, every layer with its
+device, fused activation, operations and cycles, and the totals.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isProgram(args[0]) {
+				if dot != "" {
+					return fmt.Errorf("--dot draws a model graph, not a compiled program")
+				}
+				return inspectProgram(cmd, args[0], asJSON)
+			}
 			if err := notAnInput("dot", dot, args[0]); err != nil {
 				return err
 			}

@@ -61,6 +61,8 @@ func newRootCmd() *cobra.Command {
 		newDPUCmd(),
 		newONNXCmd(),
 		newQuantizeCmd(),
+		newCompileCmd(),
+		newValidateCmd(),
 		newHPOCmd(),
 		newBenchCmd(),
 		newReproCmd(),

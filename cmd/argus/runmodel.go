@@ -37,8 +37,9 @@ func newRunCmd() *cobra.Command {
 	var model modelOptions
 	var top, maxMiB int
 	var mean, std []float32
+	var engine, output, tname string
 	cmd := &cobra.Command{
-		Use:   "run MODEL --input x.pb|image.png",
+		Use:   "run MODEL|PROGRAM.dpu --input x.pb|image.png",
 		Short: "Run a model on the reference executor and print its outputs (top-5 for a classifier)",
 		Long: `Reads a model file (ONNX), runs the standard passes over it as argus inspect
 does (--no-optimize runs the graph as imported), feeds it the --input tensors
@@ -48,7 +49,13 @@ the values of anything else.
 No tensor a node makes may take more than --max-memory MiB (4096 by
 default): a node asking for more (a ConstantOfShape, Expand, Tile or Resize
 to a huge shape, say) fails with an error naming it and the shape, before
-anything is allocated.`,
+anything is allocated.
+
+A compiled program (.dpu, from argus compile) runs with --engine sim (the
+functional simulator on its instructions, with the cycle model's time) or
+--engine quant-ref (its quantised graph on the int8 reference layers);
+--out (or --output) writes its first output as a .pb tensor, and --target refuses a
+program compiled for another target.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(mean) != 3 || len(std) != 3 {
@@ -57,6 +64,14 @@ anything is allocated.`,
 			for i := range 3 {
 				if m, s := float64(mean[i]), float64(std[i]); math.IsNaN(m) || math.IsInf(m, 0) || !(s > 0) || math.IsInf(s, 0) {
 					return fmt.Errorf("--mean values must be finite and --std values positive and finite, got %v and %v", mean, std)
+				}
+			}
+			if isProgram(args[0]) {
+				return runProgram(cmd, args[0], inputs, mean, std, engine, output, tname, top, asJSON)
+			}
+			for _, name := range []string{"engine", "out", "target"} {
+				if cmd.Flags().Changed(name) {
+					return fmt.Errorf("--%s applies to a compiled .dpu program, not %s", name, args[0])
 				}
 			}
 			model.maxBytes = int64(maxMiB) << 20
@@ -146,7 +161,11 @@ anything is allocated.`,
 	intFlag(f, &top, "top", 5, 0, noLimit, "classes to list for a classifier output (N×K scores; 0: list values)")
 	f.Float32SliceVar(&mean, "mean", []float32{0.485, 0.456, 0.406}, "per-channel mean subtracted from images scaled to [0,1]")
 	f.Float32SliceVar(&std, "std", []float32{0.229, 0.224, 0.225}, "per-channel standard deviation images are divided by")
+	f.StringVar(&engine, "engine", "sim", "engine for a .dpu program: sim (the simulator on its instructions) or quant-ref (its quantised graph)")
+	f.StringVar(&output, "out", "", "write a .dpu program's first output to this .pb tensor")
+	f.StringVar(&tname, "target", "", "refuse a .dpu program compiled for another target than this one")
 	model.register(cmd)
+	aliasFlags(cmd, map[string]string{"output": "out"})
 	return cmd
 }
 

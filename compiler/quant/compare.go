@@ -131,7 +131,7 @@ func dequantize(traces []map[string]ref.Tensor, t Tensor) []float32 {
 	per := t.Shape[0] * t.Shape[1] * t.Shape[2]
 	q := make([]int8, len(traces)*per)
 	for i, tr := range traces {
-		chw(q[i*per:(i+1)*per], tr[t.Name])
+		CHW(q[i*per:(i+1)*per], tr[t.Name])
 	}
 	r := Result{Data: q, Pos: t.Pos}
 	return r.Float()

@@ -74,7 +74,7 @@ func (m *Model) Run(x *xgraph.Tensor) ([]Result, error) {
 		}
 		for k, o := range outs {
 			per := o.H * o.W * o.C
-			chw(res[k].Data[i*per:(i+1)*per], o)
+			CHW(res[k].Data[i*per:(i+1)*per], o)
 		}
 	})
 	for _, err := range errs {
@@ -85,8 +85,8 @@ func (m *Model) Run(x *xgraph.Tensor) ([]Result, error) {
 	return res, nil
 }
 
-// chw writes the H×W×C tensor t to dst in C, H, W order.
-func chw(dst []int8, t ref.Tensor) {
+// CHW writes the H×W×C tensor t to dst in C, H, W order.
+func CHW(dst []int8, t ref.Tensor) {
 	for c := 0; c < t.C; c++ {
 		for y := 0; y < t.H; y++ {
 			for x := 0; x < t.W; x++ {
@@ -177,7 +177,7 @@ func (m *Model) layer(l *Layer, in []ref.Tensor) (out ref.Tensor, err error) {
 		return concat(in), nil
 	case OpFlatten:
 		v := ref.New(1, 1, x.H*x.W*x.C)
-		chw(v.Data, x)
+		CHW(v.Data, x)
 		return v, nil
 	case OpReLU, OpReLU6:
 		hi := int8(127)
@@ -224,4 +224,14 @@ func sigmoid(x ref.Tensor, pi, po int) ref.Tensor {
 		out.Data[i] = table[int(q)+128]
 	}
 	return out
+}
+
+// EvalLayer computes one layer of m on its int8 inputs (in the order of
+// l.Inputs), as Eval does: the way a compiled program runs the layers the
+// partition left on the CPU.
+func (m *Model) EvalLayer(l *Layer, in []ref.Tensor) (ref.Tensor, error) {
+	if len(in) != len(l.Inputs) {
+		return ref.Tensor{}, fmt.Errorf("layer %s: %d inputs, want %d", l.String(), len(in), len(l.Inputs))
+	}
+	return m.layer(l, in)
 }

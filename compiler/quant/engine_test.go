@@ -134,6 +134,11 @@ func TestLayersExact(t *testing.T) {
 				"kernel_shape": ints(3, 3), "strides": ints(2, 2), "pads": ints(1, 1, 1, 1)})
 			return b.outputs(b.node("Relu", []string{"p"}, "y", nil))
 		}, 3, 7, []quant.Op{quant.OpConv, quant.OpMaxPool, quant.OpReLU}, 0},
+		{"max pooling 3x3 stride 2 ceil mode", func(b *graph) *xgraph.Graph {
+			b.conv("x", "c", 3, 4, 1, 1, []int64{0, 0, 0, 0}, 1)
+			return b.outputs(b.node("MaxPool", []string{"c"}, "y", map[string]*xgraph.Attr{
+				"kernel_shape": ints(3, 3), "strides": ints(2, 2), "ceil_mode": one(1)}))
+		}, 3, 8, []quant.Op{quant.OpConv, quant.OpMaxPool}, 0},
 		{"residual add + relu", func(b *graph) *xgraph.Graph {
 			b.conv("x", "a", 3, 4, 3, 1, pad1, 1)
 			b.conv("a", "bb", 4, 4, 3, 1, pad1, 1)

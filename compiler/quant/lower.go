@@ -242,8 +242,18 @@ func (p *plan) window(n *xgraph.Node, l *Layer, kernel []int) (geom.Window, erro
 		return w, xgraph.Unsupported(n, "dilations", "dilation %v", w.Dilation)
 	}
 	plain, err := geom.Window{Stride: w.Stride, Padding: w.Padding, PadEnd: w.PadEnd}.Resolve(w.In, w.Kernel, false)
+	if err == nil && (plain.Out[0] != w.Out[0] || plain.Out[1] != w.Out[1]) && n.Op == "MaxPool" {
+		// Ceil mode adds a window that runs past the end: for max pooling
+		// that is more padding at the end, which never wins.
+		end := append([]int(nil), w.PadEnd...)
+		for j := range 2 {
+			end[j] = max(end[j], (w.Out[j]-1)*w.Stride[j]+w.Kernel[j]-w.In[j]-w.Padding[j])
+		}
+		w.PadEnd = end
+		plain, err = geom.Window{Stride: w.Stride, Padding: w.Padding, PadEnd: w.PadEnd}.Resolve(w.In, w.Kernel, false)
+	}
 	if err != nil || plain.Out[0] != w.Out[0] || plain.Out[1] != w.Out[1] {
-		return w, xgraph.Unsupported(n, "ceil_mode", "ceil mode that adds an output row or column")
+		return w, xgraph.Unsupported(n, "ceil_mode", "ceil mode that adds an output row or column (average pooling)")
 	}
 	for j := range 2 {
 		if w.Padding[j] >= w.Kernel[j] || w.PadEnd[j] >= w.Kernel[j] {

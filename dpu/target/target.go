@@ -7,7 +7,9 @@ package target
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -216,4 +218,16 @@ func Lookup(name string) (*Target, error) {
 		names = append(names, t.Name)
 	}
 	return nil, fmt.Errorf("unknown target %q (have %s)", name, strings.Join(names, ", "))
+}
+
+// Fingerprint identifies the configuration: the first 16 hexadecimal
+// digits of the SHA-256 of the target's JSON encoding. A compiled program
+// records it, so that it is never run on a machine that differs.
+func (t *Target) Fingerprint() string {
+	b, err := json.Marshal(t)
+	if err != nil {
+		panic(fmt.Sprintf("target: %v", err)) // a struct of numbers and strings always encodes
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:8])
 }

@@ -21,6 +21,8 @@ batch-norm folding is exercised; the batch dimension is dynamic.
 Usage (Debian python3-torch, python3-torchvision, python3-onnx):
     python3 tools/onnx/export.py --out compiler/onnx/testdata/models
     python3 tools/onnx/export.py --full --time --out /tmp/onnx-full
+    python3 tools/onnx/export.py --full --out /tmp/onnx-full \
+        --models resnet18,resnet50,mobilenet_v2,squeezenet1_1,googlenet,vgg16
     ARGUS_ONNX_MODELS=/tmp/onnx-full go test ./compiler/onnx/ -run XXX -bench . -benchtime 20x -cpu 1
 """
 import argparse
@@ -69,7 +71,21 @@ def randomize(model, gen):
             m.bias.data = torch.randn(m.bias.shape, generator=gen) * 0.1
 
 
+# ZOO are torchvision models exported only at full size (--full --models),
+# for the compiler's model list: torchvision's own builders, random weights.
+ZOO = {
+    "resnet50": lambda: torchvision.models.resnet50(),
+    "squeezenet1_1": lambda: torchvision.models.squeezenet1_1(),
+    "googlenet": lambda: torchvision.models.googlenet(aux_logits=False, init_weights=True),
+    "vgg16": lambda: torchvision.models.vgg16(),
+}
+
+
 def build(name, full):
+    if name in ZOO:
+        if not full:
+            raise ValueError(name + " is exported at full size only (--full)")
+        return ZOO[name]()
     if name == "resnet18":
         return ResNet18(div=1 if full else 8, num_classes=1000 if full else 100)
     if name == "mobilenet_v2":
@@ -91,10 +107,12 @@ def main():
     ap.add_argument("--time", action="store_true")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--models", default="resnet18,mobilenet_v2",
+                    help="comma-separated: resnet18, mobilenet_v2, and with --full " + ", ".join(ZOO))
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     timings = {}
-    for name in ["resnet18", "mobilenet_v2"]:
+    for name in args.models.split(","):
         gen = torch.Generator().manual_seed(args.seed)
         model = build(name, args.full)
         randomize(model, gen)

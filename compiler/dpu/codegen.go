@@ -1,0 +1,391 @@
+// Package dpu is the compiler's code generator and runtime: it turns a
+// quantised model (compiler/quant), split between the DPU and the CPU
+// (compiler/partition), into a Program — instruction streams for the DPU
+// subgraphs, the DDR image of their weights and the placement of every
+// tensor in DDR — and runs it: the DPU subgraphs on the functional
+// simulator (dpu/sim), the CPU subgraphs on the int8 reference layers,
+// the tensors between them in DDR. A Program is stored in a .dpu file
+// (file.go).
+//
+// Every tensor lives in DDR as H×W×C int8, channels fastest, on the grid of
+// its fix position. A layer on the DPU becomes tiles of whole output rows:
+// the input rows a tile needs are loaded into feature-map bank group 0, the
+// layer's engine writes the output rows into group 1, and a save writes
+// them back; convolutions whose weights do not fit the weight banks at once
+// are split into blocks of output channels, each loaded once for all its
+// row tiles. Concatenation copies each input through the banks into its
+// channels of the output (a transfer with the output's pixel stride), a
+// flatten of a 1×1 tensor is the same bytes, and a standalone ReLU or ReLU6
+// is an element-wise sum of a tensor with itself, shifted back by one.
+//
+// The instructions of one subgraph form a chain: each one that runs on
+// another engine than the one before waits for it, so the load, compute
+// and save engines never touch the same lines at once.
+package dpu
+
+import (
+	"fmt"
+
+	"argus/compiler/partition"
+	"argus/compiler/quant"
+	"argus/dpu/isa"
+	"argus/dpu/target"
+)
+
+// Buffer is where a tensor lives in DDR: H×W×C int8 bytes from Addr.
+type Buffer struct {
+	Name  string `json:"name"`
+	Addr  int    `json:"addr"`
+	Shape [3]int `json:"shape"` // C, H, W
+}
+
+// Size is the buffer's length in bytes.
+func (b *Buffer) Size() int { return b.Shape[0] * b.Shape[1] * b.Shape[2] }
+
+// Subgraph is a run of layers on one device. A DPU subgraph carries its
+// instruction stream (one core's program, ending with END) and, for each
+// instruction, the index of the layer it belongs to.
+type Subgraph struct {
+	Device  partition.Device `json:"device"`
+	First   int              `json:"first"`
+	End     int              `json:"end"`
+	Code    []isa.Instr      `json:"-"`
+	LayerOf []int            `json:"-"`
+}
+
+// Program is a compiled model.
+type Program struct {
+	Target *target.Target
+	Model  *quant.Model
+	Plan   *partition.Plan
+	// Buffers places every tensor of Model in DDR.
+	Buffers []Buffer
+	// Const is the start of the DDR image: the weights and biases of the
+	// DPU layers, at WeightAddr and BiasAddr of each.
+	Const []byte
+	// DDRSize is the length of the whole DDR image.
+	DDRSize   int
+	Subgraphs []Subgraph
+}
+
+// Buffer returns the buffer of the tensor called name, or nil.
+func (p *Program) Buffer(name string) *Buffer {
+	for i := range p.Buffers {
+		if p.Buffers[i].Name == name {
+			return &p.Buffers[i]
+		}
+	}
+	return nil
+}
+
+// align is the DDR alignment of every buffer, one burst's worth of lines.
+const align = 64
+
+func roundUp(n, a int) int { return (n + a - 1) / a * a }
+
+// Compile generates the program of m for t along the partition plan.
+func Compile(m *quant.Model, t *target.Target, plan *partition.Plan) (*Program, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Program{Target: t, Model: m, Plan: plan}
+	// Weights and biases first.
+	type params struct{ w, b int }
+	par := make([]params, len(m.Layers))
+	var cst []byte
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		if plan.Placements[i].Device != partition.DPU || len(l.Weights) == 0 {
+			continue
+		}
+		par[i].w = len(cst)
+		cst = append(cst, int8Bytes(l.Weights)...)
+		cst = append(cst, make([]byte, roundUp(len(cst), align)-len(cst))...)
+		par[i].b = len(cst)
+		cst = append(cst, int8Bytes(l.Bias)...)
+		cst = append(cst, make([]byte, roundUp(len(cst), align)-len(cst))...)
+	}
+	p.Const = cst
+	// Then every tensor; a flatten of a 1×1 tensor shares its input's bytes.
+	next := len(cst)
+	alias := map[string]string{}
+	for _, l := range m.Layers {
+		if l.Op == quant.OpFlatten {
+			if in := m.Tensor(l.Inputs[0]); in != nil && in.Shape[1]*in.Shape[2] == 1 {
+				alias[l.Output] = l.Inputs[0]
+			}
+		}
+	}
+	for _, tn := range m.Tensors {
+		if src, ok := alias[tn.Name]; ok {
+			b := p.Buffer(src)
+			if b == nil {
+				return nil, fmt.Errorf("tensor %q flattens %q, which has no buffer yet", tn.Name, src)
+			}
+			p.Buffers = append(p.Buffers, Buffer{Name: tn.Name, Addr: b.Addr, Shape: tn.Shape})
+			continue
+		}
+		p.Buffers = append(p.Buffers, Buffer{Name: tn.Name, Addr: next, Shape: tn.Shape})
+		next = roundUp(next+tn.Shape[0]*tn.Shape[1]*tn.Shape[2], align)
+	}
+	if next > 1<<31 {
+		return nil, fmt.Errorf("DDR image of %d bytes exceeds the 32-bit address space", next)
+	}
+	p.DDRSize = next
+	for _, sg := range plan.Subgraphs {
+		s := Subgraph{Device: sg.Device, First: sg.First, End: sg.End}
+		if sg.Device == partition.DPU {
+			e := &emitter{t: t, last: -1}
+			for i := sg.First; i < sg.End; i++ {
+				e.layer = i
+				if err := e.emit(p, &m.Layers[i], par[i].w, par[i].b); err != nil {
+					return nil, fmt.Errorf("layer %s: %w", m.Layers[i].String(), err)
+				}
+			}
+			e.layer = -1
+			e.add(isa.Instr{Op: isa.END})
+			for k := range e.code {
+				if err := e.code[k].Validate(); err != nil {
+					return nil, fmt.Errorf("layer %d: %s: %w", e.layerOf[k], e.code[k].Name(), err)
+				}
+			}
+			s.Code, s.LayerOf = e.code, e.layerOf
+		}
+		p.Subgraphs = append(p.Subgraphs, s)
+	}
+	return p, nil
+}
+
+func int8Bytes(v []int8) []byte {
+	b := make([]byte, len(v))
+	for i, q := range v {
+		b[i] = byte(q)
+	}
+	return b
+}
+
+// emitter writes the instruction chain of one subgraph.
+type emitter struct {
+	t       *target.Target
+	code    []isa.Instr
+	layerOf []int
+	layer   int
+	last    int // index of the last instruction that runs on an engine
+	words   int // length of the stream so far
+}
+
+// add appends in, making it wait for the instruction before it when that
+// one ran on another engine.
+func (e *emitter) add(in isa.Instr) {
+	eng := in.Engine()
+	if eng != isa.NoEngine {
+		if e.last >= 0 {
+			prev := &e.code[e.last]
+			if pe := prev.Engine(); pe != eng {
+				prev.Signal |= 1 << eng
+				in.Wait |= 1 << pe
+			}
+		}
+		e.last = len(e.code)
+	}
+	in.Word = e.words
+	e.words += in.Spec().Words
+	e.code = append(e.code, in)
+	e.layerOf = append(e.layerOf, e.layer)
+}
+
+func (e *emitter) lines(c int) int { return (c + e.t.FMLanes() - 1) / e.t.FMLanes() }
+
+func (e *emitter) group() int { return e.t.FMBanksPerGroup * e.t.BankDepth }
+
+// at returns the bank and address of line n of feature-map group g.
+func (e *emitter) at(g, n int) (bank, addr int) {
+	return g*isa.FMGroupBanks + n/e.t.BankDepth, n % e.t.BankDepth
+}
+
+// transfer returns a LOAD or SAVE of h×w×c bytes between line n of group
+// g and DDR address ddr, with the given pixel stride (the row stride is
+// w pixels).
+func (e *emitter) transfer(op isa.Op, g, n, ddr, h, w, c, pixel int) isa.Instr {
+	bank, addr := e.at(g, n)
+	return isa.Instr{Op: op, Bank: bank, Addr: addr, DDR: ddr, H: h, W: w, C: c, RowStride: w * pixel, PixelStride: pixel}
+}
+
+// rows returns the most output rows per tile (at least one) such that the
+// input rows they read fit (load(rows)) and the output fits (store(rows)).
+func (e *emitter) rows(oh int, fits func(th int) bool) (int, error) {
+	for th := oh; th >= 1; th-- {
+		if fits(th) {
+			return th, nil
+		}
+	}
+	return 0, fmt.Errorf("one output row does not fit the feature-map banks")
+}
+
+// span is the input rows [y0, y1) that output rows [oy0, oy1) read through
+// a window of kernel k, stride s and top padding pt over h rows, and the
+// padding above and below the tile.
+func span(oy0, oy1, k, s, pt, h int) (y0, y1, top, bottom int) {
+	lo := oy0*s - pt
+	hi := (oy1-1)*s - pt + k
+	y0, y1 = max(0, lo), min(h, hi)
+	return y0, y1, y0 - lo, hi - y1
+}
+
+func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
+	out := p.Buffer(l.Output)
+	ins := make([]*Buffer, len(l.Inputs))
+	for j, name := range l.Inputs {
+		if ins[j] = p.Buffer(name); ins[j] == nil {
+			return fmt.Errorf("input %q has no buffer", name)
+		}
+	}
+	if out == nil {
+		return fmt.Errorf("output %q has no buffer", l.Output)
+	}
+	in := ins[0]
+	C, H, W := in.Shape[0], in.Shape[1], in.Shape[2]
+	OC, OH, OW := out.Shape[0], out.Shape[1], out.Shape[2]
+	G := e.group()
+	switch l.Op {
+	case quant.OpConv, quant.OpFC, quant.OpDepthwise:
+		kh, kw, sh, sw := l.Kernel[0], l.Kernel[1], l.Stride[0], l.Stride[1]
+		pt, pl, pr := l.Pad[0], l.Pad[1], l.Pad[3]
+		if l.Op == quant.OpFC {
+			C, H, W, kh, kw, sh, sw, pt, pl, pr = C*H*W, 1, 1, 1, 1, 1, 1, 0, 0, 0
+		}
+		dw := l.Op == quant.OpDepthwise
+		ocBlock := OC
+		perOC := kh * kw * e.lines(C)
+		wlines := e.t.WeightBanks * e.t.BankDepth
+		if !dw {
+			ocBlock = min(OC, wlines/perOC, 1024, e.t.BiasBankDepth*e.t.BiasLanes())
+			if ocBlock < 1 {
+				return fmt.Errorf("one filter of %d lines exceeds the weight banks", perOC)
+			}
+			if ocp := e.t.OutputChannelParallel; ocBlock < OC && ocBlock > ocp {
+				ocBlock -= ocBlock % ocp
+			}
+		} else if perOC > wlines {
+			return fmt.Errorf("depthwise weights of %d lines exceed the weight banks", perOC)
+		}
+		init := isa.Instr{Op: isa.CONVINIT, KernelH: kh, KernelW: kw, StrideH: sh, StrideW: sw,
+			Act: l.Act, Round: quant.RoundActivation, ShiftCut: l.ShiftCut, ShiftBias: l.ShiftBias, ActFix: l.ActFix}
+		if dw {
+			init.Op = isa.DWINIT
+		}
+		for o0 := 0; o0 < OC; o0 += ocBlock {
+			oc := min(ocBlock, OC-o0)
+			th, err := e.rows(OH, func(th int) bool {
+				return ((th-1)*sh+kh)*W*e.lines(C) <= G && th*OW*e.lines(oc) <= G
+			})
+			if err != nil {
+				return err
+			}
+			if dw {
+				e.add(isa.Instr{Op: isa.LOAD, Bank: isa.WeightBank0, DDR: waddr, H: kh, W: kw, C: C, RowStride: kw * C, PixelStride: C})
+			} else {
+				e.add(isa.Instr{Op: isa.LOAD, Bank: isa.WeightBank0, DDR: waddr + o0*kh*kw*C, H: oc, W: kh * kw, C: C, RowStride: kh * kw * C, PixelStride: C})
+			}
+			e.add(isa.Instr{Op: isa.LOAD, Bank: isa.BiasBank, DDR: baddr + o0, H: 1, W: 1, C: oc, RowStride: oc, PixelStride: oc})
+			for oy0 := 0; oy0 < OH; oy0 += th {
+				oy1 := min(OH, oy0+th)
+				y0, y1, top, bottom := span(oy0, oy1, kh, sh, pt, H)
+				e.add(e.transfer(isa.LOAD, 0, 0, in.Addr+y0*W*C, y1-y0, W, C, C))
+				if o0 == 0 && oy0 == 0 {
+					e.add(init)
+				}
+				ob, oa := e.at(1, 0)
+				c := isa.Instr{Op: isa.CONV, InBank: 0, InAddr: 0, OutBank: ob, OutAddr: oa, WBank: isa.WeightBank0,
+					PadTop: top, PadBottom: bottom, PadLeft: pl, PadRight: pr, H: y1 - y0, W: W, C: C, OC: oc}
+				if dw {
+					c.Op, c.OC = isa.DPTWISE, 0
+				}
+				e.add(c)
+				e.add(e.transfer(isa.SAVE, 1, 0, out.Addr+oy0*OW*OC+o0, oy1-oy0, OW, oc, OC))
+			}
+		}
+	case quant.OpMaxPool, quant.OpAvgPool:
+		kh, kw, sh, sw := l.Kernel[0], l.Kernel[1], l.Stride[0], l.Stride[1]
+		th, err := e.rows(OH, func(th int) bool {
+			return ((th-1)*sh+kh)*W*e.lines(C) <= G && th*OW*e.lines(C) <= G
+		})
+		if err != nil {
+			return err
+		}
+		init := isa.Instr{Op: isa.POOLINIT, KernelH: kh, KernelW: kw, StrideH: sh, StrideW: sw, Pool: isa.PoolMax, Round: quant.RoundActivation}
+		if l.Op == quant.OpAvgPool {
+			init.Pool, init.AvgMult, init.ShiftCut = isa.PoolAvg, l.AvgMult, l.ShiftCut
+		}
+		for oy0 := 0; oy0 < OH; oy0 += th {
+			oy1 := min(OH, oy0+th)
+			y0, y1, top, bottom := span(oy0, oy1, kh, sh, l.Pad[0], H)
+			e.add(e.transfer(isa.LOAD, 0, 0, in.Addr+y0*W*C, y1-y0, W, C, C))
+			if oy0 == 0 {
+				e.add(init)
+			}
+			ob, oa := e.at(1, 0)
+			e.add(isa.Instr{Op: isa.POOL, InBank: 0, OutBank: ob, OutAddr: oa, PadTop: top, PadBottom: bottom,
+				PadLeft: l.Pad[1], PadRight: l.Pad[3], H: y1 - y0, W: W, C: C})
+			e.add(e.transfer(isa.SAVE, 1, 0, out.Addr+oy0*OW*C, oy1-oy0, OW, C, C))
+		}
+	case quant.OpAdd, quant.OpMul, quant.OpReLU, quant.OpReLU6:
+		init := isa.Instr{Op: isa.ELEWINIT, ElewOp: isa.ElewAdd, Act: l.Act, Round: quant.RoundActivation,
+			ShiftA: l.ShiftA, ShiftB: l.ShiftB, ShiftCut: l.ShiftCut, ActFix: l.ActFix}
+		second := true
+		switch l.Op {
+		case quant.OpMul:
+			init.ElewOp = isa.ElewMul
+		case quant.OpReLU, quant.OpReLU6:
+			// max(x+x, 0) >> 1 = max(x, 0), exactly; ReLU6 clips as the
+			// standalone layer does (6·2^ActFix, or 127).
+			init.Act, init.ShiftA, init.ShiftB, init.ShiftCut = isa.ActReLU, 0, 0, 1
+			if l.Op == quant.OpReLU6 {
+				init.Act = isa.ActReLU6
+			}
+			second = false
+		}
+		th, err := e.rows(H, func(th int) bool { return 2*th*W*e.lines(C) <= G })
+		if err != nil {
+			return err
+		}
+		for y0 := 0; y0 < H; y0 += th {
+			y1 := min(H, y0+th)
+			n := (y1 - y0) * W * e.lines(C)
+			e.add(e.transfer(isa.LOAD, 0, 0, in.Addr+y0*W*C, y1-y0, W, C, C))
+			b2, a2 := e.at(0, 0)
+			if second {
+				e.add(e.transfer(isa.LOAD, 0, n, ins[1].Addr+y0*W*C, y1-y0, W, C, C))
+				b2, a2 = e.at(0, n)
+			}
+			if y0 == 0 {
+				e.add(init)
+			}
+			ob, oa := e.at(1, 0)
+			e.add(isa.Instr{Op: isa.ELEW, InBank: 0, In2Bank: b2, In2Addr: a2, OutBank: ob, OutAddr: oa, H: y1 - y0, W: W, C: C})
+			e.add(e.transfer(isa.SAVE, 1, 0, out.Addr+y0*W*C, y1-y0, W, C, C))
+		}
+	case quant.OpConcat:
+		c0 := 0
+		for _, b := range ins {
+			ck := b.Shape[0]
+			th, err := e.rows(H, func(th int) bool { return th*W*e.lines(ck) <= G })
+			if err != nil {
+				return err
+			}
+			for y0 := 0; y0 < H; y0 += th {
+				y1 := min(H, y0+th)
+				e.add(e.transfer(isa.LOAD, 0, 0, b.Addr+y0*W*ck, y1-y0, W, ck, ck))
+				e.add(e.transfer(isa.SAVE, 0, 0, out.Addr+y0*W*OC+c0, y1-y0, W, ck, OC))
+			}
+			c0 += ck
+		}
+	case quant.OpFlatten:
+		if out.Addr != in.Addr {
+			return fmt.Errorf("flatten of %dx%dx%d is not a 1x1 tensor", C, H, W)
+		}
+	default:
+		return fmt.Errorf("no DPU code for %s", l.Op)
+	}
+	return nil
+}
