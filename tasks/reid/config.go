@@ -113,7 +113,7 @@ func Default() Config {
 	return Config{
 		Model: "resnet50",
 		Config: train.Config{Epochs: 60, Optimizer: "adam", LR: 3.5e-4, WeightDecay: 5e-4,
-			Schedule: "cosine", Gamma: 0.7, Warmup: 100, Accumulate: 1, EvalEvery: 1, LogEvery: 20, Seed: 1},
+			Schedule: "cosine", Gamma: 0.7, Warmup: 20, Accumulate: 1, EvalEvery: 1, LogEvery: 20, Seed: 1},
 		Mode: "supervised", Source: "domain_a",
 		Height: 256, Width: 128, Batch: 64, Instances: 4,
 		LabelSmoothing: 0.1, Margin: 0.3, Flip: 0.5, Pad: 10, Erasing: 0.5,

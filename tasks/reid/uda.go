@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 
 	"argus/checkpoint"
 	"argus/cluster"
@@ -279,19 +281,28 @@ func NMI(a, b []int) float64 {
 		cb[b[i]]++
 		cab[[2]int{a[i], b[i]}]++
 	}
-	if len(ca) == 1 && len(cb) == 1 || len(ca) == len(a) && len(cb) == len(b) && len(a) == 0 {
+	if len(ca) == 1 && len(cb) == 1 {
 		return 1
 	}
+	// Sums in sorted key order, so that the same labels give the same
+	// bits (a resumed run recomputes them).
 	h := func(c map[int]float64) float64 {
 		var s float64
-		for _, v := range c {
-			p := v / n
+		for _, k := range slices.Sorted(maps.Keys(c)) {
+			p := c[k] / n
 			s -= p * math.Log(p)
 		}
 		return s
 	}
+	keys := slices.SortedFunc(maps.Keys(cab), func(x, y [2]int) int {
+		if x[0] != y[0] {
+			return x[0] - y[0]
+		}
+		return x[1] - y[1]
+	})
 	var mi float64
-	for k, v := range cab {
+	for _, k := range keys {
+		v := cab[k]
 		mi += v / n * math.Log(v*n/(ca[k[0]]*cb[k[1]]))
 	}
 	ha, hb := h(ca), h(cb)

@@ -1,0 +1,124 @@
+package reid
+
+import (
+	"context"
+	"errors"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"argus/checkpoint"
+	"argus/data/dataset"
+	"argus/data/synth"
+	"argus/train"
+)
+
+func TestPurityNMI(t *testing.T) {
+	tests := []struct {
+		name        string
+		c, truth    []int
+		purity, nmi float64
+	}{
+		{"perfect", []int{0, 0, 1, 1}, []int{5, 5, 7, 7}, 1, 1},
+		{"merged", []int{0, 0, 0, 0}, []int{5, 5, 7, 7}, 0.5, 0},
+		// sklearn: normalized_mutual_info_score([0,0,1,1,1],[0,0,0,1,1]).
+		{"mixed", []int{0, 0, 1, 1, 1}, []int{0, 0, 0, 1, 1}, 0.8, 0.4325380677663123},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if p := Purity(tt.c, tt.truth); math.Abs(p-tt.purity) > 1e-9 {
+				t.Errorf("purity %v, want %v", p, tt.purity)
+			}
+			if n := NMI(tt.c, tt.truth); math.Abs(n-tt.nmi) > 1e-6 {
+				t.Errorf("NMI %v, want %v", n, tt.nmi)
+			}
+		})
+	}
+}
+
+// tinyDomains writes two synthetic domains of 8 identities.
+func tinyDomains(t *testing.T) (src, tgt *dataset.ReID) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := synth.ReID(dir, synth.Options{Seed: 3, Size: 8, Workers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := ReadDomain(filepath.Join(dir, "domain_a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tgt, err = ReadDomain(filepath.Join(dir, "domain_b")); err != nil {
+		t.Fatal(err)
+	}
+	return src, tgt
+}
+
+func tinyUDA() Config {
+	c := Default()
+	c.Model, c.Mode, c.Target = "resnet18", "uda", "domain_b"
+	c.Epochs, c.UDA.PretrainEpochs = 3, 1
+	c.Height, c.Width, c.Batch, c.Instances, c.EvalBatch, c.Workers = 32, 16, 8, 4, 16, 1
+	c.Schedule, c.Warmup = "constant", 0
+	c.UDA.K1, c.UDA.K2, c.UDA.Eps, c.UDA.MinSamples = 6, 3, 0.9, 2
+	return c
+}
+
+// TestUDAResumeIsExact interrupts an adaptation run in its last epoch,
+// after the clustering, resumes it from the checkpoint and checks that it
+// ends where the uninterrupted run ends: the pseudo labels and the
+// cluster memory travel in the checkpoint.
+func TestUDAResumeIsExact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains twice")
+	}
+	src, tgt := tinyDomains(t)
+	cfg := tinyUDA()
+	full, err := NewRun(cfg, src, tgt, tgt, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := full.Run(context.Background(), train.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Metrics["clusters"] < 2 {
+		t.Fatalf("the reference run found %v clusters: the test checks nothing", want.Metrics["clusters"])
+	}
+	out := t.TempDir()
+	part, err := NewRun(cfg, src, tgt, tgt, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err = part.Run(ctx, train.Options{Out: out, OnStep: func(s train.StepInfo) {
+		if s.Epoch == 3 && s.Batch == 1 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, train.ErrInterrupted) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	f, err := checkpoint.ReadFile(filepath.Join(out, train.CheckpointName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := NewRun(cfg, src, tgt, tgt, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := resumed.Restore(f); err != nil {
+		t.Fatal(err)
+	}
+	got, err := resumed.Run(context.Background(), train.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Step != want.Step || got.TrainLoss != want.TrainLoss {
+		t.Errorf("resumed: step %d, loss %v; uninterrupted: step %d, loss %v", got.Step, got.TrainLoss, want.Step, want.TrainLoss)
+	}
+	for _, k := range []string{"mAP", "rank1", "clusters", "purity", "nmi"} {
+		if got.Metrics[k] != want.Metrics[k] {
+			t.Errorf("%s: resumed %v, uninterrupted %v", k, got.Metrics[k], want.Metrics[k])
+		}
+	}
+}
