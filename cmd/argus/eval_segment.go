@@ -107,7 +107,7 @@ the same way (255 ignored).`,
 	f := cmd.Flags()
 	f.StringVar(&predDir, "pred", "", "folder of predicted label PNGs")
 	f.StringVar(&gtDir, "gt", "", "folder of ground-truth label PNGs")
-	intFlag(f, &opt.NumClasses, "num-classes", 0, 1, segmetric.MaxLabel+1, "number of classes C: labels 0..C-1")
+	intFlag(f, &opt.NumClasses, "num-classes", 1, 1, segmetric.MaxLabel+1, "number of classes C: labels 0..C-1, required with --pred")
 	intFlag(f, &opt.IgnoreIndex, "ignore-index", segmetric.DefaultIgnoreIndex, 0, segmetric.MaxLabel, "ground-truth label left out of the metrics")
 	f.BoolVar(&opt.ReduceZeroLabel, "reduce-zero-label", false, "ignore ground-truth 0 and shift the other labels down by one")
 	f.StringVar(&labelMapPath, "label-map", "", "JSON object mapping ground-truth labels to new ones, applied first")

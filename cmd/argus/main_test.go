@@ -102,7 +102,7 @@ func TestRequiredFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"eval", "coco", "--dt", "dt.json"}, `argus eval coco: required flag(s) "gt" not set`},
-		{[]string{"eval", "reid"}, `argus eval reid: required flag(s) "features" not set`},
+		{[]string{"eval", "reid"}, `argus eval reid: give --features F, or --checkpoint C with --data DIR/DOMAIN`},
 		{[]string{"cluster"}, `argus cluster: required flag(s) "features" not set`},
 		{[]string{"data", "show", "--out", "x.png"}, `argus data show: required flag(s) "data" not set`},
 		{[]string{"data", "synth", "reid"}, `argus data synth: required flag(s) "out" not set`},
