@@ -230,11 +230,7 @@ func limitOr(limit, n int) int {
 // time budget or the non-finite guard stops it, and reports the session.
 func runClassify(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool, rep classifyTrainReport) error {
 	stderr := cmd.ErrOrStderr()
-	parent := cmd.Context()
-	if parent == nil {
-		parent = context.Background()
-	}
-	ctx, stop := train.SignalContext(parent)
+	ctx, stop := signalContext(cmd)
 	defer stop()
 	epochs := tr.Config.Epochs
 	res, err := tr.Run(ctx, train.Options{

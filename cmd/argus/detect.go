@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math"
@@ -171,11 +170,7 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 
 func runDetect(cmd *cobra.Command, tr *detect.Trainer, out string, asJSON bool, rep detectTrainReport) error {
 	stderr := cmd.ErrOrStderr()
-	parent := cmd.Context()
-	if parent == nil {
-		parent = context.Background()
-	}
-	ctx, stop := train.SignalContext(parent)
+	ctx, stop := signalContext(cmd)
 	defer stop()
 	epochs := tr.Config.Epochs
 	res, err := tr.Run(ctx, train.Options{

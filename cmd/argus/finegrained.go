@@ -213,11 +213,7 @@ func reportInit(cmd *cobra.Command, path string, r *finegrained.InitReport) {
 func runFinegrained(cmd *cobra.Command, run *finegrained.Run, out string, asJSON bool, rep finegrainedTrainReport) error {
 	tr := run.Trainer
 	stderr := cmd.ErrOrStderr()
-	parent := cmd.Context()
-	if parent == nil {
-		parent = context.Background()
-	}
-	ctx, stop := train.SignalContext(parent)
+	ctx, stop := signalContext(cmd)
 	defer stop()
 	epochs := tr.Config.Epochs
 	res, err := tr.Run(ctx, train.Options{

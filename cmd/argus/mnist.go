@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -198,11 +197,7 @@ func absData(cfg *classify.Config) error {
 // budget or the non-finite guard stops it, and reports the session.
 func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool, p *parallel) error {
 	stderr := cmd.ErrOrStderr()
-	parent := cmd.Context()
-	if parent == nil {
-		parent = context.Background()
-	}
-	ctx, stop := train.SignalContext(parent)
+	ctx, stop := signalContext(cmd)
 	defer stop()
 	epochs := tr.Config.Epochs
 	sync, err := p.sync(tr.Task.Module, tr.Task.Config)

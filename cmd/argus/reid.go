@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math"
@@ -216,11 +215,7 @@ with a resumable checkpoint (exit status 130).`,
 // time budget or the non-finite guard stops it, and reports the session.
 func runReid(cmd *cobra.Command, run *reidtask.Run, out string, asJSON bool, rep reidTrainReport) error {
 	stderr := cmd.ErrOrStderr()
-	parent := cmd.Context()
-	if parent == nil {
-		parent = context.Background()
-	}
-	ctx, stop := train.SignalContext(parent)
+	ctx, stop := signalContext(cmd)
 	defer stop()
 	epochs := run.Config.Epochs
 	res, err := run.Run(ctx, train.Options{

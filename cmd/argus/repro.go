@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"os"
@@ -103,11 +102,7 @@ the preset's test scales with flipping. Presets: small (48×48, 10 epochs,
 			if err != nil {
 				return err
 			}
-			parent := cmd.Context()
-			if parent == nil {
-				parent = context.Background()
-			}
-			ctx, stop := train.SignalContext(parent)
+			ctx, stop := signalContext(cmd)
 			defer stop()
 			rep := reproReport{Preset: p.Name, Seeds: seeds, Data: dataDir, Classes: len(trainSet.Classes),
 				TrainImages: len(trainSet.Items), ValImages: len(val.Items), Model: p.Base.Model, Size: p.Base.Size,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -96,11 +95,7 @@ pipeline).`,
 			if err != nil {
 				return err
 			}
-			parent := cmd.Context()
-			if parent == nil {
-				parent = context.Background()
-			}
-			ctx, stop := train.SignalContext(parent)
+			ctx, stop := signalContext(cmd)
 			defer stop()
 			b := p.Base
 			rep := cdclReport{Preset: p.Name, Seeds: seeds, Data: abs, Datasets: p.Datasets, Model: b.Model, Width: b.Width,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -74,11 +73,7 @@ training from a timm state dict.`,
 			if err != nil {
 				return err
 			}
-			parent := cmd.Context()
-			if parent == nil {
-				parent = context.Background()
-			}
-			ctx, stop := train.SignalContext(parent)
+			ctx, stop := signalContext(cmd)
 			defer stop()
 			rep := reproDCALReport{Preset: p.Name, Seeds: seeds, Data: dataDir, Classes: len(trainSet.Classes),
 				TrainImages: len(trainSet.Items), ValImages: len(val.Items), Model: p.Base.Model, Size: p.Base.Size,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -86,11 +85,7 @@ the seeds). Presets: tiny (a check of the pipeline in seconds), small
 			if err != nil {
 				return err
 			}
-			parent := cmd.Context()
-			if parent == nil {
-				parent = context.Background()
-			}
-			ctx, stop := train.SignalContext(parent)
+			ctx, stop := signalContext(cmd)
 			defer stop()
 			b := p.Base
 			rep := detectReproReport{Preset: p.Name, Seeds: seeds, Data: dataDir, TrainImages: trainSplit.Set.Len(), ValImages: val.Set.Len(),

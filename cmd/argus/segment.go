@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -187,11 +186,7 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 // budget or the non-finite guard stops it, and reports the session.
 func runSegment(cmd *cobra.Command, tr *segment.Trainer, out string, asJSON bool, cfg segment.Config) error {
 	stderr := cmd.ErrOrStderr()
-	parent := cmd.Context()
-	if parent == nil {
-		parent = context.Background()
-	}
-	ctx, stop := train.SignalContext(parent)
+	ctx, stop := signalContext(cmd)
 	defer stop()
 	res, err := tr.Run(ctx, train.Options{Out: out, Progress: train.NewBar(stderr, "it")})
 	rep := segmentTrainReport{Task: "segment", Model: cfg.Model, Method: cfg.Method, Alt: cfg.Alt, Datasets: map[string]segmentScore{},

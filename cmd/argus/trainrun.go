@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -115,6 +116,17 @@ func printConfig(cmd *cobra.Command, cfg any) error {
 	}
 	_, err = cmd.OutOrStdout().Write(b)
 	return err
+}
+
+// signalContext returns the context of a training command: the command's
+// own (or a background one) cancelled by SIGINT or SIGTERM, so that the
+// loop finishes its step and saves a resumable checkpoint.
+func signalContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	parent := cmd.Context()
+	if parent == nil {
+		parent = context.Background()
+	}
+	return train.SignalContext(parent)
 }
 
 // trainError turns the error that ended a training session into the

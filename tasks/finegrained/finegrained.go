@@ -289,7 +289,7 @@ func NewTrainer(cfg Config, trainSet, val *dataset.Set) (*Run, error) {
 			}
 			return s.Metrics(), nil
 		},
-		Config:    cfg,
+		Config: cfg,
 		// The weights of a resumed run come from its checkpoint, not --init;
 		// skip_bad changes no step of a run whose images all decode, and
 		// lets one that stopped at a bad image go on.
