@@ -18,6 +18,7 @@ import (
 // tools/golden/segment/pspnet_step.py.
 type pspnetStep struct {
 	R18Keys     [][2]any `json:"r18_keys"`
+	R50Keys     [][2]any `json:"r50_keys"`
 	Terms       map[string]float64
 	Total       float64
 	Classes     []int
@@ -163,10 +164,11 @@ func TestPSPNetCDCLStepMatchesPyTorch(t *testing.T) {
 	}
 }
 
-// TestPSPNetR18StateDictMatchesMMSeg checks the names, order and shapes of
-// the registry's pspnet-r18 (19 classes) against mmsegmentation's
-// pspnet_r18-d8, and the per-dataset names of a CDCL network.
-func TestPSPNetR18StateDictMatchesMMSeg(t *testing.T) {
+// TestPSPNetStateDictMatchesMMSeg checks the names, order and shapes of
+// the registry's pspnet-r18 and pspnet-r50 (19 classes) against
+// mmsegmentation's pspnet_r18-d8 and pspnet_r50-d8, and the per-dataset
+// names of a CDCL network.
+func TestPSPNetStateDictMatchesMMSeg(t *testing.T) {
 	b, err := os.ReadFile("testdata/pspnet_step.json")
 	if err != nil {
 		t.Fatal(err)
@@ -175,23 +177,32 @@ func TestPSPNetR18StateDictMatchesMMSeg(t *testing.T) {
 	if err := json.Unmarshal(b, &g); err != nil {
 		t.Fatal(err)
 	}
+	for _, c := range []struct {
+		model string
+		keys  [][2]any
+	}{{"pspnet-r18", g.R18Keys}, {"pspnet-r50", g.R50Keys}} {
+		m, err := New(c.model, tensor.NewRNG(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd := nn.StateDict(m)
+		if len(sd) != len(c.keys) || len(sd) == 0 {
+			t.Fatalf("%s: %d state-dict entries, mmsegmentation has %d", c.model, len(sd), len(c.keys))
+		}
+		for i, s := range sd {
+			name := c.keys[i][0].(string)
+			var shape []int
+			for _, d := range c.keys[i][1].([]any) {
+				shape = append(shape, int(d.(float64)))
+			}
+			if s.Name != name || !slices.Equal(s.Value.Shape(), shape) && !(len(shape) == 0 && s.Value.Len() == 1) {
+				t.Fatalf("%s entry %d: %s %v, mmsegmentation %s %v", c.model, i, s.Name, s.Value.Shape(), name, shape)
+			}
+		}
+	}
 	m, err := New("pspnet-r18", tensor.NewRNG(1))
 	if err != nil {
 		t.Fatal(err)
-	}
-	sd := nn.StateDict(m)
-	if len(sd) != len(g.R18Keys) {
-		t.Fatalf("%d state-dict entries, mmsegmentation has %d", len(sd), len(g.R18Keys))
-	}
-	for i, s := range sd {
-		name := g.R18Keys[i][0].(string)
-		var shape []int
-		for _, d := range g.R18Keys[i][1].([]any) {
-			shape = append(shape, int(d.(float64)))
-		}
-		if s.Name != name || !slices.Equal(s.Value.Shape(), shape) && !(len(shape) == 0 && s.Value.Len() == 1) {
-			t.Fatalf("entry %d: %s %v, mmsegmentation %s %v", i, s.Name, s.Value.Shape(), name, shape)
-		}
 	}
 	cdcl, err := NewPSPNet(tensor.NewRNG(1), PSPNetR18([]int{19, 11, 8}, 3))
 	if err != nil {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""One CDCL training step of a reduced PSPNet-R18-D8 in PyTorch, for
-models/pspnet_test.go.
+"""One CDCL training step of a reduced PSPNet-R18-D8 in PyTorch, and the
+state-dict names of pspnet_r18-d8 and pspnet_r50-d8, for models/pspnet_test.go.
 
 The network is mmsegmentation's pspnet_r18-d8 written out in plain PyTorch
 with mmsegmentation's state-dict names (ResNetV1c deep stem, strides
@@ -99,10 +99,39 @@ class Block(nn.Module):
         return F.relu(out + idt)
 
 
+class Bottleneck(nn.Module):
+    """mmsegmentation's Bottleneck in the pytorch style: the stride and the
+    dilation on the 3x3, four times the planes out."""
+
+    def __init__(self, i, p, s, d):
+        super().__init__()
+        self.conv1, self.bn1 = conv(i, p, 1), dbn(p)
+        self.conv2, self.bn2 = conv(p, p, 3, s, d), dbn(p)
+        self.conv3, self.bn3 = conv(p, 4 * p, 1), dbn(4 * p)
+        self.downsample = None
+        if s != 1 or i != 4 * p:
+            self.downsample = nn.Sequential(conv(i, 4 * p, 1, s), dbn(4 * p))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        idt = x if self.downsample is None else self.downsample(x)
+        return F.relu(out + idt)
+
+
+# DEPTHS maps a depth to its block and blocks per stage (mmsegmentation's
+# ResNet.arch_settings).
+DEPTHS = {18: (Block, (2, 2, 2, 2)), 50: (Bottleneck, (3, 4, 6, 3))}
+DEPTH = 18
+
+
 class Backbone(nn.Module):
     def __init__(self):
         super().__init__()
         w = WIDTH
+        block, counts = DEPTHS[DEPTH]
+        expansion = 4 if block is Bottleneck else 1
         self.stem = nn.Sequential(conv(3, w // 2, 3, 2), dbn(w // 2), nn.ReLU(),
                                   conv(w // 2, w // 2, 3), dbn(w // 2), nn.ReLU(),
                                   conv(w // 2, w, 3), dbn(w), nn.ReLU())
@@ -110,10 +139,10 @@ class Backbone(nn.Module):
         for s, (st, dil) in enumerate(zip((1, 2, 1, 1), (1, 1, 2, 4))):
             p = w << s
             blocks = []
-            for b in range(2):
+            for b in range(counts[s]):
                 d = dil if b > 0 or dil == 1 else dil // 2
-                blocks.append(Block(i, p, st if b == 0 else 1, d))
-                i = p
+                blocks.append(block(i, p, st if b == 0 else 1, d))
+                i = p * expansion
             self.add_module(f"layer{s + 1}", nn.Sequential(*blocks))
 
     def forward(self, x):
@@ -151,8 +180,9 @@ class PSPNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.backbone = Backbone()
-        self.decode_head = PSPHead(WIDTH * 8)
-        self.auxiliary_head = FCNHead(WIDTH * 4)
+        expansion = 4 if DEPTHS[DEPTH][0] is Bottleneck else 1
+        self.decode_head = PSPHead(WIDTH * 8 * expansion)
+        self.auxiliary_head = FCNHead(WIDTH * 4 * expansion)
 
     def forward(self, x, d):
         for m in self.modules():
@@ -175,19 +205,22 @@ def configure(width, channels, aux_channels, classes):
     WIDTH, CHANNELS, AUX_CHANNELS, CLASSES = width, channels, aux_channels, tuple(classes)
 
 
-def full_keys():
-    """The state-dict names and shapes of mmsegmentation's pspnet_r18-d8 for
-    19 classes (one label set, plain batch norms)."""
-    global WIDTH, CHANNELS, AUX_CHANNELS, CLASSES
-    saved = WIDTH, CHANNELS, AUX_CHANNELS, CLASSES
-    WIDTH, CHANNELS, AUX_CHANNELS, CLASSES = 64, 128, 64, (19,)
+def full_keys(depth):
+    """The state-dict names and shapes of mmsegmentation's pspnet_r18-d8 or
+    pspnet_r50-d8 (depth 18 or 50) for 19 classes (one label set, plain
+    batch norms); the heads' widths are those of the mmsegmentation
+    configs: 128 and 64 for ResNet-18, 512 and 256 for ResNet-50."""
+    global WIDTH, CHANNELS, AUX_CHANNELS, CLASSES, DEPTH
+    saved = WIDTH, CHANNELS, AUX_CHANNELS, CLASSES, DEPTH
+    heads = {18: (128, 64), 50: (512, 256)}[depth]
+    WIDTH, (CHANNELS, AUX_CHANNELS), CLASSES, DEPTH = 64, heads, (19,), depth
     keys = [[k, list(v.shape)] for k, v in PSPNet().state_dict().items()]
-    WIDTH, CHANNELS, AUX_CHANNELS, CLASSES = saved
+    WIDTH, CHANNELS, AUX_CHANNELS, CLASSES, DEPTH = saved
     return keys
 
 
 def main():
-    keys = full_keys()
+    keys, keys50 = full_keys(18), full_keys(50)
     torch.manual_seed(0)
     m = PSPNet()
     g = torch.Generator().manual_seed(7)
@@ -234,7 +267,7 @@ def main():
         io[f"x{d}"], io[f"y{d}"] = x, y.to(torch.int64)
     write_safetensors(os.path.join(OUT, "pspnet_step.safetensors"), {**io, **grads, **after})
     with open(os.path.join(OUT, "pspnet_step.json"), "w") as f:
-        json.dump({"r18_keys": keys, "terms": terms, "total": total.item(), "classes": list(CLASSES),
+        json.dump({"r18_keys": keys, "r50_keys": keys50, "terms": terms, "total": total.item(), "classes": list(CLASSES),
                    "width": WIDTH, "channels": CHANNELS, "aux_channels": AUX_CHANNELS, "bins": list(BINS)}, f, indent=1)
 
 
