@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"argus/checkpoint"
 	"argus/coco"
 	"argus/data/cocofile"
 	"argus/data/imageio"
@@ -98,26 +97,12 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			flags := cmd.Flags()
-			out := tf.out
-			var f *checkpoint.File
-			base := detect.Recipe()
-			if tf.resume != "" {
-				var err error
-				if f, err = checkpoint.ReadFile(tf.resume); err != nil {
-					return err
-				}
-				if err := train.StoredConfig(f, &base); err != nil {
-					return fmt.Errorf("resume %s: %w", tf.resume, err)
-				}
-				if !flags.Changed("out") {
-					out = filepath.Dir(tf.resume)
-				}
-				if !flags.Changed("data") && base.Data != "" {
-					dataDir = base.Data
-				}
-			}
-			if err := resolveConfig(flags, &cfg, base, tf.config); err != nil {
+			out, f, err := resolve(&tf, flags, &cfg, detect.Recipe())
+			if err != nil {
 				return err
+			}
+			if f != nil && !flags.Changed("data") && cfg.Data != "" {
+				dataDir = cfg.Data
 			}
 			if tf.printConfig {
 				return printConfig(cmd, cfg)

@@ -88,22 +88,8 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			flags := cmd.Flags()
-			out := tf.out
-			base := finegrained.Default()
-			var f *checkpoint.File
-			if tf.resume != "" {
-				var err error
-				if f, err = checkpoint.ReadFile(tf.resume); err != nil {
-					return err
-				}
-				if err := train.StoredConfig(f, &base); err != nil {
-					return fmt.Errorf("resume %s: %w", tf.resume, err)
-				}
-				if !flags.Changed("out") {
-					out = filepath.Dir(tf.resume)
-				}
-			}
-			if err := resolveConfig(flags, &cfg, base, tf.config); err != nil {
+			out, f, err := resolve(&tf, flags, &cfg, finegrained.Default())
+			if err != nil {
 				return err
 			}
 			if flags.Changed("data") || cfg.Data == "" {

@@ -105,22 +105,8 @@ with a resumable checkpoint (exit status 130).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			flags := cmd.Flags()
-			out := tf.out
-			var f *checkpoint.File
-			base := reidtask.Default()
-			if tf.resume != "" {
-				var err error
-				if f, err = checkpoint.ReadFile(tf.resume); err != nil {
-					return err
-				}
-				if err := train.StoredConfig(f, &base); err != nil {
-					return fmt.Errorf("resume %s: %w", tf.resume, err)
-				}
-				if !flags.Changed("out") {
-					out = filepath.Dir(tf.resume)
-				}
-			}
-			if err := resolveConfig(flags, &cfg, base, tf.config); err != nil {
+			out, f, err := resolve(&tf, flags, &cfg, reidtask.Default())
+			if err != nil {
 				return err
 			}
 			if flags.Changed("data") {

@@ -92,6 +92,30 @@ func resolveConfig[C any](flags *pflag.FlagSet, cfg *C, base C, file string) err
 	return nil
 }
 
+// resolve settles a training command's settings and run folder: base (the
+// task's defaults) or, with --resume, the config stored in that checkpoint,
+// then --config and the flags given (see resolveConfig). It returns the run
+// folder (the resumed checkpoint's own unless --out is given) and the
+// checkpoint to resume, nil for a new run.
+func resolve[C any](t *trainFlags, flags *pflag.FlagSet, cfg *C, base C) (out string, f *checkpoint.File, err error) {
+	out = t.out
+	if t.resume != "" {
+		if f, err = checkpoint.ReadFile(t.resume); err != nil {
+			return "", nil, err
+		}
+		if err := train.StoredConfig(f, &base); err != nil {
+			return "", nil, fmt.Errorf("resume %s: %w", t.resume, err)
+		}
+		if !flags.Changed("out") {
+			out = filepath.Dir(t.resume)
+		}
+	}
+	if err := resolveConfig(flags, cfg, base, t.config); err != nil {
+		return "", nil, err
+	}
+	return out, f, nil
+}
+
 // storedConfig reads the checkpoint of a run to resume and the config it
 // stores.
 func storedConfig[C any](path, model string, cfg *C) (*checkpoint.File, error) {
