@@ -209,42 +209,33 @@ func scatterInto(c *call, out, upd *xgraph.Tensor, idx []int) error {
 	if c.n.Op != "Scatter" {
 		red = c.n.String("reduction")
 	}
+	if red != "none" && red != "add" && red != "mul" && red != "max" && red != "min" {
+		return c.unsupported("reduction", "value %q", red)
+	}
 	for j, i := range idx {
 		if out.DType.IsFloat() {
-			u := upd.F[j]
-			switch red {
-			case "none":
-				out.F[i] = u
-			case "add":
-				out.F[i] += u
-			case "mul":
-				out.F[i] *= u
-			case "max":
-				out.F[i] = max(out.F[i], u)
-			case "min":
-				out.F[i] = min(out.F[i], u)
-			default:
-				return c.unsupported("reduction", "value %q", red)
-			}
-			continue
-		}
-		u := upd.I[j]
-		switch red {
-		case "none":
-			out.I[i] = u
-		case "add":
-			out.I[i] += u
-		case "mul":
-			out.I[i] *= u
-		case "max":
-			out.I[i] = max(out.I[i], u)
-		case "min":
-			out.I[i] = min(out.I[i], u)
-		default:
-			return c.unsupported("reduction", "value %q", red)
+			out.F[i] = scatterReduce(red, out.F[i], upd.F[j])
+		} else {
+			out.I[i] = scatterReduce(red, out.I[i], upd.I[j])
 		}
 	}
 	return nil
+}
+
+// scatterReduce combines an element of the output with an update under
+// one of ScatterElements' reductions, which scatterInto has checked.
+func scatterReduce[T float32 | int64](red string, old, upd T) T {
+	switch red {
+	case "add":
+		return old + upd
+	case "mul":
+		return old * upd
+	case "max":
+		return max(old, upd)
+	case "min":
+		return min(old, upd)
+	}
+	return upd
 }
 
 func scatterElements(c *call) ([]*xgraph.Tensor, error) {
