@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
+	"io"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -219,23 +219,10 @@ func runClassify(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bo
 	ctx, stop := signalContext(cmd)
 	defer stop()
 	epochs := tr.Config.Epochs
-	res, err := tr.Run(ctx, train.Options{
-		Out:      out,
-		Progress: train.NewBar(stderr, "img"),
-		OnEpoch: func(rec train.Record) {
-			line := fmt.Sprintf("epoch %d/%d: train loss %.4f", rec.Epoch, epochs, rec.Loss)
-			if m := rec.Metrics; m != nil {
-				line += fmt.Sprintf(", val loss %.4f, top-1 %.2f%%, top-5 %.2f%%", m["val_loss"], 100*m["top1"], 100*m["top5"])
-			}
-			fmt.Fprintln(stderr, line)
-		},
-	})
-	metric := func(name string) train.Float {
-		if v, ok := res.Metrics[name]; ok {
-			return v
-		}
-		return train.Float(math.NaN())
-	}
+	res, err := tr.Run(ctx, epochOptions(stderr, out, epochs, func(m map[string]train.Float) string {
+		return fmt.Sprintf(", val loss %.4f, top-1 %.2f%%, top-5 %.2f%%", m["val_loss"], 100*m["top1"], 100*m["top5"])
+	}))
+	metric := orNaN(res.Metrics)
 	rep.Epochs, rep.Steps = res.Epoch, res.Step
 	rep.Top1, rep.Top5, rep.ValLoss, rep.TrainLoss = metric("top1"), metric("top5"), metric("val_loss"), res.TrainLoss
 	rep.Seconds = train.Float(res.Seconds)
@@ -247,22 +234,15 @@ func runClassify(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bo
 	if res.SessionSeconds > 0 {
 		rep.ImagesPerSecond = train.Float(float64(res.Samples) / res.SessionSeconds)
 	}
-	if asJSON && (err == nil || res.Stopped != "") {
-		if perr := printJSON(cmd, rep); perr != nil && err == nil {
-			return perr
+	return reportTrain(cmd, res, err, asJSON, rep, func(w io.Writer) {
+		if res.Metrics == nil {
+			fmt.Fprintf(w, "%d steps, %d epochs, not yet evaluated (%.0f s, %.1f images/s); checkpoint %s\n",
+				rep.Steps, rep.Epochs, rep.Seconds, rep.ImagesPerSecond, rep.Checkpoint)
+			return
 		}
-	} else if err == nil && res.Metrics != nil {
-		fmt.Fprintf(cmd.OutOrStdout(), "top-1 %.2f%%, top-5 %.2f%% after %d epochs (%.0f s, %.1f images/s); checkpoint %s\n",
+		fmt.Fprintf(w, "top-1 %.2f%%, top-5 %.2f%% after %d epochs (%.0f s, %.1f images/s); checkpoint %s\n",
 			100*rep.Top1, 100*rep.Top5, rep.Epochs, rep.Seconds, rep.ImagesPerSecond, rep.Checkpoint)
-	} else if err == nil {
-		fmt.Fprintf(cmd.OutOrStdout(), "%d steps, %d epochs, not yet evaluated (%.0f s, %.1f images/s); checkpoint %s\n",
-			rep.Steps, rep.Epochs, rep.Seconds, rep.ImagesPerSecond, rep.Checkpoint)
-	}
-	if err != nil {
-		return trainError(res, err)
-	}
-	stoppedNote(stderr, res)
-	return nil
+	})
 }
 
 // classifyScore is a top-1 and top-5 accuracy.

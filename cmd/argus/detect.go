@@ -158,17 +158,9 @@ func runDetect(cmd *cobra.Command, tr *detect.Trainer, out string, asJSON bool, 
 	ctx, stop := signalContext(cmd)
 	defer stop()
 	epochs := tr.Config.Epochs
-	res, err := tr.Run(ctx, train.Options{
-		Out:      out,
-		Progress: train.NewBar(stderr, "img"),
-		OnEpoch: func(rec train.Record) {
-			line := fmt.Sprintf("epoch %d/%d: train loss %.4f", rec.Epoch, epochs, rec.Loss)
-			if m := rec.Metrics; m != nil {
-				line += fmt.Sprintf(", AP %.4f, AP50 %.4f", m["AP"], m["AP50"])
-			}
-			fmt.Fprintln(stderr, line)
-		},
-	})
+	res, err := tr.Run(ctx, epochOptions(stderr, out, epochs, func(m map[string]train.Float) string {
+		return fmt.Sprintf(", AP %.4f, AP50 %.4f", m["AP"], m["AP50"])
+	}))
 	m := func(name string) float64 {
 		if v, ok := res.Metrics[name]; ok {
 			return float64(v)
@@ -182,19 +174,10 @@ func runDetect(cmd *cobra.Command, tr *detect.Trainer, out string, asJSON bool, 
 	rep.Checkpoint = res.Checkpoint
 	rep.Metrics = filepath.Join(out, train.MetricsName)
 	rep.Stopped = res.Stopped
-	if asJSON && (err == nil || res.Stopped != "") {
-		if perr := printJSON(cmd, rep); perr != nil && err == nil {
-			return perr
-		}
-	} else if err == nil {
-		fmt.Fprintf(cmd.OutOrStdout(), "AP %.4f, AP50 %.4f after %d epochs (%.0f s); checkpoint %s\n",
+	return reportTrain(cmd, res, err, asJSON, rep, func(w io.Writer) {
+		fmt.Fprintf(w, "AP %.4f, AP50 %.4f after %d epochs (%.0f s); checkpoint %s\n",
 			rep.AP, rep.AP50, rep.Epochs, float64(rep.Seconds), rep.Checkpoint)
-	}
-	if err != nil {
-		return trainError(res, err)
-	}
-	stoppedNote(stderr, res)
-	return nil
+	})
 }
 
 func newEvalDetectCmd() *cobra.Command {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -202,27 +203,14 @@ func runFinegrained(cmd *cobra.Command, run *finegrained.Run, out string, asJSON
 	ctx, stop := signalContext(cmd)
 	defer stop()
 	epochs := tr.Config.Epochs
-	res, err := tr.Run(ctx, train.Options{
-		Out:      out,
-		Progress: train.NewBar(stderr, "img"),
-		OnEpoch: func(rec train.Record) {
-			line := fmt.Sprintf("epoch %d/%d: train loss %.4f", rec.Epoch, epochs, rec.Loss)
-			if m := rec.Metrics; m != nil {
-				line += fmt.Sprintf(", top-1 %.2f%% (SA %.2f%%", 100*m["top1"], 100*m["top1_sa"])
-				if g, ok := m["top1_glca"]; ok {
-					line += fmt.Sprintf(", GLCA %.2f%%", 100*g)
-				}
-				line += fmt.Sprintf("), top-5 %.2f%%", 100*m["top5"])
-			}
-			fmt.Fprintln(stderr, line)
-		},
-	})
-	metric := func(name string) train.Float {
-		if v, ok := res.Metrics[name]; ok {
-			return v
+	res, err := tr.Run(ctx, epochOptions(stderr, out, epochs, func(m map[string]train.Float) string {
+		line := fmt.Sprintf(", top-1 %.2f%% (SA %.2f%%", 100*m["top1"], 100*m["top1_sa"])
+		if g, ok := m["top1_glca"]; ok {
+			line += fmt.Sprintf(", GLCA %.2f%%", 100*g)
 		}
-		return train.Float(math.NaN())
-	}
+		return line + fmt.Sprintf("), top-5 %.2f%%", 100*m["top5"])
+	}))
+	metric := orNaN(res.Metrics)
 	rep.Epochs, rep.Steps = res.Epoch, res.Step
 	rep.Top1, rep.Top5, rep.Top1SA, rep.Top1GLCA = metric("top1"), metric("top5"), metric("top1_sa"), metric("top1_glca")
 	rep.ValLoss, rep.TrainLoss, rep.Terms = metric("val_loss"), res.TrainLoss, res.Terms
@@ -239,21 +227,14 @@ func runFinegrained(cmd *cobra.Command, run *finegrained.Run, out string, asJSON
 	if res.SessionSeconds > 0 {
 		rep.ImagesPerSecond = train.Float(float64(res.Samples) / res.SessionSeconds)
 	}
-	if asJSON && (err == nil || res.Stopped != "") {
-		if perr := printJSON(cmd, rep); perr != nil && err == nil {
-			return perr
+	return reportTrain(cmd, res, err, asJSON, rep, func(w io.Writer) {
+		if res.Metrics == nil {
+			fmt.Fprintf(w, "%d steps, %d epochs, not yet evaluated; checkpoint %s\n", rep.Steps, rep.Epochs, rep.Checkpoint)
+			return
 		}
-	} else if err == nil && res.Metrics != nil {
-		fmt.Fprintf(cmd.OutOrStdout(), "top-1 %.2f%%, top-5 %.2f%% after %d epochs (%.0f s, %.1f images/s); checkpoint %s\n",
+		fmt.Fprintf(w, "top-1 %.2f%%, top-5 %.2f%% after %d epochs (%.0f s, %.1f images/s); checkpoint %s\n",
 			100*rep.Top1, 100*rep.Top5, rep.Epochs, rep.Seconds, rep.ImagesPerSecond, rep.Checkpoint)
-	} else if err == nil {
-		fmt.Fprintf(cmd.OutOrStdout(), "%d steps, %d epochs, not yet evaluated; checkpoint %s\n", rep.Steps, rep.Epochs, rep.Checkpoint)
-	}
-	if err != nil {
-		return trainError(res, err)
-	}
-	stoppedNote(stderr, res)
-	return nil
+	})
 }
 
 // loadFinegrained reads a checkpoint of argus train finegrained and builds

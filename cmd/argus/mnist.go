@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 	"time"
@@ -204,25 +205,12 @@ func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool,
 	if err != nil {
 		return err
 	}
-	res, err := tr.Run(ctx, train.Options{
-		Out:      out,
-		Sync:     sync,
-		Progress: train.NewBar(stderr, "img"),
-		OnEpoch: func(rec train.Record) {
-			line := fmt.Sprintf("epoch %d/%d: train loss %.4f", rec.Epoch, epochs, rec.Loss)
-			if m := rec.Metrics; m != nil {
-				line += fmt.Sprintf(", test loss %.4f, test accuracy %.2f%%", m["test_loss"], 100*m["test_accuracy"])
-			}
-			fmt.Fprintln(stderr, line)
-		},
+	opts := epochOptions(stderr, out, epochs, func(m map[string]train.Float) string {
+		return fmt.Sprintf(", test loss %.4f, test accuracy %.2f%%", m["test_loss"], 100*m["test_accuracy"])
 	})
-	// A run stopped before its first evaluation has no test numbers: null.
-	metric := func(name string) train.Float {
-		if v, ok := res.Metrics[name]; ok {
-			return v
-		}
-		return train.Float(math.NaN())
-	}
+	opts.Sync = sync
+	res, err := tr.Run(ctx, opts)
+	metric := orNaN(res.Metrics)
 	rep := mnistTrainReport{
 		Task: "mnist", Model: mnistModel, Epochs: res.Epoch, Steps: res.Step,
 		TestAccuracy: metric("test_accuracy"), TestLoss: metric("test_loss"), TrainLoss: res.TrainLoss,
@@ -239,24 +227,15 @@ func runMNIST(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool,
 		// Every rank trains on as many images as rank 0.
 		rep.ImagesPerSecond = train.Float(float64(res.Samples*p.Size()) / res.SessionSeconds)
 	}
-	// The report comes out whenever the session trained, however it ended,
-	// so that --json output is never lost; the error follows on stderr.
-	if asJSON && (err == nil || res.Stopped != "") {
-		if perr := printJSON(cmd, rep); perr != nil && err == nil {
-			return perr
+	return reportTrain(cmd, res, err, asJSON, rep, func(w io.Writer) {
+		if res.Metrics == nil {
+			fmt.Fprintf(w, "%d steps, %d epochs, not yet evaluated (%.0f s, %.0f images/s); checkpoint %s\n",
+				rep.Steps, rep.Epochs, rep.Seconds, rep.ImagesPerSecond, rep.Checkpoint)
+			return
 		}
-	} else if err == nil && res.Metrics != nil {
-		fmt.Fprintf(cmd.OutOrStdout(), "test accuracy %.2f%% after %d epochs (%.0f s, %.0f images/s); checkpoint %s\n",
+		fmt.Fprintf(w, "test accuracy %.2f%% after %d epochs (%.0f s, %.0f images/s); checkpoint %s\n",
 			100*rep.TestAccuracy, rep.Epochs, rep.Seconds, rep.ImagesPerSecond, rep.Checkpoint)
-	} else if err == nil {
-		fmt.Fprintf(cmd.OutOrStdout(), "%d steps, %d epochs, not yet evaluated (%.0f s, %.0f images/s); checkpoint %s\n",
-			rep.Steps, rep.Epochs, rep.Seconds, rep.ImagesPerSecond, rep.Checkpoint)
-	}
-	if err != nil {
-		return trainError(res, err)
-	}
-	stoppedNote(stderr, res)
-	return nil
+	})
 }
 
 func newEvalMNISTCmd() *cobra.Command {

@@ -204,23 +204,10 @@ func runReid(cmd *cobra.Command, run *reidtask.Run, out string, asJSON bool, rep
 	ctx, stop := signalContext(cmd)
 	defer stop()
 	epochs := run.Config.Epochs
-	res, err := run.Run(ctx, train.Options{
-		Out:      out,
-		Progress: train.NewBar(stderr, "img"),
-		OnEpoch: func(rec train.Record) {
-			line := fmt.Sprintf("epoch %d/%d: train loss %.4f", rec.Epoch, epochs, rec.Loss)
-			if m := rec.Metrics; m != nil {
-				line += fmt.Sprintf(", mAP %.2f%%, rank-1 %.2f%%", 100*m["mAP"], 100*m["rank1"])
-			}
-			fmt.Fprintln(stderr, line)
-		},
-	})
-	metric := func(name string) train.Float {
-		if v, ok := res.Metrics[name]; ok {
-			return v
-		}
-		return train.Float(math.NaN())
-	}
+	res, err := run.Run(ctx, epochOptions(stderr, out, epochs, func(m map[string]train.Float) string {
+		return fmt.Sprintf(", mAP %.2f%%, rank-1 %.2f%%", 100*m["mAP"], 100*m["rank1"])
+	}))
+	metric := orNaN(res.Metrics)
 	rep.MAP, rep.Rank1, rep.Rank5, rep.Rank10, rep.MINP = metric("mAP"), metric("rank1"), metric("rank5"), metric("rank10"), metric("mINP")
 	rep.Clusters, rep.Outliers, rep.Purity, rep.NMI = metric("clusters"), metric("outliers"), metric("purity"), metric("nmi")
 	rep.Epochs, rep.Steps, rep.TrainLoss = res.Epoch, res.Step, res.TrainLoss
@@ -230,19 +217,12 @@ func runReid(cmd *cobra.Command, run *reidtask.Run, out string, asJSON bool, rep
 	rep.Plot = filepath.Join(out, train.PlotName)
 	rep.Config = filepath.Join(out, train.ConfigName)
 	rep.Stopped = res.Stopped
-	if asJSON && (err == nil || res.Stopped != "") {
-		if perr := printJSON(cmd, rep); perr != nil && err == nil {
-			return perr
+	return reportTrain(cmd, res, err, asJSON, rep, func(w io.Writer) {
+		if res.Metrics != nil {
+			fmt.Fprintf(w, "%s: mAP %.2f%%, rank-1 %.2f%%, rank-5 %.2f%%, mINP %.2f%% after %d epochs (%.0f s); checkpoint %s\n",
+				rep.Evaluated, 100*rep.MAP, 100*rep.Rank1, 100*rep.Rank5, 100*rep.MINP, rep.Epochs, rep.Seconds, rep.Checkpoint)
 		}
-	} else if err == nil && res.Metrics != nil {
-		fmt.Fprintf(cmd.OutOrStdout(), "%s: mAP %.2f%%, rank-1 %.2f%%, rank-5 %.2f%%, mINP %.2f%% after %d epochs (%.0f s); checkpoint %s\n",
-			rep.Evaluated, 100*rep.MAP, 100*rep.Rank1, 100*rep.Rank5, 100*rep.MINP, rep.Epochs, rep.Seconds, rep.Checkpoint)
-	}
-	if err != nil {
-		return trainError(res, err)
-	}
-	stoppedNote(stderr, res)
-	return nil
+	})
 }
 
 // reidDataArg splits --data DIR/DOMAIN into the dataset it reads.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 	"strings"
@@ -178,31 +179,17 @@ func runSegment(cmd *cobra.Command, tr *segment.Trainer, out string, asJSON bool
 	rep := segmentTrainReport{Task: "segment", Model: cfg.Model, Method: cfg.Method, Alt: cfg.Alt, Datasets: map[string]segmentScore{},
 		Iters: res.Step, Batch: cfg.Batch, Crop: cfg.Crop, TrainLoss: res.TrainLoss, Seconds: train.Float(res.Seconds), Seed: cfg.Seed,
 		Checkpoint: res.Checkpoint, Metrics: filepath.Join(out, train.MetricsName), Config: filepath.Join(out, train.ConfigName), Stopped: res.Stopped}
-	metric := func(name string) train.Float {
-		if v, ok := res.Metrics[name]; ok {
-			return v
-		}
-		return train.Float(math.NaN())
-	}
+	metric := orNaN(res.Metrics)
 	for _, name := range cfg.Datasets {
 		rep.Datasets[name] = segmentScore{MIoU: metric(name + ".mIoU"), AAcc: metric(name + ".aAcc"), MAcc: metric(name + ".mAcc")}
 	}
-	if asJSON && (err == nil || res.Stopped != "") {
-		if perr := printJSON(cmd, rep); perr != nil && err == nil {
-			return perr
-		}
-	} else if err == nil {
+	return reportTrain(cmd, res, err, asJSON, rep, func(w io.Writer) {
 		for _, name := range cfg.Datasets {
 			s := rep.Datasets[name]
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: mIoU %.2f%%, aAcc %.2f%%, mAcc %.2f%%\n", name, 100*s.MIoU, 100*s.AAcc, 100*s.MAcc)
+			fmt.Fprintf(w, "%s: mIoU %.2f%%, aAcc %.2f%%, mAcc %.2f%%\n", name, 100*s.MIoU, 100*s.AAcc, 100*s.MAcc)
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "%d iterations (%.0f s); checkpoint %s\n", rep.Iters, rep.Seconds, rep.Checkpoint)
-	}
-	if err != nil {
-		return trainError(res, err)
-	}
-	stoppedNote(stderr, res)
-	return nil
+		fmt.Fprintf(w, "%d iterations (%.0f s); checkpoint %s\n", rep.Iters, rep.Seconds, rep.Checkpoint)
+	})
 }
 
 // loadSegmenter reads a checkpoint of argus train segment: the network

@@ -168,11 +168,56 @@ func trainError(res train.Result, err error) error {
 	return err
 }
 
-// stoppedNote tells stderr why a session ended early without an error.
-func stoppedNote(w io.Writer, res train.Result) {
-	if res.Stopped == "max-minutes" {
-		fmt.Fprintf(w, "stopped by --max-minutes after step %d; continue with --resume %s\n", res.Step, res.Checkpoint)
+// epochOptions returns a training session's options: the run folder out, a
+// progress bar of images on stderr and a line per epoch there, "epoch e/E:
+// train loss L" followed by what evaluated says of the epoch's metrics once
+// the epoch has any.
+func epochOptions(stderr io.Writer, out string, epochs int, evaluated func(m map[string]train.Float) string) train.Options {
+	return train.Options{
+		Out:      out,
+		Progress: train.NewBar(stderr, "img"),
+		OnEpoch: func(rec train.Record) {
+			line := fmt.Sprintf("epoch %d/%d: train loss %.4f", rec.Epoch, epochs, rec.Loss)
+			if rec.Metrics != nil {
+				line += evaluated(rec.Metrics)
+			}
+			fmt.Fprintln(stderr, line)
+		},
 	}
+}
+
+// orNaN returns a look-up of a session's final metrics that gives NaN
+// (null in the JSON report) for a metric the session never computed, as in
+// a run stopped before its first evaluation.
+func orNaN(m map[string]train.Float) func(name string) train.Float {
+	return func(name string) train.Float {
+		if v, ok := m[name]; ok {
+			return v
+		}
+		return train.Float(math.NaN())
+	}
+}
+
+// reportTrain ends a training command. With --json it prints rep whenever
+// the session trained, however it ended, so that the output is never lost;
+// otherwise summary writes the human lines of a session that ended well.
+// Then it returns the session's error line, or notes on stderr why the
+// session stopped early.
+func reportTrain(cmd *cobra.Command, res train.Result, err error, asJSON bool, rep any, summary func(w io.Writer)) error {
+	if asJSON && (err == nil || res.Stopped != "") {
+		if perr := printJSON(cmd, rep); perr != nil && err == nil {
+			return perr
+		}
+	} else if err == nil {
+		summary(cmd.OutOrStdout())
+	}
+	if err != nil {
+		return trainError(res, err)
+	}
+	if res.Stopped == "max-minutes" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "stopped by --max-minutes after step %d; continue with --resume %s\n", res.Step, res.Checkpoint)
+	}
+	return nil
 }
 
 // addClassifyFlags binds the flags of the settings every classification
