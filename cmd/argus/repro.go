@@ -85,9 +85,6 @@ the preset's test scales with flipping. Presets: small (48×48, 10 epochs,
 			if err != nil {
 				return err
 			}
-			if seeds < 1 || seeds > 20 {
-				return fmt.Errorf("--seeds %d: want 1..20", seeds)
-			}
 			stderr := cmd.ErrOrStderr()
 			start := time.Now()
 			if dataDir == "" {
@@ -171,7 +168,7 @@ the preset's test scales with flipping. Presets: small (48×48, 10 epochs,
 	}
 	f := cmd.Flags()
 	f.StringVar(&preset, "preset", "small", "budget: small, medium or tiny")
-	f.IntVar(&seeds, "seeds", 3, "number of training seeds (1..N)")
+	intFlag(f, &seeds, "seeds", 3, 1, 20, "number of training seeds")
 	f.StringVar(&dataDir, "data", "", "dataset root in the layout of argus train classify (default: generate one under --out)")
 	f.StringVar(&out, "out", "runs/repro-deep-image", "write the generated set and every run's folder under this folder")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object with the results")

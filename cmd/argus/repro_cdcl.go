@@ -78,9 +78,6 @@ pipeline).`,
 			if err != nil {
 				return err
 			}
-			if seeds < 1 || seeds > 20 {
-				return fmt.Errorf("--seeds %d: want 1..20", seeds)
-			}
 			stderr := cmd.ErrOrStderr()
 			start := time.Now()
 			if dataDir == "" {
@@ -174,7 +171,7 @@ pipeline).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&preset, "preset", "small", "budget: small or tiny")
-	f.IntVar(&seeds, "seeds", 3, "number of training seeds (1..N)")
+	intFlag(f, &seeds, "seeds", 3, 1, 20, "number of training seeds")
 	f.StringVar(&dataDir, "data", "", "folder holding cityscapes/, camvid/ and coarse/ (default: generate them under --out)")
 	f.StringVar(&out, "out", "runs/repro-cdcl", "write the generated scenes and every run's folder under this folder")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object with the results")
