@@ -3,8 +3,10 @@ package reid
 import (
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"argus/checkpoint"
@@ -66,59 +68,81 @@ func tinyUDA() Config {
 // TestUDAResumeIsExact interrupts an adaptation run in its last epoch,
 // after the clustering, resumes it from the checkpoint and checks that it
 // ends where the uninterrupted run ends: the pseudo labels and the
-// cluster memory travel in the checkpoint.
+// cluster memory travel in the checkpoint, and PDA's styled source
+// batches and FA's Fourier views are drawn again the same.
 func TestUDAResumeIsExact(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains twice")
 	}
 	src, tgt := tinyDomains(t)
-	cfg := tinyUDA()
-	full, err := NewRun(cfg, src, tgt, tgt, nil, nil)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name    string
+		pda, fa bool
+		terms   []string
+	}{
+		{"ccl", false, false, []string{"ccl"}},
+		{"ccl+pda+fa", true, true, []string{"ccl", "ccl_fourier", "pda_cross_entropy", "pda_triplet"}},
 	}
-	want, err := full.Run(context.Background(), train.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want.Metrics["clusters"] < 2 {
-		t.Fatalf("the reference run found %v clusters: the test checks nothing", want.Metrics["clusters"])
-	}
-	out := t.TempDir()
-	part, err := NewRun(cfg, src, tgt, tgt, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	_, err = part.Run(ctx, train.Options{Out: out, OnStep: func(s train.StepInfo) {
-		if s.Epoch == 3 && s.Batch == 1 {
-			cancel()
-		}
-	}})
-	if !errors.Is(err, train.ErrInterrupted) {
-		t.Fatalf("interrupted run: %v", err)
-	}
-	f, err := checkpoint.ReadFile(filepath.Join(out, train.CheckpointName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resumed, err := NewRun(cfg, src, tgt, tgt, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := resumed.Restore(f); err != nil {
-		t.Fatal(err)
-	}
-	got, err := resumed.Run(context.Background(), train.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Step != want.Step || got.TrainLoss != want.TrainLoss {
-		t.Errorf("resumed: step %d, loss %v; uninterrupted: step %d, loss %v", got.Step, got.TrainLoss, want.Step, want.TrainLoss)
-	}
-	for _, k := range []string{"mAP", "rank1", "clusters", "purity", "nmi"} {
-		if got.Metrics[k] != want.Metrics[k] {
-			t.Errorf("%s: resumed %v, uninterrupted %v", k, got.Metrics[k], want.Metrics[k])
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tinyUDA()
+			cfg.UDA.PDA, cfg.UDA.FA = tt.pda, tt.fa
+			full, err := NewRun(cfg, src, tgt, tgt, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := full.Run(context.Background(), train.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want.Metrics["clusters"] < 2 {
+				t.Fatalf("the reference run found %v clusters: the test checks nothing", want.Metrics["clusters"])
+			}
+			if len(want.Terms) != len(tt.terms) {
+				t.Errorf("terms %v, want %v", slices.Sorted(maps.Keys(want.Terms)), tt.terms)
+			}
+			for _, k := range tt.terms {
+				if v, ok := want.Terms[k]; !ok || !(v > 0) {
+					t.Errorf("term %s: %v (present %v), want a positive loss", k, v, ok)
+				}
+			}
+			out := t.TempDir()
+			part, err := NewRun(cfg, src, tgt, tgt, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			_, err = part.Run(ctx, train.Options{Out: out, OnStep: func(s train.StepInfo) {
+				if s.Epoch == 3 && s.Batch == 1 {
+					cancel()
+				}
+			}})
+			if !errors.Is(err, train.ErrInterrupted) {
+				t.Fatalf("interrupted run: %v", err)
+			}
+			f, err := checkpoint.ReadFile(filepath.Join(out, train.CheckpointName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resumed, err := NewRun(cfg, src, tgt, tgt, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := resumed.Restore(f); err != nil {
+				t.Fatal(err)
+			}
+			got, err := resumed.Run(context.Background(), train.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Step != want.Step || got.TrainLoss != want.TrainLoss {
+				t.Errorf("resumed: step %d, loss %v; uninterrupted: step %d, loss %v", got.Step, got.TrainLoss, want.Step, want.TrainLoss)
+			}
+			for _, k := range []string{"mAP", "rank1", "clusters", "purity", "nmi"} {
+				if got.Metrics[k] != want.Metrics[k] {
+					t.Errorf("%s: resumed %v, uninterrupted %v", k, got.Metrics[k], want.Metrics[k])
+				}
+			}
+		})
 	}
 }
