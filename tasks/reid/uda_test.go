@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"argus/checkpoint"
@@ -144,5 +145,43 @@ func TestUDAResumeIsExact(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReclusterNoClusters checks an epoch where DBSCAN finds no cluster:
+// with earlier labels it keeps them and warns; without, it is an error.
+func TestReclusterNoClusters(t *testing.T) {
+	src, tgt := tinyDomains(t)
+	cfg := tinyUDA()
+	var log strings.Builder
+	r, err := NewRun(cfg, src, tgt, tgt, nil, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := r.UDA
+	u.cfg.UDA.MinSamples = 1 << 20
+	if err := u.recluster(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "no earlier labels") {
+		t.Fatalf("no clusters and no earlier labels: %v", err)
+	}
+	u.cfg.UDA.MinSamples = cfg.UDA.MinSamples
+	if err := u.recluster(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if u.classes < 2 {
+		t.Fatalf("%d clusters: the test checks nothing", u.classes)
+	}
+	labels, classes := slices.Clone(u.labels), u.classes
+	u.cfg.UDA.MinSamples = 1 << 20
+	if err := u.recluster(context.Background(), 2); err != nil {
+		t.Fatalf("no clusters with earlier labels: %v", err)
+	}
+	if !slices.Equal(u.labels, labels) || u.classes != classes || u.epoch != 2 {
+		t.Errorf("labels %v (%d classes, epoch %d), want the last %v (%d classes, epoch 2)", u.labels, u.classes, u.epoch, labels, classes)
+	}
+	if !strings.Contains(log.String(), "warning: epoch 3: DBSCAN found 0 clusters; keeping the last epoch's") {
+		t.Errorf("no warning in the log:\n%s", log.String())
+	}
+	if d := u.diagnostics(); d["clusters"] != float64(classes) {
+		t.Errorf("diagnostics %v, want %d clusters", d, classes)
 	}
 }
