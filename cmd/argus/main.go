@@ -107,7 +107,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure the speed of kernels, training and inference",
 	}
-	cmd.AddCommand(newBenchGemmCmd(), newBenchTuneCmd(), newBenchTrainStepCmd(), newBenchInferCmd(), newBenchCOCOCmd(), newBenchAllreduceCmd())
+	cmd.AddCommand(newBenchGemmCmd(), newBenchTuneCmd(), newBenchTrainStepCmd(), newBenchInferCmd(), newBenchCOCOCmd(), newBenchAllreduceCmd(), newBenchClusterCmd())
 	return cmd
 }
 

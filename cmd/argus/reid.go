@@ -89,7 +89,10 @@ every epoch the target's training images are extracted, clustered by DBSCAN
 on their k-reciprocal Jaccard distances, and trained against a memory of the
 clusters' centroids. metrics.jsonl records the clusters, outliers, and the
 pseudo labels' purity and NMI against the true identities (which training
-never reads).
+never reads). --pda alternates the target's batches with source batches whose
+Fourier amplitude is mixed towards random target images, more each epoch,
+their supervised loss fading to zero; --fa adds an amplitude-mixed view of
+every target batch held to the same cluster centroids.
 
 After every epoch the network is evaluated on --target's query and gallery
 (--source's without a target): mAP, rank-1/5/10 and mINP, torchreid's
@@ -172,8 +175,8 @@ with a resumable checkpoint (exit status 130).`,
 	f.StringVar(&c.Source, "source", c.Source, "labelled domain: a folder under --data")
 	f.StringVar(&c.Target, "target", c.Target, "domain adapted to and evaluated on: a folder under --data (empty: evaluate on the source)")
 	f.StringVar(&c.UDA.Method, "method", c.UDA.Method, "adaptation method of --mode uda: ccl")
-	f.BoolVar(&c.UDA.PDA, "pda", c.UDA.PDA, "progressive domain adaptation (not built yet)")
-	f.BoolVar(&c.UDA.FA, "fa", c.UDA.FA, "Fourier augmentation (not built yet)")
+	f.BoolVar(&c.UDA.PDA, "pda", c.UDA.PDA, "uda: progressive domain adaptation (source batches styled towards the target in Fourier space, their loss fading)")
+	f.BoolVar(&c.UDA.FA, "fa", c.UDA.FA, "uda: Fourier augmentation (an amplitude-mixed view of each target batch held to the same centroids)")
 	f.StringVar(&c.Init, "init", c.Init, "torchvision or timm classifier state dict (.safetensors) for the backbone")
 	intFlag(f, &c.Epochs, "epochs", c.Epochs, 1, reidtask.MaxEpochs, "number of epochs (uda: pre-training included)")
 	intFlag(f, &c.UDA.PretrainEpochs, "pretrain-epochs", c.UDA.PretrainEpochs, 0, reidtask.MaxEpochs, "uda: epochs of supervised source pre-training before adapting")

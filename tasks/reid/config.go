@@ -89,8 +89,9 @@ type UDAConfig struct {
 	// Temperature its τ.
 	Momentum    float64 `yaml:"momentum" json:"momentum"`
 	Temperature float64 `yaml:"temperature" json:"temperature"`
-	// PDA and FA turn on progressive domain adaptation and Fourier
-	// augmentation (docs/methods/uda-reid.md).
+	// PDA turns on progressive domain adaptation and FA Fourier
+	// augmentation, Argus's designs of the seed's two components (see
+	// pdafa.go and docs/methods/uda-reid.md).
 	PDA bool `yaml:"pda" json:"pda"`
 	FA  bool `yaml:"fa" json:"fa"`
 }
@@ -189,9 +190,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("momentum %g outside [0, 1]", u.Momentum)
 		case !(u.Temperature > 0):
 			return fmt.Errorf("temperature must be positive, got %g", u.Temperature)
-		case u.PDA || u.FA:
-			return fmt.Errorf("--pda and --fa are not built yet: train with --method ccl alone")
 		}
+	} else if c.UDA.PDA || c.UDA.FA {
+		return fmt.Errorf("pda and fa adapt to a target: they need --mode uda")
 	}
 	return nil
 }

@@ -175,7 +175,7 @@ func NewRun(cfg Config, source, eval *dataset.ReID, target *dataset.ReID, init *
 	var mod nn.Module = net
 	var data train.Source[*loader.Images] = srcData
 	if cfg.Mode == "uda" {
-		r.UDA = newUDA(cfg, net, srcData, target, log)
+		r.UDA = newUDA(cfg, net, srcData, source, target, log)
 		mod, data = r.UDA.module(), r.UDA
 	}
 	smoothing, margin := float32(cfg.LabelSmoothing), float32(cfg.Margin)
@@ -186,6 +186,10 @@ func NewRun(cfg Config, source, eval *dataset.ReID, target *dataset.ReID, init *
 		Loss: func(b *loader.Images) ([]train.Term, error) {
 			if len(b.Domains) > 0 && b.Domains[0] == 1 {
 				return r.UDA.loss(b)
+			}
+			if r.UDA != nil && r.UDA.epoch >= 0 {
+				// A source batch during adaptation: PDA's.
+				return r.UDA.sourceLoss(b)
 			}
 			return Losses(net, b.X, b.Labels, smoothing, margin, cfg.BNBatch)
 		},

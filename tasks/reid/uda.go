@@ -44,6 +44,7 @@ type UDA struct {
 	cfg    Config
 	net    *models.ReID
 	src    *loader.Loader[*loader.Images]
+	source *dataset.ReID
 	target *dataset.ReID
 	log    io.Writer
 
@@ -59,12 +60,12 @@ type UDA struct {
 	diag                              map[string]float64
 }
 
-func newUDA(cfg Config, net *models.ReID, src *loader.Loader[*loader.Images], target *dataset.ReID, log io.Writer) *UDA {
+func newUDA(cfg Config, net *models.ReID, src *loader.Loader[*loader.Images], source, target *dataset.ReID, log io.Writer) *UDA {
 	if log == nil {
 		log = io.Discard
 	}
 	n := len(target.Train.Items)
-	u := &UDA{cfg: cfg, net: net, src: src, target: target, log: log, epoch: -1,
+	u := &UDA{cfg: cfg, net: net, src: src, source: source, target: target, log: log, epoch: -1,
 		bufCentroids: tensor.Zeros(1, 1), bufLabels: tensor.Full(-1, n), bufEpoch: tensor.Full(-1, 1)}
 	return u
 }
@@ -152,6 +153,9 @@ func (u *UDA) EpochFrom(ctx context.Context, epoch, first int) (*loader.Iter[*lo
 		fmt.Fprintf(u.log, "warning: epoch %d: %d pseudo identities, fewer than the %d of a batch: batches of %d\n", epoch+1, u.classes, P, u.classes*u.cfg.Instances)
 		P = u.classes
 	}
+	if u.cfg.UDA.PDA {
+		return u.pdaLoader(epoch, set, labels, P).EpochFrom(ctx, epoch, first)
+	}
 	l := loader.New([]loader.Dataset{set},
 		loader.Identities{Labels: labels, P: P, K: u.cfg.Instances, Seed: u.cfg.Seed},
 		loader.Stack(imageio.ImageNetMean, imageio.ImageNetStd), loader.Options{Workers: u.cfg.Workers, Seed: u.cfg.Seed})
@@ -217,10 +221,19 @@ func (u *UDA) loss(b *loader.Images) ([]train.Term, error) {
 	if err != nil {
 		return nil, err
 	}
+	terms := []train.Term{{Name: "ccl", Loss: l}}
+	if u.cfg.UDA.FA {
+		t, err := u.fourierLoss(b)
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, t)
+	}
+	// The memory moves after both losses have copied it.
 	if err := u.mem.Update(f.Value(), b.Labels); err != nil {
 		return nil, err
 	}
-	return []train.Term{{Name: "ccl", Loss: l}}, nil
+	return terms, nil
 }
 
 // diagnostics returns the pseudo labels' quality of the last clustering
