@@ -242,15 +242,18 @@ func (p *Program) fusion(o Options) (*fused, error) {
 	return fz, nil
 }
 
-// whole reports whether layer l (a convolution) computes its output in one
-// tile that fits one bank group.
+// whole reports whether layer l (a convolution or a sum or product)
+// computes its output in one tile that fits one bank group.
 func (e *emitter) whole(p *Program, l *quant.Layer) bool {
-	if l.Op != quant.OpConv && l.Op != quant.OpDepthwise {
-		return false
-	}
 	in, out := p.Buffer(l.Inputs[0]), p.Buffer(l.Output)
-	ocBlock, th, err := e.convTiles(l, in, out)
-	return err == nil && ocBlock == out.Shape[0] && th == out.Shape[1]
+	switch l.Op {
+	case quant.OpConv, quant.OpDepthwise:
+		ocBlock, th, err := e.convTiles(l, in, out)
+		return err == nil && ocBlock == out.Shape[0] && th == out.Shape[1]
+	case quant.OpAdd, quant.OpMul:
+		return 2*in.Shape[1]*in.Shape[2]*e.lines(in.Shape[0]) <= e.group()
+	}
+	return false
 }
 
 // convTiles returns the output channels per weight block and the output

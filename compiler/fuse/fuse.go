@@ -13,9 +13,10 @@
 //     its bias and activation (conv+bias+relu, eltwise+relu). The
 //     quantiser already lowered them into one layer, since the
 //     requantisation applies the activation; Find reports them.
-//   - Resident: a convolution whose whole output fits one feature-map bank
-//     group, followed at once by the layer that reads it (conv+pool,
-//     conv+eltwise, the eltwise with its own activation): the consumer
+//   - Resident: a convolution or element-wise layer whose whole output fits
+//     one feature-map bank group, followed at once by the layer that reads
+//     it (conv+pool, conv+eltwise, conv+eltwise+relu, eltwise+pool): the
+//     consumer
 //     reads the producer's output in the banks, so that tensor is neither
 //     saved nor loaded.
 //   - Addressed: a layer whose only reader is a concatenation (concat as
@@ -80,6 +81,7 @@ var Templates = []Template{
 	{Name: "conv+eltwise+relu", Kind: Resident, Nodes: []Node{{Ops: spatial}, {Ops: eltAdd, Act: true}}, Edges: [][2]int{{0, 1}}},
 	{Name: "conv+eltwise", Kind: Resident, Nodes: []Node{{Ops: spatial}, {Ops: eltAdd, Plain: true}}, Edges: [][2]int{{0, 1}}},
 	{Name: "conv+pool", Kind: Resident, Nodes: []Node{{Ops: spatial}, {Ops: pools}}, Edges: [][2]int{{0, 1}}},
+	{Name: "eltwise+pool", Kind: Resident, Nodes: []Node{{Ops: eltwise}, {Ops: pools}}, Edges: [][2]int{{0, 1}}},
 	{Name: "concat", Kind: Addressed, Nodes: []Node{{Ops: writers}, {Ops: concats}}, Edges: [][2]int{{0, 1}}},
 }
 
@@ -223,7 +225,7 @@ type Options struct {
 	// Addressed kind needs all its layers there.
 	OnDPU func(i int) bool
 	// Whole reports whether the output of layer i is computed in one tile
-	// whose result fits one bank group, as a Resident producer's must be.
+	// that fits one bank group, as a Resident producer's must be.
 	Whole func(i int) bool
 	// Same reports whether layers i and j are in one DPU subgraph.
 	Same func(i, j int) bool
