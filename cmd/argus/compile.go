@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -84,7 +85,7 @@ type compileResult struct {
 func newCompileCmd() *cobra.Command {
 	var calib calibOptions
 	var tname, out, quantOut string
-	var asJSON bool
+	var asJSON, noFusion bool
 	var model modelOptions
 	cmd := &cobra.Command{
 		Use:   "compile MODEL.onnx|MODEL.quant --target T --out model.dpu",
@@ -97,8 +98,14 @@ side form a subgraph. Every DPU subgraph becomes an instruction stream of row
 tiles over the target's banks. The program is written to --out (a .dpu file)
 and timed on the cycle model: cycles, seconds, TOPs/s and frames per second
 of one image on one core, the utilisation of that core, the share of the
-operations on the DPU, the CPU layers and the layers that absorbed their
-activation.`,
+operations on the DPU, the CPU layers and the fused groups.
+
+Fusion (compiler/fuse) matches templates on the layer graph and chooses the
+best set of non-conflicting groups: a convolution or sum with its bias and
+activation (absorbed by the quantiser), a convolution whose whole output
+fits one bank group followed by the pooling or sum that reads it (the
+tensor stays in the banks), and a layer saving straight into its channels
+of a concatenation. --no-fusion turns the last two off.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			start := time.Now()
@@ -143,7 +150,7 @@ activation.`,
 				bar.Finish()
 			}
 			plan := partition.Split(m, t)
-			p, err := dpu.Compile(m, t, plan)
+			p, err := dpu.Compile(m, t, plan, dpu.Options{NoFusion: noFusion})
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -174,6 +181,7 @@ activation.`,
 	f.StringVar(&tname, "target", "zu9", "DPU target (argus dpu targets lists them)")
 	f.StringVar(&out, "out", "", "write the compiled program to this .dpu file")
 	f.StringVar(&quantOut, "quant-out", "", "write the quantised model to this .quant file too (compile it again for another target without calibrating)")
+	f.BoolVar(&noFusion, "no-fusion", false, "generate every layer on its own: no layer reads its input from the banks or saves into a concatenation (activations stay absorbed)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	model.register(cmd)
 	return cmd
@@ -187,7 +195,20 @@ func printCompile(w io.Writer, r compileResult) {
 	for _, c := range s.CPUOps {
 		fmt.Fprintf(w, "\n  %s (%s): %s", c.Name, c.Op, c.Reason)
 	}
-	fmt.Fprintf(w, "\n%d layers with a fused activation\n", len(s.FusedGroups))
+	kinds := map[string]int{}
+	for _, g := range s.FusedGroups {
+		kinds[g.Template]++
+	}
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, fmt.Sprintf("%d %s", kinds[k], k))
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "\n%d fused groups", len(s.FusedGroups))
+	if len(names) > 0 {
+		fmt.Fprintf(w, ": %s", strings.Join(names, ", "))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "one image on one core: %d cycles, %.3f ms, %.1f fps, %.3f TOPs/s, utilisation %.1f%%\n",
 		s.Cycles, 1e3*s.Seconds, s.FPS, s.TOPs, 100*s.Utilization)
 	if s.Cores > 1 {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"argus/compiler/dpu"
+	"argus/compiler/fuse"
 	"argus/compiler/onnx"
 	"argus/compiler/quant"
 	"argus/compiler/xgraph"
@@ -175,6 +176,11 @@ func inspectProgram(cmd *cobra.Command, path string, asJSON bool) error {
 			fmt.Fprintf(w, "  (%s)", r.Reason)
 		}
 		fmt.Fprintln(w)
+	}
+	for _, g := range s.FusedGroups {
+		if g.Kind != fuse.Absorbed {
+			fmt.Fprintf(w, "fused %s (%s): %s, %d DDR bytes saved\n", g.Template, g.Kind, strings.Join(g.Layers, " + "), g.GainBytes)
+		}
 	}
 	fmt.Fprintf(w, "%d cycles, %.3f ms, %.1f fps, %.3f TOPs/s, utilisation %.1f%% of one core; %.1f%% of the ops on the DPU\n",
 		s.Cycles, 1e3*s.Seconds, s.FPS, s.TOPs, 100*s.Utilization, 100*s.DPUOpsShare)

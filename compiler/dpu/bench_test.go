@@ -31,7 +31,7 @@ func BenchmarkCompile(b *testing.B) {
 	m := quantized(b, fullModel(b, "resnet50"))
 	tg, _ := target.Lookup("zu9")
 	for b.Loop() {
-		p, err := dpu.Compile(m, tg, partition.Split(m, tg))
+		p, err := dpu.Compile(m, tg, partition.Split(m, tg), dpu.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -46,7 +46,7 @@ func BenchmarkCompile(b *testing.B) {
 func BenchmarkSimulate(b *testing.B) {
 	m := quantized(b, fullModel(b, "resnet50"))
 	tg, _ := target.Lookup("zu9")
-	p, err := dpu.Compile(m, tg, partition.Split(m, tg))
+	p, err := dpu.Compile(m, tg, partition.Split(m, tg), dpu.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

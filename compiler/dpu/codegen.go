@@ -26,6 +26,7 @@ package dpu
 import (
 	"fmt"
 
+	"argus/compiler/fuse"
 	"argus/compiler/partition"
 	"argus/compiler/quant"
 	"argus/dpu/isa"
@@ -66,6 +67,15 @@ type Program struct {
 	// DDRSize is the length of the whole DDR image.
 	DDRSize   int
 	Subgraphs []Subgraph
+	// Groups are the fused groups (compiler/fuse) the code realises.
+	Groups []fuse.Group
+}
+
+// Options change how Compile generates code.
+type Options struct {
+	// NoFusion generates every layer on its own: no Resident or Addressed
+	// group (the activations the quantiser absorbed stay absorbed).
+	NoFusion bool
 }
 
 // Buffer returns the buffer of the tensor called name, or nil.
@@ -83,8 +93,9 @@ const align = 64
 
 func roundUp(n, a int) int { return (n + a - 1) / a * a }
 
-// Compile generates the program of m for t along the partition plan.
-func Compile(m *quant.Model, t *target.Target, plan *partition.Plan) (*Program, error) {
+// Compile generates the program of m for t along the partition plan,
+// realising the fused groups fuse.Find chooses unless o.NoFusion.
+func Compile(m *quant.Model, t *target.Target, plan *partition.Plan, o Options) (*Program, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
@@ -132,10 +143,14 @@ func Compile(m *quant.Model, t *target.Target, plan *partition.Plan) (*Program, 
 		return nil, fmt.Errorf("DDR image of %d bytes exceeds the 32-bit address space", next)
 	}
 	p.DDRSize = next
+	fz, err := p.fusion(o)
+	if err != nil {
+		return nil, err
+	}
 	for _, sg := range plan.Subgraphs {
 		s := Subgraph{Device: sg.Device, First: sg.First, End: sg.End}
 		if sg.Device == partition.DPU {
-			e := &emitter{t: t, last: -1}
+			e := &emitter{t: t, last: -1, fz: fz}
 			for i := sg.First; i < sg.End; i++ {
 				e.layer = i
 				if err := e.emit(p, &m.Layers[i], par[i].w, par[i].b); err != nil {
@@ -164,9 +179,118 @@ func int8Bytes(v []int8) []byte {
 	return b
 }
 
+// fused is what the chosen groups change in the code: the layers whose
+// output stays in bank group 1 for the next layer (not saved), the layers
+// that read one input there (and write their output into group 0), and
+// the tensors saved straight into a concatenation's output.
+type fused struct {
+	keep   map[int]bool
+	reads  map[int]string
+	redir  map[string]redirect
+	copied map[string]bool // inputs a concatenation need not copy
+}
+
+// redirect is where a tensor is saved instead of its own buffer: from
+// addr, pixel pixels apart.
+type redirect struct{ addr, pixel int }
+
+// fusion chooses the fused groups of p (none with o.NoFusion) and returns
+// what they change in the code.
+func (p *Program) fusion(o Options) (*fused, error) {
+	fz := &fused{keep: map[int]bool{}, reads: map[int]string{}, redir: map[string]redirect{}, copied: map[string]bool{}}
+	m, plan := p.Model, p.Plan
+	sub := make([]int, len(m.Layers))
+	for k, sg := range plan.Subgraphs {
+		for i := sg.First; i < sg.End; i++ {
+			sub[i] = k
+		}
+	}
+	e := &emitter{t: p.Target}
+	groups, err := fuse.Find(m, fuse.Options{
+		OnDPU: func(i int) bool { return plan.Placements[i].Device == partition.DPU },
+		Same:  func(i, j int) bool { return sub[i] == sub[j] },
+		Whole: func(i int) bool { return e.whole(p, &m.Layers[i]) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		if o.NoFusion && g.Kind != fuse.Absorbed {
+			continue
+		}
+		switch g.Kind {
+		case fuse.Resident:
+			fz.keep[g.Layers[0]], fz.reads[g.Layers[1]] = true, g.Tensors[0]
+		case fuse.Addressed:
+			cat := &m.Layers[g.Layers[1]]
+			out := p.Buffer(cat.Output)
+			c0 := 0
+			for _, name := range cat.Inputs {
+				if name == g.Tensors[0] {
+					break
+				}
+				c0 += m.Tensor(name).Shape[0]
+			}
+			fz.redir[g.Tensors[0]] = redirect{addr: out.Addr + c0, pixel: out.Shape[0]}
+			fz.copied[g.Tensors[0]] = true
+		}
+		p.Groups = append(p.Groups, g)
+	}
+	if p.Groups == nil {
+		p.Groups = []fuse.Group{}
+	}
+	return fz, nil
+}
+
+// whole reports whether layer l (a convolution or a sum or product)
+// computes its output in one tile that fits one bank group.
+func (e *emitter) whole(p *Program, l *quant.Layer) bool {
+	in, out := p.Buffer(l.Inputs[0]), p.Buffer(l.Output)
+	switch l.Op {
+	case quant.OpConv, quant.OpDepthwise:
+		ocBlock, th, err := e.convTiles(l, in, out)
+		return err == nil && ocBlock == out.Shape[0] && th == out.Shape[1]
+	case quant.OpAdd, quant.OpMul:
+		return 2*in.Shape[1]*in.Shape[2]*e.lines(in.Shape[0]) <= e.group()
+	}
+	return false
+}
+
+// convTiles returns the output channels per weight block and the output
+// rows per tile of convolution or fully connected layer l.
+func (e *emitter) convTiles(l *quant.Layer, in, out *Buffer) (ocBlock, th int, err error) {
+	C, W := in.Shape[0], in.Shape[2]
+	OC, OH, OW := out.Shape[0], out.Shape[1], out.Shape[2]
+	kh, kw, sh := l.Kernel[0], l.Kernel[1], l.Stride[0]
+	if l.Op == quant.OpFC {
+		C, W, OH, OW, kh, kw, sh = C*in.Shape[1]*W, 1, 1, 1, 1, 1, 1
+	}
+	ocBlock = OC
+	perOC := kh * kw * e.lines(C)
+	wlines := e.t.WeightBanks * e.t.BankDepth
+	if l.Op != quant.OpDepthwise {
+		ocBlock = min(OC, wlines/perOC, 1024, e.t.BiasBankDepth*e.t.BiasLanes())
+		if ocBlock < 1 {
+			return 0, 0, fmt.Errorf("one filter of %d lines exceeds the weight banks", perOC)
+		}
+		if ocp := e.t.OutputChannelParallel; ocBlock < OC && ocBlock > ocp {
+			ocBlock -= ocBlock % ocp
+		}
+	} else if perOC > wlines {
+		return 0, 0, fmt.Errorf("depthwise weights of %d lines exceed the weight banks", perOC)
+	}
+	G := e.group()
+	oc := min(ocBlock, OC)
+	th, err = e.rows(OH, func(th int) bool {
+		return ((th-1)*sh+kh)*W*e.lines(C) <= G && th*OW*e.lines(oc) <= G
+	})
+	return ocBlock, th, err
+}
+
 // emitter writes the instruction chain of one subgraph.
 type emitter struct {
 	t       *target.Target
+	fz      *fused
 	code    []isa.Instr
 	layerOf []int
 	layer   int
@@ -232,6 +356,19 @@ func span(oy0, oy1, k, s, pt, h int) (y0, y1, top, bottom int) {
 	return y0, y1, y0 - lo, hi - y1
 }
 
+// dest returns where the output tensor name is saved: its buffer's
+// address and channels, or the place a concatenation gave it.
+func (e *emitter) dest(out *Buffer) (addr, pixel int) {
+	if r, ok := e.fz.redir[out.Name]; ok {
+		return r.addr, r.pixel
+	}
+	return out.Addr, out.Shape[0]
+}
+
+// emit writes the code of layer l. Where l is the producer of a Resident
+// group its output stays in group 1 (no SAVE); where it is the consumer,
+// the input the group keeps is read from group 1 (no LOAD) and the output
+// goes to group 0.
 func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
 	out := p.Buffer(l.Output)
 	ins := make([]*Buffer, len(l.Inputs))
@@ -247,6 +384,29 @@ func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
 	C, H, W := in.Shape[0], in.Shape[1], in.Shape[2]
 	OC, OH, OW := out.Shape[0], out.Shape[1], out.Shape[2]
 	G := e.group()
+	keep := e.fz.keep[e.layer]
+	kept, reads := e.fz.reads[e.layer]
+	outG := 1
+	if reads {
+		outG = 0
+	}
+	base, pix := e.dest(out)
+	save := func(oy0, oy1, o0, oc int) {
+		if !keep {
+			e.add(e.transfer(isa.SAVE, outG, 0, base+oy0*OW*pix+o0, oy1-oy0, OW, oc, pix))
+		}
+	}
+	// load puts rows [y0, y1) of input j at line n of group 0, or returns
+	// where the group keeps them in group 1.
+	load := func(j, y0, y1, n int) (bank, addr int) {
+		b := ins[j]
+		c := b.Shape[0]
+		if reads && l.Inputs[j] == kept {
+			return e.at(1, y0*b.Shape[2]*e.lines(c))
+		}
+		e.add(e.transfer(isa.LOAD, 0, n, b.Addr+y0*b.Shape[2]*c, y1-y0, b.Shape[2], c, c))
+		return e.at(0, n)
+	}
 	switch l.Op {
 	case quant.OpConv, quant.OpFC, quant.OpDepthwise:
 		kh, kw, sh, sw := l.Kernel[0], l.Kernel[1], l.Stride[0], l.Stride[1]
@@ -255,19 +415,9 @@ func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
 			C, H, W, kh, kw, sh, sw, pt, pl, pr = C*H*W, 1, 1, 1, 1, 1, 1, 0, 0, 0
 		}
 		dw := l.Op == quant.OpDepthwise
-		ocBlock := OC
-		perOC := kh * kw * e.lines(C)
-		wlines := e.t.WeightBanks * e.t.BankDepth
-		if !dw {
-			ocBlock = min(OC, wlines/perOC, 1024, e.t.BiasBankDepth*e.t.BiasLanes())
-			if ocBlock < 1 {
-				return fmt.Errorf("one filter of %d lines exceeds the weight banks", perOC)
-			}
-			if ocp := e.t.OutputChannelParallel; ocBlock < OC && ocBlock > ocp {
-				ocBlock -= ocBlock % ocp
-			}
-		} else if perOC > wlines {
-			return fmt.Errorf("depthwise weights of %d lines exceed the weight banks", perOC)
+		ocBlock, _, err := e.convTiles(l, in, out)
+		if err != nil {
+			return err
 		}
 		init := isa.Instr{Op: isa.CONVINIT, KernelH: kh, KernelW: kw, StrideH: sh, StrideW: sw,
 			Act: l.Act, Round: quant.RoundActivation, ShiftCut: l.ShiftCut, ShiftBias: l.ShiftBias, ActFix: l.ActFix}
@@ -291,18 +441,24 @@ func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
 			for oy0 := 0; oy0 < OH; oy0 += th {
 				oy1 := min(OH, oy0+th)
 				y0, y1, top, bottom := span(oy0, oy1, kh, sh, pt, H)
-				e.add(e.transfer(isa.LOAD, 0, 0, in.Addr+y0*W*C, y1-y0, W, C, C))
+				var ib, ia int
+				if l.Op == quant.OpFC {
+					e.add(e.transfer(isa.LOAD, 0, 0, in.Addr, 1, 1, C, C))
+					ib, ia = e.at(0, 0)
+				} else {
+					ib, ia = load(0, y0, y1, 0)
+				}
 				if o0 == 0 && oy0 == 0 {
 					e.add(init)
 				}
-				ob, oa := e.at(1, 0)
-				c := isa.Instr{Op: isa.CONV, InBank: 0, InAddr: 0, OutBank: ob, OutAddr: oa, WBank: isa.WeightBank0,
+				ob, oa := e.at(outG, 0)
+				c := isa.Instr{Op: isa.CONV, InBank: ib, InAddr: ia, OutBank: ob, OutAddr: oa, WBank: isa.WeightBank0,
 					PadTop: top, PadBottom: bottom, PadLeft: pl, PadRight: pr, H: y1 - y0, W: W, C: C, OC: oc}
 				if dw {
 					c.Op, c.OC = isa.DPTWISE, 0
 				}
 				e.add(c)
-				e.add(e.transfer(isa.SAVE, 1, 0, out.Addr+oy0*OW*OC+o0, oy1-oy0, OW, oc, OC))
+				save(oy0, oy1, o0, oc)
 			}
 		}
 	case quant.OpMaxPool, quant.OpAvgPool:
@@ -320,14 +476,14 @@ func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
 		for oy0 := 0; oy0 < OH; oy0 += th {
 			oy1 := min(OH, oy0+th)
 			y0, y1, top, bottom := span(oy0, oy1, kh, sh, l.Pad[0], H)
-			e.add(e.transfer(isa.LOAD, 0, 0, in.Addr+y0*W*C, y1-y0, W, C, C))
+			ib, ia := load(0, y0, y1, 0)
 			if oy0 == 0 {
 				e.add(init)
 			}
-			ob, oa := e.at(1, 0)
-			e.add(isa.Instr{Op: isa.POOL, InBank: 0, OutBank: ob, OutAddr: oa, PadTop: top, PadBottom: bottom,
+			ob, oa := e.at(outG, 0)
+			e.add(isa.Instr{Op: isa.POOL, InBank: ib, InAddr: ia, OutBank: ob, OutAddr: oa, PadTop: top, PadBottom: bottom,
 				PadLeft: l.Pad[1], PadRight: l.Pad[3], H: y1 - y0, W: W, C: C})
-			e.add(e.transfer(isa.SAVE, 1, 0, out.Addr+oy0*OW*C, oy1-oy0, OW, C, C))
+			save(oy0, oy1, 0, C)
 		}
 	case quant.OpAdd, quant.OpMul, quant.OpReLU, quant.OpReLU6:
 		init := isa.Instr{Op: isa.ELEWINIT, ElewOp: isa.ElewAdd, Act: l.Act, Round: quant.RoundActivation,
@@ -352,23 +508,36 @@ func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
 		for y0 := 0; y0 < H; y0 += th {
 			y1 := min(H, y0+th)
 			n := (y1 - y0) * W * e.lines(C)
-			e.add(e.transfer(isa.LOAD, 0, 0, in.Addr+y0*W*C, y1-y0, W, C, C))
-			b2, a2 := e.at(0, 0)
+			// Unfused: A at line 0 of group 0, B after it, the output in
+			// group 1. A consumer of a kept input writes its output at
+			// line 0 of group 0 and loads its other input after it.
+			slot := 0
+			if reads {
+				slot = n
+			}
+			ab, aa := load(0, y0, y1, slot)
+			if !reads || l.Inputs[0] != kept {
+				slot += n
+			}
+			b2, a2 := ab, aa
 			if second {
-				e.add(e.transfer(isa.LOAD, 0, n, ins[1].Addr+y0*W*C, y1-y0, W, C, C))
-				b2, a2 = e.at(0, n)
+				b2, a2 = load(1, y0, y1, slot)
 			}
 			if y0 == 0 {
 				e.add(init)
 			}
-			ob, oa := e.at(1, 0)
-			e.add(isa.Instr{Op: isa.ELEW, InBank: 0, In2Bank: b2, In2Addr: a2, OutBank: ob, OutAddr: oa, H: y1 - y0, W: W, C: C})
-			e.add(e.transfer(isa.SAVE, 1, 0, out.Addr+y0*W*C, y1-y0, W, C, C))
+			ob, oa := e.at(outG, 0)
+			e.add(isa.Instr{Op: isa.ELEW, InBank: ab, InAddr: aa, In2Bank: b2, In2Addr: a2, OutBank: ob, OutAddr: oa, H: y1 - y0, W: W, C: C})
+			save(y0, y1, 0, C)
 		}
 	case quant.OpConcat:
 		c0 := 0
 		for _, b := range ins {
 			ck := b.Shape[0]
+			if e.fz.copied[b.Name] {
+				c0 += ck
+				continue
+			}
 			th, err := e.rows(H, func(th int) bool { return th*W*e.lines(ck) <= G })
 			if err != nil {
 				return err
@@ -376,7 +545,7 @@ func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
 			for y0 := 0; y0 < H; y0 += th {
 				y1 := min(H, y0+th)
 				e.add(e.transfer(isa.LOAD, 0, 0, b.Addr+y0*W*ck, y1-y0, W, ck, ck))
-				e.add(e.transfer(isa.SAVE, 0, 0, out.Addr+y0*W*OC+c0, y1-y0, W, ck, OC))
+				e.add(e.transfer(isa.SAVE, 0, 0, base+y0*W*pix+c0, y1-y0, W, ck, pix))
 			}
 			c0 += ck
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"argus/compiler/dpu"
+	"argus/compiler/fuse"
 	"argus/compiler/onnx"
 	"argus/compiler/partition"
 	"argus/compiler/quant"
@@ -65,12 +66,13 @@ func TestBitExact(t *testing.T) {
 		"../onnx/testdata/models/resnet18_small/model.onnx",
 		"../onnx/testdata/models/mobilenet_v2_small/model.onnx",
 	}
-	targets := []string{"zu9", "b512", "zu9/cpu"}
+	targets := []string{"zu9", "b512", "zu9/cpu", "zu9/nofusion"}
 	for _, path := range models {
 		m := quantized(t, path)
 		for _, tn := range targets {
 			t.Run(path+"/"+tn, func(t *testing.T) {
 				name, cpu := strings.CutSuffix(tn, "/cpu")
+				name, nofusion := strings.CutSuffix(name, "/nofusion")
 				tg, err := target.Lookup(name)
 				if err != nil {
 					t.Fatal(err)
@@ -86,10 +88,18 @@ func TestBitExact(t *testing.T) {
 					}
 					plan.Group()
 				}
-				p, err := dpu.Compile(m, tg, plan)
+				p, err := dpu.Compile(m, tg, plan, dpu.Options{NoFusion: nofusion})
 				if err != nil {
 					t.Fatal(err)
 				}
+				kinds := map[fuse.Kind]int{}
+				for _, g := range p.Groups {
+					kinds[g.Kind]++
+				}
+				if nofusion && kinds[fuse.Resident]+kinds[fuse.Addressed] > 0 {
+					t.Errorf("--no-fusion program has groups %v", kinds)
+				}
+				t.Logf("fused groups %v", kinds)
 				src := noise{m.Tensor(m.Input).Shape, 2}
 				for i := range 2 {
 					x, _ := src.Sample(100 + i)
@@ -145,7 +155,7 @@ func TestBitExact(t *testing.T) {
 func TestTimeCores(t *testing.T) {
 	m := quantized(t, "../onnx/testdata/models/resnet18_small/model.onnx")
 	tg, _ := target.Lookup("zu9")
-	p, err := dpu.Compile(m, tg, partition.Split(m, tg))
+	p, err := dpu.Compile(m, tg, partition.Split(m, tg), dpu.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

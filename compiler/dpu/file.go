@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"argus/checkpoint"
+	"argus/compiler/fuse"
 	"argus/compiler/partition"
 	"argus/compiler/quant"
 	"argus/dpu/isa"
@@ -69,6 +70,7 @@ type fileProgram struct {
 	Buffers   []Buffer        `json:"buffers"`
 	Plan      *partition.Plan `json:"plan"`
 	Subgraphs []fileSubgraph  `json:"subgraphs"`
+	Groups    []fuse.Group    `json:"groups,omitempty"`
 }
 
 // maxDDR bounds the DDR image a file may ask for (the 32-bit DDR field).
@@ -101,7 +103,7 @@ func encode(p *Program) (*checkpoint.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	fp := fileProgram{DDRSize: p.DDRSize, Buffers: p.Buffers, Plan: p.Plan}
+	fp := fileProgram{DDRSize: p.DDRSize, Buffers: p.Buffers, Plan: p.Plan, Groups: p.Groups}
 	f := checkpoint.NewFile()
 	for i, s := range p.Subgraphs {
 		fs := fileSubgraph{Device: s.Device, First: s.First, End: s.End, LayerOf: s.LayerOf}
@@ -198,12 +200,22 @@ func Unmarshal(b []byte) (*Program, error) {
 	if err := dec.Decode(&fp); err != nil {
 		return nil, formatErr("program: %v", err)
 	}
-	p := &Program{Target: t, Model: m, Plan: fp.Plan, Buffers: fp.Buffers, Const: cst, DDRSize: fp.DDRSize}
+	p := &Program{Target: t, Model: m, Plan: fp.Plan, Buffers: fp.Buffers, Const: cst, DDRSize: fp.DDRSize, Groups: fp.Groups}
 	if err := checkPlan(m, fp.Plan); err != nil {
 		return nil, err
 	}
 	if fp.DDRSize < 0 || fp.DDRSize > maxDDR || len(cst) > fp.DDRSize {
 		return nil, formatErr("DDR image of %d bytes for %d bytes of constants", fp.DDRSize, len(cst))
+	}
+	for i, g := range fp.Groups {
+		if len(g.Layers) == 0 {
+			return nil, formatErr("fused group %d has no layers", i)
+		}
+		for _, l := range g.Layers {
+			if l < 0 || l >= len(m.Layers) {
+				return nil, formatErr("fused group %d names layer %d of %d", i, l, len(m.Layers))
+			}
+		}
 	}
 	if len(fp.Buffers) != len(m.Tensors) {
 		return nil, formatErr("%d buffers for %d tensors", len(fp.Buffers), len(m.Tensors))

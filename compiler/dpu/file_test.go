@@ -25,7 +25,7 @@ func smallProgram(tb testing.TB) *dpu.Program {
 	plan := partition.Split(m, tg)
 	plan.Placements[2].Device, plan.Placements[2].Reason = partition.CPU, "test"
 	plan.Group()
-	p, err := dpu.Compile(m, tg, plan)
+	p, err := dpu.Compile(m, tg, plan, dpu.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}

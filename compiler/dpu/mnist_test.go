@@ -63,7 +63,7 @@ func TestMNIST(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg, _ := target.Lookup("zu9")
-	p, err := dpu.Compile(m, tg, partition.Split(m, tg))
+	p, err := dpu.Compile(m, tg, partition.Split(m, tg), dpu.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

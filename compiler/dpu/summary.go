@@ -3,6 +3,7 @@ package dpu
 import (
 	"fmt"
 
+	"argus/compiler/fuse"
 	"argus/compiler/partition"
 	"argus/compiler/quant"
 	"argus/dpu/isa"
@@ -47,11 +48,15 @@ type LayerRow struct {
 	Cycles int64            `json:"cycles"`
 }
 
-// FusedGroup is a layer that carries its consumers' work: a convolution,
-// fully connected or element-wise layer with the activation it absorbed.
+// FusedGroup is one fused group of a program (compiler/fuse): its
+// template, how the code realises it, its layers (Layer is the first) and
+// the DDR bytes it saves.
 type FusedGroup struct {
-	Layer    string `json:"layer"`
-	Template string `json:"template"`
+	Layer     string    `json:"layer"`
+	Template  string    `json:"template"`
+	Kind      fuse.Kind `json:"kind"`
+	Layers    []string  `json:"layers"`
+	GainBytes int64     `json:"gain_bytes"`
 }
 
 // Summary is what a compiled program does, by the cycle model.
@@ -112,10 +117,14 @@ func (p *Program) Summarize() (*Summary, error) {
 		} else {
 			s.CPUOps = append(s.CPUOps, r)
 		}
-		if r.Act != "" {
-			s.FusedGroups = append(s.FusedGroups, FusedGroup{Layer: l.Name, Template: string(l.Op) + "+" + r.Act})
-		}
 		s.Rows = append(s.Rows, r)
+	}
+	for _, g := range p.Groups {
+		fg := FusedGroup{Layer: m.Layers[g.Layers[0]].Name, Template: g.Template, Kind: g.Kind, GainBytes: g.Gain}
+		for _, i := range g.Layers {
+			fg.Layers = append(fg.Layers, m.Layers[i].Name)
+		}
+		s.FusedGroups = append(s.FusedGroups, fg)
 	}
 	for _, sg := range p.Subgraphs {
 		s.Instructions += len(sg.Code)
