@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"argus/autograd"
 	"argus/data/loader"
 	"argus/detect/atss"
+	"argus/hpo"
 	"argus/models"
 	"argus/nn"
 	"argus/tensor"
@@ -143,4 +145,32 @@ func (a *ATSS) Predict(b *loader.Detection) ([][]Detection, error) {
 		}
 	}
 	return res, nil
+}
+
+// SearchObjective returns HPS-Det's search objective: a short training of
+// cfg (an ATSS model) with each trial's searched values, on trainSplit,
+// writing nothing, and its validation AP on val. A trial that ends early
+// (ctx, a non-finite loss) fails.
+func SearchObjective(cfg Config, trainSplit, val *Split) atss.Objective {
+	return func(ctx context.Context, a atss.HPS, t hpo.Trial) (float64, error) {
+		c := cfg
+		c.Assign, c.K = "hps", 0
+		c.HPSBands, c.HPSK = a.Bands, a.K
+		tr, _, err := NewTrainer(c, trainSplit, val)
+		if err != nil {
+			return 0, err
+		}
+		res, err := tr.Run(ctx, train.Options{})
+		if err != nil {
+			return 0, err
+		}
+		if res.Stopped != "" {
+			return 0, fmt.Errorf("trial %d stopped early (%s)", t.Number, res.Stopped)
+		}
+		ap, ok := res.Metrics["AP"]
+		if !ok {
+			return 0, fmt.Errorf("trial %d: no evaluation", t.Number)
+		}
+		return float64(ap), nil
+	}
 }
