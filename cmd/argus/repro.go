@@ -21,7 +21,7 @@ func newReproCmd() *cobra.Command {
 		Use:   "repro",
 		Short: "Reproduce the source papers' comparisons on generated data",
 	}
-	cmd.AddCommand(newReproDeepImageCmd(), newReproDCALCmd(), newReproCDCLCmd(), newReproDynamicSparseRCNNCmd())
+	cmd.AddCommand(newReproDeepImageCmd(), newReproDCALCmd(), newReproCDCLCmd(), newReproDynamicSparseRCNNCmd(), newReproHPSDetCmd())
 	return cmd
 }
 

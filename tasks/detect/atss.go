@@ -17,7 +17,7 @@ import (
 )
 
 // atssDepths are the ResNet depths of the registered ATSS detectors.
-var atssDepths = []int{18, 50}
+var atssDepths = []int{18, 34, 50}
 
 func init() {
 	for _, depth := range atssDepths {
