@@ -26,6 +26,8 @@ type detectTrainReport struct {
 	Task        string      `json:"task"`
 	Model       string      `json:"model"`
 	Assign      string      `json:"assign"`
+	K           int         `json:"k,omitempty"`
+	HPSK        []int       `json:"hps_k,omitempty"`
 	Proposals   string      `json:"proposals"`
 	NumProposal int         `json:"num_proposals"`
 	Classes     int         `json:"classes"`
@@ -71,9 +73,9 @@ func addDetectFlags(f *pflag.FlagSet, c *detect.Config) {
 func newTrainDetectCmd() *cobra.Command {
 	cfg := detect.Recipe()
 	var tf trainFlags
-	var dataDir string
+	var dataDir, hpsFile string
 	cmd := &cobra.Command{
-		Use:   "detect --data DIR --model sparse-rcnn-r18|sparse-rcnn-r50",
+		Use:   "detect --data DIR --model sparse-rcnn-r18|sparse-rcnn-r50|atss-r18|atss-r50",
 		Short: "Train an object detector (Sparse R-CNN) on a COCO-layout folder",
 		Long: `Trains a detector on DIR/annotations/instances_train2017.json with the images
 in DIR/train2017, and evaluates COCO AP on val2017 after every --eval-every
@@ -90,6 +92,13 @@ Dynamic Sparse R-CNN's optimal-transport assignment, and --proposals dpg the
 learned proposals by its mixture of --experts proposal sets weighted per
 image.
 
+ATSS (atss-r18, atss-r50: a ResNet-FPN P3–P7 backbone from random weights,
+--width channels, a multiple of 32) assigns positives with --assign atss
+(adaptive IoU threshold; the default for these models), topk (--k positives
+per ground truth), simota (dynamic k) or hps (the numbers of positives per
+object-size band that argus hps search wrote to --hps FILE, scaled each
+iteration by the quality of each ground truth's candidates).
+
 Settings come from the defaults (see --print-config), then --config FILE,
 then the flags given. --resume continues a run from its checkpoint exactly.
 SIGINT or SIGTERM stops after the current step with a resumable checkpoint
@@ -103,6 +112,9 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 			}
 			if f != nil && !flags.Changed("data") && cfg.Data != "" {
 				dataDir = cfg.Data
+			}
+			if err := atssFlags(flags, &cfg, hpsFile); err != nil {
+				return err
 			}
 			if tf.printConfig {
 				return printConfig(cmd, cfg)
@@ -140,7 +152,7 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "resuming %s at epoch %d of %d, step %d\n", tf.resume, tr.Epoch(), cfg.Epochs, tr.Step())
 			}
-			rep := detectTrainReport{Task: "detect", Model: cfg.Model, Assign: cfg.Assign, Proposals: cfg.ProposalMode,
+			rep := detectTrainReport{Task: "detect", Model: cfg.Model, Assign: cfg.Assign, K: cfg.K, HPSK: cfg.HPSK, Proposals: cfg.ProposalMode,
 				NumProposal: cfg.Proposals, Classes: len(trainSplit.CategoryIDs), TrainImages: trainSplit.Set.Len(),
 				ValImages: val.Set.Len(), Size: cfg.Size, Batch: cfg.Batch}
 			return runDetect(cmd, tr, out, tf.json, rep)
@@ -148,6 +160,8 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 	}
 	f := cmd.Flags()
 	addDetectFlags(f, &cfg)
+	intFlag(f, &cfg.K, "k", cfg.K, 1, 1<<10, "ATSS's --assign topk: positives per ground truth")
+	f.StringVar(&hpsFile, "hps", "", "ATSS's --assign hps: the searched values (argus hps search --out)")
 	f.StringVar(&dataDir, "data", "", "COCO-layout root: annotations/instances_{train,val}2017.json, train2017/, val2017/")
 	tf.add(f, "runs/detect")
 	return cmd

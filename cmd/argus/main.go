@@ -64,6 +64,7 @@ func newRootCmd() *cobra.Command {
 		newCompileCmd(),
 		newValidateCmd(),
 		newHPOCmd(),
+		newHPSCmd(),
 		newBenchCmd(),
 		newReproCmd(),
 	)

@@ -21,7 +21,7 @@ func newReproCmd() *cobra.Command {
 		Use:   "repro",
 		Short: "Reproduce the source papers' comparisons on generated data",
 	}
-	cmd.AddCommand(newReproDeepImageCmd(), newReproDCALCmd(), newReproCDCLCmd(), newReproDynamicSparseRCNNCmd(), newReproUDAReidCmd())
+	cmd.AddCommand(newReproDeepImageCmd(), newReproDCALCmd(), newReproCDCLCmd(), newReproDynamicSparseRCNNCmd(), newReproUDAReidCmd(), newReproHPSDetCmd())
 	return cmd
 }
 

@@ -92,8 +92,17 @@ type Config struct {
 	// Proposals is Sparse R-CNN's number of learnable proposals, and the
 	// number of detections per image.
 	Proposals int `yaml:"num_proposals" json:"num_proposals"`
-	// Assign is the label assignment: hungarian or dla.
+	// Assign is the label assignment: hungarian or dla for Sparse R-CNN;
+	// atss, topk, simota or hps for ATSS (atss.AssignerNames).
 	Assign string `yaml:"assign" json:"assign"`
+	// K is the topk assigner's number of positives per ground truth
+	// (ATSS only; 0 otherwise).
+	K int `yaml:"k,omitempty" json:"k,omitempty"`
+	// HPSBands and HPSK are the hps assigner's searched values
+	// (atss.Searched: the object-scale bands and the number of positives
+	// of each; ATSS only), read from argus hps search's --out file.
+	HPSBands []float64 `yaml:"hps_bands,omitempty" json:"hps_bands,omitempty"`
+	HPSK     []int     `yaml:"hps_k,omitempty" json:"hps_k,omitempty"`
 	// ProposalMode is static (learned proposals) or dpg (Dynamic Sparse
 	// R-CNN's proposal experts).
 	ProposalMode string `yaml:"proposals" json:"proposals"`
@@ -178,8 +187,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("flip must be a probability, got %g", c.Flip)
 	case c.Proposals < 1 || c.Proposals > MaxProposals:
 		return fmt.Errorf("num proposals must be 1 to %d, got %d", MaxProposals, c.Proposals)
-	case c.Assign != "hungarian" && c.Assign != "dla":
+	case !isATSS(c.Model) && c.Assign != "hungarian" && c.Assign != "dla":
 		return fmt.Errorf("assign must be hungarian or dla, got %q", c.Assign)
+	case !isATSS(c.Model) && (c.K != 0 || c.HPSK != nil || c.HPSBands != nil):
+		return fmt.Errorf("k and hps are ATSS's assignment settings, not %s's", c.Model)
 	case c.ProposalMode != "static" && c.ProposalMode != "dpg":
 		return fmt.Errorf("proposals must be static or dpg, got %q", c.ProposalMode)
 	case c.Width < 8 || c.Width > 4096 || c.Width%8 != 0:
@@ -193,6 +204,9 @@ func (c *Config) Validate() error {
 	}
 	if _, ok := registry[c.Model]; !ok {
 		return fmt.Errorf("unknown detection model %q (have %s)", c.Model, strings.Join(Models(), ", "))
+	}
+	if isATSS(c.Model) {
+		return c.validateATSS()
 	}
 	return nil
 }
