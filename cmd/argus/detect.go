@@ -160,7 +160,7 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 	}
 	f := cmd.Flags()
 	addDetectFlags(f, &cfg)
-	intFlag(f, &cfg.K, "k", cfg.K, 1, 1<<10, "ATSS's --assign topk: positives per ground truth")
+	intFlag(f, &cfg.K, "k", cfg.K, 0, 1<<10, "ATSS's --assign topk: positives per ground truth (0: none given)")
 	f.StringVar(&hpsFile, "hps", "", "ATSS's --assign hps: the searched values (argus hps search --out)")
 	f.StringVar(&dataDir, "data", "", "COCO-layout root: annotations/instances_{train,val}2017.json, train2017/, val2017/")
 	tf.add(f, "runs/detect")
