@@ -44,7 +44,7 @@ func UDARepro(name string) (ReproPreset, error) {
 	c.UDA.K1, c.UDA.K2, c.UDA.Eps, c.UDA.MinSamples = 10, 3, 0.7, 3
 	switch name {
 	case "small":
-		c.Batch, c.Epochs, c.UDA.PretrainEpochs = 32, 8, 4
+		c.Batch, c.Epochs, c.UDA.PretrainEpochs = 32, 18, 12
 		return ReproPreset{Name: name, Identities: 24, Base: c}, nil
 	case "tiny":
 		c.Batch, c.Epochs, c.UDA.PretrainEpochs = 16, 3, 1
