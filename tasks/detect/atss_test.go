@@ -19,7 +19,10 @@ func TestValidateATSS(t *testing.T) {
 		{"atss", func(c *Config) {}, ""},
 		{"topk", func(c *Config) { c.Assign, c.K = "topk", 9 }, ""},
 		{"simota", func(c *Config) { c.Assign = "simota" }, ""},
-		{"hps", func(c *Config) { c.Assign = "hps"; c.SetSearched(atss.Searched{Bands: atss.DefaultBands, K: []int{3, 6, 9}}) }, ""},
+		{"hps", func(c *Config) {
+			c.Assign = "hps"
+			c.SetSearched(atss.Searched{Bands: atss.DefaultBands, K: []int{3, 6, 9}})
+		}, ""},
 		{"sparse assigner", func(c *Config) { c.Assign = "dla" }, "assign must be atss, topk, simota, hps"},
 		{"topk without k", func(c *Config) { c.Assign = "topk" }, "assign topk needs k"},
 		{"k without topk", func(c *Config) { c.K = 4 }, "k is the topk assigner's"},
