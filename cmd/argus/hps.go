@@ -38,6 +38,9 @@ func newHPSCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newHPSSearchCmd())
+	for _, name := range []string{"data", "trials", "storage", "study", "out"} {
+		cmd.MarkFlagRequired(name)
+	}
 	return cmd
 }
 
@@ -70,14 +73,6 @@ complete trial is written to --out, the file train detect --hps reads.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
-			case dataDir == "":
-				return errors.New("--data is required")
-			case storageURL == "":
-				return errors.New("--storage is required (sqlite:PATH or postgres://...)")
-			case study == "":
-				return errors.New("--study is required")
-			case out == "":
-				return errors.New("--out is required (the searched values' JSON file)")
 			case !strings.HasPrefix(cfg.Model, "atss-"):
 				return fmt.Errorf("--model must be an ATSS detector (atss-r18, atss-r50), got %q", cfg.Model)
 			case kMin > kMax:
@@ -163,7 +158,7 @@ complete trial is written to --out, the file train detect --hps reads.`,
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data", "", "COCO-layout root (train2017 trains the trials, val2017 scores them)")
 	f.StringVar(&cfg.Model, "model", cfg.Model, "detector: atss-r18 or atss-r50")
-	intFlag(f, &trials, "trials", 20, 1, maxHPOTrials, "trials of the study in all (shared by every process on it)")
+	intFlag(f, &trials, "trials", 0, 1, maxHPOTrials, "trials of the study in all (shared by every process on it)")
 	f.StringVar(&storageURL, "storage", "", "study storage: sqlite:PATH or postgres://user:pass@host/db")
 	f.StringVar(&study, "study", "", "study name (made on first use)")
 	floatFlag(f, &budget, "budget-minutes", 0, 0, math.Inf(1), "stop claiming trials after so many minutes (0: no limit)")
@@ -181,5 +176,8 @@ complete trial is written to --out, the file train detect --hps reads.`,
 	positiveFloatFlag(f, &cfg.LR, "lr", cfg.LR, "peak learning rate of the trials")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed of the trials' trainings and of a new study's sampler")
 	intFlag(f, &cfg.Workers, "workers", 0, 0, detect.MaxWorkers, "goroutines building batches (0: one per CPU)")
+	for _, name := range []string{"data", "trials", "storage", "study", "out"} {
+		cmd.MarkFlagRequired(name)
+	}
 	return cmd
 }

@@ -110,6 +110,7 @@ func TestRequiredFlags(t *testing.T) {
 		{[]string{"onnx", "conformance"}, `argus onnx conformance: required flag(s) "data" not set`},
 		{[]string{"hpo", "show"}, `argus hpo show: required flag(s) "study" not set`},
 		{[]string{"hpo", "run", "--study", "s", "--", "true"}, `argus hpo run: required flag(s) "trials" not set`},
+		{[]string{"hps", "search", "--data", "d", "--trials", "2", "--study", "s", "--out", "b.json"}, `argus hps search: required flag(s) "storage" not set`},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(c.args, &out, &errb); code == 0 || errb.String() != c.want+"\n" || out.Len() != 0 {
