@@ -386,9 +386,9 @@ func col2imTable(g plane, col []float32, ld int, dst []float32) {
 //		}
 //	}
 //
-// With AVX-512 it moves 16×16 blocks through registers; columns past the
-// last whole block of 16, and CPUs without AVX-512, take tiles of 16 rows
-// in Go. dst must not overlap src.
+// With AVX-512 it moves 16×16 blocks through registers, with AVX2 8×8 ones;
+// columns past the last whole block, and CPUs without either, take tiles
+// of 16 rows in Go. dst must not overlap src.
 func Transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	if rows <= 0 || cols <= 0 {
 		return
@@ -397,11 +397,11 @@ func Transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 		panic(fmt.Sprintf("kernels: Transpose of %dx%d (stride %d) into stride %d with %d and %d floats", rows, cols, lds, ldd, len(src), len(dst)))
 	}
 	full := 0
-	if transposeAsm != nil {
-		full = cols / 16 * 16
-		for i0 := 0; i0 < rows; i0 += 16 {
-			h := min(16, rows-i0)
-			for j0 := 0; j0 < full; j0 += 16 {
+	if bs := transposeBlock; transposeAsm != nil {
+		full = cols / bs * bs
+		for i0 := 0; i0 < rows; i0 += bs {
+			h := min(bs, rows-i0)
+			for j0 := 0; j0 < full; j0 += bs {
 				transposeAsm(&dst[j0*ldd+i0], ldd, &src[i0*lds+j0], lds, h, h)
 			}
 		}

@@ -88,12 +88,16 @@ var rowKernels = func() []rowKernel {
 	return ks
 }()
 
-// transposeAsm moves 16×16 blocks for packing, when the CPU has AVX-512.
-var transposeAsm = func() func(dst *float32, ldd int, src *float32, lds, rows, lanes int) {
-	if cpu.X86.HasAVX512F {
-		return transpose16AVX512
+// transposeAsm moves transposeBlock×transposeBlock blocks for packing and
+// Transpose: 16×16 with AVX-512, 8×8 with AVX2.
+var transposeAsm, transposeBlock = func() (func(dst *float32, ldd int, src *float32, lds, rows, lanes int), int) {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return transpose16AVX512, 16
+	case cpu.X86.HasAVX2:
+		return transpose8AVX2, 8
 	}
-	return nil
+	return nil, 0
 }()
 
 // kernelsAvailable lists every kernel this CPU runs, fastest first, without

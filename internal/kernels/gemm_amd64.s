@@ -13998,6 +13998,170 @@ im2colRowsAVX2_row:
 	VZEROUPPER
 	RET
 
+// func transpose8AVX2(dst *float32, ldd int, src *float32, lds int, rows int, lanes int)
+// Requires: AVX, AVX2
+TEXT ·transpose8AVX2(SB), NOSPLIT, $0-48
+	MOVQ    src+16(FP), SI
+	MOVQ    lds+24(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    rows+32(FP), CX
+	CMPQ    CX, $0x01
+	JL      tr8_zero0
+	VMOVUPS (SI), Y0
+	ADDQ    DX, SI
+	JMP     tr8_next0
+
+tr8_zero0:
+	VXORPS Y0, Y0, Y0
+
+tr8_next0:
+	CMPQ    CX, $0x02
+	JL      tr8_zero1
+	VMOVUPS (SI), Y1
+	ADDQ    DX, SI
+	JMP     tr8_next1
+
+tr8_zero1:
+	VXORPS Y1, Y1, Y1
+
+tr8_next1:
+	CMPQ    CX, $0x03
+	JL      tr8_zero2
+	VMOVUPS (SI), Y2
+	ADDQ    DX, SI
+	JMP     tr8_next2
+
+tr8_zero2:
+	VXORPS Y2, Y2, Y2
+
+tr8_next2:
+	CMPQ    CX, $0x04
+	JL      tr8_zero3
+	VMOVUPS (SI), Y3
+	ADDQ    DX, SI
+	JMP     tr8_next3
+
+tr8_zero3:
+	VXORPS Y3, Y3, Y3
+
+tr8_next3:
+	CMPQ    CX, $0x05
+	JL      tr8_zero4
+	VMOVUPS (SI), Y4
+	ADDQ    DX, SI
+	JMP     tr8_next4
+
+tr8_zero4:
+	VXORPS Y4, Y4, Y4
+
+tr8_next4:
+	CMPQ    CX, $0x06
+	JL      tr8_zero5
+	VMOVUPS (SI), Y5
+	ADDQ    DX, SI
+	JMP     tr8_next5
+
+tr8_zero5:
+	VXORPS Y5, Y5, Y5
+
+tr8_next5:
+	CMPQ    CX, $0x07
+	JL      tr8_zero6
+	VMOVUPS (SI), Y6
+	ADDQ    DX, SI
+	JMP     tr8_next6
+
+tr8_zero6:
+	VXORPS Y6, Y6, Y6
+
+tr8_next6:
+	CMPQ    CX, $0x08
+	JL      tr8_zero7
+	VMOVUPS (SI), Y7
+	ADDQ    DX, SI
+	JMP     tr8_next7
+
+tr8_zero7:
+	VXORPS Y7, Y7, Y7
+
+tr8_next7:
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	MOVQ       dst+0(FP), DI
+	MOVQ       ldd+8(FP), BX
+	SHLQ       $0x02, BX
+	MOVQ       lanes+40(FP), CX
+	CMPQ       CX, $0x08
+	JL         tr8_masked
+	VMOVUPS    Y8, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Y9, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Y10, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Y11, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Y12, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Y13, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Y14, (DI)
+	ADDQ       BX, DI
+	VMOVUPS    Y15, (DI)
+	ADDQ       BX, DI
+	VZEROUPPER
+	RET
+
+tr8_masked:
+	MOVL         $0x00000001, R8
+	SHLL         CL, R8
+	DECL         R8
+	VMOVD        R8, X0
+	VPBROADCASTD X0, Y0
+	VMOVDQU      laneBits<>+0(SB), Y1
+	VPAND        Y1, Y0, Y0
+	VPCMPEQD     Y1, Y0, Y0
+	VMASKMOVPS   Y8, Y0, (DI)
+	ADDQ         BX, DI
+	VMASKMOVPS   Y9, Y0, (DI)
+	ADDQ         BX, DI
+	VMASKMOVPS   Y10, Y0, (DI)
+	ADDQ         BX, DI
+	VMASKMOVPS   Y11, Y0, (DI)
+	ADDQ         BX, DI
+	VMASKMOVPS   Y12, Y0, (DI)
+	ADDQ         BX, DI
+	VMASKMOVPS   Y13, Y0, (DI)
+	ADDQ         BX, DI
+	VMASKMOVPS   Y14, Y0, (DI)
+	ADDQ         BX, DI
+	VMASKMOVPS   Y15, Y0, (DI)
+	ADDQ         BX, DI
+	VZEROUPPER
+	RET
+
 // func maxRunAVX512(dst *float32, src *float32, n int)
 // Requires: AVX, AVX512F
 TEXT ·maxRunAVX512(SB), NOSPLIT, $0-24

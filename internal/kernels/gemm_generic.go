@@ -15,6 +15,9 @@ var rowKernels []rowKernel
 // transposeAsm is absent without assembly; packing runs in Go.
 var transposeAsm func(dst *float32, ldd int, src *float32, lds, rows, lanes int)
 
+// transposeBlock is the side of transposeAsm's blocks; zero without it.
+var transposeBlock int
+
 // convBest is the convolution kernel ConvNHWC uses: the portable one.
 var convBest = convGo
 

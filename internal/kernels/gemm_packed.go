@@ -195,6 +195,12 @@ func (g *gemm) packA(dst []float32, mr, i0, rows, p0, k int) {
 				}
 				continue
 			}
+			if h == 6 && mr == 6 {
+				for p := range k {
+					*(*[6]float32)(panel[p*6:]) = *(*[6]float32)(g.a[(p0+p)*g.lda+i0+q:])
+				}
+				continue
+			}
 			for p := range k {
 				d := panel[p*mr : p*mr+mr]
 				copy(d, g.a[(p0+p)*g.lda+i0+q:(p0+p)*g.lda+i0+q+h])
@@ -247,21 +253,22 @@ func (g *gemm) packB(dst []float32, nr, p0, k, j0, cols int) {
 
 // interleave transposes h rows of length k, row r starting at src[r*lds],
 // into dst[p*w+r] for a panel of width w, zeroing rows h..w-1. With
-// AVX-512 it moves 16×16 blocks through registers; the Go loop works in
-// strips of eight and four rows so that each pass writes neighbouring
-// floats.
+// AVX-512 it moves 16×16 blocks through registers, with AVX2 8×8 ones; the
+// Go loop works in strips of eight and four rows so that each pass writes
+// neighbouring floats.
 func interleave(dst []float32, w int, src []float32, lds, h, k int) {
-	if transposeAsm == nil || k < 16 {
+	bs := transposeBlock
+	if transposeAsm == nil || k < bs {
 		interleaveGo(dst, w, src, lds, h, k)
 		return
 	}
 	if h < 1 || h > w || len(dst) < w*k || len(src) < (h-1)*lds+k {
 		panic(fmt.Sprintf("kernels: interleave %d rows of %d into width %d out of range", h, k, w))
 	}
-	kFull := k &^ 15
-	for r0 := 0; r0 < w; r0 += 16 {
-		rows, lanes := min(max(h-r0, 0), 16), min(w-r0, 16)
-		for p := 0; p < kFull; p += 16 {
+	kFull := k / bs * bs
+	for r0 := 0; r0 < w; r0 += bs {
+		rows, lanes := min(max(h-r0, 0), bs), min(w-r0, bs)
+		for p := 0; p < kFull; p += bs {
 			s := &src[0]
 			if rows > 0 {
 				s = &src[r0*lds+p]

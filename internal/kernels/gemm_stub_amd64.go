@@ -1600,6 +1600,26 @@ func col2imGatherAVX2(dst *float32, ldd int, col *float32, ldc int, channels int
 //go:noescape
 func im2colRowsAVX2(dst *float32, ldd int, src *float32, lds int, channels int, rows int, offs *int, masks *uint16, wmask uint16)
 
+// transpose8AVX2 writes the transpose of an 8×8 block of src, reading
+// only its first rows rows and taking the others as zero, and stores the
+// first lanes floats of each transposed row:
+//
+//	for i := 0; i < 8; i++ {
+//		for r := 0; r < lanes; r++ {
+//			var v float32
+//			if r < rows {
+//				v = src[r*lds+i]
+//			}
+//			dst[i*ldd+r] = v
+//		}
+//	}
+//
+// rows and lanes are at most 8, lanes at least 1; the caller checks that every
+// element is in range.
+//
+//go:noescape
+func transpose8AVX2(dst *float32, ldd int, src *float32, lds int, rows int, lanes int)
+
 // maxRunAVX512 sets dst[i] = max(dst[i], src[i]) for i < n, NaN if either is NaN;
 // n must be a positive multiple of 16.
 //

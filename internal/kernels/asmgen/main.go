@@ -43,6 +43,7 @@ func main() {
 	bits := laneBits()
 	col2imGatherAVX2(bits)
 	im2colRowsAVX2(bits)
+	transpose8AVX2(bits)
 	for _, isa := range []struct {
 		name  string
 		lanes int
@@ -130,6 +131,94 @@ func transpose16() {
 	SHLQ(U8(2), ldd)
 	for i := range 16 {
 		VMOVUPS(r(i), K1, Mem{Base: dst})
+		ADDQ(ldd, dst)
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// transpose8AVX2 emits transpose16AVX512's 8×8 counterpart on YMM
+// registers, for packing on CPUs without AVX-512: a short row of lanes is
+// stored with VMASKMOVPS, the mask built from bits.
+func transpose8AVX2(bits Mem) {
+	TEXT("transpose8AVX2", NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, rows, lanes int)")
+	Pragma("noescape")
+	Doc(
+		"transpose8AVX2 writes the transpose of an 8×8 block of src, reading",
+		"only its first rows rows and taking the others as zero, and stores the",
+		"first lanes floats of each transposed row:",
+		"",
+		"\tfor i := 0; i < 8; i++ {",
+		"\t\tfor r := 0; r < lanes; r++ {",
+		"\t\t\tvar v float32",
+		"\t\t\tif r < rows {",
+		"\t\t\t\tv = src[r*lds+i]",
+		"\t\t\t}",
+		"\t\t\tdst[i*ldd+r] = v",
+		"\t\t}",
+		"\t}",
+		"",
+		"rows and lanes are at most 8, lanes at least 1; the caller checks that every",
+		"element is in range.",
+	)
+	src, lds, rows := RSI, RDX, RCX
+	Load(Param("src"), src)
+	Load(Param("lds"), lds)
+	SHLQ(U8(2), lds)
+	Load(Param("rows"), rows)
+	r := func(i int) VecPhysical { return ymm(i) }
+	t := func(i int) VecPhysical { return ymm(8 + i) }
+	for i := range 8 {
+		zero, next := fmt.Sprintf("tr8_zero%d", i), fmt.Sprintf("tr8_next%d", i)
+		CMPQ(rows, U8(i+1))
+		JL(LabelRef(zero))
+		VMOVUPS(Mem{Base: src}, r(i))
+		ADDQ(lds, src)
+		JMP(LabelRef(next))
+		Label(zero)
+		VXORPS(r(i), r(i), r(i))
+		Label(next)
+	}
+	// Within each 128-bit lane, gather columns of four rows.
+	for j := range 4 {
+		VUNPCKLPS(r(2*j+1), r(2*j), t(2*j))
+		VUNPCKHPS(r(2*j+1), r(2*j), t(2*j+1))
+	}
+	for b := 0; b < 8; b += 4 {
+		VSHUFPS(U8(0x44), t(b+2), t(b), r(b))
+		VSHUFPS(U8(0xee), t(b+2), t(b), r(b+1))
+		VSHUFPS(U8(0x44), t(b+3), t(b+1), r(b+2))
+		VSHUFPS(U8(0xee), t(b+3), t(b+1), r(b+3))
+	}
+	// Then pair the 128-bit lanes of rows 0-3 and 4-7.
+	for c := range 4 {
+		VPERM2F128(U8(0x20), r(4+c), r(c), t(c))
+		VPERM2F128(U8(0x31), r(4+c), r(c), t(4+c))
+	}
+	dst, ldd := RDI, RBX
+	Load(Param("dst"), dst)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	Load(Param("lanes"), RCX)
+	CMPQ(RCX, U8(8))
+	JL(LabelRef("tr8_masked"))
+	for i := range 8 {
+		VMOVUPS(t(i), Mem{Base: dst})
+		ADDQ(ldd, dst)
+	}
+	VZEROUPPER()
+	RET()
+	Label("tr8_masked")
+	MOVL(U32(1), R8L)
+	SHLL(CL, R8L)
+	DECL(R8L)
+	VMOVD(R8L, X0)
+	VPBROADCASTD(X0, Y0)
+	VMOVDQU(bits, Y1)
+	VPAND(Y1, Y0, Y0)
+	VPCMPEQD(Y1, Y0, Y0)
+	for i := range 8 {
+		VMASKMOVPS(t(i), Y0, Mem{Base: dst})
 		ADDQ(ldd, dst)
 	}
 	VZEROUPPER()
