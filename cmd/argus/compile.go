@@ -199,11 +199,15 @@ func printCompile(w io.Writer, r compileResult) {
 	for _, g := range s.FusedGroups {
 		kinds[g.Template]++
 	}
-	names := make([]string, 0, len(kinds))
+	templates := make([]string, 0, len(kinds))
 	for k := range kinds {
-		names = append(names, fmt.Sprintf("%d %s", kinds[k], k))
+		templates = append(templates, k)
 	}
-	sort.Strings(names)
+	sort.Strings(templates)
+	names := make([]string, len(templates))
+	for i, k := range templates {
+		names[i] = fmt.Sprintf("%d %s", kinds[k], k)
+	}
 	fmt.Fprintf(w, "\n%d fused groups", len(s.FusedGroups))
 	if len(names) > 0 {
 		fmt.Fprintf(w, ": %s", strings.Join(names, ", "))
