@@ -51,8 +51,11 @@ func TestCompileRunValidate(t *testing.T) {
 		t.Errorf("compile report %v", c)
 	}
 	var nf map[string]any
-	if err := json.Unmarshal([]byte(call("compile", filepath.Join(resnetSmall, "model.onnx"), "--calib", calib, "--target", "zu9", "--no-fusion", "--json")), &nf); err != nil {
+	if err := json.Unmarshal([]byte(call("compile", filepath.Join(resnetSmall, "model.onnx"), "--calib", calib, "--target", "zu9", "--no-fusion", "--report", filepath.Join(dir, "r.html"), "--json")), &nf); err != nil {
 		t.Fatal(err)
+	}
+	if page, err := os.ReadFile(filepath.Join(dir, "r.html")); err != nil || !strings.Contains(string(page), "<h2>Layers</h2>") {
+		t.Errorf("--report: %v, %.200q", err, page)
 	}
 	// Fusion keeps tensors out of DDR: fewer cycles and bytes, more groups.
 	if nf["cycles"].(float64) <= c["cycles"].(float64) || nf["ddr_bytes"].(float64) <= c["ddr_bytes"].(float64) ||
