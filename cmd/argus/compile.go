@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"argus/compiler/quant"
 	"argus/compiler/xgraph"
 	"argus/dpu/target"
+	"argus/internal/atomicfile"
 	"argus/internal/progress"
 )
 
@@ -84,7 +86,7 @@ type compileResult struct {
 // newCompileCmd builds argus compile.
 func newCompileCmd() *cobra.Command {
 	var calib calibOptions
-	var tname, out, quantOut string
+	var tname, out, quantOut, report string
 	var asJSON, noFusion bool
 	var model modelOptions
 	cmd := &cobra.Command{
@@ -114,6 +116,14 @@ of a concatenation. --no-fusion turns the last two off.`,
 			}
 			if err := notAnInput("quant-out", quantOut, args[0]); err != nil {
 				return err
+			}
+			if err := notAnInput("report", report, args[0]); err != nil {
+				return err
+			}
+			for _, o := range []struct{ flag, path string }{{"out", out}, {"quant-out", quantOut}, {"report", report}} {
+				if err := outFolder(o.flag, o.path); err != nil {
+					return err
+				}
 			}
 			t, err := target.Lookup(tname)
 			if err != nil {
@@ -168,6 +178,11 @@ of a concatenation. --no-fusion turns the last two off.`,
 					return err
 				}
 			}
+			if report != "" {
+				if err := atomicfile.Write(report, func(w io.Writer) error { return sum.WriteHTML(w, filepath.Base(args[0])) }); err != nil {
+					return fmt.Errorf("write the report: %w", err)
+				}
+			}
 			res := compileResult{Model: filepath.Base(args[0]), Out: out, Summary: sum, CompileSeconds: time.Since(start).Seconds()}
 			if asJSON {
 				return printJSON(cmd, res)
@@ -180,11 +195,25 @@ of a concatenation. --no-fusion turns the last two off.`,
 	calib.register(f)
 	f.StringVar(&tname, "target", "zu9", "DPU target (argus dpu targets lists them)")
 	f.StringVar(&out, "out", "", "write the compiled program to this .dpu file")
+	f.StringVar(&report, "report", "", "write an HTML report to this file: which layers went to the DPU or the CPU and why, the fused groups, per-layer cycles")
 	f.StringVar(&quantOut, "quant-out", "", "write the quantised model to this .quant file too (compile it again for another target without calibrating)")
 	f.BoolVar(&noFusion, "no-fusion", false, "generate every layer on its own: no layer reads its input from the banks or saves into a concatenation (activations stay absorbed)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	model.register(cmd)
 	return cmd
+}
+
+// outFolder checks, before any work, that the folder an output file goes
+// into exists.
+func outFolder(flag, path string) error {
+	if path == "" {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("--%s %s: folder %s does not exist", flag, path, dir)
+	}
+	return nil
 }
 
 // printCompile writes the report as text.
@@ -199,11 +228,15 @@ func printCompile(w io.Writer, r compileResult) {
 	for _, g := range s.FusedGroups {
 		kinds[g.Template]++
 	}
-	names := make([]string, 0, len(kinds))
+	templates := make([]string, 0, len(kinds))
 	for k := range kinds {
-		names = append(names, fmt.Sprintf("%d %s", kinds[k], k))
+		templates = append(templates, k)
 	}
-	sort.Strings(names)
+	sort.Strings(templates)
+	names := make([]string, len(templates))
+	for i, k := range templates {
+		names[i] = fmt.Sprintf("%d %s", kinds[k], k)
+	}
 	fmt.Fprintf(w, "\n%d fused groups", len(s.FusedGroups))
 	if len(names) > 0 {
 		fmt.Fprintf(w, ": %s", strings.Join(names, ", "))

@@ -50,6 +50,19 @@ func TestCompileRunValidate(t *testing.T) {
 	if c["dpu_ops_share"].(float64) != 1 || c["cycles"].(float64) <= 0 || c["layers"].(float64) != 32 {
 		t.Errorf("compile report %v", c)
 	}
+	var nf map[string]any
+	if err := json.Unmarshal([]byte(call("compile", filepath.Join(resnetSmall, "model.onnx"), "--calib", calib, "--target", "zu9", "--no-fusion", "--report", filepath.Join(dir, "r.html"), "--json")), &nf); err != nil {
+		t.Fatal(err)
+	}
+	if page, err := os.ReadFile(filepath.Join(dir, "r.html")); err != nil || !strings.Contains(string(page), "<h2>Layers</h2>") {
+		t.Errorf("--report: %v, %.200q", err, page)
+	}
+	// Fusion keeps tensors out of DDR: fewer cycles and bytes, more groups.
+	if nf["cycles"].(float64) <= c["cycles"].(float64) || nf["ddr_bytes"].(float64) <= c["ddr_bytes"].(float64) ||
+		len(nf["fused_groups"].([]any)) >= len(c["fused_groups"].([]any)) {
+		t.Errorf("--no-fusion: %v cycles, %v bytes, %d groups; fused: %v, %v, %d", nf["cycles"], nf["ddr_bytes"], len(nf["fused_groups"].([]any)),
+			c["cycles"], c["ddr_bytes"], len(c["fused_groups"].([]any)))
+	}
 	var sim, ref programRun
 	json.Unmarshal([]byte(call("run", prog, "--input", in, "--json")), &sim)
 	json.Unmarshal([]byte(call("run", prog, "--input", in, "--engine", "quant-ref", "--json")), &ref)
