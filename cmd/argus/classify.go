@@ -87,6 +87,7 @@ type classifyTrainReport struct {
 	Plot            string      `json:"plot"`
 	Config          string      `json:"config"`
 	Stopped         string      `json:"stopped,omitempty"`
+	Dist            *distReport `json:"dist,omitempty"`
 }
 
 // readClassData reads the ImageNet-layout dataset at dir.
@@ -119,6 +120,7 @@ func first3(s []string) string { return strings.Join(s[:min(3, len(s))], ", ") }
 func newTrainClassifyCmd() *cobra.Command {
 	cfg := classify.ImageNet()
 	var tf trainFlags
+	var df distFlags
 	var dataDir, labels string
 	cmd := &cobra.Command{
 		Use:   "classify --data DIR --model resnet18|resnet34|resnet50|deit-tiny",
@@ -146,9 +148,23 @@ Settings come from the defaults (see --print-config), then --config FILE,
 then the flags given. --resume continues a run from its checkpoint exactly
 as if it had not stopped. SIGINT or SIGTERM stops after the current step
 with a resumable checkpoint (exit status 130); so does --max-minutes (exit
-status 0).`,
+status 0).
+
+Under mpirun (argus built with -tags mpi) every process is one rank of a
+data-parallel run: --batch stays the global batch, each of N ranks trains
+on batch/N images of it, the gradients are averaged in buckets while the
+backward pass runs (--allreduce, --first-bucket, --bucket), and rank 0 alone
+evaluates and writes the run folder and the report. A run resumes with any
+number of ranks. A rank that fails stops them all. Batch normalisation
+keeps each rank's statistics (no synchronised batch norm), so a ResNet's
+steps at N ranks are those of N per-rank batches, not of one.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			p, err := df.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer func() { err = p.finish(cmd, err) }()
 			flags := cmd.Flags()
 			out, f, err := resolve(&tf, flags, &cfg, classify.ImageNet())
 			if err != nil {
@@ -174,7 +190,9 @@ status 0).`,
 					return err
 				}
 			}
-			tr, err := classify.NewFolderTrainer(cfg, trainSet, val)
+			placed := cfg
+			placed.Config = p.place(cfg.Config)
+			tr, err := classify.NewFolderTrainer(placed, trainSet, val)
 			if err != nil {
 				return err
 			}
@@ -188,7 +206,7 @@ status 0).`,
 				TrainImages: min(len(trainSet.Items), limitOr(cfg.Limit, len(trainSet.Items))),
 				ValImages:   min(len(val.Items), limitOr(cfg.Limit, len(val.Items))),
 				Aug:         cfg.Aug, Size: cfg.Size, Scales: cfg.Scales, Optimizer: cfg.Optimizer, LR: cfg.LR, Batch: cfg.Batch, Seed: cfg.Seed}
-			return runClassify(cmd, tr, out, tf.json, rep)
+			return runClassify(cmd, tr, out, tf.json, rep, p)
 		},
 	}
 	f := cmd.Flags()
@@ -201,6 +219,7 @@ status 0).`,
 	f.StringVar(&dataDir, "data", "", "dataset root: train/CLASS/*.JPEG and val/ (class folders, or flat with a labels file)")
 	f.StringVar(&labels, "val-labels", "", "labels file of a flat val/ folder (default: DIR/LOC_val_solution.csv or DIR/val_labels.txt)")
 	tf.add(f, "runs/classify")
+	df.add(f)
 	cmd.MarkFlagRequired("data")
 	return cmd
 }
@@ -214,14 +233,20 @@ func limitOr(limit, n int) int {
 
 // runClassify trains tr to the end of its epochs, or until a signal, the
 // time budget or the non-finite guard stops it, and reports the session.
-func runClassify(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool, rep classifyTrainReport) error {
+func runClassify(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bool, rep classifyTrainReport, p *parallel) error {
 	stderr := cmd.ErrOrStderr()
 	ctx, stop := signalContext(cmd)
 	defer stop()
 	epochs := tr.Config.Epochs
-	res, err := tr.Run(ctx, epochOptions(stderr, out, epochs, func(m map[string]train.Float) string {
+	sync, err := p.sync(tr.Task.Module, tr.Task.Config)
+	if err != nil {
+		return err
+	}
+	opts := epochOptions(stderr, out, epochs, func(m map[string]train.Float) string {
 		return fmt.Sprintf(", val loss %.4f, top-1 %.2f%%, top-5 %.2f%%", m["val_loss"], 100*m["top1"], 100*m["top5"])
-	}))
+	})
+	opts.Sync = sync
+	res, err := tr.Run(ctx, opts)
 	metric := orNaN(res.Metrics)
 	rep.Epochs, rep.Steps = res.Epoch, res.Step
 	rep.Top1, rep.Top5, rep.ValLoss, rep.TrainLoss = metric("top1"), metric("top5"), metric("val_loss"), res.TrainLoss
@@ -231,8 +256,10 @@ func runClassify(cmd *cobra.Command, tr *classify.Trainer, out string, asJSON bo
 	rep.Plot = filepath.Join(out, train.PlotName)
 	rep.Config = filepath.Join(out, train.ConfigName)
 	rep.Stopped = res.Stopped
+	rep.Dist = p.report()
 	if res.SessionSeconds > 0 {
-		rep.ImagesPerSecond = train.Float(float64(res.Samples) / res.SessionSeconds)
+		// Every rank trains on as many images as rank 0.
+		rep.ImagesPerSecond = train.Float(float64(res.Samples*p.Size()) / res.SessionSeconds)
 	}
 	return reportTrain(cmd, res, err, asJSON, rep, func(w io.Writer) {
 		if res.Metrics == nil {

@@ -235,11 +235,17 @@ func spread(s *dataset.Set, n int) *dataset.Set {
 // an image-folder dataset (dataset.ReadImageNet): the registry's model with
 // one output per class, batches shuffled and augmented from cfg.Seed, the
 // loss term "cross_entropy", and an evaluation on val at cfg.Size giving
-// "val_loss", "top1" and "top5". The checkpoints record the number of
-// classes (checkpoint.MetaClasses) and their names (MetaClassNames).
+// "val_loss", "top1" and "top5", on rank 0 alone. In a data-parallel run
+// (cfg.Rank, cfg.World) this process trains on its share of every batch,
+// cfg.Batch/cfg.World images, as NewTrainer shards them. The checkpoints
+// record the number of classes (checkpoint.MetaClasses) and their names
+// (MetaClassNames).
 func NewFolderTrainer(cfg FolderConfig, trainSet, val *dataset.Set) (*Trainer, error) {
 	cfg.Fill()
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkShard(); err != nil {
 		return nil, err
 	}
 	if !slices.Equal(trainSet.Classes, val.Classes) {
@@ -266,8 +272,9 @@ func NewFolderTrainer(cfg FolderConfig, trainSet, val *dataset.Set) (*Trainer, e
 	if err != nil {
 		return nil, err
 	}
+	world := cfg.world()
 	data := loader.New([]loader.Dataset{&tr},
-		loader.Indices{N: len(tr.Items), BatchSize: cfg.Batch, Shuffle: true, Seed: cfg.Seed},
+		loader.Indices{N: len(tr.Items), BatchSize: cfg.Batch / world, Shuffle: true, Seed: cfg.Seed, Rank: cfg.Rank, World: world},
 		loader.Stack(imageio.ImageNetMean, imageio.ImageNetStd),
 		loader.Options{Workers: cfg.Workers, Seed: cfg.Seed, Scales: transform.MultiScale{Sizes: cfg.Scales, Seed: cfg.Seed}})
 	names, err := json.Marshal(trainSet.Classes)
@@ -277,7 +284,7 @@ func NewFolderTrainer(cfg FolderConfig, trainSet, val *dataset.Set) (*Trainer, e
 	smoothing := autograd.CrossEntropyOptions{LabelSmoothing: float32(cfg.LabelSmoothing)}
 	task := train.Task[*loader.Images]{
 		Model: cfg.Model, Module: mod, RNG: rng, Data: data,
-		EpochSize: len(tr.Items),
+		EpochSize: (len(tr.Items) + world - 1) / world,
 		Count:     func(b *loader.Images) int { return len(b.Labels) },
 		Loss: func(b *loader.Images) ([]train.Term, error) {
 			loss := autograd.CrossEntropy(mod.Forward(autograd.Const(b.X)), b.Labels, smoothing)
@@ -296,6 +303,10 @@ func NewFolderTrainer(cfg FolderConfig, trainSet, val *dataset.Set) (*Trainer, e
 		Config:    cfg,
 		Resumable: []string{"eval_batch", "workers"},
 		Metadata:  map[string]string{checkpoint.MetaClasses: strconv.Itoa(classes), MetaClassNames: string(names)},
+	}
+	if cfg.Rank != 0 {
+		// Rank 0 writes the metrics; the others need not evaluate.
+		task.Eval = nil
 	}
 	return train.New(cfg.Config.Config, task)
 }
