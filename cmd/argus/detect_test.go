@@ -64,6 +64,15 @@ func TestTrainEvalPredictDetect(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(drawn, "000000000001.png")); err != nil {
 		t.Error(err)
 	}
+	// Export is refused with one line, writing nothing.
+	onnxOut := filepath.Join(t.TempDir(), "det.onnx")
+	code, _, stderr = runCLI("export", "--checkpoint", ckpt, "--out", onnxOut)
+	if code == 0 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "cannot be exported yet") {
+		t.Errorf("export of a detector: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(onnxOut); err == nil {
+		t.Errorf("a refused export wrote %s", onnxOut)
+	}
 	// Bad input: a box outside its image names the file.
 	b, err := os.ReadFile(filepath.Join(data, "annotations", "instances_val2017.json"))
 	if err != nil {
