@@ -405,3 +405,51 @@ func TestFirstK(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundToMarginals checks that the rounding gives a nonnegative plan
+// with the prescribed row and column sums from plans far from them.
+func TestRoundToMarginals(t *testing.T) {
+	cases := []struct {
+		name           string
+		plan           []float64
+		rows, cols     int
+		supply, demand []float64
+	}{
+		{"too much everywhere", []float64{1, 2, 3, 4, 5, 6}, 2, 3, []float64{1, 2}, []float64{1, 1, 1}},
+		{"too little everywhere", []float64{0.01, 0, 0.02, 0.01}, 2, 2, []float64{0.5, 1.5}, []float64{1, 1}},
+		{"mixed", []float64{3, 0, 0, 0, 0.1, 0.2, 0, 0, 0.1}, 3, 3, []float64{2.5, 0.25, 0.25}, []float64{1, 1, 1}},
+		{"already feasible", []float64{0.5, 0.5, 0.5, 0.5}, 2, 2, []float64{1, 1}, []float64{1, 1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := append([]float64(nil), c.plan...)
+			RoundToMarginals(p, c.rows, c.cols, c.supply, c.demand)
+			for i := range c.rows {
+				var s float64
+				for j := range c.cols {
+					if p[i*c.cols+j] < 0 {
+						t.Fatalf("negative entry %v", p)
+					}
+					s += p[i*c.cols+j]
+				}
+				if math.Abs(s-c.supply[i]) > 1e-12 {
+					t.Errorf("row %d sums to %v, want %v", i, s, c.supply[i])
+				}
+			}
+			for j := range c.cols {
+				var s float64
+				for i := range c.rows {
+					s += p[i*c.cols+j]
+				}
+				if math.Abs(s-c.demand[j]) > 1e-12 {
+					t.Errorf("column %d sums to %v, want %v", j, s, c.demand[j])
+				}
+			}
+		})
+	}
+	p := []float64{0.5, 0.5, 0.5, 0.5}
+	RoundToMarginals(p, 2, 2, []float64{1, 1}, []float64{1, 1})
+	if !slices.Equal(p, []float64{0.5, 0.5, 0.5, 0.5}) {
+		t.Errorf("a feasible plan changed to %v", p)
+	}
+}

@@ -22,6 +22,11 @@ type Sinkhorn struct {
 	// the plan's column sums and the demands falls below it; as in POT it
 	// is checked on the first and every tenth iteration. Zero runs MaxIter.
 	Tol float64
+	// Round, when true, projects the final plan onto the transport
+	// polytope with RoundToMarginals, so that its row and column sums
+	// equal the supplies and demands (to rounding error) even where the
+	// iterations have not converged, as at small Epsilon.
+	Round bool
 }
 
 // skipBelow is where exp(x - max) no longer changes a sum of at least one
@@ -98,7 +103,75 @@ func (s Sinkhorn) Plan(cost []float64, rows, cols int, supply, demand []float64)
 			prow[j] = kv * a * w.beta[j]
 		}
 	}
+	if s.Round {
+		RoundToMarginals(plan, rows, cols, supply, demand)
+	}
 	return plan, iters, nil
+}
+
+// RoundToMarginals rounds the rows x cols nonnegative plan in place onto
+// the plans whose row sums are supply and column sums demand (equal
+// totals), as Altschuler, Weed and Rigollet (2017, Algorithm 2): rows
+// scaled down to at most their supplies, then columns to at most their
+// demands, then the missing mass added as the rank-one outer product of
+// the row and column deficits divided by its total. The change in L1 is
+// at most twice the plan's marginal error.
+func RoundToMarginals(plan []float64, rows, cols int, supply, demand []float64) {
+	for i := range rows {
+		row := plan[i*cols : i*cols+cols]
+		var sum float64
+		for _, v := range row {
+			sum += v
+		}
+		if sum > supply[i] {
+			x := supply[i] / sum
+			for j := range row {
+				row[j] *= x
+			}
+		}
+	}
+	col := make([]float64, cols)
+	for i := range rows {
+		for j, v := range plan[i*cols : i*cols+cols] {
+			col[j] += v
+		}
+	}
+	for j := range cols {
+		if col[j] > demand[j] {
+			y := demand[j] / col[j]
+			for i := range rows {
+				plan[i*cols+j] *= y
+			}
+		}
+	}
+	errR := make([]float64, rows)
+	errC := make([]float64, cols)
+	for j := range cols {
+		errC[j] = demand[j]
+	}
+	var total float64
+	for i := range rows {
+		errR[i] = supply[i]
+		for j, v := range plan[i*cols : i*cols+cols] {
+			errR[i] -= v
+			errC[j] -= v
+		}
+		errR[i] = max(errR[i], 0)
+		total += errR[i]
+	}
+	if !(total > 0) {
+		return
+	}
+	for i := range rows {
+		if errR[i] == 0 {
+			continue
+		}
+		f := errR[i] / total
+		row := plan[i*cols : i*cols+cols]
+		for j := range row {
+			row[j] += f * max(errC[j], 0)
+		}
+	}
 }
 
 // The iterations run on scaling vectors where that is exact enough: with

@@ -42,6 +42,32 @@ type detectTrainReport struct {
 	Checkpoint  string      `json:"checkpoint"`
 	Metrics     string      `json:"metrics"`
 	Stopped     string      `json:"stopped,omitempty"`
+	// Skipped counts what --skip-bad left out of both splits.
+	Skipped *detect.Skipped `json:"skipped,omitempty"`
+}
+
+// fileExists reports whether name exists.
+func fileExists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
+}
+
+// readDetectSplit reads a split, with skipBad leaving out (and counting,
+// on w and in the returned counts) the images that do not decode and the
+// boxes outside their images.
+func readDetectSplit(w io.Writer, dir, split string, skipBad bool) (*detect.Split, detect.Skipped, error) {
+	if !skipBad {
+		s, err := detect.ReadSplit(dir, split)
+		return s, detect.Skipped{}, err
+	}
+	s, sk, err := detect.ReadSplitSkipBad(dir, split)
+	if err != nil {
+		return nil, sk, err
+	}
+	if sk.Images > 0 || sk.Boxes > 0 {
+		fmt.Fprintf(w, "%s: skipped %d images that do not decode and %d boxes empty or outside their image (--skip-bad)\n", split, sk.Images, sk.Boxes)
+	}
+	return s, sk, nil
 }
 
 // addDetectFlags binds the flags of a detection run's settings to c.
@@ -74,6 +100,7 @@ func newTrainDetectCmd() *cobra.Command {
 	cfg := detect.Recipe()
 	var tf trainFlags
 	var dataDir, hpsFile string
+	var skipBad bool
 	cmd := &cobra.Command{
 		Use:   "detect --data DIR --model sparse-rcnn-r18|sparse-rcnn-r50|atss-r18|atss-r50",
 		Short: "Train an object detector (Sparse R-CNN) on a COCO-layout folder",
@@ -131,11 +158,11 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			trainSplit, err := detect.ReadSplit(dataDir, "train2017")
+			trainSplit, skTrain, err := readDetectSplit(cmd.ErrOrStderr(), dataDir, "train2017", skipBad)
 			if err != nil {
 				return err
 			}
-			val, err := detect.ReadSplit(dataDir, "val2017")
+			val, skVal, err := readDetectSplit(cmd.ErrOrStderr(), dataDir, "val2017", skipBad)
 			if err != nil {
 				return err
 			}
@@ -155,7 +182,19 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 			rep := detectTrainReport{Task: "detect", Model: cfg.Model, Assign: cfg.Assign, K: cfg.K, HPSK: cfg.HPSK, Proposals: cfg.ProposalMode,
 				NumProposal: cfg.Proposals, Classes: len(trainSplit.CategoryIDs), TrainImages: trainSplit.Set.Len(),
 				ValImages: val.Set.Len(), Size: cfg.Size, Batch: cfg.Batch}
-			return runDetect(cmd, tr, out, tf.json, rep)
+			if skipBad {
+				rep.Skipped = &detect.Skipped{Images: skTrain.Images + skVal.Images, Boxes: skTrain.Boxes + skVal.Boxes}
+			}
+			err = runDetect(cmd, tr, out, tf.json, rep)
+			if err != nil && tf.resume == "" && !fileExists(filepath.Join(out, train.CheckpointName)) {
+				// A fresh run that failed before its first checkpoint (a
+				// corrupt image) leaves nothing half-written behind.
+				for _, name := range []string{train.ConfigName, train.MetricsName, train.PlotName} {
+					os.Remove(filepath.Join(out, name))
+				}
+				os.Remove(out)
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -163,6 +202,7 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 	intFlag(f, &cfg.K, "k", cfg.K, 0, 1<<10, "ATSS's --assign topk: positives per ground truth (0: none given)")
 	f.StringVar(&hpsFile, "hps", "", "ATSS's --assign hps: the searched values (argus hps search --out)")
 	f.StringVar(&dataDir, "data", "", "COCO-layout root: annotations/instances_{train,val}2017.json, train2017/, val2017/")
+	f.BoolVar(&skipBad, "skip-bad", false, "decode every image first and leave out (counted in skipped) the images that do not decode and the boxes outside their image, instead of stopping")
 	tf.add(f, "runs/detect")
 	return cmd
 }
@@ -196,7 +236,7 @@ func runDetect(cmd *cobra.Command, tr *detect.Trainer, out string, asJSON bool, 
 
 func newEvalDetectCmd() *cobra.Command {
 	var ckpt, dataDir, split, results string
-	var asJSON bool
+	var asJSON, skipBad bool
 	var batch, workers int
 	cmd := &cobra.Command{
 		Use:   "detect --checkpoint C --data DIR",
@@ -216,7 +256,7 @@ coco. --results also writes the detections as a COCO results file.`,
 			if err != nil {
 				return err
 			}
-			s, err := detect.ReadSplit(dataDir, split)
+			s, sk, err := readDetectSplit(cmd.ErrOrStderr(), dataDir, split, skipBad)
 			if err != nil {
 				return err
 			}
@@ -237,6 +277,12 @@ coco. --results also writes the detections as a COCO results file.`,
 					return err
 				}
 			}
+			if asJSON && skipBad {
+				return printJSON(cmd, struct {
+					coco.Summary
+					Skipped detect.Skipped `json:"skipped"`
+				}{sum, sk})
+			}
 			if asJSON {
 				return printJSON(cmd, sum)
 			}
@@ -251,6 +297,7 @@ coco. --results also writes the detections as a COCO results file.`,
 	f.StringVar(&dataDir, "data", "", "COCO-layout root")
 	f.StringVar(&split, "split", "val2017", "split to evaluate")
 	f.StringVar(&results, "results", "", "also write the detections as a COCO results file")
+	f.BoolVar(&skipBad, "skip-bad", false, "decode every image first and leave out (counted in skipped) the images that do not decode and the boxes outside their image, instead of stopping")
 	intFlag(f, &batch, "batch", 4, 1, detect.MaxBatch, "evaluation batch size")
 	intFlag(f, &workers, "workers", 0, 0, detect.MaxWorkers, "goroutines building batches (0: one per CPU)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")

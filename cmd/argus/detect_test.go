@@ -64,6 +64,15 @@ func TestTrainEvalPredictDetect(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(drawn, "000000000001.png")); err != nil {
 		t.Error(err)
 	}
+	// Export is refused with one line, writing nothing.
+	onnxOut := filepath.Join(t.TempDir(), "det.onnx")
+	code, _, stderr = runCLI("export", "--checkpoint", ckpt, "--out", onnxOut)
+	if code == 0 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "cannot be exported yet") {
+		t.Errorf("export of a detector: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(onnxOut); err == nil {
+		t.Errorf("a refused export wrote %s", onnxOut)
+	}
 	// Bad input: a box outside its image names the file.
 	b, err := os.ReadFile(filepath.Join(data, "annotations", "instances_val2017.json"))
 	if err != nil {
@@ -80,5 +89,55 @@ func TestTrainEvalPredictDetect(t *testing.T) {
 	code, _, stderr = runCLI("eval", "detect", "--checkpoint", ckpt, "--data", data)
 	if code == 0 || !strings.Contains(stderr, "outside its") || strings.Count(stderr, "\n") != 1 {
 		t.Errorf("box outside its image: exit %d, %q", code, stderr)
+	}
+}
+
+// TestDetectSkipBad checks that a corrupt image stops training with one
+// line and nothing left in --out, and that --skip-bad leaves it out, and
+// a box outside its image, counting both.
+func TestDetectSkipBad(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "coco")
+	if code, _, stderr := runCLI("data", "synth", "detection", "--size", "6", "--out", data); code != 0 {
+		t.Fatalf("synth: exit %d: %s", code, stderr)
+	}
+	if err := os.WriteFile(filepath.Join(data, "train2017", "000000000001.jpg"), []byte("\xff\xd8\xff not a jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ann := filepath.Join(data, "annotations", "instances_val2017.json")
+	d, err := cocofile.ReadDatasetFile(ann)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Annotations[0].BBox[0] = 5000
+	if err := cocofile.WriteDatasetFile(ann, d); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	code, _, stderr := runCLI(detectArgs(data, out)...)
+	if code == 0 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "outside its") {
+		t.Errorf("box outside its image: exit %d, %q", code, stderr)
+	}
+	d.Annotations[0].BBox[0] = 1
+	if err := cocofile.WriteDatasetFile(ann, d); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(detectArgs(data, out)...)
+	if code == 0 || !strings.Contains(stderr, "000000000001.jpg") {
+		t.Errorf("corrupt image: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("a failed fresh run left %s", out)
+	}
+	d.Annotations[0].BBox[0] = 5000
+	if err := cocofile.WriteDatasetFile(ann, d); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(detectArgs(data, out, "--skip-bad")...)
+	if code != 0 {
+		t.Fatalf("--skip-bad: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, `"skipped":{"images":1,"boxes":1}`) {
+		t.Errorf("--skip-bad counts: %s", stdout)
 	}
 }

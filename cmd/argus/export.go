@@ -18,6 +18,7 @@ import (
 	"argus/internal/atomicfile"
 	"argus/models"
 	"argus/nn"
+	"argus/tasks/detect"
 	"argus/tasks/finegrained"
 	"argus/tasks/segment"
 	"argus/tensor"
@@ -171,6 +172,9 @@ func runExport(ckpt, model, initPath, out, size, dataset string, batch int, seed
 		return exportTraced(func(rng *tensor.RNG) (nn.Layer, int, int, int, error) {
 			return finegrainedExportModel(weights, source, size)
 		}, model, source, out, "", batch, seed)
+	}
+	if weights != nil && weights.Metadata[detect.MetaCategoryIDs] != "" {
+		return nil, fmt.Errorf("%s: a detector of argus train detect (%s) cannot be exported yet: its multi-level RoIAlign, dynamic convolutions and top-k have no ONNX lowering in argus; use argus predict detect or argus eval detect on the checkpoint", source, model)
 	}
 	spec, err := models.Lookup(model)
 	if err != nil {

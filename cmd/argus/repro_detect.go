@@ -55,7 +55,7 @@ then for each seed trains Sparse R-CNN four times with the preset's recipe:
 Hungarian matching and static proposals, DLA, DPG, and DLA with DPG. It
 reports AP and AP50 on val2017 (mean and sample standard deviation over
 the seeds). Presets: tiny (a check of the pipeline in seconds), small
-(300 images, 128 px, a 64-wide three-stage head, 4 epochs) and medium
+(600 images, 128 px, a 64-wide three-stage head, 14 epochs) and medium
 (1000 images, 192 px, a 128-wide six-stage head, 24 epochs).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

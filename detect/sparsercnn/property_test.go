@@ -74,11 +74,10 @@ func TestLossFinite(t *testing.T) {
 func TestDLAPlanMarginals(t *testing.T) {
 	g, d, x, targets := loadStep(t)
 	stages := d.Forward(autograd.Const(x), g.Sizes)
+	// The default: 100 iterations at epsilon 1e-3 leave the plan far from
+	// its marginals; the rounding onto the transport polytope restores
+	// them.
 	dla := DefaultDLA()
-	// The re-implementation's epsilon 1e-3 and 100 iterations leave the
-	// plan far from its marginals; the property is checked where Sinkhorn
-	// converges, at OTA's epsilon 0.1.
-	dla.Sinkhorn.Epsilon, dla.Sinkhorn.MaxIter, dla.Sinkhorn.Tol = 0.1, 10000, 1e-9
 	crit := DefaultCriterion()
 	crit.DLA = &dla
 	n := g.Proposals
@@ -114,7 +113,7 @@ func TestDLAPlanMarginals(t *testing.T) {
 				for j := range demand {
 					demand[j] = 1
 				}
-				plan, iters, err := dla.Sinkhorn.Plan(tc, ng+1, n, supply, demand)
+				plan, _, err := dla.Sinkhorn.Plan(tc, ng+1, n, supply, demand)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -126,10 +125,6 @@ func TestDLAPlanMarginals(t *testing.T) {
 					if math.Abs(sum-supply[r]) > 1e-6 {
 						t.Errorf("row %d sums to %v, supply %v", r, sum, supply[r])
 					}
-				}
-				if iters == dla.Sinkhorn.MaxIter {
-					t.Logf("Sinkhorn did not converge in %d iterations; column sums not checked", iters)
-					return
 				}
 				for j := range n {
 					var sum float64

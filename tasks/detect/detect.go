@@ -22,6 +22,7 @@ import (
 	"argus/data/imageio"
 	"argus/data/loader"
 	"argus/data/transform"
+	"argus/internal/par"
 	"argus/nn"
 	"argus/tensor"
 	"argus/train"
@@ -222,25 +223,110 @@ type Split struct {
 
 // ReadSplit reads split (train2017, val2017) of the COCO-layout folder
 // dir: dir/annotations/instances_SPLIT.json and the images under
-// dir/SPLIT.
+// dir/SPLIT. A box that is empty or outside its image is an error; an
+// image that does not decode is one when the loader reaches it.
 func ReadSplit(dir, split string) (*Split, error) {
+	s, _, err := readSplit(dir, split, false)
+	return s, err
+}
+
+// Skipped counts what ReadSplitSkipBad left out.
+type Skipped struct {
+	// Images that do not decode, with their annotations.
+	Images int `json:"images"`
+	// Boxes empty or outside their image (their annotations).
+	Boxes int `json:"boxes"`
+}
+
+// ReadSplitSkipBad reads a split as ReadSplit, but decodes every image
+// first and leaves out, from the training items and the ground truth
+// alike, the images that do not decode and the boxes that are empty or
+// outside their image, and counts them.
+func ReadSplitSkipBad(dir, split string) (*Split, Skipped, error) {
+	return readSplit(dir, split, true)
+}
+
+// badBox reports whether an xyxy box is empty or outside a w×h image (half
+// a pixel of slack; a zero size is unknown and not checked).
+func badBox(b [4]float32, w, h int) bool {
+	return !(b[2] > b[0] && b[3] > b[1]) || b[0] < 0 || b[1] < 0 || (w > 0 && b[2] > float32(w)+0.5) || (h > 0 && b[3] > float32(h)+0.5)
+}
+
+func readSplit(dir, split string, skipBad bool) (*Split, Skipped, error) {
+	var sk Skipped
 	ann := filepath.Join(dir, "annotations", "instances_"+split+".json")
 	gt, err := cocofile.ReadDatasetFile(ann)
 	if err != nil {
-		return nil, err
+		return nil, sk, err
 	}
 	set, ids, err := dataset.ReadCOCO(ann, filepath.Join(dir, split))
 	if err != nil {
-		return nil, err
+		return nil, sk, err
 	}
-	for i, it := range set.Items {
-		for _, b := range it.Boxes {
-			if !(b[2] > b[0] && b[3] > b[1]) || b[0] < 0 || b[1] < 0 || (it.Width > 0 && b[2] > float32(it.Width)+0.5) || (it.Height > 0 && b[3] > float32(it.Height)+0.5) {
-				return nil, fmt.Errorf("read %s: image %d (%s): box %v is empty or outside its %dx%d image", ann, gt.Images[i].ID, it.Path, b, it.Width, it.Height)
+	if len(set.Items) != len(gt.Images) {
+		return nil, sk, fmt.Errorf("read %s: %d images listed but %d read", ann, len(gt.Images), len(set.Items))
+	}
+	if !skipBad {
+		for i, it := range set.Items {
+			for _, b := range it.Boxes {
+				if badBox(b, it.Width, it.Height) {
+					return nil, sk, fmt.Errorf("read %s: image %d (%s): box %v is empty or outside its %dx%d image (--skip-bad leaves such boxes out)", ann, gt.Images[i].ID, it.Path, b, it.Width, it.Height)
+				}
 			}
 		}
+		return &Split{GT: gt, Set: set, CategoryIDs: ids}, sk, nil
 	}
-	return &Split{GT: gt, Set: set, CategoryIDs: ids}, nil
+	// Decode every image (in parallel) to find the corrupt ones.
+	bad := make([]bool, len(set.Items))
+	par.For(len(set.Items), 1, func(i int) {
+		_, err := imageio.ReadFile(set.Items[i].Path, imageio.Limits{})
+		bad[i] = err != nil
+	})
+	keepImage := map[int64]bool{}
+	items := set.Items[:0:0]
+	images := gt.Images[:0:0]
+	size := map[int64][2]int{}
+	for i, it := range set.Items {
+		im := gt.Images[i]
+		if bad[i] {
+			sk.Images++
+			continue
+		}
+		keepImage[im.ID] = true
+		size[im.ID] = [2]int{im.Width, im.Height}
+		boxes, labels := it.Boxes[:0:0], it.BoxLabels[:0:0]
+		for k, b := range it.Boxes {
+			if badBox(b, it.Width, it.Height) {
+				continue
+			}
+			boxes = append(boxes, b)
+			if it.BoxLabels != nil {
+				labels = append(labels, it.BoxLabels[k])
+			}
+		}
+		it.Boxes = boxes
+		if it.BoxLabels != nil {
+			it.BoxLabels = labels
+		}
+		items = append(items, it)
+		images = append(images, im)
+	}
+	anns := gt.Annotations[:0:0]
+	for _, a := range gt.Annotations {
+		if !keepImage[a.ImageID] {
+			continue
+		}
+		b := a.BBox
+		wh := size[a.ImageID]
+		if badBox([4]float32{float32(b[0]), float32(b[1]), float32(b[0] + b[2]), float32(b[1] + b[3])}, wh[0], wh[1]) {
+			sk.Boxes++
+			continue
+		}
+		anns = append(anns, a)
+	}
+	gt.Images, gt.Annotations = images, anns
+	set.Items = items
+	return &Split{GT: gt, Set: set, CategoryIDs: ids}, sk, nil
 }
 
 // Transforms returns the training augmentation (shorter side resized,

@@ -27,10 +27,12 @@ func DynamicSparseRCNNRepro(name string) (ReproPreset, error) {
 		base.Size, base.Width, base.Stages, base.Proposals, base.Batch, base.Epochs, base.Warmup = 64, 32, 2, 10, 2, 1, 0
 		return ReproPreset{Name: name, Images: 12, Base: base}, nil
 	case "small":
-		base.Size, base.Width, base.Stages, base.Proposals, base.Batch, base.Epochs, base.LR = 128, 64, 3, 30, 4, 4, 2e-4
-		return ReproPreset{Name: name, Images: 300, Base: base}, nil
+		// The learning rate 1e-3: at 2e-4 an overfit of 8 images barely
+		// moves in 200 steps, at 1e-3 it reaches train AP50 0.63.
+		base.Size, base.Width, base.Stages, base.Proposals, base.Batch, base.Epochs, base.LR = 128, 64, 3, 30, 4, 14, 1e-3
+		return ReproPreset{Name: name, Images: 600, Base: base}, nil
 	case "medium":
-		base.Size, base.Width, base.Stages, base.Proposals, base.Batch, base.Epochs, base.LR = 192, 128, 6, 50, 4, 24, 2e-4
+		base.Size, base.Width, base.Stages, base.Proposals, base.Batch, base.Epochs, base.LR = 192, 128, 6, 50, 4, 24, 1e-3
 		return ReproPreset{Name: name, Images: 1000, Base: base}, nil
 	}
 	return ReproPreset{}, fmt.Errorf("unknown preset %q (have tiny, small, medium)", name)

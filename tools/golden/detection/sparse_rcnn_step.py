@@ -16,7 +16,8 @@ level floor(4 + log2(sqrt(area)/canonical) + 1e-6) with canonical
 four strided convolutions giving P2-P5, so that the test holds every
 gradient. DLA is Dynamic Sparse R-CNN's assignment as argus defines it
 (detect/sparsercnn/criterion.go): log-domain Sinkhorn (POT's sinkhorn_log
-iteration), k = 3 - 0.5 (T - t), background cost the focal loss against
+iteration, 100 iterations at epsilon 1e-3, then the rounding onto the
+transport polytope of Altschuler, Weed and Rigollet), k = 3 - 0.5 (T - t), background cost the focal loss against
 all-zero targets, plan rescaled by row maxima, argmax per proposal, a
 ground truth without a positive taking its best background column.
 
@@ -219,6 +220,18 @@ def logsumexp(a, axis):
     return (m + np.log(np.exp(a - m).sum(axis=axis, keepdims=True))).squeeze(axis)
 
 
+def round_to_marginals(plan, a, b):
+    """Altschuler, Weed and Rigollet (2017), Algorithm 2: the plan rounded
+    onto the transport polytope of supplies a and demands b."""
+    plan = plan * np.minimum(a / plan.sum(1), 1)[:, None]
+    plan = plan * np.minimum(b / plan.sum(0), 1)[None, :]
+    err_r = np.maximum(a - plan.sum(1), 0)
+    err_c = np.maximum(b - plan.sum(0), 0)
+    if err_r.sum() > 0:
+        plan = plan + np.outer(err_r, err_c) / err_r.sum()
+    return plan
+
+
 def dla(cost, bgsum, stage):
     n, g = cost.shape
     k = min(3.0 - 0.5 * (STAGES - stage), (n - 1) / g)
@@ -233,7 +246,7 @@ def dla(cost, bgsum, stage):
     for _ in range(100):
         v = np.log(b) - logsumexp(mr + u[:, None], 0)
         u = np.log(a) - logsumexp(mr + v[None, :], 1)
-    plan = np.exp(mr + u[:, None] + v[None, :])
+    plan = round_to_marginals(np.exp(mr + u[:, None] + v[None, :]), a, b)
     resc = plan / plan.max(1, keepdims=True)
     owner = resc.argmax(0)
     owner = np.where(owner == g, -1, owner)
