@@ -13,7 +13,7 @@ import (
 
 // artefactFlags are the output-path flags that name a secondary artefact
 // rather than a command's output, which is always --out.
-var artefactFlags = map[string]bool{"plot": true, "dot": true, "trace": true, "ddr-out": true, "quant-out": true, "cpuprofile": true}
+var artefactFlags = map[string]bool{"plot": true, "dot": true, "trace": true, "ddr-out": true, "quant-out": true, "cpuprofile": true, "report": true}
 
 // datasetNameFlags are the commands whose --dataset names one dataset of
 // a multi-dataset segmentation checkpoint, not a path (that is --data).
