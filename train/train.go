@@ -275,8 +275,22 @@ func (tr *Trainer[B]) Seconds() float64 { return tr.pos.Seconds }
 // in progress with a resumable checkpoint and ErrInterrupted; so does the
 // time budget (Config.MaxMinutes), with a nil error and Result.Stopped
 // "max-minutes". A non-finite loss stops it with a *NonFiniteError before
-// the step is applied, keeping the last checkpoint.
+// the step is applied, keeping the last checkpoint. A new run that fails
+// before its first checkpoint removes the run files it wrote, so that its
+// folder holds nothing half-written.
 func (tr *Trainer[B]) Run(ctx context.Context, opt Options) (Result, error) {
+	fresh := tr.pos.Step == 0
+	res, err := tr.run(ctx, opt)
+	if err != nil && fresh && res.Checkpoint == "" && opt.Out != "" && (opt.Sync == nil || opt.Sync.Rank() == 0) {
+		for _, name := range runFiles {
+			os.Remove(filepath.Join(opt.Out, name))
+		}
+		os.Remove(opt.Out) // only if nothing else is in it
+	}
+	return res, err
+}
+
+func (tr *Trainer[B]) run(ctx context.Context, opt Options) (Result, error) {
 	start := time.Now()
 	res := Result{}
 	if opt.Sync != nil && opt.Sync.Rank() != 0 {

@@ -92,7 +92,7 @@ func TestNonFiniteLossStops(t *testing.T) {
 
 // TestNonFiniteWeightsAreNotSaved diverges with a huge learning rate: the
 // guard stops the run at the first non-finite loss and writes no
-// checkpoint.
+// checkpoint, and the new run's folder keeps none of its files.
 func TestNonFiniteWeightsAreNotSaved(t *testing.T) {
 	out := t.TempDir()
 	cfg := testConfig()
@@ -106,8 +106,12 @@ func TestNonFiniteWeightsAreNotSaved(t *testing.T) {
 	if !errors.As(err, &nf) || nf.Step != 2 || nf.Term != "cross_entropy" {
 		t.Fatalf("error %v, want a non-finite cross_entropy at step 2", err)
 	}
-	if _, err := os.Stat(filepath.Join(out, CheckpointName)); err == nil {
-		t.Error("a diverged run wrote a checkpoint")
+	// A new run that fails before its first checkpoint leaves none of its
+	// files (the config, the metrics) behind.
+	for _, name := range runFiles {
+		if _, err := os.Stat(filepath.Join(out, name)); err == nil {
+			t.Errorf("a diverged new run left %s", name)
+		}
 	}
 }
 

@@ -46,12 +46,6 @@ type detectTrainReport struct {
 	Skipped *detect.Skipped `json:"skipped,omitempty"`
 }
 
-// fileExists reports whether name exists.
-func fileExists(name string) bool {
-	_, err := os.Stat(name)
-	return err == nil
-}
-
 // readDetectSplit reads a split, with skipBad leaving out (and counting,
 // on w and in the returned counts) the images that do not decode and the
 // boxes outside their images.
@@ -185,16 +179,7 @@ SIGINT or SIGTERM stops after the current step with a resumable checkpoint
 			if skipBad {
 				rep.Skipped = &detect.Skipped{Images: skTrain.Images + skVal.Images, Boxes: skTrain.Boxes + skVal.Boxes}
 			}
-			err = runDetect(cmd, tr, out, tf.json, rep)
-			if err != nil && tf.resume == "" && !fileExists(filepath.Join(out, train.CheckpointName)) {
-				// A fresh run that failed before its first checkpoint (a
-				// corrupt image) leaves nothing half-written behind.
-				for _, name := range []string{train.ConfigName, train.MetricsName, train.PlotName} {
-					os.Remove(filepath.Join(out, name))
-				}
-				os.Remove(out)
-			}
-			return err
+			return runDetect(cmd, tr, out, tf.json, rep)
 		},
 	}
 	f := cmd.Flags()

@@ -101,11 +101,7 @@ complete trial is written to --out, the file train detect --hps reads.`,
 			if _, err := sampler.New(sc); err != nil {
 				return err
 			}
-			trainSplit, err := detect.ReadSplit(dataDir, "train2017")
-			if err != nil {
-				return err
-			}
-			val, err := detect.ReadSplit(dataDir, "val2017")
+			trainSplit, val, err := detect.ReadTrainVal(dataDir)
 			if err != nil {
 				return err
 			}

@@ -73,11 +73,7 @@ the seeds). Presets: tiny (a check of the pipeline in seconds), small
 					return err
 				}
 			}
-			trainSplit, err := detect.ReadSplit(dataDir, "train2017")
-			if err != nil {
-				return err
-			}
-			val, err := detect.ReadSplit(dataDir, "val2017")
+			trainSplit, val, err := detect.ReadTrainVal(dataDir)
 			if err != nil {
 				return err
 			}

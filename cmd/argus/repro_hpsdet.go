@@ -101,11 +101,7 @@ trainings, 12 trials of 2 epochs per search).`,
 				} else if _, err := synth.Detection(dir, synth.Options{Seed: uint64(i), Size: p.Images, Context: ctx}); err != nil {
 					return err
 				}
-				tr, err := detect.ReadSplit(dir, "train2017")
-				if err != nil {
-					return err
-				}
-				val, err := detect.ReadSplit(dir, "val2017")
+				tr, val, err := detect.ReadTrainVal(dir)
 				if err != nil {
 					return err
 				}

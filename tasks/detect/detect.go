@@ -221,6 +221,18 @@ type Split struct {
 	CategoryIDs []int64
 }
 
+// ReadTrainVal reads the train2017 and val2017 splits of the COCO-layout
+// folder dir with ReadSplit.
+func ReadTrainVal(dir string) (train, val *Split, err error) {
+	if train, err = ReadSplit(dir, "train2017"); err != nil {
+		return nil, nil, err
+	}
+	if val, err = ReadSplit(dir, "val2017"); err != nil {
+		return nil, nil, err
+	}
+	return train, val, nil
+}
+
 // ReadSplit reads split (train2017, val2017) of the COCO-layout folder
 // dir: dir/annotations/instances_SPLIT.json and the images under
 // dir/SPLIT. A box that is empty or outside its image is an error; an
