@@ -132,14 +132,45 @@ func Jaccard(x []float32, n, d int, opt Options) (*Sparse, error) {
 	e := &encoder{opt: opt, x: x, n: n, d: d, width: opt.K1}
 	e.norm = reid.SquaredNorms(x, n, d)
 	e.knn(nil, 0)
-	v := e.encode()
-	s := e.jaccard(v, 0, n, 0, n)
+	s := e.jaccard(e.encode(), 0, n, 0, n, math.Inf(1))
 	for _, row := range s.Row {
 		for k := range row {
 			row[k].Dist = max(row[k].Dist, 0)
 		}
 	}
 	return s, nil
+}
+
+// JaccardNeighbors returns, for each of the n rows of x, the rows within
+// Jaccard distance eps of it, as Jaccard followed by Neighbors would, but
+// without holding the whole sparse distance matrix: each row keeps only its
+// entries within eps while it is computed. Its memory is that of the
+// features plus the k-reciprocal encoding, which lets DBSCAN's pseudo
+// labelling run on a hundred thousand features where the full matrix would
+// take gigabytes.
+func JaccardNeighbors(x []float32, n, d int, opt Options, eps float64) ([][]int32, error) {
+	if len(x) != n*d || d < 1 {
+		return nil, fmt.Errorf("rerank: %d values do not hold %d features of dimension %d", len(x), n, d)
+	}
+	if err := opt.check(n); err != nil {
+		return nil, err
+	}
+	if !(eps >= 0 && eps < 1) {
+		return nil, fmt.Errorf("rerank: eps %v outside [0, 1) of the Jaccard distance", eps)
+	}
+	e := &encoder{opt: opt, x: x, n: n, d: d, width: opt.K1}
+	e.norm = reid.SquaredNorms(x, n, d)
+	e.knn(nil, 0)
+	s := e.jaccard(e.encode(), 0, n, 0, n, eps)
+	out := make([][]int32, n)
+	for i, row := range s.Row {
+		nb := make([]int32, len(row))
+		for k, en := range row {
+			nb[k] = en.Col
+		}
+		out[i], s.Row[i] = nb, nil
+	}
+	return out, nil
 }
 
 // ReRank returns the nq×ng re-ranked distance between query (nq×d) and
@@ -166,7 +197,7 @@ func ReRank(query []float32, nq int, gallery []float32, ng int, d int, opt Optio
 	out := make([]float32, nq*ng)
 	e.knn(out, nq)
 	v := e.encode()
-	s := e.jaccard(v, 0, nq, nq, n)
+	s := e.jaccard(v, 0, nq, nq, n, math.Inf(1))
 
 	// The reference multiplies float32 and float16 arrays by Python floats,
 	// which numpy first rounds to the array's type.
@@ -510,8 +541,9 @@ type posting struct {
 }
 
 // jaccard returns the Jaccard distance of rows [r0, r1) to rows [t0, t1)
-// as a sparse matrix whose columns are numbered from t0.
-func (e *encoder) jaccard(v []sparseVec, r0, r1, t0, t1 int) *Sparse {
+// as a sparse matrix whose columns are numbered from t0. It keeps only the
+// entries whose distance, clamped at zero, is at most within.
+func (e *encoder) jaccard(v []sparseVec, r0, r1, t0, t1 int, within float64) *Sparse {
 	n := e.n
 	// The inverted index: for each column, the rows (ascending) that use it.
 	counts := make([]int, n+1)
@@ -536,6 +568,7 @@ func (e *encoder) jaccard(v []sparseVec, r0, r1, t0, t1 int) *Sparse {
 	par.Workers(r1-r0, 0, func(_, lo, hi int) {
 		tm := make([]float32, n)
 		var touched []int32
+		var scratch []Entry
 		for i := r0 + lo; i < r0+hi; i++ {
 			touched = touched[:0]
 			vi := v[i]
@@ -553,7 +586,7 @@ func (e *encoder) jaccard(v []sparseVec, r0, r1, t0, t1 int) *Sparse {
 				}
 			}
 			slices.Sort(touched)
-			row := make([]Entry, 0, len(touched))
+			row := scratch[:0]
 			for _, r := range touched {
 				t := tm[r]
 				var jd float32
@@ -562,10 +595,13 @@ func (e *encoder) jaccard(v []sparseVec, r0, r1, t0, t1 int) *Sparse {
 				} else {
 					jd = 1 - t/(2-t)
 				}
-				row = append(row, Entry{Col: r - int32(t0), Dist: jd})
+				if float64(max(jd, 0)) <= within {
+					row = append(row, Entry{Col: r - int32(t0), Dist: jd})
+				}
 				tm[r] = 0
 			}
-			s.Row[i-r0] = row
+			// A row holds only what it kept, not the scratch's capacity.
+			s.Row[i-r0], scratch = slices.Clone(row), row
 		}
 	})
 	return s

@@ -3,6 +3,7 @@ package rerank
 import (
 	"cmp"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -179,6 +180,53 @@ func TestKNN(t *testing.T) {
 		// float32 rounding may swap two neighbours at nearly equal distance.
 		if diff > n/100 {
 			t.Errorf("zhong %v: %d of %d neighbour slots differ", zhong, diff, n*e.width)
+		}
+	}
+}
+
+// TestJaccardNeighbors checks the streamed neighbourhoods against the full
+// sparse matrix's, for radii on both sides of where the clusters separate,
+// and that eps outside the distance's range is refused.
+func TestJaccardNeighbors(t *testing.T) {
+	const n, d, ids = 300, 16, 20
+	r := rand.New(rand.NewPCG(3, 4))
+	centres := make([]float32, ids*d)
+	for i := range centres {
+		centres[i] = float32(r.NormFloat64())
+	}
+	x := make([]float32, n*d)
+	for i := range n {
+		for k := range d {
+			x[i*d+k] = centres[(i%ids)*d+k] + 0.3*float32(r.NormFloat64())
+		}
+	}
+	x = reid.Normalized(x, n, d)
+	opt := Options{K1: 20, K2: 6}
+	s, err := Jaccard(x, n, d, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, eps := range []float64{0, 0.3, 0.6, 0.9} {
+		want, err := s.Neighbors(eps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := JaccardNeighbors(x, n, d, opt, eps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for i := range n {
+			if !slices.Equal(got[i], want[i]) {
+				t.Fatalf("eps %g row %d: %v, want %v", eps, i, got[i], want[i])
+			}
+			total += len(got[i])
+		}
+		t.Logf("eps %g: %d neighbours", eps, total)
+	}
+	for _, eps := range []float64{-0.1, 1, math.NaN()} {
+		if _, err := JaccardNeighbors(x, n, d, opt, eps); err == nil {
+			t.Errorf("eps %v: no error", eps)
 		}
 	}
 }

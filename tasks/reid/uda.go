@@ -178,13 +178,9 @@ func (u *UDA) recluster(ctx context.Context, epoch int) error {
 	n := len(items.Items)
 	x = rid.Normalized(x, n, d)
 	opt := rerank.Options{K1: min(u.cfg.UDA.K1, n-1), K2: min(u.cfg.UDA.K2, n-1), Lambda: 0}
-	s, err := rerank.Jaccard(x, n, d, opt)
+	nb, err := rerank.JaccardNeighbors(x, n, d, opt, u.cfg.UDA.Eps)
 	if err != nil {
 		return fmt.Errorf("epoch %d: jaccard distance: %w", epoch+1, err)
-	}
-	nb, err := s.Neighbors(u.cfg.UDA.Eps)
-	if err != nil {
-		return fmt.Errorf("epoch %d: %w", epoch+1, err)
 	}
 	labels, classes := rid.PseudoLabels(cluster.DBSCAN(nb, u.cfg.UDA.MinSamples), rid.DropOutliers)
 	if classes < 2 {
