@@ -122,8 +122,10 @@ func (m *DCAL) Branches() []string {
 func (m *DCAL) Members() nn.Members {
 	mem := m.ViT.Members()
 	if m.GLCA != nil {
-		mem.Children = append(mem.Children, nn.Child{Name: "glca", Module: m.GLCA},
-			nn.Child{Name: "glca_norm", Module: m.GLCANorm}, nn.Child{Name: "glca_head", Module: m.GLCAHead})
+		mem.Children = append(mem.Children, nn.Child{Name: "glca", Module: m.GLCA}, nn.Child{Name: "glca_norm", Module: m.GLCANorm})
+		if m.GLCAHead != nil {
+			mem.Children = append(mem.Children, nn.Child{Name: "glca_head", Module: m.GLCAHead})
+		}
 	}
 	if m.LossWeights != nil {
 		mem.Params = append(mem.Params, nn.Parameter{Name: "loss_weights", Var: m.LossWeights})
@@ -154,6 +156,21 @@ type DCALOutputs struct {
 // gradients flow into both. Without partners (inference) nothing of
 // PWCA runs. GLCA reads the output of the last self-attention block.
 func (m *DCAL) Run(x *autograd.Var, partners []int) DCALOutputs {
+	out := m.Tokens(x, partners)
+	out.SA = m.ViT.Head.Forward(out.SA)
+	if out.GLCA != nil {
+		out.GLCA = m.GLCAHead.Forward(out.GLCA)
+	}
+	if out.PWCA != nil {
+		out.PWCA = m.ViT.Head.Forward(out.PWCA)
+	}
+	return out
+}
+
+// Tokens is Run without the classifiers: SA, GLCA and PWCA hold each
+// branch's class token after its final norm (N, Dim), the feature a re-ID
+// head takes. The heads need not exist.
+func (m *DCAL) Tokens(x *autograd.Var, partners []int) DCALOutputs {
 	v := m.ViT
 	h := v.Embed(x)
 	n := h.Shape()[0]
@@ -175,19 +192,19 @@ func (m *DCAL) Run(x *autograd.Var, partners []int) DCALOutputs {
 			h, out.Attn[i] = b.Forward(h)
 		}
 	}
-	out.SA = v.Head.Forward(PreLogits(v.Norm.Forward(h)))
+	out.SA = PreLogits(v.Norm.Forward(h))
 	if m.GLCA != nil {
 		out.Rollout = dcal.Rollout(out.Attn)
 		out.Queries = dcal.SelectQueries(out.Rollout, dcal.Queries(out.Rollout.Shape()[1], m.Options.GLCARatio))
 		g := m.GLCA.Forward(h, out.Queries)
-		out.GLCA = m.GLCAHead.Forward(PreLogits(m.GLCANorm.Forward(g)))
+		out.GLCA = PreLogits(m.GLCANorm.Forward(g))
 	}
 	if pairs {
 		p := e
 		for i, b := range v.Blocks {
 			p = b.ForwardPair(p, kvs[i].Select(partners))
 		}
-		out.PWCA = v.Head.Forward(PreLogits(v.Norm.Forward(p)))
+		out.PWCA = PreLogits(v.Norm.Forward(p))
 	}
 	return out
 }

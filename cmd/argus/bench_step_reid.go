@@ -104,7 +104,7 @@ func reidBenchStep(fs *pflag.FlagSet, tf *modelFlags, depth int) (builtStep, err
 			}
 			terms = []train.Term{{Name: "ccl", Loss: l}}
 		} else {
-			terms, err = reidtask.Losses(net, x, labels, float32(cfg.LabelSmoothing), float32(cfg.Margin), 0)
+			terms, err = reidtask.Losses(net, x, labels, float32(cfg.LabelSmoothing), float32(cfg.Margin), 0, nil)
 		}
 		if err != nil {
 			panic(err) // the batch was built to fit the step

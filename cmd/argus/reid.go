@@ -97,6 +97,13 @@ every target batch held to the same cluster centroids.
 After every epoch the network is evaluated on --target's query and gallery
 (--source's without a target): mAP, rank-1/5/10 and mINP, torchreid's
 Market-1501 protocol on the cosine distance of the post-neck features.
+--model deit-tiny --dcal glca,pwca adds DCAL's branches (supervised only):
+GLCA, a cross-attention block over the top --glca-ratio of the patches by
+attention rollout, with a neck and classifier of its own, and PWCA, a second
+pass in which each image attends also to a random partner in its batch
+(training only). Each branch has both losses, uncertainty-weighted; the
+evaluated feature is the SA and GLCA necks' outputs side by side.
+
 --bn-batch forwards each batch in chunks of that many images, each with its
 own batch-norm statistics (ghost batch norm), as on that many images per
 device.
@@ -178,6 +185,8 @@ with a resumable checkpoint (exit status 130).`,
 	f.BoolVar(&c.UDA.PDA, "pda", c.UDA.PDA, "uda: progressive domain adaptation (source batches styled towards the target in Fourier space, their loss fading)")
 	f.BoolVar(&c.UDA.FA, "fa", c.UDA.FA, "uda: Fourier augmentation (an amplitude-mixed view of each target batch held to the same centroids)")
 	f.StringVar(&c.Init, "init", c.Init, "torchvision or timm classifier state dict (.safetensors) for the backbone")
+	f.StringVar(&c.DCAL, "dcal", c.DCAL, "deit-tiny: Dual Cross-Attention Learning branches, none, glca, pwca or glca,pwca (supervised)")
+	floatFlag(f, &c.GLCARatio, "glca-ratio", c.GLCARatio, 0, 1, "share of the patch queries GLCA keeps")
 	intFlag(f, &c.Epochs, "epochs", c.Epochs, 1, reidtask.MaxEpochs, "number of epochs (uda: pre-training included)")
 	intFlag(f, &c.UDA.PretrainEpochs, "pretrain-epochs", c.UDA.PretrainEpochs, 0, reidtask.MaxEpochs, "uda: epochs of supervised source pre-training before adapting")
 	intFlag(f, &c.Batch, "batch", c.Batch, 2, reidtask.MaxBatch, "training batch size (P identities × K instances)")

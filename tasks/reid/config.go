@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"argus/data/dataset"
+	"argus/models"
 	"argus/train"
 )
 
@@ -66,6 +67,12 @@ type Config struct {
 	// building batches (0: one per CPU).
 	EvalBatch int `yaml:"eval_batch" json:"eval_batch"`
 	Workers   int `yaml:"workers" json:"workers"`
+
+	// DCAL is the Dual Cross-Attention Learning branches of a deit-tiny
+	// network: none, glca, pwca or glca,pwca (models.ParseDCAL); GLCARatio
+	// is the share of patch queries GLCA keeps, 0.3 for re-ID.
+	DCAL      string  `yaml:"dcal" json:"dcal"`
+	GLCARatio float64 `yaml:"glca_ratio" json:"glca_ratio"`
 
 	// UDA holds the settings of --mode uda.
 	UDA UDAConfig `yaml:"uda" json:"uda"`
@@ -118,7 +125,7 @@ func Default() Config {
 		Mode: "supervised", Source: "domain_a",
 		Height: 256, Width: 128, Batch: 64, Instances: 4,
 		LabelSmoothing: 0.1, Margin: 0.3, Flip: 0.5, Pad: 10, Erasing: 0.5,
-		EvalBatch: 64,
+		EvalBatch: 64, DCAL: "none", GLCARatio: 0.3,
 		UDA: UDAConfig{Method: "ccl", PretrainEpochs: 20, K1: 30, K2: 6, Eps: 0.6, MinSamples: 4,
 			Momentum: 0.1, Temperature: 0.05},
 	}
@@ -172,6 +179,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("pad must be in 0..%d, got %d", MaxSide, c.Pad)
 	case c.EvalBatch < 1:
 		return fmt.Errorf("eval_batch must be positive, got %d", c.EvalBatch)
+	}
+	glca, pwca, err := models.ParseDCAL(c.DCAL)
+	switch {
+	case err != nil:
+		return err
+	case (glca || pwca) && c.Model != "deit-tiny":
+		return fmt.Errorf("dcal %s needs a Vision Transformer (--model deit-tiny), not %s", c.DCAL, c.Model)
+	case (glca || pwca) && c.Mode == "uda":
+		return fmt.Errorf("dcal with --mode uda is not built: DCAL trains supervised re-ID only")
+	case glca && !(c.GLCARatio > 0 && c.GLCARatio <= 1):
+		return fmt.Errorf("glca_ratio must be in (0, 1], got %g", c.GLCARatio)
 	}
 	if c.Mode == "uda" {
 		u := c.UDA

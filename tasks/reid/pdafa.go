@@ -99,7 +99,7 @@ func (u *UDA) pdaWeight(epoch int) float32 {
 
 // sourceLoss is the PDA-weighted supervised loss of a styled source batch.
 func (u *UDA) sourceLoss(b *loader.Images) ([]train.Term, error) {
-	terms, err := Losses(u.net, b.X, b.Labels, float32(u.cfg.LabelSmoothing), float32(u.cfg.Margin), u.cfg.BNBatch)
+	terms, err := Losses(u.net, b.X, b.Labels, float32(u.cfg.LabelSmoothing), float32(u.cfg.Margin), u.cfg.BNBatch, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -6,9 +6,11 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"argus/autograd"
 	"argus/checkpoint"
+	"argus/dcal"
 	"argus/data/dataset"
 	"argus/data/imageio"
 	"argus/data/loader"
@@ -28,7 +30,37 @@ const (
 	MetaWidth  = "reid_width"
 	// MetaMode holds the run's mode, supervised or uda.
 	MetaMode = "reid_mode"
+	// MetaDCAL and MetaGLCARatio hold a ViT's DCAL branches (none when
+	// absent) and GLCA's query ratio.
+	MetaDCAL      = "reid_dcal"
+	MetaGLCARatio = "reid_glca_ratio"
 )
+
+// newNet builds the re-ID network of spec, on a DCAL base when dcalFlag
+// names branches (spec is then a ViT's: reid-deit-tiny).
+func newNet(spec models.Spec, dcalFlag string, ratio float64, rng *tensor.RNG) (*models.ReID, error) {
+	glca, pwca, err := models.ParseDCAL(dcalFlag)
+	if err != nil {
+		return nil, err
+	}
+	if !glca && !pwca {
+		layer, err := spec.New(rng)
+		if err != nil {
+			return nil, err
+		}
+		net, ok := layer.(*models.ReID)
+		if !ok {
+			return nil, fmt.Errorf("%s is not a re-ID network", spec.Name)
+		}
+		return net, nil
+	}
+	c, ok := models.ViTPreset(strings.TrimPrefix(spec.Name, "reid-"))
+	if !ok {
+		return nil, fmt.Errorf("dcal needs a Vision Transformer, not %s", spec.Name)
+	}
+	c.GridH, c.GridW = spec.Height/c.Patch, spec.Width/c.Patch
+	return models.NewReIDDCAL(rng, c, models.DCALOptions{GLCA: glca, PWCA: pwca, GLCARatio: ratio}, spec.Classes)
+}
 
 // Trainer is a re-ID run on the training loop.
 type Trainer = train.Trainer[*loader.Images]
@@ -92,34 +124,76 @@ func (c *Config) EvalTransform() transform.Transform {
 // pre-neck feature). With bnBatch > 0 the batch is forwarded in chunks of
 // bnBatch images (ghost batch norm) and the losses are taken over the
 // whole batch.
-func Losses(net *models.ReID, x *tensor.Tensor, labels []int, smoothing, margin float32, bnBatch int) ([]train.Term, error) {
-	out := Forward(net, x, bnBatch)
-	ce := autograd.CrossEntropy(out.Logits, labels, autograd.CrossEntropyOptions{LabelSmoothing: smoothing})
-	tri, _, err := rid.BatchHardTriplet(out.Feature, labels, margin)
-	if err != nil {
-		return nil, err
+//
+// On a DCAL network each branch (sa, glca, pwca: DCAL.Branches) has both
+// losses on its own outputs, and the terms are the branches' sums,
+// uncertainty-weighted (dcal.Uncertainty) and named after the branches;
+// rng draws PWCA's partners, within each chunk. It is unused otherwise.
+func Losses(net *models.ReID, x *tensor.Tensor, labels []int, smoothing, margin float32, bnBatch int, rng *tensor.RNG) ([]train.Term, error) {
+	outs := forwardBranches(net, x, bnBatch, rng)
+	raw := make([]*autograd.Var, len(outs))
+	var terms []train.Term
+	for i, out := range outs {
+		ce := autograd.CrossEntropy(out.Logits, labels, autograd.CrossEntropyOptions{LabelSmoothing: smoothing})
+		tri, _, err := rid.BatchHardTriplet(out.Feature, labels, margin)
+		if err != nil {
+			return nil, err
+		}
+		terms = []train.Term{{Name: "cross_entropy", Loss: ce}, {Name: "triplet", Loss: tri}}
+		raw[i] = autograd.Add(ce, tri)
 	}
-	return []train.Term{{Name: "cross_entropy", Loss: ce}, {Name: "triplet", Loss: tri}}, nil
+	d := net.DCAL()
+	if d == nil {
+		return terms, nil
+	}
+	if d.LossWeights != nil {
+		raw = dcal.Uncertainty(raw, d.LossWeights)
+	}
+	terms = terms[:0]
+	for i, name := range d.Branches() {
+		terms = append(terms, train.Term{Name: name, Loss: raw[i]})
+	}
+	return terms, nil
 }
 
 // Forward runs the network's training outputs on x, in chunks of bnBatch
 // images when bnBatch is positive and smaller than the batch (ghost batch
-// norm), concatenated in order.
+// norm), concatenated in order. On a DCAL network they are the
+// self-attention branch's.
 func Forward(net *models.ReID, x *tensor.Tensor, bnBatch int) models.ReIDOutputs {
+	return forwardBranches(net, x, bnBatch, nil)[0]
+}
+
+// forwardBranches is Forward of every branch (models.ReID.BranchOutputs),
+// PWCA's partners drawn from rng within each chunk (none when rng is nil).
+func forwardBranches(net *models.ReID, x *tensor.Tensor, bnBatch int, rng *tensor.RNG) []models.ReIDOutputs {
 	n := x.Shape()[0]
-	if bnBatch <= 0 || bnBatch >= n {
-		return net.Outputs(autograd.Const(x))
+	partners := func(n int) []int {
+		if rng == nil {
+			return nil
+		}
+		return dcal.Partners(rng, n)
 	}
-	var fs, ns, ls []*autograd.Var
+	if bnBatch <= 0 || bnBatch >= n {
+		return net.BranchOutputs(autograd.Const(x), partners(n))
+	}
+	var chunks [][]models.ReIDOutputs
 	per := x.Len() / n
 	for lo := 0; lo < n; lo += bnBatch {
 		hi := min(lo+bnBatch, n)
 		sh := append([]int{hi - lo}, x.Shape()[1:]...)
 		chunk := tensor.FromSlice(x.Data()[lo*per:hi*per], sh...)
-		o := net.Outputs(autograd.Const(chunk))
-		fs, ns, ls = append(fs, o.Feature), append(ns, o.Neck), append(ls, o.Logits)
+		chunks = append(chunks, net.BranchOutputs(autograd.Const(chunk), partners(hi-lo)))
 	}
-	return models.ReIDOutputs{Feature: autograd.Concat(fs, 0), Neck: autograd.Concat(ns, 0), Logits: autograd.Concat(ls, 0)}
+	out := make([]models.ReIDOutputs, len(chunks[0]))
+	for b := range out {
+		var fs, ns, ls []*autograd.Var
+		for _, c := range chunks {
+			fs, ns, ls = append(fs, c[b].Feature), append(ns, c[b].Neck), append(ls, c[b].Logits)
+		}
+		out[b] = models.ReIDOutputs{Feature: autograd.Concat(fs, 0), Neck: autograd.Concat(ns, 0), Logits: autograd.Concat(ls, 0)}
+	}
+	return out
 }
 
 // NewRun builds a fresh run of cfg: the network with one output per source
@@ -155,11 +229,10 @@ func NewRun(cfg Config, source, eval *dataset.ReID, target *dataset.ReID, init *
 		return nil, err
 	}
 	rng := tensor.NewRNG(cfg.Seed)
-	layer, err := spec.New(rng)
+	net, err := newNet(spec, cfg.DCAL, cfg.GLCARatio, rng)
 	if err != nil {
 		return nil, err
 	}
-	net := layer.(*models.ReID)
 	if init != nil {
 		if _, err := models.LoadBackbone(init, net); err != nil {
 			return nil, fmt.Errorf("--init: %w", err)
@@ -191,7 +264,7 @@ func NewRun(cfg Config, source, eval *dataset.ReID, target *dataset.ReID, init *
 				// A source batch during adaptation: PDA's.
 				return r.UDA.sourceLoss(b)
 			}
-			return Losses(net, b.X, b.Labels, smoothing, margin, cfg.BNBatch)
+			return Losses(net, b.X, b.Labels, smoothing, margin, cfg.BNBatch, rng)
 		},
 		Eval: func() (map[string]float64, error) {
 			m, err := Evaluate(context.Background(), net, eval, cfg.EvalTransform(), cfg.EvalBatch, cfg.Workers)
@@ -208,7 +281,8 @@ func NewRun(cfg Config, source, eval *dataset.ReID, target *dataset.ReID, init *
 		Config:    cfg,
 		Resumable: []string{"eval_batch", "workers"},
 		Metadata: map[string]string{checkpoint.MetaClasses: strconv.Itoa(ids),
-			MetaHeight: strconv.Itoa(cfg.Height), MetaWidth: strconv.Itoa(cfg.Width), MetaMode: cfg.Mode},
+			MetaHeight: strconv.Itoa(cfg.Height), MetaWidth: strconv.Itoa(cfg.Width), MetaMode: cfg.Mode,
+			MetaDCAL: cfg.DCAL, MetaGLCARatio: strconv.FormatFloat(cfg.GLCARatio, 'g', -1, 64)},
 	}
 	tr, err := train.New(cfg.Config, task)
 	if err != nil {
@@ -345,13 +419,15 @@ func LoadNet(path string) (*models.ReID, int, int, error) {
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	layer, err := spec.New(tensor.NewRNG(0))
+	ratio := 0.0
+	if v, ok := f.Metadata[MetaGLCARatio]; ok {
+		if ratio, err = strconv.ParseFloat(v, 64); err != nil {
+			return nil, 0, 0, fmt.Errorf("%s: metadata %s %q: %w", path, MetaGLCARatio, v, err)
+		}
+	}
+	net, err := newNet(spec, f.Metadata[MetaDCAL], ratio, tensor.NewRNG(0))
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("%s: %w", path, err)
-	}
-	net, ok := layer.(*models.ReID)
-	if !ok {
-		return nil, 0, 0, fmt.Errorf("%s holds %s, not a re-ID network", path, spec.Name)
 	}
 	g := &checkpoint.File{Tensors: map[string]checkpoint.Entry{}, Metadata: f.Metadata}
 	for _, name := range f.Names {

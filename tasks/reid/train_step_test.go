@@ -90,7 +90,7 @@ func TestTrainStepMatchesPyTorch(t *testing.T) {
 	cfg := train.Config{Optimizer: "adam", LR: 3.5e-4, WeightDecay: 5e-4}
 	opt := train.NewOptimizer(cfg, net)
 	nn.Train(net, true)
-	terms, err := Losses(net, x, labels, 0.1, 0.3, 0)
+	terms, err := Losses(net, x, labels, 0.1, 0.3, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
