@@ -3,7 +3,6 @@ package rerank
 import (
 	"cmp"
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -188,19 +187,8 @@ func TestKNN(t *testing.T) {
 // sparse matrix's, for radii on both sides of where the clusters separate,
 // and that eps outside the distance's range is refused.
 func TestJaccardNeighbors(t *testing.T) {
-	const n, d, ids = 300, 16, 20
-	r := rand.New(rand.NewPCG(3, 4))
-	centres := make([]float32, ids*d)
-	for i := range centres {
-		centres[i] = float32(r.NormFloat64())
-	}
-	x := make([]float32, n*d)
-	for i := range n {
-		for k := range d {
-			x[i*d+k] = centres[(i%ids)*d+k] + 0.3*float32(r.NormFloat64())
-		}
-	}
-	x = reid.Normalized(x, n, d)
+	const n, d = 300, 16
+	x := clustered(n, d, 20)
 	opt := Options{K1: 20, K2: 6}
 	s, err := Jaccard(x, n, d, opt)
 	if err != nil {
