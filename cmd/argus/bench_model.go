@@ -373,17 +373,26 @@ var benchInfers = map[string]func(cmd *cobra.Command, fs *pflag.FlagSet, inf *mo
 // newBenchInferCmd builds argus bench infer.
 func newBenchInferCmd() *cobra.Command {
 	var inf modelFlags
+	var onnxPath string
 	cmd := &cobra.Command{
 		Use:   "infer --model resnet18 --batch 1 --size 224",
 		Short: "Time inference (forward in evaluation mode, no gradients)",
 		Long: `Times the forward pass of a network in evaluation mode without recording
 gradients, on one seeded batch of random images. After --warmup untimed
 passes, --iters passes are timed one by one; ms_per_batch is the fastest and
-mean_ms_per_batch the mean.`,
+mean_ms_per_batch the mean.
+
+--onnx F times an ONNX classifier's file instead, read and optimised as argus
+run reads it and run on the executor (engine "compiled" where the graph
+compiles, "graph" otherwise), so that another runtime can time the same
+export.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := inf.check(224); err != nil {
 				return err
+			}
+			if onnxPath != "" {
+				return benchONNX(cmd, onnxPath, &inf)
 			}
 			if run, ok := benchInfers[inf.model]; ok {
 				return run(cmd, cmd.Flags(), &inf)
@@ -433,15 +442,21 @@ mean_ms_per_batch the mean.`,
 				Model: inf.model, Batch: inf.batch, Size: inf.size, Classes: m.classes, Iters: inf.iters, Warmup: inf.warmup,
 				Threads: runtime.GOMAXPROCS(0), Engine: engine,
 			}
-			if inf.asJSON {
-				return printJSON(cmd, rep)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s inference (%s), batch %d of %d×%d: %.2f ms best, %.2f ms mean (%d threads)\n",
-				rep.Model, rep.Engine, rep.Batch, rep.Size, rep.Size, rep.MsPerBatch, rep.MeanMsPerBatch, rep.Threads)
-			return nil
+			return printInferReport(cmd, rep, inf.asJSON)
 		},
 	}
 	inf.register(cmd.Flags(), 1, 20)
 	cmd.Flags().StringVar(&inf.engine, "engine", "auto", "compiled (folded batch norm, fused NHWC convolutions), autograd, or auto: compiled where the model compiles")
+	cmd.Flags().StringVar(&onnxPath, "onnx", "", "time this ONNX classifier's file instead of a --model (as argus run reads it)")
 	return cmd
+}
+
+// printInferReport prints bench infer's report, as JSON or one line.
+func printInferReport(cmd *cobra.Command, rep inferReport, asJSON bool) error {
+	if asJSON {
+		return printJSON(cmd, rep)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s inference (%s), batch %d of %d×%d: %.2f ms best, %.2f ms mean (%d threads)\n",
+		rep.Model, rep.Engine, rep.Batch, rep.Size, rep.Size, rep.MsPerBatch, rep.MeanMsPerBatch, rep.Threads)
+	return nil
 }
