@@ -55,4 +55,11 @@ n=$(grep -c "interrupted after step" "$bin/int.err" || true)
 "$bin/argus" "${classify[@]}" --epochs 1000 --max-minutes 0.02 --resume "$bin/int/checkpoint.safetensors" --out "$bin/int" 2> "$bin/res.err" \
   || { echo "mpi test: resume after Ctrl-C: $(cat "$bin/res.err")" >&2; exit 1; }
 grep -q "^resuming" "$bin/res.err" || { echo "mpi test: no resume: $(cat "$bin/res.err")" >&2; exit 1; }
+# An error of every rank (here: no epochs left) is rank 0's one line.
+if "${mpi[@]}" "$bin/argus" "${classify[@]}" --epochs 1 --resume "$bin/int/checkpoint.safetensors" --out "$bin/int" 2> "$bin/done.err"; then
+  echo "mpi test: a run with no epochs left ran" >&2
+  exit 1
+fi
+n=$(grep -c "nothing to do" "$bin/done.err" || true)
+[ "$n" = 1 ] && grep -q "rank 0 of $np: run already has" "$bin/done.err" || { echo "mpi test: $n lines for no epochs left: $(cat "$bin/done.err")" >&2; exit 1; }
 echo "mpi test: ok"
