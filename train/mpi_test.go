@@ -43,3 +43,13 @@ func TestDataParallelMPI(t *testing.T) {
 		t.Run(alg.String(), func(t *testing.T) { checkDataParallel(t, testWorld, alg) })
 	}
 }
+
+// TestDataParallelModelParallelFCMPI trains with the classifier split over
+// the ranks of MPI_COMM_WORLD and checks the run against one process with
+// the whole layer.
+func TestDataParallelModelParallelFCMPI(t *testing.T) {
+	if testBatch%testWorld.Size() != 0 {
+		t.Skipf("the global batch of %d does not split over %d ranks", testBatch, testWorld.Size())
+	}
+	checkModelParallelFC(t, testWorld)
+}

@@ -33,7 +33,12 @@ func (m *mlp) Forward(x *autograd.Var) *autograd.Var {
 // shardedTask is newTestTask's task for rank of world: its share of every
 // global batch of batch samples.
 func shardedTask(cfg Config, batch, rank, world int) Task[*loader.Images] {
-	t := newTestTask(cfg, testN, batch, buildMLP)
+	return shardedTaskOf(cfg, batch, rank, world, buildMLP)
+}
+
+// shardedTaskOf is shardedTask with the model build makes.
+func shardedTaskOf(cfg Config, batch, rank, world int, build func(*tensor.RNG) forwarder) Task[*loader.Images] {
+	t := newTestTask(cfg, testN, batch, build)
 	t.Data = loader.New([]loader.Dataset{newBlobs(testN, 1)},
 		loader.Indices{N: testN, BatchSize: batch / world, Shuffle: true, Seed: cfg.Seed, Rank: rank, World: world},
 		loader.Stack(nil, nil), loader.Options{Workers: 1, Seed: cfg.Seed})
@@ -145,4 +150,97 @@ func checkDataParallel(t *testing.T, c dist.Comm, alg dist.Algorithm) {
 // process, which must repeat plain training.
 func TestDataParallelOneRank(t *testing.T) {
 	checkDataParallel(t, dist.Local{}, dist.Ring)
+}
+
+// shardedMLP is mlp with its classifier split over the ranks of a run
+// (Deep Image's model-parallel fully connected layer).
+type shardedMLP struct {
+	fc1 *nn.Linear
+	fc2 *dist.ShardedLinear
+}
+
+func (m *shardedMLP) Members() nn.Members {
+	return nn.Members{Children: []nn.Child{{Name: "fc1", Module: m.fc1}, {Name: "fc2", Module: m.fc2}}}
+}
+
+func (m *shardedMLP) Forward(x *autograd.Var) *autograd.Var {
+	return m.fc2.Forward(autograd.ReLU(m.fc1.Forward(autograd.Flatten(x, 1, -1))))
+}
+
+// checkModelParallelFC trains the MLP for an epoch in one process, and
+// again as this rank of c with fc2 a ShardedLinear (built from the same
+// weights) and the Reducer over fc1 alone, and compares the losses of
+// every step, fc1's final weights, and fc2's gathered from the shards. It
+// must run on every rank of c.
+func checkModelParallelFC(t *testing.T, c dist.Comm) {
+	cfg := testConfig()
+	cfg.Epochs, cfg.EMA = 1, 0
+	ref, err := New(cfg, shardedTask(cfg, testBatch, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want losses
+	if _, err := ref.Run(context.Background(), Options{OnStep: want.hook}); err != nil {
+		t.Fatal(err)
+	}
+
+	var sharded *shardedMLP
+	var buildErr error
+	build := func(rng *tensor.RNG) forwarder {
+		m := buildMLP(rng).(*mlp)
+		sl, err := dist.NewShardedLinear(c, m.fc2)
+		buildErr = err
+		sharded = &shardedMLP{fc1: m.fc1, fc2: sl}
+		return sharded
+	}
+	tr, err := New(cfg, shardedTaskOf(cfg, testBatch, c.Rank(), c.Size(), build))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	// The shard's gradients are complete (the layer's backward gathers
+	// every rank's samples): only fc1's are reduced.
+	red, err := dist.NewReducer(c, []*autograd.Var{sharded.fc1.Weight, sharded.fc1.Bias}, dist.ReducerOptions{Algorithm: dist.Ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer red.Close()
+	var got losses
+	if _, err := tr.Run(context.Background(), Options{Sync: red, OnStep: got.hook}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.steps) != len(want.steps) || len(got.steps) != testSteps {
+		t.Fatalf("%d steps, one process took %d", len(got.steps), len(want.steps))
+	}
+	for i := range want.steps {
+		if d := math.Abs(got.steps[i] - want.steps[i]); d > lossTol*math.Abs(want.steps[i]) {
+			t.Fatalf("step %d: loss %v as rank %d of %d with the sharded classifier, %v in one process", i+1, got.steps[i], c.Rank(), c.Size(), want.steps[i])
+		}
+	}
+	fc2, err := sharded.fc2.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refMLP := ref.Task.Module.(*mlp)
+	for _, p := range []struct {
+		name      string
+		got, want *autograd.Var
+	}{
+		{"fc1.weight", sharded.fc1.Weight, refMLP.fc1.Weight}, {"fc1.bias", sharded.fc1.Bias, refMLP.fc1.Bias},
+		{"fc2.weight", fc2.Weight, refMLP.fc2.Weight}, {"fc2.bias", fc2.Bias, refMLP.fc2.Bias},
+	} {
+		for j, v := range p.want.Value().Data() {
+			if g := p.got.Value().Data()[j]; math.Abs(float64(g-v)) > weightTol {
+				t.Fatalf("%s[%d] = %v as rank %d of %d with the sharded classifier, %v in one process", p.name, j, g, c.Rank(), c.Size(), v)
+			}
+		}
+	}
+}
+
+// TestDataParallelModelParallelFCOneRank runs the sharded classifier as a
+// run of one process, one shard of all the features.
+func TestDataParallelModelParallelFCOneRank(t *testing.T) {
+	checkModelParallelFC(t, dist.Local{})
 }

@@ -155,7 +155,10 @@ data-parallel run: --batch stays the global batch, each of N ranks trains
 on batch/N images of it, the gradients are averaged in buckets while the
 backward pass runs (--allreduce, --first-bucket, --bucket), and rank 0 alone
 evaluates and writes the run folder and the report. A run resumes with any
-number of ranks. A rank that fails stops them all. Batch normalisation
+number of ranks. A rank that fails stops them all. Ctrl-C reaches the
+ranks as SIGTERM from mpirun odls_base_sigkill_timeout seconds later (1 by
+default; --mca odls_base_sigkill_timeout 10 leaves a step time to end
+with its checkpoint), else the last epoch's checkpoint stays. Batch normalisation
 keeps each rank's statistics (no synchronised batch norm), so a ResNet's
 steps at N ranks are those of N per-rank batches, not of one.`,
 		Args: cobra.NoArgs,

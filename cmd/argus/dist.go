@@ -44,14 +44,11 @@ type parallel struct {
 	// stderr is the command's, kept for finish: every rank but 0 runs
 	// with the command's output discarded.
 	stderr io.Writer
-	// joined is set once the ranks have agreed on the settings: an error
-	// after it is this rank's own.
-	joined bool
 }
 
-// setupGrace is how long a rank other than 0 that failed before the ranks
-// agreed waits for rank 0 to report the same failure and end the run.
-const setupGrace = 5 * time.Second
+// failGrace is how long a rank other than 0 that failed waits for rank 0
+// to report the same failure and end the run, before it says its own.
+const failGrace = 5 * time.Second
 
 // open reads the flags and opens the run's communicator; the caller must
 // end with finish. On every rank but 0 the command's stdout and stderr are
@@ -106,7 +103,6 @@ func (p *parallel) sync(m nn.Module, settings any) (train.Sync, error) {
 	if err := p.agree(settings); err != nil {
 		return nil, err
 	}
-	p.joined = true
 	var vars []*autograd.Var
 	for _, q := range nn.Parameters(m) {
 		vars = append(vars, q.Var)
@@ -221,13 +217,13 @@ func (p *parallel) finish(cmd *cobra.Command, err error) error {
 		case errors.As(err, &settings) && p.comm.Rank() != 0:
 			// Rank 0 says it; the abort must wait for its line.
 			select {}
-		case !p.joined && p.comm.Rank() != 0:
-			// A failure before the ranks first agreed (bad flags, data
-			// that cannot be read) is every rank's as a rule: rank 0 says
-			// it and aborts the run. Should rank 0 have gone on, it waits
-			// in the first collective, and this rank says it after a
+		case p.comm.Rank() != 0:
+			// Most failures are every rank's (bad flags, data that cannot
+			// be read, a resumed run with no epochs left): rank 0 says it
+			// and aborts the run. A failure of this rank alone leaves rank
+			// 0 waiting in a collective, and this rank says it after a
 			// while.
-			time.Sleep(setupGrace)
+			time.Sleep(failGrace)
 		}
 		fmt.Fprintf(p.stderr, "%s: rank %d of %d: %v\n", cmd.CommandPath(), p.comm.Rank(), p.comm.Size(), err)
 		p.comm.Abort(exitCode(err))

@@ -144,7 +144,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		if cmd == nil {
 			cmd = root
 		}
-		fmt.Fprintln(stderr, errorLine(cmd, err))
+		// The command's error stream: under mpirun every rank but 0
+		// discards it (rank 0 says a failure of the run's once).
+		fmt.Fprintln(cmd.ErrOrStderr(), errorLine(cmd, err))
 		return exitCode(err)
 	}
 	return 0

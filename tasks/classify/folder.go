@@ -317,13 +317,25 @@ type Probs struct {
 	P       []float64
 	Classes int
 	Labels  []int
+	// LogTrue, when not nil, holds the natural log of each image's
+	// true-class probability, which Probabilities computes from the
+	// logits: a confident mistake's probability in P rounds to 0 (or
+	// below any floor), its log does not, so the loss stays the
+	// cross-entropy of the logits. Probs filled by hand may leave it nil.
+	LogTrue []float64
 }
 
 // Add adds q's probabilities to p's, for averaging views and models; p may
-// be the zero Probs.
+// be the zero Probs. LogTrue is kept only when both have it.
 func (p *Probs) Add(q *Probs) error {
 	if p.P == nil {
 		p.P, p.Classes, p.Labels = make([]float64, len(q.P)), q.Classes, q.Labels
+		if q.LogTrue != nil {
+			p.LogTrue = make([]float64, len(q.LogTrue))
+			for i := range p.LogTrue {
+				p.LogTrue[i] = math.Inf(-1)
+			}
+		}
 	}
 	if p.Classes != q.Classes || !slices.Equal(p.Labels, q.Labels) {
 		return fmt.Errorf("probabilities of %d classes over %d images cannot be averaged with %d classes over %d images",
@@ -331,6 +343,12 @@ func (p *Probs) Add(q *Probs) error {
 	}
 	for i, v := range q.P {
 		p.P[i] += v
+	}
+	if len(q.LogTrue) != len(p.LogTrue) {
+		p.LogTrue = nil
+	}
+	for i, v := range q.LogTrue {
+		p.LogTrue[i] = logAddExp(p.LogTrue[i], v)
 	}
 	return nil
 }
@@ -340,6 +358,20 @@ func (p *Probs) Scale(f float64) {
 	for i := range p.P {
 		p.P[i] *= f
 	}
+	for i := range p.LogTrue {
+		p.LogTrue[i] += math.Log(f)
+	}
+}
+
+// logAddExp returns log(e^a + e^b) without overflow or underflow.
+func logAddExp(a, b float64) float64 {
+	if a < b {
+		a, b = b, a
+	}
+	if math.IsInf(b, -1) {
+		return a
+	}
+	return a + math.Log1p(math.Exp(b-a))
 }
 
 // Score is the accuracy of a set of probabilities.
@@ -351,7 +383,8 @@ type Score struct {
 }
 
 // Score returns p's top-1 and top-5 accuracy and loss. Ties rank the lower
-// class first.
+// class first. The loss is from LogTrue when p has it, else from P with
+// each probability floored at 1e-12.
 func (p *Probs) Score() Score {
 	var s Score
 	n := len(p.Labels)
@@ -373,7 +406,11 @@ func (p *Probs) Score() Score {
 		if above < 5 {
 			s.Top5++
 		}
-		s.Loss -= math.Log(max(row[y], 1e-12))
+		if p.LogTrue != nil {
+			s.Loss -= p.LogTrue[i]
+		} else {
+			s.Loss -= math.Log(max(row[y], 1e-12))
+		}
 	}
 	return Score{Top1: s.Top1 / float64(n), Top5: s.Top5 / float64(n), Loss: s.Loss / float64(n)}
 }
@@ -391,7 +428,7 @@ func Probabilities(ctx context.Context, set *dataset.Set, batch, workers int, fl
 		return nil, err
 	}
 	defer it.Close()
-	p := &Probs{Labels: make([]int, 0, len(set.Items))}
+	p := &Probs{Labels: make([]int, 0, len(set.Items)), LogTrue: make([]float64, 0, len(set.Items))}
 	for {
 		b, err := it.Next()
 		if err == loader.ErrDone {
@@ -417,19 +454,28 @@ func Probabilities(ctx context.Context, set *dataset.Set, batch, workers int, fl
 			if p.Classes == 0 || len(out) != n*p.Classes {
 				return nil, fmt.Errorf("the model gave %d logits for %d images", len(out), n)
 			}
+			for _, y := range b.Data.Labels {
+				if y < 0 || y >= p.Classes {
+					return nil, fmt.Errorf("label %d outside the model's %d classes", y, p.Classes)
+				}
+			}
 			if v == x {
 				p.P = append(p.P, make([]float64, len(out))...)
+				for range n {
+					p.LogTrue = append(p.LogTrue, math.Inf(-1))
+				}
 			}
-			softmaxInto(p.P[len(p.P)-len(out):], out, p.Classes, 1/float64(len(views)))
+			softmaxInto(p.P[len(p.P)-len(out):], p.LogTrue[len(p.LogTrue)-n:], out, b.Data.Labels, p.Classes, 1/float64(len(views)))
 		}
 		p.Labels = append(p.Labels, b.Data.Labels...)
 	}
 	return p, nil
 }
 
-// softmaxInto adds w·softmax of each row of logits to dst.
-func softmaxInto(dst []float64, logits []float32, classes int, w float64) {
-	for r := 0; r < len(logits); r += classes {
+// softmaxInto adds w·softmax of each row of logits to dst, and w times the
+// probability of row i's class labels[i] to logTrue[i], in the log domain.
+func softmaxInto(dst, logTrue []float64, logits []float32, labels []int, classes int, w float64) {
+	for i, r := 0, 0; r < len(logits); i, r = i+1, r+classes {
 		row := logits[r : r+classes]
 		hi := float64(slices.Max(row))
 		var sum float64
@@ -439,6 +485,7 @@ func softmaxInto(dst []float64, logits []float32, classes int, w float64) {
 		for j, v := range row {
 			dst[r+j] += w * math.Exp(float64(v)-hi) / sum
 		}
+		logTrue[i] = logAddExp(logTrue[i], math.Log(w)+float64(row[labels[i]])-hi-math.Log(sum))
 	}
 }
 

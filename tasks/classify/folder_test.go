@@ -178,3 +178,55 @@ func TestProbabilitiesFlip(t *testing.T) {
 		}
 	}
 }
+
+// TestLossOfConfidentMistakes: the loss of a model wrong by a margin of g
+// nats is about g, however large, alone and averaged with another; a
+// probability floored before its log gave the same loss for every margin
+// above 27.6 (what made the validation loss of a diverging run repeat from
+// epoch to epoch).
+func TestLossOfConfidentMistakes(t *testing.T) {
+	root := writeFolders(t, 2)
+	_, val, err := dataset.ReadImageNet(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	val.Transform = transform.Resize{W: 2, H: 2}
+	// wrong gives the other class a logit g above the true one's: the red
+	// plane is below 0 (normalised) on dark images, class 0, and above on
+	// bright ones.
+	wrong := func(g float32) func(*tensor.Tensor) ([]float32, error) {
+		return func(x *tensor.Tensor) ([]float32, error) {
+			n := x.Shape()[0]
+			out := make([]float32, 0, 2*n)
+			for i := range n {
+				if x.Data()[i*12] > 0 {
+					out = append(out, g, 0)
+				} else {
+					out = append(out, 0, g)
+				}
+			}
+			return out, nil
+		}
+	}
+	lossOf := func(g float64) float64 { return g + math.Log1p(math.Exp(-g)) }
+	var mean Probs
+	for _, g := range []float32{50, 100} {
+		p, err := Probabilities(context.Background(), val, 3, 1, true, wrong(g))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := p.Score()
+		if s.Top1 != 0 || math.Abs(s.Loss-lossOf(float64(g))) > 1e-9 {
+			t.Errorf("margin %v: top-1 %v, loss %v, want 0 and %v", g, s.Top1, s.Loss, lossOf(float64(g)))
+		}
+		if err := mean.Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mean.Scale(0.5)
+	// −log((e^−50 + e^−100)/2), the true-class probabilities averaged.
+	want := 50 + math.Log(2) - math.Log1p(math.Exp(-50))
+	if s := mean.Score(); math.Abs(s.Loss-want) > 1e-9 {
+		t.Errorf("mean of margins 50 and 100: loss %v, want %v", s.Loss, want)
+	}
+}

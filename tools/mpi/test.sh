@@ -37,4 +37,29 @@ if "${base[@]}" -np 1 "$bin/argus" "${train[@]}" --out "$bin/bad" --lr 0.1 : \
   exit 1
 fi
 grep -q "rank 0 of 2: the settings of rank \[1\] differ" "$bin/bad.err" || { echo "mpi test: no settings error: $(cat "$bin/bad.err")" >&2; exit 1; }
+# train classify: a 2-rank run on generated image folders, then Ctrl-C to
+# mpirun, which OpenMPI turns into SIGTERM to the ranks after
+# odls_base_sigkill_timeout seconds: one interrupt line, a checkpoint that
+# resumes (here on one rank).
+"$bin/argus" data synth finegrained --out "$bin/fg" --size 4 > /dev/null
+classify=(train classify --data "$bin/fg" --model resnet18 --size 32 --batch 16 --warmup 2 --workers 1)
+"${mpi[@]}" "$bin/argus" "${classify[@]}" --epochs 1 --out "$bin/cls" --json > "$bin/cls.json" 2> "$bin/cls.err"
+grep -q "\"ranks\":$np" "$bin/cls.json" && grep -q '"top1":' "$bin/cls.json" || { echo "mpi test: train classify: $(cat "$bin/cls.json" "$bin/cls.err")" >&2; exit 1; }
+"${base[@]}" --mca odls_base_sigkill_timeout 5 -np "$np" "$bin/argus" "${classify[@]}" --epochs 1000 --out "$bin/int" 2> "$bin/int.err" &
+pid=$!
+for _ in $(seq 120); do [ -f "$bin/int/checkpoint.safetensors" ] && break; sleep 0.5; done
+kill -INT "$pid"
+wait "$pid" || true
+n=$(grep -c "interrupted after step" "$bin/int.err" || true)
+[ "$n" = 1 ] || { echo "mpi test: Ctrl-C gave $n interrupt lines: $(tr '\r' '\n' < "$bin/int.err" | grep -v img)" >&2; exit 1; }
+"$bin/argus" "${classify[@]}" --epochs 1000 --max-minutes 0.02 --resume "$bin/int/checkpoint.safetensors" --out "$bin/int" 2> "$bin/res.err" \
+  || { echo "mpi test: resume after Ctrl-C: $(cat "$bin/res.err")" >&2; exit 1; }
+grep -q "^resuming" "$bin/res.err" || { echo "mpi test: no resume: $(cat "$bin/res.err")" >&2; exit 1; }
+# An error of every rank (here: no epochs left) is rank 0's one line.
+if "${mpi[@]}" "$bin/argus" "${classify[@]}" --epochs 1 --resume "$bin/int/checkpoint.safetensors" --out "$bin/int" 2> "$bin/done.err"; then
+  echo "mpi test: a run with no epochs left ran" >&2
+  exit 1
+fi
+n=$(grep -c "nothing to do" "$bin/done.err" || true)
+[ "$n" = 1 ] && grep -q "rank 0 of $np: run already has" "$bin/done.err" || { echo "mpi test: $n lines for no epochs left: $(cat "$bin/done.err")" >&2; exit 1; }
 echo "mpi test: ok"
