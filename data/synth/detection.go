@@ -139,17 +139,18 @@ func fileName(id int) string { return fmt.Sprintf("%012d.jpg", id) }
 // drawDetection paints one canvas.
 func drawDetection(r *rand.Rand, set *mnist.Set, easy bool) (*canvas, detImage) {
 	w, h := 256+32*r.IntN(6), 256+32*r.IntN(6)
-	want := 2 + r.IntN(6)
+	var want int
+	var bg rgb
 	if easy {
 		w, h, want = 128+16*r.IntN(3), 128+16*r.IntN(3), 1+r.IntN(4)
 	}
 	c := newCanvas(w, h, false)
-	var bg rgb
 	if easy {
 		bg = randColor(r)
 		c.rect(0, 0, w, h, texture(r, bg, jitter(r, bg, 0.1)), -1)
 	} else {
 		background(c, r)
+		want = 2 + r.IntN(6)
 	}
 	owner := make([]int16, w*h)
 	for i := range owner {
