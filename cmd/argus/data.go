@@ -39,7 +39,7 @@ func newDataSynthCmd() *cobra.Command {
 		out, mnistDir string
 		seed          uint64
 		size, workers int
-		asJSON        bool
+		asJSON, easy  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "synth detection|reid|segmentation|finegrained --out DIR",
@@ -49,7 +49,9 @@ datasets use, so that the real loaders read it:
 
   detection     COCO: train2017/, val2017/, annotations/instances_*.json;
                 real MNIST digits on cluttered backgrounds, small, medium
-                and large, with occlusion (--size images, default 1000)
+                and large, with occlusion (--size images, default 1000);
+                --easy: 128-160 px canvases, a plain background, 1 to 4
+                medium digits, little occlusion
   reid          Market-1501 (domain_a, 6 cameras) and DukeMTMC-reID
                 (domain_b, 8 cameras) layouts of drawn pedestrians
                 (--size identities per domain, default 100)
@@ -86,7 +88,7 @@ beside DIR and renamed into place when complete; DIR must not exist.`,
 			// folder is removed rather than left beside --out.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			opt := synth.Options{Seed: seed, Size: size, Workers: workers, MNISTDir: mnistDir, Context: ctx}
+			opt := synth.Options{Seed: seed, Size: size, Workers: workers, MNISTDir: mnistDir, Context: ctx, Easy: easy}
 			opt.Progress = func(done, total int) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -137,6 +139,7 @@ beside DIR and renamed into place when complete; DIR must not exist.`,
 	intFlag(f, &size, "size", 0, 0, 1000000, "size knob (images, identities or images per class; 0 = the task's default)")
 	intFlag(f, &workers, "workers", 0, 0, 1024, "goroutines (0 = one per CPU)")
 	f.StringVar(&mnistDir, "data", "", "folder of the MNIST IDX files for the detection digits (default: the GoMNIST module's copy)")
+	f.BoolVar(&easy, "easy", false, "detection only: the easy variant (small plain canvases, medium digits, little occlusion)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON summary on stdout")
 	aliasFlags(cmd, map[string]string{"mnist": "data"})
 	cmd.MarkFlagRequired("out")

@@ -141,3 +141,29 @@ func TestDetectSkipBad(t *testing.T) {
 		t.Errorf("--skip-bad counts: %s", stdout)
 	}
 }
+
+// TestReproDynamicSparseRCNNTiny runs the tiny preset once: the four rows,
+// and the easy variant generated under --out.
+func TestReproDynamicSparseRCNNTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("four trainings")
+	}
+	out := t.TempDir()
+	code, stdout, stderr := runCLI("repro", "dynamic-sparse-rcnn", "--preset", "tiny", "--seeds", "1", "--out", out, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rep := decodeReport(t, stdout)
+	rows := rep["rows"].([]any)
+	if len(rows) != 4 || len(rep["trainings"].([]any)) != 4 || rep["easy"] != true {
+		t.Fatalf("report %v", rep)
+	}
+	for i, name := range []string{"sparse-rcnn", "+dla", "+dpg", "+dla+dpg"} {
+		if r := rows[i].(map[string]any); r["name"] != name || len(r["AP50"].([]any)) != 1 {
+			t.Errorf("row %d: %v", i, r)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "data-12-easy", "annotations", "instances_val2017.json")); err != nil {
+		t.Error(err)
+	}
+}

@@ -29,6 +29,7 @@ type detectReproReport struct {
 	Preset      string           `json:"preset"`
 	Seeds       int              `json:"seeds"`
 	Data        string           `json:"data"`
+	Easy        bool             `json:"easy"`
 	TrainImages int              `json:"train_images"`
 	ValImages   int              `json:"val_images"`
 	Model       string           `json:"model"`
@@ -50,13 +51,15 @@ func newReproDynamicSparseRCNNCmd() *cobra.Command {
 		Use:   "dynamic-sparse-rcnn --preset small|medium|tiny --seeds N",
 		Short: "Dynamic Sparse R-CNN's comparison: Sparse R-CNN, +DLA, +DPG and +both",
 		Long: `Generates a detection set (argus data synth detection, seed 0, the preset's
-number of images) under --out unless --data names a COCO-layout folder,
+number of images; --easy for tiny and small) under --out unless --data
+names a COCO-layout folder,
 then for each seed trains Sparse R-CNN four times with the preset's recipe:
 Hungarian matching and static proposals, DLA, DPG, and DLA with DPG. It
 reports AP and AP50 on val2017 (mean and sample standard deviation over
 the seeds). Presets: tiny (a check of the pipeline in seconds), small
-(600 images, 128 px, a 64-wide three-stage head, 14 epochs) and medium
-(1000 images, 192 px, a 128-wide six-stage head, 24 epochs).`,
+(600 easy images, 128 px, a 64-wide three-stage head, 14 epochs) and
+medium (1000 images of the full set, 192 px, a 128-wide six-stage head,
+24 epochs).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := detect.DynamicSparseRCNNRepro(preset)
@@ -66,10 +69,15 @@ the seeds). Presets: tiny (a check of the pipeline in seconds), small
 			stderr := cmd.ErrOrStderr()
 			start := time.Now()
 			if dataDir == "" {
-				dataDir = filepath.Join(out, "data")
+				// The variant is in the folder's name, so that a set of
+				// another preset is not taken for this one's.
+				dataDir = filepath.Join(out, fmt.Sprintf("data-%d", p.Images))
+				if p.Easy {
+					dataDir += "-easy"
+				}
 				if _, err := os.Stat(dataDir); err == nil {
 					fmt.Fprintf(stderr, "using the set already generated in %s\n", dataDir)
-				} else if _, err := synth.Detection(dataDir, synth.Options{Seed: 0, Size: p.Images}); err != nil {
+				} else if _, err := synth.Detection(dataDir, synth.Options{Seed: 0, Size: p.Images, Easy: p.Easy}); err != nil {
 					return err
 				}
 			}
@@ -84,7 +92,7 @@ the seeds). Presets: tiny (a check of the pipeline in seconds), small
 			ctx, stop := signalContext(cmd)
 			defer stop()
 			b := p.Base
-			rep := detectReproReport{Preset: p.Name, Seeds: seeds, Data: dataDir, TrainImages: trainSplit.Set.Len(), ValImages: val.Set.Len(),
+			rep := detectReproReport{Preset: p.Name, Seeds: seeds, Data: dataDir, Easy: p.Easy, TrainImages: trainSplit.Set.Len(), ValImages: val.Set.Len(),
 				Model: b.Model, Size: b.Size, Width: b.Width, Stages: b.Stages, Proposals: b.Proposals, Epochs: b.Epochs}
 			var rows []detectReproRow
 			for s := 1; s <= seeds; s++ {

@@ -39,6 +39,15 @@ type detImage struct {
 // area. Layout: train2017/, val2017/ and
 // annotations/instances_{train,val}2017.json, categories 1..10 named "0"
 // to "9".
+//
+// With o.Easy the canvases are 128 to 160 pixels (about the size a small
+// detector trains at, so resizing loses little), the background is one
+// texture without shapes or stroke distractors, each canvas holds 1 to 4
+// digits whose box areas are log-uniform from 1.15·32² to 72² pixels
+// (COCO's medium range, nothing small or large; the visible box of a
+// partly hidden digit may be smaller) in a colour that contrasts with
+// the background, and a digit
+// hides at most a quarter of an earlier one. The ten classes stay.
 func Detection(out string, o Options) (*Summary, error) {
 	n := o.Size
 	if n <= 0 {
@@ -69,7 +78,7 @@ func Detection(out string, o Options) (*Summary, error) {
 			if i >= nTrain {
 				split, set, k = "val2017", test, i-nTrain
 			}
-			c, d := drawDetection(rngFor(o.Seed, 1, i), set)
+			c, d := drawDetection(rngFor(o.Seed, 1, i), set, o.Easy)
 			imgs[i] = d
 			return writeImage(filepath.Join(tmp, split, fileName(k+1)), c.img)
 		})
@@ -128,19 +137,29 @@ func Detection(out string, o Options) (*Summary, error) {
 func fileName(id int) string { return fmt.Sprintf("%012d.jpg", id) }
 
 // drawDetection paints one canvas.
-func drawDetection(r *rand.Rand, set *mnist.Set) (*canvas, detImage) {
+func drawDetection(r *rand.Rand, set *mnist.Set, easy bool) (*canvas, detImage) {
 	w, h := 256+32*r.IntN(6), 256+32*r.IntN(6)
+	var want int
+	var bg rgb
+	if easy {
+		w, h, want = 128+16*r.IntN(3), 128+16*r.IntN(3), 1+r.IntN(4)
+	}
 	c := newCanvas(w, h, false)
-	background(c, r)
+	if easy {
+		bg = randColor(r)
+		c.rect(0, 0, w, h, texture(r, bg, jitter(r, bg, 0.1)), -1)
+	} else {
+		background(c, r)
+		want = 2 + r.IntN(6)
+	}
 	owner := make([]int16, w*h)
 	for i := range owner {
 		owner[i] = -1
 	}
 	var digits []placed
 	var visible []int
-	want := 2 + r.IntN(6)
 	for len(digits) < want {
-		p, ok := placeDigit(r, set, w, h, owner, visible)
+		p, ok := placeDigit(r, set, w, h, owner, visible, easy, bg)
 		if !ok {
 			break
 		}
@@ -210,8 +229,10 @@ const strokeAlpha = 0.35
 
 // placeDigit picks a digit, a size class and a place where it hides at
 // most half of any earlier digit's visible strokes (visible[k] counts the
-// pixels digit k owns in owner).
-func placeDigit(r *rand.Rand, set *mnist.Set, W, H int, owner []int16, visible []int) (placed, bool) {
+// pixels digit k owns in owner). In the easy variant (see Detection) the
+// size range, the occlusion bound and the colour, chosen against the
+// background colour bg, are the easy ones.
+func placeDigit(r *rand.Rand, set *mnist.Set, W, H int, owner []int16, visible []int, easy bool, bg rgb) (placed, bool) {
 	j := r.IntN(set.Len())
 	crop := digitCrop(set, j)
 	aspect := float64(crop.W) / float64(crop.H)
@@ -225,9 +246,17 @@ func placeDigit(r *rand.Rand, set *mnist.Set, W, H int, owner []int16, visible [
 	default:
 		lo, hi = largeArea*1.1, math.Min(float64(W*H)*0.3, 200*200)
 	}
+	hideNum, hideDen := 1, 2
+	if easy {
+		lo, hi, hideNum, hideDen = smallArea*1.15, 72*72, 1, 4
+	}
 	area := math.Exp(lo1(r, math.Log(lo), math.Log(hi)))
 	h := int(math.Round(math.Sqrt(area / aspect)))
 	w := int(math.Round(float64(h) * aspect))
+	if easy && h > 96 {
+		// A narrow digit (a 1) is kept to three quarters of the canvas.
+		h, w = 96, max(int(math.Round(96*aspect)), 2)
+	}
 	if h < 6 || w < 2 || h > H-2 || w > W-2 {
 		return placed{}, false
 	}
@@ -253,7 +282,7 @@ func placeDigit(r *rand.Rand, set *mnist.Set, W, H int, owner []int16, visible [
 		}
 		ok := true
 		for k := range visible {
-			if 2*hidden[k] > visible[k] {
+			if hideDen*hidden[k] > hideNum*visible[k] {
 				ok = false
 				break
 			}
@@ -262,6 +291,18 @@ func placeDigit(r *rand.Rand, set *mnist.Set, W, H int, owner []int16, visible [
 			continue
 		}
 		col := randColor(r)
+		if easy {
+			// Light on a dark background, dark on a light one.
+			if luma(bg) < 0.5 {
+				col = jitter(r, rgb{0.9, 0.9, 0.9}, 0.1)
+			} else {
+				col = rgb{col[0] * 0.25, col[1] * 0.25, col[2] * 0.25}
+			}
+			ox, oy := x, y
+			tex := texture(r, col, jitter(r, col, 0.1))
+			return placed{digit: int(set.Labels[j]), x: x, y: y, w: w, h: h, alpha: alpha, strokes: strokes,
+				color: func(xx, yy int) rgb { return tex(ox+xx, oy+yy) }}, true
+		}
 		if luma(col) > 0.5 {
 			col = jitter(r, rgb{0.9, 0.9, 0.9}, 0.1)
 		}

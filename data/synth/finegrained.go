@@ -30,6 +30,9 @@ func (b bird) name(i int) string {
 // at least one, under val/, the rest under train/), 160×160 JPEGs in
 // train/CLASS/ and val/CLASS/.
 func FineGrained(out string, o Options) (*Summary, error) {
+	if o.Easy {
+		return nil, fmt.Errorf("synth finegrained: there is no easy variant (detection has one)")
+	}
 	per := o.Size
 	if per <= 0 {
 		per = 30

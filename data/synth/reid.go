@@ -280,6 +280,9 @@ type reidShot struct {
 // appear in and gallery images, with pid-0 distractors added to the
 // gallery. File names follow Market-1501: PPPP_cCsS_FFFFFF_NN.jpg.
 func ReID(out string, o Options) (*Summary, error) {
+	if o.Easy {
+		return nil, fmt.Errorf("synth reid: there is no easy variant (detection has one)")
+	}
 	n := o.Size
 	if n <= 0 {
 		n = 100

@@ -93,6 +93,9 @@ var segStyles = []segStyle{
 // sidewalks, fences, poles, signs, cars, people and bicycles in
 // perspective.
 func Segmentation(out string, o Options) (*Summary, error) {
+	if o.Easy {
+		return nil, fmt.Errorf("synth segmentation: there is no easy variant (detection has one)")
+	}
 	n := o.Size
 	if n <= 0 {
 		n = 100

@@ -45,6 +45,9 @@ type Options struct {
 	// Context, if set, stops the generation when it is done: the
 	// generator returns its error and leaves nothing at the output.
 	Context context.Context
+	// Easy selects detection's easy variant (see Detection); the other
+	// tasks refuse it.
+	Easy bool
 }
 
 // Summary describes a generated dataset (the --json output).

@@ -105,6 +105,42 @@ func TestDetectionFormat(t *testing.T) {
 	}
 }
 
+func TestDetectionEasy(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "det")
+	sum, err := Detection(out, Options{Seed: 1, Size: 30, Easy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only a partly hidden digit's visible box may fall below COCO's
+	// medium range.
+	st := sum.Stats
+	if st["large"].(int) != 0 || st["medium"].(int) == 0 || st["small"].(int) > st["occluded"].(int) {
+		t.Fatalf("easy variant's sizes: %v", st)
+	}
+	ann := filepath.Join(out, "annotations", "instances_train2017.json")
+	set, _, err := dataset.ReadCOCO(ann, filepath.Join(out, "train2017"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range set.Items {
+		smp, err := set.Get(i, transform.NewState(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, h := smp.Image.W, smp.Image.H; w < 128 || w > 160 || h < 128 || h > 160 {
+			t.Fatalf("easy canvas %dx%d, want 128 to 160", w, h)
+		}
+		if n := len(smp.Boxes); n < 1 || n > 4 {
+			t.Fatalf("easy canvas with %d digits, want 1 to 4", n)
+		}
+	}
+	for name, gen := range map[string]func(string, Options) (*Summary, error){"reid": ReID, "segmentation": Segmentation, "finegrained": FineGrained} {
+		if _, err := gen(filepath.Join(t.TempDir(), name), Options{Seed: 1, Size: 2, Easy: true}); err == nil {
+			t.Errorf("%s accepted the easy variant", name)
+		}
+	}
+}
+
 func TestReIDFormat(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "reid")
 	if _, err := ReID(out, Options{Seed: 1, Size: 10}); err != nil {
