@@ -87,7 +87,7 @@ type compileResult struct {
 func newCompileCmd() *cobra.Command {
 	var calib calibOptions
 	var tname, out, quantOut, report string
-	var asJSON, noFusion bool
+	var asJSON, noFusion, noSchedule bool
 	var model modelOptions
 	cmd := &cobra.Command{
 		Use:   "compile MODEL.onnx|MODEL.quant --target T --out model.dpu",
@@ -160,7 +160,7 @@ of a concatenation. --no-fusion turns the last two off.`,
 				bar.Finish()
 			}
 			plan := partition.Split(m, t)
-			p, err := dpu.Compile(m, t, plan, dpu.Options{NoFusion: noFusion})
+			p, err := dpu.Compile(m, t, plan, dpu.Options{NoFusion: noFusion, NoSchedule: noSchedule})
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -198,6 +198,7 @@ of a concatenation. --no-fusion turns the last two off.`,
 	f.StringVar(&report, "report", "", "write an HTML report to this file: which layers went to the DPU or the CPU and why, the fused groups, per-layer cycles")
 	f.StringVar(&quantOut, "quant-out", "", "write the quantised model to this .quant file too (compile it again for another target without calibrating)")
 	f.BoolVar(&noFusion, "no-fusion", false, "generate every layer on its own: no layer reads its input from the banks or saves into a concatenation (activations stay absorbed)")
+	f.BoolVar(&noSchedule, "no-schedule", false, "skip the strategy search: every layer tiles into whole bank groups with its load, compute and save engines one after another")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	model.register(cmd)
 	return cmd

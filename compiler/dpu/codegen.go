@@ -29,6 +29,7 @@ import (
 	"argus/compiler/fuse"
 	"argus/compiler/partition"
 	"argus/compiler/quant"
+	"argus/compiler/schedule"
 	"argus/dpu/isa"
 	"argus/dpu/target"
 )
@@ -69,6 +70,9 @@ type Program struct {
 	Subgraphs []Subgraph
 	// Groups are the fused groups (compiler/fuse) the code realises.
 	Groups []fuse.Group
+	// Schedule is the strategy chosen for each layer (compiler/schedule);
+	// nil when compiled with Options.NoSchedule or read from a file.
+	Schedule *schedule.Plan
 }
 
 // Options change how Compile generates code.
@@ -76,6 +80,10 @@ type Options struct {
 	// NoFusion generates every layer on its own: no Resident or Addressed
 	// group (the activations the quantiser absorbed stay absorbed).
 	NoFusion bool
+	// NoSchedule skips the strategy search: every layer takes the serial
+	// strategy, tiles as large as a bank group and its engines one after
+	// another.
+	NoSchedule bool
 }
 
 // Buffer returns the buffer of the tensor called name, or nil.
@@ -147,13 +155,31 @@ func Compile(m *quant.Model, t *target.Target, plan *partition.Plan, o Options) 
 	if err != nil {
 		return nil, err
 	}
+	if !o.NoSchedule {
+		p.Schedule = &schedule.Plan{Layers: make([]*schedule.Choice, len(m.Layers))}
+	}
+	var ddr []byte // the search's DDR image, which timing leaves untouched
 	for _, sg := range plan.Subgraphs {
 		s := Subgraph{Device: sg.Device, First: sg.First, End: sg.End}
 		if sg.Device == partition.DPU {
 			e := &emitter{t: t, last: -1, fz: fz}
 			for i := sg.First; i < sg.End; i++ {
 				e.layer = i
-				if err := e.emit(p, &m.Layers[i], par[i].w, par[i].b); err != nil {
+				var st schedule.Strategy
+				if p.Schedule != nil && e.pipelinable(&m.Layers[i]) {
+					if ddr == nil {
+						ddr = make([]byte, p.DDRSize)
+					}
+					c, err := p.search(e, i, par[i].w, par[i].b, ddr)
+					if err != nil {
+						return nil, fmt.Errorf("layer %s: schedule: %w", m.Layers[i].String(), err)
+					}
+					p.Schedule.Layers[i], st = c, c.Strategy
+					if !st.Double {
+						st = schedule.Strategy{} // the serial strategy: the most rows that fit
+					}
+				}
+				if err := e.emit(p, &m.Layers[i], par[i].w, par[i].b, st); err != nil {
 					return nil, fmt.Errorf("layer %s: %w", m.Layers[i].String(), err)
 				}
 			}
@@ -169,6 +195,33 @@ func Compile(m *quant.Model, t *target.Target, plan *partition.Plan, o Options) 
 		p.Subgraphs = append(p.Subgraphs, s)
 	}
 	return p, nil
+}
+
+// search chooses the strategy of layer i (compiler/schedule): each
+// candidate's code for the layer alone, timed on the cycle model.
+func (p *Program) search(e *emitter, i, waddr, baddr int, ddr []byte) (*schedule.Choice, error) {
+	l := &p.Model.Layers[i]
+	oh := p.Buffer(l.Output).Shape[1]
+	if l.Op == quant.OpAdd || l.Op == quant.OpMul || l.Op == quant.OpReLU || l.Op == quant.OpReLU6 {
+		oh = p.Buffer(l.Inputs[0]).Shape[1]
+	}
+	cands := schedule.Candidates(oh, e.maxRows(p, l, false), e.maxRows(p, l, true))
+	c, err := schedule.Search(cands, func(s schedule.Strategy) (int64, error) {
+		x := &emitter{t: e.t, last: -1, fz: e.fz, layer: i}
+		if !s.Double {
+			s = schedule.Strategy{}
+		}
+		if err := x.emit(p, l, waddr, baddr, s); err != nil {
+			return 0, err
+		}
+		x.layer = -1
+		x.add(isa.Instr{Op: isa.END})
+		return schedule.Cost(p.Target, x.code, ddr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 func int8Bytes(v []int8) []byte {
@@ -365,11 +418,42 @@ func (e *emitter) dest(out *Buffer) (addr, pixel int) {
 	return out.Addr, out.Shape[0]
 }
 
-// emit writes the code of layer l. Where l is the producer of a Resident
-// group its output stays in group 1 (no SAVE); where it is the consumer,
-// the input the group keeps is read from group 1 (no LOAD) and the output
-// goes to group 0.
-func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
+// tileCode is one tile of a layer: the loads of its input rows, the
+// engine instruction and the save of its output rows (nil where the
+// output stays in the banks).
+type tileCode struct {
+	loads []isa.Instr
+	op    isa.Instr
+	save  *isa.Instr
+	rows  int // output rows
+}
+
+// blockCode is a run of tiles sharing the weights the pre-loads put in
+// the weight and bias banks; init configures the engine before the first
+// tile of the layer.
+type blockCode struct {
+	pre   []isa.Instr
+	init  *isa.Instr
+	tiles []tileCode
+}
+
+// tiledOp reports whether the code of op is tiles of output rows that a
+// strategy (compiler/schedule) can shape.
+func tiledOp(op quant.Op) bool {
+	switch op {
+	case quant.OpConv, quant.OpFC, quant.OpDepthwise, quant.OpMaxPool, quant.OpAvgPool,
+		quant.OpAdd, quant.OpMul, quant.OpReLU, quant.OpReLU6:
+		return true
+	}
+	return false
+}
+
+// emit writes the code of layer l with strategy s (the serial strategy of
+// the most rows that fit when s is the zero Strategy). Where l is the
+// producer of a Resident group its output stays in group 1 (no SAVE);
+// where it is the consumer, the input the group keeps is read from group 1
+// (no LOAD) and the output goes to group 0.
+func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int, s schedule.Strategy) error {
 	out := p.Buffer(l.Output)
 	ins := make([]*Buffer, len(l.Inputs))
 	for j, name := range l.Inputs {
@@ -380,10 +464,158 @@ func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
 	if out == nil {
 		return fmt.Errorf("output %q has no buffer", l.Output)
 	}
+	if tiledOp(l.Op) {
+		bs, err := e.tiles(p, l, ins, out, waddr, baddr, s)
+		if err != nil {
+			return err
+		}
+		if s.Double {
+			e.pipelined(bs)
+		} else {
+			e.serial(bs)
+		}
+		return nil
+	}
+	return e.moves(p, l, ins, out)
+}
+
+// serial emits the blocks as one chain: every instruction waits for the
+// one before on another engine.
+func (e *emitter) serial(bs []blockCode) {
+	for _, b := range bs {
+		for _, in := range b.pre {
+			e.add(in)
+		}
+		for k, t := range b.tiles {
+			for _, in := range t.loads {
+				e.add(in)
+			}
+			if k == 0 && b.init != nil {
+				e.add(*b.init)
+			}
+			e.add(t.op)
+			if t.save != nil {
+				e.add(*t.save)
+			}
+		}
+	}
+}
+
+// put appends in with no dependency of its own.
+func (e *emitter) put(in isa.Instr) int {
+	in.Word = e.words
+	e.words += in.Spec().Words
+	e.code = append(e.code, in)
+	e.layerOf = append(e.layerOf, e.layer)
+	return len(e.code) - 1
+}
+
+// pipelined emits the blocks of a double-buffered layer (tiles alternate
+// between the halves of the bank groups; every tile has loads and a save)
+// with the dependencies that let the engines overlap. Tile k's compute
+// waits for its loads and, from the third tile on, for the save of tile
+// k-2 (which read the output half it writes); tile k's first load waits
+// for the compute of tile k-2 of its block (which read the input half it
+// fills); the weights of a later block wait for the last compute of the
+// block before. The layer's first instruction waits for the one before the
+// layer, and its last save ends after all its instructions.
+func (e *emitter) pipelined(bs []blockCode) {
+	const ld, cp, sv = isa.LoadEngine, isa.ComputeEngine, isa.SaveEngine
+	var comp, saves []int
+	first := true
+	emit := func(in isa.Instr) int {
+		if first {
+			first = false
+			e.add(in)
+			return len(e.code) - 1
+		}
+		return e.put(in)
+	}
+	for bi, b := range bs {
+		s := len(comp)
+		for j, in := range b.pre {
+			if j == 0 && bi > 0 {
+				e.code[comp[s-1]].Signal |= 1 << ld
+				in.Wait |= 1 << cp
+			}
+			emit(in)
+		}
+		for ti, t := range b.tiles {
+			k := s + ti
+			for j, in := range t.loads {
+				if j == 0 && k-2 >= s {
+					e.code[comp[k-2]].Signal |= 1 << ld
+					in.Wait |= 1 << cp
+				}
+				if j == len(t.loads)-1 {
+					in.Signal |= 1 << cp
+				}
+				emit(in)
+			}
+			if ti == 0 && b.init != nil {
+				emit(*b.init)
+			}
+			op := t.op
+			op.Wait |= 1 << ld
+			op.Signal |= 1 << sv
+			if k >= 2 {
+				e.code[saves[k-2]].Signal |= 1 << cp
+				op.Wait |= 1 << sv
+			}
+			comp = append(comp, emit(op))
+			sa := *t.save
+			sa.Wait |= 1 << cp
+			saves = append(saves, emit(sa))
+		}
+	}
+	e.last = saves[len(saves)-1]
+}
+
+// pipelinable reports whether layer l can take a double-buffered
+// strategy: it neither keeps its output in the banks nor reads its input
+// there.
+func (e *emitter) pipelinable(l *quant.Layer) bool {
+	_, reads := e.fz.reads[e.layer]
+	return tiledOp(l.Op) && !e.fz.keep[e.layer] && !reads
+}
+
+// maxRows returns the most output rows per tile of layer l that fit a
+// whole bank group (half false) or half of one (half true), zero where
+// not even one row fits.
+func (e *emitter) maxRows(p *Program, l *quant.Layer, half bool) int {
+	out := p.Buffer(l.Output)
+	ins := make([]*Buffer, len(l.Inputs))
+	for j, name := range l.Inputs {
+		ins[j] = p.Buffer(name)
+	}
+	bs, err := e.tiles(p, l, ins, out, 0, 0, schedule.Strategy{Rows: out.Shape[1], Double: half})
+	if err != nil || len(bs) == 0 || len(bs[0].tiles) == 0 {
+		return 0
+	}
+	return bs[0].tiles[0].rows
+}
+
+// tiles returns the code of tiled layer l under strategy s: a serial
+// strategy tiles into whole bank groups, a double-buffered one into
+// halves, tile k in half k mod 2; the rows per tile are the most that fit,
+// at most s.Rows (when not zero).
+func (e *emitter) tiles(p *Program, l *quant.Layer, ins []*Buffer, out *Buffer, waddr, baddr int, s schedule.Strategy) ([]blockCode, error) {
 	in := ins[0]
 	C, H, W := in.Shape[0], in.Shape[1], in.Shape[2]
 	OC, OH, OW := out.Shape[0], out.Shape[1], out.Shape[2]
 	G := e.group()
+	half := 0 // lines from one half to the other
+	if s.Double {
+		G /= 2
+		half = G
+	}
+	// cap limits the rows that fit to the strategy's.
+	capRows := func(th int) int {
+		if s.Rows > 0 {
+			return min(th, s.Rows)
+		}
+		return th
+	}
 	keep := e.fz.keep[e.layer]
 	kept, reads := e.fz.reads[e.layer]
 	outG := 1
@@ -391,22 +623,31 @@ func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
 		outG = 0
 	}
 	base, pix := e.dest(out)
-	save := func(oy0, oy1, o0, oc int) {
-		if !keep {
-			e.add(e.transfer(isa.SAVE, outG, 0, base+oy0*OW*pix+o0, oy1-oy0, OW, oc, pix))
+	k := 0 // tiles so far: the half of the next
+	save := func(oy0, oy1, o0, oc int) *isa.Instr {
+		if keep {
+			return nil
 		}
+		sv := e.transfer(isa.SAVE, outG, (k%2)*half, base+oy0*OW*pix+o0, oy1-oy0, OW, oc, pix)
+		return &sv
 	}
-	// load puts rows [y0, y1) of input j at line n of group 0, or returns
-	// where the group keeps them in group 1.
-	load := func(j, y0, y1, n int) (bank, addr int) {
+	// load returns the load of rows [y0, y1) of input j to line n of the
+	// tile's half of group 0 (none where the group keeps them in group 1)
+	// and where the rows are.
+	load := func(loads []isa.Instr, j, y0, y1, n int) ([]isa.Instr, int, int) {
 		b := ins[j]
 		c := b.Shape[0]
 		if reads && l.Inputs[j] == kept {
-			return e.at(1, y0*b.Shape[2]*e.lines(c))
+			bank, addr := e.at(1, y0*b.Shape[2]*e.lines(c))
+			return loads, bank, addr
 		}
-		e.add(e.transfer(isa.LOAD, 0, n, b.Addr+y0*b.Shape[2]*c, y1-y0, b.Shape[2], c, c))
-		return e.at(0, n)
+		n += (k % 2) * half
+		loads = append(loads, e.transfer(isa.LOAD, 0, n, b.Addr+y0*b.Shape[2]*c, y1-y0, b.Shape[2], c, c))
+		bank, addr := e.at(0, n)
+		return loads, bank, addr
 	}
+	outAt := func() (int, int) { return e.at(outG, (k%2)*half) }
+	var bs []blockCode
 	switch l.Op {
 	case quant.OpConv, quant.OpFC, quant.OpDepthwise:
 		kh, kw, sh, sw := l.Kernel[0], l.Kernel[1], l.Stride[0], l.Stride[1]
@@ -417,7 +658,7 @@ func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
 		dw := l.Op == quant.OpDepthwise
 		ocBlock, _, err := e.convTiles(l, in, out)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		init := isa.Instr{Op: isa.CONVINIT, KernelH: kh, KernelW: kw, StrideH: sh, StrideW: sw,
 			Act: l.Act, Round: quant.RoundActivation, ShiftCut: l.ShiftCut, ShiftBias: l.ShiftBias, ActFix: l.ActFix}
@@ -430,36 +671,42 @@ func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
 				return ((th-1)*sh+kh)*W*e.lines(C) <= G && th*OW*e.lines(oc) <= G
 			})
 			if err != nil {
-				return err
+				return nil, err
+			}
+			th = capRows(th)
+			var b blockCode
+			if o0 == 0 {
+				b.init = &init
 			}
 			if dw {
-				e.add(isa.Instr{Op: isa.LOAD, Bank: isa.WeightBank0, DDR: waddr, H: kh, W: kw, C: C, RowStride: kw * C, PixelStride: C})
+				b.pre = append(b.pre, isa.Instr{Op: isa.LOAD, Bank: isa.WeightBank0, DDR: waddr, H: kh, W: kw, C: C, RowStride: kw * C, PixelStride: C})
 			} else {
-				e.add(isa.Instr{Op: isa.LOAD, Bank: isa.WeightBank0, DDR: waddr + o0*kh*kw*C, H: oc, W: kh * kw, C: C, RowStride: kh * kw * C, PixelStride: C})
+				b.pre = append(b.pre, isa.Instr{Op: isa.LOAD, Bank: isa.WeightBank0, DDR: waddr + o0*kh*kw*C, H: oc, W: kh * kw, C: C, RowStride: kh * kw * C, PixelStride: C})
 			}
-			e.add(isa.Instr{Op: isa.LOAD, Bank: isa.BiasBank, DDR: baddr + o0, H: 1, W: 1, C: oc, RowStride: oc, PixelStride: oc})
+			b.pre = append(b.pre, isa.Instr{Op: isa.LOAD, Bank: isa.BiasBank, DDR: baddr + o0, H: 1, W: 1, C: oc, RowStride: oc, PixelStride: oc})
 			for oy0 := 0; oy0 < OH; oy0 += th {
 				oy1 := min(OH, oy0+th)
 				y0, y1, top, bottom := span(oy0, oy1, kh, sh, pt, H)
+				var t tileCode
 				var ib, ia int
 				if l.Op == quant.OpFC {
-					e.add(e.transfer(isa.LOAD, 0, 0, in.Addr, 1, 1, C, C))
-					ib, ia = e.at(0, 0)
+					t.loads, ib, ia = load(nil, 0, 0, 1, 0)
+					t.loads[0].H, t.loads[0].W, t.loads[0].C = 1, 1, C
+					t.loads[0].RowStride, t.loads[0].PixelStride = C, C
 				} else {
-					ib, ia = load(0, y0, y1, 0)
+					t.loads, ib, ia = load(nil, 0, y0, y1, 0)
 				}
-				if o0 == 0 && oy0 == 0 {
-					e.add(init)
-				}
-				ob, oa := e.at(outG, 0)
-				c := isa.Instr{Op: isa.CONV, InBank: ib, InAddr: ia, OutBank: ob, OutAddr: oa, WBank: isa.WeightBank0,
+				ob, oa := outAt()
+				t.op = isa.Instr{Op: isa.CONV, InBank: ib, InAddr: ia, OutBank: ob, OutAddr: oa, WBank: isa.WeightBank0,
 					PadTop: top, PadBottom: bottom, PadLeft: pl, PadRight: pr, H: y1 - y0, W: W, C: C, OC: oc}
 				if dw {
-					c.Op, c.OC = isa.DPTWISE, 0
+					t.op.Op, t.op.OC = isa.DPTWISE, 0
 				}
-				e.add(c)
-				save(oy0, oy1, o0, oc)
+				t.save, t.rows = save(oy0, oy1, o0, oc), oy1-oy0
+				b.tiles = append(b.tiles, t)
+				k++
 			}
+			bs = append(bs, b)
 		}
 	case quant.OpMaxPool, quant.OpAvgPool:
 		kh, kw, sh, sw := l.Kernel[0], l.Kernel[1], l.Stride[0], l.Stride[1]
@@ -467,24 +714,28 @@ func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
 			return ((th-1)*sh+kh)*W*e.lines(C) <= G && th*OW*e.lines(C) <= G
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
+		th = capRows(th)
 		init := isa.Instr{Op: isa.POOLINIT, KernelH: kh, KernelW: kw, StrideH: sh, StrideW: sw, Pool: isa.PoolMax, Round: quant.RoundActivation}
 		if l.Op == quant.OpAvgPool {
 			init.Pool, init.AvgMult, init.ShiftCut = isa.PoolAvg, l.AvgMult, l.ShiftCut
 		}
+		b := blockCode{init: &init}
 		for oy0 := 0; oy0 < OH; oy0 += th {
 			oy1 := min(OH, oy0+th)
 			y0, y1, top, bottom := span(oy0, oy1, kh, sh, l.Pad[0], H)
-			ib, ia := load(0, y0, y1, 0)
-			if oy0 == 0 {
-				e.add(init)
-			}
-			ob, oa := e.at(outG, 0)
-			e.add(isa.Instr{Op: isa.POOL, InBank: ib, InAddr: ia, OutBank: ob, OutAddr: oa, PadTop: top, PadBottom: bottom,
-				PadLeft: l.Pad[1], PadRight: l.Pad[3], H: y1 - y0, W: W, C: C})
-			save(oy0, oy1, 0, C)
+			var t tileCode
+			var ib, ia int
+			t.loads, ib, ia = load(nil, 0, y0, y1, 0)
+			ob, oa := outAt()
+			t.op = isa.Instr{Op: isa.POOL, InBank: ib, InAddr: ia, OutBank: ob, OutAddr: oa, PadTop: top, PadBottom: bottom,
+				PadLeft: l.Pad[1], PadRight: l.Pad[3], H: y1 - y0, W: W, C: C}
+			t.save, t.rows = save(oy0, oy1, 0, C), oy1-oy0
+			b.tiles = append(b.tiles, t)
+			k++
 		}
+		bs = append(bs, b)
 	case quant.OpAdd, quant.OpMul, quant.OpReLU, quant.OpReLU6:
 		init := isa.Instr{Op: isa.ELEWINIT, ElewOp: isa.ElewAdd, Act: l.Act, Round: quant.RoundActivation,
 			ShiftA: l.ShiftA, ShiftB: l.ShiftB, ShiftCut: l.ShiftCut, ActFix: l.ActFix}
@@ -503,33 +754,53 @@ func (e *emitter) emit(p *Program, l *quant.Layer, waddr, baddr int) error {
 		}
 		th, err := e.rows(H, func(th int) bool { return 2*th*W*e.lines(C) <= G })
 		if err != nil {
-			return err
+			return nil, err
 		}
+		th = capRows(th)
+		b := blockCode{init: &init}
 		for y0 := 0; y0 < H; y0 += th {
 			y1 := min(H, y0+th)
 			n := (y1 - y0) * W * e.lines(C)
-			// Unfused: A at line 0 of group 0, B after it, the output in
-			// group 1. A consumer of a kept input writes its output at
-			// line 0 of group 0 and loads its other input after it.
+			// Unfused: A at line 0 of the half of group 0, B after it, the
+			// output in group 1. A consumer of a kept input writes its
+			// output at line 0 of group 0 and loads its other input after
+			// it.
 			slot := 0
 			if reads {
 				slot = n
 			}
-			ab, aa := load(0, y0, y1, slot)
+			var t tileCode
+			var ab, aa int
+			t.loads, ab, aa = load(nil, 0, y0, y1, slot)
 			if !reads || l.Inputs[0] != kept {
 				slot += n
 			}
 			b2, a2 := ab, aa
 			if second {
-				b2, a2 = load(1, y0, y1, slot)
+				t.loads, b2, a2 = load(t.loads, 1, y0, y1, slot)
 			}
-			if y0 == 0 {
-				e.add(init)
-			}
-			ob, oa := e.at(outG, 0)
-			e.add(isa.Instr{Op: isa.ELEW, InBank: ab, InAddr: aa, In2Bank: b2, In2Addr: a2, OutBank: ob, OutAddr: oa, H: y1 - y0, W: W, C: C})
-			save(y0, y1, 0, C)
+			ob, oa := outAt()
+			t.op = isa.Instr{Op: isa.ELEW, InBank: ab, InAddr: aa, In2Bank: b2, In2Addr: a2, OutBank: ob, OutAddr: oa, H: y1 - y0, W: W, C: C}
+			t.save, t.rows = save(y0, y1, 0, C), y1-y0
+			b.tiles = append(b.tiles, t)
+			k++
 		}
+		bs = append(bs, b)
+	default:
+		return nil, fmt.Errorf("no tiles for %s", l.Op)
+	}
+	return bs, nil
+}
+
+// moves writes the code of a layer that moves bytes: a concatenation
+// copies each input into its channels of the output, a flatten of a 1×1
+// tensor is its input's bytes.
+func (e *emitter) moves(p *Program, l *quant.Layer, ins []*Buffer, out *Buffer) error {
+	in := ins[0]
+	C, H, W := in.Shape[0], in.Shape[1], in.Shape[2]
+	G := e.group()
+	base, pix := e.dest(out)
+	switch l.Op {
 	case quant.OpConcat:
 		c0 := 0
 		for _, b := range ins {

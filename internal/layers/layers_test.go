@@ -64,6 +64,7 @@ func TestLayerOf(t *testing.T) {
 		{"tensor", "tensor"},
 		{"data/cocofile", "data"},
 		{"compiler/onnx/onnxpb", "compiler"},
+		{"compiler/schedule", "compiler"},
 		{"reid/rerank", "methods"},
 		{"boxloss", "methods"},
 		{"tasks/classify", "tasks"},
